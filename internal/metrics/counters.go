@@ -1,0 +1,150 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnbalanced is wrapped by accounting errors: counts that do not add up.
+var ErrUnbalanced = errors.New("counts do not balance")
+
+// Outcome is the class of a finished request.
+type Outcome uint8
+
+// Outcome classes. Everything but OK counts as failed.
+const (
+	OK          Outcome = iota // a response with an expected status
+	HTTP4xx                    // a 4xx response
+	HTTP5xx                    // a 5xx response
+	Timeout                    // connect, first-byte or total timeout
+	ConnRefused                // the target refused the connection
+	ConnReset                  // the connection was reset or closed mid-request
+	Other                      // anything else (protocol errors, unexpected statuses…)
+	NumOutcomes
+)
+
+var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other"}
+
+// String is the class name used in reports and on the wire.
+func (o Outcome) String() string {
+	if o < NumOutcomes {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", uint8(o))
+}
+
+// ParseOutcome maps a class name back to its Outcome.
+func ParseOutcome(s string) (Outcome, bool) {
+	for o, n := range outcomeNames {
+		if n == s {
+			return Outcome(o), true
+		}
+	}
+	return 0, false
+}
+
+// DropCause says why an arrival was not sent.
+type DropCause uint8
+
+// Drop causes.
+const (
+	// InFlightCap: the arrival fell due while the in-flight cap was reached.
+	InFlightCap DropCause = iota
+	NumDropCauses
+)
+
+var dropNames = [NumDropCauses]string{"in_flight_cap"}
+
+// String is the cause name used in reports and on the wire.
+func (c DropCause) String() string {
+	if c < NumDropCauses {
+		return dropNames[c]
+	}
+	return fmt.Sprintf("drop(%d)", uint8(c))
+}
+
+// ParseDropCause maps a cause name back to its DropCause.
+func ParseDropCause(s string) (DropCause, bool) {
+	for c, n := range dropNames {
+		if n == s {
+			return DropCause(c), true
+		}
+	}
+	return 0, false
+}
+
+// Counters are the exact counts of one series over some span of time.
+//
+// Within the span in which they were recorded, every arrival the pacer
+// reached is intended and either issued or dropped, so
+// Intended == Issued + Dropped holds for every snapshot; completions
+// (Succeeded, Failed) may fall in a later span than their issue.
+type Counters struct {
+	Intended  uint64
+	Issued    uint64
+	Dropped   uint64
+	Succeeded uint64
+	Failed    uint64
+	// Errors counts finished requests by class; Errors[OK] is always 0
+	// (successes are in Succeeded), and the rest add up to Failed.
+	Errors [NumOutcomes]uint64
+	// DroppedBy counts dropped arrivals by cause; they add up to Dropped.
+	DroppedBy [NumDropCauses]uint64
+	// BytesIn is response body bytes read; BytesOut is request body bytes.
+	BytesIn  uint64
+	BytesOut uint64
+	// OverRange counts latencies clamped to the histogram ceiling.
+	OverRange uint64
+	// BodyTruncated counts responses whose body exceeded the read limit.
+	BodyTruncated uint64
+}
+
+// Add adds o into c.
+func (c *Counters) Add(o Counters) {
+	c.Intended += o.Intended
+	c.Issued += o.Issued
+	c.Dropped += o.Dropped
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	for i := range c.Errors {
+		c.Errors[i] += o.Errors[i]
+	}
+	for i := range c.DroppedBy {
+		c.DroppedBy[i] += o.DroppedBy[i]
+	}
+	c.BytesIn += o.BytesIn
+	c.BytesOut += o.BytesOut
+	c.OverRange += o.OverRange
+	c.BodyTruncated += o.BodyTruncated
+}
+
+// Check verifies the identities that hold for any span recorded by one
+// pacer: intended = issued + dropped, dropped = Σ dropped by cause,
+// failed = Σ errors, and no more completions than issues.
+func (c Counters) Check() error {
+	var errs []error
+	if c.Intended != c.Issued+c.Dropped {
+		errs = append(errs, fmt.Errorf("%w: intended %d != issued %d + dropped %d", ErrUnbalanced, c.Intended, c.Issued, c.Dropped))
+	}
+	var d uint64
+	for _, v := range c.DroppedBy {
+		d += v
+	}
+	if d != c.Dropped {
+		errs = append(errs, fmt.Errorf("%w: dropped %d != sum by cause %d", ErrUnbalanced, c.Dropped, d))
+	}
+	var f uint64
+	for _, v := range c.Errors {
+		f += v
+	}
+	if c.Errors[OK] != 0 {
+		errs = append(errs, fmt.Errorf("%w: %d errors of class ok", ErrUnbalanced, c.Errors[OK]))
+	}
+	if f != c.Failed {
+		errs = append(errs, fmt.Errorf("%w: failed %d != sum of errors %d", ErrUnbalanced, c.Failed, f))
+	}
+	return errors.Join(errs...)
+}
+
+// Completed is Succeeded + Failed.
+func (c Counters) Completed() uint64 { return c.Succeeded + c.Failed }

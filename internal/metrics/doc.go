@@ -1,0 +1,14 @@
+// Package metrics holds what an agent records and what a coordinator merges:
+// exact counters, outcome classes and HDR histograms of response time,
+// service time and send lag, grouped per reporting interval and request name.
+//
+// It is pure: no goroutines, no clocks, no sockets, and no type here is safe
+// for concurrent use; callers serialise access (the engine guards its
+// Recorder with a mutex).
+//
+// Histograms record nanoseconds with the geometry of DefaultGeometry (1 µs
+// floor, 1 h ceiling, 3 significant digits) on every agent, so merging them
+// is exact: the merged histogram equals one histogram fed every value.
+// Values above the ceiling are clamped to it and counted in OverRange,
+// never dropped silently.
+package metrics

@@ -1,0 +1,166 @@
+package metrics
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// ErrHistogram is wrapped by errors about histogram geometry or encoding.
+var ErrHistogram = errors.New("bad histogram")
+
+// MaxEncodedHistogram bounds the size of an encoded histogram accepted from
+// the wire (V2-compressed, base64). Real ones are 60 B to about 12 KB.
+const MaxEncodedHistogram = 1 << 20
+
+// Geometry is the shape of an HDR histogram. Every agent of a run must use
+// the same geometry, or merges would lose values.
+type Geometry struct {
+	// Lowest is the lowest discernible value in ns (the resolution floor).
+	Lowest int64
+	// Highest is the highest trackable value in ns; larger values are
+	// clamped to it and counted as over range.
+	Highest int64
+	// SigFigs is the number of significant decimal digits kept (1..5).
+	SigFigs int
+}
+
+// DefaultGeometry is 1 µs .. 1 h at 3 significant digits (~197 KB per
+// histogram in memory, 60 B to ~12 KB encoded).
+func DefaultGeometry() Geometry {
+	return Geometry{Lowest: int64(time.Microsecond), Highest: int64(time.Hour), SigFigs: 3}
+}
+
+// Validate checks that the geometry is usable and not absurdly large.
+func (g Geometry) Validate() error {
+	switch {
+	case g.Lowest < 1:
+		return fmt.Errorf("%w: lowest value %d must be >= 1", ErrHistogram, g.Lowest)
+	case g.Highest < 2*g.Lowest:
+		return fmt.Errorf("%w: highest value %d must be >= 2 × lowest %d", ErrHistogram, g.Highest, g.Lowest)
+	case g.Highest > int64(24*time.Hour):
+		return fmt.Errorf("%w: highest value %v must be <= 24h", ErrHistogram, time.Duration(g.Highest))
+	case g.SigFigs < 1 || g.SigFigs > 5:
+		return fmt.Errorf("%w: significant figures %d must be in 1..5", ErrHistogram, g.SigFigs)
+	}
+	return nil
+}
+
+// New returns an empty histogram of this geometry.
+func (g Geometry) New() *hdrhistogram.Histogram {
+	return hdrhistogram.New(g.Lowest, g.Highest, g.SigFigs)
+}
+
+// Matches reports whether h has this geometry.
+func (g Geometry) Matches(h *hdrhistogram.Histogram) bool {
+	return h.LowestTrackableValue() == g.Lowest && h.HighestTrackableValue() == g.Highest &&
+		int(h.SignificantFigures()) == g.SigFigs
+}
+
+// record adds d to h, clamping it into [0, Highest]. It reports whether the
+// value was over range (and therefore clamped).
+func (g Geometry) record(h *hdrhistogram.Histogram, d time.Duration) (over bool) {
+	v := int64(d)
+	if v < 0 {
+		v = 0
+	}
+	if v > g.Highest {
+		v, over = g.Highest, true
+	}
+	// Cannot fail: v is within [0, Highest].
+	_ = h.RecordValue(v)
+	return over
+}
+
+// EncodeHistogram encodes h in the HdrHistogram V2 compressed format, as the
+// base64 text the HdrHistogram libraries exchange.
+func EncodeHistogram(h *hdrhistogram.Histogram) ([]byte, error) {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", ErrHistogram, err)
+	}
+	return b, nil
+}
+
+// DecodeHistogram decodes an encoded histogram from an untrusted source and
+// checks that it has geometry g. It never panics.
+func DecodeHistogram(b []byte, g Geometry) (h *hdrhistogram.Histogram, err error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrHistogram)
+	}
+	if len(b) > MaxEncodedHistogram {
+		return nil, fmt.Errorf("%w: %d bytes encoded, more than %d", ErrHistogram, len(b), MaxEncodedHistogram)
+	}
+	defer func() {
+		// The decoder sizes arrays from header fields; a hostile header must
+		// become an error, not a crash of the coordinator.
+		if r := recover(); r != nil {
+			h, err = nil, fmt.Errorf("%w: decode: %v", ErrHistogram, r)
+		}
+	}()
+	// Check the geometry in the header before decoding: the decoder sizes
+	// its counts array from it, so a hostile header could ask for gigabytes.
+	if err := peekGeometry(b, g); err != nil {
+		return nil, err
+	}
+	h, err = hdrhistogram.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode: %v", ErrHistogram, err)
+	}
+	if !g.Matches(h) {
+		return nil, fmt.Errorf("%w: geometry %d..%d/%d, want %d..%d/%d", ErrHistogram,
+			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), g.Lowest, g.Highest, g.SigFigs)
+	}
+	if h.TotalCount() < 0 {
+		return nil, fmt.Errorf("%w: negative total count", ErrHistogram)
+	}
+	return h, nil
+}
+
+// Merge adds src into dst. Both must have the same geometry; a value that
+// would not fit is reported as an error rather than dropped silently.
+func Merge(dst, src *hdrhistogram.Histogram) error {
+	if dropped := dst.Merge(src); dropped != 0 {
+		return fmt.Errorf("%w: merge dropped %d values (geometry mismatch)", ErrHistogram, dropped)
+	}
+	return nil
+}
+
+// peekGeometry reads the geometry from the header of a V2-compressed
+// histogram (base64 of: cookie, length, zlib(cookie, payload length,
+// normalizing offset, significant digits, lowest, highest, ratio, …)) and
+// checks it against g, inflating only the 40-byte inner header.
+func peekGeometry(b []byte, g Geometry) error {
+	full, err := base64.StdEncoding.DecodeString(string(b))
+	if err != nil {
+		return fmt.Errorf("%w: decode: %v", ErrHistogram, err)
+	}
+	if len(full) < 8 {
+		return fmt.Errorf("%w: decode: %d bytes is too short", ErrHistogram, len(full))
+	}
+	if cookie := int32(binary.BigEndian.Uint32(full[0:4])) &^ 0xf0; cookie != hdrhistogram.V2CompressedEncodingCookieBase {
+		return fmt.Errorf("%w: decode: not a V2 compressed histogram (cookie %#x)", ErrHistogram, cookie)
+	}
+	z, err := zlib.NewReader(bytes.NewReader(full[8:]))
+	if err != nil {
+		return fmt.Errorf("%w: decode: %v", ErrHistogram, err)
+	}
+	inner := make([]byte, 40)
+	if _, err := io.ReadFull(z, inner); err != nil {
+		return fmt.Errorf("%w: decode: header: %v", ErrHistogram, err)
+	}
+	sig := int32(binary.BigEndian.Uint32(inner[12:16]))
+	lowest := int64(binary.BigEndian.Uint64(inner[16:24]))
+	highest := int64(binary.BigEndian.Uint64(inner[24:32]))
+	if lowest != g.Lowest || highest != g.Highest || int(sig) != g.SigFigs {
+		return fmt.Errorf("%w: geometry %d..%d/%d, want %d..%d/%d", ErrHistogram, lowest, highest, sig, g.Lowest, g.Highest, g.SigFigs)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package metrics
+
+import (
+	"fmt"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Series is the counters and latency histograms of one request name.
+type Series struct {
+	Counters
+	// Response is completion − intended send time (ns): the headline latency.
+	Response *hdrhistogram.Histogram
+	// Service is completion − actual send time (ns), what closed-loop tools report.
+	Service *hdrhistogram.Histogram
+}
+
+// NewSeries returns an empty series of geometry g.
+func NewSeries(g Geometry) Series {
+	return Series{Response: g.New(), Service: g.New()}
+}
+
+// Merge adds o into s.
+func (s *Series) Merge(o Series) error {
+	s.Counters.Add(o.Counters)
+	if err := Merge(s.Response, o.Response); err != nil {
+		return fmt.Errorf("response time: %w", err)
+	}
+	if err := Merge(s.Service, o.Service); err != nil {
+		return fmt.Errorf("service time: %w", err)
+	}
+	return nil
+}
+
+// Reset empties s, keeping its histograms' memory.
+func (s *Series) Reset() {
+	s.Counters = Counters{}
+	s.Response.Reset()
+	s.Service.Reset()
+}
+
+// Interval is everything one agent recorded during one reporting interval.
+type Interval struct {
+	// Index is the interval's position since T0 (0-based).
+	Index uint32
+	// Series holds one entry per request of the assignment, by index.
+	Series []Series
+	// SendLag is actual send − intended send (ns) over all requests.
+	SendLag *hdrhistogram.Histogram
+	// InFlight is the number of requests outstanding when the interval closed.
+	InFlight uint64
+}
+
+// NewInterval returns an empty interval for n requests.
+func NewInterval(g Geometry, n int) *Interval {
+	iv := &Interval{Series: make([]Series, n), SendLag: g.New()}
+	for i := range iv.Series {
+		iv.Series[i] = NewSeries(g)
+	}
+	return iv
+}
+
+// Totals sums the counters of every series.
+func (iv *Interval) Totals() Counters {
+	var c Counters
+	for _, s := range iv.Series {
+		c.Add(s.Counters)
+	}
+	return c
+}
+
+// Merge adds o (same number of series) into iv.
+func (iv *Interval) Merge(o *Interval) error {
+	if len(o.Series) != len(iv.Series) {
+		return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(o.Series), len(iv.Series))
+	}
+	for i := range iv.Series {
+		if err := iv.Series[i].Merge(o.Series[i]); err != nil {
+			return err
+		}
+	}
+	if err := Merge(iv.SendLag, o.SendLag); err != nil {
+		return fmt.Errorf("send lag: %w", err)
+	}
+	iv.InFlight += o.InFlight
+	return nil
+}
+
+// Result is one finished request, as the engine observed it.
+type Result struct {
+	Request  int
+	Outcome  Outcome
+	Response time.Duration
+	Service  time.Duration
+	BytesIn  int64
+	BytesOut int64
+	// Truncated is set when the body was longer than the read limit.
+	Truncated bool
+}
+
+// Recorder accumulates one agent's events into the current interval and
+// hands completed intervals out on Rotate. It is not safe for concurrent
+// use.
+type Recorder struct {
+	geom     Geometry
+	cur      *Interval
+	spare    *Interval
+	inFlight uint64
+	closed   bool
+}
+
+// NewRecorder returns a recorder for an assignment with n requests.
+func NewRecorder(g Geometry, n int) *Recorder {
+	return &Recorder{geom: g, cur: NewInterval(g, n), spare: NewInterval(g, n)}
+}
+
+// Issued records an arrival that was sent, and its send lag.
+func (r *Recorder) Issued(req int, lag time.Duration) {
+	if r.closed {
+		return
+	}
+	s := &r.cur.Series[req]
+	s.Intended++
+	s.Issued++
+	r.inFlight++
+	r.geom.record(r.cur.SendLag, lag)
+}
+
+// Dropped records an arrival that was not sent, with its cause.
+func (r *Recorder) Dropped(req int, cause DropCause) {
+	if r.closed {
+		return
+	}
+	s := &r.cur.Series[req]
+	s.Intended++
+	s.Dropped++
+	s.DroppedBy[cause]++
+}
+
+// Finished records a completed request. After Close it is ignored: the
+// request was reported as in flight at the end.
+func (r *Recorder) Finished(res Result) {
+	if r.closed {
+		return
+	}
+	s := &r.cur.Series[res.Request]
+	if res.Outcome == OK {
+		s.Succeeded++
+	} else {
+		s.Failed++
+		s.Errors[res.Outcome]++
+	}
+	if r.geom.record(s.Response, res.Response) {
+		s.OverRange++
+	}
+	if r.geom.record(s.Service, res.Service) {
+		s.OverRange++
+	}
+	if res.BytesIn > 0 {
+		s.BytesIn += uint64(res.BytesIn)
+	}
+	if res.BytesOut > 0 {
+		s.BytesOut += uint64(res.BytesOut)
+	}
+	if res.Truncated {
+		s.BodyTruncated++
+	}
+	r.inFlight--
+}
+
+// InFlight is the number of issued requests not yet finished.
+func (r *Recorder) InFlight() uint64 { return r.inFlight }
+
+// Rotate closes the current interval, stamping it with index, and starts
+// a new one. The returned interval is valid until the next Rotate, which
+// reuses its memory; callers encode it before rotating again.
+func (r *Recorder) Rotate(index uint32) *Interval {
+	done := r.cur
+	done.Index = index
+	done.InFlight = r.inFlight
+	r.cur, r.spare = r.spare, done
+	r.cur.Index = index + 1
+	for i := range r.cur.Series {
+		r.cur.Series[i].Reset()
+	}
+	r.cur.SendLag.Reset()
+	r.cur.InFlight = 0
+	return done
+}
+
+// Close stops recording: later events are ignored, and the requests still
+// in flight are returned so they can be reported as in flight at the end.
+// Call Rotate first to collect the last interval.
+func (r *Recorder) Close() (inFlightAtEnd uint64) {
+	r.closed = true
+	return r.inFlight
+}

@@ -1,0 +1,207 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMergeIsExact pins the property the reports rely on: values spread over
+// several agents' histograms and merged give exactly the histogram of all
+// values, so every percentile is identical.
+func TestMergeIsExact(t *testing.T) {
+	g := DefaultGeometry()
+	rng := rand.New(rand.NewPCG(1, 2))
+	all := g.New()
+	agents := []*Interval{NewInterval(g, 1), NewInterval(g, 1), NewInterval(g, 1), NewInterval(g, 1)}
+	for range 200_000 {
+		// Lognormal-ish around 2 ms with a long tail up to seconds.
+		d := time.Duration(float64(2*time.Millisecond) * rng.ExpFloat64() * rng.ExpFloat64())
+		a := agents[rng.IntN(len(agents))]
+		g.record(all, d)
+		g.record(a.Series[0].Response, d)
+	}
+	merged := NewInterval(g, 1)
+	for _, a := range agents {
+		// Round-trip through the wire encoding, as snapshots travel.
+		b, err := EncodeHistogram(a.Series[0].Response)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := DecodeHistogram(b, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Series[0].Response = h
+		if err := merged.Merge(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := merged.Series[0].Response
+	for _, q := range []float64{0, 1, 50, 90, 99, 99.9, 99.99, 100} {
+		if got, want := m.ValueAtQuantile(q), all.ValueAtQuantile(q); got != want {
+			t.Errorf("merged p%v = %d; want %d", q, got, want)
+		}
+	}
+	if !m.Equals(all) {
+		t.Error("merged histogram is not equal to the histogram of all values")
+	}
+}
+
+func TestRecorderAccounting(t *testing.T) {
+	g := DefaultGeometry()
+	r := NewRecorder(g, 2)
+	r.Issued(0, time.Millisecond)
+	r.Issued(1, 0)
+	r.Issued(1, 0)
+	r.Dropped(0, InFlightCap)
+	r.Finished(Result{Request: 0, Outcome: OK, Response: 3 * time.Millisecond, Service: 2 * time.Millisecond, BytesIn: 10})
+	iv := r.Rotate(0)
+	tot := iv.Totals()
+	if err := tot.Check(); err != nil {
+		t.Fatalf("interval 0 totals %+v: %v", tot, err)
+	}
+	if tot.Intended != 4 || tot.Issued != 3 || tot.Dropped != 1 || tot.Succeeded != 1 || iv.InFlight != 2 {
+		t.Errorf("interval 0 totals = %+v in flight %d; want intended 4 issued 3 dropped 1 succeeded 1 in flight 2", tot, iv.InFlight)
+	}
+	if got := iv.SendLag.TotalCount(); got != 3 {
+		t.Errorf("send lag count = %d; want 3", got)
+	}
+	r.Finished(Result{Request: 1, Outcome: HTTP5xx, Response: 2 * time.Hour})
+	iv = r.Rotate(1)
+	tot = iv.Totals()
+	if iv.Index != 1 || tot.Failed != 1 || tot.Errors[HTTP5xx] != 1 || tot.OverRange != 1 || iv.InFlight != 1 {
+		t.Errorf("interval 1 = index %d totals %+v in flight %d", iv.Index, tot, iv.InFlight)
+	}
+	if got := iv.Series[1].Response.Max(); got < g.Highest {
+		t.Errorf("clamped value recorded as %d; want the ceiling %d", got, g.Highest)
+	}
+	if left := r.Close(); left != 1 {
+		t.Errorf("Close() = %d in flight; want 1", left)
+	}
+	r.Finished(Result{Request: 1, Outcome: OK})
+	if iv := r.Rotate(2); iv.Totals().Completed() != 0 {
+		t.Error("a result after Close was recorded")
+	}
+}
+
+func TestCountersCheck(t *testing.T) {
+	good := Counters{Intended: 3, Issued: 2, Dropped: 1, Failed: 1}
+	good.DroppedBy[InFlightCap] = 1
+	good.Errors[Timeout] = 1
+	if err := good.Check(); err != nil {
+		t.Errorf("Check(%+v) = %v", good, err)
+	}
+	bad := good
+	bad.Issued = 5
+	bad.Errors[Timeout] = 0
+	err := bad.Check()
+	if !errors.Is(err, ErrUnbalanced) || !strings.Contains(err.Error(), "intended 3 != issued 5 + dropped 1") ||
+		!strings.Contains(err.Error(), "failed 1 != sum of errors 0") {
+		t.Errorf("Check(%+v) = %v; want both imbalances", bad, err)
+	}
+}
+
+func TestOutcomeNames(t *testing.T) {
+	for o := range NumOutcomes {
+		got, ok := ParseOutcome(o.String())
+		if !ok || got != o {
+			t.Errorf("ParseOutcome(%q) = %v, %v", o.String(), got, ok)
+		}
+	}
+	for c := range NumDropCauses {
+		got, ok := ParseDropCause(c.String())
+		if !ok || got != c {
+			t.Errorf("ParseDropCause(%q) = %v, %v", c.String(), got, ok)
+		}
+	}
+	if _, ok := ParseOutcome("teapot"); ok {
+		t.Error("ParseOutcome accepted an unknown class")
+	}
+}
+
+func TestDecodeHistogramRejects(t *testing.T) {
+	g := DefaultGeometry()
+	other := Geometry{Lowest: 1, Highest: int64(time.Minute), SigFigs: 2}
+	foreign, _ := EncodeHistogram(other.New())
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"garbage", []byte("garbage!"), "decode"},
+		{"geometry", foreign, "geometry 1..60000000000/2"},
+		{"huge", make([]byte, MaxEncodedHistogram+1), "more than"},
+	}
+	for _, tt := range tests {
+		_, err := DecodeHistogram(tt.in, g)
+		if !errors.Is(err, ErrHistogram) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeHistogram(%s) = %v; want error containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestGeometryValidate(t *testing.T) {
+	if err := DefaultGeometry().Validate(); err != nil {
+		t.Fatalf("default geometry: %v", err)
+	}
+	for _, g := range []Geometry{{0, 10, 3}, {10, 15, 3}, {1, int64(25 * time.Hour), 3}, {1, 1000, 0}, {1, 1000, 6}} {
+		if err := g.Validate(); !errors.Is(err, ErrHistogram) {
+			t.Errorf("%+v.Validate() = %v; want ErrHistogram", g, err)
+		}
+	}
+}
+
+func FuzzDecodeHistogram(f *testing.F) {
+	g := DefaultGeometry()
+	h := g.New()
+	for _, v := range []int64{1000, 5000, 1e6, 3e9} {
+		_ = h.RecordValue(v)
+	}
+	b, _ := EncodeHistogram(h)
+	f.Add(b)
+	e, _ := EncodeHistogram(g.New())
+	f.Add(e)
+	f.Add([]byte("HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := DecodeHistogram(in, g)
+		if err != nil {
+			return
+		}
+		// A decoded histogram must be usable: merge and re-encode.
+		into := g.New()
+		if err := Merge(into, h); err != nil {
+			t.Fatalf("merge of an accepted histogram: %v", err)
+		}
+		if _, err := EncodeHistogram(h); err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+	})
+}
+
+func ExampleMerge() {
+	g := DefaultGeometry()
+	a, b := g.New(), g.New()
+	for i := 1; i <= 50; i++ {
+		_ = a.RecordValue(int64(i) * int64(time.Millisecond))
+		_ = b.RecordValue(int64(50+i) * int64(time.Millisecond))
+	}
+	total := g.New()
+	_ = Merge(total, a)
+	_ = Merge(total, b)
+	fmt.Println(total.TotalCount(), time.Duration(total.ValueAtQuantile(99)).Round(time.Millisecond))
+	// Output: 100 99ms
+}
+
+func BenchmarkRecorder(b *testing.B) {
+	r := NewRecorder(DefaultGeometry(), 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Issued(0, 30*time.Microsecond)
+		r.Finished(Result{Outcome: OK, Response: 1200 * time.Microsecond, Service: time.Millisecond, BytesIn: 64})
+	}
+}
