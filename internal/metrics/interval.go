@@ -138,11 +138,12 @@ func (r *Recorder) Dropped(req int, cause DropCause) {
 	s.DroppedBy[cause]++
 }
 
-// Finished records a completed request. After Close it is ignored: the
-// request was reported as in flight at the end.
-func (r *Recorder) Finished(res Result) {
+// Finished records a completed request and reports whether it was
+// recorded. After Close it is ignored: the request was reported as in
+// flight at the end.
+func (r *Recorder) Finished(res Result) bool {
 	if r.closed {
-		return
+		return false
 	}
 	s := &r.cur.Series[res.Request]
 	if res.Outcome == OK {
@@ -167,6 +168,7 @@ func (r *Recorder) Finished(res Result) {
 		s.BodyTruncated++
 	}
 	r.inFlight--
+	return true
 }
 
 // InFlight is the number of issued requests not yet finished.

@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
+)
+
+// Errors returned at the package boundary.
+var (
+	// ErrTargetNotAllowed: the target resolves to an address the allow
+	// function refuses (by default: anything but loopback).
+	ErrTargetNotAllowed = errors.New("target not allowed")
+	// ErrTargetUnreachable: a preflight connection to the target failed.
+	ErrTargetUnreachable = errors.New("target unreachable")
+	// ErrInvalidJob: the job's settings are inconsistent.
+	ErrInvalidJob = errors.New("invalid job")
+)
+
+// Request is one named request of the mix.
+type Request struct {
+	Name   string
+	Method string
+	// Path is appended to the target's base URL; it starts with "/".
+	Path   string
+	Header http.Header
+	Body   []byte
+	// Timeout is the total timeout of this request; 0 means Limits.Timeout.
+	Timeout time.Duration
+}
+
+// Limits bound what one job may do.
+type Limits struct {
+	// MaxInFlight is the most requests outstanding at once. An arrival that
+	// falls due at the cap is dropped (cause in_flight_cap), never delayed.
+	MaxInFlight int
+	// Timeout is the default total per-request timeout, from actual send to
+	// the end of the body.
+	Timeout time.Duration
+	// MaxBodyBytes is how much of each response body is read; the rest is
+	// discarded unread and the response counted as truncated.
+	MaxBodyBytes int64
+	// Drain bounds how long the engine waits for outstanding requests after
+	// the last arrival; what is still outstanding then is reported as in
+	// flight at the end.
+	Drain time.Duration
+}
+
+// DefaultLimits are the limits used when a job leaves them zero.
+func DefaultLimits() Limits {
+	return Limits{MaxInFlight: 10_000, Timeout: 30 * time.Second, MaxBodyBytes: 1 << 20, Drain: 31 * time.Second}
+}
+
+// Validate checks the limits.
+func (l Limits) Validate() error {
+	var errs []error
+	if l.MaxInFlight < 1 || l.MaxInFlight > 1_000_000 {
+		errs = append(errs, fmt.Errorf("%w: max in flight %d must be in 1..1000000", ErrInvalidJob, l.MaxInFlight))
+	}
+	if l.Timeout <= 0 || l.Timeout > time.Hour {
+		errs = append(errs, fmt.Errorf("%w: timeout %v must be in (0, 1h]", ErrInvalidJob, l.Timeout))
+	}
+	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("%w: max body bytes %d must be in 0..1GiB", ErrInvalidJob, l.MaxBodyBytes))
+	}
+	if l.Drain < 0 || l.Drain > 2*time.Hour {
+		errs = append(errs, fmt.Errorf("%w: drain %v must be in [0, 2h]", ErrInvalidJob, l.Drain))
+	}
+	return errors.Join(errs...)
+}
+
+// Job is one agent's part of one stage.
+type Job struct {
+	// Target is the base URL (scheme://host:port) requests are sent to.
+	Target *url.URL
+	// Requests is the mix; arrival i uses Requests[i mod len(Requests)].
+	Requests []Request
+	// Schedule is the stage's global schedule; Share the agent's part of it.
+	Schedule *schedule.Schedule
+	Share    schedule.Share
+	// First and End bound the global indexes played: [First, End).
+	First, End uint64
+	Limits     Limits
+	// Interval is the reporting interval; intervals are aligned to T0.
+	Interval time.Duration
+	Geometry metrics.Geometry
+}
+
+// Validate checks that the job can be run.
+func (j *Job) Validate() error {
+	var errs []error
+	if j.Target == nil || (j.Target.Scheme != "http" && j.Target.Scheme != "https") || j.Target.Host == "" {
+		errs = append(errs, fmt.Errorf("%w: target must be an http(s) URL with a host", ErrInvalidJob))
+	}
+	if len(j.Requests) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no requests", ErrInvalidJob))
+	}
+	for k, r := range j.Requests {
+		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
+			errs = append(errs, fmt.Errorf("%w: request %d: bad method %q", ErrInvalidJob, k, r.Method))
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			errs = append(errs, fmt.Errorf("%w: request %d: path %q must start with /", ErrInvalidJob, k, r.Path))
+		}
+		if r.Timeout < 0 {
+			errs = append(errs, fmt.Errorf("%w: request %d: negative timeout", ErrInvalidJob, k))
+		}
+	}
+	if j.Schedule == nil {
+		errs = append(errs, fmt.Errorf("%w: no schedule", ErrInvalidJob))
+	} else if j.End > j.Schedule.Len() || j.First > j.End {
+		errs = append(errs, fmt.Errorf("%w: index range [%d, %d) outside the schedule of %d", ErrInvalidJob, j.First, j.End, j.Schedule.Len()))
+	}
+	if err := j.Share.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := j.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if j.Interval < 10*time.Millisecond || j.Interval > time.Hour {
+		errs = append(errs, fmt.Errorf("%w: interval %v must be in [10ms, 1h]", ErrInvalidJob, j.Interval))
+	}
+	if err := j.Geometry.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Config configures an Engine.
+type Config struct {
+	// AllowIP decides, at dial time and after DNS resolution, whether an
+	// address may be dialled. nil means loopback only (127.0.0.0/8, ::1).
+	AllowIP func(net.IP) bool
+	// MaxConnsPerHost caps connections per target host (0 = no cap). With a
+	// cap, arrivals wait for a free connection, and that wait is part of
+	// their response time.
+	MaxConnsPerHost int
+	// MaxIdleConnsPerHost is the keep-alive pool size per host.
+	MaxIdleConnsPerHost int
+	// Observe, if set, is called with every result that is recorded, while
+	// the recorder's lock is held: keep it fast. For tests and diagnostics.
+	Observe func(metrics.Result)
+}
+
+// DefaultConfig returns loopback-only dialling, no connection cap and a
+// keep-alive pool of 1024 connections per host.
+func DefaultConfig() Config {
+	return Config{MaxIdleConnsPerHost: 1024}
+}
+
+// Engine fires jobs.
+type Engine struct {
+	cfg Config
+}
+
+// New returns an engine; a zero Config field means its default.
+func New(cfg Config) *Engine {
+	if cfg.MaxIdleConnsPerHost <= 0 {
+		cfg.MaxIdleConnsPerHost = DefaultConfig().MaxIdleConnsPerHost
+	}
+	return &Engine{cfg: cfg}
+}
+
+// Loopback reports whether ip is a loopback address.
+func Loopback(ip net.IP) bool { return ip.IsLoopback() }
+
+func (e *Engine) allow(ip net.IP) bool {
+	if e.cfg.AllowIP == nil {
+		return Loopback(ip)
+	}
+	return e.cfg.AllowIP(ip)
+}
+
+// dialer returns a dialer that checks every resolved address before the
+// connection is attempted.
+func (e *Engine) dialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   timeout,
+		KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrTargetNotAllowed, address)
+			}
+			ip := net.ParseIP(host)
+			if ip == nil || !e.allow(ip) {
+				return fmt.Errorf("%w: %s is not an allowed address (only loopback unless allowed)", ErrTargetNotAllowed, host)
+			}
+			return nil
+		},
+	}
+}
+
+// Preflight checks that the target accepts a TCP connection from here and
+// that its address is allowed, so a run fails before T0 rather than
+// recording nothing but connection errors.
+func (e *Engine) Preflight(ctx context.Context, target *url.URL) error {
+	if target == nil || target.Host == "" {
+		return fmt.Errorf("%w: no target", ErrInvalidJob)
+	}
+	addr := target.Host
+	if target.Port() == "" {
+		if target.Scheme == "https" {
+			addr = net.JoinHostPort(target.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(target.Hostname(), "80")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := e.dialer(3*time.Second).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(err, ErrTargetNotAllowed) {
+			return fmt.Errorf("%w: %s: %w", ErrTargetNotAllowed, target.Redacted(), unwrapOp(err))
+		}
+		return fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, target.Redacted(), unwrapOp(err))
+	}
+	return c.Close()
+}
+
+// unwrapOp strips net.OpError's "dial tcp ..." prefix for a shorter message.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+func (e *Engine) client(l Limits) (*http.Client, *http.Transport) {
+	tr := &http.Transport{
+		DialContext:           e.dialer(min(l.Timeout, 10*time.Second)).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
+		MaxConnsPerHost:       e.cfg.MaxConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: 0,
+	}
+	return &http.Client{
+		Transport: tr,
+		// Redirects are not followed: a 3xx is the target's answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, tr
+}

@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
+)
+
+// Summary is the outcome of a finished job.
+type Summary struct {
+	// Totals is the sum of every interval emitted.
+	Totals metrics.Counters
+	// Intervals is how many intervals were emitted.
+	Intervals uint32
+	// InFlightAtEnd is the number of issued requests that had not finished
+	// when the engine stopped waiting for them.
+	InFlightAtEnd uint64
+	// Stopped is empty when the job played its whole share; otherwise it
+	// says why it stopped early.
+	Stopped string
+}
+
+// EmitFunc receives each closed interval, in order. The interval is valid
+// only until EmitFunc returns. An error stops the job.
+type EmitFunc func(*metrics.Interval) error
+
+// Run plays job from t0, which must carry a monotonic clock reading (any
+// time.Time from time.Now or derived from one by Add). It calls emit at the
+// end of every interval and once more for the last, partial interval, and
+// returns when the share is played and the outstanding requests have
+// finished or the drain time is over, or when ctx is done (the job then
+// stops early: Summary.Stopped says why).
+func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) (Summary, error) {
+	if err := job.Validate(); err != nil {
+		return Summary{}, err
+	}
+	client, tr := e.client(job.Limits)
+	defer tr.CloseIdleConnections()
+
+	r := &runner{
+		e:       e,
+		job:     &job,
+		t0:      t0,
+		client:  client,
+		rec:     metrics.NewRecorder(job.Geometry, len(job.Requests)),
+		urls:    make([]string, len(job.Requests)),
+		observe: e.cfg.Observe,
+	}
+	base := job.Target.Scheme + "://" + job.Target.Host
+	for k, rq := range job.Requests {
+		r.urls[k] = base + rq.Path
+	}
+
+	// reqCtx is cancelled when Run returns: outstanding requests then end
+	// promptly, after the recorder was closed, so they are reported as in
+	// flight at the end and never recorded twice.
+	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReqs()
+	paceCtx, stopPacing := context.WithCancelCause(ctx)
+	defer stopPacing(nil)
+
+	pacerDone := make(chan struct{})
+	go func() { // exits when the share is played or paceCtx is done
+		defer close(pacerDone)
+		r.pace(paceCtx, reqCtx)
+	}()
+	allDone := make(chan struct{})
+	go func() { // exits when the pacer and every request goroutine have
+		<-pacerDone
+		r.wg.Wait()
+		close(allDone)
+	}()
+	defer func() {
+		stopPacing(nil)
+		<-pacerDone
+	}()
+
+	var (
+		sum   Summary
+		index uint32
+		drain <-chan time.Time
+		timer = time.NewTimer(time.Until(t0.Add(job.Interval)))
+	)
+	defer timer.Stop()
+	pacerDoneCh := pacerDone
+	emitOne := func(iv *metrics.Interval) error {
+		sum.Totals.Add(iv.Totals())
+		sum.Intervals++
+		if err := emit(iv); err != nil {
+			return fmt.Errorf("emit interval %d: %w", iv.Index, err)
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-timer.C:
+			r.mu.Lock()
+			iv := r.rec.Rotate(index)
+			r.mu.Unlock()
+			// Rotate is only ever called from this goroutine, so iv stays
+			// valid while it is encoded here, outside the lock.
+			if err := emitOne(iv); err != nil {
+				stopPacing(err)
+				return sum, err
+			}
+			index++
+			timer.Reset(time.Until(t0.Add(time.Duration(index+1) * job.Interval)))
+			continue
+		case <-pacerDoneCh:
+			pacerDoneCh = nil
+			if err := context.Cause(paceCtx); err != nil {
+				sum.Stopped = stopReason(err)
+				return sum, r.finish(index, &sum, emitOne)
+			}
+			drain = time.After(job.Limits.Drain)
+			continue
+		case <-ctx.Done():
+			sum.Stopped = stopReason(context.Cause(ctx))
+		case <-allDone:
+		case <-drain:
+		}
+		return sum, r.finish(index, &sum, emitOne)
+	}
+}
+
+func stopReason(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "stopped"
+	}
+	return err.Error()
+}
+
+// finish closes the last interval and the recorder under one lock hold, so
+// that every issued request is either finished in some interval or counted
+// as in flight at the end.
+func (r *runner) finish(index uint32, sum *Summary, emit func(*metrics.Interval) error) error {
+	r.mu.Lock()
+	iv := r.rec.Rotate(index)
+	sum.InFlightAtEnd = r.rec.Close()
+	r.mu.Unlock()
+	return emit(iv)
+}
+
+type runner struct {
+	e       *Engine
+	job     *Job
+	t0      time.Time
+	client  *http.Client
+	urls    []string
+	observe func(metrics.Result)
+
+	mu  sync.Mutex
+	rec *metrics.Recorder
+	wg  sync.WaitGroup
+}
+
+// pace walks the agent's share of the schedule and sends every arrival at
+// its intended instant. Deadlines come from the global index and T0, never
+// from summed sleeps. After any wake-up it sends everything already due.
+func (r *runner) pace(ctx, reqCtx context.Context) {
+	it := r.job.Share.Iter(r.job.First, r.job.End)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	maxInFlight := uint64(r.job.Limits.MaxInFlight)
+	for i, ok := it.Next(); ok; i, ok = it.Next() {
+		intended := r.t0.Add(r.job.Schedule.At(i))
+		if wait := time.Until(intended); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		req := int(i % uint64(len(r.job.Requests)))
+		now := time.Now()
+		r.mu.Lock()
+		if r.rec.InFlight() >= maxInFlight {
+			r.rec.Dropped(req, metrics.InFlightCap)
+			r.mu.Unlock()
+			continue
+		}
+		r.rec.Issued(req, now.Sub(intended))
+		r.mu.Unlock()
+		r.wg.Add(1)
+		go r.send(reqCtx, req, intended, now)
+	}
+}
+
+// send performs one request and records its result. It exits when the
+// response body is read, or at its timeout, or when reqCtx is cancelled.
+func (r *runner) send(ctx context.Context, req int, intended, sent time.Time) {
+	defer r.wg.Done()
+	rq := &r.job.Requests[req]
+	timeout := rq.Timeout
+	if timeout == 0 {
+		timeout = r.job.Limits.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	res := metrics.Result{Request: req}
+	var body io.Reader
+	if len(rq.Body) > 0 {
+		body = bytes.NewReader(rq.Body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, rq.Method, r.urls[req], body)
+	if err != nil {
+		res.Outcome = metrics.Other
+	} else {
+		for k, v := range rq.Header {
+			hreq.Header[k] = v
+		}
+		if h := rq.Header.Get("Host"); h != "" {
+			hreq.Host = h
+		}
+		res.BytesOut = int64(len(rq.Body))
+		var resp *http.Response
+		resp, err = r.client.Do(hreq)
+		if err == nil {
+			res.BytesIn, res.Truncated, err = readBody(resp.Body, r.job.Limits.MaxBodyBytes)
+			resp.Body.Close()
+		}
+		res.Outcome = classify(resp, err)
+	}
+	done := time.Now()
+	res.Response = done.Sub(intended)
+	res.Service = done.Sub(sent)
+
+	r.mu.Lock()
+	if r.rec.Finished(res) && r.observe != nil {
+		r.observe(res)
+	}
+	r.mu.Unlock()
+}
+
+// readBody reads at most limit bytes of body and discards them.
+func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) {
+	n, err = io.Copy(io.Discard, io.LimitReader(body, limit+1))
+	if n > limit {
+		return limit, true, nil
+	}
+	return n, false, err
+}
+
+// classify maps a response or transport error to an outcome class.
+func classify(resp *http.Response, err error) metrics.Outcome {
+	if err != nil {
+		return classifyErr(err)
+	}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 400:
+		return metrics.OK
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		return metrics.HTTP4xx
+	case resp.StatusCode >= 500 && resp.StatusCode < 600:
+		return metrics.HTTP5xx
+	default:
+		return metrics.Other
+	}
+}
+
+func classifyErr(err error) metrics.Outcome {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return metrics.Timeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return metrics.ConnRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return metrics.ConnReset
+	default:
+		return metrics.Other
+	}
+}
