@@ -1,0 +1,308 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+// ProtocolVersion is the version of the coordinator–agent contract. It is
+// carried in gossip metadata and in the first message of every session; a
+// peer speaking another version is refused.
+const ProtocolVersion uint32 = 1
+
+// ErrMalformed is wrapped by every error about a message that cannot be
+// accepted.
+var ErrMalformed = errors.New("malformed message")
+
+// Bounds on what a message may carry.
+const (
+	MaxRequests    = 1024
+	MaxHeaderBytes = 64 << 10
+	MaxBodyBytes   = 4 << 20
+	MaxNameLen     = 256
+)
+
+// Assignment is the domain view of an Assign message.
+type Assignment struct {
+	RunID      string
+	Epoch      uint64
+	StageIndex uint32
+	StageName  string
+	Job        engine.Job
+}
+
+// AssignToProto encodes an assignment.
+func AssignToProto(a Assignment) *surgev1.Assign {
+	j := a.Job
+	c := j.Schedule.Constant()
+	reqs := make([]*surgev1.RequestDef, len(j.Requests))
+	for k, r := range j.Requests {
+		d := &surgev1.RequestDef{Name: r.Name, Method: r.Method, Path: r.Path, Body: r.Body, TimeoutNanos: int64(r.Timeout)}
+		for name, vs := range r.Header {
+			for _, v := range vs {
+				d.Headers = append(d.Headers, &surgev1.Header{Name: name, Value: v})
+			}
+		}
+		reqs[k] = d
+	}
+	return &surgev1.Assign{
+		RunId:      a.RunID,
+		Epoch:      a.Epoch,
+		StageIndex: a.StageIndex,
+		StageName:  a.StageName,
+		TargetUrl:  j.Target.String(),
+		Requests:   reqs,
+		Schedule: &surgev1.Schedule{
+			Curve:      &surgev1.Schedule_Constant{Constant: &surgev1.ConstantRate{RatePerSecond: c.Rate, DurationNanos: int64(c.Duration)}},
+			Arrival:    surgev1.Arrival_ARRIVAL_UNIFORM,
+			FirstIndex: j.First,
+			EndIndex:   j.End,
+		},
+		Share: &surgev1.Share{Cycle: j.Share.Cycle, Offsets: j.Share.Offsets},
+		Limits: &surgev1.Limits{
+			MaxInFlight:  uint32(j.Limits.MaxInFlight),
+			TimeoutNanos: int64(j.Limits.Timeout),
+			MaxBodyBytes: j.Limits.MaxBodyBytes,
+			DrainNanos:   int64(j.Limits.Drain),
+		},
+		IntervalNanos: int64(j.Interval),
+		Histogram: &surgev1.HistogramSpec{
+			LowestNanos:        j.Geometry.Lowest,
+			HighestNanos:       j.Geometry.Highest,
+			SignificantFigures: uint32(j.Geometry.SigFigs),
+		},
+	}
+}
+
+// AssignFromProto decodes and validates an assignment.
+func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
+	if m == nil {
+		return Assignment{}, fmt.Errorf("%w: empty assignment", ErrMalformed)
+	}
+	a := Assignment{RunID: m.GetRunId(), Epoch: m.GetEpoch(), StageIndex: m.GetStageIndex(), StageName: m.GetStageName()}
+	if len(a.RunID) > MaxNameLen || len(a.StageName) > MaxNameLen {
+		return a, fmt.Errorf("%w: run id or stage name longer than %d", ErrMalformed, MaxNameLen)
+	}
+	u, err := url.Parse(m.GetTargetUrl())
+	if err != nil {
+		return a, fmt.Errorf("%w: target url: %w", ErrMalformed, err)
+	}
+	a.Job.Target = u
+	if n := len(m.GetRequests()); n == 0 || n > MaxRequests {
+		return a, fmt.Errorf("%w: %d requests (want 1..%d)", ErrMalformed, n, MaxRequests)
+	}
+	for k, d := range m.GetRequests() {
+		r := engine.Request{Name: d.GetName(), Method: d.GetMethod(), Path: d.GetPath(), Timeout: time.Duration(d.GetTimeoutNanos())}
+		if len(r.Name) > MaxNameLen {
+			return a, fmt.Errorf("%w: request %d: name longer than %d", ErrMalformed, k, MaxNameLen)
+		}
+		if len(d.GetBody()) > MaxBodyBytes {
+			return a, fmt.Errorf("%w: request %d: body of %d bytes, more than %d", ErrMalformed, k, len(d.GetBody()), MaxBodyBytes)
+		}
+		if len(d.GetBody()) > 0 {
+			r.Body = d.GetBody()
+		}
+		size := 0
+		for _, h := range d.GetHeaders() {
+			size += len(h.GetName()) + len(h.GetValue())
+			if size > MaxHeaderBytes {
+				return a, fmt.Errorf("%w: request %d: headers larger than %d bytes", ErrMalformed, k, MaxHeaderBytes)
+			}
+			if r.Header == nil {
+				r.Header = http.Header{}
+			}
+			r.Header.Add(h.GetName(), h.GetValue())
+		}
+		a.Job.Requests = append(a.Job.Requests, r)
+	}
+	sm := m.GetSchedule()
+	c := sm.GetConstant()
+	if c == nil {
+		return a, fmt.Errorf("%w: schedule has no supported rate curve", ErrMalformed)
+	}
+	if sm.GetArrival() != surgev1.Arrival_ARRIVAL_UNIFORM {
+		return a, fmt.Errorf("%w: arrival process %v is not supported", ErrMalformed, sm.GetArrival())
+	}
+	s, err := schedule.NewConstant(schedule.Constant{Rate: c.GetRatePerSecond(), Duration: time.Duration(c.GetDurationNanos())}, schedule.Uniform)
+	if err != nil {
+		return a, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	a.Job.Schedule = s
+	a.Job.First, a.Job.End = sm.GetFirstIndex(), sm.GetEndIndex()
+	if a.Job.End == 0 {
+		a.Job.End = s.Len()
+	}
+	if sh := m.GetShare(); sh != nil {
+		a.Job.Share = schedule.Share{Cycle: sh.GetCycle(), Offsets: sh.GetOffsets()}
+	}
+	if l := m.GetLimits(); l != nil {
+		a.Job.Limits = engine.Limits{
+			MaxInFlight:  int(l.GetMaxInFlight()),
+			Timeout:      time.Duration(l.GetTimeoutNanos()),
+			MaxBodyBytes: l.GetMaxBodyBytes(),
+			Drain:        time.Duration(l.GetDrainNanos()),
+		}
+	}
+	a.Job.Interval = time.Duration(m.GetIntervalNanos())
+	if h := m.GetHistogram(); h != nil {
+		a.Job.Geometry = metrics.Geometry{Lowest: h.GetLowestNanos(), Highest: h.GetHighestNanos(), SigFigs: int(h.GetSignificantFigures())}
+	}
+	if err := a.Job.Validate(); err != nil {
+		return a, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return a, nil
+}
+
+// CountersToProto encodes counters.
+func CountersToProto(c metrics.Counters) *surgev1.Counters {
+	m := &surgev1.Counters{
+		Intended: c.Intended, Issued: c.Issued, Dropped: c.Dropped, Succeeded: c.Succeeded, Failed: c.Failed,
+		BytesIn: c.BytesIn, BytesOut: c.BytesOut, OverRange: c.OverRange, BodyTruncated: c.BodyTruncated,
+	}
+	for o, n := range c.Errors {
+		if n > 0 {
+			if m.Errors == nil {
+				m.Errors = map[string]uint64{}
+			}
+			m.Errors[metrics.Outcome(o).String()] = n
+		}
+	}
+	for d, n := range c.DroppedBy {
+		if n > 0 {
+			if m.DroppedBy == nil {
+				m.DroppedBy = map[string]uint64{}
+			}
+			m.DroppedBy[metrics.DropCause(d).String()] = n
+		}
+	}
+	return m
+}
+
+// CountersFromProto decodes counters and checks that they balance.
+func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
+	var c metrics.Counters
+	if m == nil {
+		return c, fmt.Errorf("%w: no counters", ErrMalformed)
+	}
+	c.Intended, c.Issued, c.Dropped = m.GetIntended(), m.GetIssued(), m.GetDropped()
+	c.Succeeded, c.Failed = m.GetSucceeded(), m.GetFailed()
+	c.BytesIn, c.BytesOut = m.GetBytesIn(), m.GetBytesOut()
+	c.OverRange, c.BodyTruncated = m.GetOverRange(), m.GetBodyTruncated()
+	for name, n := range m.GetErrors() {
+		o, ok := metrics.ParseOutcome(name)
+		if !ok || o == metrics.OK {
+			return c, fmt.Errorf("%w: unknown error class %q", ErrMalformed, name)
+		}
+		c.Errors[o] = n
+	}
+	for name, n := range m.GetDroppedBy() {
+		d, ok := metrics.ParseDropCause(name)
+		if !ok {
+			return c, fmt.Errorf("%w: unknown drop cause %q", ErrMalformed, name)
+		}
+		c.DroppedBy[d] = n
+	}
+	if err := c.Check(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return c, nil
+}
+
+// SnapshotToProto encodes one interval of one assignment.
+func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1.Snapshot, error) {
+	m := &surgev1.Snapshot{Epoch: epoch, StageIndex: stage, Interval: iv.Index, InFlight: iv.InFlight}
+	var err error
+	if m.SendLag, err = metrics.EncodeHistogram(iv.SendLag); err != nil {
+		return nil, err
+	}
+	for k, s := range iv.Series {
+		ps := &surgev1.Series{RequestIndex: uint32(k), Counters: CountersToProto(s.Counters)}
+		if ps.ResponseTime, err = metrics.EncodeHistogram(s.Response); err != nil {
+			return nil, err
+		}
+		if ps.ServiceTime, err = metrics.EncodeHistogram(s.Service); err != nil {
+			return nil, err
+		}
+		m.Series = append(m.Series, ps)
+	}
+	return m, nil
+}
+
+// SnapshotFromProto decodes a snapshot for an assignment of nRequests
+// requests recorded with geometry g. Every series must be present once.
+func SnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int) (*metrics.Interval, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: empty snapshot", ErrMalformed)
+	}
+	if len(m.GetSeries()) != nRequests {
+		return nil, fmt.Errorf("%w: snapshot has %d series, want %d", ErrMalformed, len(m.GetSeries()), nRequests)
+	}
+	iv := &metrics.Interval{Index: m.GetInterval(), InFlight: m.GetInFlight(), Series: make([]metrics.Series, nRequests)}
+	var err error
+	if iv.SendLag, err = metrics.DecodeHistogram(m.GetSendLag(), g); err != nil {
+		return nil, fmt.Errorf("%w: send lag: %w", ErrMalformed, err)
+	}
+	seen := make([]bool, nRequests)
+	for _, ps := range m.GetSeries() {
+		k := int(ps.GetRequestIndex())
+		if k >= nRequests || seen[k] {
+			return nil, fmt.Errorf("%w: series for request %d is out of range or repeated", ErrMalformed, k)
+		}
+		seen[k] = true
+		s := &iv.Series[k]
+		if s.Counters, err = CountersFromProto(ps.GetCounters()); err != nil {
+			return nil, fmt.Errorf("request %d: %w", k, err)
+		}
+		if s.Response, err = metrics.DecodeHistogram(ps.GetResponseTime(), g); err != nil {
+			return nil, fmt.Errorf("%w: request %d response time: %w", ErrMalformed, k, err)
+		}
+		if s.Service, err = metrics.DecodeHistogram(ps.GetServiceTime(), g); err != nil {
+			return nil, fmt.Errorf("%w: request %d service time: %w", ErrMalformed, k, err)
+		}
+		if n := uint64(s.Response.TotalCount()); n != s.Completed() {
+			return nil, fmt.Errorf("%w: request %d: %d response times for %d completions", ErrMalformed, k, n, s.Completed())
+		}
+	}
+	return iv, nil
+}
+
+// Done is the domain view of a Done message.
+type Done struct {
+	Epoch         uint64
+	StageIndex    uint32
+	Totals        metrics.Counters
+	InFlightAtEnd uint64
+	Stopped       string
+}
+
+// DoneToProto encodes the end of an assignment.
+func DoneToProto(d Done) *surgev1.Done {
+	return &surgev1.Done{Epoch: d.Epoch, StageIndex: d.StageIndex, Totals: CountersToProto(d.Totals), InFlightAtEnd: d.InFlightAtEnd, Stopped: d.Stopped}
+}
+
+// DoneFromProto decodes the end of an assignment.
+func DoneFromProto(m *surgev1.Done) (Done, error) {
+	if m == nil {
+		return Done{}, fmt.Errorf("%w: empty done", ErrMalformed)
+	}
+	t, err := CountersFromProto(m.GetTotals())
+	if err != nil {
+		return Done{}, fmt.Errorf("done totals: %w", err)
+	}
+	// issued = succeeded + failed + in flight at end, exactly.
+	if t.Completed() > t.Issued || t.Issued-t.Completed() != m.GetInFlightAtEnd() {
+		return Done{}, fmt.Errorf("%w: issued %d != completed %d + in flight at end %d", ErrMalformed, t.Issued, t.Completed(), m.GetInFlightAtEnd())
+	}
+	if len(m.GetStopped()) > 1024 {
+		return Done{}, fmt.Errorf("%w: stop reason longer than 1024 bytes", ErrMalformed)
+	}
+	return Done{Epoch: m.GetEpoch(), StageIndex: m.GetStageIndex(), Totals: t, InFlightAtEnd: m.GetInFlightAtEnd(), Stopped: m.GetStopped()}, nil
+}

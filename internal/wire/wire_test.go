@@ -1,0 +1,217 @@
+package wire
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+func sampleAssignment(t testing.TB) Assignment {
+	t.Helper()
+	s, err := schedule.NewConstant(schedule.Constant{Rate: 250, Duration: 2 * time.Second}, schedule.Uniform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares, _ := schedule.Split([]uint32{2, 1})
+	u, _ := url.Parse("http://127.0.0.1:8080")
+	return Assignment{
+		RunID: "run-1", Epoch: 3, StageIndex: 1, StageName: "echo",
+		Job: engine.Job{
+			Target: u,
+			Requests: []engine.Request{
+				{Name: "read", Method: "GET", Path: "/items/1", Header: http.Header{"X-A": {"1", "2"}}, Timeout: time.Second},
+				{Name: "write", Method: "POST", Path: "/items", Body: []byte(`{"n":1}`)},
+			},
+			Schedule: s, Share: shares[0], First: 10, End: 400,
+			Limits:   engine.DefaultLimits(),
+			Interval: time.Second, Geometry: metrics.DefaultGeometry(),
+		},
+	}
+}
+
+func TestAssignRoundTrip(t *testing.T) {
+	a := sampleAssignment(t)
+	b, err := proto.Marshal(AssignToProto(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m surgev1.Assign
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := AssignFromProto(&m)
+	if err != nil {
+		t.Fatalf("AssignFromProto: %v", err)
+	}
+	if got.Job.Schedule.Len() != a.Job.Schedule.Len() || got.Job.Schedule.Constant() != a.Job.Schedule.Constant() {
+		t.Errorf("schedule %+v; want %+v", got.Job.Schedule.Constant(), a.Job.Schedule.Constant())
+	}
+	got.Job.Schedule, a.Job.Schedule = nil, nil
+	if !reflect.DeepEqual(got, a) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, a)
+	}
+}
+
+func TestAssignFromProtoRejects(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(m *surgev1.Assign)
+		want   string
+	}{
+		"nil schedule":   {func(m *surgev1.Assign) { m.Schedule = nil }, "no supported rate curve"},
+		"zero rate":      {func(m *surgev1.Assign) { m.Schedule.GetConstant().RatePerSecond = 0 }, "rate 0/s"},
+		"no requests":    {func(m *surgev1.Assign) { m.Requests = nil }, "0 requests"},
+		"bad url":        {func(m *surgev1.Assign) { m.TargetUrl = "::" }, "target url"},
+		"ftp url":        {func(m *surgev1.Assign) { m.TargetUrl = "ftp://x" }, "http(s) URL"},
+		"share offsets":  {func(m *surgev1.Assign) { m.Share.Offsets = []uint32{5} }, "outside the cycle"},
+		"no share":       {func(m *surgev1.Assign) { m.Share = nil }, "share cycle 0"},
+		"index range":    {func(m *surgev1.Assign) { m.Schedule.EndIndex = 1 << 40 }, "outside the schedule"},
+		"geometry":       {func(m *surgev1.Assign) { m.Histogram = nil }, "lowest value 0"},
+		"huge body":      {func(m *surgev1.Assign) { m.Requests[0].Body = make([]byte, MaxBodyBytes+1) }, "body of"},
+		"arrival":        {func(m *surgev1.Assign) { m.Schedule.Arrival = 7 }, "arrival process"},
+		"interval":       {func(m *surgev1.Assign) { m.IntervalNanos = -1 }, "interval"},
+		"limits missing": {func(m *surgev1.Assign) { m.Limits = nil }, "max in flight 0"},
+	}
+	for name, tt := range tests {
+		m := AssignToProto(sampleAssignment(t))
+		tt.mutate(m)
+		_, err := AssignFromProto(m)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: AssignFromProto error = %v; want ErrMalformed containing %q", name, err, tt.want)
+		}
+	}
+}
+
+func sampleInterval() *metrics.Interval {
+	g := metrics.DefaultGeometry()
+	r := metrics.NewRecorder(g, 2)
+	for k := range 10 {
+		r.Issued(k%2, time.Duration(k)*time.Microsecond)
+	}
+	r.Dropped(1, metrics.InFlightCap)
+	for k := range 7 {
+		o := metrics.OK
+		if k == 3 {
+			o = metrics.Timeout
+		}
+		r.Finished(metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10})
+	}
+	return r.Rotate(4)
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	iv := sampleInterval()
+	m, err := SnapshotToProto(3, 1, iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := SnapshotFromProto(m, metrics.DefaultGeometry(), 2)
+	if err != nil {
+		t.Fatalf("SnapshotFromProto: %v", err)
+	}
+	if got.Index != 4 || got.InFlight != 3 || got.Totals() != iv.Totals() {
+		t.Errorf("got index %d in flight %d totals %+v; want 4, 3, %+v", got.Index, got.InFlight, got.Totals(), iv.Totals())
+	}
+	for k := range iv.Series {
+		if !got.Series[k].Response.Equals(iv.Series[k].Response) || !got.Series[k].Service.Equals(iv.Series[k].Service) {
+			t.Errorf("series %d histograms differ after the round trip", k)
+		}
+	}
+	if !got.SendLag.Equals(iv.SendLag) {
+		t.Error("send lag differs after the round trip")
+	}
+}
+
+func TestSnapshotFromProtoRejects(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(m *surgev1.Snapshot)
+		want   string
+	}{
+		"missing series":  {func(m *surgev1.Snapshot) { m.Series = m.Series[:1] }, "has 1 series, want 2"},
+		"repeated series": {func(m *surgev1.Snapshot) { m.Series[1].RequestIndex = 0 }, "out of range or repeated"},
+		"unbalanced":      {func(m *surgev1.Snapshot) { m.Series[0].Counters.Issued++ }, "intended"},
+		"unknown class":   {func(m *surgev1.Snapshot) { m.Series[1].Counters.Errors["teapot"] = 1 }, `unknown error class "teapot"`},
+		"ok as error":     {func(m *surgev1.Snapshot) { m.Series[1].Counters.Errors["ok"] = 1 }, `unknown error class "ok"`},
+		"garbage hist":    {func(m *surgev1.Snapshot) { m.Series[1].ResponseTime = []byte("zz") }, "response time"},
+		"count mismatch":  {func(m *surgev1.Snapshot) { m.Series[0].Counters.Succeeded++ }, "response times for"},
+		"no send lag":     {func(m *surgev1.Snapshot) { m.SendLag = nil }, "send lag"},
+	}
+	for name, tt := range tests {
+		m, err := SnapshotToProto(3, 1, sampleInterval())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.mutate(m)
+		_, err = SnapshotFromProto(m, metrics.DefaultGeometry(), 2)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: SnapshotFromProto error = %v; want ErrMalformed containing %q", name, err, tt.want)
+		}
+	}
+}
+
+func TestDoneFromProto(t *testing.T) {
+	c := sampleInterval().Totals() // issued 10, completed 7
+	d := Done{Epoch: 1, Totals: c, InFlightAtEnd: 3}
+	got, err := DoneFromProto(DoneToProto(d))
+	if err != nil || !reflect.DeepEqual(got, d) {
+		t.Errorf("DoneFromProto = %+v, %v; want %+v", got, err, d)
+	}
+	d.InFlightAtEnd = 2
+	if _, err := DoneFromProto(DoneToProto(d)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "issued 10 != completed 7 + in flight at end 2") {
+		t.Errorf("unbalanced done: %v", err)
+	}
+}
+
+func FuzzSessionResponse(f *testing.F) {
+	m, _ := SnapshotToProto(1, 0, sampleInterval())
+	b, _ := proto.Marshal(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Snapshot{Snapshot: m}})
+	f.Add(b)
+	d, _ := proto.Marshal(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Done{Done: DoneToProto(Done{Totals: sampleInterval().Totals(), InFlightAtEnd: 3})}})
+	f.Add(d)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var msg surgev1.SessionResponse
+		if proto.Unmarshal(in, &msg) != nil {
+			return
+		}
+		if s := msg.GetSnapshot(); s != nil {
+			if iv, err := SnapshotFromProto(s, metrics.DefaultGeometry(), 2); err == nil {
+				if err := iv.Totals().Check(); err != nil {
+					t.Fatalf("accepted an unbalanced snapshot: %v", err)
+				}
+			}
+		}
+		if dm := msg.GetDone(); dm != nil {
+			if d, err := DoneFromProto(dm); err == nil && d.Totals.Issued != d.Totals.Completed()+d.InFlightAtEnd {
+				t.Fatalf("accepted an unbalanced done: %+v", d)
+			}
+		}
+	})
+}
+
+func FuzzSessionRequest(f *testing.F) {
+	b, _ := proto.Marshal(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: AssignToProto(sampleAssignment(f))}})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var msg surgev1.SessionRequest
+		if proto.Unmarshal(in, &msg) != nil {
+			return
+		}
+		if a := msg.GetAssign(); a != nil {
+			if got, err := AssignFromProto(a); err == nil {
+				if err := got.Job.Validate(); err != nil {
+					t.Fatalf("accepted an invalid job: %v", err)
+				}
+			}
+		}
+	})
+}
