@@ -1,0 +1,330 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// ErrMeta is wrapped by errors about a member's metadata.
+var ErrMeta = errors.New("bad node metadata")
+
+// Role is what a member does in the cluster.
+type Role string
+
+// Roles.
+const (
+	RoleCoordinator Role = "coordinator"
+	RoleAgent       Role = "agent"
+)
+
+// Meta is what a member advertises. It must encode to at most
+// memberlist.MetaMaxSize (512) bytes, so it stays small: anything larger
+// travels over gRPC.
+type Meta struct {
+	Role Role `json:"role"`
+	// GRPC is the host:port of the agent's gRPC server (agents only).
+	GRPC string `json:"grpc,omitempty"`
+	// Protocol is the coordinator–agent protocol version.
+	Protocol uint32 `json:"proto"`
+	// Cores is the number of CPU cores the member may use.
+	Cores int `json:"cores,omitempty"`
+	// Version is the software version, informative only.
+	Version string `json:"v,omitempty"`
+}
+
+// Encode returns the JSON form of m, or an error if it is too large.
+func (m Meta) Encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMeta, err)
+	}
+	if len(b) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMeta, len(b), memberlist.MetaMaxSize)
+	}
+	return b, nil
+}
+
+// DecodeMeta parses and validates metadata received by gossip.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) == 0 {
+		return m, fmt.Errorf("%w: empty", ErrMeta)
+	}
+	if len(b) > memberlist.MetaMaxSize {
+		return m, fmt.Errorf("%w: %d bytes, more than %d", ErrMeta, len(b), memberlist.MetaMaxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return m, fmt.Errorf("%w: %v", ErrMeta, err)
+	}
+	switch m.Role {
+	case RoleCoordinator:
+	case RoleAgent:
+		host, port, err := net.SplitHostPort(m.GRPC)
+		if err != nil || host == "" {
+			return m, fmt.Errorf("%w: agent gRPC address %q is not host:port", ErrMeta, m.GRPC)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return m, fmt.Errorf("%w: agent gRPC port %q", ErrMeta, port)
+		}
+	default:
+		return m, fmt.Errorf("%w: unknown role %q", ErrMeta, m.Role)
+	}
+	if m.Cores < 0 || m.Cores > 1<<16 {
+		return m, fmt.Errorf("%w: %d cores", ErrMeta, m.Cores)
+	}
+	return m, nil
+}
+
+// Member is one node of the cluster as seen by this node.
+type Member struct {
+	Name string
+	// Addr is the member's gossip address.
+	Addr string
+	Meta Meta
+	// MetaErr is set when the member's metadata could not be decoded; such a
+	// member is never scheduled.
+	MetaErr error
+}
+
+// EventKind says what happened to a member.
+type EventKind int
+
+// Event kinds.
+const (
+	Joined EventKind = iota + 1
+	Left
+	Updated
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Joined:
+		return "joined"
+	case Left:
+		return "left"
+	case Updated:
+		return "updated"
+	}
+	return "event(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event is a membership change.
+type Event struct {
+	Kind   EventKind
+	Member Member
+}
+
+// Config configures a Node.
+type Config struct {
+	// Name must be unique in the cluster (memberlist accepts duplicates
+	// silently and then misbehaves).
+	Name string
+	// Listen is the gossip host:port (UDP and TCP); port 0 picks a free one.
+	Listen string
+	// Meta is advertised to every member.
+	Meta Meta
+	// SecretKey, if set (16, 24 or 32 bytes), encrypts gossip with AES-GCM;
+	// members without the key cannot join.
+	SecretKey []byte
+	// Log receives memberlist's warnings and errors (its debug lines are
+	// dropped). nil discards everything.
+	Log io.Writer
+	// FastFailureDetection probes every 200 ms and declares a silent member
+	// dead in about a second instead of about five. For loopback and tests.
+	FastFailureDetection bool
+}
+
+// DefaultConfig returns a config listening on 127.0.0.1:7946.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:7946"}
+}
+
+// Node is this process's membership in the cluster.
+type Node struct {
+	ml   *memberlist.Memberlist
+	name string
+	meta []byte
+
+	mu      sync.Mutex
+	events  []Event
+	notify  chan struct{}
+	closeMu sync.Once
+}
+
+// Start creates the node and binds its gossip listener. It does not join
+// anyone; call Join.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("cluster: node name is required")
+	}
+	meta, err := cfg.Meta.Encode()
+	if err != nil {
+		return nil, err
+	}
+	ap, err := netip.ParseAddrPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: gossip listen address %q must be ip:port: %w", cfg.Listen, err)
+	}
+	var mc *memberlist.Config
+	if ap.Addr().IsLoopback() {
+		mc = memberlist.DefaultLocalConfig()
+	} else {
+		mc = memberlist.DefaultLANConfig()
+	}
+	if cfg.FastFailureDetection {
+		mc.ProbeInterval = 200 * time.Millisecond
+		mc.ProbeTimeout = 100 * time.Millisecond
+		mc.SuspicionMult = 2
+		mc.GossipInterval = 50 * time.Millisecond
+	}
+	mc.Name = cfg.Name
+	mc.BindAddr = ap.Addr().String()
+	mc.BindPort = int(ap.Port())
+	mc.AdvertiseAddr = ap.Addr().String()
+	mc.AdvertisePort = int(ap.Port()) // with port 0, Create writes the bound port back
+	if len(cfg.SecretKey) > 0 {
+		mc.SecretKey = cfg.SecretKey
+	}
+	mc.LogOutput = nil
+	mc.Logger = log.New(debugFilter{w: cfg.Log}, "", log.LstdFlags)
+	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1)}
+	mc.Delegate = (*delegate)(n)
+	mc.Events = (*events)(n)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: gossip listen %s: %w", cfg.Listen, err)
+	}
+	n.ml = ml
+	return n, nil
+}
+
+// Join contacts the given gossip addresses and returns how many answered.
+func (n *Node) Join(addrs []string) (int, error) {
+	k, err := n.ml.Join(addrs)
+	if err != nil {
+		return k, fmt.Errorf("cluster: join %v: %w", addrs, err)
+	}
+	return k, nil
+}
+
+// Addr is this node's bound gossip address (host:port).
+func (n *Node) Addr() string {
+	ln := n.ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+// Name is this node's name.
+func (n *Node) Name() string { return n.name }
+
+// Members returns the live members other than this node, sorted by name.
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, m := range n.ml.Members() {
+		if m.Name == n.name {
+			continue
+		}
+		out = append(out, toMember(m))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Changes is signalled (level-triggered, capacity 1) whenever events are
+// waiting; call Events to take them.
+func (n *Node) Changes() <-chan struct{} { return n.notify }
+
+// Events returns and clears the membership events seen since the last call.
+func (n *Node) Events() []Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ev := n.events
+	n.events = nil
+	return ev
+}
+
+// Close leaves the cluster gracefully (bounded to one second) and shuts the
+// node down. It is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeMu.Do(func() {
+		if lerr := n.ml.Leave(time.Second); lerr != nil {
+			err = fmt.Errorf("cluster: leave: %w", lerr)
+		}
+		if serr := n.ml.Shutdown(); serr != nil && err == nil {
+			err = fmt.Errorf("cluster: shutdown: %w", serr)
+		}
+	})
+	return err
+}
+
+func toMember(m *memberlist.Node) Member {
+	meta, err := DecodeMeta(m.Meta)
+	return Member{
+		Name:    m.Name,
+		Addr:    net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))),
+		Meta:    meta,
+		MetaErr: err,
+	}
+}
+
+func (n *Node) push(kind EventKind, m *memberlist.Node) {
+	if m.Name == n.name {
+		return
+	}
+	ev := Event{Kind: kind, Member: toMember(m)}
+	n.mu.Lock()
+	n.events = append(n.events, ev)
+	n.mu.Unlock()
+	select {
+	case n.notify <- struct{}{}:
+	default:
+	}
+}
+
+// delegate serves this node's metadata; it is memberlist.Delegate.
+type delegate Node
+
+var _ memberlist.Delegate = (*delegate)(nil)
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	if len(d.meta) > limit {
+		return nil // memberlist panics on oversize meta; Encode already bounds it
+	}
+	return d.meta
+}
+func (d *delegate) NotifyMsg([]byte)                {}
+func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (d *delegate) LocalState(bool) []byte          { return nil }
+func (d *delegate) MergeRemoteState([]byte, bool)   {}
+
+// events records membership changes; it is memberlist.EventDelegate.
+type events Node
+
+var _ memberlist.EventDelegate = (*events)(nil)
+
+func (e *events) NotifyJoin(m *memberlist.Node)   { (*Node)(e).push(Joined, m) }
+func (e *events) NotifyLeave(m *memberlist.Node)  { (*Node)(e).push(Left, m) }
+func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) }
+
+// debugFilter drops memberlist's [DEBUG] lines and forwards the rest.
+type debugFilter struct{ w io.Writer }
+
+func (f debugFilter) Write(p []byte) (int, error) {
+	if f.w == nil || bytes.Contains(p, []byte("[DEBUG]")) {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}

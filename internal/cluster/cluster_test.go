@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func startNode(t *testing.T, name string, meta Meta) *Node {
+	t.Helper()
+	n, err := Start(Config{Name: name, Listen: "127.0.0.1:0", Meta: meta, FastFailureDetection: true})
+	if err != nil {
+		t.Fatalf("Start(%s): %v", name, err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// waitFor polls cond until it holds or 10 s pass (a bound, not a timing
+// assertion: convergence normally takes ~100 ms).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMembership(t *testing.T) {
+	c := startNode(t, "coord", Meta{Role: RoleCoordinator, Protocol: 1})
+	a1 := startNode(t, "agent-1", Meta{Role: RoleAgent, GRPC: "127.0.0.1:7001", Protocol: 1, Cores: 2})
+	a2 := startNode(t, "agent-2", Meta{Role: RoleAgent, GRPC: "127.0.0.1:7002", Protocol: 1, Cores: 4})
+	for _, a := range []*Node{a1, a2} {
+		if k, err := a.Join([]string{c.Addr()}); err != nil || k != 1 {
+			t.Fatalf("Join = %d, %v", k, err)
+		}
+	}
+	waitFor(t, "two agents seen by the coordinator", func() bool { return len(c.Members()) == 2 })
+	ms := c.Members()
+	if ms[0].Name != "agent-1" || ms[0].Meta.GRPC != "127.0.0.1:7001" || ms[1].Meta.Cores != 4 || ms[0].MetaErr != nil {
+		t.Errorf("members = %+v", ms)
+	}
+	// Join events arrive for both agents and never for the node itself.
+	joined := map[string]bool{}
+	waitFor(t, "join events", func() bool {
+		for _, ev := range c.Events() {
+			if ev.Kind == Joined {
+				joined[ev.Member.Name] = true
+			}
+		}
+		return joined["agent-1"] && joined["agent-2"]
+	})
+	if joined["coord"] {
+		t.Error("the coordinator saw itself join")
+	}
+	// A graceful leave is seen as an event and the member disappears.
+	if err := a2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.Close(); err != nil {
+		t.Errorf("second Close = %v; want nil (idempotent)", err)
+	}
+	left := false
+	waitFor(t, "agent-2 to leave", func() bool {
+		for _, ev := range c.Events() {
+			left = left || (ev.Kind == Left && ev.Member.Name == "agent-2")
+		}
+		return left && len(c.Members()) == 1
+	})
+}
+
+func TestStartErrors(t *testing.T) {
+	if _, err := Start(Config{Listen: "127.0.0.1:0"}); err == nil {
+		t.Error("Start without a name succeeded")
+	}
+	if _, err := Start(Config{Name: "x", Listen: "localhost"}); err == nil || !strings.Contains(err.Error(), "must be ip:port") {
+		t.Errorf("Start(bad listen) = %v", err)
+	}
+	n := startNode(t, "taken", Meta{Role: RoleCoordinator})
+	if _, err := Start(Config{Name: "y", Listen: n.Addr()}); err == nil || !strings.Contains(err.Error(), "gossip listen") {
+		t.Errorf("Start on a busy port = %v; want a gossip listen error", err)
+	}
+	big := Meta{Role: RoleAgent, GRPC: "127.0.0.1:1", Version: strings.Repeat("v", 600)}
+	if _, err := Start(Config{Name: "z", Listen: "127.0.0.1:0", Meta: big}); !errors.Is(err, ErrMeta) {
+		t.Errorf("Start with oversize meta = %v; want ErrMeta", err)
+	}
+}
+
+func TestDecodeMeta(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" = valid
+	}{
+		{`{"role":"agent","grpc":"127.0.0.1:7000","proto":1,"cores":2}`, ""},
+		{`{"role":"coordinator","proto":1}`, ""},
+		{``, "empty"},
+		{`{`, "unexpected EOF"},
+		{`{"role":"boss"}`, `unknown role "boss"`},
+		{`{"role":"agent","grpc":"nohost"}`, "not host:port"},
+		{`{"role":"agent","grpc":"h:99999"}`, "gRPC port"},
+		{`{"role":"agent","grpc":"h:1","cores":-1}`, "-1 cores"},
+	}
+	for _, tt := range tests {
+		_, err := DecodeMeta([]byte(tt.in))
+		if (tt.want == "") != (err == nil) || (err != nil && (!errors.Is(err, ErrMeta) || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("DecodeMeta(%s) = %v; want %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add([]byte(`{"role":"agent","grpc":"127.0.0.1:7000","proto":1,"cores":2}`))
+	f.Add([]byte(`{"role":"coordinator","proto":1}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := DecodeMeta(in)
+		if err != nil {
+			return
+		}
+		b, err := m.Encode()
+		if err != nil {
+			return // valid but re-encodes larger (escapes); still never panics
+		}
+		m2, err := DecodeMeta(b)
+		if err != nil || m2 != m {
+			t.Fatalf("round trip of %q: %+v, %v", in, m2, err)
+		}
+	})
+}
