@@ -319,11 +319,12 @@ func (e *events) NotifyJoin(m *memberlist.Node)   { (*Node)(e).push(Joined, m) }
 func (e *events) NotifyLeave(m *memberlist.Node)  { (*Node)(e).push(Left, m) }
 func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) }
 
-// debugFilter drops memberlist's [DEBUG] lines and forwards the rest.
+// debugFilter drops memberlist's [DEBUG] lines, and the errors it logs
+// about its own sockets closing during shutdown, and forwards the rest.
 type debugFilter struct{ w io.Writer }
 
 func (f debugFilter) Write(p []byte) (int, error) {
-	if f.w == nil || bytes.Contains(p, []byte("[DEBUG]")) {
+	if f.w == nil || bytes.Contains(p, []byte("[DEBUG]")) || bytes.Contains(p, []byte("use of closed network connection")) {
 		return len(p), nil
 	}
 	return f.w.Write(p)

@@ -105,7 +105,7 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 		select {
 		case <-timer.C:
 			r.mu.Lock()
-			iv := r.rec.Rotate(index)
+			iv := r.rec.Rotate()
 			r.mu.Unlock()
 			// Rotate is only ever called from this goroutine, so iv stays
 			// valid while it is encoded here, outside the lock.
@@ -120,7 +120,7 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 			pacerDoneCh = nil
 			if err := context.Cause(paceCtx); err != nil {
 				sum.Stopped = stopReason(err)
-				return sum, r.finish(index, &sum, emitOne)
+				return sum, r.finish(&sum, emitOne)
 			}
 			drain = time.After(job.Limits.Drain)
 			continue
@@ -129,7 +129,7 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 		case <-allDone:
 		case <-drain:
 		}
-		return sum, r.finish(index, &sum, emitOne)
+		return sum, r.finish(&sum, emitOne)
 	}
 }
 
@@ -143,10 +143,10 @@ func stopReason(err error) string {
 // finish closes the last interval and the recorder under one lock hold, so
 // that every issued request is either finished in some interval or counted
 // as in flight at the end.
-func (r *runner) finish(index uint32, sum *Summary, emit func(*metrics.Interval) error) error {
+func (r *runner) finish(sum *Summary, emit func(*metrics.Interval) error) error {
 	r.mu.Lock()
-	iv := r.rec.Rotate(index)
 	sum.InFlightAtEnd = r.rec.Close()
+	iv := r.rec.Rotate()
 	r.mu.Unlock()
 	return emit(iv)
 }
@@ -186,18 +186,27 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 			return
 		}
 		req := int(i % uint64(len(r.job.Requests)))
+		slot := r.slot(r.job.Schedule.At(i))
 		now := time.Now()
 		r.mu.Lock()
 		if r.rec.InFlight() >= maxInFlight {
-			r.rec.Dropped(req, metrics.InFlightCap)
+			r.rec.Dropped(slot, req, metrics.InFlightCap)
 			r.mu.Unlock()
 			continue
 		}
-		r.rec.Issued(req, now.Sub(intended))
+		r.rec.Issued(slot, req, now.Sub(intended))
 		r.mu.Unlock()
 		r.wg.Add(1)
 		go r.send(reqCtx, req, intended, now)
 	}
+}
+
+// slot is the index of the interval holding offset d from T0.
+func (r *runner) slot(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(min(d/r.job.Interval, 1<<31))
 }
 
 // send performs one request and records its result. It exits when the
@@ -240,8 +249,9 @@ func (r *runner) send(ctx context.Context, req int, intended, sent time.Time) {
 	res.Response = done.Sub(intended)
 	res.Service = done.Sub(sent)
 
+	slot := r.slot(done.Sub(r.t0))
 	r.mu.Lock()
-	if r.rec.Finished(res) && r.observe != nil {
+	if r.rec.Finished(slot, res) && r.observe != nil {
 		r.observe(res)
 	}
 	r.mu.Unlock()

@@ -99,53 +99,73 @@ type Result struct {
 	Truncated bool
 }
 
-// Recorder accumulates one agent's events into the current interval and
-// hands completed intervals out on Rotate. It is not safe for concurrent
-// use.
+// Recorder accumulates one agent's events into per-interval data and hands
+// closed intervals out on Rotate. It is not safe for concurrent use.
+//
+// Every event carries the index of the interval it belongs to: arrivals by
+// their intended instant, completions by the instant they finished. Two
+// intervals are open at a time, the current one and the next, because an
+// event of the next interval can happen just before the current one is
+// rotated out (the rotation itself runs a little late). Events of earlier
+// intervals land in the current one; events further ahead than the next
+// land in the next.
 type Recorder struct {
 	geom     Geometry
 	cur      *Interval
+	next     *Interval
 	spare    *Interval
 	inFlight uint64
 	closed   bool
 }
 
-// NewRecorder returns a recorder for an assignment with n requests.
+// NewRecorder returns a recorder for an assignment with n requests, whose
+// current interval is 0.
 func NewRecorder(g Geometry, n int) *Recorder {
-	return &Recorder{geom: g, cur: NewInterval(g, n), spare: NewInterval(g, n)}
+	r := &Recorder{geom: g, cur: NewInterval(g, n), next: NewInterval(g, n), spare: NewInterval(g, n)}
+	r.next.Index = 1
+	return r
 }
 
-// Issued records an arrival that was sent, and its send lag.
-func (r *Recorder) Issued(req int, lag time.Duration) {
+func (r *Recorder) slot(index uint32) *Interval {
+	if index <= r.cur.Index {
+		return r.cur
+	}
+	return r.next
+}
+
+// Issued records an arrival of interval index that was sent, and its
+// send lag.
+func (r *Recorder) Issued(index uint32, req int, lag time.Duration) {
 	if r.closed {
 		return
 	}
-	s := &r.cur.Series[req]
+	iv := r.slot(index)
+	s := &iv.Series[req]
 	s.Intended++
 	s.Issued++
 	r.inFlight++
-	r.geom.record(r.cur.SendLag, lag)
+	r.geom.record(iv.SendLag, lag)
 }
 
-// Dropped records an arrival that was not sent, with its cause.
-func (r *Recorder) Dropped(req int, cause DropCause) {
+// Dropped records an arrival of interval index that was not sent.
+func (r *Recorder) Dropped(index uint32, req int, cause DropCause) {
 	if r.closed {
 		return
 	}
-	s := &r.cur.Series[req]
+	s := &r.slot(index).Series[req]
 	s.Intended++
 	s.Dropped++
 	s.DroppedBy[cause]++
 }
 
-// Finished records a completed request and reports whether it was
-// recorded. After Close it is ignored: the request was reported as in
-// flight at the end.
-func (r *Recorder) Finished(res Result) bool {
+// Finished records a request that completed during interval index and
+// reports whether it was recorded. After Close it is ignored: the request
+// was reported as in flight at the end.
+func (r *Recorder) Finished(index uint32, res Result) bool {
 	if r.closed {
 		return false
 	}
-	s := &r.cur.Series[res.Request]
+	s := &r.slot(index).Series[res.Request]
 	if res.Outcome == OK {
 		s.Succeeded++
 	} else {
@@ -174,27 +194,38 @@ func (r *Recorder) Finished(res Result) bool {
 // InFlight is the number of issued requests not yet finished.
 func (r *Recorder) InFlight() uint64 { return r.inFlight }
 
-// Rotate closes the current interval, stamping it with index, and starts
-// a new one. The returned interval is valid until the next Rotate, which
-// reuses its memory; callers encode it before rotating again.
-func (r *Recorder) Rotate(index uint32) *Interval {
+// Current is the index of the current interval.
+func (r *Recorder) Current() uint32 { return r.cur.Index }
+
+// Rotate closes the current interval and makes the next one current. The
+// returned interval is valid until the following Rotate, which reuses its
+// memory; callers encode it before rotating again.
+func (r *Recorder) Rotate() *Interval {
 	done := r.cur
-	done.Index = index
 	done.InFlight = r.inFlight
-	r.cur, r.spare = r.spare, done
-	r.cur.Index = index + 1
-	for i := range r.cur.Series {
-		r.cur.Series[i].Reset()
+	r.cur, r.next, r.spare = r.next, r.spare, done
+	r.next.Index = r.cur.Index + 1
+	for i := range r.next.Series {
+		r.next.Series[i].Reset()
 	}
-	r.cur.SendLag.Reset()
-	r.cur.InFlight = 0
+	r.next.SendLag.Reset()
+	r.next.InFlight = 0
 	return done
 }
 
-// Close stops recording: later events are ignored, and the requests still
-// in flight are returned so they can be reported as in flight at the end.
-// Call Rotate first to collect the last interval.
+// Close stops recording: later events are ignored, and the number of
+// requests still in flight is returned so they can be reported as in
+// flight at the end. It folds the next interval's events into the current
+// one; call Rotate after Close to collect that last interval.
 func (r *Recorder) Close() (inFlightAtEnd uint64) {
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		// Cannot fail: both intervals share the recorder's geometry.
+		_ = r.cur.Merge(r.next)
+		for i := range r.next.Series {
+			r.next.Series[i].Reset()
+		}
+		r.next.SendLag.Reset()
+	}
 	return r.inFlight
 }

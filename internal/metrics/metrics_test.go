@@ -54,37 +54,42 @@ func TestMergeIsExact(t *testing.T) {
 func TestRecorderAccounting(t *testing.T) {
 	g := DefaultGeometry()
 	r := NewRecorder(g, 2)
-	r.Issued(0, time.Millisecond)
-	r.Issued(1, 0)
-	r.Issued(1, 0)
-	r.Dropped(0, InFlightCap)
-	r.Finished(Result{Request: 0, Outcome: OK, Response: 3 * time.Millisecond, Service: 2 * time.Millisecond, BytesIn: 10})
-	iv := r.Rotate(0)
+	r.Issued(0, 0, time.Millisecond)
+	r.Issued(0, 1, 0)
+	r.Issued(1, 1, 0) // belongs to interval 1, recorded before the rotation of 0
+	r.Dropped(0, 0, InFlightCap)
+	r.Finished(0, Result{Request: 0, Outcome: OK, Response: 3 * time.Millisecond, Service: 2 * time.Millisecond, BytesIn: 10})
+	iv := r.Rotate()
 	tot := iv.Totals()
 	if err := tot.Check(); err != nil {
 		t.Fatalf("interval 0 totals %+v: %v", tot, err)
 	}
-	if tot.Intended != 4 || tot.Issued != 3 || tot.Dropped != 1 || tot.Succeeded != 1 || iv.InFlight != 2 {
-		t.Errorf("interval 0 totals = %+v in flight %d; want intended 4 issued 3 dropped 1 succeeded 1 in flight 2", tot, iv.InFlight)
+	if iv.Index != 0 || tot.Intended != 3 || tot.Issued != 2 || tot.Dropped != 1 || tot.Succeeded != 1 || iv.InFlight != 2 {
+		t.Errorf("interval %d totals = %+v in flight %d; want interval 0: intended 3 issued 2 dropped 1 succeeded 1 in flight 2", iv.Index, tot, iv.InFlight)
 	}
-	if got := iv.SendLag.TotalCount(); got != 3 {
-		t.Errorf("send lag count = %d; want 3", got)
+	if got := iv.SendLag.TotalCount(); got != 2 {
+		t.Errorf("send lag count = %d; want 2", got)
 	}
-	r.Finished(Result{Request: 1, Outcome: HTTP5xx, Response: 2 * time.Hour})
-	iv = r.Rotate(1)
+	r.Finished(0, Result{Request: 1, Outcome: HTTP5xx, Response: 2 * time.Hour}) // late: lands in the current interval
+	r.Issued(7, 0, 0)                                                           // far ahead: lands in the next interval
+	iv = r.Rotate()
 	tot = iv.Totals()
-	if iv.Index != 1 || tot.Failed != 1 || tot.Errors[HTTP5xx] != 1 || tot.OverRange != 1 || iv.InFlight != 1 {
-		t.Errorf("interval 1 = index %d totals %+v in flight %d", iv.Index, tot, iv.InFlight)
+	if iv.Index != 1 || tot.Intended != 1 || tot.Failed != 1 || tot.Errors[HTTP5xx] != 1 || tot.OverRange != 1 || iv.InFlight != 2 {
+		t.Errorf("interval %d totals %+v in flight %d", iv.Index, tot, iv.InFlight)
 	}
 	if got := iv.Series[1].Response.Max(); got < g.Highest {
 		t.Errorf("clamped value recorded as %d; want the ceiling %d", got, g.Highest)
 	}
-	if left := r.Close(); left != 1 {
-		t.Errorf("Close() = %d in flight; want 1", left)
+	r.Issued(3, 1, 0) // next interval; folded into the last one by Close
+	if left := r.Close(); left != 3 {
+		t.Errorf("Close() = %d in flight; want 3", left)
 	}
-	r.Finished(Result{Request: 1, Outcome: OK})
-	if iv := r.Rotate(2); iv.Totals().Completed() != 0 {
+	if r.Finished(2, Result{Request: 1, Outcome: OK}) {
 		t.Error("a result after Close was recorded")
+	}
+	iv = r.Rotate()
+	if tot := iv.Totals(); iv.Index != 2 || tot.Intended != 2 || tot.Completed() != 0 {
+		t.Errorf("last interval %d totals %+v; want interval 2 with both late arrivals and no completion", iv.Index, tot)
 	}
 }
 
@@ -201,7 +206,7 @@ func BenchmarkRecorder(b *testing.B) {
 	r := NewRecorder(DefaultGeometry(), 1)
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Issued(0, 30*time.Microsecond)
-		r.Finished(Result{Outcome: OK, Response: 1200 * time.Microsecond, Service: time.Millisecond, BytesIn: 64})
+		r.Issued(0, 0, 30*time.Microsecond)
+		r.Finished(0, Result{Outcome: OK, Response: 1200 * time.Microsecond, Service: time.Millisecond, BytesIn: 64})
 	}
 }

@@ -96,17 +96,19 @@ func sampleInterval() *metrics.Interval {
 	g := metrics.DefaultGeometry()
 	r := metrics.NewRecorder(g, 2)
 	for k := range 10 {
-		r.Issued(k%2, time.Duration(k)*time.Microsecond)
+		r.Issued(0, k%2, time.Duration(k)*time.Microsecond)
 	}
-	r.Dropped(1, metrics.InFlightCap)
+	r.Dropped(0, 1, metrics.InFlightCap)
 	for k := range 7 {
 		o := metrics.OK
 		if k == 3 {
 			o = metrics.Timeout
 		}
-		r.Finished(metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10})
+		r.Finished(0, metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10})
 	}
-	return r.Rotate(4)
+	iv := r.Rotate()
+	iv.Index = 4
+	return iv
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {

@@ -1,0 +1,53 @@
+# Surge: `make demo` runs the quickstart end to end; `make test` is what CI runs.
+GO        ?= go
+BUF       := $(GO) tool -modfile=tools/go.mod buf
+FUZZTIME  ?= 20s
+GOFILES    = $(shell git ls-files '*.go' | grep -v '^proto/gen/')
+
+.PHONY: all build test unit lint proto proto-check demo fuzz bench clean
+
+all: build
+
+## build: compile the three binaries into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## test: lint, check generated code, then every test with the race detector
+test: lint proto-check unit
+
+unit:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+## lint: go vet, gofmt and buf lint (buf is pinned in tools/go.mod and built on first use)
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(BUF) lint
+
+## proto: regenerate proto/gen from proto/surge/v1 (needs only Go: buf and plugins are go tools)
+proto:
+	$(BUF) generate
+
+## proto-check: fail if the committed generated code is stale
+proto-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(BUF) generate -o $$tmp && diff -r $$tmp/proto/gen proto/gen && echo "proto/gen is up to date"
+
+## demo: the quickstart: coordinator + 2 embedded agents + the bundled echo target
+demo:
+	$(GO) run ./cmd/coordinator run examples/quickstart.yaml
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeHistogram -fuzztime=$(FUZZTIME) ./internal/metrics
+	$(GO) test -run='^$$' -fuzz=FuzzSessionResponse -fuzztime=$(FUZZTIME) ./internal/wire
+	$(GO) test -run='^$$' -fuzz=FuzzSessionRequest -fuzztime=$(FUZZTIME) ./internal/wire
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeMeta -fuzztime=$(FUZZTIME) ./internal/cluster
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./scenario
+
+## bench: Go benchmarks of the hot paths
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin surge-results

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgeload/surge/internal/agent"
+)
+
+const (
+	exitOK        = 0
+	exitInvalid   = 2
+	exitCannotRun = 3
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// run is the whole program; main only wires signals and the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := agent.DefaultConfig()
+	var allowRemote bool
+	cmd := &cobra.Command{
+		Use:   "agent --join COORDINATOR_GOSSIP_ADDR",
+		Short: "Surge agent: joins the coordinator's gossip cluster and fires the load it is assigned",
+		Long: `The agent joins the gossip cluster at --join, advertising its gRPC address,
+protocol version and core count. The coordinator dials it and assigns it a
+share of each stage's schedule. The agent stops firing by itself when it has
+not heard from its coordinator for --lease.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(*cobra.Command, []string) error {
+			if err := checkFlags(cfg, allowRemote); err != nil {
+				return &exitError{exitInvalid, err}
+			}
+			cfg.Log = stderr
+			a, err := agent.Start(cfg)
+			if err != nil {
+				return &exitError{exitCannotRun, err}
+			}
+			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joined %v\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join)
+			<-ctx.Done()
+			fmt.Fprintf(stdout, "agent %s: shutting down\n", a.Name())
+			if err := a.Close(); err != nil {
+				return &exitError{exitCannotRun, err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Join, "join", nil, "gossip address(es) of the coordinator (host:port), required")
+	f.StringVar(&cfg.Name, "name", "", "unique agent name (default: hostname plus a random suffix)")
+	f.StringVar(&cfg.GossipListen, "gossip-listen", cfg.GossipListen, "gossip ip:port (port 0 picks a free one)")
+	f.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC ip:port the coordinator dials (port 0 picks a free one)")
+	f.DurationVar(&cfg.Lease, "lease", cfg.Lease, "stop firing after this long without a message from the coordinator")
+	f.IntVar(&cfg.Cores, "cores", 0, "cores to advertise (default: GOMAXPROCS)")
+	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitInvalid
+}
+
+func checkFlags(cfg agent.Config, allowRemote bool) error {
+	var errs []error
+	if len(cfg.Join) == 0 {
+		errs = append(errs, errors.New("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946"))
+	}
+	for _, l := range []struct{ flag, v string }{{"--gossip-listen", cfg.GossipListen}, {"--grpc-listen", cfg.GRPCListen}} {
+		ap, err := netip.ParseAddrPort(l.v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s %q must be ip:port", l.flag, l.v))
+		case !ap.Addr().IsLoopback() && !allowRemote:
+			errs = append(errs, fmt.Errorf("%s %s is not loopback: the control plane is plaintext and unauthenticated; add --insecure-allow-remote to accept that", l.flag, l.v))
+		}
+	}
+	if cfg.Lease < time.Second || cfg.Lease > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--lease %v must be in [1s, 5m]", cfg.Lease))
+	}
+	if cfg.Cores < 0 {
+		errs = append(errs, fmt.Errorf("--cores %d must be >= 0", cfg.Cores))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+	"github.com/surgeload/surge/targets"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK        = 0
+	exitInvalid   = 2 // invalid input or usage
+	exitCannotRun = 3 // the run could not be carried out
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+// run is the whole program; main only wires signals and the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(ctx, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "error: %s\n", oneLine(err.Error()))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitInvalid // flag, argument and command errors from cobra
+}
+
+// oneLine keeps the first line of multi-line errors' lines joined, so the
+// message stays one line; scenario errors list one problem per line and
+// are printed in full by validate/run before this.
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
+
+func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "coordinator",
+		Short:         "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr))
+	return root
+}
+
+func loadScenario(path string, stderr io.Writer) (*scenario.Scenario, error) {
+	sc, err := scenario.Load(path, scenario.Options{IsBundled: func(name string) bool {
+		_, ok := targets.Describe(name)
+		return ok
+	}})
+	if err != nil {
+		if errors.Is(err, scenario.ErrInvalid) {
+			// Every problem, one per line with its position.
+			fmt.Fprintln(stderr, err)
+			n := strings.Count(strings.TrimSpace(err.Error()), "\n") + 1
+			return nil, fail(exitInvalid, fmt.Errorf("%s: %d problem(s) in the scenario", path, n))
+		}
+		return nil, fail(exitInvalid, err)
+	}
+	return sc, nil
+}
+
+func newValidate(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SCENARIO",
+		Short: "Check a scenario file and list every problem with its line and column",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0], stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: ok (%d stage(s), %d request(s))\n", args[0], len(sc.Stages), len(sc.Requests))
+			return nil
+		},
+	}
+}
+
+func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
+	cfg := coordinator.DefaultConfig()
+	var (
+		out         string
+		quiet       bool
+		allowRemote bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario (embedded agents by default) and write report.json",
+		Long: `Run plays the scenario's schedule against each stage in order.
+
+By default it starts --agents agents inside this process; they join by gossip
+and are driven over gRPC on loopback, exactly like a fleet. With --expect N it
+starts none and waits (at most --wait) for N external agents to join
+--gossip-listen.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkRunFlags(&cfg, allowRemote); err != nil {
+				return fail(exitInvalid, err)
+			}
+			sc, err := loadScenario(args[0], stderr)
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				cfg.Log = stderr
+			}
+			rep, runErr := coordinator.Run(ctx, cfg, sc)
+			if rep != nil {
+				if err := reporters.WriteText(stdout, rep); err != nil {
+					return fail(exitCannotRun, err)
+				}
+				path, err := writeReport(out, rep)
+				if err != nil {
+					return fail(exitCannotRun, err)
+				}
+				fmt.Fprintf(stdout, "\nreport: %s\n", path)
+			}
+			if runErr != nil {
+				return fail(exitCannotRun, runErr)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Agents, "agents", cfg.Agents, "number of agents to start in this process (embedded mode)")
+	f.IntVar(&cfg.Expect, "expect", 0, "wait for this many external agents instead of starting any")
+	f.DurationVar(&cfg.Wait, "wait", 10*time.Second, "how long to wait for agents to join")
+	f.StringVar(&cfg.GossipListen, "gossip-listen", cfg.GossipListen, "gossip ip:port agents join")
+	f.DurationVar(&cfg.Interval, "interval", cfg.Interval, "reporting interval")
+	f.IntVar(&cfg.Limits.MaxInFlight, "max-in-flight", cfg.Limits.MaxInFlight, "per agent: arrivals beyond this many outstanding requests are dropped")
+	f.DurationVar(&cfg.Limits.Timeout, "timeout", cfg.Limits.Timeout, "default per-request total timeout")
+	f.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body", cfg.Limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
+	f.StringVar(&out, "out", "surge-results", "directory report.json is written to")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow a non-loopback --gossip-listen (gossip and gRPC are plaintext and unauthenticated)")
+	cmd.PreRun = func(*cobra.Command, []string) {
+		// Wait for in-flight requests as long as they may take.
+		cfg.Limits.Drain = cfg.Limits.Timeout + time.Second
+	}
+	return cmd
+}
+
+func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
+	var errs []error
+	if cfg.Expect < 0 {
+		errs = append(errs, fmt.Errorf("--expect %d must be >= 0", cfg.Expect))
+	}
+	if cfg.Expect == 0 && (cfg.Agents < 1 || cfg.Agents > 256) {
+		errs = append(errs, fmt.Errorf("--agents %d must be in 1..256", cfg.Agents))
+	}
+	if cfg.Wait <= 0 {
+		errs = append(errs, fmt.Errorf("--wait %v must be > 0", cfg.Wait))
+	}
+	if ap, err := netip.ParseAddrPort(cfg.GossipListen); err != nil {
+		errs = append(errs, fmt.Errorf("--gossip-listen %q must be ip:port", cfg.GossipListen))
+	} else if !ap.Addr().IsLoopback() && !allowRemote {
+		errs = append(errs, fmt.Errorf("--gossip-listen %s is not loopback: the control plane is plaintext and unauthenticated; add --insecure-allow-remote to accept that", cfg.GossipListen))
+	}
+	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Minute {
+		errs = append(errs, fmt.Errorf("--interval %v must be in [100ms, 1m]", cfg.Interval))
+	}
+	if err := cfg.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// writeReport writes report.json into dir and returns its path.
+func writeReport(dir string, rep *reporters.Report) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("report directory: %w", err)
+	}
+	path := filepath.Join(dir, "report.json")
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := reporters.WriteJSON(f, rep); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,17 @@
+// Command coordinator runs Surge scenarios: it starts (or finds by gossip)
+// agents, drives them over gRPC and writes the report.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

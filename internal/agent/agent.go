@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/surgeload/surge/internal/cluster"
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/wire"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+// Version is the software version advertised in gossip metadata.
+const Version = "0.1.0"
+
+// Config configures an Agent.
+type Config struct {
+	// Name must be unique in the cluster; empty means hostname plus a
+	// random suffix.
+	Name string
+	// GossipListen is the gossip ip:port; port 0 picks a free port.
+	GossipListen string
+	// GRPCListen is the ip:port of the Session server; port 0 picks one.
+	GRPCListen string
+	// Join lists gossip addresses of members to join (the coordinator's).
+	Join []string
+	// Cores is advertised as the agent's capacity; 0 means GOMAXPROCS.
+	Cores int
+	// Protocol is the protocol version spoken; 0 means wire.ProtocolVersion.
+	// Only tests set it, to play an incompatible agent.
+	Protocol uint32
+	// Lease is how long the agent keeps firing without hearing from its
+	// coordinator. The coordinator sends a heartbeat every second.
+	Lease time.Duration
+	// Engine configures the firing engine (allowed targets, pools).
+	Engine engine.Config
+	// Log receives operational messages; nil discards them.
+	Log io.Writer
+	// FastFailureDetection tunes gossip probing for loopback clusters.
+	FastFailureDetection bool
+}
+
+// DefaultConfig returns an agent on loopback with ephemeral ports and a
+// five-second lease.
+func DefaultConfig() Config {
+	return Config{
+		GossipListen: "127.0.0.1:0",
+		GRPCListen:   "127.0.0.1:0",
+		Lease:        5 * time.Second,
+		Engine:       engine.DefaultConfig(),
+	}
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg    Config
+	node   *cluster.Node
+	srv    *grpc.Server
+	lis    net.Listener
+	engine *engine.Engine
+	busy   atomic.Bool
+	served chan struct{}
+	once   sync.Once
+}
+
+// Start binds the gRPC and gossip listeners, starts serving and joins the
+// cluster. The agent runs until Close.
+func Start(cfg Config) (*Agent, error) {
+	d := DefaultConfig()
+	if cfg.GossipListen == "" {
+		cfg.GossipListen = d.GossipListen
+	}
+	if cfg.GRPCListen == "" {
+		cfg.GRPCListen = d.GRPCListen
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = d.Lease
+	}
+	if cfg.Protocol == 0 {
+		cfg.Protocol = wire.ProtocolVersion
+	}
+	if cfg.Cores <= 0 {
+		cfg.Cores = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = fmt.Sprintf("agent-%s-%04x", host, time.Now().UnixNano()&0xffff)
+	}
+	if _, err := netip.ParseAddrPort(cfg.GRPCListen); err != nil {
+		return nil, fmt.Errorf("agent: grpc listen address %q must be ip:port: %w", cfg.GRPCListen, err)
+	}
+	lis, err := net.Listen("tcp", cfg.GRPCListen)
+	if err != nil {
+		return nil, fmt.Errorf("agent: grpc listen: %w", err)
+	}
+	a := &Agent{cfg: cfg, lis: lis, engine: engine.New(cfg.Engine), served: make(chan struct{})}
+	a.srv = grpc.NewServer(
+		// Detect a dead coordinator at the transport level too, and allow
+		// the coordinator's keepalive pings (the default policy would
+		// disconnect it with too_many_pings).
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(16<<20),
+	)
+	surgev1.RegisterAgentServiceServer(a.srv, &service{a: a})
+	go func() { // exits when the server stops (Close)
+		defer close(a.served)
+		_ = a.srv.Serve(lis)
+	}()
+	node, err := cluster.Start(cluster.Config{
+		Name:   cfg.Name,
+		Listen: cfg.GossipListen,
+		Meta: cluster.Meta{Role: cluster.RoleAgent, GRPC: lis.Addr().String(), Protocol: cfg.Protocol,
+			Cores: cfg.Cores, Version: Version},
+		Log:                  cfg.Log,
+		FastFailureDetection: cfg.FastFailureDetection,
+	})
+	if err != nil {
+		a.srv.Stop()
+		<-a.served
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.node = node
+	if len(cfg.Join) > 0 {
+		if _, err := node.Join(cfg.Join); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Name is the agent's cluster name.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// GRPCAddr is the bound address of the Session server.
+func (a *Agent) GRPCAddr() string { return a.lis.Addr().String() }
+
+// GossipAddr is the bound gossip address.
+func (a *Agent) GossipAddr() string { return a.node.Addr() }
+
+// Close stops serving (ending any session, which stops its job), and
+// leaves the cluster. It is idempotent.
+func (a *Agent) Close() error {
+	var err error
+	a.once.Do(func() {
+		// GracefulStop blocks while a stream is open; give it a moment.
+		stopped := make(chan struct{})
+		go func() { a.srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			a.srv.Stop()
+			<-stopped
+		}
+		<-a.served
+		if a.node != nil {
+			err = a.node.Close()
+		}
+	})
+	return err
+}
+
+func (a *Agent) logf(format string, args ...any) {
+	if a.cfg.Log != nil {
+		fmt.Fprintf(a.cfg.Log, "agent %s: "+format+"\n", append([]any{a.cfg.Name}, args...)...)
+	}
+}
+
+// errorCode maps an assignment error to its wire code.
+func errorCode(err error) surgev1.ErrorCode {
+	switch {
+	case errors.Is(err, engine.ErrTargetNotAllowed):
+		return surgev1.ErrorCode_ERROR_CODE_TARGET_NOT_ALLOWED
+	case errors.Is(err, engine.ErrTargetUnreachable):
+		return surgev1.ErrorCode_ERROR_CODE_TARGET_UNREACHABLE
+	case errors.Is(err, wire.ErrMalformed):
+		return surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT
+	default:
+		return surgev1.ErrorCode_ERROR_CODE_INTERNAL
+	}
+}

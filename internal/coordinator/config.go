@@ -1,0 +1,73 @@
+package coordinator
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/engine"
+)
+
+// Errors Run returns at the package boundary. The CLI maps them to exit
+// codes (3: the run could not be carried out).
+var (
+	// ErrNoAgents: not enough compatible agents joined within the wait.
+	ErrNoAgents = errors.New("no agents")
+	// ErrTargetUnreachable: an agent could not reach (or may not reach) a
+	// stage's target before T0.
+	ErrTargetUnreachable = errors.New("target unreachable")
+	// ErrRunFailed: the run started but could not be carried out fully
+	// (an agent was lost, or sent data that does not add up).
+	ErrRunFailed = errors.New("run failed")
+)
+
+// Config configures a run.
+type Config struct {
+	// Name is the coordinator's cluster name; empty means "coordinator-"
+	// plus a random suffix.
+	Name string
+	// GossipListen is the coordinator's gossip ip:port. Agents join it.
+	GossipListen string
+	// Agents is how many agents to start inside this process (embedded
+	// mode). Ignored when Expect > 0.
+	Agents int
+	// Expect, when > 0, waits for that many external agents instead of
+	// starting any.
+	Expect int
+	// Wait bounds how long to wait for agents to join.
+	Wait time.Duration
+	// Interval is the reporting interval.
+	Interval time.Duration
+	// Limits are sent to every agent with each assignment.
+	Limits engine.Limits
+	// Lead is how far in the future T0 is set after every agent accepted:
+	// enough for the Start message to reach every agent.
+	Lead time.Duration
+	// Heartbeat is the period of heartbeats renewing the agents' leases.
+	Heartbeat time.Duration
+	// Log receives progress lines and warnings; nil discards them.
+	Log io.Writer
+	// Agent is the template for embedded agents (names and listeners are
+	// filled in per agent).
+	Agent agent.Config
+	// StartTarget starts a bundled target topology on loopback and returns
+	// its base URL and a stop function. nil means the targets package.
+	StartTarget func(name string) (url string, stop func() error, err error)
+	// FastFailureDetection tunes gossip probing for loopback clusters.
+	FastFailureDetection bool
+}
+
+// DefaultConfig is embedded mode with two agents on loopback.
+func DefaultConfig() Config {
+	return Config{
+		GossipListen: "127.0.0.1:7946",
+		Agents:       2,
+		Wait:         30 * time.Second,
+		Interval:     time.Second,
+		Limits:       engine.DefaultLimits(),
+		Lead:         500 * time.Millisecond,
+		Heartbeat:    time.Second,
+		Agent:        agent.DefaultConfig(),
+	}
+}

@@ -1,0 +1,354 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/cluster"
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/wire"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+// run is the state of one Run call.
+type run struct {
+	cfg    Config
+	sc     *scenario.Scenario
+	id     string
+	node   *cluster.Node
+	conns  []*conn
+	inbox  chan inMsg
+	epoch  uint64
+	report *reporters.Report
+}
+
+// Run carries out the scenario and returns its report. The report is
+// returned (with warnings) even when Run also returns an error after load
+// was sent, so what was measured is never lost.
+func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Report, error) {
+	d := DefaultConfig()
+	if cfg.GossipListen == "" {
+		cfg.GossipListen = d.GossipListen
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = d.Wait
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = d.Interval
+	}
+	if cfg.Limits == (engine.Limits{}) {
+		cfg.Limits = d.Limits
+	}
+	if cfg.Lead <= 0 {
+		cfg.Lead = d.Lead
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = d.Heartbeat
+	}
+	if cfg.Expect <= 0 && cfg.Agents <= 0 {
+		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
+	}
+	if cfg.StartTarget == nil {
+		cfg.StartTarget = startBundled
+	}
+	r := &run{cfg: cfg, sc: sc, id: newID(), inbox: make(chan inMsg, 64)}
+	if cfg.Name == "" {
+		cfg.Name = "coordinator-" + r.id[:6]
+		r.cfg.Name = cfg.Name
+	}
+	r.report = &reporters.Report{Schema: reporters.Schema, Scenario: sc.Name, RunID: r.id, Started: time.Now().UTC()}
+
+	node, err := cluster.Start(cluster.Config{
+		Name: cfg.Name, Listen: cfg.GossipListen,
+		Meta:                 cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion, Version: agent.Version},
+		Log:                  cfg.Log,
+		FastFailureDetection: cfg.FastFailureDetection,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	r.node = node
+	defer node.Close()
+
+	want := cfg.Expect
+	if cfg.Expect <= 0 {
+		want = cfg.Agents
+		stop, err := r.startEmbedded(cfg.Agents)
+		defer stop()
+		if err != nil {
+			return nil, err
+		}
+	}
+	members, err := r.waitAgents(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range r.conns {
+			c.close()
+		}
+	}()
+	if err := r.connect(ctx, members); err != nil {
+		return nil, err
+	}
+	var runErr error
+	for k := range sc.Stages {
+		if err := r.stage(ctx, k); err != nil {
+			runErr = err
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for _, c := range r.conns {
+		r.report.Agents = append(r.report.Agents, c.total)
+	}
+	if err := r.report.Check(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("%w: %w", ErrRunFailed, err)
+	}
+	if runErr != nil && len(r.report.Stages) == 0 {
+		return nil, runErr
+	}
+	return r.report, runErr
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, format+"\n", args...)
+	}
+}
+
+func (r *run) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.report.Warnings = append(r.report.Warnings, msg)
+	r.logf("warning: %s", msg)
+}
+
+// startEmbedded starts n agents in this process; they join by gossip and
+// are driven over gRPC on loopback like any other agent.
+func (r *run) startEmbedded(n int) (stop func(), err error) {
+	var agents []*agent.Agent
+	stop = func() { // each Close leaves gossip gracefully (bounded); do them at once
+		var wg sync.WaitGroup
+		for _, a := range agents {
+			wg.Go(func() { a.Close() })
+		}
+		wg.Wait()
+	}
+	for k := range n {
+		ac := r.cfg.Agent
+		ac.Name = fmt.Sprintf("%s-agent-%d", r.cfg.Name, k+1)
+		ac.GossipListen, ac.GRPCListen = "127.0.0.1:0", "127.0.0.1:0"
+		ac.Join = []string{r.node.Addr()}
+		ac.FastFailureDetection = r.cfg.FastFailureDetection
+		if ac.Log == nil {
+			ac.Log = r.cfg.Log
+		}
+		a, err := agent.Start(ac)
+		if err != nil {
+			return stop, fmt.Errorf("%w: start embedded agent: %w", ErrNoAgents, err)
+		}
+		agents = append(agents, a)
+	}
+	return stop, nil
+}
+
+// waitAgents waits, bounded by cfg.Wait, until want compatible agents are
+// members. Agents speaking another protocol version are refused by name.
+func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error) {
+	deadline := time.NewTimer(r.cfg.Wait)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	refused := map[string]string{}
+	for {
+		var ok []cluster.Member
+		for _, m := range r.node.Members() {
+			switch {
+			case m.MetaErr != nil:
+				if _, seen := refused[m.Name]; !seen {
+					refused[m.Name] = fmt.Sprintf("member %s at %s: %v", m.Name, m.Addr, m.MetaErr)
+					r.warn("refusing %s", refused[m.Name])
+				}
+			case m.Meta.Role != cluster.RoleAgent:
+			case m.Meta.Protocol != wire.ProtocolVersion:
+				if _, seen := refused[m.Name]; !seen {
+					refused[m.Name] = fmt.Sprintf("agent %s speaks protocol v%d, this coordinator speaks v%d", m.Name, m.Meta.Protocol, wire.ProtocolVersion)
+					r.warn("refusing %s", refused[m.Name])
+				}
+			default:
+				ok = append(ok, m)
+			}
+		}
+		for _, ev := range r.node.Events() {
+			if ev.Member.Meta.Role == cluster.RoleAgent {
+				r.logf("agent %s %s (%s)", ev.Member.Name, ev.Kind, ev.Member.Meta.GRPC)
+			}
+		}
+		if len(ok) >= want {
+			return ok, nil
+		}
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			msg := fmt.Sprintf("%d of %d agents joined %s within %v", len(ok), want, r.node.Addr(), r.cfg.Wait)
+			if len(refused) > 0 {
+				reasons := make([]string, 0, len(refused))
+				for _, v := range refused {
+					reasons = append(reasons, v)
+				}
+				slices.Sort(reasons)
+				msg += "; refused: " + strings.Join(reasons, "; ")
+			}
+			return nil, fmt.Errorf("%w: %s", ErrNoAgents, msg)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: interrupted while waiting for agents", ErrNoAgents)
+		}
+	}
+}
+
+// connect dials every agent, exchanges Hello/Ready (protocol check and one
+// clock reading) and keeps those that answer.
+func (r *run) connect(ctx context.Context, members []cluster.Member) error {
+	for _, m := range members {
+		c, err := dial(ctx, m, r.inbox)
+		if err != nil {
+			r.warn("%v", err)
+			continue
+		}
+		r.conns = append(r.conns, c)
+		err = c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
+			ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
+			CoordinatorTimeUnixNano: time.Now().UnixNano(),
+		}}})
+		if err != nil {
+			c.markLost(err)
+		}
+	}
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for pending := r.pendingReady(); pending > 0; pending = r.pendingReady() {
+		select {
+		case in := <-r.inbox:
+			t4 := time.Now().UnixNano()
+			c := in.c
+			switch {
+			case in.err != nil:
+				c.markLost(fmt.Errorf("agent %s: %w", c.name, in.err))
+			case in.msg.GetReady() != nil:
+				rd := in.msg.GetReady()
+				if rd.GetProtocolVersion() != wire.ProtocolVersion {
+					c.markLost(fmt.Errorf("agent %s speaks protocol v%d, this coordinator speaks v%d", c.name, rd.GetProtocolVersion(), wire.ProtocolVersion))
+					break
+				}
+				t1, t2, t3 := rd.GetEchoCoordinatorTimeUnixNano(), rd.GetReceiveTimeUnixNano(), rd.GetSendTimeUnixNano()
+				c.offset = time.Duration(((t2 - t1) + (t3 - t4)) / 2)
+				c.rtt = time.Duration((t4 - t1) - (t3 - t2))
+				c.total.ClockOffsetMS = float64(c.offset) / 1e6
+				c.ready = true
+			case in.msg.GetError() != nil:
+				c.markLost(fmt.Errorf("agent %s refused the session: %s", c.name, in.msg.GetError().GetMessage()))
+			default:
+				c.markLost(fmt.Errorf("agent %s: unexpected first message", c.name))
+			}
+		case <-timeout.C:
+			for _, c := range r.conns {
+				if !c.ready {
+					c.markLost(fmt.Errorf("agent %s: no answer to hello within 10s", c.name))
+				}
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%w: interrupted while connecting", ErrNoAgents)
+		}
+	}
+	var names, problems []string
+	for _, c := range r.conns {
+		if c.live() {
+			names = append(names, c.name)
+		} else {
+			problems = append(problems, c.lost.Error())
+			r.warn("%v", c.lost)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: no agent completed the handshake: %s", ErrNoAgents, strings.Join(problems, "; "))
+	}
+	r.logf("%d agents ready: %s", len(names), strings.Join(names, ", "))
+	return nil
+}
+
+func (r *run) pendingReady() int {
+	n := 0
+	for _, c := range r.conns {
+		if !c.ready && c.lost == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *run) live() []*conn {
+	var out []*conn
+	for _, c := range r.conns {
+		if c.live() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// resolveTarget returns the base URL of a stage, starting a bundled
+// topology in this process when the stage names one.
+func (r *run) resolveTarget(st scenario.Stage) (*url.URL, func() error, error) {
+	raw, stop := st.URL, func() error { return nil }
+	if st.Bundled != "" {
+		u, s, err := r.cfg.StartTarget(st.Bundled)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: start bundled target %s: %w", ErrTargetUnreachable, st.Bundled, err)
+		}
+		raw, stop = u, s
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("%w: stage %s: %w", ErrTargetUnreachable, st.Name, err)
+	}
+	return u, stop, nil
+}
+
+// requests converts the scenario's request mix for the engine.
+func requests(sc *scenario.Scenario) []engine.Request {
+	out := make([]engine.Request, len(sc.Requests))
+	for k, rq := range sc.Requests {
+		er := engine.Request{Name: rq.Name, Method: rq.Method, Path: rq.Path, Timeout: rq.Timeout.Std()}
+		if len(rq.Headers) > 0 {
+			er.Header = http.Header{}
+			for name, v := range rq.Headers {
+				er.Header.Set(name, v)
+			}
+		}
+		if rq.Body != "" {
+			er.Body = []byte(rq.Body)
+		}
+		out[k] = er
+	}
+	return out
+}

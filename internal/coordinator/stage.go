@@ -1,0 +1,402 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/wire"
+	"github.com/surgeload/surge/reporters"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+// stageRun accumulates one stage's merged data.
+type stageRun struct {
+	name      string
+	target    string
+	sched     *schedule.Schedule
+	reqs      []engine.Request
+	geom      metrics.Geometry
+	total     *metrics.Interval
+	intervals map[uint32]*metrics.Interval
+	interval  time.Duration
+	stopped   string
+}
+
+// stage plays stage k on every live agent and appends its report.
+func (r *run) stage(ctx context.Context, k int) error {
+	st := r.sc.Stages[k]
+	c := r.sc.Load.Constant
+	sched, err := schedule.NewConstant(schedule.Constant{Rate: float64(c.Rate), Duration: c.Duration.Std()}, schedule.Uniform)
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	target, stopTarget, err := r.resolveTarget(st)
+	if err != nil {
+		return err
+	}
+	defer stopTarget()
+
+	live := r.live()
+	if len(live) == 0 {
+		return fmt.Errorf("%w: stage %s: no live agent", ErrRunFailed, st.Name)
+	}
+	shares, err := schedule.Equal(len(live))
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	sr := &stageRun{
+		name: st.Name, target: target.String(), sched: sched, reqs: requests(r.sc),
+		geom: metrics.DefaultGeometry(), intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval,
+	}
+	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
+	r.epoch++
+	stageIndex := uint32(k)
+	r.logf("stage %s: %d arrivals at %v over %v against %s, split across %d agents",
+		st.Name, sched.Len(), c.Rate, c.Duration, target, len(live))
+
+	// Assign, then wait until every agent accepted (validated, target
+	// reachable) before anyone fires.
+	for i, cn := range live {
+		cn.stage = &agentStage{own: shares[i].Count(0, sched.Len())}
+		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: st.Name, Job: engine.Job{
+			Target: target, Requests: sr.reqs, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
+			Limits: r.cfg.Limits, Interval: r.cfg.Interval, Geometry: sr.geom,
+		}}
+		if err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: wire.AssignToProto(a)}}); err != nil {
+			cn.markLost(err)
+		}
+	}
+	if err := r.awaitAccepted(ctx, live); err != nil {
+		r.stopAll(live, "stage aborted before start")
+		return fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+
+	t0 := time.Now().Add(r.cfg.Lead)
+	for _, cn := range live {
+		err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{
+			Epoch: r.epoch, StageIndex: stageIndex, T0UnixNano: t0.Add(cn.offset).UnixNano()}}})
+		if err != nil {
+			cn.markLost(err)
+		}
+	}
+	r.collect(ctx, live, sr, t0)
+	return r.finishStage(live, sr)
+}
+
+// awaitAccepted waits for Accepted from every agent (bounded).
+func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	for {
+		waiting := 0
+		for _, cn := range live {
+			if cn.lost != nil {
+				return fmt.Errorf("%w: %v", ErrRunFailed, cn.lost)
+			}
+			if !cn.stage.accepted {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return nil
+		}
+		select {
+		case in := <-r.inbox:
+			cn := in.c
+			switch {
+			case in.err != nil:
+				cn.markLost(fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+			case in.msg.GetAccepted() != nil:
+				acc := in.msg.GetAccepted()
+				if acc.GetEpoch() != r.epoch {
+					continue
+				}
+				if acc.GetOwnArrivals() != cn.stage.own {
+					return fmt.Errorf("%w: agent %s owns %d arrivals, coordinator computed %d", ErrRunFailed, cn.name, acc.GetOwnArrivals(), cn.stage.own)
+				}
+				cn.stage.accepted = true
+			case in.msg.GetError() != nil:
+				e := in.msg.GetError()
+				switch e.GetCode() {
+				case surgev1.ErrorCode_ERROR_CODE_TARGET_UNREACHABLE, surgev1.ErrorCode_ERROR_CODE_TARGET_NOT_ALLOWED:
+					return fmt.Errorf("%w: %s", ErrTargetUnreachable, e.GetMessage())
+				default:
+					return fmt.Errorf("%w: agent %s refused the assignment: %s", ErrRunFailed, cn.name, e.GetMessage())
+				}
+			}
+		case <-timeout.C:
+			return fmt.Errorf("%w: agents did not accept the assignment within 15s", ErrRunFailed)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: interrupted", ErrRunFailed)
+		}
+	}
+}
+
+func (r *run) stopAll(live []*conn, reason string) {
+	for _, cn := range live {
+		if cn.lost == nil {
+			_ = cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: r.epoch, Reason: reason}}})
+		}
+	}
+}
+
+// collect receives snapshots until every agent is done or lost. It sends
+// heartbeats, prints progress, and on ctx cancellation stops the agents
+// and keeps collecting for a grace period so nothing measured is lost.
+func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.Time) {
+	hb := time.NewTicker(r.cfg.Heartbeat)
+	defer hb.Stop()
+	// Upper bound on the stage: T0, the schedule, the drain, and slack for
+	// the last snapshots. Past it, silent agents are declared lost.
+	limit := time.NewTimer(time.Until(t0.Add(sr.sched.Duration() + r.cfg.Limits.Drain + 2*r.cfg.Interval + 10*time.Second)))
+	defer limit.Stop()
+	var grace <-chan time.Time
+	stopping := ctx.Done()
+	var seq uint64
+	for {
+		pending := 0
+		for _, cn := range live {
+			if cn.lost == nil && !cn.stage.done {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case in := <-r.inbox:
+			r.handle(in, sr)
+		case <-hb.C:
+			seq++
+			for _, cn := range live {
+				if cn.lost == nil && !cn.stage.done {
+					err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{
+						Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano()}}})
+					if err != nil {
+						cn.markLost(err)
+					}
+				}
+			}
+			r.progress(sr, t0)
+		case <-stopping:
+			stopping = nil
+			sr.stopped = "interrupted"
+			r.stopAll(live, "coordinator interrupted")
+			grace = time.After(5 * time.Second)
+		case <-grace:
+			for _, cn := range live {
+				if cn.lost == nil && !cn.stage.done {
+					cn.markLost(fmt.Errorf("agent %s: no done within 5s of stop", cn.name))
+				}
+			}
+		case <-limit.C:
+			for _, cn := range live {
+				if cn.lost == nil && !cn.stage.done {
+					cn.markLost(fmt.Errorf("agent %s: silent past the end of the stage", cn.name))
+				}
+			}
+		}
+	}
+}
+
+// handle merges one agent message into the stage.
+func (r *run) handle(in inMsg, sr *stageRun) {
+	cn := in.c
+	if in.err != nil {
+		cn.markLost(fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+		return
+	}
+	if cn.stage == nil {
+		return
+	}
+	switch msg := in.msg.GetMsg().(type) {
+	case *surgev1.SessionResponse_Snapshot:
+		s := msg.Snapshot
+		if s.GetEpoch() != r.epoch {
+			return // from an older epoch
+		}
+		iv, err := wire.SnapshotFromProto(s, sr.geom, len(sr.reqs))
+		if err != nil {
+			r.loseAgent(cn, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
+			return
+		}
+		if err := r.merge(sr, iv); err != nil {
+			r.loseAgent(cn, fmt.Errorf("agent %s: %w", cn.name, err))
+			return
+		}
+		cn.stage.counters.Add(iv.Totals())
+	case *surgev1.SessionResponse_Done:
+		d, err := wire.DoneFromProto(msg.Done)
+		if err != nil {
+			r.loseAgent(cn, fmt.Errorf("agent %s: bad done: %w", cn.name, err))
+			return
+		}
+		if d.Epoch != r.epoch {
+			return
+		}
+		if d.Totals != cn.stage.counters {
+			r.loseAgent(cn, fmt.Errorf("agent %s: done totals %+v differ from the sum of its snapshots %+v", cn.name, d.Totals, cn.stage.counters))
+			return
+		}
+		cn.stage.done = true
+		cn.stage.inFlight = d.InFlightAtEnd
+		cn.stage.stopped = d.Stopped
+	case *surgev1.SessionResponse_Error:
+		r.loseAgent(cn, fmt.Errorf("agent %s: %s", cn.name, msg.Error.GetMessage()))
+	}
+}
+
+// loseAgent marks an agent lost mid-stage and tells it to stop firing.
+func (r *run) loseAgent(cn *conn, err error) {
+	cn.markLost(err)
+	_ = cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: r.epoch, Reason: err.Error()}}})
+}
+
+func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
+	if iv.Index > 1<<20 {
+		return fmt.Errorf("interval index %d out of range", iv.Index)
+	}
+	dst := sr.intervals[iv.Index]
+	if dst == nil {
+		dst = metrics.NewInterval(sr.geom, len(sr.reqs))
+		dst.Index = iv.Index
+		sr.intervals[iv.Index] = dst
+	}
+	if err := dst.Merge(iv); err != nil {
+		return err
+	}
+	return sr.total.Merge(iv)
+}
+
+// progress prints one plain line per heartbeat.
+func (r *run) progress(sr *stageRun, t0 time.Time) {
+	t := sr.total.Totals()
+	elapsed := max(time.Since(t0), 0).Truncate(time.Second)
+	p99 := time.Duration(sr.total.Series[0].Response.ValueAtQuantile(99))
+	for _, s := range sr.total.Series[1:] {
+		p99 = max(p99, time.Duration(s.Response.ValueAtQuantile(99)))
+	}
+	r.logf("stage %s  %v/%v  issued %d/%d  ok %d  failed %d  dropped %d  p99≤%v",
+		sr.name, elapsed, sr.sched.Duration(), t.Issued, sr.sched.Len(), t.Succeeded, t.Failed, t.Dropped, p99.Round(time.Microsecond))
+}
+
+// finishStage accounts for every agent, builds the stage report and
+// decides whether the stage was carried out.
+func (r *run) finishStage(live []*conn, sr *stageRun) error {
+	var lost, inFlight uint64
+	var lostAgents []error
+	for _, cn := range live {
+		as := cn.stage
+		c := as.counters
+		// Arrivals the agent owned but never reached are lost; requests it
+		// issued without a reported completion are in flight at the end.
+		agentLost := as.own - min(as.own, c.Intended)
+		agentInFlight := as.inFlight
+		if !as.done {
+			agentInFlight = c.Issued - min(c.Issued, c.Completed())
+			lostAgents = append(lostAgents, cn.lost)
+			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, cn.lost, agentLost, as.own)
+		} else if as.stopped != "" && sr.stopped == "" {
+			sr.stopped = as.stopped
+		}
+		lost += agentLost
+		inFlight += agentInFlight
+		cn.total.Intended += as.own
+		cn.total.Issued += c.Issued
+		cn.total.Succeeded += c.Succeeded
+		cn.total.Failed += c.Failed
+		cn.total.Dropped += c.Dropped
+		cn.total.Lost += agentLost
+		cn.total.InFlightAtEnd += agentInFlight
+		cn.stage = nil
+	}
+	st, err := buildStage(sr, lost, inFlight)
+	if err != nil {
+		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
+	}
+	r.report.Stages = append(r.report.Stages, st)
+	if sr.stopped != "" {
+		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
+	}
+	if len(lostAgents) > 0 {
+		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, errors.Join(lostAgents...))
+	}
+	return nil
+}
+
+// buildStage turns merged data into the stage report.
+func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
+	t := sr.total.Totals()
+	resp, svc := sr.geom.New(), sr.geom.New()
+	for _, s := range sr.total.Series {
+		if err := metrics.Merge(resp, s.Response); err != nil {
+			return reporters.Stage{}, err
+		}
+		if err := metrics.Merge(svc, s.Service); err != nil {
+			return reporters.Stage{}, err
+		}
+	}
+	enc, err := metrics.EncodeHistogram(resp)
+	if err != nil {
+		return reporters.Stage{}, err
+	}
+	dur := sr.sched.Duration().Seconds()
+	st := reporters.Stage{
+		Name: sr.name, Target: sr.target,
+		Intended: sr.sched.Len(), Issued: t.Issued, Succeeded: t.Succeeded, Failed: t.Failed,
+		Dropped: t.Dropped, Lost: lost, InFlightAtEnd: inFlight,
+		DurationS:      dur,
+		IntendedRPS:    float64(sr.sched.Len()) / dur,
+		AchievedRPS:    float64(t.Issued) / dur,
+		ResponseTimeMS: percentiles(resp),
+		ServiceTimeMS:  percentiles(svc),
+		SendLagMS:      percentiles(sr.total.SendLag),
+		Errors:         errorMap(t),
+		BytesIn:        t.BytesIn,
+		BodyTruncated:  t.BodyTruncated,
+		OverRange:      t.OverRange,
+		Histogram:      string(enc),
+		Stopped:        sr.stopped,
+	}
+	for c, n := range t.DroppedBy {
+		if n > 0 {
+			if st.DroppedBy == nil {
+				st.DroppedBy = map[string]uint64{}
+			}
+			st.DroppedBy[metrics.DropCause(c).String()] = n
+		}
+	}
+	for k, s := range sr.total.Series {
+		st.Requests = append(st.Requests, reporters.Request{
+			Name: sr.reqs[k].Name, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
+			Errors: errorMap(s.Counters), ResponseTimeMS: percentiles(s.Response),
+		})
+	}
+	var last uint32
+	for idx := range sr.intervals {
+		last = max(last, idx)
+	}
+	if len(sr.intervals) > 0 {
+		for idx := uint32(0); idx <= last; idx++ {
+			iv := reporters.Interval{TS: float64(idx) * float64(sr.intervalLen()) / 1e9}
+			if m := sr.intervals[idx]; m != nil {
+				tt := m.Totals()
+				h := sr.geom.New()
+				for _, s := range m.Series {
+					if err := metrics.Merge(h, s.Response); err != nil {
+						return reporters.Stage{}, err
+					}
+				}
+				iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
+				iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
+			}
+			st.Intervals = append(st.Intervals, iv)
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,175 @@
+package reporters
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Schema identifies the report.json format. Fields may be added within a
+// schema version, never removed or changed in meaning.
+const Schema = "surge.report/v1"
+
+// Report is the result of one run.
+type Report struct {
+	Schema   string    `json:"schema"`
+	Scenario string    `json:"scenario"`
+	RunID    string    `json:"run_id"`
+	Started  time.Time `json:"started"`
+	Stages   []Stage   `json:"stages"`
+	Agents   []Agent   `json:"agents"`
+	// Warnings are things a reader must not miss (agent lost, run stopped,
+	// generator-limited).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Stage is the result of one stage.
+//
+// Its counts balance: Intended = Issued + Dropped + Lost, and
+// Issued = Succeeded + Failed + InFlightAtEnd.
+type Stage struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	// Intended is every arrival of the stage's schedule.
+	Intended uint64 `json:"intended"`
+	Issued   uint64 `json:"issued"`
+	// Succeeded and Failed are finished requests; Failed is broken down
+	// by class in Errors.
+	Succeeded uint64 `json:"succeeded"`
+	Failed    uint64 `json:"failed"`
+	// Dropped arrivals fell due but were not sent (DroppedBy gives causes).
+	Dropped uint64 `json:"dropped"`
+	// Lost arrivals were never played: their agent was lost, or the run
+	// stopped early.
+	Lost          uint64 `json:"lost"`
+	InFlightAtEnd uint64 `json:"in_flight_at_end"`
+	// DurationS is the scheduled length of the stage's load, in seconds.
+	DurationS float64 `json:"duration_s"`
+	// IntendedRPS is Intended / DurationS; AchievedRPS is Issued / DurationS.
+	IntendedRPS float64 `json:"intended_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	// ResponseTimeMS is measured from the intended send time (the headline).
+	ResponseTimeMS Percentiles `json:"response_time_ms"`
+	// ServiceTimeMS is measured from the actual send time.
+	ServiceTimeMS Percentiles `json:"service_time_ms"`
+	// SendLagMS is actual − intended send time: the generator's own health.
+	SendLagMS Percentiles       `json:"send_lag_ms"`
+	Errors    map[string]uint64 `json:"errors"`
+	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
+	// BytesIn is response body bytes read; BodyTruncated counts responses
+	// longer than the read limit; OverRange counts latencies above the
+	// histogram ceiling (clamped to it).
+	BytesIn       uint64 `json:"bytes_in"`
+	BodyTruncated uint64 `json:"body_truncated,omitempty"`
+	OverRange     uint64 `json:"over_range,omitempty"`
+	// Requests breaks the stage down by request name.
+	Requests  []Request  `json:"requests"`
+	Intervals []Interval `json:"intervals"`
+	// Histogram is the merged response-time histogram (ns), HdrHistogram V2
+	// compressed, base64.
+	Histogram string `json:"histogram"`
+	// Stopped says why the stage ended early; empty when it played fully.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// Request is one request name's share of a stage.
+type Request struct {
+	Name           string            `json:"name"`
+	Issued         uint64            `json:"issued"`
+	Succeeded      uint64            `json:"succeeded"`
+	Failed         uint64            `json:"failed"`
+	Dropped        uint64            `json:"dropped"`
+	Errors         map[string]uint64 `json:"errors"`
+	ResponseTimeMS Percentiles       `json:"response_time_ms"`
+}
+
+// Percentiles summarise a latency histogram, in milliseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99.9"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Interval is one reporting interval of a stage, merged over agents.
+// Arrivals are counted when the pacer reached them; completions and
+// latencies when they finished.
+type Interval struct {
+	TS        float64 `json:"t_s"`
+	Intended  uint64  `json:"intended"`
+	Issued    uint64  `json:"issued"`
+	Succeeded uint64  `json:"succeeded"`
+	Failed    uint64  `json:"failed"`
+	Dropped   uint64  `json:"dropped"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+}
+
+// Agent is one agent's totals over the run.
+type Agent struct {
+	Name          string  `json:"name"`
+	Intended      uint64  `json:"intended"`
+	Issued        uint64  `json:"issued"`
+	Succeeded     uint64  `json:"succeeded"`
+	Failed        uint64  `json:"failed"`
+	Dropped       uint64  `json:"dropped"`
+	Lost          uint64  `json:"lost"`
+	InFlightAtEnd uint64  `json:"in_flight_at_end"`
+	ClockOffsetMS float64 `json:"clock_offset_ms"`
+}
+
+// ErrUnbalanced is wrapped by Check errors.
+var ErrUnbalanced = errors.New("report does not balance")
+
+// Check verifies the accounting identities of every stage and agent.
+func (r *Report) Check() error {
+	var errs []error
+	for _, s := range r.Stages {
+		if s.Intended != s.Issued+s.Dropped+s.Lost {
+			errs = append(errs, fmt.Errorf("%w: stage %s: intended %d != issued %d + dropped %d + lost %d", ErrUnbalanced, s.Name, s.Intended, s.Issued, s.Dropped, s.Lost))
+		}
+		if s.Issued != s.Succeeded+s.Failed+s.InFlightAtEnd {
+			errs = append(errs, fmt.Errorf("%w: stage %s: issued %d != succeeded %d + failed %d + in flight %d", ErrUnbalanced, s.Name, s.Issued, s.Succeeded, s.Failed, s.InFlightAtEnd))
+		}
+		var failed uint64
+		for _, n := range s.Errors {
+			failed += n
+		}
+		if failed != s.Failed {
+			errs = append(errs, fmt.Errorf("%w: stage %s: failed %d != sum of errors %d", ErrUnbalanced, s.Name, s.Failed, failed))
+		}
+	}
+	for _, a := range r.Agents {
+		if a.Intended != a.Issued+a.Dropped+a.Lost || a.Issued != a.Succeeded+a.Failed+a.InFlightAtEnd {
+			errs = append(errs, fmt.Errorf("%w: agent %s: %+v", ErrUnbalanced, a.Name, a))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriteJSON writes r as indented JSON.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a report written by WriteJSON and checks its schema.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(io.LimitReader(rd, 256<<20))
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("read report: schema %q, want %q", r.Schema, Schema)
+	}
+	return &r, nil
+}
