@@ -56,6 +56,9 @@ type Config struct {
 	StartTarget func(name string) (url string, stop func() error, err error)
 	// FastFailureDetection tunes gossip probing for loopback clusters.
 	FastFailureDetection bool
+	// Listening, if set, is called with the bound gossip address as soon as
+	// the coordinator's node is up (before any agent is awaited).
+	Listening func(gossipAddr string)
 }
 
 // DefaultConfig is embedded mode with two agents on loopback.

@@ -16,9 +16,9 @@ import (
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/wire"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
-	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 )
 
 // run is the state of one Run call.
@@ -80,6 +80,9 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	}
 	r.node = node
 	defer node.Close()
+	if cfg.Listening != nil {
+		cfg.Listening(node.Addr())
+	}
 
 	want := cfg.Expect
 	if cfg.Expect <= 0 {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/metrics"
-	"github.com/surgeload/surge/reporters"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+	"github.com/surgeload/surge/reporters"
 )
 
 // conn is the coordinator's side of one agent's Session stream.
@@ -63,8 +63,10 @@ func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg) (*conn, err
 	if err != nil {
 		return nil, fmt.Errorf("agent %s at %s: %w", m.Name, m.Meta.GRPC, err)
 	}
-	// No deadline on the stream context: it would cover the whole run.
-	sctx, cancel := context.WithCancel(ctx)
+	// No deadline on the stream context: it would cover the whole run. Nor
+	// the run's cancellation: on an interrupt the coordinator still sends
+	// Stop and collects the last snapshots; close() ends the stream.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stream, err := surgev1.NewAgentServiceClient(cc).Session(sctx)
 	if err != nil {
 		cancel()

@@ -10,8 +10,8 @@ import (
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
 	"github.com/surgeload/surge/internal/wire"
-	"github.com/surgeload/surge/reporters"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+	"github.com/surgeload/surge/reporters"
 )
 
 // stageRun accumulates one stage's merged data.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,6 +106,16 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	for {
 		select {
 		case <-timer.C:
+			// Close interval index only once the pacer has reached every
+			// arrival intended before its end, so each arrival is counted
+			// in its own interval even when the pacer runs late — unless
+			// it is so late that snapshots would stall (then late arrivals
+			// count in the interval in which they were sent).
+			end := time.Duration(index+1) * job.Interval
+			if r.next.Load() < int64(end) && time.Since(t0.Add(end)) < rotateGrace*job.Interval {
+				timer.Reset(time.Millisecond)
+				continue
+			}
 			r.mu.Lock()
 			iv := r.rec.Rotate()
 			r.mu.Unlock()
@@ -159,10 +171,19 @@ type runner struct {
 	urls    []string
 	observe func(metrics.Result)
 
+	// next is the offset from T0 of the arrival the pacer is on (waiting
+	// for or sending); every arrival before it has been counted. MaxInt64
+	// once the pacer is done.
+	next atomic.Int64
+
 	mu  sync.Mutex
 	rec *metrics.Recorder
 	wg  sync.WaitGroup
 }
+
+// rotateGrace bounds, in intervals, how long closing an interval waits for
+// a late pacer.
+const rotateGrace = metrics.MaxOpen / 4
 
 // pace walks the agent's share of the schedule and sends every arrival at
 // its intended instant. Deadlines come from the global index and T0, never
@@ -173,8 +194,11 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 	timer.Stop()
 	defer timer.Stop()
 	maxInFlight := uint64(r.job.Limits.MaxInFlight)
+	defer r.next.Store(math.MaxInt64)
 	for i, ok := it.Next(); ok; i, ok = it.Next() {
-		intended := r.t0.Add(r.job.Schedule.At(i))
+		at := r.job.Schedule.At(i)
+		r.next.Store(int64(at))
+		intended := r.t0.Add(at)
 		if wait := time.Until(intended); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -186,7 +210,7 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 			return
 		}
 		req := int(i % uint64(len(r.job.Requests)))
-		slot := r.slot(r.job.Schedule.At(i))
+		slot := r.slot(at)
 		now := time.Now()
 		r.mu.Lock()
 		if r.rec.InFlight() >= maxInFlight {

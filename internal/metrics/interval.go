@@ -103,34 +103,51 @@ type Result struct {
 // closed intervals out on Rotate. It is not safe for concurrent use.
 //
 // Every event carries the index of the interval it belongs to: arrivals by
-// their intended instant, completions by the instant they finished. Two
-// intervals are open at a time, the current one and the next, because an
-// event of the next interval can happen just before the current one is
-// rotated out (the rotation itself runs a little late). Events of earlier
-// intervals land in the current one; events further ahead than the next
-// land in the next.
+// their intended instant, completions by the instant they finished. Up to
+// MaxOpen intervals are open at once, from the current one on, because
+// events of later intervals may be recorded before the current interval is
+// rotated out (the rotation runs a little late, or much later when the
+// coordinator is slow to take snapshots). Events of earlier intervals land
+// in the current one; events beyond the open window land in its last
+// interval.
 type Recorder struct {
 	geom     Geometry
-	cur      *Interval
-	next     *Interval
-	spare    *Interval
+	n        int
+	cur      uint32
+	open     [MaxOpen]*Interval // open[k] is interval cur+k, allocated on first use
+	free     []*Interval
+	last     *Interval // handed out by the last Rotate
 	inFlight uint64
 	closed   bool
 }
 
+// MaxOpen is how many intervals a Recorder keeps open at once.
+const MaxOpen = 16
+
 // NewRecorder returns a recorder for an assignment with n requests, whose
 // current interval is 0.
 func NewRecorder(g Geometry, n int) *Recorder {
-	r := &Recorder{geom: g, cur: NewInterval(g, n), next: NewInterval(g, n), spare: NewInterval(g, n)}
-	r.next.Index = 1
+	r := &Recorder{geom: g, n: n}
+	r.open[0] = NewInterval(g, n)
 	return r
 }
 
 func (r *Recorder) slot(index uint32) *Interval {
-	if index <= r.cur.Index {
-		return r.cur
+	k := 0
+	if index > r.cur {
+		k = int(min(index-r.cur, MaxOpen-1))
 	}
-	return r.next
+	if r.open[k] == nil {
+		var iv *Interval
+		if l := len(r.free); l > 0 {
+			iv, r.free = r.free[l-1], r.free[:l-1]
+		} else {
+			iv = NewInterval(r.geom, r.n)
+		}
+		iv.Index = r.cur + uint32(k)
+		r.open[k] = iv
+	}
+	return r.open[k]
 }
 
 // Issued records an arrival of interval index that was sent, and its
@@ -195,37 +212,51 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 func (r *Recorder) InFlight() uint64 { return r.inFlight }
 
 // Current is the index of the current interval.
-func (r *Recorder) Current() uint32 { return r.cur.Index }
+func (r *Recorder) Current() uint32 { return r.cur }
 
 // Rotate closes the current interval and makes the next one current. The
-// returned interval is valid until the following Rotate, which reuses its
-// memory; callers encode it before rotating again.
+// returned interval is valid until the following Rotate, which may reuse
+// its memory; callers encode it before rotating again.
 func (r *Recorder) Rotate() *Interval {
-	done := r.cur
+	done := r.slot(r.cur)
 	done.InFlight = r.inFlight
-	r.cur, r.next, r.spare = r.next, r.spare, done
-	r.next.Index = r.cur.Index + 1
-	for i := range r.next.Series {
-		r.next.Series[i].Reset()
+	copy(r.open[:], r.open[1:])
+	r.open[MaxOpen-1] = nil
+	r.cur++
+	// The interval handed out last time is free again.
+	if r.last != nil {
+		r.last.reset()
+		r.free = append(r.free, r.last)
 	}
-	r.next.SendLag.Reset()
-	r.next.InFlight = 0
+	r.last = done
 	return done
 }
 
 // Close stops recording: later events are ignored, and the number of
 // requests still in flight is returned so they can be reported as in
-// flight at the end. It folds the next interval's events into the current
-// one; call Rotate after Close to collect that last interval.
+// flight at the end. It folds the events of later open intervals into the
+// current one; call Rotate after Close to collect that last interval.
 func (r *Recorder) Close() (inFlightAtEnd uint64) {
 	if !r.closed {
 		r.closed = true
-		// Cannot fail: both intervals share the recorder's geometry.
-		_ = r.cur.Merge(r.next)
-		for i := range r.next.Series {
-			r.next.Series[i].Reset()
+		cur := r.slot(r.cur)
+		for k := 1; k < MaxOpen; k++ {
+			if iv := r.open[k]; iv != nil {
+				// Cannot fail: every interval has the recorder's geometry.
+				_ = cur.Merge(iv)
+				iv.reset()
+				r.free = append(r.free, iv)
+				r.open[k] = nil
+			}
 		}
-		r.next.SendLag.Reset()
 	}
 	return r.inFlight
+}
+
+func (iv *Interval) reset() {
+	for i := range iv.Series {
+		iv.Series[i].Reset()
+	}
+	iv.SendLag.Reset()
+	iv.InFlight = 0
 }

@@ -71,25 +71,34 @@ func TestRecorderAccounting(t *testing.T) {
 		t.Errorf("send lag count = %d; want 2", got)
 	}
 	r.Finished(0, Result{Request: 1, Outcome: HTTP5xx, Response: 2 * time.Hour}) // late: lands in the current interval
-	r.Issued(7, 0, 0)                                                           // far ahead: lands in the next interval
+	r.Issued(7, 0, 0)                                                            // ahead: kept for interval 7
+	r.Issued(1000, 0, 0)                                                         // beyond the open window: its last interval
 	iv = r.Rotate()
 	tot = iv.Totals()
-	if iv.Index != 1 || tot.Intended != 1 || tot.Failed != 1 || tot.Errors[HTTP5xx] != 1 || tot.OverRange != 1 || iv.InFlight != 2 {
+	if iv.Index != 1 || tot.Intended != 1 || tot.Failed != 1 || tot.Errors[HTTP5xx] != 1 || tot.OverRange != 1 || iv.InFlight != 3 {
 		t.Errorf("interval %d totals %+v in flight %d", iv.Index, tot, iv.InFlight)
 	}
 	if got := iv.Series[1].Response.Max(); got < g.Highest {
 		t.Errorf("clamped value recorded as %d; want the ceiling %d", got, g.Highest)
 	}
-	r.Issued(3, 1, 0) // next interval; folded into the last one by Close
-	if left := r.Close(); left != 3 {
-		t.Errorf("Close() = %d in flight; want 3", left)
+	for k := uint32(2); k < 7; k++ {
+		if iv := r.Rotate(); iv.Index != k || iv.Totals().Intended != 0 {
+			t.Errorf("interval %d (want %d) holds %d arrivals; want 0", iv.Index, k, iv.Totals().Intended)
+		}
+	}
+	if iv := r.Rotate(); iv.Index != 7 || iv.Totals().Intended != 1 {
+		t.Errorf("interval %d holds %d arrivals; want interval 7 with 1", iv.Index, iv.Totals().Intended)
+	}
+	r.Issued(9, 1, 0) // a later interval; folded into the last one by Close
+	if left := r.Close(); left != 4 {
+		t.Errorf("Close() = %d in flight; want 4", left)
 	}
 	if r.Finished(2, Result{Request: 1, Outcome: OK}) {
 		t.Error("a result after Close was recorded")
 	}
 	iv = r.Rotate()
-	if tot := iv.Totals(); iv.Index != 2 || tot.Intended != 2 || tot.Completed() != 0 {
-		t.Errorf("last interval %d totals %+v; want interval 2 with both late arrivals and no completion", iv.Index, tot)
+	if tot := iv.Totals(); iv.Index != 8 || tot.Intended != 2 || tot.Completed() != 0 {
+		t.Errorf("last interval %d totals %+v; want interval 8 with the two later arrivals and no completion", iv.Index, tot)
 	}
 }
 

@@ -1,0 +1,284 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+)
+
+// testConfig is an embedded run on ephemeral loopback ports.
+func testConfig(agents int) Config {
+	cfg := DefaultConfig()
+	cfg.GossipListen = "127.0.0.1:0"
+	cfg.Agents = agents
+	cfg.Wait = 10 * time.Second
+	cfg.Interval = 250 * time.Millisecond
+	cfg.FastFailureDetection = true
+	cfg.Limits.Timeout = 5 * time.Second
+	cfg.Limits.Drain = 6 * time.Second
+	return cfg
+}
+
+func mustScenario(t *testing.T, target string, rate string, duration string) *scenario.Scenario {
+	t.Helper()
+	src := fmt.Sprintf(`name: test
+stages:
+  - name: target
+    url: %s
+requests:
+  - {name: a, method: GET, path: /a}
+  - {name: b, method: POST, path: /b, body: "xyz"}
+load:
+  constant: {rate: %s, duration: %s}
+`, target, rate, duration)
+	sc, err := scenario.Parse("test.yaml", []byte(src), scenario.Options{})
+	if err != nil {
+		t.Fatalf("scenario: %v", err)
+	}
+	return sc
+}
+
+// observer collects every value the agents record into one histogram.
+type observer struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+	n  int
+}
+
+func (o *observer) observe(res metrics.Result) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	v := int64(res.Response)
+	if v > metrics.DefaultGeometry().Highest {
+		v = metrics.DefaultGeometry().Highest
+	}
+	_ = o.h.RecordValue(v)
+	o.n++
+}
+
+// TestEndToEnd: coordinator + 3 agents (memberlist + gRPC over loopback)
+// against a target that counts requests.
+func TestEndToEnd(t *testing.T) {
+	var hits, posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+
+	obs := &observer{h: metrics.DefaultGeometry().New()}
+	cfg := testConfig(3)
+	cfg.Agent.Engine.Observe = obs.observe
+	sc := mustScenario(t, srv.URL, "600", "2s")
+	rep, err := Run(context.Background(), cfg, sc)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatalf("report does not balance: %v", err)
+	}
+	if len(rep.Stages) != 1 || len(rep.Agents) != 3 {
+		t.Fatalf("%d stages, %d agents; want 1 and 3", len(rep.Stages), len(rep.Agents))
+	}
+	st := rep.Stages[0]
+	// The target received exactly the intended arrivals: no gap, no duplicate.
+	if st.Intended != 1200 || hits.Load() != 1200 || st.Issued != 1200 || st.Succeeded != 1200 {
+		t.Errorf("intended %d issued %d succeeded %d; target saw %d; want 1200 each", st.Intended, st.Issued, st.Succeeded, hits.Load())
+	}
+	if posts.Load() != 600 || len(st.Requests) != 2 || st.Requests[1].Succeeded != 600 {
+		t.Errorf("posts %d, per-request %+v; want 600 of each request", posts.Load(), st.Requests)
+	}
+	var issued, intended uint64
+	for _, a := range rep.Agents {
+		issued += a.Issued
+		intended += a.Intended
+		if a.Intended != 400 {
+			t.Errorf("agent %s intended %d; want 400 (an exact third)", a.Name, a.Intended)
+		}
+	}
+	if issued != st.Issued || intended != st.Intended {
+		t.Errorf("agents issued %d intended %d; stage %d %d", issued, intended, st.Issued, st.Intended)
+	}
+	// Per interval, intended follows the schedule (150 per 250 ms).
+	var sum uint64
+	for k, iv := range st.Intervals {
+		sum += iv.Intended
+		if k < 8 && iv.Intended != 150 {
+			t.Errorf("interval %d (t=%vs) intended %d; want 150", k, iv.TS, iv.Intended)
+		}
+	}
+	if sum != 1200 {
+		t.Errorf("intervals add up to %d intended; want 1200", sum)
+	}
+	// The merged histogram is exactly one histogram fed every value.
+	merged, err := metrics.DecodeHistogram([]byte(st.Histogram), metrics.DefaultGeometry())
+	if err != nil {
+		t.Fatalf("report histogram: %v", err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.n != 1200 || merged.TotalCount() != 1200 {
+		t.Fatalf("observed %d values, merged histogram holds %d; want 1200", obs.n, merged.TotalCount())
+	}
+	if !merged.Equals(obs.h) {
+		t.Error("merged histogram differs from the histogram of every recorded value")
+	}
+	if got, want := ms(merged.ValueAtQuantile(99)), ms(obs.h.ValueAtQuantile(99)); got != want || st.ResponseTimeMS.P99 != want {
+		t.Errorf("merged p99 %v ms, report p99 %v ms; one histogram of all values gives %v ms", got, st.ResponseTimeMS.P99, want)
+	}
+}
+
+// TestStallShowsInResponseTime: the target stops answering for 1 s; the
+// requests that arrive meanwhile are still sent on time, and the stall
+// shows up in the response-time percentiles.
+func TestStallShowsInResponseTime(t *testing.T) {
+	var (
+		once       sync.Once
+		stallStart time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { stallStart = time.Now().Add(500 * time.Millisecond) })
+		now := time.Now()
+		if end := stallStart.Add(time.Second); !now.Before(stallStart) && now.Before(end) {
+			select {
+			case <-time.After(time.Until(end)):
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer srv.Close()
+	rep, err := Run(context.Background(), testConfig(2), mustScenario(t, srv.URL, "200", "3s"))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st := rep.Stages[0]
+	if st.Issued != st.Intended || st.Dropped != 0 || st.Succeeded != 600 {
+		t.Fatalf("issued %d of %d, dropped %d, succeeded %d: the generator did not keep its schedule", st.Issued, st.Intended, st.Dropped, st.Succeeded)
+	}
+	// About a third of the arrivals fall in the stall, waiting up to 1 s.
+	if p := st.ResponseTimeMS; p.P99 < 900 || p.Max < 950 || p.P90 < 500 {
+		t.Errorf("response time %+v ms; want p90 >= 500, p99 >= 900, max >= 950", p)
+	}
+	// A closed-loop generator would send a third of the arrivals up to 1 s
+	// late. (Only the median is bounded: the target shares this process
+	// and its CPU, so a wake-up storm when the stall ends may delay a few.)
+	if lag := st.SendLagMS.P50; lag > 100 {
+		t.Errorf("send lag p50 %v ms: the generator slowed down for the stalled target", lag)
+	}
+}
+
+func TestVersionMismatchRefused(t *testing.T) {
+	cfg := testConfig(0)
+	cfg.Expect = 1
+	cfg.Wait = 3 * time.Second
+	var mu sync.Mutex
+	var started []*agent.Agent
+	cfg.Listening = func(addr string) {
+		ac := agent.DefaultConfig()
+		ac.Name = "old-agent"
+		ac.Protocol = 99
+		ac.Join = []string{addr}
+		a, err := agent.Start(ac)
+		if err != nil {
+			t.Errorf("start agent: %v", err)
+			return
+		}
+		mu.Lock()
+		started = append(started, a)
+		mu.Unlock()
+	}
+	defer func() {
+		for _, a := range started {
+			a.Close()
+		}
+	}()
+	rep, err := Run(context.Background(), cfg, mustScenario(t, "http://127.0.0.1:1", "10", "1s"))
+	if !errors.Is(err, ErrNoAgents) || rep != nil {
+		t.Fatalf("Run = %v, %v; want ErrNoAgents", rep, err)
+	}
+	for _, want := range []string{"0 of 1 agents", "agent old-agent speaks protocol v99, this coordinator speaks v1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestNoAgents(t *testing.T) {
+	cfg := testConfig(0)
+	cfg.Expect = 2
+	cfg.Wait = 300 * time.Millisecond
+	start := time.Now()
+	_, err := Run(context.Background(), cfg, mustScenario(t, "http://127.0.0.1:1", "10", "1s"))
+	if !errors.Is(err, ErrNoAgents) || !strings.Contains(err.Error(), "0 of 2 agents joined") {
+		t.Errorf("Run = %v; want ErrNoAgents: 0 of 2 agents joined", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run took %v to give up on a 300ms wait", d)
+	}
+}
+
+func TestUnreachableTarget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "http://" + l.Addr().String()
+	l.Close()
+	rep, err := Run(context.Background(), testConfig(2), mustScenario(t, target, "10", "1s"))
+	if !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Run = %v; want ErrTargetUnreachable: connection refused", err)
+	}
+	if rep != nil {
+		t.Errorf("a report for a run that never started: %+v", rep)
+	}
+}
+
+func TestNonLoopbackTargetRefusedByAgents(t *testing.T) {
+	_, err := Run(context.Background(), testConfig(1), mustScenario(t, "http://192.0.2.10:80", "10", "1s"))
+	if !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "not an allowed address") {
+		t.Fatalf("Run = %v; want the agents to refuse a non-loopback target", err)
+	}
+}
+
+// TestInterruptKeepsWhatWasMeasured: cancelling the run stops the agents,
+// and the report still balances, with the unplayed arrivals as lost.
+func TestInterruptKeepsWhatWasMeasured(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := testConfig(2)
+	cfg.Listening = func(string) { time.AfterFunc(1500*time.Millisecond, cancel) }
+	rep, err := Run(ctx, cfg, mustScenario(t, srv.URL, "100", "30s"))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st := rep.Stages[0]
+	if st.Stopped == "" || st.Lost == 0 || st.Issued == 0 || st.Intended != 3000 {
+		t.Errorf("stage %+v; want stopped early with issued > 0 and the rest lost", st)
+	}
+	if err := rep.Check(); err != nil {
+		t.Error(err)
+	}
+	if len(rep.Warnings) == 0 {
+		t.Error("no warning about the early stop")
+	}
+	_ = reporters.WriteText(&strings.Builder{}, rep)
+}
