@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/wire"
+	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
+)
+
+type client = grpc.BidiStreamingClient[surgev1.SessionRequest, surgev1.SessionResponse]
+
+// startAgent starts an agent that joins nobody; tests dial its gRPC
+// address directly, as a coordinator would after discovery.
+func startAgent(t *testing.T, lease time.Duration) *Agent {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = "test-agent"
+	cfg.Lease = lease
+	a, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func dialSession(t *testing.T, a *Agent) client {
+	t.Helper()
+	cc, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); cc.Close() })
+	s, err := surgev1.NewAgentServiceClient(cc).Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func hello(version uint32) *surgev1.SessionRequest {
+	return &surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
+		ProtocolVersion: version, CoordinatorName: "test-coordinator", CoordinatorTimeUnixNano: time.Now().UnixNano()}}}
+}
+
+func TestProtocolMismatchRefused(t *testing.T) {
+	a := startAgent(t, 5*time.Second)
+	s := dialSession(t, a)
+	if err := s.Send(hello(wire.ProtocolVersion + 8)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.GetError()
+	want := "coordinator test-coordinator speaks protocol v9, agent test-agent speaks v1"
+	if e == nil || e.GetCode() != surgev1.ErrorCode_ERROR_CODE_PROTOCOL_MISMATCH || !e.GetFatal() || !strings.Contains(e.GetMessage(), want) {
+		t.Fatalf("answer to a v9 hello = %v; want a fatal PROTOCOL_MISMATCH saying %q", m, want)
+	}
+	if _, err := s.Recv(); err == nil {
+		t.Error("the stream stayed open after the mismatch")
+	}
+}
+
+func TestHandshakeAndBusy(t *testing.T) {
+	a := startAgent(t, 5*time.Second)
+	s := dialSession(t, a)
+	if err := s.Send(hello(wire.ProtocolVersion)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := m.GetReady()
+	if rd == nil || rd.GetAgentName() != "test-agent" || rd.GetProtocolVersion() != wire.ProtocolVersion || rd.GetReceiveTimeUnixNano() == 0 {
+		t.Fatalf("answer to hello = %v; want ready", m)
+	}
+	// A second coordinator is refused while the first holds the session.
+	s2 := dialSession(t, a)
+	_ = s2.Send(hello(wire.ProtocolVersion))
+	m2, err := s2.Recv()
+	if err != nil || m2.GetError().GetCode() != surgev1.ErrorCode_ERROR_CODE_BUSY {
+		t.Errorf("second session got %v, %v; want BUSY", m2, err)
+	}
+}
+
+func assignment(t *testing.T, target string, rate float64, d time.Duration) *surgev1.Assign {
+	t.Helper()
+	s, err := schedule.NewConstant(schedule.Constant{Rate: rate, Duration: d}, schedule.Uniform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(target)
+	lim := engine.DefaultLimits()
+	lim.Timeout, lim.Drain = 2*time.Second, 2*time.Second
+	return wire.AssignToProto(wire.Assignment{RunID: "r", Epoch: 1, StageName: "s", Job: engine.Job{
+		Target: u, Requests: []engine.Request{{Name: "get", Method: "GET", Path: "/"}},
+		Schedule: s, Share: schedule.Share{Cycle: 1, Offsets: []uint32{0}}, End: s.Len(),
+		Limits: lim, Interval: 100 * time.Millisecond, Geometry: metrics.DefaultGeometry(),
+	}})
+}
+
+// TestLeaseExpiryStopsFiring: a coordinator that goes silent (no
+// heartbeat, stream still open, as with a SIGSTOPped coordinator) must not
+// leave load running.
+func TestLeaseExpiryStopsFiring(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	a := startAgent(t, time.Second)
+	s := dialSession(t, a)
+	send := func(m *surgev1.SessionRequest) {
+		if err := s.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(hello(wire.ProtocolVersion))
+	if m, err := s.Recv(); err != nil || m.GetReady() == nil {
+		t.Fatalf("hello: %v %v", m, err)
+	}
+	send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: assignment(t, srv.URL, 100, time.Minute)}})
+	if m, err := s.Recv(); err != nil || m.GetAccepted().GetOwnArrivals() != 6000 {
+		t.Fatalf("assign: %v %v", m, err)
+	}
+	send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().UnixNano()}}})
+	// No heartbeat from now on. Read until Done.
+	var done *surgev1.Done
+	for done == nil {
+		m, err := s.Recv()
+		if err != nil {
+			t.Fatalf("stream ended before done: %v", err)
+		}
+		done = m.GetDone()
+	}
+	if !strings.Contains(done.GetStopped(), "lease expired") {
+		t.Errorf("done.stopped = %q; want lease expired", done.GetStopped())
+	}
+	// Firing stopped after about a second: far fewer than the 6000 planned,
+	// and nothing more arrives afterwards.
+	n := hits.Load()
+	if n == 0 || n > 1000 {
+		t.Errorf("target saw %d requests; want a lease's worth (about 100)", n)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if later := hits.Load(); later != n {
+		t.Errorf("target saw %d more requests after the lease expired", later-n)
+	}
+	if got := done.GetTotals().GetIssued(); int64(got) != n {
+		t.Errorf("done reports %d issued; the target saw %d", got, n)
+	}
+}
+
+func TestAssignRejected(t *testing.T) {
+	a := startAgent(t, 5*time.Second)
+	s := dialSession(t, a)
+	_ = s.Send(hello(wire.ProtocolVersion))
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		target string
+		code   surgev1.ErrorCode
+	}{
+		{"http://192.0.2.7:80", surgev1.ErrorCode_ERROR_CODE_TARGET_NOT_ALLOWED},
+		{"http://127.0.0.1:1", surgev1.ErrorCode_ERROR_CODE_TARGET_UNREACHABLE},
+	}
+	for _, tt := range tests {
+		_ = s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: assignment(t, tt.target, 10, time.Second)}})
+		m, err := s.Recv()
+		if err != nil || m.GetError().GetCode() != tt.code {
+			t.Errorf("assign to %s: %v %v; want %v", tt.target, m, err, tt.code)
+		}
+	}
+	bad := assignment(t, "http://127.0.0.1:1", 10, time.Second)
+	bad.Share = nil
+	_ = s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: bad}})
+	if m, err := s.Recv(); err != nil || m.GetError().GetCode() != surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT {
+		t.Errorf("malformed assign: %v %v; want INVALID_ASSIGNMENT", m, err)
+	}
+	// Start without an accepted assignment is refused, and nothing fires.
+	_ = s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().UnixNano()}}})
+	if m, err := s.Recv(); err != nil || m.GetError() == nil {
+		t.Errorf("start without assignment: %v %v; want an error", m, err)
+	}
+}
