@@ -132,6 +132,11 @@ starts none and waits (at most --wait) for N external agents to join
 			if !quiet {
 				cfg.Log = stderr
 			}
+			if cfg.Expect > 0 {
+				cfg.Listening = func(addr string) {
+					fmt.Fprintf(stderr, "waiting up to %v for %d agent(s) to join %s\n", cfg.Wait, cfg.Expect, addr)
+				}
+			}
 			rep, runErr := coordinator.Run(ctx, cfg, sc)
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {

@@ -172,7 +172,7 @@ func (s *session) assign(m *surgev1.Assign) error {
 	}
 	if err != nil {
 		s.pending = nil
-		return s.sendError(errorCode(err), false, "agent %s: %v", s.a.cfg.Name, err)
+		return s.sendError(errorCode(err), false, "%v", err)
 	}
 	s.epoch = a.Epoch
 	s.pending = &a

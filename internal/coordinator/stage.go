@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/surgeload/surge/internal/engine"
@@ -124,7 +125,8 @@ func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 				e := in.msg.GetError()
 				switch e.GetCode() {
 				case surgev1.ErrorCode_ERROR_CODE_TARGET_UNREACHABLE, surgev1.ErrorCode_ERROR_CODE_TARGET_NOT_ALLOWED:
-					return fmt.Errorf("%w: %s", ErrTargetUnreachable, e.GetMessage())
+					return fmt.Errorf("%w: %s (seen by agent %s)", ErrTargetUnreachable,
+						strings.TrimPrefix(e.GetMessage(), ErrTargetUnreachable.Error()+": "), cn.name)
 				default:
 					return fmt.Errorf("%w: agent %s refused the assignment: %s", ErrRunFailed, cn.name, e.GetMessage())
 				}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surgeload/surge/internal/cluster"
+)
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "--join is required"},
+		{[]string{"--join", "127.0.0.1:7946", "--grpc-listen", "0.0.0.0:7000"}, "--insecure-allow-remote"},
+		{[]string{"--join", "127.0.0.1:7946", "--gossip-listen", "nope"}, `--gossip-listen "nope" must be ip:port`},
+		{[]string{"--join", "127.0.0.1:7946", "--lease", "10ms"}, "--lease 10ms must be in [1s, 5m]"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"extra"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tt.args, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("agent %v: exit %d, stderr %q; want exit 2 containing %q", tt.args, code, errb.String(), tt.want)
+		}
+	}
+}
+
+// TestJoinsAndLeaves runs the real command in-process: it joins a gossip
+// member standing in for the coordinator, advertises its gRPC address, and
+// leaves when its context ends.
+func TestJoinsAndLeaves(t *testing.T) {
+	coord, err := cluster.Start(cluster.Config{Name: "coord", Listen: "127.0.0.1:0", Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: 1}, FastFailureDetection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coord.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	codeCh := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		codeCh <- run(ctx, []string{"--join", coord.Addr(), "--name", "cli-agent"}, &out, &errb)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(coord.Members()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never joined")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := coord.Members()[0]
+	if m.Name != "cli-agent" || m.Meta.Role != cluster.RoleAgent || m.Meta.GRPC == "" || m.Meta.Protocol != 1 || m.Meta.Cores < 1 {
+		t.Errorf("member %+v", m)
+	}
+	cancel()
+	select {
+	case code := <-codeCh:
+		if code != 0 {
+			t.Errorf("exit %d; stderr %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not exit after its context ended")
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const quick = `name: cli
+stages:
+  - bundled: echo
+requests:
+  - {name: get, path: /items/1}
+load:
+  constant: {rate: 200, duration: 1s}
+`
+
+// lastLine is the one-line error the CLI ends with.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestRunBundledEcho(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--out", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "stage echo") || !strings.Contains(stdout, "succeeded 200") {
+		t.Errorf("summary does not show the stage:\n%s", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	st := rep["stages"].([]any)[0].(map[string]any)
+	for _, k := range []string{"name", "target", "intended", "issued", "succeeded", "failed", "dropped", "lost", "in_flight_at_end",
+		"duration_s", "intended_rps", "achieved_rps", "response_time_ms", "service_time_ms", "send_lag_ms", "errors", "intervals", "histogram"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("report.json stage has no %q", k)
+		}
+	}
+	for _, k := range []string{"p50", "p90", "p99", "p99.9", "max", "mean"} {
+		if _, ok := st["response_time_ms"].(map[string]any)[k]; !ok {
+			t.Errorf("response_time_ms has no %q", k)
+		}
+	}
+	if rep["schema"] != "surge.report/v1" || st["intended"].(float64) != 200 || len(rep["agents"].([]any)) != 2 {
+		t.Errorf("report: schema %v intended %v agents %v", rep["schema"], st["intended"], rep["agents"])
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	unreachable := strings.Replace(quick, "bundled: echo", "url: http://"+closed, 1)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{"run", "/nonexistent/s.yaml"}, 2, "no such file or directory"},
+		{"malformed", []string{"run", writeFile(t, "bad.yaml", "name: x\nstages: [{url: ftp://h}]\nrequests: []\nload: {}\n")}, 2, "problem(s) in the scenario"},
+		{"no args", []string{"run"}, 2, "accepts 1 arg"},
+		{"unknown flag", []string{"run", "x.yaml", "--bogus"}, 2, "unknown flag: --bogus"},
+		{"unknown command", []string{"rnu"}, 2, `unknown command "rnu"`},
+		{"bad agents", []string{"run", writeFile(t, "q.yaml", quick), "--agents", "0"}, 2, "--agents 0 must be in 1..256"},
+		{"remote gossip", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "0.0.0.0:7946"}, 2, "--insecure-allow-remote"},
+		{"unreachable target", []string{"run", writeFile(t, "u.yaml", unreachable), "--gossip-listen", "127.0.0.1:0", "-q"}, 3, "connection refused"},
+		{"no agents", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--expect", "1", "--wait", "200ms", "-q"}, 3, "0 of 1 agents joined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			last := lastLine(stderr)
+			if code != tt.code || !strings.HasPrefix(last, "error: ") || !strings.Contains(last, tt.want) {
+				t.Errorf("exit %d, last line %q; want exit %d and a one-line error containing %q\nstderr:\n%s", code, last, tt.code, tt.want, stderr)
+			}
+			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
+				t.Errorf("stderr shows a panic:\n%s", stderr)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	code, stdout, _ := runCLI(t, "validate", writeFile(t, "q.yaml", quick))
+	if code != 0 || !strings.Contains(stdout, "ok (1 stage(s), 1 request(s))") {
+		t.Errorf("validate good: exit %d, %q", code, stdout)
+	}
+	bad := writeFile(t, "b.yaml", "name: x\nstages:\n  - bundled: nope\nrequests: [{path: /}]\nload:\n  constant: {rate: 0, duration: 1s}\n")
+	code, _, stderr := runCLI(t, "validate", bad)
+	if code != 2 || !strings.Contains(stderr, "b.yaml:3:") || !strings.Contains(stderr, "b.yaml:6:") {
+		t.Errorf("validate bad: exit %d, stderr:\n%s\nwant exit 2 and both problems with line:col", code, stderr)
+	}
+}
+
+func TestExampleScenariosValidate(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples found")
+	}
+	for _, f := range files {
+		if code, _, stderr := runCLI(t, "validate", f); code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, stderr)
+		}
+	}
+}

@@ -1,0 +1,170 @@
+// Command target runs one of Surge's reference target servers, so a load
+// test has a system of known behaviour to run against:
+//
+//	target                                   # echo on 127.0.0.1:8080
+//	target --delay 20ms --body-bytes 1024    # a slower echo with a bigger body
+//	target --list                            # the bundled topologies
+//
+// It prints "target NAME listening on http://ADDR" once it serves, and
+// shuts down gracefully on SIGINT or SIGTERM.
+//
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a
+// usage error (bad flag, unknown topology), 3 when it cannot listen.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgeload/surge/targets"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitListen  = 3
+)
+
+// exitError carries the exit code for an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(err error) error  { return &exitError{exitUsage, err} }
+func listenError(err error) error { return &exitError{exitListen, err} }
+
+// run is the whole command: it parses args, serves until ctx is done and
+// returns the exit code. Errors go to stderr as one "error: ..." line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand(ctx, stdout)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	if e, ok := errors.AsType[*exitError](err); ok {
+		return e.code
+	}
+	return exitFailure
+}
+
+// options are the flags.
+type options struct {
+	topology  string
+	listen    string
+	delay     time.Duration
+	status    int
+	bodyBytes int
+	list      bool
+}
+
+func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
+	def := targets.DefaultEchoConfig()
+	opts := options{}
+	cmd := &cobra.Command{
+		Use:   "target [flags]",
+		Short: "Run a reference target server for load tests",
+		Long: "target runs one of Surge's bundled reference topologies as an HTTP server,\n" +
+			"so a load test has a system of known behaviour to run against.\n" +
+			"It serves until SIGINT or SIGTERM, then shuts down gracefully.",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unexpected argument %q (target takes only flags)", args[0]))
+			}
+			return nil
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.list {
+				return list(stdout)
+			}
+			echoFlags := cmd.Flags().Changed("delay") || cmd.Flags().Changed("status") || cmd.Flags().Changed("body-bytes")
+			return serve(ctx, stdout, opts, echoFlags, cmd.Flags().Changed("body-bytes"))
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	f := cmd.Flags()
+	f.StringVar(&opts.topology, "topology", "echo", "bundled topology to serve (see --list)")
+	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "TCP address to listen on, host:port (port 0 picks a free one)")
+	f.DurationVar(&opts.delay, "delay", def.Delay, "echo: service time of every request, e.g. 20ms")
+	f.IntVar(&opts.status, "status", def.Status, "echo: HTTP status of every response, 200 to 599")
+	f.IntVar(&opts.bodyBytes, "body-bytes", def.BodyBytes, "echo: size of every response body in bytes (0 for 204 and 304)")
+	f.BoolVar(&opts.list, "list", false, "list the bundled topologies and exit")
+	return cmd
+}
+
+// list prints each topology and its description.
+func list(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, name := range targets.Names() {
+		desc, _ := targets.Describe(name)
+		fmt.Fprintf(tw, "%s\t%s\n", name, desc)
+	}
+	return tw.Flush()
+}
+
+// serve starts the target, announces it and serves until ctx is done or
+// the server fails.
+func serve(ctx context.Context, stdout io.Writer, opts options, echoFlags, bodyBytesSet bool) error {
+	var srv *targets.Server
+	var err error
+	if opts.topology == "echo" {
+		cfg := targets.EchoConfig{Delay: opts.delay, Status: opts.status, BodyBytes: opts.bodyBytes}
+		if (cfg.Status == 204 || cfg.Status == 304) && !bodyBytesSet {
+			cfg.BodyBytes = 0 // the default size does not apply to statuses without a body
+		}
+		// Check the configuration before listening, so a bad value is a
+		// usage error and not a listen failure.
+		h, herr := targets.NewEcho(cfg)
+		if herr != nil {
+			return usageError(herr)
+		}
+		srv, err = targets.NewServer(opts.listen, h)
+	} else {
+		if _, known := targets.Describe(opts.topology); known && echoFlags {
+			return usageError(fmt.Errorf("--delay, --status and --body-bytes apply only to the echo topology"))
+		}
+		srv, err = targets.Start(opts.topology, opts.listen)
+		if errors.Is(err, targets.ErrUnknownTopology) {
+			return usageError(err)
+		}
+	}
+	if err != nil {
+		return listenError(err)
+	}
+
+	if _, werr := fmt.Fprintf(stdout, "target %s listening on %s\n", opts.topology, srv.URL); werr != nil {
+		return errors.Join(fmt.Errorf("announce: %w", werr), srv.Close())
+	}
+	select {
+	case <-ctx.Done():
+	case <-srv.Done(): // the listener failed; Close says why
+	}
+	return srv.Close()
+}
