@@ -49,6 +49,9 @@ type Config struct {
 	Log io.Writer
 	// FastFailureDetection tunes gossip probing for loopback clusters.
 	FastFailureDetection bool
+	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip; only members
+	// holding the same key can join.
+	GossipKey []byte
 }
 
 // DefaultConfig returns an agent on loopback with ephemeral ports and a
@@ -125,6 +128,7 @@ func Start(cfg Config) (*Agent, error) {
 			Cores: cfg.Cores, Version: Version},
 		Log:                  cfg.Log,
 		FastFailureDetection: cfg.FastFailureDetection,
+		SecretKey:            cfg.GossipKey,
 	})
 	if err != nil {
 		a.srv.Stop()

@@ -56,6 +56,10 @@ type Config struct {
 	StartTarget func(name string) (url string, stop func() error, err error)
 	// FastFailureDetection tunes gossip probing for loopback clusters.
 	FastFailureDetection bool
+	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip. In embedded
+	// mode a random key is used when none is set, so the run's cluster is
+	// private: no other process on the machine can join it or be joined.
+	GossipKey []byte
 	// Listening, if set, is called with the bound gossip address as soon as
 	// the coordinator's node is up (before any agent is awaited).
 	Listening func(gossipAddr string)

@@ -53,6 +53,29 @@ load:
 	return sc
 }
 
+// testLog sends the coordinator's progress lines to the test log until
+// the test ends; memberlist goroutines may still log while shutting down.
+type testLog struct {
+	mu   *sync.Mutex
+	t    *testing.T
+	done *bool
+}
+
+func newTestLog(t *testing.T) testLog {
+	l := testLog{mu: &sync.Mutex{}, t: t, done: new(bool)}
+	t.Cleanup(func() { l.mu.Lock(); *l.done = true; l.mu.Unlock() })
+	return l
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !*l.done {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
 // observer collects every value the agents record into one histogram.
 type observer struct {
 	mu sync.Mutex
@@ -165,24 +188,23 @@ func TestStallShowsInResponseTime(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	rep, err := Run(context.Background(), testConfig(2), mustScenario(t, srv.URL, "200", "3s"))
+	cfg := testConfig(2)
+	cfg.Log = newTestLog(t)
+	cfg.Limits.Timeout, cfg.Limits.Drain = time.Minute, time.Minute // only the stall may show
+	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "3s"))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	st := rep.Stages[0]
 	if st.Issued != st.Intended || st.Dropped != 0 || st.Succeeded != 600 {
-		t.Fatalf("issued %d of %d, dropped %d, succeeded %d: the generator did not keep its schedule", st.Issued, st.Intended, st.Dropped, st.Succeeded)
+		t.Fatalf("issued %d of %d, dropped %d, succeeded %d (errors %v): the generator did not keep its schedule", st.Issued, st.Intended, st.Dropped, st.Succeeded, st.Errors)
 	}
 	// About a third of the arrivals fall in the stall, waiting up to 1 s.
 	if p := st.ResponseTimeMS; p.P99 < 900 || p.Max < 950 || p.P90 < 500 {
 		t.Errorf("response time %+v ms; want p90 >= 500, p99 >= 900, max >= 950", p)
 	}
-	// A closed-loop generator would send a third of the arrivals up to 1 s
-	// late. (Only the median is bounded: the target shares this process
-	// and its CPU, so a wake-up storm when the stall ends may delay a few.)
-	if lag := st.SendLagMS.P50; lag > 100 {
-		t.Errorf("send lag p50 %v ms: the generator slowed down for the stalled target", lag)
-	}
+	// That the pacer never waits for the target is pinned without timing
+	// by engine.TestPacerNeverWaitsForTarget.
 }
 
 func TestVersionMismatchRefused(t *testing.T) {
@@ -265,6 +287,7 @@ func TestInterruptKeepsWhatWasMeasured(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := testConfig(2)
+	cfg.Log = newTestLog(t)
 	cfg.Listening = func(string) { time.AfterFunc(1500*time.Millisecond, cancel) }
 	rep, err := Run(ctx, cfg, mustScenario(t, srv.URL, "100", "30s"))
 	if err != nil {

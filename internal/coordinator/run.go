@@ -69,8 +69,13 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	}
 	r.report = &reporters.Report{Schema: reporters.Schema, Scenario: sc.Name, RunID: r.id, Started: time.Now().UTC()}
 
+	if cfg.Expect <= 0 && len(cfg.GossipKey) == 0 {
+		cfg.GossipKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.GossipKey)
+		r.cfg.GossipKey = cfg.GossipKey
+	}
 	node, err := cluster.Start(cluster.Config{
-		Name: cfg.Name, Listen: cfg.GossipListen,
+		Name: cfg.Name, Listen: cfg.GossipListen, SecretKey: cfg.GossipKey,
 		Meta:                 cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion, Version: agent.Version},
 		Log:                  cfg.Log,
 		FastFailureDetection: cfg.FastFailureDetection,
@@ -162,6 +167,7 @@ func (r *run) startEmbedded(n int) (stop func(), err error) {
 		ac.GossipListen, ac.GRPCListen = "127.0.0.1:0", "127.0.0.1:0"
 		ac.Join = []string{r.node.Addr()}
 		ac.FastFailureDetection = r.cfg.FastFailureDetection
+		ac.GossipKey = r.cfg.GossipKey
 		if ac.Log == nil {
 			ac.Log = r.cfg.Log
 		}
