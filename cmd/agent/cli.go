@@ -50,7 +50,7 @@ not heard from its coordinator for --lease.`,
 			if err != nil {
 				return &exitError{exitCannotRun, err}
 			}
-			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joined %v\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join)
+			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joining %v\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join)
 			<-ctx.Done()
 			fmt.Fprintf(stdout, "agent %s: shutting down\n", a.Name())
 			if err := a.Close(); err != nil {

@@ -72,9 +72,10 @@ type Agent struct {
 	srv    *grpc.Server
 	lis    net.Listener
 	engine *engine.Engine
-	busy   atomic.Bool
-	served chan struct{}
-	once   sync.Once
+	busy    atomic.Bool
+	served  chan struct{}
+	closing chan struct{}
+	once    sync.Once
 }
 
 // Start binds the gRPC and gossip listeners, starts serving and joins the
@@ -107,7 +108,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: grpc listen: %w", err)
 	}
-	a := &Agent{cfg: cfg, lis: lis, engine: engine.New(cfg.Engine), served: make(chan struct{})}
+	a := &Agent{cfg: cfg, lis: lis, engine: engine.New(cfg.Engine), served: make(chan struct{}), closing: make(chan struct{})}
 	a.srv = grpc.NewServer(
 		// Detect a dead coordinator at the transport level too, and allow
 		// the coordinator's keepalive pings (the default policy would
@@ -137,12 +138,53 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.node = node
 	if len(cfg.Join) > 0 {
-		if _, err := node.Join(cfg.Join); err != nil {
-			a.Close()
-			return nil, fmt.Errorf("agent: %w", err)
-		}
+		go a.keepJoined() // exits on Close
 	}
 	return a, nil
+}
+
+// rejoinEvery is how often an agent that sees no coordinator joins its
+// seeds again.
+const rejoinEvery = 2 * time.Second
+
+// keepJoined joins the seed addresses whenever no coordinator is a member:
+// at start (the coordinator may start after its agents, as a Kubernetes
+// Job does), and after a coordinator left, so that the next one at the
+// same address finds the agent again.
+func (a *Agent) keepJoined() {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-a.closing:
+			return
+		case <-t.C:
+		}
+		if !a.seesCoordinator() {
+			if _, err := a.node.Join(a.cfg.Join); err != nil {
+				if !failing {
+					a.logf("cannot join %v yet (retrying every %v): %v", a.cfg.Join, rejoinEvery, err)
+				}
+				failing = true
+			} else {
+				if failing {
+					a.logf("joined %v", a.cfg.Join)
+				}
+				failing = false
+			}
+		}
+		t.Reset(rejoinEvery)
+	}
+}
+
+func (a *Agent) seesCoordinator() bool {
+	for _, m := range a.node.Members() {
+		if m.MetaErr == nil && m.Meta.Role == cluster.RoleCoordinator {
+			return true
+		}
+	}
+	return false
 }
 
 // Name is the agent's cluster name.
@@ -159,6 +201,7 @@ func (a *Agent) GossipAddr() string { return a.node.Addr() }
 func (a *Agent) Close() error {
 	var err error
 	a.once.Do(func() {
+		close(a.closing)
 		// GracefulStop blocks while a stream is open; give it a moment.
 		stopped := make(chan struct{})
 		go func() { a.srv.GracefulStop(); close(stopped) }()

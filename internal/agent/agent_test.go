@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
@@ -197,5 +198,43 @@ func TestAssignRejected(t *testing.T) {
 	_ = s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().UnixNano()}}})
 	if m, err := s.Recv(); err != nil || m.GetError() == nil {
 		t.Errorf("start without assignment: %v %v; want an error", m, err)
+	}
+}
+
+// TestJoinsCoordinatorStartedLater: agents may start before their
+// coordinator (a fleet's agents outlive the per-run coordinator Job); they
+// keep trying their seeds until a coordinator is a member.
+func TestJoinsCoordinatorStartedLater(t *testing.T) {
+	// Find a free gossip port, then leave it unbound for a while.
+	probe, err := cluster.Start(cluster.Config{Name: "probe", Listen: "127.0.0.1:0", Meta: cluster.Meta{Role: cluster.RoleCoordinator}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := probe.Addr()
+	probe.Close()
+
+	cfg := DefaultConfig()
+	cfg.Name = "early-agent"
+	cfg.Join = []string{seed}
+	a, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("Start with an absent seed: %v", err)
+	}
+	defer a.Close()
+	time.Sleep(300 * time.Millisecond) // the first join attempt fails
+	coord, err := cluster.Start(cluster.Config{Name: "late-coordinator", Listen: seed, Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}})
+	if err != nil {
+		t.Skipf("the freed port was taken meanwhile: %v", err)
+	}
+	defer coord.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(coord.Members()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never joined the coordinator that started after it")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m := coord.Members()[0]; m.Name != "early-agent" || m.Meta.GRPC != a.GRPCAddr() {
+		t.Errorf("member %+v; want early-agent at %s", m, a.GRPCAddr())
 	}
 }

@@ -96,6 +96,9 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 		case err := <-recvErr:
 			s.stopJob(fmt.Errorf("coordinator stream ended: %w", err))
 			return nil
+		case <-s.a.closing:
+			s.stopJob(errors.New("agent shutting down"))
+			return status.Error(codes.Unavailable, "agent shutting down")
 		case <-lease.C:
 			a.logf("%v; stopping", errLeaseExpired)
 			s.stopJob(errLeaseExpired)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,7 +216,9 @@ func Start(cfg Config) (*Node, error) {
 func (n *Node) Join(addrs []string) (int, error) {
 	k, err := n.ml.Join(addrs)
 	if err != nil {
-		return k, fmt.Errorf("cluster: join %v: %w", addrs, err)
+		// memberlist joins its per-address errors over several lines.
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "1 error occurred:", "")), " ")
+		return k, fmt.Errorf("cluster: join %v: %s", addrs, msg)
 	}
 	return k, nil
 }
@@ -255,15 +258,17 @@ func (n *Node) Events() []Event {
 	return ev
 }
 
-// Close leaves the cluster gracefully (bounded to one second) and shuts the
-// node down. It is idempotent.
+// Close leaves the cluster gracefully and shuts the node down. Leaving is
+// best effort, bounded to one second: with no other member, or none that
+// answers, there is nobody to tell and the peers will notice the silence.
+// It is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.closeMu.Do(func() {
-		if lerr := n.ml.Leave(time.Second); lerr != nil {
-			err = fmt.Errorf("cluster: leave: %w", lerr)
+		if len(n.Members()) > 0 {
+			_ = n.ml.Leave(time.Second)
 		}
-		if serr := n.ml.Shutdown(); serr != nil && err == nil {
+		if serr := n.ml.Shutdown(); serr != nil {
 			err = fmt.Errorf("cluster: shutdown: %w", serr)
 		}
 	})

@@ -305,3 +305,62 @@ func TestInterruptKeepsWhatWasMeasured(t *testing.T) {
 	}
 	_ = reporters.WriteText(&strings.Builder{}, rep)
 }
+
+// TestAgentLostMidRun: one of two agents shuts down mid-stage. The run
+// reports it, its unplayed arrivals are counted as lost exactly, and the
+// report still balances.
+func TestAgentLostMidRun(t *testing.T) {
+	var hits atomic.Int64
+	var victim atomic.Pointer[agent.Agent]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 200 {
+			go victim.Load().Close()
+		}
+	}))
+	defer srv.Close()
+	cfg := testConfig(0)
+	cfg.Expect = 2
+	cfg.Log = newTestLog(t)
+	var agents []*agent.Agent
+	cfg.Listening = func(addr string) {
+		for k := range 2 {
+			ac := agent.DefaultConfig()
+			ac.Name = fmt.Sprintf("fleet-%d", k)
+			ac.Join = []string{addr}
+			ac.FastFailureDetection = true
+			a, err := agent.Start(ac)
+			if err != nil {
+				t.Errorf("agent: %v", err)
+				return
+			}
+			agents = append(agents, a)
+		}
+		victim.Store(agents[0])
+	}
+	defer func() {
+		for _, a := range agents {
+			a.Close()
+		}
+	}()
+	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "3s"))
+	if !errors.Is(err, ErrRunFailed) || rep == nil {
+		t.Fatalf("Run = %v, %v; want a report and ErrRunFailed", rep, err)
+	}
+	if !strings.Contains(err.Error(), "fleet-0") {
+		t.Errorf("error %q does not name the lost agent", err)
+	}
+	if cerr := rep.Check(); cerr != nil {
+		t.Fatalf("report does not balance: %v", cerr)
+	}
+	st := rep.Stages[0]
+	if st.Lost == 0 || st.Lost >= 300 || st.Intended != 600 {
+		t.Errorf("intended %d lost %d; want 600 with some of fleet-0's 300 lost", st.Intended, st.Lost)
+	}
+	// The target saw exactly what the report says was issued.
+	if uint64(hits.Load()) != st.Issued {
+		t.Errorf("target saw %d requests; report says %d issued", hits.Load(), st.Issued)
+	}
+	if len(rep.Warnings) == 0 {
+		t.Error("no warning about the lost agent")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
@@ -173,6 +174,19 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 		select {
 		case in := <-r.inbox:
 			r.handle(in, sr)
+		case <-r.node.Changes():
+			// Whichever comes first: a broken stream, or gossip declaring
+			// the agent dead (or gone).
+			for _, ev := range r.node.Events() {
+				if ev.Kind != cluster.Left {
+					continue
+				}
+				for _, cn := range live {
+					if cn.name == ev.Member.Name && cn.lost == nil && !cn.stage.done {
+						r.loseAgent(cn, fmt.Errorf("agent %s left the cluster (gossip)", cn.name))
+					}
+				}
+			}
 		case <-hb.C:
 			seq++
 			for _, cn := range live {
@@ -299,12 +313,16 @@ func (r *run) finishStage(live []*conn, sr *stageRun) error {
 		// issued without a reported completion are in flight at the end.
 		agentLost := as.own - min(as.own, c.Intended)
 		agentInFlight := as.inFlight
-		if !as.done {
+		switch {
+		case !as.done:
 			agentInFlight = c.Issued - min(c.Issued, c.Completed())
 			lostAgents = append(lostAgents, cn.lost)
 			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, cn.lost, agentLost, as.own)
-		} else if as.stopped != "" && sr.stopped == "" {
-			sr.stopped = as.stopped
+		case as.stopped != "" && sr.stopped == "":
+			// The agent stopped on its own (shut down, lease expired).
+			err := fmt.Errorf("agent %s stopped early: %s", cn.name, as.stopped)
+			lostAgents = append(lostAgents, err)
+			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, err, agentLost, as.own)
 		}
 		lost += agentLost
 		inFlight += agentInFlight
