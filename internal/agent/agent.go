@@ -67,11 +67,11 @@ func DefaultConfig() Config {
 
 // Agent is a running agent.
 type Agent struct {
-	cfg    Config
-	node   *cluster.Node
-	srv    *grpc.Server
-	lis    net.Listener
-	engine *engine.Engine
+	cfg     Config
+	node    *cluster.Node
+	srv     *grpc.Server
+	lis     net.Listener
+	engine  *engine.Engine
 	busy    atomic.Bool
 	served  chan struct{}
 	closing chan struct{}
