@@ -15,12 +15,10 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "surge: %s (run %s)\n", r.Scenario, r.RunID)
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "\nstage %s → %s\n", s.Name, s.Target)
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  requests\tintended %d\tissued %d\tsucceeded %d\tfailed %d\tdropped %d\tlost %d\tin flight %d\n",
+		fmt.Fprintf(&b, "  requests  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
 			s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
-		fmt.Fprintf(tw, "  rate\tintended %.1f/s\tachieved %.1f/s\tover %.3gs\t\t\t\t\n", s.IntendedRPS, s.AchievedRPS, s.DurationS)
-		tw.Flush()
-		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(&b, "  rate      intended %.1f/s  achieved %.1f/s  over %.3gs\n", s.IntendedRPS, s.AchievedRPS, s.DurationS)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "  latency (ms)\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n")
 		row := func(name string, p Percentiles) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, ms(p.P50), ms(p.P90), ms(p.P99), ms(p.P999), ms(p.Max), ms(p.Mean))

@@ -1,0 +1,36 @@
+package reporters_test
+
+import (
+	"os"
+
+	"github.com/surgeload/surge/reporters"
+)
+
+// A report balances: intended = issued + dropped + lost, and
+// issued = succeeded + failed + in flight at the end.
+func ExampleWriteText() {
+	r := &reporters.Report{
+		Schema: reporters.Schema, Scenario: "example", RunID: "r1",
+		Stages: []reporters.Stage{{
+			Name: "echo", Target: "http://127.0.0.1:8080",
+			Intended: 100, Issued: 100, Succeeded: 99, Failed: 1, DurationS: 1, IntendedRPS: 100, AchievedRPS: 100,
+			ResponseTimeMS: reporters.Percentiles{P50: 0.5, P90: 0.9, P99: 2, P999: 2, Max: 2, Mean: 0.6},
+			Errors:         map[string]uint64{"http_5xx": 1},
+		}},
+	}
+	if err := r.Check(); err != nil {
+		panic(err)
+	}
+	_ = reporters.WriteText(os.Stdout, r)
+	// Output:
+	// surge: example (run r1)
+	//
+	// stage echo → http://127.0.0.1:8080
+	//   requests  intended 100  issued 100  succeeded 99  failed 1  dropped 0  lost 0  in flight 0
+	//   rate      intended 100.0/s  achieved 100.0/s  over 1s
+	//      latency (ms)    p50    p90    p99  p99.9    max   mean
+	//     response time  0.500  0.900  2.000  2.000  2.000  0.600
+	//      service time  0.000  0.000  0.000  0.000  0.000  0.000
+	//          send lag  0.000  0.000  0.000  0.000  0.000  0.000
+	//   errors: http_5xx=1
+}

@@ -1,0 +1,110 @@
+package reporters
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func sampleReport() *Report {
+	return &Report{
+		Schema: Schema, Scenario: "golden", RunID: "0123456789abcdef",
+		Started: time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC),
+		Stages: []Stage{{
+			Name: "echo", Target: "http://127.0.0.1:8080",
+			Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, Lost: 6, InFlightAtEnd: 5,
+			DurationS: 1, IntendedRPS: 1000, AchievedRPS: 990,
+			ResponseTimeMS: Percentiles{P50: 0.612, P90: 1.25, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7},
+			ServiceTimeMS:  Percentiles{P50: 0.101, P90: 0.2, P99: 3, P999: 9.5, Max: 1000, Mean: 0.4},
+			SendLagMS:      Percentiles{P50: 0.5, P90: 1, P99: 1.1, P999: 2, Max: 3, Mean: 0.55},
+			Errors:         map[string]uint64{"http_5xx": 10, "timeout": 5},
+			DroppedBy:      map[string]uint64{"in_flight_cap": 4},
+			BytesIn:        62080,
+			Requests: []Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
+				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: Percentiles{P50: 0.612}}},
+			Intervals: []Interval{{TS: 0, Intended: 1000, Issued: 996, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P99MS: 12.5}},
+			Histogram: "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu",
+			Stopped:   "stopped by coordinator: interrupted",
+		}},
+		Agents: []Agent{
+			{Name: "agent-1", Intended: 500, Issued: 495, Succeeded: 485, Failed: 8, Dropped: 2, Lost: 3, InFlightAtEnd: 2, ClockOffsetMS: 0.123},
+			{Name: "agent-2", Intended: 500, Issued: 495, Succeeded: 485, Failed: 7, Dropped: 2, Lost: 3, InFlightAtEnd: 3, ClockOffsetMS: -0.05},
+		},
+		Warnings: []string{"stage echo stopped early: interrupted"},
+	}
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reporters -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./reporters -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestWriteTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteText(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.txt", b.Bytes())
+}
+
+func TestWriteJSONGoldenAndRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.json", b.Bytes())
+	got, err := ReadJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sampleReport()) {
+		t.Errorf("round trip changed the report:\n got %+v\nwant %+v", got, sampleReport())
+	}
+}
+
+func TestReadJSONRejects(t *testing.T) {
+	for _, in := range []string{``, `{`, `{"schema":"surge.report/v9"}`, `[]`} {
+		if _, err := ReadJSON(strings.NewReader(in)); err == nil {
+			t.Errorf("ReadJSON(%q) accepted it", in)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := sampleReport().Check(); err != nil {
+		t.Fatalf("sample report: %v", err)
+	}
+	r := sampleReport()
+	r.Stages[0].Lost = 7
+	r.Stages[0].Succeeded++
+	r.Stages[0].Errors["timeout"] = 0
+	r.Agents[1].Issued++
+	err := r.Check()
+	for _, want := range []string{"intended 1000 != issued 990 + dropped 4 + lost 7", "issued 990 != succeeded 971 + failed 15 + in flight 5",
+		"failed 15 != sum of errors 10", "agent agent-2"} {
+		if !errors.Is(err, ErrUnbalanced) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check() = %v; want it to contain %q", err, want)
+		}
+	}
+}
