@@ -11,21 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/exitcode"
 )
-
-const (
-	exitOK        = 0
-	exitInvalid   = 2
-	exitCannotRun = 3
-)
-
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
 
 // run is the whole program; main only wires signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -38,23 +25,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 protocol version and core count. The coordinator dials it and assigns it a
 share of each stage's schedule. The agent stops firing by itself when it has
 not heard from its coordinator for --lease.`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := checkFlags(cfg, allowRemote); err != nil {
-				return &exitError{exitInvalid, err}
+				return exitcode.New(exitcode.Invalid, err)
 			}
 			cfg.Log = stderr
 			a, err := agent.Start(cfg)
 			if err != nil {
-				return &exitError{exitCannotRun, err}
+				return exitcode.New(exitcode.CannotRun, err)
 			}
 			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joining %v\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join)
 			<-ctx.Done()
 			fmt.Fprintf(stdout, "agent %s: shutting down\n", a.Name())
 			if err := a.Close(); err != nil {
-				return &exitError{exitCannotRun, err}
+				return exitcode.New(exitcode.CannotRun, err)
 			}
 			return nil
 		},
@@ -67,19 +52,7 @@ not heard from its coordinator for --lease.`,
 	f.DurationVar(&cfg.Lease, "lease", cfg.Lease, "stop firing after this long without a message from the coordinator")
 	f.IntVar(&cfg.Cores, "cores", 0, "cores to advertise (default: GOMAXPROCS)")
 	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	err := cmd.Execute()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitInvalid
+	return exitcode.Execute(cmd, args, stdout, stderr)
 }
 
 func checkFlags(cfg agent.Config, allowRemote bool) error {

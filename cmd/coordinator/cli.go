@@ -14,59 +14,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
 )
 
-// Exit codes, documented in the README.
-const (
-	exitOK        = 0
-	exitInvalid   = 2 // invalid input or usage
-	exitCannotRun = 3 // the run could not be carried out
-)
-
-// exitError carries an exit code through cobra.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func fail(code int, err error) error { return &exitError{code: code, err: err} }
-
 // run is the whole program; main only wires signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(ctx, stdout, stderr)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "error: %s\n", oneLine(err.Error()))
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitInvalid // flag, argument and command errors from cobra
+	return exitcode.Execute(newRoot(ctx, stdout, stderr), args, stdout, stderr)
 }
 
-// oneLine keeps the first line of multi-line errors' lines joined, so the
-// message stays one line; scenario errors list one problem per line and
-// are printed in full by validate/run before this.
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
+func fail(code int, err error) error { return exitcode.New(code, err) }
 
 func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "coordinator",
-		Short:         "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:   "coordinator",
+		Short: "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr))
 	return root
 }
@@ -81,9 +46,9 @@ func loadScenario(path string, stderr io.Writer) (*scenario.Scenario, error) {
 			// Every problem, one per line with its position.
 			fmt.Fprintln(stderr, err)
 			n := strings.Count(strings.TrimSpace(err.Error()), "\n") + 1
-			return nil, fail(exitInvalid, fmt.Errorf("%s: %d problem(s) in the scenario", path, n))
+			return nil, fail(exitcode.Invalid, fmt.Errorf("%s: %d problem(s) in the scenario", path, n))
 		}
-		return nil, fail(exitInvalid, err)
+		return nil, fail(exitcode.Invalid, err)
 	}
 	return sc, nil
 }
@@ -123,7 +88,7 @@ starts none and waits (at most --wait) for N external agents to join
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkRunFlags(&cfg, allowRemote); err != nil {
-				return fail(exitInvalid, err)
+				return fail(exitcode.Invalid, err)
 			}
 			sc, err := loadScenario(args[0], stderr)
 			if err != nil {
@@ -140,16 +105,16 @@ starts none and waits (at most --wait) for N external agents to join
 			rep, runErr := coordinator.Run(ctx, cfg, sc)
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {
-					return fail(exitCannotRun, err)
+					return fail(exitcode.CannotRun, err)
 				}
 				path, err := writeReport(out, rep)
 				if err != nil {
-					return fail(exitCannotRun, err)
+					return fail(exitcode.CannotRun, err)
 				}
 				fmt.Fprintf(stdout, "\nreport: %s\n", path)
 			}
 			if runErr != nil {
-				return fail(exitCannotRun, runErr)
+				return fail(exitcode.CannotRun, runErr)
 			}
 			return nil
 		},

@@ -8,8 +8,8 @@
 // It prints "target NAME listening on http://ADDR" once it serves, and
 // shuts down gracefully on SIGINT or SIGTERM.
 //
-// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a
-// usage error (bad flag, unknown topology), 3 when it cannot listen.
+// Exit codes: 0 after a clean shutdown, 2 on a usage error (bad flag,
+// unknown topology), 3 when it cannot listen or fails while serving.
 package main
 
 import (
@@ -25,6 +25,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/targets"
 )
 
@@ -35,42 +36,13 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-	exitListen  = 3
-)
-
-// exitError carries the exit code for an error.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func usageError(err error) error  { return &exitError{exitUsage, err} }
-func listenError(err error) error { return &exitError{exitListen, err} }
+func usageError(err error) error  { return exitcode.New(exitcode.Invalid, err) }
+func listenError(err error) error { return exitcode.New(exitcode.CannotRun, err) }
 
 // run is the whole command: it parses args, serves until ctx is done and
 // returns the exit code. Errors go to stderr as one "error: ..." line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand(ctx, stdout)
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	err := cmd.Execute()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
-	if e, ok := errors.AsType[*exitError](err); ok {
-		return e.code
-	}
-	return exitFailure
+	return exitcode.Execute(newCommand(ctx, stdout), args, stdout, stderr)
 }
 
 // options are the flags.
