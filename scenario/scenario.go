@@ -23,6 +23,9 @@ const (
 	// MaxRate is the highest rate a curve may ask for: 10M requests per
 	// second across the whole fleet.
 	MaxRate Rate = 10_000_000
+	// MaxRequests bounds the request mix: each request name has its own
+	// histograms in every interval on every agent.
+	MaxRequests = 64
 	// MaxDuration is the longest a curve may last.
 	MaxDuration = Duration(24 * time.Hour)
 )

@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -578,5 +579,17 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(&back, s) {
 		t.Errorf("JSON round trip =\n%+v\nwant\n%+v", back, *s)
+	}
+}
+
+func TestTooManyRequests(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: x\nstages: [{bundled: echo}]\nload: {constant: {rate: 1, duration: 1s}}\nrequests:\n")
+	for i := range MaxRequests + 1 {
+		fmt.Fprintf(&b, "  - {name: r%d, path: /}\n", i)
+	}
+	_, err := Parse("x.yaml", []byte(b.String()), Options{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "x.yaml:5:3: at most 64 requests are allowed (got 65)") {
+		t.Errorf("Parse(65 requests) = %v", err)
 	}
 }

@@ -92,6 +92,9 @@ func (c *checker) scenario(s *Scenario, opts Options) {
 	if len(s.Requests) == 0 {
 		c.addAt(c.written("requests", ""), "requests", "at least one request is required")
 	}
+	if len(s.Requests) > MaxRequests {
+		c.add("requests", "at most %d requests are allowed (got %d): every request name keeps its own histograms on every agent", MaxRequests, len(s.Requests))
+	}
 	requestNames := map[string]string{}
 	for i := range s.Requests {
 		c.request(&s.Requests[i], indexPath("requests", i), requestNames)

@@ -24,7 +24,7 @@ var ErrMalformed = errors.New("malformed message")
 
 // Bounds on what a message may carry.
 const (
-	MaxRequests    = 1024
+	MaxRequests    = 64 // as scenario.MaxRequests: each has histograms per interval
 	MaxHeaderBytes = 64 << 10
 	MaxBodyBytes   = 4 << 20
 	MaxNameLen     = 256
