@@ -44,6 +44,7 @@ type Arrival int32
 const (
 	Arrival_ARRIVAL_UNSPECIFIED Arrival = 0
 	Arrival_ARRIVAL_UNIFORM     Arrival = 1
+	Arrival_ARRIVAL_POISSON     Arrival = 2
 )
 
 // Enum value maps for Arrival.
@@ -51,10 +52,12 @@ var (
 	Arrival_name = map[int32]string{
 		0: "ARRIVAL_UNSPECIFIED",
 		1: "ARRIVAL_UNIFORM",
+		2: "ARRIVAL_POISSON",
 	}
 	Arrival_value = map[string]int32{
 		"ARRIVAL_UNSPECIFIED": 0,
 		"ARRIVAL_UNIFORM":     1,
+		"ARRIVAL_POISSON":     2,
 	}
 )
 
@@ -596,6 +599,8 @@ type Assign struct {
 	// interval_nanos is the reporting interval; snapshots are aligned to T0.
 	IntervalNanos int64          `protobuf:"varint,10,opt,name=interval_nanos,json=intervalNanos,proto3" json:"interval_nanos,omitempty"`
 	Histogram     *HistogramSpec `protobuf:"bytes,11,opt,name=histogram,proto3" json:"histogram,omitempty"`
+	// data holds the data files request templates read rows from.
+	Data          []*DataTable `protobuf:"bytes,12,rep,name=data,proto3" json:"data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -707,7 +712,122 @@ func (x *Assign) GetHistogram() *HistogramSpec {
 	return nil
 }
 
-// RequestDef is one named request of the mix.
+func (x *Assign) GetData() []*DataTable {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// DataTable is one data file (CSV or JSON lines) as columns and rows.
+type DataTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Columns       []string               `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	Rows          []*DataRow             `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataTable) Reset() {
+	*x = DataTable{}
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataTable) ProtoMessage() {}
+
+func (x *DataTable) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataTable.ProtoReflect.Descriptor instead.
+func (*DataTable) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DataTable) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DataTable) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *DataTable) GetRows() []*DataRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// DataRow is one row of a DataTable, a value per column.
+type DataRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataRow) Reset() {
+	*x = DataRow{}
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataRow) ProtoMessage() {}
+
+func (x *DataRow) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataRow.ProtoReflect.Descriptor instead.
+func (*DataRow) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DataRow) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// RequestDef is one named request of the mix. path, url, header values and
+// body may hold templates ({{zipf 1.1 1000000}}, {{seq}} …) that every agent
+// renders identically from (seed, arrival index).
 type RequestDef struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -716,14 +836,20 @@ type RequestDef struct {
 	Headers []*Header              `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
 	Body    []byte                 `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
 	// timeout_nanos is the total per-request timeout; 0 means Limits.timeout_nanos.
-	TimeoutNanos  int64 `protobuf:"varint,6,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	TimeoutNanos int64 `protobuf:"varint,6,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	// weight is the request's share of the mix (relative to the others).
+	Weight float64 `protobuf:"fixed64,7,opt,name=weight,proto3" json:"weight,omitempty"`
+	// expect lists the statuses that count as success; empty means any 2xx or 3xx.
+	Expect []uint32 `protobuf:"varint,8,rep,packed,name=expect,proto3" json:"expect,omitempty"`
+	// url, when set, is an absolute URL used instead of target_url + path.
+	Url           string `protobuf:"bytes,9,opt,name=url,proto3" json:"url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RequestDef) Reset() {
 	*x = RequestDef{}
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +861,7 @@ func (x *RequestDef) String() string {
 func (*RequestDef) ProtoMessage() {}
 
 func (x *RequestDef) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +874,7 @@ func (x *RequestDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestDef.ProtoReflect.Descriptor instead.
 func (*RequestDef) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RequestDef) GetName() string {
@@ -793,6 +919,27 @@ func (x *RequestDef) GetTimeoutNanos() int64 {
 	return 0
 }
 
+func (x *RequestDef) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *RequestDef) GetExpect() []uint32 {
+	if x != nil {
+		return x.Expect
+	}
+	return nil
+}
+
+func (x *RequestDef) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
 // Header is one HTTP request header.
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -804,7 +951,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +963,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +976,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Header) GetName() string {
@@ -853,20 +1000,29 @@ type Schedule struct {
 	// Types that are valid to be assigned to Curve:
 	//
 	//	*Schedule_Constant
+	//	*Schedule_Ramp
+	//	*Schedule_Steps
+	//	*Schedule_Diurnal
 	Curve   isSchedule_Curve `protobuf_oneof:"curve"`
 	Arrival Arrival          `protobuf:"varint,2,opt,name=arrival,proto3,enum=surge.v1.Arrival" json:"arrival,omitempty"`
 	// first_index and end_index bound the global arrival indexes this
 	// assignment covers: [first_index, end_index). end_index 0 means the end
 	// of the schedule.
-	FirstIndex    uint64 `protobuf:"varint,3,opt,name=first_index,json=firstIndex,proto3" json:"first_index,omitempty"`
-	EndIndex      uint64 `protobuf:"varint,4,opt,name=end_index,json=endIndex,proto3" json:"end_index,omitempty"`
+	FirstIndex uint64 `protobuf:"varint,3,opt,name=first_index,json=firstIndex,proto3" json:"first_index,omitempty"`
+	EndIndex   uint64 `protobuf:"varint,4,opt,name=end_index,json=endIndex,proto3" json:"end_index,omitempty"`
+	// spikes multiply the curve, in played time.
+	Spikes []*Spike `protobuf:"bytes,8,rep,name=spikes,proto3" json:"spikes,omitempty"`
+	// compress plays the base curve this many times faster (rates unchanged).
+	Compress float64 `protobuf:"fixed64,9,opt,name=compress,proto3" json:"compress,omitempty"`
+	// seed drives Poisson arrivals, the request mix and templates.
+	Seed          uint64 `protobuf:"varint,10,opt,name=seed,proto3" json:"seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1034,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1047,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Schedule) GetCurve() isSchedule_Curve {
@@ -905,6 +1061,33 @@ func (x *Schedule) GetConstant() *ConstantRate {
 	if x != nil {
 		if x, ok := x.Curve.(*Schedule_Constant); ok {
 			return x.Constant
+		}
+	}
+	return nil
+}
+
+func (x *Schedule) GetRamp() *RampRate {
+	if x != nil {
+		if x, ok := x.Curve.(*Schedule_Ramp); ok {
+			return x.Ramp
+		}
+	}
+	return nil
+}
+
+func (x *Schedule) GetSteps() *StepRates {
+	if x != nil {
+		if x, ok := x.Curve.(*Schedule_Steps); ok {
+			return x.Steps
+		}
+	}
+	return nil
+}
+
+func (x *Schedule) GetDiurnal() *DiurnalRate {
+	if x != nil {
+		if x, ok := x.Curve.(*Schedule_Diurnal); ok {
+			return x.Diurnal
 		}
 	}
 	return nil
@@ -931,6 +1114,27 @@ func (x *Schedule) GetEndIndex() uint64 {
 	return 0
 }
 
+func (x *Schedule) GetSpikes() []*Spike {
+	if x != nil {
+		return x.Spikes
+	}
+	return nil
+}
+
+func (x *Schedule) GetCompress() float64 {
+	if x != nil {
+		return x.Compress
+	}
+	return 0
+}
+
+func (x *Schedule) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
 type isSchedule_Curve interface {
 	isSchedule_Curve()
 }
@@ -939,7 +1143,354 @@ type Schedule_Constant struct {
 	Constant *ConstantRate `protobuf:"bytes,1,opt,name=constant,proto3,oneof"`
 }
 
+type Schedule_Ramp struct {
+	Ramp *RampRate `protobuf:"bytes,5,opt,name=ramp,proto3,oneof"`
+}
+
+type Schedule_Steps struct {
+	Steps *StepRates `protobuf:"bytes,6,opt,name=steps,proto3,oneof"`
+}
+
+type Schedule_Diurnal struct {
+	Diurnal *DiurnalRate `protobuf:"bytes,7,opt,name=diurnal,proto3,oneof"`
+}
+
 func (*Schedule_Constant) isSchedule_Curve() {}
+
+func (*Schedule_Ramp) isSchedule_Curve() {}
+
+func (*Schedule_Steps) isSchedule_Curve() {}
+
+func (*Schedule_Diurnal) isSchedule_Curve() {}
+
+// RampRate is a linear ramp from one rate to another.
+type RampRate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromPerSecond float64                `protobuf:"fixed64,1,opt,name=from_per_second,json=fromPerSecond,proto3" json:"from_per_second,omitempty"`
+	ToPerSecond   float64                `protobuf:"fixed64,2,opt,name=to_per_second,json=toPerSecond,proto3" json:"to_per_second,omitempty"`
+	DurationNanos int64                  `protobuf:"varint,3,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RampRate) Reset() {
+	*x = RampRate{}
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RampRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RampRate) ProtoMessage() {}
+
+func (x *RampRate) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RampRate.ProtoReflect.Descriptor instead.
+func (*RampRate) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RampRate) GetFromPerSecond() float64 {
+	if x != nil {
+		return x.FromPerSecond
+	}
+	return 0
+}
+
+func (x *RampRate) GetToPerSecond() float64 {
+	if x != nil {
+		return x.ToPerSecond
+	}
+	return 0
+}
+
+func (x *RampRate) GetDurationNanos() int64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
+}
+
+// StepRates is a sequence of constant rates.
+type StepRates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Steps         []*StepRate            `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepRates) Reset() {
+	*x = StepRates{}
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepRates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepRates) ProtoMessage() {}
+
+func (x *StepRates) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepRates.ProtoReflect.Descriptor instead.
+func (*StepRates) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StepRates) GetSteps() []*StepRate {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// StepRate is one step of StepRates.
+type StepRate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RatePerSecond float64                `protobuf:"fixed64,1,opt,name=rate_per_second,json=ratePerSecond,proto3" json:"rate_per_second,omitempty"`
+	DurationNanos int64                  `protobuf:"varint,2,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepRate) Reset() {
+	*x = StepRate{}
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepRate) ProtoMessage() {}
+
+func (x *StepRate) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepRate.ProtoReflect.Descriptor instead.
+func (*StepRate) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StepRate) GetRatePerSecond() float64 {
+	if x != nil {
+		return x.RatePerSecond
+	}
+	return 0
+}
+
+func (x *StepRate) GetDurationNanos() int64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
+}
+
+// DiurnalRate is a 24-hour shape (see internal/schedule.Diurnal).
+type DiurnalRate struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	DailyRequests  float64                `protobuf:"fixed64,1,opt,name=daily_requests,json=dailyRequests,proto3" json:"daily_requests,omitempty"`
+	PeakMultiplier float64                `protobuf:"fixed64,2,opt,name=peak_multiplier,json=peakMultiplier,proto3" json:"peak_multiplier,omitempty"`
+	PeakToTrough   float64                `protobuf:"fixed64,3,opt,name=peak_to_trough,json=peakToTrough,proto3" json:"peak_to_trough,omitempty"`
+	PeakHour       float64                `protobuf:"fixed64,4,opt,name=peak_hour,json=peakHour,proto3" json:"peak_hour,omitempty"`
+	HourlyWeights  []float64              `protobuf:"fixed64,5,rep,packed,name=hourly_weights,json=hourlyWeights,proto3" json:"hourly_weights,omitempty"`
+	DurationNanos  int64                  `protobuf:"varint,6,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DiurnalRate) Reset() {
+	*x = DiurnalRate{}
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiurnalRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiurnalRate) ProtoMessage() {}
+
+func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiurnalRate.ProtoReflect.Descriptor instead.
+func (*DiurnalRate) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DiurnalRate) GetDailyRequests() float64 {
+	if x != nil {
+		return x.DailyRequests
+	}
+	return 0
+}
+
+func (x *DiurnalRate) GetPeakMultiplier() float64 {
+	if x != nil {
+		return x.PeakMultiplier
+	}
+	return 0
+}
+
+func (x *DiurnalRate) GetPeakToTrough() float64 {
+	if x != nil {
+		return x.PeakToTrough
+	}
+	return 0
+}
+
+func (x *DiurnalRate) GetPeakHour() float64 {
+	if x != nil {
+		return x.PeakHour
+	}
+	return 0
+}
+
+func (x *DiurnalRate) GetHourlyWeights() []float64 {
+	if x != nil {
+		return x.HourlyWeights
+	}
+	return nil
+}
+
+func (x *DiurnalRate) GetDurationNanos() int64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
+}
+
+// Spike multiplies the curve: up over ramp, hold, down over ramp_down.
+type Spike struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AtNanos       int64                  `protobuf:"varint,1,opt,name=at_nanos,json=atNanos,proto3" json:"at_nanos,omitempty"`
+	AtFraction    float64                `protobuf:"fixed64,2,opt,name=at_fraction,json=atFraction,proto3" json:"at_fraction,omitempty"`
+	Multiplier    float64                `protobuf:"fixed64,3,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
+	RampNanos     int64                  `protobuf:"varint,4,opt,name=ramp_nanos,json=rampNanos,proto3" json:"ramp_nanos,omitempty"`
+	HoldNanos     int64                  `protobuf:"varint,5,opt,name=hold_nanos,json=holdNanos,proto3" json:"hold_nanos,omitempty"`
+	RampDownNanos int64                  `protobuf:"varint,6,opt,name=ramp_down_nanos,json=rampDownNanos,proto3" json:"ramp_down_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Spike) Reset() {
+	*x = Spike{}
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Spike) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Spike) ProtoMessage() {}
+
+func (x *Spike) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Spike.ProtoReflect.Descriptor instead.
+func (*Spike) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Spike) GetAtNanos() int64 {
+	if x != nil {
+		return x.AtNanos
+	}
+	return 0
+}
+
+func (x *Spike) GetAtFraction() float64 {
+	if x != nil {
+		return x.AtFraction
+	}
+	return 0
+}
+
+func (x *Spike) GetMultiplier() float64 {
+	if x != nil {
+		return x.Multiplier
+	}
+	return 0
+}
+
+func (x *Spike) GetRampNanos() int64 {
+	if x != nil {
+		return x.RampNanos
+	}
+	return 0
+}
+
+func (x *Spike) GetHoldNanos() int64 {
+	if x != nil {
+		return x.HoldNanos
+	}
+	return 0
+}
+
+func (x *Spike) GetRampDownNanos() int64 {
+	if x != nil {
+		return x.RampDownNanos
+	}
+	return 0
+}
 
 // ConstantRate is a fixed rate for a duration.
 type ConstantRate struct {
@@ -952,7 +1503,7 @@ type ConstantRate struct {
 
 func (x *ConstantRate) Reset() {
 	*x = ConstantRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1515,7 @@ func (x *ConstantRate) String() string {
 func (*ConstantRate) ProtoMessage() {}
 
 func (x *ConstantRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1528,7 @@ func (x *ConstantRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConstantRate.ProtoReflect.Descriptor instead.
 func (*ConstantRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConstantRate) GetRatePerSecond() float64 {
@@ -1007,7 +1558,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1570,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1583,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Share) GetCycle() uint32 {
@@ -1064,7 +1615,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1627,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1640,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Limits) GetMaxInFlight() uint32 {
@@ -1132,7 +1683,7 @@ type HistogramSpec struct {
 
 func (x *HistogramSpec) Reset() {
 	*x = HistogramSpec{}
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1695,7 @@ func (x *HistogramSpec) String() string {
 func (*HistogramSpec) ProtoMessage() {}
 
 func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1708,7 @@ func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramSpec.ProtoReflect.Descriptor instead.
 func (*HistogramSpec) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HistogramSpec) GetLowestNanos() int64 {
@@ -1194,7 +1745,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1757,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1770,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Accepted) GetEpoch() uint64 {
@@ -1257,7 +1808,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1820,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1833,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Start) GetEpoch() uint64 {
@@ -1317,7 +1868,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1880,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1893,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Heartbeat) GetSeq() uint64 {
@@ -1370,7 +1921,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1933,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1946,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -1431,7 +1982,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1994,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +2007,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -1516,7 +2067,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +2079,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +2092,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -1596,7 +2147,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +2159,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +2172,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -1717,7 +2268,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2280,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2293,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -1792,7 +2343,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2355,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2368,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1873,7 +2424,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x16receive_time_unix_nano\x18\x04 \x01(\x03R\x13receiveTimeUnixNano\x12-\n" +
 	"\x13send_time_unix_nano\x18\x05 \x01(\x03R\x10sendTimeUnixNano\x12\x14\n" +
 	"\x05cores\x18\x06 \x01(\rR\x05cores\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"\xa5\x03\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"\xce\x03\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1f\n" +
@@ -1889,7 +2440,14 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x06limits\x18\t \x01(\v2\x10.surge.v1.LimitsR\x06limits\x12%\n" +
 	"\x0einterval_nanos\x18\n" +
 	" \x01(\x03R\rintervalNanos\x125\n" +
-	"\thistogram\x18\v \x01(\v2\x17.surge.v1.HistogramSpecR\thistogram\"\xb1\x01\n" +
+	"\thistogram\x18\v \x01(\v2\x17.surge.v1.HistogramSpecR\thistogram\x12'\n" +
+	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\"`\n" +
+	"\tDataTable\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\acolumns\x18\x02 \x03(\tR\acolumns\x12%\n" +
+	"\x04rows\x18\x03 \x03(\v2\x11.surge.v1.DataRowR\x04rows\"!\n" +
+	"\aDataRow\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"\xf3\x01\n" +
 	"\n" +
 	"RequestDef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1897,17 +2455,55 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12*\n" +
 	"\aheaders\x18\x04 \x03(\v2\x10.surge.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12#\n" +
-	"\rtimeout_nanos\x18\x06 \x01(\x03R\ftimeoutNanos\"2\n" +
+	"\rtimeout_nanos\x18\x06 \x01(\x03R\ftimeoutNanos\x12\x16\n" +
+	"\x06weight\x18\a \x01(\x01R\x06weight\x12\x16\n" +
+	"\x06expect\x18\b \x03(\rR\x06expect\x12\x10\n" +
+	"\x03url\x18\t \x01(\tR\x03url\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xb4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x97\x03\n" +
 	"\bSchedule\x124\n" +
-	"\bconstant\x18\x01 \x01(\v2\x16.surge.v1.ConstantRateH\x00R\bconstant\x12+\n" +
+	"\bconstant\x18\x01 \x01(\v2\x16.surge.v1.ConstantRateH\x00R\bconstant\x12(\n" +
+	"\x04ramp\x18\x05 \x01(\v2\x12.surge.v1.RampRateH\x00R\x04ramp\x12+\n" +
+	"\x05steps\x18\x06 \x01(\v2\x13.surge.v1.StepRatesH\x00R\x05steps\x121\n" +
+	"\adiurnal\x18\a \x01(\v2\x15.surge.v1.DiurnalRateH\x00R\adiurnal\x12+\n" +
 	"\aarrival\x18\x02 \x01(\x0e2\x11.surge.v1.ArrivalR\aarrival\x12\x1f\n" +
 	"\vfirst_index\x18\x03 \x01(\x04R\n" +
 	"firstIndex\x12\x1b\n" +
-	"\tend_index\x18\x04 \x01(\x04R\bendIndexB\a\n" +
-	"\x05curve\"]\n" +
+	"\tend_index\x18\x04 \x01(\x04R\bendIndex\x12'\n" +
+	"\x06spikes\x18\b \x03(\v2\x0f.surge.v1.SpikeR\x06spikes\x12\x1a\n" +
+	"\bcompress\x18\t \x01(\x01R\bcompress\x12\x12\n" +
+	"\x04seed\x18\n" +
+	" \x01(\x04R\x04seedB\a\n" +
+	"\x05curve\"}\n" +
+	"\bRampRate\x12&\n" +
+	"\x0ffrom_per_second\x18\x01 \x01(\x01R\rfromPerSecond\x12\"\n" +
+	"\rto_per_second\x18\x02 \x01(\x01R\vtoPerSecond\x12%\n" +
+	"\x0eduration_nanos\x18\x03 \x01(\x03R\rdurationNanos\"5\n" +
+	"\tStepRates\x12(\n" +
+	"\x05steps\x18\x01 \x03(\v2\x12.surge.v1.StepRateR\x05steps\"Y\n" +
+	"\bStepRate\x12&\n" +
+	"\x0frate_per_second\x18\x01 \x01(\x01R\rratePerSecond\x12%\n" +
+	"\x0eduration_nanos\x18\x02 \x01(\x03R\rdurationNanos\"\xee\x01\n" +
+	"\vDiurnalRate\x12%\n" +
+	"\x0edaily_requests\x18\x01 \x01(\x01R\rdailyRequests\x12'\n" +
+	"\x0fpeak_multiplier\x18\x02 \x01(\x01R\x0epeakMultiplier\x12$\n" +
+	"\x0epeak_to_trough\x18\x03 \x01(\x01R\fpeakToTrough\x12\x1b\n" +
+	"\tpeak_hour\x18\x04 \x01(\x01R\bpeakHour\x12%\n" +
+	"\x0ehourly_weights\x18\x05 \x03(\x01R\rhourlyWeights\x12%\n" +
+	"\x0eduration_nanos\x18\x06 \x01(\x03R\rdurationNanos\"\xc9\x01\n" +
+	"\x05Spike\x12\x19\n" +
+	"\bat_nanos\x18\x01 \x01(\x03R\aatNanos\x12\x1f\n" +
+	"\vat_fraction\x18\x02 \x01(\x01R\n" +
+	"atFraction\x12\x1e\n" +
+	"\n" +
+	"multiplier\x18\x03 \x01(\x01R\n" +
+	"multiplier\x12\x1d\n" +
+	"\n" +
+	"ramp_nanos\x18\x04 \x01(\x03R\trampNanos\x12\x1d\n" +
+	"\n" +
+	"hold_nanos\x18\x05 \x01(\x03R\tholdNanos\x12&\n" +
+	"\x0framp_down_nanos\x18\x06 \x01(\x03R\rrampDownNanos\"]\n" +
 	"\fConstantRate\x12&\n" +
 	"\x0frate_per_second\x18\x01 \x01(\x01R\rratePerSecond\x12%\n" +
 	"\x0eduration_nanos\x18\x02 \x01(\x03R\rdurationNanos\"7\n" +
@@ -1985,10 +2581,11 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.surge.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05fatal\x18\x03 \x01(\bR\x05fatal*7\n" +
+	"\x05fatal\x18\x03 \x01(\bR\x05fatal*L\n" +
 	"\aArrival\x12\x17\n" +
 	"\x13ARRIVAL_UNSPECIFIED\x10\x00\x12\x13\n" +
-	"\x0fARRIVAL_UNIFORM\x10\x01*\xe0\x01\n" +
+	"\x0fARRIVAL_UNIFORM\x10\x01\x12\x13\n" +
+	"\x0fARRIVAL_POISSON\x10\x02*\xe0\x01\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_CODE_PROTOCOL_MISMATCH\x10\x01\x12!\n" +
@@ -2013,7 +2610,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(Arrival)(0),            // 0: surge.v1.Arrival
 	(ErrorCode)(0),          // 1: surge.v1.ErrorCode
@@ -2022,57 +2619,71 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*Hello)(nil),           // 4: surge.v1.Hello
 	(*Ready)(nil),           // 5: surge.v1.Ready
 	(*Assign)(nil),          // 6: surge.v1.Assign
-	(*RequestDef)(nil),      // 7: surge.v1.RequestDef
-	(*Header)(nil),          // 8: surge.v1.Header
-	(*Schedule)(nil),        // 9: surge.v1.Schedule
-	(*ConstantRate)(nil),    // 10: surge.v1.ConstantRate
-	(*Share)(nil),           // 11: surge.v1.Share
-	(*Limits)(nil),          // 12: surge.v1.Limits
-	(*HistogramSpec)(nil),   // 13: surge.v1.HistogramSpec
-	(*Accepted)(nil),        // 14: surge.v1.Accepted
-	(*Start)(nil),           // 15: surge.v1.Start
-	(*Heartbeat)(nil),       // 16: surge.v1.Heartbeat
-	(*Stop)(nil),            // 17: surge.v1.Stop
-	(*Snapshot)(nil),        // 18: surge.v1.Snapshot
-	(*Series)(nil),          // 19: surge.v1.Series
-	(*Counters)(nil),        // 20: surge.v1.Counters
-	(*Done)(nil),            // 21: surge.v1.Done
-	(*Error)(nil),           // 22: surge.v1.Error
-	nil,                     // 23: surge.v1.Counters.ErrorsEntry
-	nil,                     // 24: surge.v1.Counters.DroppedByEntry
+	(*DataTable)(nil),       // 7: surge.v1.DataTable
+	(*DataRow)(nil),         // 8: surge.v1.DataRow
+	(*RequestDef)(nil),      // 9: surge.v1.RequestDef
+	(*Header)(nil),          // 10: surge.v1.Header
+	(*Schedule)(nil),        // 11: surge.v1.Schedule
+	(*RampRate)(nil),        // 12: surge.v1.RampRate
+	(*StepRates)(nil),       // 13: surge.v1.StepRates
+	(*StepRate)(nil),        // 14: surge.v1.StepRate
+	(*DiurnalRate)(nil),     // 15: surge.v1.DiurnalRate
+	(*Spike)(nil),           // 16: surge.v1.Spike
+	(*ConstantRate)(nil),    // 17: surge.v1.ConstantRate
+	(*Share)(nil),           // 18: surge.v1.Share
+	(*Limits)(nil),          // 19: surge.v1.Limits
+	(*HistogramSpec)(nil),   // 20: surge.v1.HistogramSpec
+	(*Accepted)(nil),        // 21: surge.v1.Accepted
+	(*Start)(nil),           // 22: surge.v1.Start
+	(*Heartbeat)(nil),       // 23: surge.v1.Heartbeat
+	(*Stop)(nil),            // 24: surge.v1.Stop
+	(*Snapshot)(nil),        // 25: surge.v1.Snapshot
+	(*Series)(nil),          // 26: surge.v1.Series
+	(*Counters)(nil),        // 27: surge.v1.Counters
+	(*Done)(nil),            // 28: surge.v1.Done
+	(*Error)(nil),           // 29: surge.v1.Error
+	nil,                     // 30: surge.v1.Counters.ErrorsEntry
+	nil,                     // 31: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
 	6,  // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
-	15, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
-	16, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	17, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	22, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
+	23, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
+	24, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
 	5,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
-	14, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	18, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	21, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	22, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	7,  // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	9,  // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	11, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
-	12, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	13, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
-	8,  // 15: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	10, // 16: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	0,  // 17: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	19, // 18: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	20, // 19: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	23, // 20: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	24, // 21: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	20, // 22: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	1,  // 23: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	2,  // 24: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	3,  // 25: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	25, // [25:26] is the sub-list for method output_type
-	24, // [24:25] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	21, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
+	25, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	28, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	29, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	9,  // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	11, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	18, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
+	19, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	20, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	7,  // 15: surge.v1.Assign.data:type_name -> surge.v1.DataTable
+	8,  // 16: surge.v1.DataTable.rows:type_name -> surge.v1.DataRow
+	10, // 17: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	17, // 18: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	12, // 19: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	13, // 20: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	15, // 21: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	0,  // 22: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	16, // 23: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	14, // 24: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	26, // 25: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	27, // 26: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	30, // 27: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	31, // 28: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	27, // 29: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	1,  // 30: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	2,  // 31: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	3,  // 32: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	32, // [32:33] is the sub-list for method output_type
+	31, // [31:32] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -2094,8 +2705,11 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Done)(nil),
 		(*SessionResponse_Error)(nil),
 	}
-	file_surge_v1_agent_proto_msgTypes[7].OneofWrappers = []any{
+	file_surge_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
+		(*Schedule_Ramp)(nil),
+		(*Schedule_Steps)(nil),
+		(*Schedule_Diurnal)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2103,7 +2717,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
