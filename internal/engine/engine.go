@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/template"
 )
 
 // Errors returned at the package boundary.
@@ -26,16 +26,28 @@ var (
 	ErrInvalidJob = errors.New("invalid job")
 )
 
-// Request is one named request of the mix.
+// Request is one named request of the mix. Path, URL, header values and
+// Body may hold templates (package template), rendered per arrival from
+// (seed, arrival index), so every agent sends the same request for the same
+// arrival.
 type Request struct {
 	Name   string
 	Method string
 	// Path is appended to the target's base URL; it starts with "/".
-	Path   string
+	Path string
+	// URL, when set, is an absolute http(s) URL used instead of the target
+	// and Path.
+	URL    string
 	Header http.Header
 	Body   []byte
 	// Timeout is the total timeout of this request; 0 means Limits.Timeout.
 	Timeout time.Duration
+	// Weight is the request's share of the mix, relative to the others;
+	// 0 means 1.
+	Weight float64
+	// Expect lists the statuses that count as success; empty means any
+	// 2xx or 3xx.
+	Expect []int
 }
 
 // Limits bound what one job may do.
@@ -82,8 +94,13 @@ func (l Limits) Validate() error {
 type Job struct {
 	// Target is the base URL (scheme://host:port) requests are sent to.
 	Target *url.URL
-	// Requests is the mix; arrival i uses Requests[i mod len(Requests)].
+	// Requests is the weighted mix; the request of arrival i is a pure
+	// function of (Seed, i), so any split plays the same global mix.
 	Requests []Request
+	// Seed drives the request mix and the templates.
+	Seed uint64
+	// Data holds the data files templates read rows from.
+	Data template.Data
 	// Schedule is the stage's global schedule; Share the agent's part of it.
 	Schedule *schedule.Schedule
 	Share    schedule.Share
@@ -104,16 +121,8 @@ func (j *Job) Validate() error {
 	if len(j.Requests) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no requests", ErrInvalidJob))
 	}
-	for k, r := range j.Requests {
-		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
-			errs = append(errs, fmt.Errorf("%w: request %d: bad method %q", ErrInvalidJob, k, r.Method))
-		}
-		if !strings.HasPrefix(r.Path, "/") {
-			errs = append(errs, fmt.Errorf("%w: request %d: path %q must start with /", ErrInvalidJob, k, r.Path))
-		}
-		if r.Timeout < 0 {
-			errs = append(errs, fmt.Errorf("%w: request %d: negative timeout", ErrInvalidJob, k))
-		}
+	if _, err := j.compile(); err != nil {
+		errs = append(errs, err)
 	}
 	if j.Schedule == nil {
 		errs = append(errs, fmt.Errorf("%w: no schedule", ErrInvalidJob))

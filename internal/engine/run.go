@@ -46,21 +46,21 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	if err := job.Validate(); err != nil {
 		return Summary{}, err
 	}
+	p, err := job.compile()
+	if err != nil {
+		return Summary{}, err
+	}
 	client, tr := e.client(job.Limits)
 	defer tr.CloseIdleConnections()
 
 	r := &runner{
 		e:       e,
 		job:     &job,
+		plan:    p,
 		t0:      t0,
 		client:  client,
 		rec:     metrics.NewRecorder(job.Geometry, len(job.Requests)),
-		urls:    make([]string, len(job.Requests)),
 		observe: e.cfg.Observe,
-	}
-	base := job.Target.Scheme + "://" + job.Target.Host
-	for k, rq := range job.Requests {
-		r.urls[k] = base + rq.Path
 	}
 
 	// reqCtx is cancelled when Run returns: outstanding requests then end
@@ -168,7 +168,7 @@ type runner struct {
 	job     *Job
 	t0      time.Time
 	client  *http.Client
-	urls    []string
+	plan    *plan
 	observe func(metrics.Result)
 
 	// next is the offset from T0 of the arrival the pacer is on (waiting
@@ -209,7 +209,7 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 		} else if ctx.Err() != nil {
 			return
 		}
-		req := int(i % uint64(len(r.job.Requests)))
+		req := r.plan.pick(i)
 		slot := r.slot(at)
 		now := time.Now()
 		r.mu.Lock()
@@ -221,7 +221,7 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 		r.rec.Issued(slot, req, now.Sub(intended))
 		r.mu.Unlock()
 		r.wg.Add(1)
-		go r.send(reqCtx, req, intended, now)
+		go r.send(reqCtx, i, req, intended, now)
 	}
 }
 
@@ -233,12 +233,13 @@ func (r *runner) slot(d time.Duration) uint32 {
 	return uint32(min(d/r.job.Interval, 1<<31))
 }
 
-// send performs one request and records its result. It exits when the
-// response body is read, or at its timeout, or when reqCtx is cancelled.
-func (r *runner) send(ctx context.Context, req int, intended, sent time.Time) {
+// send performs the request of arrival i and records its result. It exits
+// when the response body is read, or at its timeout, or when reqCtx is
+// cancelled.
+func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent time.Time) {
 	defer r.wg.Done()
-	rq := &r.job.Requests[req]
-	timeout := rq.Timeout
+	c := &r.plan.reqs[req]
+	timeout := time.Duration(c.timeout)
 	if timeout == 0 {
 		timeout = r.job.Limits.Timeout
 	}
@@ -246,28 +247,18 @@ func (r *runner) send(ctx context.Context, req int, intended, sent time.Time) {
 	defer cancel()
 
 	res := metrics.Result{Request: req}
-	var body io.Reader
-	if len(rq.Body) > 0 {
-		body = bytes.NewReader(rq.Body)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, rq.Method, r.urls[req], body)
+	hreq, err := r.build(ctx, c, i)
 	if err != nil {
 		res.Outcome = metrics.Other
 	} else {
-		for k, v := range rq.Header {
-			hreq.Header[k] = v
-		}
-		if h := rq.Header.Get("Host"); h != "" {
-			hreq.Host = h
-		}
-		res.BytesOut = int64(len(rq.Body))
+		res.BytesOut = hreq.ContentLength
 		var resp *http.Response
 		resp, err = r.client.Do(hreq)
 		if err == nil {
 			res.BytesIn, res.Truncated, err = readBody(resp.Body, r.job.Limits.MaxBodyBytes)
 			resp.Body.Close()
 		}
-		res.Outcome = classify(resp, err)
+		res.Outcome = classify(c, resp, err)
 	}
 	done := time.Now()
 	res.Response = done.Sub(intended)
@@ -281,6 +272,38 @@ func (r *runner) send(ctx context.Context, req int, intended, sent time.Time) {
 	r.mu.Unlock()
 }
 
+// build renders the request of arrival i.
+func (r *runner) build(ctx context.Context, c *compiled, i uint64) (*http.Request, error) {
+	u := c.staticURL
+	if u == "" {
+		u = string(c.url.Append(nil, c.seed, i, r.job.Data))
+	}
+	var body io.Reader
+	var n int64
+	switch {
+	case c.body != nil:
+		b := c.body.Append(nil, c.seed, i, r.job.Data)
+		body, n = bytes.NewReader(b), int64(len(b))
+	case len(c.staticBody) > 0:
+		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
+	}
+	hreq, err := http.NewRequestWithContext(ctx, c.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	hreq.ContentLength = n
+	for k, v := range c.header {
+		hreq.Header[k] = v
+	}
+	for _, h := range c.headerTmpl {
+		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, c.seed, i, r.job.Data)))
+	}
+	if h := hreq.Header.Get("Host"); h != "" {
+		hreq.Host = h
+	}
+	return hreq, nil
+}
+
 // readBody reads at most limit bytes of body and discards them.
 func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) {
 	n, err = io.Copy(io.Discard, io.LimitReader(body, limit+1))
@@ -291,13 +314,15 @@ func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) 
 }
 
 // classify maps a response or transport error to an outcome class.
-func classify(resp *http.Response, err error) metrics.Outcome {
+func classify(c *compiled, resp *http.Response, err error) metrics.Outcome {
 	if err != nil {
 		return classifyErr(err)
 	}
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 400:
+	case c.success(resp.StatusCode):
 		return metrics.OK
+	case len(c.expect) > 0 && resp.StatusCode >= 200 && resp.StatusCode < 400:
+		return metrics.UnexpectedStatus
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return metrics.HTTP4xx
 	case resp.StatusCode >= 500 && resp.StatusCode < 600:

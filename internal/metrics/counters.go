@@ -19,11 +19,12 @@ const (
 	Timeout                    // connect, first-byte or total timeout
 	ConnRefused                // the target refused the connection
 	ConnReset                  // the connection was reset or closed mid-request
-	Other                      // anything else (protocol errors, unexpected statuses…)
+	Other                      // anything else (protocol errors, 1xx…)
+	UnexpectedStatus           // a 2xx/3xx status not in the request's expected list
 	NumOutcomes
 )
 
-var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other"}
+var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other", "unexpected_status"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {

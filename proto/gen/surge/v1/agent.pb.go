@@ -719,12 +719,14 @@ func (x *Assign) GetData() []*DataTable {
 	return nil
 }
 
-// DataTable is one data file (CSV or JSON lines) as columns and rows.
+// DataTable is one data file as the scenario read it; every agent parses
+// the same bytes the same way.
 type DataTable struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Columns       []string               `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
-	Rows          []*DataRow             `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// kind is "csv" or "jsonl".
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Content       []byte `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -766,61 +768,16 @@ func (x *DataTable) GetName() string {
 	return ""
 }
 
-func (x *DataTable) GetColumns() []string {
+func (x *DataTable) GetKind() string {
 	if x != nil {
-		return x.Columns
+		return x.Kind
 	}
-	return nil
+	return ""
 }
 
-func (x *DataTable) GetRows() []*DataRow {
+func (x *DataTable) GetContent() []byte {
 	if x != nil {
-		return x.Rows
-	}
-	return nil
-}
-
-// DataRow is one row of a DataTable, a value per column.
-type DataRow struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DataRow) Reset() {
-	*x = DataRow{}
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DataRow) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DataRow) ProtoMessage() {}
-
-func (x *DataRow) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DataRow.ProtoReflect.Descriptor instead.
-func (*DataRow) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *DataRow) GetValues() []string {
-	if x != nil {
-		return x.Values
+		return x.Content
 	}
 	return nil
 }
@@ -849,7 +806,7 @@ type RequestDef struct {
 
 func (x *RequestDef) Reset() {
 	*x = RequestDef{}
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +818,7 @@ func (x *RequestDef) String() string {
 func (*RequestDef) ProtoMessage() {}
 
 func (x *RequestDef) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +831,7 @@ func (x *RequestDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestDef.ProtoReflect.Descriptor instead.
 func (*RequestDef) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RequestDef) GetName() string {
@@ -951,7 +908,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +920,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +933,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Header) GetName() string {
@@ -1022,7 +979,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +991,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1004,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Schedule) GetCurve() isSchedule_Curve {
@@ -1175,7 +1132,7 @@ type RampRate struct {
 
 func (x *RampRate) Reset() {
 	*x = RampRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1144,7 @@ func (x *RampRate) String() string {
 func (*RampRate) ProtoMessage() {}
 
 func (x *RampRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1157,7 @@ func (x *RampRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RampRate.ProtoReflect.Descriptor instead.
 func (*RampRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RampRate) GetFromPerSecond() float64 {
@@ -1234,7 +1191,7 @@ type StepRates struct {
 
 func (x *StepRates) Reset() {
 	*x = StepRates{}
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1203,7 @@ func (x *StepRates) String() string {
 func (*StepRates) ProtoMessage() {}
 
 func (x *StepRates) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1216,7 @@ func (x *StepRates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRates.ProtoReflect.Descriptor instead.
 func (*StepRates) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StepRates) GetSteps() []*StepRate {
@@ -1280,7 +1237,7 @@ type StepRate struct {
 
 func (x *StepRate) Reset() {
 	*x = StepRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1249,7 @@ func (x *StepRate) String() string {
 func (*StepRate) ProtoMessage() {}
 
 func (x *StepRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1262,7 @@ func (x *StepRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRate.ProtoReflect.Descriptor instead.
 func (*StepRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StepRate) GetRatePerSecond() float64 {
@@ -1337,7 +1294,7 @@ type DiurnalRate struct {
 
 func (x *DiurnalRate) Reset() {
 	*x = DiurnalRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1306,7 @@ func (x *DiurnalRate) String() string {
 func (*DiurnalRate) ProtoMessage() {}
 
 func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1319,7 @@ func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiurnalRate.ProtoReflect.Descriptor instead.
 func (*DiurnalRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DiurnalRate) GetDailyRequests() float64 {
@@ -1422,7 +1379,7 @@ type Spike struct {
 
 func (x *Spike) Reset() {
 	*x = Spike{}
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1391,7 @@ func (x *Spike) String() string {
 func (*Spike) ProtoMessage() {}
 
 func (x *Spike) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1404,7 @@ func (x *Spike) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spike.ProtoReflect.Descriptor instead.
 func (*Spike) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Spike) GetAtNanos() int64 {
@@ -1503,7 +1460,7 @@ type ConstantRate struct {
 
 func (x *ConstantRate) Reset() {
 	*x = ConstantRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1472,7 @@ func (x *ConstantRate) String() string {
 func (*ConstantRate) ProtoMessage() {}
 
 func (x *ConstantRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1485,7 @@ func (x *ConstantRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConstantRate.ProtoReflect.Descriptor instead.
 func (*ConstantRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConstantRate) GetRatePerSecond() float64 {
@@ -1558,7 +1515,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1527,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1540,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Share) GetCycle() uint32 {
@@ -1615,7 +1572,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1584,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1597,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Limits) GetMaxInFlight() uint32 {
@@ -1683,7 +1640,7 @@ type HistogramSpec struct {
 
 func (x *HistogramSpec) Reset() {
 	*x = HistogramSpec{}
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1652,7 @@ func (x *HistogramSpec) String() string {
 func (*HistogramSpec) ProtoMessage() {}
 
 func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1665,7 @@ func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramSpec.ProtoReflect.Descriptor instead.
 func (*HistogramSpec) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HistogramSpec) GetLowestNanos() int64 {
@@ -1745,7 +1702,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1714,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1727,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Accepted) GetEpoch() uint64 {
@@ -1808,7 +1765,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1777,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1790,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Start) GetEpoch() uint64 {
@@ -1868,7 +1825,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1837,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +1850,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Heartbeat) GetSeq() uint64 {
@@ -1921,7 +1878,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +1890,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +1903,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -1982,7 +1939,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +1951,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +1964,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2067,7 +2024,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2036,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2049,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2147,7 +2104,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2159,7 +2116,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2172,7 +2129,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2268,7 +2225,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2237,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2250,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -2343,7 +2300,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2312,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2325,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2441,13 +2398,11 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x0einterval_nanos\x18\n" +
 	" \x01(\x03R\rintervalNanos\x125\n" +
 	"\thistogram\x18\v \x01(\v2\x17.surge.v1.HistogramSpecR\thistogram\x12'\n" +
-	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\"`\n" +
+	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\"M\n" +
 	"\tDataTable\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acolumns\x18\x02 \x03(\tR\acolumns\x12%\n" +
-	"\x04rows\x18\x03 \x03(\v2\x11.surge.v1.DataRowR\x04rows\"!\n" +
-	"\aDataRow\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\tR\x06values\"\xf3\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"\xf3\x01\n" +
 	"\n" +
 	"RequestDef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -2610,7 +2565,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(Arrival)(0),            // 0: surge.v1.Arrival
 	(ErrorCode)(0),          // 1: surge.v1.ErrorCode
@@ -2620,70 +2575,68 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*Ready)(nil),           // 5: surge.v1.Ready
 	(*Assign)(nil),          // 6: surge.v1.Assign
 	(*DataTable)(nil),       // 7: surge.v1.DataTable
-	(*DataRow)(nil),         // 8: surge.v1.DataRow
-	(*RequestDef)(nil),      // 9: surge.v1.RequestDef
-	(*Header)(nil),          // 10: surge.v1.Header
-	(*Schedule)(nil),        // 11: surge.v1.Schedule
-	(*RampRate)(nil),        // 12: surge.v1.RampRate
-	(*StepRates)(nil),       // 13: surge.v1.StepRates
-	(*StepRate)(nil),        // 14: surge.v1.StepRate
-	(*DiurnalRate)(nil),     // 15: surge.v1.DiurnalRate
-	(*Spike)(nil),           // 16: surge.v1.Spike
-	(*ConstantRate)(nil),    // 17: surge.v1.ConstantRate
-	(*Share)(nil),           // 18: surge.v1.Share
-	(*Limits)(nil),          // 19: surge.v1.Limits
-	(*HistogramSpec)(nil),   // 20: surge.v1.HistogramSpec
-	(*Accepted)(nil),        // 21: surge.v1.Accepted
-	(*Start)(nil),           // 22: surge.v1.Start
-	(*Heartbeat)(nil),       // 23: surge.v1.Heartbeat
-	(*Stop)(nil),            // 24: surge.v1.Stop
-	(*Snapshot)(nil),        // 25: surge.v1.Snapshot
-	(*Series)(nil),          // 26: surge.v1.Series
-	(*Counters)(nil),        // 27: surge.v1.Counters
-	(*Done)(nil),            // 28: surge.v1.Done
-	(*Error)(nil),           // 29: surge.v1.Error
-	nil,                     // 30: surge.v1.Counters.ErrorsEntry
-	nil,                     // 31: surge.v1.Counters.DroppedByEntry
+	(*RequestDef)(nil),      // 8: surge.v1.RequestDef
+	(*Header)(nil),          // 9: surge.v1.Header
+	(*Schedule)(nil),        // 10: surge.v1.Schedule
+	(*RampRate)(nil),        // 11: surge.v1.RampRate
+	(*StepRates)(nil),       // 12: surge.v1.StepRates
+	(*StepRate)(nil),        // 13: surge.v1.StepRate
+	(*DiurnalRate)(nil),     // 14: surge.v1.DiurnalRate
+	(*Spike)(nil),           // 15: surge.v1.Spike
+	(*ConstantRate)(nil),    // 16: surge.v1.ConstantRate
+	(*Share)(nil),           // 17: surge.v1.Share
+	(*Limits)(nil),          // 18: surge.v1.Limits
+	(*HistogramSpec)(nil),   // 19: surge.v1.HistogramSpec
+	(*Accepted)(nil),        // 20: surge.v1.Accepted
+	(*Start)(nil),           // 21: surge.v1.Start
+	(*Heartbeat)(nil),       // 22: surge.v1.Heartbeat
+	(*Stop)(nil),            // 23: surge.v1.Stop
+	(*Snapshot)(nil),        // 24: surge.v1.Snapshot
+	(*Series)(nil),          // 25: surge.v1.Series
+	(*Counters)(nil),        // 26: surge.v1.Counters
+	(*Done)(nil),            // 27: surge.v1.Done
+	(*Error)(nil),           // 28: surge.v1.Error
+	nil,                     // 29: surge.v1.Counters.ErrorsEntry
+	nil,                     // 30: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
 	6,  // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
-	22, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
-	23, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	24, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	21, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
+	22, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
+	23, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
 	5,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
-	21, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	25, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	28, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	29, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	9,  // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	11, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	18, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
-	19, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	20, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	20, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
+	24, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	27, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	28, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	8,  // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	10, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	17, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
+	18, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	19, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
 	7,  // 15: surge.v1.Assign.data:type_name -> surge.v1.DataTable
-	8,  // 16: surge.v1.DataTable.rows:type_name -> surge.v1.DataRow
-	10, // 17: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	17, // 18: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	12, // 19: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
-	13, // 20: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
-	15, // 21: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
-	0,  // 22: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	16, // 23: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
-	14, // 24: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	26, // 25: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	27, // 26: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	30, // 27: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	31, // 28: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	27, // 29: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	1,  // 30: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	2,  // 31: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	3,  // 32: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	32, // [32:33] is the sub-list for method output_type
-	31, // [31:32] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	9,  // 16: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	16, // 17: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	11, // 18: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	12, // 19: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	14, // 20: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	0,  // 21: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	15, // 22: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	13, // 23: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	25, // 24: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	26, // 25: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	29, // 26: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	30, // 27: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	26, // 28: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	1,  // 29: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	2,  // 30: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	3,  // 31: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	31, // [31:32] is the sub-list for method output_type
+	30, // [30:31] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -2705,7 +2658,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Done)(nil),
 		(*SessionResponse_Error)(nil),
 	}
-	file_surge_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
+	file_surge_v1_agent_proto_msgTypes[8].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
 		(*Schedule_Ramp)(nil),
 		(*Schedule_Steps)(nil),
@@ -2717,7 +2670,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

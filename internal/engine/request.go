@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/surgeload/surge/internal/template"
+)
+
+// compiled is a Request ready for the hot path: templates parsed once,
+// static parts kept as they are.
+type compiled struct {
+	name, method string
+	url          *template.Template // the full URL: target + path, or the request's absolute URL
+	staticURL    string             // set when url has no actions
+	header       http.Header        // static headers
+	headerTmpl   []headerTemplate   // headers whose value has actions
+	body         *template.Template
+	staticBody   []byte
+	timeout      timeoutOr
+	expect       []int // sorted; empty = any 2xx/3xx
+	seed         uint64
+}
+
+type headerTemplate struct {
+	name string
+	tmpl *template.Template
+}
+
+// timeoutOr is a per-request timeout, 0 meaning the job's default.
+type timeoutOr = int64
+
+// plan is the compiled request mix of a job.
+type plan struct {
+	reqs []compiled
+	mix  *template.Mix
+	seed uint64
+}
+
+// compile parses every template of the job and builds the mix. Every
+// problem is returned at once.
+func (j *Job) compile() (*plan, error) {
+	var errs []error
+	p := &plan{reqs: make([]compiled, len(j.Requests)), seed: template.DeriveSeed(j.Seed, "mix")}
+	weights := make([]float64, len(j.Requests))
+	base := ""
+	if j.Target != nil {
+		base = j.Target.Scheme + "://" + j.Target.Host
+	}
+	bad := func(k int, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: request %d: %s", ErrInvalidJob, k, fmt.Sprintf(format, args...)))
+	}
+	for k, r := range j.Requests {
+		c := &p.reqs[k]
+		c.name, c.method, c.timeout = r.Name, r.Method, int64(r.Timeout)
+		c.seed = template.DeriveSeed(j.Seed, "request/"+r.Name)
+		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
+			bad(k, "bad method %q", r.Method)
+		}
+		if r.Timeout < 0 {
+			bad(k, "negative timeout")
+		}
+		w := r.Weight
+		if w == 0 {
+			w = 1
+		}
+		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			bad(k, "weight %v must be a finite number > 0", r.Weight)
+		}
+		weights[k] = w
+		for _, s := range r.Expect {
+			if s < 100 || s > 599 {
+				bad(k, "expected status %d is not in 100..599", s)
+			}
+		}
+		c.expect = slices.Sorted(slices.Values(r.Expect))
+		raw := base + r.Path
+		if r.URL != "" {
+			raw = r.URL
+			if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(k, "url %q must be an absolute http(s) URL", r.URL)
+			}
+		} else if !strings.HasPrefix(r.Path, "/") {
+			bad(k, "path %q must start with /", r.Path)
+		}
+		t, err := template.Parse(raw)
+		if err != nil {
+			bad(k, "url %q: %v", raw, err)
+		} else {
+			c.url = t
+			if t.Static() {
+				c.staticURL = raw
+			}
+		}
+		c.header = http.Header{}
+		for name, vs := range r.Header {
+			for _, v := range vs {
+				ht, err := template.Parse(v)
+				switch {
+				case err != nil:
+					bad(k, "header %s: %v", name, err)
+				case ht.Static():
+					c.header.Add(name, v)
+				default:
+					c.headerTmpl = append(c.headerTmpl, headerTemplate{name: name, tmpl: ht})
+				}
+			}
+		}
+		if len(r.Body) > 0 {
+			bt, err := template.Parse(string(r.Body))
+			if err != nil {
+				bad(k, "body: %v", err)
+			} else if bt.Static() {
+				c.staticBody = r.Body
+			} else {
+				c.body = bt
+			}
+		}
+		tmpls := []*template.Template{c.url, c.body}
+		for _, h := range c.headerTmpl {
+			tmpls = append(tmpls, h.tmpl)
+		}
+		for _, t := range tmpls {
+			if t != nil && len(t.Files()) > 0 {
+				if j.Data == nil {
+					bad(k, "templates read data files %v but the job has no data", t.Files())
+				} else if err := t.CheckData(j.Data); err != nil {
+					bad(k, "%v", err)
+				}
+			}
+		}
+	}
+	if len(j.Requests) > 0 {
+		m, err := template.NewMix(weights)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidJob, err))
+		}
+		p.mix = m
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// pick is the request of global arrival i.
+func (p *plan) pick(i uint64) int {
+	if len(p.reqs) == 1 {
+		return 0
+	}
+	return p.mix.Pick(p.seed, i)
+}
+
+// success reports whether a status counts as success for c.
+func (c *compiled) success(status int) bool {
+	if len(c.expect) == 0 {
+		return status >= 200 && status < 400
+	}
+	_, ok := slices.BinarySearch(c.expect, status)
+	return ok
+}
