@@ -115,7 +115,7 @@ func Start(cfg Config) (*Agent, error) {
 		// disconnect it with too_many_pings).
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(16<<20),
+		grpc.MaxRecvMsgSize(32<<20), // assignments carry up to 16 MiB of data files
 	)
 	surgev1.RegisterAgentServiceServer(a.srv, &service{a: a})
 	go func() { // exits when the server stops (Close)

@@ -100,7 +100,7 @@ type Job struct {
 	// Seed drives the request mix and the templates.
 	Seed uint64
 	// Data holds the data files templates read rows from.
-	Data template.Data
+	Data template.Tables
 	// Schedule is the stage's global schedule; Share the agent's part of it.
 	Schedule *schedule.Schedule
 	Share    schedule.Share

@@ -3,6 +3,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"net/http"
 	"net/url"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/template"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 )
 
@@ -28,6 +31,8 @@ const (
 	MaxHeaderBytes = 64 << 10
 	MaxBodyBytes   = 4 << 20
 	MaxNameLen     = 256
+	MaxDataFiles   = 16
+	MaxDataBytes   = 16 << 20
 )
 
 // Assignment is the domain view of an Assign message.
@@ -45,7 +50,11 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 	c := j.Schedule.Constant()
 	reqs := make([]*surgev1.RequestDef, len(j.Requests))
 	for k, r := range j.Requests {
-		d := &surgev1.RequestDef{Name: r.Name, Method: r.Method, Path: r.Path, Body: r.Body, TimeoutNanos: int64(r.Timeout)}
+		d := &surgev1.RequestDef{Name: r.Name, Method: r.Method, Path: r.Path, Url: r.URL, Body: r.Body,
+			TimeoutNanos: int64(r.Timeout), Weight: r.Weight}
+		for _, st := range r.Expect {
+			d.Expect = append(d.Expect, uint32(st))
+		}
 		for name, vs := range r.Header {
 			for _, v := range vs {
 				d.Headers = append(d.Headers, &surgev1.Header{Name: name, Value: v})
@@ -53,7 +62,13 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 		}
 		reqs[k] = d
 	}
+	var data []*surgev1.DataTable
+	for _, name := range slices.Sorted(maps.Keys(j.Data)) {
+		t := j.Data[name]
+		data = append(data, &surgev1.DataTable{Name: name, Kind: t.Kind(), Content: t.Content()})
+	}
 	return &surgev1.Assign{
+		Data:       data,
 		RunId:      a.RunID,
 		Epoch:      a.Epoch,
 		StageIndex: a.StageIndex,
@@ -65,6 +80,7 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 			Arrival:    surgev1.Arrival_ARRIVAL_UNIFORM,
 			FirstIndex: j.First,
 			EndIndex:   j.End,
+			Seed:       j.Seed,
 		},
 		Share: &surgev1.Share{Cycle: j.Share.Cycle, Offsets: j.Share.Offsets},
 		Limits: &surgev1.Limits{
@@ -91,6 +107,27 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 	if len(a.RunID) > MaxNameLen || len(a.StageName) > MaxNameLen {
 		return a, fmt.Errorf("%w: run id or stage name longer than %d", ErrMalformed, MaxNameLen)
 	}
+	if n := len(m.GetData()); n > MaxDataFiles {
+		return a, fmt.Errorf("%w: %d data files, more than %d", ErrMalformed, n, MaxDataFiles)
+	}
+	var dataBytes int
+	for _, dt := range m.GetData() {
+		dataBytes += len(dt.GetContent())
+		if dataBytes > MaxDataBytes {
+			return a, fmt.Errorf("%w: data files larger than %d bytes in all", ErrMalformed, MaxDataBytes)
+		}
+		if a.Job.Data == nil {
+			a.Job.Data = template.Tables{}
+		}
+		if _, dup := a.Job.Data[dt.GetName()]; dup {
+			return a, fmt.Errorf("%w: data file %q sent twice", ErrMalformed, dt.GetName())
+		}
+		t, err := template.Load(dt.GetName(), dt.GetKind(), dt.GetContent(), MaxDataBytes)
+		if err != nil {
+			return a, fmt.Errorf("%w: data file: %w", ErrMalformed, err)
+		}
+		a.Job.Data[dt.GetName()] = t
+	}
 	u, err := url.Parse(m.GetTargetUrl())
 	if err != nil {
 		return a, fmt.Errorf("%w: target url: %w", ErrMalformed, err)
@@ -100,7 +137,14 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 		return a, fmt.Errorf("%w: %d requests (want 1..%d)", ErrMalformed, n, MaxRequests)
 	}
 	for k, d := range m.GetRequests() {
-		r := engine.Request{Name: d.GetName(), Method: d.GetMethod(), Path: d.GetPath(), Timeout: time.Duration(d.GetTimeoutNanos())}
+		r := engine.Request{Name: d.GetName(), Method: d.GetMethod(), Path: d.GetPath(), URL: d.GetUrl(),
+			Timeout: time.Duration(d.GetTimeoutNanos()), Weight: d.GetWeight()}
+		if len(d.GetExpect()) > 64 {
+			return a, fmt.Errorf("%w: request %d: %d expected statuses", ErrMalformed, k, len(d.GetExpect()))
+		}
+		for _, st := range d.GetExpect() {
+			r.Expect = append(r.Expect, int(st))
+		}
 		if len(r.Name) > MaxNameLen {
 			return a, fmt.Errorf("%w: request %d: name longer than %d", ErrMalformed, k, MaxNameLen)
 		}
@@ -136,6 +180,7 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 		return a, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	a.Job.Schedule = s
+	a.Job.Seed = sm.GetSeed()
 	a.Job.First, a.Job.End = sm.GetFirstIndex(), sm.GetEndIndex()
 	if a.Job.End == 0 {
 		a.Job.End = s.Len()

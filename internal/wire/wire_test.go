@@ -14,8 +14,18 @@ import (
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/template"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 )
+
+func mustTable(t testing.TB, name, src string) *template.Table {
+	t.Helper()
+	tb, err := template.LoadCSV(name, strings.NewReader(src), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
 
 func sampleAssignment(t testing.TB) Assignment {
 	t.Helper()
@@ -31,8 +41,11 @@ func sampleAssignment(t testing.TB) Assignment {
 			Target: u,
 			Requests: []engine.Request{
 				{Name: "read", Method: "GET", Path: "/items/1", Header: http.Header{"X-A": {"1", "2"}}, Timeout: time.Second},
-				{Name: "write", Method: "POST", Path: "/items", Body: []byte(`{"n":1}`)},
+				{Name: "write", Method: "POST", Path: "/items", Body: []byte(`{"n":{{seq}}}`), Weight: 3, Expect: []int{201, 202}},
+				{Name: "user", Method: "GET", URL: "http://127.0.0.1:9/u/{{csv users.csv id}}", Weight: 0.5},
 			},
+			Seed: 42,
+			Data: template.Tables{"users.csv": mustTable(t, "users.csv", "id,name\n1,ada\n")},
 			Schedule: s, Share: shares[0], First: 10, End: 400,
 			Limits:   engine.DefaultLimits(),
 			Interval: time.Second, Geometry: metrics.DefaultGeometry(),
@@ -78,6 +91,11 @@ func TestAssignFromProtoRejects(t *testing.T) {
 		"index range":    {func(m *surgev1.Assign) { m.Schedule.EndIndex = 1 << 40 }, "outside the schedule"},
 		"geometry":       {func(m *surgev1.Assign) { m.Histogram = nil }, "lowest value 0"},
 		"huge body":      {func(m *surgev1.Assign) { m.Requests[0].Body = make([]byte, MaxBodyBytes+1) }, "body of"},
+		"bad data":       {func(m *surgev1.Assign) { m.Data[0].Content = []byte("id,name\n1\n") }, "data file"},
+		"missing data":   {func(m *surgev1.Assign) { m.Data = nil }, "templates read data files"},
+		"dup data":       {func(m *surgev1.Assign) { m.Data = append(m.Data, m.Data[0]) }, "sent twice"},
+		"data kind":      {func(m *surgev1.Assign) { m.Data[0].Kind = "xml" }, "unknown data file kind"},
+		"bad template":   {func(m *surgev1.Assign) { m.Requests[0].Path = "/{{zipf}}" }, "zipf needs"},
 		"arrival":        {func(m *surgev1.Assign) { m.Schedule.Arrival = 7 }, "arrival process"},
 		"interval":       {func(m *surgev1.Assign) { m.IntervalNanos = -1 }, "interval"},
 		"limits missing": {func(m *surgev1.Assign) { m.Limits = nil }, "max in flight 0"},
