@@ -13,14 +13,14 @@ type Outcome uint8
 
 // Outcome classes. Everything but OK counts as failed.
 const (
-	OK          Outcome = iota // a response with an expected status
-	HTTP4xx                    // a 4xx response
-	HTTP5xx                    // a 5xx response
-	Timeout                    // connect, first-byte or total timeout
-	ConnRefused                // the target refused the connection
-	ConnReset                  // the connection was reset or closed mid-request
-	Other                      // anything else (protocol errors, 1xx…)
-	UnexpectedStatus           // a 2xx/3xx status not in the request's expected list
+	OK               Outcome = iota // a response with an expected status
+	HTTP4xx                         // a 4xx response
+	HTTP5xx                         // a 5xx response
+	Timeout                         // connect, first-byte or total timeout
+	ConnRefused                     // the target refused the connection
+	ConnReset                       // the connection was reset or closed mid-request
+	Other                           // anything else (protocol errors, 1xx…)
+	UnexpectedStatus                // a 2xx/3xx status not in the request's expected list
 	NumOutcomes
 )
 

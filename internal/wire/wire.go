@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/surgeload/surge/internal/engine"
