@@ -11,6 +11,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
 )
 
 // This file is a small strict decoder from a goccy/go-yaml AST into the
@@ -45,6 +46,9 @@ type location struct {
 	key   position // the key of a map entry; the item itself for a list item
 	value position
 	null  bool // written as null (or with no value): present but not set
+	// str is the string node of a string value (after resolving aliases),
+	// for positions inside the string (see stringPos).
+	str ast.Node
 }
 
 // problem is one problem before it gets its final form (*Error).
@@ -58,6 +62,7 @@ type problem struct {
 
 // decoder holds the state of decoding one document.
 type decoder struct {
+	src     []byte
 	anchors map[string]ast.Node // anchor name → its (resolved) value
 	locs    map[string]location // path → where it was written
 	failed  []string            // paths whose value could not be decoded
@@ -69,8 +74,8 @@ type decoder struct {
 	aliasSite position
 }
 
-func newDecoder() *decoder {
-	return &decoder{anchors: map[string]ast.Node{}, locs: map[string]location{}}
+func newDecoder(src []byte) *decoder {
+	return &decoder{src: src, anchors: map[string]ast.Node{}, locs: map[string]location{}}
 }
 
 // failAt reports a problem at pos and marks path as not decoded, so the
@@ -95,7 +100,22 @@ func (d *decoder) report(p problem) {
 func (d *decoder) record(path string, key position, value ast.Node) {
 	r := d.peek(value)
 	_, isNull := r.(*ast.NullNode)
-	d.locs[path] = location{key: key, value: nodePos(value), null: r == nil || isNull}
+	l := location{key: key, value: nodePos(value), null: r == nil || isNull}
+	switch r.(type) {
+	case *ast.StringNode, *ast.LiteralNode:
+		l.str = r
+	}
+	d.locs[path] = l
+}
+
+// stringPos returns the position of byte off of the string written at
+// path, if it can be told (see stringPos).
+func (d *decoder) stringPos(path, value string, off int) (position, bool) {
+	l, ok := d.locs[path]
+	if !ok || l.str == nil {
+		return position{}, false
+	}
+	return stringPos(d.src, l.str, value, off)
 }
 
 // has reports whether path was written in the file with a non-null value.
@@ -201,6 +221,18 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		return
 	}
 
+	// Types with a short form: a scalar that stands for one field of the
+	// map (a threshold written as its expression).
+	if v.CanAddr() {
+		if sh, ok := v.Addr().Interface().(shorthand); ok {
+			if text, ok := scalarText(n); ok {
+				sh.setShorthand(text)
+				d.record(joinPath(path, sh.shorthandField()), at, n)
+				return
+			}
+		}
+	}
+
 	// Types that read themselves.
 	if v.CanAddr() {
 		switch u := v.Addr().Interface().(type) {
@@ -254,6 +286,10 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
+			if hugeInteger(n) {
+				d.failAt(path, at, fmt.Sprintf("%s is out of range (got %s)", label(path), n.GetToken().Value))
+				return
+			}
 			d.mismatch(path, n, at, "an integer")
 			return
 		}
@@ -266,6 +302,10 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
+			if hugeInteger(n) {
+				d.failAt(path, at, fmt.Sprintf("%s is out of range (got %s)", label(path), n.GetToken().Value))
+				return
+			}
 			d.mismatch(path, n, at, "an integer")
 			return
 		}
@@ -304,6 +344,27 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		// error, never a property of the input.
 		panic(fmt.Sprintf("scenario: cannot decode into %s (%s)", v.Type(), path))
 	}
+}
+
+// shorthand is implemented by struct types that may be written as a
+// scalar standing for one of their fields.
+type shorthand interface {
+	// shorthandField is the YAML name of the field the scalar sets.
+	shorthandField() string
+	// setShorthand sets that field from the scalar's text.
+	setShorthand(text string)
+}
+
+// hugeInteger reports whether n is a plain scalar of decimal digits (with
+// an optional sign) that the YAML parser left as a string because it does
+// not fit in 64 bits.
+func hugeInteger(n ast.Node) bool {
+	s, ok := n.(*ast.StringNode)
+	if !ok || s.Token == nil || s.Token.Type != token.StringType {
+		return false // a quoted "123" is a string by choice
+	}
+	digits := strings.TrimPrefix(strings.TrimPrefix(s.Value, "-"), "+")
+	return digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 // decodeStruct decodes a map into a struct, field by field.

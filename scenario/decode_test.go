@@ -35,7 +35,7 @@ func decodeYAML[T any](t *testing.T, src string) (T, []string) {
 	if p != nil {
 		t.Fatalf("document(%q): %s", src, p.msg)
 	}
-	d := newDecoder()
+	d := newDecoder([]byte(src))
 	d.decode(body, reflect.ValueOf(&v).Elem(), "")
 	var msgs []string
 	for _, p := range d.probs {

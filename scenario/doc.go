@@ -1,33 +1,58 @@
 // Package scenario is the model of a Surge scenario file: which systems to
-// load (stages), which requests to send (the request mix) and at what rate
-// (the load curve).
+// load (stages), which requests to send (a weighted mix of request
+// templates), at what rate (the load curve), what makes the run pass
+// (thresholds), what it may never do (safety) and the inputs of the
+// capacity plan.
 //
 // A scenario is written in YAML:
 //
-//	name: quickstart
+//	name: launch-day
+//	seed: 42
 //	stages:
-//	  - bundled: echo              # a reference topology from package targets
-//	  - url: http://127.0.0.1:8080 # or any HTTP service of your own
+//	  - bundled: cache                # a reference topology from package targets
+//	  - url: http://127.0.0.1:8080    # or any HTTP service of your own
 //	requests:
-//	  - method: GET
-//	    path: /items/1
-//	    headers: {Accept: application/json}
-//	    timeout: 5s
+//	  - {name: read-item, path: "/items/{{zipf 1.1 1000000}}", weight: 90}
+//	  - {name: write-item, method: POST, path: /items, body: '{"n": {{seq}}}', weight: 10, expect: [201]}
 //	load:
-//	  constant: {rate: 2k/s, duration: 30s}
+//	  arrival: poisson
+//	  diurnal: {daily_requests: 100M, peak_multiplier: 5x, peak_hour: 20}
+//	  spikes: [{at: 40%, multiplier: 5x, ramp: 30s, hold: 2m}]
+//	  compress: 24h in 10m
+//	thresholds: ["p99 < 250ms", "error_rate < 1%"]
+//	safety: {max_rate: 50k/s, max_duration: 1h, on_agent_loss: degrade}
 //
 // [Load] and [Parse] decode such a file strictly: unknown fields, duplicate
 // keys, values of the wrong type and every semantic problem are reported
-// together, one per line, as FILE:LINE:COL: message. Each problem is an
-// [*Error] and every error returned by Parse and [Scenario.Validate] matches
-// [ErrInvalid] with errors.Is. After a successful Parse the defaults are
-// applied ([Scenario.ApplyDefaults]) and the value is valid.
+// together, one per line, as FILE:LINE:COL: message. A problem inside a
+// string — a template or threshold that does not parse — points at its
+// very character when the string is written on one line (plain or quoted)
+// or in a literal block. Each problem is an [*Error] and every error
+// returned by Parse and [Scenario.Validate] matches [ErrInvalid] with
+// errors.Is. Problems that do not stop a run, such as a known bundled
+// topology that this build does not ship, are warnings, given to
+// Options.Warn.
 //
-// [Rate] and [Duration] are the domain values of the file; they implement
-// encoding.TextMarshaler and encoding.TextUnmarshaler so that YAML, JSON and
-// command-line flags spell them the same way ("10k/s", "120/m", "1h30m").
+// The checks include the load curve of every stage against the scenario's
+// safety caps: its played duration, and an upper bound of its peak rate
+// computed from the scenario alone ([Curve.PeakBound]). This package does
+// not build curves or schedules; internal/schedule does, exactly.
 //
-// The package is pure: no goroutines, clocks or sockets. All functions are
-// safe for concurrent use; a *Scenario is a plain value that must not be
-// mutated while another goroutine reads it.
+// After a successful Parse the defaults are applied
+// ([Scenario.ApplyDefaults]), the request templates are compiled
+// (Request.Compiled), the data files they read are loaded (Scenario.Data),
+// the thresholds are parsed (Threshold.Parsed), and [Scenario.Position]
+// and [Scenario.Errorf] tell where any value was written.
+//
+// The domain values of the file implement encoding.TextMarshaler and
+// encoding.TextUnmarshaler, so YAML, JSON and command-line flags spell
+// them the same way: [Rate] ("10k/s", "120/m"), [Duration] ("1h30m"),
+// [Multiplier] ("5x"), [Percent] ("90%"), [Count] ("100M"), [SpikeAt]
+// ("40%" or "3m"), [Compress] ("24h in 10m") and [ThresholdExpr].
+//
+// The package is pure apart from Load, which reads the scenario file and
+// its data files: no goroutines, clocks or sockets. All functions are safe
+// for concurrent use; a *Scenario is a plain value that must not be
+// mutated while another goroutine reads it (its compiled templates and
+// data tables are immutable and may be shared freely).
 package scenario

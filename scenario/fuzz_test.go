@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,19 +17,28 @@ import (
 // (or "FILE: message") per line; a scenario that parses is valid, has its
 // defaults applied and survives ApplyDefaults unchanged.
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"testdata/*.yaml", "testdata/bad/*.yaml"} {
-		files, err := filepath.Glob(pattern)
+	// Every file of the examples and of testdata, data files included:
+	// they are the shapes real input has.
+	for _, root := range []string{"../examples", "testdata"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if strings.Contains(path, string(filepath.Separator)+"fuzz"+string(filepath.Separator)) {
+				return nil // the corpus of this fuzz test, added by the engine itself
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			f.Add(src)
+			return nil
+		})
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, file := range files {
-			src, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(src)
-		}
 	}
+	f.Add([]byte(billionLaughs))
 	f.Add([]byte("name: a\nstages: [&s {bundled: echo}, *s]\nrequests: [{headers: {A: b}}]\nload: {constant: {rate: 1/m, duration: 1h}}\n"))
 	f.Add([]byte("a: b: c"))
 	f.Add([]byte(""))
@@ -59,6 +70,10 @@ func FuzzParse(f *testing.F) {
 		again := *s
 		again.Stages = append([]Stage(nil), s.Stages...)
 		again.Requests = append([]Request(nil), s.Requests...)
+		if s.Capacity != nil {
+			cp := *s.Capacity
+			again.Capacity = &cp
+		}
 		again.ApplyDefaults()
 		if !reflect.DeepEqual(&again, s) {
 			t.Fatalf("ApplyDefaults changed a parsed scenario")
@@ -69,9 +84,69 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		for _, r := range s.Requests {
-			if r.Name == "" || r.Method == "" || !strings.HasPrefix(r.Path, "/") {
+			if r.Name == "" || r.Method == "" || r.Weight <= 0 {
 				t.Fatalf("request without defaults: %+v", r)
+			}
+			if (r.URL == "") == (r.Path == "") || (r.Path != "" && (!strings.HasPrefix(r.Path, "/") || r.Compiled.Path == nil)) ||
+				(r.URL != "" && r.Compiled.URL == nil) || (r.Body != "") != (r.Compiled.Body != nil) || len(r.Headers) != len(r.Compiled.Headers) {
+				t.Fatalf("request with a path or url and templates that do not match: %+v", r)
+			}
+		}
+		// What Parse accepts is within the safety caps, by the same bound.
+		for k := range s.Stages {
+			c := s.StageLoad(k)
+			if d := c.Duration(); d <= 0 || d > s.Safety.MaxDuration.Std() || float64(c.PeakBound()) > float64(s.Safety.MaxRate) {
+				t.Fatalf("stage %d: curve of %v at up to %v accepted with safety %+v", k, d, c.PeakBound(), s.Safety)
+			}
+			if c.Arrival != ArrivalUniform && c.Arrival != ArrivalPoisson {
+				t.Fatalf("stage %d: arrival %q", k, c.Arrival)
+			}
+		}
+		for _, th := range s.Thresholds {
+			if th.Parsed.Metric == "" || th.Parsed.Op == "" {
+				t.Fatalf("threshold %q not parsed: %+v", th.Expr, th.Parsed)
+			}
+			if back, err := ParseThreshold(th.Parsed.String()); err != nil || back.String() != th.Parsed.String() {
+				t.Fatalf("threshold %q: String %q does not parse back: %v", th.Expr, th.Parsed.String(), err)
 			}
 		}
 	})
+}
+
+// billionLaughs is the classic alias bomb: nine levels of ten aliases,
+// 10⁹ values once expanded, in a file of a few hundred bytes, used where
+// the scenario expects values.
+var billionLaughs = func() string {
+	var b strings.Builder
+	b.WriteString("lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "lol%d: &l%d [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("name: *l9\nstages: *l9\nrequests: [{headers: *l9, path: *l9}]\n" +
+		"load: {steps: *l9, spikes: *l9}\nthresholds: *l9\n")
+	return b.String()
+}()
+
+// TestParseBillionLaughs checks that the alias bomb is rejected, with a
+// bounded list of problems, rather than expanded.
+func TestParseBillionLaughs(t *testing.T) {
+	s, err := Parse("x.yaml", []byte(billionLaughs), Options{})
+	if s != nil || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Parse(billion laughs) = %v, %v; want it rejected", s, err)
+	}
+	lines := errLines(err)
+	if len(lines) > maxProblems+1 {
+		t.Errorf("Parse(billion laughs) gave %d problems; want at most %d", len(lines), maxProblems+1)
+	}
+	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, load, thresholds, safety, capacity)"
+	if lines[0] != want {
+		t.Errorf("Parse(billion laughs) first problem = %q; want %q", lines[0], want)
+	}
 }

@@ -43,24 +43,38 @@ func Parse(filename string, src []byte, opts Options) (*Scenario, error) {
 		return nil, errors.Join(&Error{File: filename, Line: p.pos.line, Column: p.pos.col, Message: p.msg})
 	}
 
-	d := newDecoder()
+	d := newDecoder(src)
 	d.locs[""] = location{key: nodePos(body), value: nodePos(body)}
-	var s Scenario
+	s := Scenario{Seed: DefaultSeed}
 	d.decode(body, reflect.ValueOf(&s).Elem(), "")
-	if !d.abort {
-		s.ApplyDefaults()
-		c := checker{src: d}
-		c.scenario(&s, opts)
-		for _, p := range c.probs {
-			if d.suppressed(p.path) || (p.at != "" && d.suppressed(p.at)) {
-				continue
+	if d.abort {
+		return nil, joinProblems(filename, d.probs, d.locate)
+	}
+	c := newChecker(d, opts)
+	c.scenario(&s)
+	for _, p := range c.probs {
+		if d.suppressed(p.path) || (p.at != "" && d.suppressed(p.at)) {
+			continue
+		}
+		d.report(p)
+	}
+	if opts.Warn != nil {
+		warns := make([]problem, 0, len(c.warns))
+		for _, p := range c.warns {
+			if !d.suppressed(p.path) {
+				warns = append(warns, p)
 			}
-			d.report(p)
+		}
+		for _, w := range sortProblems(filename, warns, d.locate) {
+			opts.Warn(w)
 		}
 	}
 	if len(d.probs) > 0 {
 		return nil, joinProblems(filename, d.probs, d.locate)
 	}
+	s.ApplyDefaults()
+	c.apply(&s)
+	s.src = &source{file: filename, locs: d.locs}
 	return &s, nil
 }
 
@@ -219,24 +233,31 @@ func lineCol(b []byte, off int) (line, col int) {
 
 // Validate checks a scenario that was built in code (or changed after
 // Parse) and returns every problem, each an *Error with a Path and no
-// position, joined. Empty optional fields are checked as their defaults;
-// Validate does not change s.
+// position, joined; warnings go to opts.Warn. Empty optional fields are
+// checked as their defaults. Data files the templates name are taken from
+// s.Data, else read with opts.ReadFile. Validate does not change s.
 func (s *Scenario) Validate(opts Options) error {
-	var c checker
-	c.scenario(s, opts)
+	c := newChecker(nil, opts)
+	c.scenario(s)
+	if opts.Warn != nil {
+		for _, w := range sortProblems("", c.warns, nil) {
+			opts.Warn(w)
+		}
+	}
 	if len(c.probs) == 0 {
 		return nil
 	}
 	return joinProblems("", c.probs, nil)
 }
 
-// joinProblems turns problems into one error: sorted by position,
-// duplicates (the same value reached through several aliases) dropped,
-// and cut to maxProblems.
-func joinProblems(file string, probs []problem, locate func(problem) position) error {
+// sortProblems turns problems into *Errors sorted by position (stable, so
+// without positions they keep the order of the checks), dropping
+// duplicates: the same message at the same place, as when one anchored
+// value is used through several aliases.
+func sortProblems(file string, probs []problem, locate func(problem) position) []*Error {
 	errs := make([]*Error, 0, len(probs))
 	for _, p := range probs {
-		e := &Error{File: file, Path: p.path, Message: p.msg}
+		e := &Error{File: file, Path: p.path, Message: oneLine(p.msg)}
 		if locate != nil {
 			pos := locate(p)
 			e.Line, e.Column = pos.line, pos.col
@@ -247,12 +268,25 @@ func joinProblems(file string, probs []problem, locate func(problem) position) e
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	seen := make(map[Error]bool, len(errs))
-	var out []error
+	out := errs[:0]
 	for _, e := range errs {
-		if seen[*e] {
-			continue
+		key := *e
+		if key.Line > 0 {
+			key.Path = "" // positioned: the place is what the user sees
 		}
-		seen[*e] = true
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// joinProblems turns problems into one error: sorted by position,
+// duplicates dropped, and cut to maxProblems.
+func joinProblems(file string, probs []problem, locate func(problem) position) error {
+	var out []error
+	for _, e := range sortProblems(file, probs, locate) {
 		if len(out) == maxProblems {
 			out = append(out, &Error{File: file, Message: "too many problems; fix these and try again"})
 			break

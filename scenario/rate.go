@@ -42,12 +42,12 @@ func ParseRate(s string) (Rate, error) {
 	if !ok {
 		return 0, fmt.Errorf("invalid rate %q: unknown unit %q (want /s, /m or /h)", s, "/"+unit)
 	}
-	mult := 1.0
+	shift := 0 // the suffix as a power of ten
 	switch {
 	case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
-		mult, num = 1e3, num[:len(num)-1]
+		shift, num = 3, num[:len(num)-1]
 	case strings.HasSuffix(num, "M"):
-		mult, num = 1e6, num[:len(num)-1]
+		shift, num = 6, num[:len(num)-1]
 	}
 	if strings.HasPrefix(num, "-") {
 		return 0, fmt.Errorf("invalid rate %q: must not be negative", s)
@@ -55,11 +55,13 @@ func ParseRate(s string) (Rate, error) {
 	if !isDecimal(num) {
 		return 0, fmt.Errorf("invalid rate %q (%s)", s, rateSyntax)
 	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil { // only range errors remain after isDecimal
+	// Scaling the decimal before converting it makes "1.1k" exactly 1100
+	// (1.1 × 1000 in floating point is not).
+	v, err := scaleDecimal(num, shift)
+	if err != nil {
 		return 0, fmt.Errorf("invalid rate %q: number out of range", s)
 	}
-	r := v * mult / per
+	r := v / per
 	if math.IsInf(r, 0) {
 		return 0, fmt.Errorf("invalid rate %q: number out of range", s)
 	}
@@ -127,7 +129,7 @@ func (r Rate) String() string {
 		if v < f.min {
 			continue
 		}
-		if s, ok := shortExact(v, f.div, f.decimals); ok {
+		if s, ok := shortExact(v, f.div, f.decimals, f.suffix); ok {
 			return s + f.suffix
 		}
 	}
@@ -135,21 +137,14 @@ func (r Rate) String() string {
 }
 
 // shortExact formats v/div if that needs at most the given number of
-// decimals and parses back (the way ParseRate computes it) to exactly v.
-func shortExact(v, div float64, decimals int) (string, bool) {
+// decimals and parses back with the suffix to exactly v.
+func shortExact(v, div float64, decimals int, suffix string) (string, bool) {
 	s := formatNumber(v / div)
 	if dot := strings.IndexByte(s, '.'); dot >= 0 && len(s)-dot-1 > decimals {
 		return "", false
 	}
-	m, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return "", false
-	}
-	back := m * div
-	if div < 1 { // per minute or hour: ParseRate divides by the unit length
-		back = m / math.Round(1/div)
-	}
-	return s, back == v
+	back, err := ParseRate(s + suffix)
+	return s, err == nil && float64(back) == v
 }
 
 // formatNumber formats v as a plain decimal (no exponent) that

@@ -111,8 +111,13 @@ func TestParseGood(t *testing.T) {
 		},
 		{
 			name: "rate as a YAML float and the largest values",
-			src:  "name: x\n" + validStages + validRequests + "load: {constant: {rate: 10000000.0, duration: 24h}}\n",
-			want: scenarioWithLoad(10_000_000, 24*time.Hour),
+			src: "name: x\n" + validStages + validRequests + "load: {constant: {rate: 10000000.0, duration: 168h}}\n" +
+				"safety: {max_rate: 10M/s, max_duration: 168h}\n",
+			want: func() Scenario {
+				s := scenarioWithLoad(10_000_000, 168*time.Hour)
+				s.Safety = Safety{MaxRate: MaxRate, MaxDuration: MaxDuration}
+				return s
+			}(),
 		},
 		{
 			name: "rate 0.5/s",
@@ -131,14 +136,48 @@ func TestParseGood(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%q) error:\n%v", tt.src, err)
 			}
-			if !reflect.DeepEqual(*got, tt.want) {
-				t.Errorf("Parse(%q) =\n%s\nwant\n%s", tt.src, jsonOf(t, got), jsonOf(t, &tt.want))
+			want := filled(tt.want)
+			if plain := stripDerived(got); !reflect.DeepEqual(plain, want) {
+				t.Errorf("Parse(%q) =\n%s\nwant\n%s", tt.src, jsonOf(t, &plain), jsonOf(t, &want))
 			}
 			if err := got.Validate(Options{}); err != nil {
 				t.Errorf("Validate() after Parse = %v", err)
 			}
 		})
 	}
+}
+
+// filled is a scenario as written in a test with the defaults of a file
+// applied: the default seed and ApplyDefaults.
+func filled(s Scenario) Scenario {
+	if s.Seed == 0 {
+		s.Seed = DefaultSeed
+	}
+	s.Stages = slices.Clone(s.Stages)
+	s.Requests = slices.Clone(s.Requests)
+	if s.Load.Constant != nil {
+		k := *s.Load.Constant
+		s.Load.Constant = &k
+	}
+	s.ApplyDefaults()
+	return s
+}
+
+// stripDerived returns a copy of a parsed scenario without what Parse
+// derives from the values (compiled templates, loaded data, parsed
+// thresholds, positions), to compare it with a literal.
+func stripDerived(s *Scenario) Scenario {
+	out := *s
+	out.src, out.Data = nil, nil
+	out.Requests = slices.Clone(s.Requests)
+	for i := range out.Requests {
+		out.Requests[i].Compiled = Compiled{}
+	}
+	out.Thresholds = slices.Clone(s.Thresholds)
+	for i := range out.Thresholds {
+		out.Thresholds[i].Parsed = ThresholdExpr{}
+	}
+	return out
 }
 
 func scenarioWithLoad(rate Rate, d time.Duration) Scenario {
@@ -170,7 +209,7 @@ func TestParseTestdata(t *testing.T) {
 			t.Errorf("Load(%s): %v", f, err)
 			continue
 		}
-		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests) == 0 || s.Load.Constant == nil {
+		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests) == 0 || !s.Load.isSet() {
 			t.Errorf("Load(%s) = %+v: sections missing", f, s)
 		}
 	}
@@ -219,8 +258,8 @@ func TestParseBad(t *testing.T) {
 		{"unknown field with a typo", "nmae: a\n" + validStages + validRequests + validLoad, []string{
 			"x.yaml:1:1: unknown field \"nmae\" (did you mean \"name\"?)",
 			"x.yaml:1:1: name is required"}},
-		{"unknown field", "name: a\nseed: 1\n" + validStages + validRequests + validLoad, []string{
-			"x.yaml:2:1: unknown field \"seed\" (known fields: name, stages, requests, load)"}},
+		{"unknown field", "name: a\nretries: 1\n" + validStages + validRequests + validLoad, []string{
+			"x.yaml:2:1: unknown field \"retries\" (known fields: name, seed, stages, requests, load, thresholds, safety, capacity)"}},
 		{"wrong types", "name: [a]\nstages: x\nrequests: {a: 1}\nload: 5\n", []string{
 			"x.yaml:1:7: name must be a string (got list)",
 			"x.yaml:2:9: stages must be a list (got string)",
@@ -262,7 +301,9 @@ func TestParseBad(t *testing.T) {
 			"x.yaml:8:10: url must not have a query or fragment (got \"http://h2?x=1\")",
 			"x.yaml:9:10: url must start with http:// or https:// (got \"h:80\")"}},
 		{"bad bundled name", "name: a\nstages: [{bundled: Echo}]\n" + validRequests + validLoad, []string{
-			"x.yaml:2:20: invalid bundled topology name \"Echo\" (want lowercase letters, digits and dashes)"}},
+			"x.yaml:2:20: unknown bundled topology \"Echo\" (did you mean \"echo\"?)"}},
+		{"unknown bundled name", "name: a\nstages: [{bundled: nope}]\n" + validRequests + validLoad, []string{
+			"x.yaml:2:20: unknown bundled topology \"nope\" (known: single-box, split, cache, lb, replicas, sharding, queue, multi-region, echo)"}},
 		{"duplicate stage names", "name: a\nstages:\n  - bundled: echo\n  - {name: echo, url: 'http://h:1'}\n  - url: http://h:1\n  - url: http://h:1\n" + validRequests + validLoad, []string{
 			"x.yaml:4:12: duplicate stage name \"echo\" (first at 3:5)",
 			"x.yaml:6:5: duplicate stage name \"h:1\" (first at 5:5)"}},
@@ -288,15 +329,18 @@ func TestParseBad(t *testing.T) {
 		{"missing load", "name: a\n" + validStages + validRequests, []string{"x.yaml:1:1: load is required"}},
 		{"null load", "name: a\n" + validStages + validRequests + "load:\n", []string{"x.yaml:4:1: load is required"}},
 		{"missing curve", "name: a\n" + validStages + validRequests + "load: {}\n", []string{
-			"x.yaml:4:7: load must set a curve (one of: constant)"}},
+			"x.yaml:4:7: load must set a base curve (one of: constant, ramp, steps, diurnal)"}},
 		{"missing rate and duration", "name: a\n" + validStages + validRequests + "load:\n  constant: {}\n", []string{
 			"x.yaml:5:13: rate is required",
 			"x.yaml:5:13: duration is required"}},
 		{"rate zero", "name: a\n" + validStages + validRequests + "load:\n  constant:\n    duration: 1s\n    rate: 0\n", []string{
 			"x.yaml:7:11: rate must be > 0 (got 0)"}},
-		{"rate and duration too large", "name: a\n" + validStages + validRequests + "load: {constant: {rate: 10000001, duration: 24h0m1s}}\n", []string{
+		{"rate and duration too large", "name: a\n" + validStages + validRequests + "load: {constant: {rate: 10000001, duration: 8785h}}\n", []string{
 			"x.yaml:4:25: rate must be at most 10M/s (got 10000001/s)",
-			"x.yaml:4:45: duration must be at most 24h (got 24h0m1s)"}},
+			"x.yaml:4:45: duration must be at most 8784h (got 8785h)"}},
+		{"over the safety caps", "name: a\n" + validStages + validRequests + "load: {constant: {rate: 100001, duration: 24h0m1s}}\n", []string{
+			"x.yaml:4:25: peak rate 100001/s is over safety.max_rate 100k/s",
+			"x.yaml:4:43: the curve plays for 24h0m1s, over safety.max_duration 24h"}},
 		{"duration zero", "name: a\n" + validStages + validRequests + "load: {constant: {rate: 1, duration: 0s}}\n", []string{
 			"x.yaml:4:38: duration must be > 0 (got 0s)"}},
 		{"unparseable rate and duration", "name: a\n" + validStages + validRequests + "load: {constant: {rate: fast, duration: 30}}\n", []string{
@@ -340,9 +384,9 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		"testdata/bad/many.yaml:9:11: path must start with \"/\" (got \"items/1\")",
 		"testdata/bad/many.yaml:10:15: invalid header name \"X Test\"",
 		"testdata/bad/many.yaml:11:14: timeout must be > 0 (got 0s)",
-		"testdata/bad/many.yaml:12:5: unknown field \"retries\" (known fields: name, method, path, headers, body, timeout)",
+		"testdata/bad/many.yaml:12:5: unknown field \"retries\" (known fields: name, method, path, url, headers, body, timeout, weight, expect)",
 		"testdata/bad/many.yaml:15:11: rate must be > 0 (got 0)",
-		"testdata/bad/many.yaml:16:15: duration must be at most 24h (got 25h)",
+		"testdata/bad/many.yaml:16:15: the curve plays for 25h, over safety.max_duration 24h",
 	}
 	if got := errLines(err); !slices.Equal(got, want) {
 		t.Errorf("Load(many.yaml) error:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -455,9 +499,17 @@ func TestLoad(t *testing.T) {
 		}
 	})
 	t.Run("bundled registry", func(t *testing.T) {
-		_, err := Load("testdata/quickstart.yaml", Options{IsBundled: func(string) bool { return false }})
-		if want := "testdata/quickstart.yaml:5:14: unknown bundled topology \"echo\""; err == nil || err.Error() != want {
-			t.Errorf("Load with an empty registry = %v; want %q", err, want)
+		var warns []string
+		s, err := Load("testdata/quickstart.yaml", Options{
+			IsBundled: func(string) bool { return false },
+			Warn:      func(e *Error) { warns = append(warns, e.Error()) },
+		})
+		if err != nil || s == nil {
+			t.Fatalf("Load with an empty registry = %v; want a scenario and a warning", err)
+		}
+		want := []string{"testdata/quickstart.yaml:5:14: bundled topology \"echo\" is not available in this build yet"}
+		if !slices.Equal(warns, want) {
+			t.Errorf("Load with an empty registry warned %q; want %q", warns, want)
 		}
 	})
 }
@@ -494,14 +546,14 @@ func TestValidate(t *testing.T) {
 			"requests[2]: duplicate request name \"GET /a\" (first at requests[0])"}},
 		{"headers", func(s *Scenario) { s.Requests[0].Headers = map[string]string{"b": "x", "B": "y", "a b": "z\r"} }, []string{
 			"requests[0].headers[\"a b\"]: invalid header name \"a b\"",
-			"requests[0].headers[\"a b\"]: header \"a b\" has a control character in its value",
-			"requests[0].headers[\"b\"]: duplicate header \"b\" (same as \"B\" at requests[0].headers[\"B\"])"}},
+			"requests[0].headers[\"b\"]: duplicate header \"b\" (same as \"B\" at requests[0].headers[\"B\"])",
+			"requests[0].headers[\"a b\"]: header \"a b\" has a control character in its value"}},
 		{"timeout", func(s *Scenario) { s.Requests[0].Timeout = Duration(-time.Second) }, []string{
 			"requests[0].timeout: timeout must be > 0 (got -1s)"}},
 		{"rate and duration", func(s *Scenario) { s.Load.Constant = &Constant{} }, []string{
 			"load.constant.rate: rate must be > 0 (got 0)", "load.constant.duration: duration must be > 0 (got 0s)"}},
 		{"bundled registry", func(s *Scenario) { s.Stages[0] = Stage{Bundled: "nope"} }, []string{
-			"stages[0].bundled: unknown bundled topology \"nope\""}},
+			"stages[0].bundled: unknown bundled topology \"nope\" (known: single-box, split, cache, lb, replicas, sharding, queue, multi-region, echo)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -577,7 +629,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(&back, s) {
+	if plain := stripDerived(s); !reflect.DeepEqual(back, plain) {
 		t.Errorf("JSON round trip =\n%+v\nwant\n%+v", back, *s)
 	}
 }

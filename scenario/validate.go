@@ -3,20 +3,45 @@ package scenario
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"math"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/surgeload/surge/internal/template"
 )
 
 // checker runs the semantic checks. With a decoder (from Parse) it knows
 // which fields were written in the file and where; without one (Validate)
-// it judges the values alone.
+// it judges the values alone. It checks the values as written, before the
+// defaults are applied, so that an explicit zero is told apart from an
+// absent field.
+//
+// Besides problems and warnings it produces what Parse keeps: the compiled
+// templates, the loaded data files and the parsed thresholds.
 type checker struct {
 	src   *decoder
+	opts  Options
 	probs []problem
+	warns []problem
+
+	seed         uint64
+	stageNames   []string // with defaults, by index
+	requestNames []string
+	uses         []templateUse
+	compiled     []Compiled
+	loaded       template.Tables // tables a Scenario already holds (Validate)
+	data         template.Tables
+	tried        map[string]bool // data files already loaded or reported
+	dataSize     int
+	parsed       []ThresholdExpr
+}
+
+func newChecker(src *decoder, opts Options) *checker {
+	return &checker{src: src, opts: opts, data: template.Tables{}, tried: map[string]bool{}}
 }
 
 // add reports a problem about the value at path.
@@ -35,6 +60,32 @@ func (c *checker) addAt(path, at, format string, args ...any) {
 	c.probs = append(c.probs, problem{path: path, at: at, msg: fmt.Sprintf(format, args...)})
 }
 
+// addIn reports a problem at byte off of the string value at path: at
+// that very character when its position in the file can be told, else at
+// the value, with the offset in the message.
+func (c *checker) addIn(path, value string, off int, format string, args ...any) {
+	c.probs = append(c.probs, c.inString(path, value, off, fmt.Sprintf(format, args...)))
+}
+
+func (c *checker) inString(path, value string, off int, msg string) problem {
+	p := problem{path: path, msg: msg}
+	if c.src != nil {
+		if pos, ok := c.src.stringPos(path, value, off); ok {
+			p.pos = pos
+			return p
+		}
+	}
+	if off > 0 {
+		p.msg += fmt.Sprintf(" (at byte %d of the value)", off)
+	}
+	return p
+}
+
+// warn reports a warning about the value at path.
+func (c *checker) warn(path, format string, args ...any) {
+	c.warns = append(c.warns, problem{path: path, msg: fmt.Sprintf(format, args...)})
+}
+
 // missing reports that field, a child of path, is required. It points at
 // the field if it was written as null, else at path.
 func (c *checker) missing(path, field string) {
@@ -44,6 +95,21 @@ func (c *checker) missing(path, field string) {
 // set reports whether path was written in the file with a value. Without
 // a file it is false: only the value itself can tell.
 func (c *checker) set(path string) bool { return c.src != nil && c.src.has(path) }
+
+// failed reports whether a value at or below path could not be decoded:
+// its zero value stands in for it, so conclusions drawn from it (a peak
+// rate, a played duration) would be wrong.
+func (c *checker) failed(path string) bool {
+	if c.src == nil {
+		return false
+	}
+	for _, f := range c.src.failed {
+		if isUnder(f, path) {
+			return true
+		}
+	}
+	return false
+}
 
 // written returns path if it was written in the file, else alt: where to
 // point at a problem about a value that may have come from a default.
@@ -70,7 +136,8 @@ func (c *checker) whereKey(path string) string {
 	return c.src.locate(problem{path: path, onKey: true}).String()
 }
 
-func (c *checker) scenario(s *Scenario, opts Options) {
+func (c *checker) scenario(s *Scenario) {
+	c.seed = s.Seed
 	if strings.TrimSpace(s.Name) == "" {
 		if c.set("name") {
 			c.add("name", "name must not be empty")
@@ -85,8 +152,9 @@ func (c *checker) scenario(s *Scenario, opts Options) {
 		c.addAt(c.written("stages", ""), "stages", "at least one stage is required")
 	}
 	stageNames := map[string]string{} // name → where it was first used
+	c.stageNames = make([]string, len(s.Stages))
 	for i := range s.Stages {
-		c.stage(&s.Stages[i], indexPath("stages", i), opts, stageNames)
+		c.stage(s, i, stageNames)
 	}
 
 	if len(s.Requests) == 0 {
@@ -96,14 +164,37 @@ func (c *checker) scenario(s *Scenario, opts Options) {
 		c.add("requests", "at most %d requests are allowed (got %d): every request name keeps its own histograms on every agent", MaxRequests, len(s.Requests))
 	}
 	requestNames := map[string]string{}
+	c.requestNames = make([]string, len(s.Requests))
+	c.compiled = make([]Compiled, len(s.Requests))
 	for i := range s.Requests {
-		c.request(&s.Requests[i], indexPath("requests", i), requestNames)
+		c.request(s, i, requestNames)
 	}
+	c.loaded = s.Data
+	c.templates()
 
-	c.load(&s.Load)
+	safety, safetyOK := c.safety(&s.Safety)
+	c.loads(s, safety, safetyOK)
+	c.thresholds(s.Thresholds)
+	c.capacity(s.Capacity)
 }
 
-func (c *checker) stage(st *Stage, path string, opts Options, names map[string]string) {
+// apply stores in s what the checks produced. Parse calls it on a valid
+// scenario, after the defaults.
+func (c *checker) apply(s *Scenario) {
+	for i := range s.Requests {
+		s.Requests[i].Compiled = c.compiled[i]
+	}
+	for i := range s.Thresholds {
+		s.Thresholds[i].Parsed = c.parsed[i]
+	}
+	if len(c.data) > 0 {
+		s.Data = c.data
+	}
+}
+
+func (c *checker) stage(s *Scenario, i int, names map[string]string) {
+	st := &s.Stages[i]
+	path := indexPath("stages", i)
 	urlPath, bundledPath := joinPath(path, "url"), joinPath(path, "bundled")
 	hasURL := st.URL != "" || c.set(urlPath)
 	hasBundled := st.Bundled != "" || c.set(bundledPath)
@@ -117,7 +208,7 @@ func (c *checker) stage(st *Stage, path string, opts Options, names map[string]s
 		c.stageURL(urlPath, st.URL)
 	}
 	if hasBundled {
-		c.bundled(bundledPath, st.Bundled, opts)
+		c.bundled(bundledPath, st.Bundled)
 	}
 
 	namePath := joinPath(path, "name")
@@ -125,6 +216,7 @@ func (c *checker) stage(st *Stage, path string, opts Options, names map[string]s
 		c.noControl(namePath, st.Name)
 	}
 	name := cmp.Or(st.Name, defaultStageName(*st))
+	c.stageNames[i] = name
 	c.unique("stage", name, c.written(namePath, path), names)
 }
 
@@ -157,67 +249,166 @@ func validPort(p string) bool {
 	return err == nil && n >= 1 && n <= 65535
 }
 
-// bundledName is what a bundled topology name may look like when no
-// registry is given.
-var bundledName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+// topologies are the bundled reference topologies a scenario may name:
+// the steps of the scaling staircase and the echo target.
+var topologies = []string{"single-box", "split", "cache", "lb", "replicas", "sharding", "queue", "multi-region", "echo"}
 
-func (c *checker) bundled(path, name string, opts Options) {
-	if opts.IsBundled != nil {
-		if !opts.IsBundled(name) {
-			c.add(path, "unknown bundled topology %q", name)
-		}
-		return
+// Topologies returns the names of the bundled reference topologies a stage
+// may name (Stage.Bundled): single-box, split, cache, lb, replicas,
+// sharding, queue, multi-region and echo. A build may not ship all of them
+// (Options.IsBundled).
+func Topologies() []string { return slices.Clone(topologies) }
+
+func (c *checker) bundled(path, name string) {
+	known := slices.Contains(topologies, name)
+	ships := known
+	if c.opts.IsBundled != nil {
+		ships = c.opts.IsBundled(name)
 	}
-	if !bundledName.MatchString(name) {
-		c.add(path, "invalid bundled topology name %q (want lowercase letters, digits and dashes)", name)
+	switch {
+	case ships:
+	case known:
+		c.warn(path, "bundled topology %q is not available in this build yet", name)
+	default:
+		best, bestDist := "", math.MaxInt
+		for _, t := range topologies {
+			if d := editDistance(name, t); d < bestDist {
+				best, bestDist = t, d
+			}
+		}
+		if bestDist <= max(1, len(name)/3) {
+			c.add(path, "unknown bundled topology %q (did you mean %q?)", name, best)
+		} else {
+			c.add(path, "unknown bundled topology %q (known: %s)", name, strings.Join(topologies, ", "))
+		}
 	}
 }
 
-func (c *checker) request(r *Request, path string, names map[string]string) {
+func (c *checker) request(s *Scenario, i int, names map[string]string) {
+	r := &s.Requests[i]
+	path := indexPath("requests", i)
 	if r.Method != "" && !isToken(r.Method) {
 		c.add(joinPath(path, "method"), "invalid method %q (want an HTTP method like GET or POST)", r.Method)
 	}
-	if r.Path != "" {
-		c.requestPath(joinPath(path, "path"), r.Path)
+	pathPath, urlPath := joinPath(path, "path"), joinPath(path, "url")
+	hasURL := r.URL != "" || c.set(urlPath)
+	if hasURL && (r.Path != "" || c.set(pathPath)) {
+		c.add(path, "request must set one of path or url, not both")
+	}
+	withDefaults := *r
+	withDefaults.applyDefaults()
+
+	cp := &c.compiled[i]
+	if withDefaults.Path != "" {
+		cp.Path = c.template(c.written(pathPath, path), withDefaults.Path, usePath)
+	}
+	if hasURL {
+		cp.URL = c.template(urlPath, r.URL, useURL)
 	}
 	c.headers(joinPath(path, "headers"), r.Headers)
+	if len(r.Headers) > 0 {
+		cp.Headers = make(map[string]*template.Template, len(r.Headers))
+		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+			cp.Headers[k] = c.template(keyPath(joinPath(path, "headers"), k), r.Headers[k], useHeader)
+		}
+	}
+	if r.Body != "" {
+		cp.Body = c.template(joinPath(path, "body"), r.Body, useBody)
+	}
 
 	timeoutPath := joinPath(path, "timeout")
 	if r.Timeout < 0 || (r.Timeout == 0 && c.set(timeoutPath)) {
 		c.add(timeoutPath, "timeout must be > 0 (got %s)", r.Timeout)
 	}
+	c.timeBound(timeoutPath, r.Timeout)
+
+	weightPath := joinPath(path, "weight")
+	switch w := r.Weight; {
+	case math.IsNaN(w) || w < 0 || (w == 0 && c.set(weightPath)):
+		c.add(weightPath, "weight must be > 0 (got %s)", formatNumber(w))
+	case math.IsInf(w, 0):
+		c.add(weightPath, "weight must be finite")
+	}
+	c.expect(joinPath(path, "expect"), r.Expect)
 
 	namePath := joinPath(path, "name")
 	if r.Name != "" {
 		c.noControl(namePath, r.Name)
 	}
-	withDefaults := *r
-	withDefaults.applyDefaults()
+	c.requestNames[i] = withDefaults.Name
 	c.unique("request", withDefaults.Name, c.written(namePath, path), names)
 }
 
-// requestPath checks a request target: an absolute path with an optional
-// query, as it goes on the request line.
-func (c *checker) requestPath(path, p string) {
-	switch {
-	case !strings.HasPrefix(p, "/"):
-		c.add(path, "path must start with \"/\" (got %q)", p)
-	case strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
-		c.add(path, "path must not contain spaces or control characters (got %q)", p)
-	case strings.Contains(p, "#"):
-		c.add(path, "path must not contain a fragment (got %q)", p)
-	default:
-		if _, err := url.ParseRequestURI(p); err != nil {
-			if ue, ok := err.(*url.Error); ok {
-				err = ue.Err
-			}
-			c.add(path, "invalid path %q: %v", p, err)
+// expect checks the expected statuses of a request.
+func (c *checker) expect(path string, statuses []int) {
+	if statuses == nil {
+		return
+	}
+	if len(statuses) == 0 {
+		c.add(path, "expect must list at least one status (leave it out to accept any 2xx or 3xx)")
+		return
+	}
+	seen := map[int]bool{}
+	for j, st := range statuses {
+		p := indexPath(path, j)
+		switch {
+		case st < 100 || st > 599:
+			c.add(p, "%s must be an HTTP status from 100 to 599 (got %d)", label(p), st)
+		case seen[st]:
+			c.add(p, "duplicate status %d in expect", st)
 		}
+		seen[st] = true
 	}
 }
 
+// requestTarget says what is wrong with a request target (path and
+// query), or "".
+func requestTarget(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("path must start with \"/\" (got %q)", p)
+	case strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return fmt.Sprintf("path must not contain spaces or control characters (got %q)", p)
+	case strings.Contains(p, "#"):
+		return fmt.Sprintf("path must not contain a fragment (got %q)", p)
+	}
+	if _, err := url.ParseRequestURI(p); err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return fmt.Sprintf("invalid path %q: %v", p, err)
+	}
+	return ""
+}
+
+// requestURL says what is wrong with the absolute URL of a request, or "".
+func requestURL(raw string) string {
+	if strings.IndexFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Sprintf("url must not contain spaces or control characters (got %q)", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return fmt.Sprintf("invalid url %q: %v", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("url must start with http:// or https:// (got %q)", raw)
+	case u.Hostname() == "":
+		return fmt.Sprintf("url must have a host (got %q)", raw)
+	case u.Port() != "" && !validPort(u.Port()):
+		return fmt.Sprintf("url has an invalid port %q (want 1 to 65535)", u.Port())
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Sprintf("url must not have a fragment (got %q)", raw)
+	}
+	return ""
+}
+
 // headers checks header names and values. Names that differ only in case
-// are the same header in HTTP, so they may not both appear.
+// are the same header in HTTP, so they may not both appear. (Values are
+// templates, checked with the other templates.)
 func (c *checker) headers(path string, h map[string]string) {
 	if len(h) == 0 {
 		return
@@ -248,68 +439,6 @@ func (c *checker) headers(path string, h map[string]string) {
 		} else {
 			first[strings.ToLower(k)] = k
 		}
-		if !validHeaderValue(h[k]) {
-			c.add(p, "header %q has a control character in its value", k)
-		}
-	}
-}
-
-func (c *checker) load(l *Curve) {
-	// The table of curves: one entry per field of Curve.
-	curves := []struct {
-		name string
-		set  bool
-	}{
-		{"constant", l.Constant != nil},
-	}
-	var set, all []string
-	for _, cv := range curves {
-		all = append(all, cv.name)
-		if cv.set {
-			set = append(set, cv.name)
-		}
-	}
-	switch {
-	case len(set) == 0 && !c.set("load"):
-		c.missing("", "load")
-	case len(set) == 0:
-		c.add("load", "load must set a curve (one of: %s)", strings.Join(all, ", "))
-	case len(set) > 1:
-		c.add("load", "load must set exactly one curve (got %s)", strings.Join(set, " and "))
-	}
-	if l.Constant != nil {
-		c.constant(l.Constant, "load.constant")
-	}
-}
-
-func (c *checker) constant(k *Constant, path string) {
-	c.rate(k.Rate, path, "rate")
-	c.duration(k.Duration, path, "duration")
-}
-
-// rate checks a required rate, the field of path.
-func (c *checker) rate(r Rate, path, field string) {
-	p := joinPath(path, field)
-	switch {
-	case r == 0 && c.src != nil && !c.set(p):
-		c.missing(path, field)
-	case !(r > 0): // also NaN
-		c.add(p, "%s must be > 0 (got %s)", field, formatNumber(float64(r)))
-	case r > MaxRate:
-		c.add(p, "%s must be at most %s (got %s)", field, MaxRate, r)
-	}
-}
-
-// duration checks a required duration, the field of path.
-func (c *checker) duration(d Duration, path, field string) {
-	p := joinPath(path, field)
-	switch {
-	case d == 0 && c.src != nil && !c.set(p):
-		c.missing(path, field)
-	case d <= 0:
-		c.add(p, "%s must be > 0 (got %s)", field, d)
-	case d > MaxDuration:
-		c.add(p, "%s must be at most %s (got %s)", field, MaxDuration, d)
 	}
 }
 

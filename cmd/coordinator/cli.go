@@ -32,25 +32,36 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "coordinator",
 		Short: "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
 	}
-	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr))
+	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
 	return root
 }
 
 func loadScenario(path string, stderr io.Writer) (*scenario.Scenario, error) {
-	sc, err := scenario.Load(path, scenario.Options{IsBundled: func(name string) bool {
-		_, ok := targets.Describe(name)
-		return ok
-	}})
+	sc, err := scenario.Load(path, scenario.Options{
+		IsBundled: func(name string) bool {
+			_, ok := targets.Describe(name)
+			return ok
+		},
+		Warn: func(e *scenario.Error) { fmt.Fprintf(stderr, "warning: %v\n", e) },
+	})
 	if err != nil {
 		if errors.Is(err, scenario.ErrInvalid) {
-			// Every problem, one per line with its position.
-			fmt.Fprintln(stderr, err)
-			n := strings.Count(strings.TrimSpace(err.Error()), "\n") + 1
-			return nil, fail(exitcode.Invalid, fmt.Errorf("%s: %d problem(s) in the scenario", path, n))
+			return nil, invalidScenario(path, err, stderr)
 		}
 		return nil, fail(exitcode.Invalid, err)
 	}
 	return sc, nil
+}
+
+// invalidScenario prints every problem, one per line with its position,
+// and returns the one-line summary error (exit code 2).
+func invalidScenario(path string, err error, stderr io.Writer) error {
+	fmt.Fprintln(stderr, err)
+	msg := strings.TrimSpace(err.Error())
+	if strings.HasSuffix(msg, "too many problems; fix these and try again") {
+		return fail(exitcode.Invalid, fmt.Errorf("%s: too many problems in the scenario (the first %d are listed)", path, strings.Count(msg, "\n")))
+	}
+	return fail(exitcode.Invalid, fmt.Errorf("%s: %d problem(s) in the scenario", path, strings.Count(msg, "\n")+1))
 }
 
 func newValidate(stdout, stderr io.Writer) *cobra.Command {
@@ -59,11 +70,11 @@ func newValidate(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Check a scenario file and list every problem with its line and column",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			sc, err := loadScenario(args[0], stderr)
+			sc, scheds, err := loadScheduled(args[0], stderr)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s: ok (%d stage(s), %d request(s))\n", args[0], len(sc.Stages), len(sc.Requests))
+			summary(stdout, args[0], sc, scheds)
 			return nil
 		},
 	}
@@ -90,9 +101,15 @@ starts none and waits (at most --wait) for N external agents to join
 			if err := checkRunFlags(&cfg, allowRemote); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
-			sc, err := loadScenario(args[0], stderr)
+			sc, _, err := loadScheduled(args[0], stderr)
 			if err != nil {
 				return err
+			}
+			for _, st := range sc.Stages {
+				if _, ok := targets.Describe(st.Bundled); st.Bundled != "" && !ok {
+					return fail(exitcode.Invalid, fmt.Errorf("stage %s: bundled topology %q is not available in this build (available: %s)",
+						st.Name, st.Bundled, strings.Join(targets.Names(), ", ")))
+				}
 			}
 			if !quiet {
 				cfg.Log = stderr

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -116,7 +119,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	code, stdout, _ := runCLI(t, "validate", writeFile(t, "q.yaml", quick))
-	if code != 0 || !strings.Contains(stdout, "ok (1 stage(s), 1 request(s))") {
+	if code != 0 || !strings.Contains(stdout, "ok. Scenario \"cli\", seed 1: 1 stage(s), 1 request(s) (get 100%). Stage echo (bundled echo): uniform arrivals, 200 over 1s, average 200/s, peak 200/s.") {
 		t.Errorf("validate good: exit %d, %q", code, stdout)
 	}
 	bad := writeFile(t, "b.yaml", "name: x\nstages:\n  - bundled: nope\nrequests: [{path: /}]\nload:\n  constant: {rate: 0, duration: 1s}\n")
@@ -135,5 +138,59 @@ func TestExampleScenariosValidate(t *testing.T) {
 		if code, _, stderr := runCLI(t, "validate", f); code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, stderr)
 		}
+	}
+}
+
+func TestPlanWorkedExamples(t *testing.T) {
+	code, out, stderr := runCLI(t, "plan", "--daily-requests", "100M", "--peak-multiplier", "5x", "--per-server-rps", "300")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"100,000,000 ÷ 86,400 s", "1,157 req/s", "5,787 req/s", "⌈5,787 ÷ 300⌉ = ⌈19.29⌉", "20 servers", "⌈20 × 1.3⌉ = ⌈26⌉", "26 servers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "plan", "--daily-requests", "100M", "--peak-multiplier", "1x", "--read-fraction", "100%", "--cache-hit-rate", "90%")
+	if code != 0 || !strings.Contains(out, "1,157.4 × (1 − 90%)") || !strings.Contains(out, "116 req/s") {
+		t.Errorf("cache example: exit %d\n%s", code, out)
+	}
+	code, _, stderr = runCLI(t, "plan", "--read-fraction", "abc")
+	if code != 2 || !strings.Contains(stderr, "--read-fraction") {
+		t.Errorf("bad flag value: exit %d, %s", code, stderr)
+	}
+}
+
+func TestPlanScenario(t *testing.T) {
+	code, out, stderr := runCLI(t, "plan", "../../examples/launch-day.yaml", "--agents", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"capacity plan", "predicted ceiling per stage", "stage echo: poisson arrivals", "req/s (peak", "agent-3  1/3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestValidateGolden pins validate's messages for a scenario with many
+// problems (go test ./cmd/coordinator -update rewrites the golden file).
+func TestValidateGolden(t *testing.T) {
+	code, _, stderr := runCLI(t, "validate", "testdata/bad.yaml")
+	if code != 2 {
+		t.Fatalf("exit %d; want 2", code)
+	}
+	golden := filepath.Join("testdata", "bad.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(stderr), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr != string(want) {
+		t.Errorf("validate messages changed (-update to accept):\n--- got\n%s--- want\n%s", stderr, want)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/schedule"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
@@ -25,6 +25,7 @@ import (
 type run struct {
 	cfg    Config
 	sc     *scenario.Scenario
+	scheds []*schedule.Schedule
 	id     string
 	node   *cluster.Node
 	conns  []*conn
@@ -62,7 +63,11 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	if cfg.StartTarget == nil {
 		cfg.StartTarget = startBundled
 	}
-	r := &run{cfg: cfg, sc: sc, id: newID(), inbox: make(chan inMsg, 64)}
+	scheds, err := Schedules(sc)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, sc: sc, scheds: scheds, id: newID(), inbox: make(chan inMsg, 64)}
 	if cfg.Name == "" {
 		cfg.Name = "coordinator-" + r.id[:6]
 		r.cfg.Name = cfg.Name
@@ -341,23 +346,4 @@ func (r *run) resolveTarget(st scenario.Stage) (*url.URL, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: stage %s: %w", ErrTargetUnreachable, st.Name, err)
 	}
 	return u, stop, nil
-}
-
-// requests converts the scenario's request mix for the engine.
-func requests(sc *scenario.Scenario) []engine.Request {
-	out := make([]engine.Request, len(sc.Requests))
-	for k, rq := range sc.Requests {
-		er := engine.Request{Name: rq.Name, Method: rq.Method, Path: rq.Path, Timeout: rq.Timeout.Std()}
-		if len(rq.Headers) > 0 {
-			er.Header = http.Header{}
-			for name, v := range rq.Headers {
-				er.Header.Set(name, v)
-			}
-		}
-		if rq.Body != "" {
-			er.Body = []byte(rq.Body)
-		}
-		out[k] = er
-	}
-	return out
 }

@@ -32,11 +32,7 @@ type stageRun struct {
 // stage plays stage k on every live agent and appends its report.
 func (r *run) stage(ctx context.Context, k int) error {
 	st := r.sc.Stages[k]
-	c := r.sc.Load.Constant
-	sched, err := schedule.NewConstant(schedule.Constant{Rate: float64(c.Rate), Duration: c.Duration.Std()}, schedule.Uniform)
-	if err != nil {
-		return fmt.Errorf("stage %s: %w", st.Name, err)
-	}
+	sched := r.scheds[k]
 	target, stopTarget, err := r.resolveTarget(st)
 	if err != nil {
 		return err
@@ -58,15 +54,15 @@ func (r *run) stage(ctx context.Context, k int) error {
 	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
 	r.epoch++
 	stageIndex := uint32(k)
-	r.logf("stage %s: %d arrivals at %v over %v against %s, split across %d agents",
-		st.Name, sched.Len(), c.Rate, c.Duration, target, len(live))
+	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
+		st.Name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
 
 	// Assign, then wait until every agent accepted (validated, target
 	// reachable) before anyone fires.
 	for i, cn := range live {
 		cn.stage = &agentStage{own: shares[i].Count(0, sched.Len())}
 		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: st.Name, Job: engine.Job{
-			Target: target, Requests: sr.reqs, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
+			Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
 			Limits: r.cfg.Limits, Interval: r.cfg.Interval, Geometry: sr.geom,
 		}}
 		if err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: wire.AssignToProto(a)}}); err != nil {

@@ -95,10 +95,9 @@ type Job struct {
 	// Target is the base URL (scheme://host:port) requests are sent to.
 	Target *url.URL
 	// Requests is the weighted mix; the request of arrival i is a pure
-	// function of (Seed, i), so any split plays the same global mix.
+	// function of (the schedule's seed, i), so any split plays the same
+	// global mix.
 	Requests []Request
-	// Seed drives the request mix and the templates.
-	Seed uint64
 	// Data holds the data files templates read rows from.
 	Data template.Tables
 	// Schedule is the stage's global schedule; Share the agent's part of it.

@@ -65,7 +65,15 @@ func TestMixAndTemplatesIndependentOfSplit(t *testing.T) {
 		for _, sh := range shares {
 			wg.Go(func() {
 				j := newJob(t, srv.URL, job{rate: 400, d: 500 * time.Millisecond, share: sh, requests: mixRequests})
-				j.Seed = 42
+				c, err := schedule.NewCurve(schedule.Spec{Constant: &schedule.Constant{Rate: 400, Duration: 500 * time.Millisecond}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if j.Schedule, err = schedule.New(c, schedule.Uniform, 42); err != nil {
+					t.Error(err)
+					return
+				}
 				sum, _, _ := collect(t, New(DefaultConfig()), context.Background(), j)
 				mu.Lock()
 				total.Add(sum.Totals)

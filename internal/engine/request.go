@@ -46,7 +46,11 @@ type plan struct {
 // problem is returned at once.
 func (j *Job) compile() (*plan, error) {
 	var errs []error
-	p := &plan{reqs: make([]compiled, len(j.Requests)), seed: template.DeriveSeed(j.Seed, "mix")}
+	var seed uint64
+	if j.Schedule != nil {
+		seed = j.Schedule.Seed()
+	}
+	p := &plan{reqs: make([]compiled, len(j.Requests)), seed: template.DeriveSeed(seed, "mix")}
 	weights := make([]float64, len(j.Requests))
 	base := ""
 	if j.Target != nil {
@@ -58,7 +62,7 @@ func (j *Job) compile() (*plan, error) {
 	for k, r := range j.Requests {
 		c := &p.reqs[k]
 		c.name, c.method, c.timeout = r.Name, r.Method, int64(r.Timeout)
-		c.seed = template.DeriveSeed(j.Seed, "request/"+r.Name)
+		c.seed = template.DeriveSeed(seed, "request/"+r.Name)
 		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
 			bad(k, "bad method %q", r.Method)
 		}

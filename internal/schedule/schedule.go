@@ -2,108 +2,130 @@ package schedule
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"time"
 )
 
-// ErrInvalid is wrapped by every error about invalid schedule settings.
-var ErrInvalid = errors.New("invalid schedule")
-
-// Limits on what a schedule may describe. They keep every arrival index and
-// instant representable and every run bounded.
-const (
-	// MaxRate is the highest rate a curve may ask for, in requests per second.
-	MaxRate = 10_000_000
-	// MaxDuration is the longest a single stage may last.
-	MaxDuration = 7 * 24 * time.Hour
-)
-
-// Arrival is how arrival instants are placed under the rate curve.
-type Arrival int
-
-const (
-	// Uniform spaces arrivals deterministically: arrival i is at the instant
-	// where the cumulative rate reaches i.
-	Uniform Arrival = iota + 1
-)
-
-// String returns the arrival process name as written in a scenario.
-func (a Arrival) String() string {
-	switch a {
-	case Uniform:
-		return "uniform"
-	default:
-		return fmt.Sprintf("arrival(%d)", int(a))
-	}
-}
-
-// Constant is a fixed rate for a duration.
-type Constant struct {
-	// Rate is in requests per second, > 0 and <= MaxRate.
-	Rate float64
-	// Duration is how long the rate is held, > 0 and <= MaxDuration.
-	Duration time.Duration
-}
-
-// Schedule is the global arrival schedule of one stage. It is immutable and
-// safe for concurrent use.
+// Schedule is the global arrival schedule of one stage: arrival index i ↦
+// intended instant At(i), an offset from T0. It is immutable and safe for
+// concurrent use.
 type Schedule struct {
-	constant Constant
-	arrival  Arrival
-	n        uint64
-	// nsPerArrival is 1e9/rate, kept as float64: At(i) = floor(i·nsPerArrival).
-	// The product's relative error is ~1e-16, far below 1 ns for any
-	// representable duration.
-	nsPerArrival float64
+	curve   *Curve
+	arrival Arrival
+	seed    uint64
+	n       uint64
+	pois    *poissonTable // Poisson only
 }
 
-// NewConstant builds the uniform schedule of a constant rate. Invalid
-// settings are rejected here, so nothing can fail while a run is firing.
+// New builds the schedule of a curve.
+//
+// Uniform: t_i = Λ⁻¹(i), the instant at which the expected count first
+// exceeds i, so arrival 0 is at T0 (or at the end of a leading stretch of
+// zero rate) and any window [a, b) holds Λ(b) − Λ(a) arrivals to within one.
+//
+// Poisson: t_i = Λ⁻¹(S_i) with S the epochs of a unit-rate Poisson process
+// drawn from seed (see poissonTable): the same (spec, seed) gives the same
+// instants on every agent, whatever the split, and At(i) costs O(log B)
+// with B <= 2^(log₂(total)−18) and >= 256.
+//
+// In both cases Len = #{i : At(i) < Duration} and At never decreases, so
+// Len, At and CountBefore agree exactly.
+func New(c *Curve, arrival Arrival, seed uint64) (*Schedule, error) {
+	if c == nil {
+		return nil, invalid("no curve")
+	}
+	if arrival != Uniform && arrival != Poisson {
+		return nil, invalid("arrival process %v is not supported", arrival)
+	}
+	s := &Schedule{curve: c, arrival: arrival, seed: seed}
+	if arrival == Poisson {
+		s.pois = newPoissonTable(seed, c.total)
+	}
+	s.n = s.settle(s.estimate(c.total), math.MaxUint64, c.dur)
+	return s, nil
+}
+
+// NewConstant builds the schedule of a constant rate. Invalid settings are
+// rejected here, so nothing can fail while a run is firing.
 func NewConstant(c Constant, a Arrival) (*Schedule, error) {
 	var errs []error
-	if math.IsNaN(c.Rate) || c.Rate <= 0 || c.Rate > MaxRate {
-		errs = append(errs, fmt.Errorf("%w: rate %v/s must be > 0 and <= %d/s", ErrInvalid, c.Rate, MaxRate))
+	if a != Uniform && a != Poisson {
+		errs = append(errs, invalid("arrival process %v is not supported", a))
 	}
-	if c.Duration <= 0 || c.Duration > MaxDuration {
-		errs = append(errs, fmt.Errorf("%w: duration %v must be > 0 and <= %v", ErrInvalid, c.Duration, MaxDuration))
-	}
-	if a != Uniform {
-		errs = append(errs, fmt.Errorf("%w: arrival process %v is not supported", ErrInvalid, a))
+	curve, err := NewCurve(Spec{Constant: &c})
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	s := &Schedule{constant: c, arrival: a, nsPerArrival: 1e9 / c.Rate}
-	// n = #{i >= 0 : At(i) < Duration}. Start from the real-valued answer
-	// and correct for rounding so that n agrees with At exactly.
-	n := uint64(math.Ceil(c.Rate * c.Duration.Seconds()))
-	for n > 0 && s.At(n-1) >= c.Duration {
+	return New(curve, a, 0)
+}
+
+// estimate is the number of arrivals whose Λ position is below y: ⌈y⌉ for
+// Uniform, the tree count for Poisson.
+func (s *Schedule) estimate(y float64) uint64 {
+	if y <= 0 {
+		return 0
+	}
+	if s.pois != nil {
+		return s.pois.count(y)
+	}
+	return uint64(math.Ceil(y))
+}
+
+// settle corrects an estimate n of #{i < limit : At(i) < t} using At
+// itself, so that the result agrees with At exactly: rounding to the
+// nanosecond can move an arrival across t.
+func (s *Schedule) settle(n, limit uint64, t time.Duration) uint64 {
+	n = min(n, limit)
+	for n > 0 && s.At(n-1) >= t {
 		n--
 	}
-	for s.At(n) < c.Duration {
+	for n < limit && s.At(n) < t {
 		n++
 	}
-	s.n = n
-	return s, nil
+	return n
 }
 
 // Len is the number of arrivals in the schedule.
 func (s *Schedule) Len() uint64 { return s.n }
 
-// Duration is the length of the stage's load.
-func (s *Schedule) Duration() time.Duration { return s.constant.Duration }
-
-// Constant returns the curve the schedule was built from.
-func (s *Schedule) Constant() Constant { return s.constant }
+// Duration is the played duration of the stage's load.
+func (s *Schedule) Duration() time.Duration { return s.curve.dur }
 
 // Arrival returns the arrival process.
 func (s *Schedule) Arrival() Arrival { return s.arrival }
 
-// At is the intended instant of arrival i as an offset from T0. It is
-// defined for every i (also beyond Len) and never decreases with i.
+// Curve returns the rate curve.
+func (s *Schedule) Curve() *Curve { return s.curve }
+
+// Spec returns a copy of the curve's spec.
+func (s *Schedule) Spec() Spec { return s.curve.Spec() }
+
+// Seed returns the seed of the Poisson draws (kept for Uniform too).
+func (s *Schedule) Seed() uint64 { return s.seed }
+
+// Constant returns the constant base of the curve, or the zero Constant for
+// any other curve.
+//
+// Deprecated: use Spec.
+func (s *Schedule) Constant() Constant {
+	if c := s.curve.spec.Constant; c != nil && len(s.curve.spec.Spikes) == 0 && s.curve.k == 1 {
+		return *c
+	}
+	return Constant{}
+}
+
+// At is the intended instant of arrival i as an offset from T0, truncated
+// to the nanosecond. It is defined for every i: it never decreases with i,
+// is < Duration for i < Len and is Duration from Len on.
 func (s *Schedule) At(i uint64) time.Duration {
-	return time.Duration(math.Floor(float64(i) * s.nsPerArrival))
+	y := float64(i)
+	if s.pois != nil {
+		y = s.pois.value(i)
+	}
+	return time.Duration(s.curve.inverse(y))
 }
 
 // CountBefore is the number of arrivals whose intended instant is < t.
@@ -111,15 +133,8 @@ func (s *Schedule) CountBefore(t time.Duration) uint64 {
 	if t <= 0 {
 		return 0
 	}
-	if t >= s.constant.Duration {
+	if t >= s.curve.dur {
 		return s.n
 	}
-	n := uint64(math.Ceil(t.Seconds() * s.constant.Rate))
-	for n > 0 && s.At(n-1) >= t {
-		n--
-	}
-	for n < s.n && s.At(n) < t {
-		n++
-	}
-	return n
+	return s.settle(s.estimate(s.curve.cumulative(float64(t))), s.n, t)
 }

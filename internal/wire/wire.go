@@ -47,7 +47,6 @@ type Assignment struct {
 // AssignToProto encodes an assignment.
 func AssignToProto(a Assignment) *surgev1.Assign {
 	j := a.Job
-	c := j.Schedule.Constant()
 	reqs := make([]*surgev1.RequestDef, len(j.Requests))
 	for k, r := range j.Requests {
 		d := &surgev1.RequestDef{Name: r.Name, Method: r.Method, Path: r.Path, Url: r.URL, Body: r.Body,
@@ -75,14 +74,8 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 		StageName:  a.StageName,
 		TargetUrl:  j.Target.String(),
 		Requests:   reqs,
-		Schedule: &surgev1.Schedule{
-			Curve:      &surgev1.Schedule_Constant{Constant: &surgev1.ConstantRate{RatePerSecond: c.Rate, DurationNanos: int64(c.Duration)}},
-			Arrival:    surgev1.Arrival_ARRIVAL_UNIFORM,
-			FirstIndex: j.First,
-			EndIndex:   j.End,
-			Seed:       j.Seed,
-		},
-		Share: &surgev1.Share{Cycle: j.Share.Cycle, Offsets: j.Share.Offsets},
+		Schedule:   ScheduleToProto(j.Schedule, j.First, j.End),
+		Share:      &surgev1.Share{Cycle: j.Share.Cycle, Offsets: j.Share.Offsets},
 		Limits: &surgev1.Limits{
 			MaxInFlight:  uint32(j.Limits.MaxInFlight),
 			TimeoutNanos: int64(j.Limits.Timeout),
@@ -168,19 +161,11 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 		a.Job.Requests = append(a.Job.Requests, r)
 	}
 	sm := m.GetSchedule()
-	c := sm.GetConstant()
-	if c == nil {
-		return a, fmt.Errorf("%w: schedule has no supported rate curve", ErrMalformed)
-	}
-	if sm.GetArrival() != surgev1.Arrival_ARRIVAL_UNIFORM {
-		return a, fmt.Errorf("%w: arrival process %v is not supported", ErrMalformed, sm.GetArrival())
-	}
-	s, err := schedule.NewConstant(schedule.Constant{Rate: c.GetRatePerSecond(), Duration: time.Duration(c.GetDurationNanos())}, schedule.Uniform)
+	s, err := ScheduleFromProto(sm)
 	if err != nil {
-		return a, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return a, err
 	}
 	a.Job.Schedule = s
-	a.Job.Seed = sm.GetSeed()
 	a.Job.First, a.Job.End = sm.GetFirstIndex(), sm.GetEndIndex()
 	if a.Job.End == 0 {
 		a.Job.End = s.Len()

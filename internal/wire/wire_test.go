@@ -29,7 +29,15 @@ func mustTable(t testing.TB, name, src string) *template.Table {
 
 func sampleAssignment(t testing.TB) Assignment {
 	t.Helper()
-	s, err := schedule.NewConstant(schedule.Constant{Rate: 250, Duration: 2 * time.Second}, schedule.Uniform)
+	c, err := schedule.NewCurve(schedule.Spec{
+		Diurnal:  &schedule.Diurnal{DailyRequests: 1e7, PeakMultiplier: 5, PeakHour: 20},
+		Spikes:   []schedule.Spike{{AtFraction: 0.4, Multiplier: 5, Ramp: time.Second, Hold: 2 * time.Second}},
+		Compress: 24 * 60, // a day in a minute
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedule.New(c, schedule.Poisson, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +52,6 @@ func sampleAssignment(t testing.TB) Assignment {
 				{Name: "write", Method: "POST", Path: "/items", Body: []byte(`{"n":{{seq}}}`), Weight: 3, Expect: []int{201, 202}},
 				{Name: "user", Method: "GET", URL: "http://127.0.0.1:9/u/{{csv users.csv id}}", Weight: 0.5},
 			},
-			Seed:     42,
 			Data:     template.Tables{"users.csv": mustTable(t, "users.csv", "id,name\n1,ada\n")},
 			Schedule: s, Share: shares[0], First: 10, End: 400,
 			Limits:   engine.DefaultLimits(),
@@ -67,8 +74,14 @@ func TestAssignRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AssignFromProto: %v", err)
 	}
-	if got.Job.Schedule.Len() != a.Job.Schedule.Len() || got.Job.Schedule.Constant() != a.Job.Schedule.Constant() {
-		t.Errorf("schedule %+v; want %+v", got.Job.Schedule.Constant(), a.Job.Schedule.Constant())
+	gs, ws := got.Job.Schedule, a.Job.Schedule
+	if gs.Len() != ws.Len() || gs.Seed() != 42 || gs.Arrival() != schedule.Poisson || !reflect.DeepEqual(gs.Spec(), ws.Spec()) {
+		t.Errorf("schedule %+v (len %d seed %d); want %+v (len %d)", gs.Spec(), gs.Len(), gs.Seed(), ws.Spec(), ws.Len())
+	}
+	for _, i := range []uint64{0, 1, ws.Len() / 2, ws.Len() - 1} {
+		if gs.At(i) != ws.At(i) {
+			t.Errorf("At(%d) = %v after the round trip; want %v", i, gs.At(i), ws.At(i))
+		}
 	}
 	got.Job.Schedule, a.Job.Schedule = nil, nil
 	if !reflect.DeepEqual(got, a) {
@@ -81,8 +94,10 @@ func TestAssignFromProtoRejects(t *testing.T) {
 		mutate func(m *surgev1.Assign)
 		want   string
 	}{
-		"nil schedule":   {func(m *surgev1.Assign) { m.Schedule = nil }, "no supported rate curve"},
-		"zero rate":      {func(m *surgev1.Assign) { m.Schedule.GetConstant().RatePerSecond = 0 }, "rate 0/s"},
+		"nil schedule":   {func(m *surgev1.Assign) { m.Schedule = nil }, "no schedule"},
+		"no curve":       {func(m *surgev1.Assign) { m.Schedule.Curve = nil }, "no supported rate curve"},
+		"zero rate":      {func(m *surgev1.Assign) { m.Schedule.GetDiurnal().DailyRequests = 0 }, "diurnal"},
+		"many spikes":    {func(m *surgev1.Assign) { m.Schedule.Spikes = make([]*surgev1.Spike, MaxSpikes+1) }, "spikes, more than"},
 		"no requests":    {func(m *surgev1.Assign) { m.Requests = nil }, "0 requests"},
 		"bad url":        {func(m *surgev1.Assign) { m.TargetUrl = "::" }, "target url"},
 		"ftp url":        {func(m *surgev1.Assign) { m.TargetUrl = "ftp://x" }, "http(s) URL"},

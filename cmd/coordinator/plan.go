@@ -1,0 +1,244 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgeload/surge/internal/capacity"
+	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+)
+
+// summary is validate's one paragraph: what would run.
+func summary(w io.Writer, path string, sc *scenario.Scenario, scheds []*schedule.Schedule) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ok. Scenario %q, seed %d: %d stage(s), %d request(s) (", path, sc.Name, sc.Seed, len(sc.Stages), len(sc.Requests))
+	var total float64
+	for _, r := range sc.Requests {
+		total += r.Weight
+	}
+	for k, r := range sc.Requests {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.3g%%", r.Name, 100*r.Weight/total)
+	}
+	b.WriteString(").")
+	var arrivals uint64
+	var dur time.Duration
+	for k, s := range scheds {
+		st := sc.Stages[k]
+		target := st.URL
+		if st.Bundled != "" {
+			target = "bundled " + st.Bundled
+		}
+		fmt.Fprintf(&b, " Stage %s (%s): %s arrivals, %d over %v, average %s/s, peak %s/s.", st.Name, target,
+			s.Arrival(), s.Len(), s.Duration(), capacity.FormatNumber(s.Curve().Average()), capacity.FormatNumber(s.Curve().Peak()))
+		arrivals += s.Len()
+		dur += s.Duration()
+	}
+	if len(scheds) > 1 {
+		fmt.Fprintf(&b, " In all: %d arrivals over %v.", arrivals, dur)
+	}
+	fmt.Fprintf(&b, " %d threshold(s); safety: at most %v, %v per stage, on agent loss %s.",
+		len(sc.Thresholds), sc.Safety.MaxRate, sc.Safety.MaxDuration, sc.Safety.OnAgentLoss)
+	fmt.Fprintln(w, b.String())
+}
+
+// planFlags are the what-if overrides of the scenario's capacity section.
+type planFlags struct {
+	agents                                          int
+	width                                           int
+	dailyRequests                                   string
+	peakMultiplier                                  string
+	perServer, headroom, replicaRead, primaryWrites float64
+	readFraction, cacheHitRate                      string
+	queueWorkers, callsPerPage                      int
+	queueJobTime, regionRTT                         time.Duration
+}
+
+func newPlan(stdout, stderr io.Writer) *cobra.Command {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan [SCENARIO]",
+		Short: "Show the capacity arithmetic, each stage's predicted ceiling, the rate curve and each agent's share",
+		Long: `Plan shows the capacity arithmetic of the scaling staircase step by step, with its
+working: daily volume → average → peak → app servers (with headroom) → DB reads after the
+cache → read replicas → shards → queue drain → cross-region page latency. Its inputs come
+from the scenario's capacity section; flags override them for a quick what-if, and work
+without a scenario too. With a scenario it also charts each stage's rate curve and lists
+each agent's share of its arrivals for --agents agents.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var sc *scenario.Scenario
+			var scheds []*schedule.Schedule
+			if len(args) == 1 {
+				var err error
+				if sc, scheds, err = loadScheduled(args[0], stderr); err != nil {
+					return err
+				}
+			}
+			in, err := planInputs(cmd, sc, f)
+			if err != nil {
+				return exitcode.New(exitcode.Invalid, err)
+			}
+			return renderPlan(stdout, sc, scheds, in, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.agents, "agents", 2, "agents to show the shares for")
+	fl.IntVar(&f.width, "width", 72, "chart width in columns")
+	fl.StringVar(&f.dailyRequests, "daily-requests", "", "daily request volume, e.g. 100M")
+	fl.StringVar(&f.peakMultiplier, "peak-multiplier", "", "peak over average, e.g. 5x")
+	fl.Float64Var(&f.perServer, "per-server-rps", 0, "requests per second one app server sustains")
+	fl.Float64Var(&f.headroom, "headroom", 0, "spare capacity factor on servers (default 1.3)")
+	fl.StringVar(&f.readFraction, "read-fraction", "", "share of requests that are reads, e.g. 90%")
+	fl.StringVar(&f.cacheHitRate, "cache-hit-rate", "", "share of reads the cache serves, e.g. 90%")
+	fl.Float64Var(&f.replicaRead, "replica-read-rps", 0, "reads per second one read replica sustains")
+	fl.Float64Var(&f.primaryWrites, "primary-write-ceiling", 0, "writes per second one primary sustains")
+	fl.IntVar(&f.queueWorkers, "queue-workers", 0, "workers draining the job queue")
+	fl.DurationVar(&f.queueJobTime, "queue-job-time", 0, "time one worker takes per job")
+	fl.DurationVar(&f.regionRTT, "region-rtt", 0, "round trip between regions")
+	fl.IntVar(&f.callsPerPage, "calls-per-page", 0, "sequential cross-region calls per page")
+	return cmd
+}
+
+// planInputs maps the scenario's capacity section, then the flags set on
+// the command line, onto the planner's inputs.
+func planInputs(cmd *cobra.Command, sc *scenario.Scenario, f planFlags) (capacity.Inputs, error) {
+	in := capacity.DefaultInputs()
+	if sc != nil && sc.Capacity != nil {
+		c := sc.Capacity
+		in.DailyRequests, in.PeakMultiplier, in.PerServerRPS = float64(c.DailyRequests), float64(c.PeakMultiplier), c.PerServerRPS
+		if c.Headroom > 0 {
+			in.Headroom = c.Headroom
+		}
+		if c.ReadFraction > 0 {
+			in.ReadFraction = float64(c.ReadFraction)
+		}
+		in.CacheHitRate, in.ReplicaReadRPS, in.PrimaryWriteCeiling = float64(c.CacheHitRate), c.ReplicaReadRPS, c.PrimaryWriteCeiling
+		in.QueueWorkers, in.QueueJobTime = c.QueueWorkers, c.QueueJobTime.Std()
+		in.RegionRTT, in.CallsPerPage = c.RegionRTT.Std(), c.CallsPerPage
+		for _, sp := range sc.Load.Spikes {
+			if float64(sp.Multiplier) > in.SpikeMultiplier {
+				in.SpikeMultiplier, in.SpikeHold = float64(sp.Multiplier), sp.Hold.Std()
+			}
+		}
+	}
+	set := cmd.Flags().Changed
+	var errs []string
+	parse := func(flag, v string, fn func(string) (float64, error), dst *float64) {
+		if set(flag) {
+			x, err := fn(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("--%s: %v", flag, err))
+				return
+			}
+			*dst = x
+		}
+	}
+	parse("daily-requests", f.dailyRequests, func(s string) (float64, error) { c, err := scenario.ParseCount(s); return float64(c), err }, &in.DailyRequests)
+	parse("peak-multiplier", f.peakMultiplier, func(s string) (float64, error) { m, err := scenario.ParseMultiplier(s); return float64(m), err }, &in.PeakMultiplier)
+	parse("read-fraction", f.readFraction, func(s string) (float64, error) { p, err := scenario.ParsePercent(s); return float64(p), err }, &in.ReadFraction)
+	parse("cache-hit-rate", f.cacheHitRate, func(s string) (float64, error) { p, err := scenario.ParsePercent(s); return float64(p), err }, &in.CacheHitRate)
+	for flag, pair := range map[string]struct {
+		src float64
+		dst *float64
+	}{"per-server-rps": {f.perServer, &in.PerServerRPS}, "headroom": {f.headroom, &in.Headroom},
+		"replica-read-rps": {f.replicaRead, &in.ReplicaReadRPS}, "primary-write-ceiling": {f.primaryWrites, &in.PrimaryWriteCeiling}} {
+		if set(flag) {
+			*pair.dst = pair.src
+		}
+	}
+	if set("queue-workers") {
+		in.QueueWorkers = f.queueWorkers
+	}
+	if set("queue-job-time") {
+		in.QueueJobTime = f.queueJobTime
+	}
+	if set("region-rtt") {
+		in.RegionRTT = f.regionRTT
+	}
+	if set("calls-per-page") {
+		in.CallsPerPage = f.callsPerPage
+	}
+	if f.agents < 1 || f.agents > 256 {
+		errs = append(errs, fmt.Sprintf("--agents %d must be in 1..256", f.agents))
+	}
+	if f.width < 20 || f.width > 400 {
+		errs = append(errs, fmt.Sprintf("--width %d must be in 20..400", f.width))
+	}
+	if len(errs) > 0 {
+		return in, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	if err := in.Validate(); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule, in capacity.Inputs, f planFlags) error {
+	plan, err := capacity.Compute(in)
+	if err != nil {
+		return exitcode.New(exitcode.Invalid, err)
+	}
+	fmt.Fprintln(w, "capacity plan")
+	if err := reporters.WritePlan(w, plan); err != nil {
+		return err
+	}
+	var bundled []string
+	if sc != nil {
+		for _, st := range sc.Stages {
+			if st.Bundled != "" && st.Bundled != "echo" {
+				bundled = append(bundled, st.Bundled)
+			}
+		}
+	}
+	if len(bundled) == 0 {
+		bundled = capacity.Topologies()
+	}
+	fmt.Fprintln(w, "\npredicted ceiling per stage (a prediction: check it by measurement)")
+	if err := reporters.WritePlan(w, capacity.Ceilings(in, bundled...)); err != nil {
+		return err
+	}
+	for k, s := range scheds {
+		fmt.Fprintf(w, "\nstage %s: %s arrivals, %d over %v, average %s/s, peak %s/s\n", sc.Stages[k].Name, s.Arrival(), s.Len(),
+			s.Duration(), capacity.FormatNumber(s.Curve().Average()), capacity.FormatNumber(s.Curve().Peak()))
+		if err := reporters.WriteCurve(w, s.Curve().MeanRates(f.width), s.Duration(), f.width, 12); err != nil {
+			return err
+		}
+		shares, err := schedule.Equal(f.agents)
+		if err != nil {
+			return err
+		}
+		rows := make([]reporters.ShareRow, len(shares))
+		for a, sh := range shares {
+			rows[a] = reporters.ShareRow{Agent: fmt.Sprintf("agent-%d", a+1), Fraction: sh.String(), Arrivals: sh.Count(0, s.Len())}
+		}
+		if err := reporters.WriteShares(w, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadScheduled loads a scenario and builds every stage's exact schedule;
+// problems are printed one per line and mapped to exit code 2.
+func loadScheduled(path string, stderr io.Writer) (*scenario.Scenario, []*schedule.Schedule, error) {
+	sc, err := loadScenario(path, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	scheds, err := coordinator.Schedules(sc)
+	if err != nil {
+		return nil, nil, invalidScenario(path, err, stderr)
+	}
+	return sc, scheds, nil
+}

@@ -1,0 +1,114 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/scenario"
+)
+
+// LoadPath is where stage k's load section was written: its own override,
+// or the scenario's.
+func LoadPath(sc *scenario.Scenario, k int) string {
+	if sc.Stages[k].Load != nil {
+		return fmt.Sprintf("stages[%d].load", k)
+	}
+	return "load"
+}
+
+// Spec converts a scenario's load section into the schedule's curve spec
+// and arrival process.
+func Spec(c *scenario.Curve) (schedule.Spec, schedule.Arrival, error) {
+	var s schedule.Spec
+	arrival := schedule.Uniform
+	if c.Arrival != "" {
+		a, err := schedule.ParseArrival(c.Arrival)
+		if err != nil {
+			return s, 0, err
+		}
+		arrival = a
+	}
+	switch {
+	case c.Constant != nil:
+		s.Constant = &schedule.Constant{Rate: float64(c.Constant.Rate), Duration: c.Constant.Duration.Std()}
+	case c.Ramp != nil:
+		s.Ramp = &schedule.Ramp{From: float64(c.Ramp.From), To: float64(c.Ramp.To), Duration: c.Ramp.Duration.Std()}
+	case len(c.Steps) > 0:
+		for _, st := range c.Steps {
+			s.Steps = append(s.Steps, schedule.Step{Rate: float64(st.Rate), Duration: st.Duration.Std()})
+		}
+	case c.Diurnal != nil:
+		d := c.Diurnal
+		s.Diurnal = &schedule.Diurnal{DailyRequests: float64(d.DailyRequests), PeakMultiplier: float64(d.PeakMultiplier),
+			PeakToTrough: float64(d.PeakToTrough), PeakHour: d.PeakHour, HourlyWeights: d.HourlyWeights, Duration: d.Duration.Std()}
+	}
+	for _, sp := range c.Spikes {
+		s.Spikes = append(s.Spikes, schedule.Spike{At: sp.At.Offset.Std(), AtFraction: sp.At.Fraction,
+			Multiplier: float64(sp.Multiplier), Ramp: sp.Ramp.Std(), Hold: sp.Hold.Std(), RampDown: sp.RampDown.Std()})
+	}
+	if c.Compress != nil {
+		s.Compress = c.Compress.Factor()
+	}
+	return s, arrival, nil
+}
+
+// Schedules builds the exact schedule of every stage and checks it against
+// the scenario's safety limits with the exact peak rate. Problems are
+// positioned in the scenario file and match scenario.ErrInvalid.
+func Schedules(sc *scenario.Scenario) ([]*schedule.Schedule, error) {
+	var errs []error
+	out := make([]*schedule.Schedule, len(sc.Stages))
+	for k := range sc.Stages {
+		path := LoadPath(sc, k)
+		spec, arrival, err := Spec(sc.StageLoad(k))
+		if err != nil {
+			errs = append(errs, sc.Errorf(path, "%v", err))
+			continue
+		}
+		curve, err := schedule.NewCurve(spec)
+		if err != nil {
+			errs = append(errs, sc.Errorf(path, "%v", err))
+			continue
+		}
+		if max := float64(sc.Safety.MaxRate); max > 0 && curve.Peak() > max*(1+1e-12) {
+			errs = append(errs, sc.Errorf(path, "peak rate %.2f/s is over safety.max_rate %v", curve.Peak(), sc.Safety.MaxRate))
+		}
+		if max := sc.Safety.MaxDuration.Std(); max > 0 && curve.Duration() > max {
+			errs = append(errs, sc.Errorf(path, "the curve plays for %v, over safety.max_duration %v", curve.Duration(), sc.Safety.MaxDuration))
+		}
+		s, err := schedule.New(curve, arrival, sc.Seed)
+		if err != nil {
+			errs = append(errs, sc.Errorf(path, "%v", err))
+			continue
+		}
+		out[k] = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// requests converts the scenario's request mix for the engine. Templates
+// travel as written; every agent compiles them itself.
+func requests(sc *scenario.Scenario) []engine.Request {
+	out := make([]engine.Request, len(sc.Requests))
+	for k, rq := range sc.Requests {
+		er := engine.Request{Name: rq.Name, Method: rq.Method, Path: rq.Path, URL: rq.URL,
+			Timeout: rq.Timeout.Std(), Weight: rq.Weight, Expect: rq.Expect}
+		if len(rq.Headers) > 0 {
+			er.Header = http.Header{}
+			for name, v := range rq.Headers {
+				er.Header.Set(name, v)
+			}
+		}
+		if rq.Body != "" {
+			er.Body = []byte(rq.Body)
+		}
+		out[k] = er
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package scenario
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseThreshold(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ThresholdExpr
+		str  string // String(), which must parse back to want
+	}{
+		{"p99 < 250ms", ThresholdExpr{Metric: "p99", Op: "<", Value: float64(250 * time.Millisecond)}, "p99 < 250ms"},
+		{"p99.9{request=read-item} < 1s",
+			ThresholdExpr{Metric: "p99.9", Selectors: map[string]string{"request": "read-item"}, Op: "<", Value: 1e9},
+			"p99.9{request=read-item} < 1s"},
+		{"p99[30s] < 300ms", ThresholdExpr{Metric: "p99", Window: 30 * time.Second, Op: "<", Value: 300e6}, "p99[30s] < 300ms"},
+		{"error_rate < 1%", ThresholdExpr{Metric: "error_rate", Op: "<", Value: 0.01}, "error_rate < 1%"},
+		{"achieved_rate >= 99%", ThresholdExpr{Metric: "achieved_rate", Op: ">=", Value: 0.99}, "achieved_rate >= 99%"},
+		{"dropped == 0", ThresholdExpr{Metric: "dropped", Op: "==", Value: 0}, "dropped == 0"},
+		{"lost<=1k", ThresholdExpr{Metric: "lost", Op: "<=", Value: 1000}, "lost <= 1k"},
+		{"failed != 5", ThresholdExpr{Metric: "failed", Op: "!=", Value: 5}, "failed != 5"},
+		{"rps > 1k/s", ThresholdExpr{Metric: "rps", Op: ">", Value: 1000}, "rps > 1000/s"},
+		{"max<=2s", ThresholdExpr{Metric: "max", Op: "<=", Value: 2e9}, "max <= 2s"},
+		{"  mean  >  0s  ", ThresholdExpr{Metric: "mean", Op: ">", Value: 0}, "mean > 0s"},
+		{"p99.90 < 1s", ThresholdExpr{Metric: "p99.9", Op: "<", Value: 1e9}, "p99.9 < 1s"},
+		{"p50 { stage = cache , request = \"GET /items/1\" } [ 1m ] < 5ms",
+			ThresholdExpr{Metric: "p50", Selectors: map[string]string{"stage": "cache", "request": "GET /items/1"},
+				Window: time.Minute, Op: "<", Value: 5e6},
+			"p50{request=GET /items/1,stage=cache}[1m] < 5ms"},
+		{`p99{request="a,b}\"c"} < 1s`,
+			ThresholdExpr{Metric: "p99", Selectors: map[string]string{"request": `a,b}"c`}, Op: "<", Value: 1e9},
+			`p99{request="a,b}\"c"} < 1s`},
+	}
+	for _, tt := range tests {
+		got, err := ParseThreshold(tt.in)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseThreshold(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+			continue
+		}
+		if s := got.String(); s != tt.str {
+			t.Errorf("ParseThreshold(%q).String() = %q; want %q", tt.in, s, tt.str)
+		}
+		if back, err := ParseThreshold(got.String()); err != nil || !reflect.DeepEqual(back, got) {
+			t.Errorf("ParseThreshold(%q) = %+v, %v; want %+v", got.String(), back, err, got)
+		}
+	}
+}
+
+func TestParseThresholdErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		off  int
+		want string
+	}{
+		{"", 0, "empty expression (want e.g. p99 < 250ms)"},
+		{"latency < 1s", 0, `unknown metric "latency" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
+		{"p100 < 1s", 0, `unknown metric "p100" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
+		{"p0 < 1s", 0, `unknown metric "p0" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
+		{"< 1s", 0, "expression must start with a metric (p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)"},
+		{"p99", 3, "missing comparison after p99 (want <, <=, >, >=, == or !=)"},
+		{"p99 = 1s", 4, `expected a comparison (<, <=, >, >=, == or !=), got "= 1s"`},
+		{"p99 <", 5, "missing value after <"},
+		{"p99 < 1%", 6, `p99 is compared with a duration like 250ms (got "1%")`},
+		{"p99 < 250", 6, `p99 is compared with a duration like 250ms (got "250")`},
+		{"error_rate < 0.01", 13, `error_rate is compared with a percentage like 1% (got "0.01")`},
+		{"dropped == none", 11, `dropped is compared with a count like 0 or 1k (got "none")`},
+		{"rps > fast", 6, `rps is compared with a rate like 1000 or 1k/s (got "fast")`},
+		{"p99{} < 1s", 4, "empty selector list (want e.g. {request=read-item} or none)"},
+		{"p99{host=a} < 1s", 4, `unknown selector "host" (want request or stage)`},
+		{"p99{request=a,request=b} < 1s", 14, `duplicate selector "request"`},
+		{"p99{request a} < 1s", 12, "expected = after request"},
+		{"p99{request=} < 1s", 12, "empty request name"},
+		{"p99{request=a < 1s", 3, "unterminated selector list (want e.g. {request=read-item})"},
+		{`p99{request="a} < 1s`, 12, "unterminated quoted name"},
+		{`p99{request="a"b} < 1s`, 15, "expected , or } after the request name"},
+		{"p99{request=a,} < 1s", 14, "expected a selector key (request or stage)"},
+		{"p99[30s < 1s", 3, "unterminated window (want e.g. [30s])"},
+		{"p99[0s] < 1s", 4, `window must be a duration > 0 like 30s (got "0s")`},
+		{"p99[soon] < 1s", 4, `window must be a duration > 0 like 30s (got "soon")`},
+		{"p99 [30s] {request=a} < 1s", 10, `expected a comparison (<, <=, >, >=, == or !=), got "{request=a} < 1s"`},
+	}
+	for _, tt := range tests {
+		_, err := ParseThreshold(tt.in)
+		var te *ThresholdError
+		if !errors.As(err, &te) || te.Offset != tt.off || te.Msg != tt.want {
+			t.Errorf("ParseThreshold(%q) = %#v; want offset %d, %q", tt.in, err, tt.off, tt.want)
+		}
+	}
+	_, err := ParseThreshold("p99 <")
+	if want := "invalid threshold: missing value after < (at offset 5)"; err == nil || err.Error() != want {
+		t.Errorf("ParseThreshold(p99 <).Error() = %v; want %q", err, want)
+	}
+}
+
+func TestThresholdHoldsAndQuantile(t *testing.T) {
+	tests := []struct {
+		expr string
+		x    float64
+		want bool
+	}{
+		{"p99 < 250ms", 249e6, true},
+		{"p99 < 250ms", 250e6, false},
+		{"p99 <= 250ms", 250e6, true},
+		{"error_rate > 1%", 0.02, true},
+		{"achieved_rate >= 99%", 0.989, false},
+		{"dropped == 0", 0, true},
+		{"dropped != 0", 0, false},
+		{"dropped == 0", math.NaN(), false},
+	}
+	for _, tt := range tests {
+		e, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Holds(tt.x); got != tt.want {
+			t.Errorf("ParseThreshold(%q).Holds(%v) = %v; want %v", tt.expr, tt.x, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		expr string
+		q    float64
+		ok   bool
+	}{{"p99 < 1s", 0.99, true}, {"p99.9 < 1s", 0.999, true}, {"p50 < 1s", 0.5, true}, {"max < 1s", 0, false}} {
+		e, _ := ParseThreshold(tt.expr)
+		if q, ok := e.Quantile(); ok != tt.ok || q != tt.q {
+			t.Errorf("ParseThreshold(%q).Quantile() = %v, %v; want %v, %v", tt.expr, q, ok, tt.q, tt.ok)
+		}
+	}
+}
+
+// TestParseThresholds checks thresholds in a scenario: both forms, the
+// parsed value, selectors naming real requests and stages, and the
+// position of a syntax error at its character.
+func TestParseThresholds(t *testing.T) {
+	src := "name: t\n" + validStages + validLoad +
+		"requests: [{name: read}, {path: /w}]\n" +
+		"thresholds:\n" +
+		"  - p99{request=read} < 250ms\n" +
+		"  - {expr: 'error_rate{stage=echo} < 1%', abort: true, grace: 30s}\n" +
+		"  - \"p99{request=GET /w} < 1s\"\n"
+	s, err := Parse("x.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Threshold{
+		{Expr: "p99{request=read} < 250ms", Parsed: ThresholdExpr{Metric: "p99", Selectors: map[string]string{"request": "read"}, Op: "<", Value: 250e6}},
+		{Expr: "error_rate{stage=echo} < 1%", Abort: true, Grace: Duration(30 * time.Second),
+			Parsed: ThresholdExpr{Metric: "error_rate", Selectors: map[string]string{"stage": "echo"}, Op: "<", Value: 0.01}},
+		{Expr: "p99{request=GET /w} < 1s", Parsed: ThresholdExpr{Metric: "p99", Selectors: map[string]string{"request": "GET /w"}, Op: "<", Value: 1e9}},
+	}
+	if !reflect.DeepEqual(s.Thresholds, want) {
+		t.Errorf("Parse thresholds = %+v; want %+v", s.Thresholds, want)
+	}
+	for path, want := range map[string][2]int{"thresholds[0].expr": {6, 5}, "thresholds[1].expr": {7, 12}, "thresholds[1].grace": {7, 63}} {
+		if l, c, ok := s.Position(path); !ok || l != want[0] || c != want[1] {
+			t.Errorf("Position(%q) = %d:%d, %v; want %d:%d", path, l, c, ok, want[0], want[1])
+		}
+	}
+}
