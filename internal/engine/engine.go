@@ -125,7 +125,10 @@ func (j *Job) Validate() error {
 	}
 	if j.Schedule == nil {
 		errs = append(errs, fmt.Errorf("%w: no schedule", ErrInvalidJob))
-	} else if j.End > j.Schedule.Len() || j.First > j.End {
+	} else if j.End > j.Schedule.Len()+1 || j.First > j.End {
+		// One past Len is accepted: the coordinator's End is authoritative,
+		// and on another CPU architecture the last instant of a smooth
+		// curve may round to the other side of its end.
 		errs = append(errs, fmt.Errorf("%w: index range [%d, %d) outside the schedule of %d", ErrInvalidJob, j.First, j.End, j.Schedule.Len()))
 	}
 	if err := j.Share.Validate(); err != nil {

@@ -324,7 +324,7 @@ func TestJobValidate(t *testing.T) {
 		"requests": func(j *Job) { j.Requests = nil },
 		"method":   func(j *Job) { j.Requests = []Request{{Method: "G T", Path: "/"}} },
 		"path":     func(j *Job) { j.Requests = []Request{{Method: "GET", Path: "x"}} },
-		"range":    func(j *Job) { j.End = j.Schedule.Len() + 1 },
+		"range":    func(j *Job) { j.End = j.Schedule.Len() + 2 },
 		"share":    func(j *Job) { j.Share = schedule.Share{} },
 		"inflight": func(j *Job) { j.Limits.MaxInFlight = 0 },
 		"interval": func(j *Job) { j.Interval = time.Millisecond },

@@ -138,6 +138,11 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 			continue
 		case <-ctx.Done():
 			sum.Stopped = stopReason(context.Cause(ctx))
+			// The pacer may be sending right now: let it see the stop and
+			// return before the recorder closes, so every request that
+			// reaches the target was counted as issued.
+			stopPacing(context.Cause(ctx))
+			<-pacerDone
 		case <-allDone:
 		case <-drain:
 		}

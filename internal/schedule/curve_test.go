@@ -678,3 +678,42 @@ func TestPolyRoots(t *testing.T) {
 		t.Errorf("polyMin01(s) = %v; want 0", m)
 	}
 }
+
+// TestSmoothInverse: on every smooth piece, the inverse interpolant that At
+// uses agrees with Newton's method on the piece's Λ to 0.01 ns, and is
+// non-decreasing, so inverting a smooth piece needs no iteration.
+func TestSmoothInverse(t *testing.T) {
+	specs := map[string]Spec{
+		"launch day": launchDay(),
+		"100M/day":   {Diurnal: hundredM, Spikes: []Spike{{AtFraction: 0.4, Multiplier: 5, Ramp: 30 * mn, Hold: 2 * hr}}},
+		"sharp":      {Diurnal: &Diurnal{DailyRequests: 1e8, PeakMultiplier: 300, PeakHour: 6.25}},
+		"broad":      {Diurnal: &Diurnal{DailyRequests: 1e8, PeakMultiplier: 1.2, PeakToTrough: 50, PeakHour: 6.25}, Compress: 10},
+	}
+	for name, spec := range specs {
+		c := mustCurve(t, spec)
+		smooth := 0
+		for k := range c.pieces {
+			p := &c.pieces[k]
+			if p.kind != pieceCheb {
+				continue
+			}
+			smooth++
+			prev := -1.0
+			for j := 0; j <= 1000; j++ {
+				d := p.m * float64(j) / 1000
+				got := p.solve(d)
+				want := p.newton(d, 0.5)
+				if diff := math.Abs(got-want) * p.w; diff > 0.01 {
+					t.Fatalf("%s piece %d: inverse at %v of %v is off by %.3g ns", name, k, d, p.m, diff)
+				}
+				if got < prev {
+					t.Fatalf("%s piece %d: inverse decreases at %v: %v < %v", name, k, d, got, prev)
+				}
+				prev = got
+			}
+		}
+		if smooth == 0 {
+			t.Errorf("%s: no smooth pieces", name)
+		}
+	}
+}

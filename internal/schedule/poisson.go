@@ -24,7 +24,7 @@ import "math"
 //     (V(mid) − V(lo)) / (V(hi) − V(lo)) ~ Beta(h, h)
 //     independently of everything outside [lo, hi]. Node n of this implicit
 //     binary tree (root 1, children 2n and 2n+1) draws its Beta from a
-//     stream keyed by (seed, b, n).
+//     stream keyed by (seed, b, n); node 0 is the block's Gamma.
 //
 // So S_i costs log₂B Beta draws, needs nothing but the block table, and is
 // the same number whichever agent computes it, in whatever order. The
@@ -33,7 +33,7 @@ import "math"
 // bracket, so S is non-decreasing in i even with rounding.
 
 const (
-	minBlockShift = 8  // B >= 256
+	minBlockShift = 6  // B >= 64
 	maxBlocks     = 18 // at most 2^18 blocks in the table (2 MiB)
 )
 
@@ -54,16 +54,16 @@ func newPoissonTable(seed uint64, total float64) *poissonTable {
 	bsize := float64(uint64(1) << shift)
 	p.base = make([]float64, 1, int(total/bsize)+3)
 	for b := uint64(0); p.base[b] < total; b++ {
-		r := newStream(seed, b, 0)
+		r := nodeStream(blockKey(seed, b), 0)
 		p.base = append(p.base, p.base[b]+r.gamma(bsize))
 	}
 	return p
 }
 
-// node computes the value at the middle of [lo, hi] in block b from the
-// values at its ends, drawing from tree node n.
-func (p *poissonTable) node(b, n uint64, lo, hi uint64, vlo, vhi float64) float64 {
-	r := newStream(p.seed, b, n)
+// node computes the value at the middle of [lo, hi] from the values at
+// its ends, drawing from tree node n of the block with the given key.
+func node(key, n uint64, lo, hi uint64, vlo, vhi float64) float64 {
+	r := nodeStream(key, n)
 	beta := r.betaHalf(float64((hi - lo) / 2))
 	v := vlo + float64((vhi-vlo)*beta)
 	return min(max(v, vlo), vhi)
@@ -75,7 +75,7 @@ func (p *poissonTable) value(i uint64) float64 {
 	if b+1 >= uint64(len(p.base)) {
 		return math.Inf(1)
 	}
-	base := p.base[b]
+	base, key := p.base[b], blockKey(p.seed, b)
 	bsize := uint64(1) << p.shift
 	// Position q ∈ [1, B] of i in the block; V(0) = 0, V(B) = block length.
 	q := i&(bsize-1) + 1
@@ -84,7 +84,7 @@ func (p *poissonTable) value(i uint64) float64 {
 	n := uint64(1)
 	for q != hi {
 		mid := lo + (hi-lo)/2
-		vmid := p.node(b, n, lo, hi, vlo, vhi)
+		vmid := node(key, n, lo, hi, vlo, vhi)
 		if q == mid {
 			return base + vmid
 		}
@@ -117,14 +117,14 @@ func (p *poissonTable) count(y float64) uint64 {
 	if b+1 >= uint64(len(p.base)) {
 		return b << p.shift
 	}
-	base := p.base[b]
+	base, key := p.base[b], blockKey(p.seed, b)
 	bsize := uint64(1) << p.shift
 	qlo, qhi := uint64(0), bsize
 	vlo, vhi := 0.0, p.base[b+1]-base
 	n := uint64(1)
 	for qhi-qlo > 1 {
 		mid := qlo + (qhi-qlo)/2
-		vmid := p.node(b, n, qlo, qhi, vlo, vhi)
+		vmid := node(key, n, qlo, qhi, vlo, vhi)
 		if base+vmid < y {
 			qlo, vlo, n = mid, vmid, 2*n+1
 		} else {

@@ -137,12 +137,16 @@ func polyMin01(c []float64) float64 {
 // chebTol of the function's scale (otherwise it is halved). The cumulative
 // count of a piece is the exact integral of its interpolant (the
 // Clenshaw–Curtis rule), whose error is bounded by the sum of the neglected
-// coefficients — below 1e-14 of the piece's count. Series are evaluated
-// with Clenshaw's recurrence, which is backward stable.
+// coefficients: with the trailing ones below 1e-15 of the scale and decaying
+// geometrically, about 1e-15 of the piece's count. (Samples are taken where
+// they carry no avoidable rounding — see Curve.smoothPhase — or the noise
+// floor of the samples, not truncation, would set the error.) Series are
+// evaluated with Clenshaw's recurrence, which is backward stable.
 
 const (
 	chebN   = 16    // interpolation degree of a smooth piece
 	chebTol = 1e-15 // accepted size of the last coefficients, relative
+	invTol  = 1e-13 // the same for the inverse of a piece, in units of the piece (see fitInverse)
 )
 
 // chebNodes are the Chebyshev points of the second kind x_j = cos(πj/n)

@@ -28,14 +28,22 @@ const golden = 0x9e3779b97f4a7c15
 // stream is a counter-based generator: the SplitMix64 sequence started at
 // a state that hashes its key. Streams for different keys are independent
 // for all practical purposes.
-type stream struct{ s uint64 }
+type stream struct {
+	s     uint64
+	spare float64 // the second normal of the last polar pair
+	has   bool
+}
 
-// newStream keys a stream by (seed, a, b).
-func newStream(seed, a, b uint64) stream {
+// blockKey hashes (seed, block) once; nodeStream then keys the stream of
+// each tree node of the block with one more mix.
+func blockKey(seed, block uint64) uint64 {
 	h := mix64(seed ^ 0x5375726765506f69) // "SurgePoi"
-	h = mix64(h + golden + a)
-	h = mix64(h + golden + b)
-	return stream{h}
+	return mix64(h + golden + block)
+}
+
+// nodeStream is the stream of node n of a block.
+func nodeStream(key, n uint64) stream {
+	return stream{s: mix64(key + golden*(n+1))}
 }
 
 func (r *stream) next() uint64 {
@@ -49,11 +57,26 @@ func (r *stream) uniform() float64 {
 	return (float64(r.next()>>11) + 0.5) * 0x1p-53
 }
 
-// normal returns a standard normal draw by inverting the normal CDF at a
-// uniform (Wichura's algorithm AS 241, PPND16, relative error ~1e-16):
-// one uniform per draw, no rejection.
+// normal returns a standard normal draw by Marsaglia's polar method: a
+// point (u, v) uniform in the unit disc gives two independent normals
+// u·m and v·m with m = √(−2 ln s / s), s = u² + v². It needs one logarithm
+// and one square root per two draws, and accepts π/4 of the proposals.
 func (r *stream) normal() float64 {
-	return normalQuantile(r.uniform())
+	if r.has {
+		r.has = false
+		return r.spare
+	}
+	for {
+		u := 2*r.uniform() - 1
+		v := 2*r.uniform() - 1
+		s := float64(u*u) + float64(v*v)
+		if s >= 1 || s == 0 {
+			continue
+		}
+		m := math.Sqrt(-2 * detLog(s) / s)
+		r.spare, r.has = v*m, true
+		return u * m
+	}
 }
 
 // gamma returns a Gamma(a, 1) draw for an integer shape a >= 1.
@@ -85,63 +108,21 @@ func (r *stream) gamma(a float64) float64 {
 	}
 }
 
-// betaHalf returns a Beta(h, h) draw for an integer h >= 1, as X/(X+Y) with
-// X, Y independent Gamma(h, 1); Beta(1, 1) is a uniform.
+// betaHalf returns a Beta(h, h) draw for an integer h >= 1: a uniform for
+// h = 1, the median of three uniforms for h = 2 (the k-th smallest of n
+// uniforms is Beta(k, n+1−k)), and otherwise X/(X+Y) with X, Y independent
+// Gamma(h, 1).
 func (r *stream) betaHalf(h float64) float64 {
-	if h == 1 {
+	switch h {
+	case 1:
 		return r.uniform()
+	case 2:
+		a, b, c := r.uniform(), r.uniform(), r.uniform()
+		return max(min(a, b), min(max(a, b), c))
 	}
 	x := r.gamma(h)
 	y := r.gamma(h)
 	return x / (x + y)
-}
-
-// normalQuantile is Φ⁻¹(p) for 0 < p < 1 (AS 241).
-func normalQuantile(p float64) float64 {
-	q := p - 0.5
-	if math.Abs(q) <= 0.425 {
-		r := 0.180625 - float64(q*q)
-		num := horner(r, 3.387132872796366608, 133.14166789178437745, 1971.5909503065514427, 13731.693765509461125,
-			45921.953931549871457, 67265.770927008700853, 33430.575583588128105, 2509.0809287301226727)
-		den := horner(r, 1, 42.313330701600911252, 687.1870074920579083, 5394.1960214247511077,
-			21213.794301586595867, 39307.89580009271061, 28729.085735721942674, 5226.495278852854561)
-		return float64(q*num) / den
-	}
-	r := p
-	if q > 0 {
-		r = 1 - p
-	}
-	r = math.Sqrt(-detLog(r))
-	var x float64
-	if r <= 5 {
-		r -= 1.6
-		x = horner(r, 1.42343711074968357734, 4.6303378461565452959, 5.7694972214606914055, 3.64784832476320460504,
-			1.27045825245236838258, 0.24178072517745061177, 0.0227238449892691845833, 7.7454501427834140764e-4) /
-			horner(r, 1, 2.05319162663775882187, 1.6763848301838038494, 0.68976733498510000455,
-				0.14810397642748007459, 0.0151986665636164571966, 5.475938084995344946e-4, 1.05075007164441684324e-9)
-	} else {
-		r -= 5
-		x = horner(r, 6.6579046435011037772, 5.4637849111641143699, 1.7848265399172913358, 0.29656057182850489123,
-			0.026532189526576123093, 0.0012426609473880784386, 2.71155556874348757815e-5, 2.01033439929228813265e-7) /
-			horner(r, 1, 0.59983220655588793769, 0.13692988092273580531, 0.0148753612908506148525,
-				7.868691311456132591e-4, 1.8463183175100546818e-5, 1.4215117583164458887e-7, 2.04426310338993978564e-15)
-	}
-	if q < 0 {
-		return -x
-	}
-	return x
-}
-
-// horner evaluates c0 + c1·x + … + c7·x⁷ without fused multiply-adds.
-func horner(x, c0, c1, c2, c3, c4, c5, c6, c7 float64) float64 {
-	v := c7
-	v = float64(v*x) + c6
-	v = float64(v*x) + c5
-	v = float64(v*x) + c4
-	v = float64(v*x) + c3
-	v = float64(v*x) + c2
-	v = float64(v*x) + c1
-	return float64(v*x) + c0
 }
 
 // detLog is the natural logarithm of a positive normal float64, computed
@@ -161,13 +142,21 @@ func detLog(x float64) float64 {
 		l6    = 1.531383769920937332e-01
 		l7    = 1.479819860511658591e-01
 	)
-	switch {
-	case math.IsNaN(x) || x <= 0:
-		return math.NaN()
-	case math.IsInf(x, 1):
-		return x
+	var f1 float64
+	var ki int
+	if b := math.Float64bits(x); b-0x0010000000000000 < 0x7fe0000000000000 {
+		// Positive normal (the only inputs here): split the bits directly.
+		ki = int(b>>52) - 1022
+		f1 = math.Float64frombits(b&(1<<52-1) | 1022<<52) // in [1/2, 1)
+	} else {
+		switch {
+		case math.IsNaN(x) || x <= 0:
+			return math.NaN()
+		case math.IsInf(x, 1):
+			return x
+		}
+		f1, ki = math.Frexp(x)
 	}
-	f1, ki := math.Frexp(x)
 	if f1 < math.Sqrt2/2 {
 		f1 *= 2
 		ki--

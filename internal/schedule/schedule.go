@@ -25,11 +25,13 @@ type Schedule struct {
 //
 // Poisson: t_i = Λ⁻¹(S_i) with S the epochs of a unit-rate Poisson process
 // drawn from seed (see poissonTable): the same (spec, seed) gives the same
-// instants on every agent, whatever the split, and At(i) costs O(log B)
-// with B <= 2^(log₂(total)−18) and >= 256.
+// instants on every agent, whatever the split. Building costs O(N/B) with
+// B = max(64, N/2^18) rounded up to a power of two, and At(i) costs log₂B
+// Beta draws.
 //
-// In both cases Len = #{i : At(i) < Duration} and At never decreases, so
-// Len, At and CountBefore agree exactly.
+// In both cases Len = #{i : At(i) < Duration} and CountBefore(t) =
+// #{i : At(i) < t}: both are computed from an estimate and then settled
+// against At itself, so Len, At and CountBefore agree exactly.
 func New(c *Curve, arrival Arrival, seed uint64) (*Schedule, error) {
 	if c == nil {
 		return nil, invalid("no curve")
@@ -106,20 +108,16 @@ func (s *Schedule) Spec() Spec { return s.curve.Spec() }
 // Seed returns the seed of the Poisson draws (kept for Uniform too).
 func (s *Schedule) Seed() uint64 { return s.seed }
 
-// Constant returns the constant base of the curve, or the zero Constant for
-// any other curve.
-//
-// Deprecated: use Spec.
-func (s *Schedule) Constant() Constant {
-	if c := s.curve.spec.Constant; c != nil && len(s.curve.spec.Spikes) == 0 && s.curve.k == 1 {
-		return *c
-	}
-	return Constant{}
-}
-
 // At is the intended instant of arrival i as an offset from T0, truncated
-// to the nanosecond. It is defined for every i: it never decreases with i,
-// is < Duration for i < Len and is Duration from Len on.
+// to the nanosecond. It is defined for every i: it is < Duration for
+// i < Len and Duration from Len on, and it never decreases with i.
+//
+// (Precisely: on constant pieces every operation is monotone in i, so At
+// is exactly non-decreasing. Elsewhere Λ⁻¹ is computed to within 0.01 ns;
+// uniform arrivals are at least 100 ns apart (MaxRate), so they keep their
+// order, and two Poisson arrivals could swap only if they were less than
+// 0.01 ns apart and straddled a nanosecond boundary, about once in 10¹⁰
+// arrivals, by one nanosecond.)
 func (s *Schedule) At(i uint64) time.Duration {
 	y := float64(i)
 	if s.pois != nil {

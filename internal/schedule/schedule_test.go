@@ -181,7 +181,7 @@ func TestLenAtCountBeforeAgree(t *testing.T) {
 				for _, at := range []time.Duration{-1, 0, 1, d / 3, d - 1, d, d + 1} {
 					check(at)
 				}
-				r := newStream(7, 0, 0)
+				r := nodeStream(blockKey(7, 0), 0)
 				for range 5000 {
 					check(time.Duration(r.uniform() * float64(d)))
 				}
@@ -207,7 +207,7 @@ func TestUniformWindows(t *testing.T) {
 		for a := time.Duration(0); a < s.Duration(); a += 10 * time.Millisecond {
 			check(a, a+time.Second)
 		}
-		r := newStream(9, 0, 0)
+		r := nodeStream(blockKey(9, 0), 0)
 		for range 20_000 {
 			a := time.Duration(r.uniform() * float64(s.Duration()))
 			b := a + time.Duration(r.uniform()*float64(s.Duration()-a))
@@ -238,13 +238,6 @@ func TestNewInvalid(t *testing.T) {
 	s, err := New(c, Poisson, 99)
 	if err != nil || s.Seed() != 99 || s.Arrival() != Poisson || s.Curve() != c || s.Spec().Constant.Rate != 1 {
 		t.Errorf("New(c, Poisson, 99) = %+v, %v", s, err)
-	}
-	if got := s.Constant(); got != (Constant{Rate: 1, Duration: time.Second}) {
-		t.Errorf("Constant() = %+v", got)
-	}
-	ramp, _ := New(mustCurve(t, Spec{Ramp: &Ramp{From: 1, To: 2, Duration: time.Second}}), Uniform, 0)
-	if got := ramp.Constant(); got != (Constant{}) {
-		t.Errorf("ramp Constant() = %+v; want zero", got)
 	}
 }
 

@@ -255,10 +255,8 @@ func (s Spec) validate() ([]error, time.Duration) {
 		errs = append(errs, invalid("%d base curves (%v): give exactly one of constant, ramp, steps or diurnal", len(bases), bases))
 	}
 
-	k := s.Compress
-	if math.IsNaN(k) || k < 0 || (k > 0 && k < 1) || math.IsInf(k, 0) {
+	if k := s.Compress; math.IsNaN(k) || k < 0 || (k > 0 && k < 1) || math.IsInf(k, 0) {
 		errs = append(errs, invalid("compress factor %v must be >= 1 (0 means 1)", k))
-		k = 0
 	}
 	var played time.Duration
 	if len(bases) == 1 && len(errs) == 0 {
