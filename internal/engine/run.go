@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -252,7 +253,12 @@ func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent tim
 	defer cancel()
 
 	res := metrics.Result{Request: req}
-	hreq, err := r.build(ctx, c, i)
+	// The trace marks when the request got its connection (the actual
+	// send: service time starts there, so waiting for a pooled connection
+	// shows in response time only) and when the first response byte came
+	// (which phase a timeout hit).
+	var ph phases
+	hreq, err := r.build(httptrace.WithClientTrace(ctx, ph.trace()), c, i)
 	if err != nil {
 		res.Outcome = metrics.Other
 	} else {
@@ -264,10 +270,17 @@ func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent tim
 			resp.Body.Close()
 		}
 		res.Outcome = classify(c, resp, err)
+		if res.Outcome == metrics.Timeout {
+			res.Outcome = ph.timeoutClass()
+		}
 	}
 	done := time.Now()
 	res.Response = done.Sub(intended)
-	res.Service = done.Sub(sent)
+	start := sent
+	if t := ph.connAt(); !t.IsZero() {
+		start = t
+	}
+	res.Service = done.Sub(start)
 
 	slot := r.slot(done.Sub(r.t0))
 	r.mu.Lock()
@@ -350,5 +363,42 @@ func classifyErr(err error) metrics.Outcome {
 		return metrics.ConnReset
 	default:
 		return metrics.Other
+	}
+}
+
+// phases records, from httptrace callbacks (which may run on transport
+// goroutines), how far a request got.
+type phases struct {
+	conn      atomic.Int64 // unix ns when the connection was ready; 0 = not yet
+	firstByte atomic.Bool
+}
+
+func (p *phases) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn:              func(httptrace.GotConnInfo) { p.conn.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() { p.firstByte.Store(true) },
+	}
+}
+
+// connAt is when the request got its connection, with a monotonic reading
+// relative to now, or zero.
+func (p *phases) connAt() time.Time {
+	ns := p.conn.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	now := time.Now()
+	return now.Add(-time.Duration(now.UnixNano() - ns))
+}
+
+// timeoutClass says which phase a timeout hit.
+func (p *phases) timeoutClass() metrics.Outcome {
+	switch {
+	case p.conn.Load() == 0:
+		return metrics.TimeoutConnect
+	case !p.firstByte.Load():
+		return metrics.TimeoutFirstByte
+	default:
+		return metrics.Timeout
 	}
 }

@@ -16,15 +16,18 @@ const (
 	OK               Outcome = iota // a response with an expected status
 	HTTP4xx                         // a 4xx response
 	HTTP5xx                         // a 5xx response
-	Timeout                         // connect, first-byte or total timeout
+	Timeout                         // timed out while reading the response (the total timeout)
 	ConnRefused                     // the target refused the connection
 	ConnReset                       // the connection was reset or closed mid-request
 	Other                           // anything else (protocol errors, 1xx…)
 	UnexpectedStatus                // a 2xx/3xx status not in the request's expected list
+	TimeoutConnect                  // timed out before a connection was ready (dialling, or waiting for a pooled one)
+	TimeoutFirstByte                // timed out after sending, before the first byte of the response
 	NumOutcomes
 )
 
-var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other", "unexpected_status"}
+var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
+	"unexpected_status", "timeout_connect", "timeout_first_byte"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {
