@@ -72,6 +72,16 @@ type Stage struct {
 	Histogram string `json:"histogram"`
 	// Stopped says why the stage ended early; empty when it played fully.
 	Stopped string `json:"stopped,omitempty"`
+	// AgentCPUS is the CPU time the agents' processes used while playing
+	// the stage (in embedded mode, the coordinator's whole process), and
+	// CPUPerRequestUS that time per finished request, in µs.
+	AgentCPUS       float64 `json:"agent_cpu_s"`
+	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
+	// GeneratorLimited is set when the generator, not the target, limited
+	// the stage: send lag p99 over the bound, or arrivals dropped.
+	// GeneratorNotes say why and what to do.
+	GeneratorLimited bool     `json:"generator_limited"`
+	GeneratorNotes   []string `json:"generator_notes,omitempty"`
 }
 
 // Request is one request name's share of a stage.

@@ -33,6 +33,8 @@ func sampleReport() *Report {
 			Intervals: []Interval{{TS: 0, Intended: 1000, Issued: 996, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P99MS: 12.5}},
 			Histogram: "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu",
 			Stopped:   "stopped by coordinator: interrupted",
+			AgentCPUS: 0.052, CPUPerRequestUS: 52.8, GeneratorLimited: true,
+			GeneratorNotes: []string{"4 arrivals were dropped at the in-flight cap (2 per agent): raise --max-in-flight if the target may hold that many requests, or add agents"},
 		}},
 		Agents: []Agent{
 			{Name: "agent-1", Intended: 500, Issued: 495, Succeeded: 485, Failed: 8, Dropped: 2, Lost: 3, InFlightAtEnd: 2, ClockOffsetMS: 0.123},

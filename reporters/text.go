@@ -39,6 +39,12 @@ func WriteText(w io.Writer, r *Report) error {
 		if s.Stopped != "" {
 			fmt.Fprintf(&b, "  stopped early: %s\n", s.Stopped)
 		}
+		if s.AgentCPUS > 0 {
+			fmt.Fprintf(&b, "  generator cpu: %.2f s (%.1f µs per request)\n", s.AgentCPUS, s.CPUPerRequestUS)
+		}
+		for _, n := range s.GeneratorNotes {
+			fmt.Fprintf(&b, "  GENERATOR-LIMITED: %s\n", n)
+		}
 	}
 	if len(r.Agents) > 0 {
 		fmt.Fprintf(&b, "\nagents\n")

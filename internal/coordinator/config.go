@@ -46,6 +46,9 @@ type Config struct {
 	Lead time.Duration
 	// Heartbeat is the period of heartbeats renewing the agents' leases.
 	Heartbeat time.Duration
+	// MaxSendLag is the send-lag p99 above which a stage is flagged
+	// generator-limited (the generator could not send on time).
+	MaxSendLag time.Duration
 	// Log receives progress lines and warnings; nil discards them.
 	Log io.Writer
 	// Agent is the template for embedded agents (names and listeners are
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		Limits:       engine.DefaultLimits(),
 		Lead:         500 * time.Millisecond,
 		Heartbeat:    time.Second,
+		MaxSendLag:   5 * time.Millisecond,
 		Agent:        agent.DefaultConfig(),
 	}
 }

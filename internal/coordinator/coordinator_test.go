@@ -449,3 +449,31 @@ func mustParse(t *testing.T, src string) *scenario.Scenario {
 	}
 	return sc
 }
+
+// TestGeneratorLimitedFlagged: arrivals dropped at the in-flight cap make
+// the stage generator-limited, with the reason and advice in the report.
+func TestGeneratorLimitedFlagged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	cfg := testConfig(1)
+	cfg.Limits.MaxInFlight = 3
+	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "100", "1s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stages[0]
+	if st.Dropped == 0 || !st.GeneratorLimited || len(st.GeneratorNotes) == 0 || !strings.Contains(st.GeneratorNotes[0], "dropped at the in-flight cap (3 per agent)") {
+		t.Errorf("dropped %d, limited %v, notes %q; want flagged with the cap named", st.Dropped, st.GeneratorLimited, st.GeneratorNotes)
+	}
+	if st.AgentCPUS <= 0 || st.CPUPerRequestUS <= 0 {
+		t.Errorf("generator cpu %v s (%v µs/request); want both measured", st.AgentCPUS, st.CPUPerRequestUS)
+	}
+	if err := rep.Check(); err != nil {
+		t.Error(err)
+	}
+}

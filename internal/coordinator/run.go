@@ -57,6 +57,9 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = d.Heartbeat
 	}
+	if cfg.MaxSendLag <= 0 {
+		cfg.MaxSendLag = d.MaxSendLag
+	}
 	if cfg.Expect <= 0 && cfg.Agents <= 0 {
 		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
 	}

@@ -335,6 +335,7 @@ func (r *run) finishStage(live []*conn, sr *stageRun) error {
 	if err != nil {
 		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
+	r.generatorHealth(&st, sr, len(live))
 	r.report.Stages = append(r.report.Stages, st)
 	if sr.stopped != "" {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
@@ -415,4 +416,34 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 		}
 	}
 	return st, nil
+}
+
+// generatorHealth fills the stage's generator cost and flags a stage the
+// generator (not the target) limited.
+func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun, agents int) {
+	cpu := sr.total.CPU
+	if r.cfg.Expect <= 0 && agents > 0 {
+		// Embedded agents share one process: each reported its CPU time.
+		cpu /= time.Duration(agents)
+	}
+	st.AgentCPUS = cpu.Seconds()
+	if done := st.Succeeded + st.Failed; done > 0 {
+		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
+	}
+	if lag := time.Duration(sr.total.SendLag.ValueAtQuantile(99)); sr.total.SendLag.TotalCount() > 0 && lag > r.cfg.MaxSendLag {
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), or lower the rate per agent",
+			lag.Round(10*time.Microsecond), r.cfg.MaxSendLag))
+	}
+	if st.Dropped > 0 {
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"%d arrivals were dropped at the in-flight cap (%d per agent): raise --max-in-flight if the target may hold that many requests, or add agents",
+			st.Dropped, r.cfg.Limits.MaxInFlight))
+	}
+	if len(st.GeneratorNotes) > 0 {
+		st.GeneratorLimited = true
+		for _, n := range st.GeneratorNotes {
+			r.warn("stage %s is generator-limited: %s", sr.name, n)
+		}
+	}
 }

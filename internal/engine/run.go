@@ -31,6 +31,17 @@ type Summary struct {
 	// Stopped is empty when the job played its whole share; otherwise it
 	// says why it stopped early.
 	Stopped string
+	// CPU is the CPU time the process used while the job ran.
+	CPU time.Duration
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // EmitFunc receives each closed interval, in order. The interval is valid
@@ -96,7 +107,11 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	)
 	defer timer.Stop()
 	pacerDoneCh := pacerDone
+	cpu := processCPU()
 	emitOne := func(iv *metrics.Interval) error {
+		now := processCPU()
+		iv.CPU, cpu = now-cpu, now
+		sum.CPU += iv.CPU
 		sum.Totals.Add(iv.Totals())
 		sum.Intervals++
 		if err := emit(iv); err != nil {

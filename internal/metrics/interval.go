@@ -50,6 +50,9 @@ type Interval struct {
 	SendLag *hdrhistogram.Histogram
 	// InFlight is the number of requests outstanding when the interval closed.
 	InFlight uint64
+	// CPU is the CPU time the agent's process used during the interval
+	// (set by the engine, which reads the clock; zero when unknown).
+	CPU time.Duration
 }
 
 // NewInterval returns an empty interval for n requests.
@@ -84,6 +87,7 @@ func (iv *Interval) Merge(o *Interval) error {
 		return fmt.Errorf("send lag: %w", err)
 	}
 	iv.InFlight += o.InFlight
+	iv.CPU += o.CPU
 	return nil
 }
 
@@ -259,4 +263,5 @@ func (iv *Interval) reset() {
 	}
 	iv.SendLag.Reset()
 	iv.InFlight = 0
+	iv.CPU = 0
 }

@@ -248,7 +248,7 @@ func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
 
 // SnapshotToProto encodes one interval of one assignment.
 func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1.Snapshot, error) {
-	m := &surgev1.Snapshot{Epoch: epoch, StageIndex: stage, Interval: iv.Index, InFlight: iv.InFlight}
+	m := &surgev1.Snapshot{Epoch: epoch, StageIndex: stage, Interval: iv.Index, InFlight: iv.InFlight, CpuNanos: int64(iv.CPU)}
 	var err error
 	if m.SendLag, err = metrics.EncodeHistogram(iv.SendLag); err != nil {
 		return nil, err
@@ -275,7 +275,11 @@ func SnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int) (
 	if len(m.GetSeries()) != nRequests {
 		return nil, fmt.Errorf("%w: snapshot has %d series, want %d", ErrMalformed, len(m.GetSeries()), nRequests)
 	}
-	iv := &metrics.Interval{Index: m.GetInterval(), InFlight: m.GetInFlight(), Series: make([]metrics.Series, nRequests)}
+	if m.GetCpuNanos() < 0 {
+		return nil, fmt.Errorf("%w: negative cpu time", ErrMalformed)
+	}
+	iv := &metrics.Interval{Index: m.GetInterval(), InFlight: m.GetInFlight(), CPU: time.Duration(m.GetCpuNanos()),
+		Series: make([]metrics.Series, nRequests)}
 	var err error
 	if iv.SendLag, err = metrics.DecodeHistogram(m.GetSendLag(), g); err != nil {
 		return nil, fmt.Errorf("%w: send lag: %w", ErrMalformed, err)

@@ -1932,7 +1932,10 @@ type Snapshot struct {
 	// send_lag is the HDR histogram of (actual send - intended send) in ns.
 	SendLag []byte `protobuf:"bytes,5,opt,name=send_lag,json=sendLag,proto3" json:"send_lag,omitempty"`
 	// in_flight is the number of requests outstanding at the end of the interval.
-	InFlight      uint64 `protobuf:"varint,6,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	InFlight uint64 `protobuf:"varint,6,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	// cpu_nanos is the CPU time (user + system) the agent's process used
+	// during the interval: the generator's own cost.
+	CpuNanos      int64 `protobuf:"varint,7,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2005,6 +2008,13 @@ func (x *Snapshot) GetSendLag() []byte {
 func (x *Snapshot) GetInFlight() uint64 {
 	if x != nil {
 		return x.InFlight
+	}
+	return 0
+}
+
+func (x *Snapshot) GetCpuNanos() int64 {
+	if x != nil {
+		return x.CpuNanos
 	}
 	return 0
 }
@@ -2491,7 +2501,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x1acoordinator_time_unix_nano\x18\x02 \x01(\x03R\x17coordinatorTimeUnixNano\"4\n" +
 	"\x04Stop\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xbf\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xdc\x01\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
@@ -2499,7 +2509,8 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\binterval\x18\x03 \x01(\rR\binterval\x12(\n" +
 	"\x06series\x18\x04 \x03(\v2\x10.surge.v1.SeriesR\x06series\x12\x19\n" +
 	"\bsend_lag\x18\x05 \x01(\fR\asendLag\x12\x1b\n" +
-	"\tin_flight\x18\x06 \x01(\x04R\binFlight\"\xa5\x01\n" +
+	"\tin_flight\x18\x06 \x01(\x04R\binFlight\x12\x1b\n" +
+	"\tcpu_nanos\x18\a \x01(\x03R\bcpuNanos\"\xa5\x01\n" +
 	"\x06Series\x12#\n" +
 	"\rrequest_index\x18\x01 \x01(\rR\frequestIndex\x12.\n" +
 	"\bcounters\x18\x02 \x01(\v2\x12.surge.v1.CountersR\bcounters\x12#\n" +
