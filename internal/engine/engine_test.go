@@ -28,7 +28,7 @@ type job struct {
 	requests []Request
 }
 
-func newJob(t *testing.T, target string, j job) Job {
+func newJob(t testing.TB, target string, j job) Job {
 	t.Helper()
 	s, err := schedule.NewConstant(schedule.Constant{Rate: j.rate, Duration: j.d}, schedule.Uniform)
 	if err != nil {

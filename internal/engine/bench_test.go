@@ -1,0 +1,32 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// BenchmarkBuildRequest is the per-arrival cost of picking the request and
+// rendering it (URL, templated header and body) before it is sent.
+func BenchmarkBuildRequest(b *testing.B) {
+	j := newJob(b, "http://127.0.0.1:8080", job{rate: 1000, d: time.Second, requests: []Request{
+		{Name: "read", Method: "GET", Path: "/items/{{zipf 1.1 1000000}}", Weight: 9, Header: http.Header{"X-Key": {"k{{int 1 9}}"}}},
+		{Name: "write", Method: "POST", Path: "/items", Body: []byte(`{"n":{{seq}},"id":"{{uuid}}"}`), Weight: 1},
+	}})
+	p, err := j.compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &runner{job: &j, plan: p}
+	ctx := context.Background()
+	b.ReportAllocs()
+	var i uint64
+	for b.Loop() {
+		k := p.pick(i)
+		if _, err := r.build(ctx, &p.reqs[k], i); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
