@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/surgeload/surge/internal/testnet"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -80,12 +81,7 @@ func TestRunBundledEcho(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := testnet.RefusedAddr(t)
 	unreachable := strings.Replace(quick, "bundled: echo", "url: http://"+closed, 1)
 	tests := []struct {
 		name string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/testnet"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 )
@@ -263,12 +263,7 @@ func TestNoAgents(t *testing.T) {
 }
 
 func TestUnreachableTarget(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := "http://" + l.Addr().String()
-	l.Close()
+	target := "http://" + testnet.RefusedAddr(t)
 	rep, err := Run(context.Background(), testConfig(2), mustScenario(t, target, "10", "1s"))
 	if !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("Run = %v; want ErrTargetUnreachable: connection refused", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/testnet"
 )
 
 type job struct {
@@ -168,12 +169,7 @@ func TestOutcomeClasses(t *testing.T) {
 	defer srv.Close()
 
 	// A port that refuses: listen, note the port, close.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + l.Addr().String()
-	l.Close()
+	refused := "http://" + testnet.RefusedAddr(t)
 
 	tests := []struct {
 		name   string
@@ -314,10 +310,7 @@ func TestLoopbackOnly(t *testing.T) {
 			t.Errorf("Preflight(%s) = %v; want ErrTargetNotAllowed", target, err)
 		}
 	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	u, _ := url.Parse("http://" + addr)
+	u, _ := url.Parse("http://" + testnet.RefusedAddr(t))
 	if err := e.Preflight(context.Background(), u); !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Preflight(closed port) = %v; want ErrTargetUnreachable: connection refused", err)
 	}
