@@ -117,6 +117,12 @@ type Interval struct {
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
+	// InFlight is the number of requests outstanding at the end of the
+	// interval (all agents); SendLagP99MS the generator's lateness in it;
+	// CPUS the CPU time the agents used in it.
+	InFlight     uint64  `json:"in_flight"`
+	SendLagP99MS float64 `json:"send_lag_p99_ms"`
+	CPUS         float64 `json:"cpu_s"`
 }
 
 // Agent is one agent's totals over the run.

@@ -27,6 +27,9 @@ type stageRun struct {
 	intervals map[uint32]*metrics.Interval
 	interval  time.Duration
 	stopped   string
+	// cpuShare divides reported CPU: embedded agents share one process and
+	// each reports it, so their sum counts it that many times.
+	cpuShare int
 }
 
 // stage plays stage k on every live agent and appends its report.
@@ -52,6 +55,10 @@ func (r *run) stage(ctx context.Context, k int) error {
 		geom: metrics.DefaultGeometry(), intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval,
 	}
 	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
+	sr.cpuShare = 1
+	if r.cfg.Expect <= 0 {
+		sr.cpuShare = len(live)
+	}
 	r.epoch++
 	stageIndex := uint32(k)
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
@@ -335,7 +342,7 @@ func (r *run) finishStage(live []*conn, sr *stageRun) error {
 	if err != nil {
 		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
-	r.generatorHealth(&st, sr, len(live))
+	r.generatorHealth(&st, sr)
 	r.report.Stages = append(r.report.Stages, st)
 	if sr.stopped != "" {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
@@ -411,6 +418,8 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 				}
 				iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
 				iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
+				iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(m.SendLag.ValueAtQuantile(99))
+				iv.CPUS = (m.CPU / time.Duration(sr.cpuShare)).Seconds()
 			}
 			st.Intervals = append(st.Intervals, iv)
 		}
@@ -420,12 +429,8 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 
 // generatorHealth fills the stage's generator cost and flags a stage the
 // generator (not the target) limited.
-func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun, agents int) {
-	cpu := sr.total.CPU
-	if r.cfg.Expect <= 0 && agents > 0 {
-		// Embedded agents share one process: each reported its CPU time.
-		cpu /= time.Duration(agents)
-	}
+func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
+	cpu := sr.total.CPU / time.Duration(sr.cpuShare)
 	st.AgentCPUS = cpu.Seconds()
 	if done := st.Succeeded + st.Failed; done > 0 {
 		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
