@@ -54,3 +54,8 @@ bench:
 
 clean:
 	rm -rf bin surge-results
+
+## bench-peers: Surge's agent against vegeta, k6 and wrk on a loopback nginx; writes bench/RESULTS.md
+.PHONY: bench-peers
+bench-peers:
+	bash bench/peers.sh
