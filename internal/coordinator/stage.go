@@ -437,7 +437,7 @@ func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
 	}
 	if lag := time.Duration(sr.total.SendLag.ValueAtQuantile(99)); sr.total.SendLag.TotalCount() > 0 && lag > r.cfg.MaxSendLag {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
-			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), or lower the rate per agent",
+			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool with --max-conns so late arrivals wait for a connection instead of dialling new ones",
 			lag.Round(10*time.Microsecond), r.cfg.MaxSendLag))
 	}
 	if st.Dropped > 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,12 @@ type Limits struct {
 	// the last arrival; what is still outstanding then is reported as in
 	// flight at the end.
 	Drain time.Duration
+	// MaxConns bounds the keep-alive pool: the connections open to one
+	// target host at once (0 = no bound, the engine Config's default).
+	// With a bound, an arrival that finds every connection busy waits for
+	// one, and the wait is part of its response time (not of its service
+	// time) — instead of dialling yet another connection.
+	MaxConns int
 }
 
 // DefaultLimits are the limits used when a job leaves them zero.
@@ -83,6 +90,9 @@ func (l Limits) Validate() error {
 	}
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("%w: max body bytes %d must be in 0..1GiB", ErrInvalidJob, l.MaxBodyBytes))
+	}
+	if l.MaxConns < 0 || l.MaxConns > 1_000_000 {
+		errs = append(errs, fmt.Errorf("%w: max conns %d must be in 0..1000000", ErrInvalidJob, l.MaxConns))
 	}
 	if l.Drain < 0 || l.Drain > 2*time.Hour {
 		errs = append(errs, fmt.Errorf("%w: drain %v must be in [0, 2h]", ErrInvalidJob, l.Drain))
@@ -252,7 +262,7 @@ func (e *Engine) client(l Limits) (*http.Client, *http.Transport) {
 		DialContext:           e.dialer(min(l.Timeout, 10*time.Second)).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
-		MaxConnsPerHost:       e.cfg.MaxConnsPerHost,
+		MaxConnsPerHost:       cmp.Or(l.MaxConns, e.cfg.MaxConnsPerHost),
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		DisableCompression:    true,

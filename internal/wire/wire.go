@@ -81,6 +81,7 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 			TimeoutNanos: int64(j.Limits.Timeout),
 			MaxBodyBytes: j.Limits.MaxBodyBytes,
 			DrainNanos:   int64(j.Limits.Drain),
+			MaxConns:     uint32(j.Limits.MaxConns),
 		},
 		IntervalNanos: int64(j.Interval),
 		Histogram: &surgev1.HistogramSpec{
@@ -179,6 +180,7 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 			Timeout:      time.Duration(l.GetTimeoutNanos()),
 			MaxBodyBytes: l.GetMaxBodyBytes(),
 			Drain:        time.Duration(l.GetDrainNanos()),
+			MaxConns:     int(min(l.GetMaxConns(), 1<<30)),
 		}
 	}
 	a.Job.Interval = time.Duration(m.GetIntervalNanos())

@@ -54,7 +54,7 @@ func sampleAssignment(t testing.TB) Assignment {
 			},
 			Data:     template.Tables{"users.csv": mustTable(t, "users.csv", "id,name\n1,ada\n")},
 			Schedule: s, Share: shares[0], First: 10, End: 400,
-			Limits:   engine.DefaultLimits(),
+			Limits:   engine.Limits{MaxInFlight: 500, Timeout: time.Second, MaxBodyBytes: 4096, Drain: 2 * time.Second, MaxConns: 64},
 			Interval: time.Second, Geometry: metrics.DefaultGeometry(),
 		},
 	}

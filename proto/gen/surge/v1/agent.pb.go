@@ -1565,7 +1565,10 @@ type Limits struct {
 	MaxBodyBytes int64                  `protobuf:"varint,3,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
 	// drain_nanos bounds how long the agent waits for in-flight requests after
 	// the last arrival; what is still in flight then is reported, not lost.
-	DrainNanos    int64 `protobuf:"varint,4,opt,name=drain_nanos,json=drainNanos,proto3" json:"drain_nanos,omitempty"`
+	DrainNanos int64 `protobuf:"varint,4,opt,name=drain_nanos,json=drainNanos,proto3" json:"drain_nanos,omitempty"`
+	// max_conns bounds the connections to one target host (0 = no bound);
+	// arrivals then wait for a pooled connection, counted in response time.
+	MaxConns      uint32 `protobuf:"varint,5,opt,name=max_conns,json=maxConns,proto3" json:"max_conns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1624,6 +1627,13 @@ func (x *Limits) GetMaxBodyBytes() int64 {
 func (x *Limits) GetDrainNanos() int64 {
 	if x != nil {
 		return x.DrainNanos
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxConns() uint32 {
+	if x != nil {
+		return x.MaxConns
 	}
 	return 0
 }
@@ -2474,13 +2484,14 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x0eduration_nanos\x18\x02 \x01(\x03R\rdurationNanos\"7\n" +
 	"\x05Share\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\rR\x05cycle\x12\x18\n" +
-	"\aoffsets\x18\x02 \x03(\rR\aoffsets\"\x98\x01\n" +
+	"\aoffsets\x18\x02 \x03(\rR\aoffsets\"\xb5\x01\n" +
 	"\x06Limits\x12\"\n" +
 	"\rmax_in_flight\x18\x01 \x01(\rR\vmaxInFlight\x12#\n" +
 	"\rtimeout_nanos\x18\x02 \x01(\x03R\ftimeoutNanos\x12$\n" +
 	"\x0emax_body_bytes\x18\x03 \x01(\x03R\fmaxBodyBytes\x12\x1f\n" +
 	"\vdrain_nanos\x18\x04 \x01(\x03R\n" +
-	"drainNanos\"\x88\x01\n" +
+	"drainNanos\x12\x1b\n" +
+	"\tmax_conns\x18\x05 \x01(\rR\bmaxConns\"\x88\x01\n" +
 	"\rHistogramSpec\x12!\n" +
 	"\flowest_nanos\x18\x01 \x01(\x03R\vlowestNanos\x12#\n" +
 	"\rhighest_nanos\x18\x02 \x01(\x03R\fhighestNanos\x12/\n" +
