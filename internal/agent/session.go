@@ -171,7 +171,7 @@ func (s *session) assign(m *surgev1.Assign) error {
 	}
 	a, err := wire.AssignFromProto(m)
 	if err == nil {
-		err = s.a.engine.Preflight(s.stream.Context(), a.Job.Target)
+		err = s.a.engine.PreflightJob(s.stream.Context(), &a.Job)
 	}
 	if err != nil {
 		s.pending = nil

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -246,6 +247,35 @@ func (e *Engine) Preflight(ctx context.Context, target *url.URL) error {
 		return fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, target.Redacted(), unwrapOp(err))
 	}
 	return c.Close()
+}
+
+// PreflightJob checks the job's target and every distinct host of its
+// requests' absolute URLs that has no template in it.
+func (e *Engine) PreflightJob(ctx context.Context, j *Job) error {
+	seen := map[string]bool{}
+	check := func(u *url.URL) error {
+		if seen[u.Host] {
+			return nil
+		}
+		seen[u.Host] = true
+		return e.Preflight(ctx, u)
+	}
+	if err := check(j.Target); err != nil {
+		return err
+	}
+	for _, r := range j.Requests {
+		if r.URL == "" || strings.Contains(r.URL, "{{") {
+			continue
+		}
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			return fmt.Errorf("%w: request %s: %w", ErrInvalidJob, r.Name, err)
+		}
+		if err := check(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unwrapOp strips net.OpError's "dial tcp ..." prefix for a shorter message.

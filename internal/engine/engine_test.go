@@ -185,6 +185,7 @@ func TestOutcomeClasses(t *testing.T) {
 		{"timeout in the body", srv.URL, Request{Method: "GET", Path: "/stall-body", Timeout: 50 * time.Millisecond}, metrics.Timeout, nil},
 		{"reset", srv.URL, Request{Method: "GET", Path: "/reset"}, metrics.ConnReset, nil},
 		{"refused", refused, Request{Method: "GET", Path: "/"}, metrics.ConnRefused, nil},
+		{"dial not allowed", srv.URL, Request{Method: "GET", URL: "http://192.0.2.1:80/"}, metrics.DialError, nil},
 		{"body limit", srv.URL, Request{Method: "POST", Path: "/big", Body: []byte("abc")}, metrics.OK, func(t *testing.T, c metrics.Counters) {
 			if c.BodyTruncated != 4 || c.BytesIn != 4*1000 || c.BytesOut != 4*3 {
 				t.Errorf("truncated %d bytes in %d out %d; want 4, 4000, 12", c.BodyTruncated, c.BytesIn, c.BytesOut)
@@ -429,5 +430,22 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 	}
 	if svc, resp := s.Service.ValueAtQuantile(99), s.Response.ValueAtQuantile(99); svc*10 > resp {
 		t.Errorf("service time p99 %v is not far below response time p99 %v: it should hide the freeze", time.Duration(svc), time.Duration(resp))
+	}
+}
+
+func TestPreflightJobChecksAbsoluteURLs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e := New(DefaultConfig())
+	j := newJob(t, srv.URL, job{rate: 10, d: time.Second, requests: []Request{
+		{Name: "local", Method: "GET", Path: "/"},
+		{Name: "templated", Method: "GET", URL: "http://192.0.2.1/{{seq}}"}, // checked at dial time only
+	}})
+	if err := e.PreflightJob(context.Background(), &j); err != nil {
+		t.Fatalf("PreflightJob = %v; want nil", err)
+	}
+	j.Requests = append(j.Requests, Request{Name: "remote", Method: "GET", URL: "http://192.0.2.1/x"})
+	if err := e.PreflightJob(context.Background(), &j); !errors.Is(err, ErrTargetNotAllowed) {
+		t.Errorf("PreflightJob with a non-loopback absolute URL = %v; want ErrTargetNotAllowed", err)
 	}
 }

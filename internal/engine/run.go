@@ -373,6 +373,8 @@ func classifyErr(err error) metrics.Outcome {
 		return metrics.Timeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return metrics.ConnRefused
+	case isDialError(err):
+		return metrics.DialError
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return metrics.ConnReset
@@ -416,4 +418,13 @@ func (p *phases) timeoutClass() metrics.Outcome {
 	default:
 		return metrics.Timeout
 	}
+}
+
+// isDialError reports a failure to make a connection at all (other than a
+// refusal or a timeout): a disallowed address, no free local port, an
+// unreachable network, a name that does not resolve.
+func isDialError(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, ErrTargetNotAllowed)
 }

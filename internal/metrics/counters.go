@@ -23,11 +23,12 @@ const (
 	UnexpectedStatus                // a 2xx/3xx status not in the request's expected list
 	TimeoutConnect                  // timed out before a connection was ready (dialling, or waiting for a pooled one)
 	TimeoutFirstByte                // timed out after sending, before the first byte of the response
+	DialError                       // no connection could be made: an address not allowed, no free local port, unreachable, no such host
 	NumOutcomes
 )
 
 var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
-	"unexpected_status", "timeout_connect", "timeout_first_byte"}
+	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {
