@@ -284,13 +284,8 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		}
 		v.SetBool(b.Value)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, ok := n.(*ast.IntegerNode)
+		i, ok := d.integer(n, path, at)
 		if !ok {
-			if hugeInteger(n) {
-				d.failAt(path, at, fmt.Sprintf("%s is out of range (got %s)", label(path), n.GetToken().Value))
-				return
-			}
-			d.mismatch(path, n, at, "an integer")
 			return
 		}
 		x, err := strconv.ParseInt(fmt.Sprint(i.Value), 10, 64)
@@ -300,13 +295,8 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		}
 		v.SetInt(x)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		i, ok := n.(*ast.IntegerNode)
+		i, ok := d.integer(n, path, at)
 		if !ok {
-			if hugeInteger(n) {
-				d.failAt(path, at, fmt.Sprintf("%s is out of range (got %s)", label(path), n.GetToken().Value))
-				return
-			}
-			d.mismatch(path, n, at, "an integer")
 			return
 		}
 		x, err := strconv.ParseUint(fmt.Sprint(i.Value), 10, 64)
@@ -796,4 +786,18 @@ func oneLine(s string) string {
 		return s
 	}
 	return strings.Join(strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s)), " ")
+}
+
+// integer returns n as an integer node, or reports why it is not one.
+func (d *decoder) integer(n ast.Node, path string, at position) (*ast.IntegerNode, bool) {
+	i, ok := n.(*ast.IntegerNode)
+	if ok {
+		return i, true
+	}
+	if hugeInteger(n) {
+		d.failAt(path, at, fmt.Sprintf("%s is out of range (got %s)", label(path), n.GetToken().Value))
+	} else {
+		d.mismatch(path, n, at, "an integer")
+	}
+	return nil, false
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/surgeload/surge/internal/template"
 )
@@ -22,8 +23,8 @@ type compiled struct {
 	headerTmpl   []headerTemplate   // headers whose value has actions
 	body         *template.Template
 	staticBody   []byte
-	timeout      timeoutOr
-	expect       []int // sorted; empty = any 2xx/3xx
+	timeout      time.Duration // 0 = the job's default
+	expect       []int         // sorted; empty = any 2xx/3xx
 	seed         uint64
 }
 
@@ -31,9 +32,6 @@ type headerTemplate struct {
 	name string
 	tmpl *template.Template
 }
-
-// timeoutOr is a per-request timeout, 0 meaning the job's default.
-type timeoutOr = int64
 
 // plan is the compiled request mix of a job.
 type plan struct {
@@ -61,7 +59,7 @@ func (j *Job) compile() (*plan, error) {
 	}
 	for k, r := range j.Requests {
 		c := &p.reqs[k]
-		c.name, c.method, c.timeout = r.Name, r.Method, int64(r.Timeout)
+		c.name, c.method, c.timeout = r.Name, r.Method, r.Timeout
 		c.seed = template.DeriveSeed(seed, "request/"+r.Name)
 		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
 			bad(k, "bad method %q", r.Method)

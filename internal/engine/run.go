@@ -260,7 +260,7 @@ func (r *runner) slot(d time.Duration) uint32 {
 func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent time.Time) {
 	defer r.wg.Done()
 	c := &r.plan.reqs[req]
-	timeout := time.Duration(c.timeout)
+	timeout := c.timeout
 	if timeout == 0 {
 		timeout = r.job.Limits.Timeout
 	}
