@@ -18,6 +18,7 @@ import (
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := agent.DefaultConfig()
 	var allowRemote bool
+	var pprofListen string
 	cmd := &cobra.Command{
 		Use:   "agent --join COORDINATOR_GOSSIP_ADDR",
 		Short: "Surge agent: joins the coordinator's gossip cluster and fires the load it is assigned",
@@ -31,6 +32,14 @@ not heard from its coordinator for --lease.`,
 				return exitcode.New(exitcode.Invalid, err)
 			}
 			cfg.Log = stderr
+			if pprofListen != "" {
+				addr, stopPprof, err := servePprof(pprofListen)
+				if err != nil {
+					return exitcode.New(exitcode.Invalid, err)
+				}
+				defer stopPprof()
+				fmt.Fprintf(stdout, "agent: pprof on http://%s/debug/pprof/\n", addr)
+			}
 			a, err := agent.Start(cfg)
 			if err != nil {
 				return exitcode.New(exitcode.CannotRun, err)
@@ -51,6 +60,7 @@ not heard from its coordinator for --lease.`,
 	f.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC ip:port the coordinator dials (port 0 picks a free one)")
 	f.DurationVar(&cfg.Lease, "lease", cfg.Lease, "stop firing after this long without a message from the coordinator")
 	f.IntVar(&cfg.Cores, "cores", 0, "cores to advertise (default: GOMAXPROCS)")
+	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go's pprof profiles on this loopback ip:port (for profiling the engine)")
 	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }

@@ -117,6 +117,9 @@ type Job struct {
 	// First and End bound the global indexes played: [First, End).
 	First, End uint64
 	Limits     Limits
+	// Client says how connections are made and used, and how the pacer
+	// keeps time.
+	Client ClientOptions
 	// Interval is the reporting interval; intervals are aligned to T0.
 	Interval time.Duration
 	Geometry metrics.Geometry
@@ -146,6 +149,9 @@ func (j *Job) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := j.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := j.Client.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if j.Interval < 10*time.Millisecond || j.Interval > time.Hour {
