@@ -1,14 +1,15 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -208,24 +209,42 @@ func (e *Engine) allow(ip net.IP) bool {
 	return e.cfg.AllowIP(ip)
 }
 
+// dialer makes connections whose every resolved address is checked
+// before it is attempted, from the source addresses in turn when there are
+// any.
+type dialer struct {
+	base net.Dialer
+	srcs []netip.Addr
+	next atomic.Uint64
+}
+
 // dialer returns a dialer that checks every resolved address before the
 // connection is attempted.
-func (e *Engine) dialer(timeout time.Duration) *net.Dialer {
-	return &net.Dialer{
-		Timeout:   timeout,
-		KeepAlive: 30 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", ErrTargetNotAllowed, address)
-			}
-			ip := net.ParseIP(host)
-			if ip == nil || !e.allow(ip) {
-				return fmt.Errorf("%w: %s is not an allowed address (only loopback unless allowed)", ErrTargetNotAllowed, host)
-			}
-			return nil
-		},
+func (e *Engine) dialer(timeout time.Duration, srcs []netip.Addr) *dialer {
+	return &dialer{base: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: e.control}, srcs: srcs}
+}
+
+// control is the dial-time allowlist check (net.Dialer.Control).
+func (e *Engine) control(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrTargetNotAllowed, address)
 	}
+	ip := net.ParseIP(host)
+	if ip == nil || !e.allow(ip) {
+		return fmt.Errorf("%w: %s is not an allowed address (only loopback unless allowed)", ErrTargetNotAllowed, host)
+	}
+	return nil
+}
+
+// DialContext dials address from the next source address.
+func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	nd := d.base
+	if len(d.srcs) > 0 {
+		a := d.srcs[(d.next.Add(1)-1)%uint64(len(d.srcs))]
+		nd.LocalAddr = &net.TCPAddr{IP: a.AsSlice()}
+	}
+	return nd.DialContext(ctx, network, address)
 }
 
 // Preflight checks that the target accepts a TCP connection from here and
@@ -245,7 +264,7 @@ func (e *Engine) Preflight(ctx context.Context, target *url.URL) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	c, err := e.dialer(3*time.Second).DialContext(ctx, "tcp", addr)
+	c, err := e.dialer(3*time.Second, nil).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if errors.Is(err, ErrTargetNotAllowed) {
 			return fmt.Errorf("%w: %s: %w", ErrTargetNotAllowed, target.Redacted(), unwrapOp(err))
@@ -291,22 +310,4 @@ func unwrapOp(err error) error {
 		return op.Err
 	}
 	return err
-}
-
-func (e *Engine) client(l Limits) (*http.Client, *http.Transport) {
-	tr := &http.Transport{
-		DialContext:           e.dialer(min(l.Timeout, 10*time.Second)).DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
-		MaxConnsPerHost:       cmp.Or(l.MaxConns, e.cfg.MaxConnsPerHost),
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		DisableCompression:    true,
-		ExpectContinueTimeout: 0,
-	}
-	return &http.Client{
-		Transport: tr,
-		// Redirects are not followed: a 3xx is the target's answer.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, tr
 }

@@ -1,16 +1,15 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
-	"net/http"
-	"net/http/httptrace"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,31 +61,29 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	if err != nil {
 		return Summary{}, err
 	}
-	client, tr := e.client(job.Limits)
-	defer tr.CloseIdleConnections()
-
 	r := &runner{
 		e:       e,
 		job:     &job,
 		plan:    p,
 		t0:      t0,
-		client:  client,
 		rec:     metrics.NewRecorder(job.Geometry, len(job.Requests)),
 		observe: e.cfg.Observe,
 	}
+	if r.tp, err = e.newTransport(r); err != nil {
+		return Summary{}, err
+	}
+	// Closing the transport ends outstanding requests promptly once Run
+	// returns (the recorder is closed by then, so they are reported as in
+	// flight at the end and never recorded twice).
+	defer r.tp.close()
 
-	// reqCtx is cancelled when Run returns: outstanding requests then end
-	// promptly, after the recorder was closed, so they are reported as in
-	// flight at the end and never recorded twice.
-	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelReqs()
 	paceCtx, stopPacing := context.WithCancelCause(ctx)
 	defer stopPacing(nil)
 
 	pacerDone := make(chan struct{})
 	go func() { // exits when the share is played or paceCtx is done
 		defer close(pacerDone)
-		r.pace(paceCtx, reqCtx)
+		r.pace(paceCtx)
 	}()
 	allDone := make(chan struct{})
 	go func() { // exits when the pacer and every request goroutine have
@@ -188,7 +185,7 @@ type runner struct {
 	e       *Engine
 	job     *Job
 	t0      time.Time
-	client  *http.Client
+	tp      transport
 	plan    *plan
 	observe func(metrics.Result)
 
@@ -206,21 +203,31 @@ type runner struct {
 // a late pacer.
 const rotateGrace = metrics.MaxOpen / 4
 
+// spinWindow is how long before an arrival's instant the precise pacer
+// stops sleeping and spins: Go timers shorter than about 1 ms fire about
+// 1.1 ms late, so a sleep ends this early and the spin covers the rest.
+const spinWindow = 2 * time.Millisecond
+
 // pace walks the agent's share of the schedule and sends every arrival at
 // its intended instant. Deadlines come from the global index and T0, never
 // from summed sleeps. After any wake-up it sends everything already due.
-func (r *runner) pace(ctx, reqCtx context.Context) {
+func (r *runner) pace(ctx context.Context) {
 	it := r.job.Share.Iter(r.job.First, r.job.End)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	maxInFlight := uint64(r.job.Limits.MaxInFlight)
+	precise := r.job.Client.Timing == TimingPrecise
 	defer r.next.Store(math.MaxInt64)
 	for i, ok := it.Next(); ok; i, ok = it.Next() {
 		at := r.job.Schedule.At(i)
 		r.next.Store(int64(at))
 		intended := r.t0.Add(at)
-		if wait := time.Until(intended); wait > 0 {
+		wait := time.Until(intended)
+		if precise {
+			wait -= spinWindow
+		}
+		if wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
@@ -228,6 +235,9 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 				return
 			}
 		} else if ctx.Err() != nil {
+			return
+		}
+		if precise && !spinUntil(ctx, intended) {
 			return
 		}
 		req := r.plan.pick(i)
@@ -242,8 +252,20 @@ func (r *runner) pace(ctx, reqCtx context.Context) {
 		r.rec.Issued(slot, req, now.Sub(intended))
 		r.mu.Unlock()
 		r.wg.Add(1)
-		go r.send(reqCtx, i, req, intended, now)
+		go r.send(i, req, intended)
 	}
+}
+
+// spinUntil returns at instant t, yielding the processor between clock
+// reads so the requests already sent can run; false if ctx ended first.
+func spinUntil(ctx context.Context, t time.Time) bool {
+	for n := 0; time.Until(t) > 0; n++ {
+		if n&63 == 63 && ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
 }
 
 // slot is the index of the interval holding offset d from T0.
@@ -255,47 +277,24 @@ func (r *runner) slot(d time.Duration) uint32 {
 }
 
 // send performs the request of arrival i and records its result. It exits
-// when the response body is read, or at its timeout, or when reqCtx is
-// cancelled.
-func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent time.Time) {
+// when the response body is read, or at its timeout, or when the transport
+// is closed.
+func (r *runner) send(i uint64, req int, intended time.Time) {
 	defer r.wg.Done()
 	c := &r.plan.reqs[req]
 	timeout := c.timeout
 	if timeout == 0 {
 		timeout = r.job.Limits.Timeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
+	start := time.Now()
 	res := metrics.Result{Request: req}
-	// The trace marks when the request got its connection (the actual
-	// send: service time starts there, so waiting for a pooled connection
-	// shows in response time only) and when the first response byte came
-	// (which phase a timeout hit).
-	var ph phases
-	hreq, err := r.build(httptrace.WithClientTrace(ctx, ph.trace()), c, i)
-	if err != nil {
-		res.Outcome = metrics.Other
-	} else {
-		res.BytesOut = hreq.ContentLength
-		var resp *http.Response
-		resp, err = r.client.Do(hreq)
-		if err == nil {
-			res.BytesIn, res.Truncated, err = readBody(resp.Body, r.job.Limits.MaxBodyBytes)
-			resp.Body.Close()
-		}
-		res.Outcome = classify(c, resp, err)
-		if res.Outcome == metrics.Timeout {
-			res.Outcome = ph.timeoutClass()
-		}
-	}
+	connAt := r.tp.do(c, i, timeout, &res)
 	done := time.Now()
 	res.Response = done.Sub(intended)
-	start := sent
-	if t := ph.connAt(); !t.IsZero() {
-		start = t
+	if connAt.IsZero() {
+		connAt = start
 	}
-	res.Service = done.Sub(start)
+	res.Service = done.Sub(connAt)
 
 	slot := r.slot(done.Sub(r.t0))
 	r.mu.Lock()
@@ -305,66 +304,23 @@ func (r *runner) send(ctx context.Context, i uint64, req int, intended, sent tim
 	r.mu.Unlock()
 }
 
-// build renders the request of arrival i.
-func (r *runner) build(ctx context.Context, c *compiled, i uint64) (*http.Request, error) {
-	u := c.staticURL
-	if u == "" {
-		u = string(c.url.Append(nil, c.seed, i, r.job.Data))
-	}
-	var body io.Reader
-	var n int64
+// classifyStatus maps a response status to an outcome class for c.
+func (c *compiled) classifyStatus(status int) metrics.Outcome {
 	switch {
-	case c.body != nil:
-		b := c.body.Append(nil, c.seed, i, r.job.Data)
-		body, n = bytes.NewReader(b), int64(len(b))
-	case len(c.staticBody) > 0:
-		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
-	}
-	hreq, err := http.NewRequestWithContext(ctx, c.method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	hreq.ContentLength = n
-	for k, v := range c.header {
-		hreq.Header[k] = v
-	}
-	for _, h := range c.headerTmpl {
-		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, c.seed, i, r.job.Data)))
-	}
-	if h := hreq.Header.Get("Host"); h != "" {
-		hreq.Host = h
-	}
-	return hreq, nil
-}
-
-// readBody reads at most limit bytes of body and discards them.
-func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) {
-	n, err = io.Copy(io.Discard, io.LimitReader(body, limit+1))
-	if n > limit {
-		return limit, true, nil
-	}
-	return n, false, err
-}
-
-// classify maps a response or transport error to an outcome class.
-func classify(c *compiled, resp *http.Response, err error) metrics.Outcome {
-	if err != nil {
-		return classifyErr(err)
-	}
-	switch {
-	case c.success(resp.StatusCode):
+	case c.success(status):
 		return metrics.OK
-	case len(c.expect) > 0 && resp.StatusCode >= 200 && resp.StatusCode < 400:
+	case len(c.expect) > 0 && status >= 200 && status < 400:
 		return metrics.UnexpectedStatus
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+	case status >= 400 && status < 500:
 		return metrics.HTTP4xx
-	case resp.StatusCode >= 500 && resp.StatusCode < 600:
+	case status >= 500 && status < 600:
 		return metrics.HTTP5xx
 	default:
 		return metrics.Other
 	}
 }
 
+// classifyErr maps a transport error to an outcome class.
 func classifyErr(err error) metrics.Outcome {
 	var ne net.Error
 	switch {
@@ -373,51 +329,36 @@ func classifyErr(err error) metrics.Outcome {
 		return metrics.Timeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return metrics.ConnRefused
+	case isTLSError(err):
+		return metrics.TLSError
 	case isDialError(err):
 		return metrics.DialError
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return metrics.ConnReset
+	case isProtocolError(err):
+		return metrics.ProtocolError
 	default:
 		return metrics.Other
 	}
 }
 
-// phases records, from httptrace callbacks (which may run on transport
-// goroutines), how far a request got.
-type phases struct {
-	conn      atomic.Int64 // unix ns when the connection was ready; 0 = not yet
-	firstByte atomic.Bool
+// isProtocolError reports a response that broke HTTP, as net/http words it
+// (its errors carry no types for these).
+func isProtocolError(err error) bool {
+	msg := err.Error()
+	for _, m := range protocolErrorTexts {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
-func (p *phases) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GotConn:              func(httptrace.GotConnInfo) { p.conn.Store(time.Now().UnixNano()) },
-		GotFirstResponseByte: func() { p.firstByte.Store(true) },
-	}
-}
-
-// connAt is when the request got its connection, with a monotonic reading
-// relative to now, or zero.
-func (p *phases) connAt() time.Time {
-	ns := p.conn.Load()
-	if ns == 0 {
-		return time.Time{}
-	}
-	now := time.Now()
-	return now.Add(-time.Duration(now.UnixNano() - ns))
-}
-
-// timeoutClass says which phase a timeout hit.
-func (p *phases) timeoutClass() metrics.Outcome {
-	switch {
-	case p.conn.Load() == 0:
-		return metrics.TimeoutConnect
-	case !p.firstByte.Load():
-		return metrics.TimeoutFirstByte
-	default:
-		return metrics.Timeout
-	}
+var protocolErrorTexts = []string{
+	"malformed HTTP", "invalid Content-Length", "bad Content-Length", "multiple Content-Length",
+	"invalid byte in chunk length", "chunk length", "malformed chunked encoding", "header too long",
+	"unsupported transfer encoding", "too many transfer encodings", "invalid header field",
 }
 
 // isDialError reports a failure to make a connection at all (other than a

@@ -19,16 +19,18 @@ const (
 	Timeout                         // timed out while reading the response (the total timeout)
 	ConnRefused                     // the target refused the connection
 	ConnReset                       // the connection was reset or closed mid-request
-	Other                           // anything else (protocol errors, 1xx…)
+	Other                           // anything else
 	UnexpectedStatus                // a 2xx/3xx status not in the request's expected list
 	TimeoutConnect                  // timed out before a connection was ready (dialling, or waiting for a pooled one)
 	TimeoutFirstByte                // timed out after sending, before the first byte of the response
 	DialError                       // no connection could be made: an address not allowed, no free local port, unreachable, no such host
+	ProtocolError                   // the target's response broke HTTP: malformed status line, headers or chunking, oversized headers, conflicting lengths
+	TLSError                        // the TLS handshake failed: certificate not trusted, wrong name, no common protocol
 	NumOutcomes
 )
 
 var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
-	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error"}
+	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error", "protocol_error", "tls_error"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {

@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
+)
+
+// transport performs the requests of one job.
+type transport interface {
+	// do performs the request of arrival i (following redirects when the
+	// job asks) within timeout, and fills res's Outcome, BytesIn, BytesOut
+	// and Truncated. It returns when the request had a connection in hand
+	// (service time starts there), or the zero time if it never had one.
+	do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) time.Time
+	// close ends every connection; outstanding do calls return promptly.
+	close()
+}
+
+// netHTTP is the transport built on Go's net/http: HTTP/2, and HTTP/1.1
+// when the job asks for it.
+type netHTTP struct {
+	r      *runner
+	client *http.Client
+	tr     *http.Transport
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (e *Engine) newNetHTTP(r *runner) (*netHTTP, error) {
+	j := r.job
+	o := j.Client
+	connect := connectTimeout(j)
+	tr := &http.Transport{
+		DialContext:           e.dialer(connect, o.SourceAddrs).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
+		MaxConnsPerHost:       cmp.Or(j.Limits.MaxConns, e.cfg.MaxConnsPerHost),
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: o.FirstByteTimeout,
+		DisableCompression:    true,
+		DisableKeepAlives:     o.Mode == PerRequest,
+		TLSClientConfig:       tlsConfig(o),
+	}
+	var p http.Protocols
+	switch o.Protocol {
+	case HTTP2:
+		p.SetHTTP2(true)
+		if j.Target.Scheme == "http" {
+			p.SetUnencryptedHTTP2(true)
+		}
+		// Requests to an absolute https URL may still negotiate HTTP/2
+		// by ALPN; HTTP/1.1 stays allowed for servers without it.
+		p.SetHTTP1(j.Target.Scheme == "https")
+	default:
+		p.SetHTTP1(true)
+	}
+	tr.Protocols = &p
+	ctx, cancel := context.WithCancel(context.Background())
+	follow := o.FollowRedirects
+	return &netHTTP{
+		r:  r,
+		tr: tr,
+		client: &http.Client{
+			Transport: tr,
+			CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+				if len(via) > follow {
+					// Not followed: the 3xx is the target's answer.
+					return http.ErrUseLastResponse
+				}
+				return nil
+			},
+		},
+		ctx:    ctx,
+		cancel: cancel,
+	}, nil
+}
+
+// tlsConfig is the TLS client configuration of a job: verification on
+// unless asked otherwise, sessions resumed.
+func tlsConfig(o ClientOptions) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // only when the scenario asks, with a warning
+		ClientSessionCache: tls.NewLRUClientSessionCache(1024),
+	}
+}
+
+// connectTimeout bounds getting a connection for one request.
+func connectTimeout(j *Job) time.Duration {
+	if j.Client.ConnectTimeout > 0 {
+		return j.Client.ConnectTimeout
+	}
+	return min(j.Limits.Timeout, 10*time.Second)
+}
+
+func (t *netHTTP) close() {
+	t.cancel()
+	t.tr.CloseIdleConnections()
+}
+
+func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) time.Time {
+	ctx, cancel := context.WithTimeout(t.ctx, timeout)
+	defer cancel()
+	// The trace marks when the request got its connection (the actual
+	// send: service time starts there, so waiting for a pooled connection
+	// shows in response time only) and when the first response byte came
+	// (which phase a timeout hit).
+	var ph phases
+	hreq, err := t.build(httptrace.WithClientTrace(ctx, ph.trace()), c, i)
+	if err != nil {
+		res.Outcome = metrics.Other
+		return time.Time{}
+	}
+	res.BytesOut = hreq.ContentLength
+	resp, err := t.client.Do(hreq)
+	if err == nil {
+		res.BytesIn, res.Truncated, err = readBody(resp.Body, t.r.job.Limits.MaxBodyBytes)
+		resp.Body.Close()
+		if err == nil {
+			res.Outcome = c.classifyStatus(resp.StatusCode)
+			return ph.connAt()
+		}
+	}
+	res.Outcome = classifyErr(err)
+	if res.Outcome == metrics.Timeout {
+		res.Outcome = ph.timeoutClass()
+	}
+	return ph.connAt()
+}
+
+// build renders the request of arrival i.
+func (t *netHTTP) build(ctx context.Context, c *compiled, i uint64) (*http.Request, error) {
+	data := t.r.job.Data
+	u := c.staticURL
+	if u == "" {
+		u = string(c.url.Append(nil, c.seed, i, data))
+	}
+	var body io.Reader
+	var n int64
+	switch {
+	case c.body != nil:
+		b := c.body.Append(nil, c.seed, i, data)
+		body, n = bytes.NewReader(b), int64(len(b))
+	case len(c.staticBody) > 0:
+		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
+	}
+	hreq, err := http.NewRequestWithContext(ctx, c.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	hreq.ContentLength = n
+	for k, v := range c.header {
+		hreq.Header[k] = v
+	}
+	for _, h := range c.headerTmpl {
+		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, c.seed, i, data)))
+	}
+	if h := hreq.Header.Get("Host"); h != "" {
+		hreq.Host = h
+	}
+	return hreq, nil
+}
+
+// readBody reads at most limit bytes of body and discards them.
+func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) {
+	n, err = io.Copy(io.Discard, io.LimitReader(body, limit+1))
+	if n > limit {
+		return limit, true, nil
+	}
+	return n, false, err
+}
+
+// phases records, from httptrace callbacks (which may run on transport
+// goroutines), how far a request got.
+type phases struct {
+	conn      atomic.Int64 // unix ns when the connection was ready; 0 = not yet
+	firstByte atomic.Bool
+}
+
+func (p *phases) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn:              func(httptrace.GotConnInfo) { p.conn.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() { p.firstByte.Store(true) },
+	}
+}
+
+// connAt is when the request got its connection, with a monotonic reading
+// relative to now, or zero.
+func (p *phases) connAt() time.Time {
+	ns := p.conn.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	now := time.Now()
+	return now.Add(-time.Duration(now.UnixNano() - ns))
+}
+
+// timeoutClass says which phase a timeout hit.
+func (p *phases) timeoutClass() metrics.Outcome {
+	switch {
+	case p.conn.Load() == 0:
+		return metrics.TimeoutConnect
+	case !p.firstByte.Load():
+		return metrics.TimeoutFirstByte
+	default:
+		return metrics.Timeout
+	}
+}
+
+// isTLSError reports a failed TLS handshake.
+func isTLSError(err error) bool {
+	var (
+		rec      tls.RecordHeaderError
+		alert    tls.AlertError
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &rec) || errors.As(err, &alert) || errors.As(err, &verify) ||
+		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// newTransport picks the job's transport.
+func (e *Engine) newTransport(r *runner) (transport, error) {
+	return e.newNetHTTP(r)
+}
