@@ -22,7 +22,7 @@ import (
 
 // impls are the HTTP/1.1 client implementations every client test runs
 // against.
-var impls = []Implementation{ImplNetHTTP}
+var impls = []Implementation{ImplNative, ImplNetHTTP}
 
 // runClient plays n arrivals (at 200/s) of req against target with the
 // given client options and returns the merged counters.

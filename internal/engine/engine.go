@@ -90,8 +90,8 @@ func (l Limits) Validate() error {
 	if l.Timeout <= 0 || l.Timeout > time.Hour {
 		errs = append(errs, fmt.Errorf("%w: timeout %v must be in (0, 1h]", ErrInvalidJob, l.Timeout))
 	}
-	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
-		errs = append(errs, fmt.Errorf("%w: max body bytes %d must be in 0..1GiB", ErrInvalidJob, l.MaxBodyBytes))
+	if l.MaxBodyBytes < 1 || l.MaxBodyBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("%w: max body bytes %d must be in 1..1GiB", ErrInvalidJob, l.MaxBodyBytes))
 	}
 	if l.MaxConns < 0 || l.MaxConns > 1_000_000 {
 		errs = append(errs, fmt.Errorf("%w: max conns %d must be in 0..1000000", ErrInvalidJob, l.MaxConns))

@@ -233,7 +233,11 @@ func isTLSError(err error) bool {
 		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
-// newTransport picks the job's transport.
+// newTransport picks the job's transport: Surge's own HTTP/1.1 client
+// unless the job asks for HTTP/2 or for net/http.
 func (e *Engine) newTransport(r *runner) (transport, error) {
+	if r.job.Client.Protocol == HTTP1 && r.job.Client.Impl == ImplNative {
+		return e.newNative(r), nil
+	}
 	return e.newNetHTTP(r)
 }

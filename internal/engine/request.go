@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/template"
 )
 
@@ -26,6 +28,14 @@ type compiled struct {
 	timeout      time.Duration // 0 = the job's default
 	expect       []int         // sorted; empty = any 2xx/3xx
 	seed         uint64
+
+	// For the native transport: the parsed static URL, static headers
+	// (without Host) in a fixed order, the Host header's value if set, and
+	// the whole request when nothing in it is templated.
+	nativeURL    *url.URL
+	nativeHeader []h1.Header
+	nativeHost   string
+	native       *nativeReq
 }
 
 type headerTemplate struct {
@@ -101,6 +111,11 @@ func (j *Job) compile() (*plan, error) {
 		}
 		c.header = http.Header{}
 		for name, vs := range r.Header {
+			switch http.CanonicalHeaderKey(name) {
+			case "Content-Length", "Transfer-Encoding", "Connection":
+				bad(k, "header %s is set by the client (body length; client.connections)", name)
+				continue
+			}
 			for _, v := range vs {
 				ht, err := template.Parse(v)
 				switch {
@@ -123,6 +138,7 @@ func (j *Job) compile() (*plan, error) {
 				c.body = bt
 			}
 		}
+		c.compileNative()
 		tmpls := []*template.Template{c.url, c.body}
 		for _, h := range c.headerTmpl {
 			tmpls = append(tmpls, h.tmpl)
@@ -148,6 +164,34 @@ func (j *Job) compile() (*plan, error) {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// compileNative prepares what the native transport can do once.
+func (c *compiled) compileNative() {
+	for _, name := range slices.Sorted(maps.Keys(c.header)) {
+		for _, v := range c.header[name] {
+			if name == "Host" {
+				c.nativeHost = v
+				continue
+			}
+			c.nativeHeader = append(c.nativeHeader, h1.Header{Name: name, Value: v})
+		}
+	}
+	if c.staticURL == "" {
+		return
+	}
+	u, err := url.Parse(c.staticURL)
+	if err != nil {
+		return // reported by compile
+	}
+	c.nativeURL = u
+	if len(c.headerTmpl) > 0 || c.body != nil {
+		return
+	}
+	nr, err := newNativeReq(u, c.method, c.nativeHeader, c.nativeHost, c.staticBody)
+	if err == nil {
+		c.native = &nr
+	}
 }
 
 // pick is the request of global arrival i.

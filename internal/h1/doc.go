@@ -1,0 +1,33 @@
+// Package h1 is Surge's purpose-built HTTP/1.1 client for load generation.
+//
+// It exists because Go's net/http spends most of a keep-alive request's CPU
+// on things a load generator does not need: a read and a write goroutine per
+// connection with hand-offs between them, header maps, URL parsing and
+// context timers. A Client here does the whole request on the caller's
+// goroutine: take a connection from the pool (or dial one), write the request
+// with one write system call, read the response through the connection's
+// bufio.Reader, discard the body as it is read, and put the connection back.
+// A keep-alive request with a static Request and a Content-Length response
+// allocates nothing.
+//
+//	c := h1.New(h1.Config{MaxConnsPerHost: 64})
+//	defer c.Close()
+//	res, err := c.Do(h1.Target{Addr: "127.0.0.1:8080"},
+//		&h1.Request{Method: "GET", URI: "/items/1", Host: "127.0.0.1:8080"},
+//		h1.Options{Deadline: time.Now().Add(5 * time.Second), MaxBody: 1 << 20})
+//
+// Requests are never retried. A pooled connection that has been idle for a
+// while is checked with a non-blocking peek before it is used
+// (Config.IdleCheck), which is how a stale keep-alive connection is avoided
+// without a retry; what still fails is reported, with the Phase the request
+// had reached.
+//
+// Timeouts are deadlines on the connection (netpoller timers), never extra
+// goroutines or contexts. Responses are parsed strictly and with bounds on
+// everything (RFC 9112): hostile input yields an error wrapping ErrMalformed,
+// never a panic or unbounded memory.
+//
+// Concurrency: a Client is safe for concurrent use; each Do runs on its
+// caller's goroutine and starts none. Close may be called at any time, from
+// any goroutine, any number of times.
+package h1
