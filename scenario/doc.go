@@ -19,6 +19,7 @@
 //	  diurnal: {daily_requests: 100M, peak_multiplier: 5x, peak_hour: 20}
 //	  spikes: [{at: 40%, multiplier: 5x, ramp: 30s, hold: 2m}]
 //	  compress: 24h in 10m
+//	client: {max_conns: 64, timeout: 5s}   # how agents talk to the targets
 //	thresholds: ["p99 < 250ms", "error_rate < 1%"]
 //	safety: {max_rate: 50k/s, max_duration: 1h, on_agent_loss: degrade}
 //
@@ -32,6 +33,12 @@
 // errors.Is. Problems that do not stop a run, such as a known bundled
 // topology that this build does not ship, are warnings, given to
 // Options.Warn.
+//
+// The client block ([Client]) may also be set per stage, where it
+// overrides the scenario's block field by field: [Scenario.StageClient]
+// merges the two. Its fields are pointers so that an explicit false or 0
+// is told apart from an absent field; what no block sets is left to the
+// command that runs the scenario.
 //
 // The checks include the load curve of every stage against the scenario's
 // safety caps: its played duration, and an upper bound of its peak rate
@@ -47,8 +54,9 @@
 // The domain values of the file implement encoding.TextMarshaler and
 // encoding.TextUnmarshaler, so YAML, JSON and command-line flags spell
 // them the same way: [Rate] ("10k/s", "120/m"), [Duration] ("1h30m"),
-// [Multiplier] ("5x"), [Percent] ("90%"), [Count] ("100M"), [SpikeAt]
-// ("40%" or "3m"), [Compress] ("24h in 10m") and [ThresholdExpr].
+// [Multiplier] ("5x"), [Percent] ("90%"), [Count] ("100M"), [Size]
+// ("1MiB"), [SpikeAt] ("40%" or "3m"), [Compress] ("24h in 10m") and
+// [ThresholdExpr].
 //
 // The package is pure apart from Load, which reads the scenario file and
 // its data files: no goroutines, clocks or sockets. All functions are safe

@@ -148,3 +148,37 @@ load:
 	// load.steps[1].rate is at 8:46
 	// staircase.yaml:8:46: the agents can only reach 1500/s
 }
+
+// A stage's client block overrides the scenario's field by field; what
+// neither sets is left to the command that runs the scenario.
+func ExampleScenario_StageClient() {
+	src := []byte(`
+name: clients
+stages:
+  - url: http://127.0.0.1:8080
+  - url: http://127.0.0.1:8081
+    client: {protocol: h2, connections: keep-alive, source_addresses: []}
+requests: [{path: /}]
+load: {constant: {rate: 100, duration: 10s}}
+client:
+  connections: per-request
+  source_addresses: [127.0.0.2, "127.0.1.0/30"]
+  timeout: 5s
+`)
+	s, err := scenario.Parse("clients.yaml", src, scenario.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for k, st := range s.Stages {
+		c := s.StageClient(k)
+		addrs, _ := scenario.ExpandSourceAddresses(c.SourceAddresses)
+		fmt.Printf("%s: %s, %s, sources %v\n", st.Name, c.ProtocolOr(), c.ConnectionsOr(), addrs)
+		fmt.Println("  ", c)
+	}
+	// Output:
+	// 127.0.0.1:8080: http/1.1, per-request, sources [127.0.0.2 127.0.1.1 127.0.1.2]
+	//    {connections: per-request, source_addresses: [127.0.0.2, 127.0.1.0/30], timeout: 5s}
+	// 127.0.0.1:8081: h2, keep-alive, sources []
+	//    {connections: keep-alive, protocol: h2, source_addresses: [], timeout: 5s}
+}

@@ -40,6 +40,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(billionLaughs))
 	f.Add([]byte("name: a\nstages: [&s {bundled: echo}, *s]\nrequests: [{headers: {A: b}}]\nload: {constant: {rate: 1/m, duration: 1h}}\n"))
+	f.Add([]byte("name: c\nstages: [{bundled: echo, client: {protocol: h2, source_addresses: [], max_conns: 0}}]\nrequests: [{}]\n" +
+		"load: {constant: {rate: 1, duration: 1s}}\nclient: {connections: per-request, source_addresses: [127.0.0.2, 127.0.1.0/30, '::1'], " +
+		"timeout: 2s, connect_timeout: 3s, max_body: 64KiB, insecure_skip_verify: true}\n"))
 	f.Add([]byte("a: b: c"))
 	f.Add([]byte(""))
 
@@ -145,7 +148,7 @@ func TestParseBillionLaughs(t *testing.T) {
 	if len(lines) > maxProblems+1 {
 		t.Errorf("Parse(billion laughs) gave %d problems; want at most %d", len(lines), maxProblems+1)
 	}
-	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, load, thresholds, safety, capacity)"
+	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity)"
 	if lines[0] != want {
 		t.Errorf("Parse(billion laughs) first problem = %q; want %q", lines[0], want)
 	}

@@ -121,6 +121,11 @@ type Scenario struct {
 	// Load is the arrival-rate curve played against every stage that does
 	// not set its own. Required unless every stage sets one.
 	Load Curve `yaml:"load" json:"load"`
+	// Client says how agents talk to the targets: connection use, HTTP
+	// version, client code, timing and per-request limits. Optional; a
+	// stage's own block (Stage.Client) overrides it field by field (see
+	// StageClient).
+	Client Client `yaml:"client" json:"client,omitzero"`
 	// Thresholds decide whether the run passes. Optional.
 	Thresholds []Threshold `yaml:"thresholds" json:"thresholds,omitempty"`
 	// Safety caps what the scenario may ask for. Optional: see Safety for
@@ -155,6 +160,9 @@ type Stage struct {
 	// Load, when set, replaces the scenario's load section for this stage
 	// (the whole section, not field by field). See Scenario.StageLoad.
 	Load *Curve `yaml:"load" json:"load,omitempty"`
+	// Client, when set, overrides the scenario's client block for this
+	// stage, field by field. See Scenario.StageClient.
+	Client *Client `yaml:"client" json:"client,omitempty"`
 }
 
 // Request is one kind of request in the mix.

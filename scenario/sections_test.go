@@ -20,21 +20,21 @@ func TestPosition(t *testing.T) {
 	}{
 		{"name", 2, 7},
 		{"seed", 3, 7},
-		{"stages[1].load", 9, 7},
-		{"stages[1].load.ramp.to", 9, 29},
-		{"stages[2].load.steps[1].rate", 15, 18},
-		{"requests[0].path", 20, 11},
-		{`requests[1].headers["X-User"]`, 27, 15},
-		{"requests[1].body", 28, 11},
-		{"requests[1].expect[1]", 31, 19},
-		{"load.diurnal.peak_hour", 38, 88},
-		{"load.spikes[0].at", 40, 12},
-		{"load.spikes[1].multiplier", 41, 28},
-		{"load.compress", 42, 13},
-		{"thresholds[3].expr", 47, 12},
-		{"thresholds[6].expr", 50, 5},
-		{"safety.max_rate", 51, 20},
-		{"capacity.region_rtt", 62, 15},
+		{"stages[1].load", 10, 7},
+		{"stages[1].load.ramp.to", 10, 29},
+		{"stages[2].load.steps[1].rate", 16, 18},
+		{"requests[0].path", 21, 11},
+		{`requests[1].headers["X-User"]`, 28, 15},
+		{"requests[1].body", 29, 11},
+		{"requests[1].expect[1]", 32, 19},
+		{"load.diurnal.peak_hour", 39, 88},
+		{"load.spikes[0].at", 41, 12},
+		{"load.spikes[1].multiplier", 42, 28},
+		{"load.compress", 43, 13},
+		{"thresholds[3].expr", 48, 12},
+		{"thresholds[6].expr", 51, 5},
+		{"safety.max_rate", 52, 20},
+		{"capacity.region_rtt", 63, 15},
 	}
 	for _, tt := range tests {
 		if l, c, ok := s.Position(tt.path); !ok || l != tt.line || c != tt.col {
@@ -53,9 +53,9 @@ func TestPosition(t *testing.T) {
 	// Errorf points at the value, or at the nearest written value above a
 	// default.
 	for _, tt := range []struct{ path, want string }{
-		{"load.spikes[0].multiplier", "testdata/full.yaml:40:29: exact peak 30k/s is over 20k/s"},
+		{"load.spikes[0].multiplier", "testdata/full.yaml:41:29: exact peak 30k/s is over 20k/s"},
 		{"stages[0].load", "testdata/full.yaml:5:5: exact peak 30k/s is over 20k/s"},
-		{"requests[0].timeout", "testdata/full.yaml:18:5: exact peak 30k/s is over 20k/s"},
+		{"requests[0].timeout", "testdata/full.yaml:19:5: exact peak 30k/s is over 20k/s"},
 	} {
 		e := s.Errorf(tt.path, "exact peak %s is over %s", Rate(30000), Rate(20000))
 		if e.Error() != tt.want || e.Path != tt.path || !errors.Is(e, ErrInvalid) {

@@ -384,3 +384,131 @@ func unmarshalYAMLText(n ast.Node, field, want string, parse func([]byte) error)
 	}
 	return nil
 }
+
+// Size is a number of bytes, such as the most of a response body that is
+// read. Its text form is a whole number of bytes with an optional unit:
+// B, decimal kB/KB, MB, GB, TB (powers of 1000) or binary KiB, MiB, GiB,
+// TiB (powers of 1024), written with or without a space and in any case:
+// "1MiB", "512 KiB", "1.5MB", "4096". A unit without its B ("1M") is
+// rejected, since it could mean either 1MB or 1MiB. The value must come
+// out as a whole number of bytes; it is >= 0 and below 2⁵³.
+type Size int64
+
+const sizeSyntax = "want e.g. 4096, 64KiB, 1MiB or 1MB"
+
+// sizeUnits are the units of Size, binary first (the order String tries
+// them in), each largest first. A binary unit multiplies by mult; a
+// decimal one shifts the decimal point by shift, so that "1.234567MB" is
+// exactly 1234567 bytes.
+var sizeUnits = []struct {
+	name  string
+	mult  float64
+	shift int
+}{
+	{"TiB", 1 << 40, 0}, {"GiB", 1 << 30, 0}, {"MiB", 1 << 20, 0}, {"KiB", 1 << 10, 0},
+	{"TB", 1, 12}, {"GB", 1, 9}, {"MB", 1, 6}, {"kB", 1, 3}, {"B", 1, 0},
+}
+
+// maxSize bounds Size: every whole number below it is exact in a float64.
+const maxSize = 1 << 53
+
+// ParseSize parses the text form of a [Size]. Surrounding spaces are
+// ignored.
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	num := strings.TrimRight(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	unit := t[len(num):]
+	num = strings.TrimSpace(num)
+	mult, shift := 1.0, 0
+	if unit != "" {
+		found := false
+		for _, u := range sizeUnits {
+			if strings.EqualFold(unit, u.name) {
+				mult, shift, found = u.mult, u.shift, true
+				break
+			}
+		}
+		if !found {
+			if l := strings.ToLower(unit); l == "k" || l == "m" || l == "g" || l == "t" {
+				dec := strings.ToUpper(unit)
+				if dec == "K" {
+					dec = "k"
+				}
+				return 0, fmt.Errorf("invalid size %q: write %s%sB (powers of 1000) or %s%siB (powers of 1024)", s, num, dec, num, strings.ToUpper(unit))
+			}
+			return 0, fmt.Errorf("invalid size %q: unknown unit %q (%s)", s, unit, sizeSyntax)
+		}
+	}
+	v, err := parseUnsigned(num, shift)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q: %w (%s)", s, err, sizeSyntax)
+	}
+	b := v * mult // exact: mult is a power of two
+	switch {
+	case b >= maxSize:
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	case b != math.Trunc(b):
+		return 0, fmt.Errorf("invalid size %q: not a whole number of bytes", s)
+	}
+	return Size(b), nil
+}
+
+// String returns the shortest of the plain number of bytes and the forms
+// with a unit ("1MiB", "1.5KiB", "10MB") that parses back to exactly z,
+// preferring a binary unit, then a decimal one, on a tie.
+func (z Size) String() string {
+	v := float64(z)
+	best := strconv.FormatInt(int64(z), 10)
+	for _, u := range sizeUnits {
+		if u.name == "B" || v < u.mult {
+			continue
+		}
+		s := formatNumber(v/u.mult) + u.name
+		if u.shift > 0 {
+			if v < math.Pow10(u.shift) {
+				continue
+			}
+			s = shiftedNumber(v, u.shift) + u.name
+		}
+		if len(s) < len(best) || (len(s) == len(best) && !strings.HasSuffix(best, "B")) {
+			if back, err := ParseSize(s); err == nil && back == z {
+				best = s
+			}
+		}
+	}
+	return best
+}
+
+// MarshalText implements encoding.TextMarshaler with the form of String.
+func (z Size) MarshalText() ([]byte, error) { return []byte(z.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseSize.
+func (z *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*z = v
+	return nil
+}
+
+// UnmarshalYAML implements goccy/go-yaml's NodeUnmarshaler, so that a bad
+// size is reported with its line and column. A YAML integer is a number
+// of bytes.
+func (z *Size) UnmarshalYAML(n ast.Node) error {
+	return unmarshalYAMLText(n, "size", "a number of bytes like 4096 or a string like 1MiB", z.UnmarshalText)
+}
+
+// shiftedNumber formats the whole number v divided by 10^shift as a plain
+// decimal, exactly: 1234567 shifted by 6 is "1.234567".
+func shiftedNumber(v float64, shift int) string {
+	digits := strconv.FormatInt(int64(v), 10)
+	for len(digits) <= shift {
+		digits = "0" + digits
+	}
+	whole, frac := digits[:len(digits)-shift], strings.TrimRight(digits[len(digits)-shift:], "0")
+	if frac == "" {
+		return whole
+	}
+	return whole + "." + frac
+}

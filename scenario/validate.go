@@ -172,6 +172,7 @@ func (c *checker) scenario(s *Scenario) {
 	c.loaded = s.Data
 	c.templates()
 
+	c.clients(s)
 	safety, safetyOK := c.safety(&s.Safety)
 	c.loads(s, safety, safetyOK)
 	c.thresholds(s.Thresholds)

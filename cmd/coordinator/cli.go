@@ -75,6 +75,9 @@ func newValidate(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			summary(stdout, args[0], sc, scheds)
+			if line := clientSummary(sc); line != "" {
+				fmt.Fprintln(stdout, line)
+			}
 			return nil
 		},
 	}
@@ -98,6 +101,7 @@ starts none and waits (at most --wait) for N external agents to join
 --gossip-listen.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Pinned = pinnedLimits(cmd)
 			if err := checkRunFlags(&cfg, allowRemote); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
@@ -155,6 +159,40 @@ starts none and waits (at most --wait) for N external agents to join
 		cfg.Limits.Drain = cfg.Limits.Timeout + time.Second
 	}
 	return cmd
+}
+
+// pinnedLimits says which limit flags the user set. Those win over the
+// scenario's client settings in every stage; a flag left at its default
+// only fills in what the scenario does not set.
+func pinnedLimits(cmd *cobra.Command) coordinator.PinnedLimits {
+	fl := cmd.Flags()
+	return coordinator.PinnedLimits{
+		MaxInFlight:  fl.Changed("max-in-flight"),
+		Timeout:      fl.Changed("timeout"),
+		MaxBodyBytes: fl.Changed("max-body"),
+		MaxConns:     fl.Changed("max-conns"),
+	}
+}
+
+// clientSummary says in one line which client settings the scenario sets
+// for each stage, or "" when it sets none.
+func clientSummary(sc *scenario.Scenario) string {
+	var parts []string
+	same := true
+	for k := range sc.Stages {
+		c := sc.StageClient(k)
+		same = same && c.String() == sc.StageClient(0).String()
+		if !c.IsZero() {
+			parts = append(parts, fmt.Sprintf("stage %s %s", sc.Stages[k].Name, c))
+		}
+	}
+	switch {
+	case len(parts) == 0:
+		return ""
+	case same && len(sc.Stages) > 1:
+		return fmt.Sprintf("Client settings (every stage): %s; command-line limit flags override them.", sc.StageClient(0))
+	}
+	return fmt.Sprintf("Client settings: %s; command-line limit flags override them.", strings.Join(parts, "; "))
 }
 
 func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {

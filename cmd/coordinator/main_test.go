@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/testnet"
 )
 
@@ -188,5 +193,96 @@ func TestValidateGolden(t *testing.T) {
 	}
 	if stderr != string(want) {
 		t.Errorf("validate messages changed (-update to accept):\n--- got\n%s--- want\n%s", stderr, want)
+	}
+}
+
+// TestPinnedLimits: exactly the limit flags given on the command line are
+// pinned (they then override the scenario's client settings).
+func TestPinnedLimits(t *testing.T) {
+	tests := []struct {
+		args []string
+		want coordinator.PinnedLimits
+	}{
+		{nil, coordinator.PinnedLimits{}},
+		{[]string{"--agents", "3", "--interval", "2s"}, coordinator.PinnedLimits{}},
+		{[]string{"--max-in-flight", "5"}, coordinator.PinnedLimits{MaxInFlight: true}},
+		{[]string{"--timeout=30s"}, coordinator.PinnedLimits{Timeout: true}}, // the default value, but set explicitly
+		{[]string{"--max-body", "10", "--max-conns", "0"}, coordinator.PinnedLimits{MaxBodyBytes: true, MaxConns: true}},
+	}
+	for _, tt := range tests {
+		cmd := newRun(context.Background(), io.Discard, io.Discard)
+		if err := cmd.ParseFlags(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := pinnedLimits(cmd); got != tt.want {
+			t.Errorf("pinnedLimits(%q) = %+v; want %+v", tt.args, got, tt.want)
+		}
+	}
+}
+
+// TestRunClientPrecedence: the scenario's client.timeout applies unless
+// --timeout is given, which then wins.
+func TestRunClientPrecedence(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(400 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	path := writeFile(t, "c.yaml", `name: precedence
+stages: [{url: `+slow.URL+`}]
+requests: [{path: /}]
+load: {constant: {rate: 10, duration: 1s}}
+client: {timeout: 100ms, max_in_flight: 50}
+`)
+	for _, tt := range []struct {
+		flags             []string
+		succeeded, failed float64
+	}{
+		{nil, 0, 10},                          // the scenario's 100ms
+		{[]string{"--timeout", "3s"}, 10, 0},  // the flag's 3s
+		{[]string{"--max-conns", "2"}, 0, 10}, // another flag does not pin the timeout
+	} {
+		out := t.TempDir()
+		args := append([]string{"run", path, "--agents", "1", "--gossip-listen", "127.0.0.1:0", "--out", out, "-q"}, tt.flags...)
+		code, _, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", tt.flags, code, stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Stages []struct{ Succeeded, Failed float64 }
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if st := rep.Stages[0]; st.Succeeded != tt.succeeded || st.Failed != tt.failed {
+			t.Errorf("%q: succeeded %v, failed %v; want %v and %v", tt.flags, st.Succeeded, st.Failed, tt.succeeded, tt.failed)
+		}
+	}
+}
+
+func TestValidateClientSummary(t *testing.T) {
+	two := strings.Replace(quick, "  - bundled: echo\n", "  - bundled: echo\n  - {name: b, bundled: echo, client: {timeout: 1s}}\n", 1)
+	tests := []struct{ src, want string }{
+		{quick, ""},
+		{quick + "client: {connections: per-request, max_conns: 8}\n", "Client settings: stage echo {connections: per-request, max_conns: 8}; command-line limit flags override them."},
+		{two, "Client settings: stage b {timeout: 1s}; command-line limit flags override them."},
+		{two + "client: {timeout: 1s}\n", "Client settings (every stage): {timeout: 1s}; command-line limit flags override them."},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, "validate", writeFile(t, "v.yaml", tt.src))
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		got := ""
+		if len(lines) > 1 {
+			got = lines[1]
+		}
+		if code != 0 || got != tt.want || len(lines) > 2 {
+			t.Errorf("validate %q: exit %d, client line %q; want %q\nstdout:\n%s\nstderr:\n%s", tt.src, code, got, tt.want, stdout, stderr)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -69,9 +70,9 @@ func TestProtocolMismatchRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := m.GetError()
-	want := "coordinator test-coordinator speaks protocol v9, agent test-agent speaks v1"
+	want := fmt.Sprintf("coordinator test-coordinator speaks protocol v%d, agent test-agent speaks v%d", wire.ProtocolVersion+8, wire.ProtocolVersion)
 	if e == nil || e.GetCode() != surgev1.ErrorCode_ERROR_CODE_PROTOCOL_MISMATCH || !e.GetFatal() || !strings.Contains(e.GetMessage(), want) {
-		t.Fatalf("answer to a v9 hello = %v; want a fatal PROTOCOL_MISMATCH saying %q", m, want)
+		t.Fatalf("answer to a newer version's hello = %v; want a fatal PROTOCOL_MISMATCH saying %q", m, want)
 	}
 	if _, err := s.Recv(); err == nil {
 		t.Error("the stream stayed open after the mismatch")

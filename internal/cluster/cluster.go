@@ -159,8 +159,13 @@ type Node struct {
 	name string
 	meta []byte
 
-	mu      sync.Mutex
-	events  []Event
+	mu     sync.Mutex
+	events []Event
+	// live is the membership as the event callbacks saw it. memberlist's
+	// Members returns pointers into its own state, which it updates under a
+	// lock of its own; reading them later races with gossip, so members are
+	// copied inside the callbacks (which memberlist calls under that lock).
+	live    map[string]Member
 	notify  chan struct{}
 	closeMu sync.Once
 }
@@ -201,7 +206,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	mc.LogOutput = nil
 	mc.Logger = log.New(debugFilter{w: cfg.Log}, "", log.LstdFlags)
-	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1)}
+	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	ml, err := memberlist.Create(mc)
@@ -234,13 +239,12 @@ func (n *Node) Name() string { return n.name }
 
 // Members returns the live members other than this node, sorted by name.
 func (n *Node) Members() []Member {
-	var out []Member
-	for _, m := range n.ml.Members() {
-		if m.Name == n.name {
-			continue
-		}
-		out = append(out, toMember(m))
+	n.mu.Lock()
+	out := make([]Member, 0, len(n.live))
+	for _, m := range n.live {
+		out = append(out, m)
 	}
+	n.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -291,6 +295,11 @@ func (n *Node) push(kind EventKind, m *memberlist.Node) {
 	}
 	ev := Event{Kind: kind, Member: toMember(m)}
 	n.mu.Lock()
+	if kind == Left {
+		delete(n.live, ev.Member.Name)
+	} else {
+		n.live[ev.Member.Name] = ev.Member
+	}
 	n.events = append(n.events, ev)
 	n.mu.Unlock()
 	select {

@@ -39,8 +39,16 @@ type Config struct {
 	Wait time.Duration
 	// Interval is the reporting interval.
 	Interval time.Duration
-	// Limits are sent to every agent with each assignment.
+	// Limits are sent to every agent with each assignment, except where a
+	// stage's client settings in the scenario (client.max_conns, timeout,
+	// max_in_flight, max_body) say otherwise — unless Pinned says the
+	// field was set explicitly (a command-line flag), which then wins for
+	// every stage. Drain is the effective timeout + 1s when the scenario
+	// sets the timeout, else Limits.Drain.
 	Limits engine.Limits
+	// Pinned marks the fields of Limits the user set explicitly, on the
+	// command line: they override the scenario's client blocks.
+	Pinned PinnedLimits
 	// Lead is how far in the future T0 is set after every agent accepted:
 	// enough for the Start message to reach every agent.
 	Lead time.Duration
@@ -66,6 +74,13 @@ type Config struct {
 	// Listening, if set, is called with the bound gossip address as soon as
 	// the coordinator's node is up (before any agent is awaited).
 	Listening func(gossipAddr string)
+}
+
+// PinnedLimits marks the fields of Config.Limits that override the
+// scenario's client settings in every stage. The zero value pins nothing:
+// the scenario's values win over Config.Limits wherever it sets them.
+type PinnedLimits struct {
+	MaxInFlight, Timeout, MaxBodyBytes, MaxConns bool
 }
 
 // DefaultConfig is embedded mode with two agents on loopback.

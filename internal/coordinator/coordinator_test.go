@@ -19,6 +19,7 @@ import (
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/testnet"
+	"github.com/surgeload/surge/internal/wire"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 )
@@ -241,7 +242,7 @@ func TestVersionMismatchRefused(t *testing.T) {
 	if !errors.Is(err, ErrNoAgents) || rep != nil {
 		t.Fatalf("Run = %v, %v; want ErrNoAgents", rep, err)
 	}
-	for _, want := range []string{"0 of 1 agents", "agent old-agent speaks protocol v99, this coordinator speaks v1"} {
+	for _, want := range []string{"0 of 1 agents", fmt.Sprintf("agent old-agent speaks protocol v99, this coordinator speaks v%d", wire.ProtocolVersion)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

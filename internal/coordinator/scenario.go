@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/schedule"
@@ -111,4 +112,95 @@ func requests(sc *scenario.Scenario) []engine.Request {
 		out[k] = er
 	}
 	return out
+}
+
+// stageClient returns the client options and limits of stage k's
+// assignments. Precedence, field by field: a limit pinned in cfg (a
+// command-line flag the user set) wins; else the stage's client settings
+// (its own block over the scenario's); else cfg.Limits (the command-line
+// defaults) for the limits and the engine's defaults for the options.
+// Drain follows the timeout: the effective timeout + 1s when the
+// scenario supplies the timeout, else cfg.Limits.Drain; and at least the
+// longest per-request timeout + 1s.
+func stageClient(cfg Config, sc *scenario.Scenario, k int) (engine.ClientOptions, engine.Limits, error) {
+	c := sc.StageClient(k)
+	var o engine.ClientOptions
+	switch c.ConnectionsOr() {
+	case scenario.ConnectionsKeepAlive:
+		o.Mode = engine.KeepAlive
+	case scenario.ConnectionsPerRequest:
+		o.Mode = engine.PerRequest
+	default:
+		return o, engine.Limits{}, fmt.Errorf("unknown connections %q", c.ConnectionsOr())
+	}
+	switch c.ProtocolOr() {
+	case scenario.ProtocolHTTP1:
+		o.Protocol = engine.HTTP1
+	case scenario.ProtocolH2:
+		o.Protocol = engine.HTTP2
+	default:
+		return o, engine.Limits{}, fmt.Errorf("unknown protocol %q", c.ProtocolOr())
+	}
+	switch c.ImplementationOr() {
+	case scenario.ImplementationSurge:
+		o.Impl = engine.ImplNative
+	case scenario.ImplementationNetHTTP:
+		o.Impl = engine.ImplNetHTTP
+	default:
+		return o, engine.Limits{}, fmt.Errorf("unknown implementation %q", c.ImplementationOr())
+	}
+	switch c.TimingOr() {
+	case scenario.TimingDefault:
+		o.Timing = engine.TimingDefault
+	case scenario.TimingPrecise:
+		o.Timing = engine.TimingPrecise
+	default:
+		return o, engine.Limits{}, fmt.Errorf("unknown timing %q", c.TimingOr())
+	}
+	if c.InsecureSkipVerify != nil {
+		o.InsecureSkipVerify = *c.InsecureSkipVerify
+	}
+	addrs, err := scenario.ExpandSourceAddresses(c.SourceAddresses)
+	if err != nil {
+		return o, engine.Limits{}, err
+	}
+	if len(addrs) > 0 {
+		o.SourceAddrs = addrs
+	}
+	if c.FollowRedirects != nil {
+		o.FollowRedirects = *c.FollowRedirects
+	}
+	if c.ConnectTimeout != nil {
+		o.ConnectTimeout = c.ConnectTimeout.Std()
+	}
+	if c.FirstByteTimeout != nil {
+		o.FirstByteTimeout = c.FirstByteTimeout.Std()
+	}
+
+	l, pin := cfg.Limits, cfg.Pinned
+	if c.MaxInFlight != nil && !pin.MaxInFlight {
+		l.MaxInFlight = *c.MaxInFlight
+	}
+	if c.MaxBody != nil && !pin.MaxBodyBytes {
+		l.MaxBodyBytes = int64(*c.MaxBody)
+	}
+	if c.MaxConns != nil && !pin.MaxConns {
+		l.MaxConns = *c.MaxConns
+	}
+	if c.Timeout != nil && !pin.Timeout {
+		l.Timeout = c.Timeout.Std()
+		l.Drain = l.Timeout + time.Second // wait for in-flight requests as long as they may take
+	}
+	// A request's own timeout may be longer than the stage's: drain as long
+	// as the longest, or such requests would be cut off and reported in
+	// flight at the end.
+	for _, r := range sc.Requests {
+		if d := r.Timeout.Std() + time.Second; d > l.Drain {
+			l.Drain = d
+		}
+	}
+	if err := errors.Join(o.Validate(), l.Validate()); err != nil {
+		return o, l, err
+	}
+	return o, l, nil
 }

@@ -26,7 +26,9 @@ type stageRun struct {
 	total     *metrics.Interval
 	intervals map[uint32]*metrics.Interval
 	interval  time.Duration
-	stopped   string
+	// limits are the stage's effective limits (see stageClient).
+	limits  engine.Limits
+	stopped string
 	// cpuShare divides reported CPU: embedded agents share one process and
 	// each reports it, so their sum counts it that many times.
 	cpuShare int
@@ -50,9 +52,13 @@ func (r *run) stage(ctx context.Context, k int) error {
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", st.Name, err)
 	}
+	client, limits, err := stageClient(r.cfg, r.sc, k)
+	if err != nil {
+		return fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, st.Name, err)
+	}
 	sr := &stageRun{
 		name: st.Name, target: target.String(), sched: sched, reqs: requests(r.sc),
-		geom: metrics.DefaultGeometry(), intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval,
+		geom: metrics.DefaultGeometry(), intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval, limits: limits,
 	}
 	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
 	sr.cpuShare = 1
@@ -70,7 +76,7 @@ func (r *run) stage(ctx context.Context, k int) error {
 		cn.stage = &agentStage{own: shares[i].Count(0, sched.Len())}
 		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: st.Name, Job: engine.Job{
 			Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
-			Limits: r.cfg.Limits, Interval: r.cfg.Interval, Geometry: sr.geom,
+			Limits: limits, Client: client, Interval: r.cfg.Interval, Geometry: sr.geom,
 		}}
 		if err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: wire.AssignToProto(a)}}); err != nil {
 			cn.markLost(err)
@@ -159,7 +165,7 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 	defer hb.Stop()
 	// Upper bound on the stage: T0, the schedule, the drain, and slack for
 	// the last snapshots. Past it, silent agents are declared lost.
-	limit := time.NewTimer(time.Until(t0.Add(sr.sched.Duration() + r.cfg.Limits.Drain + 2*r.cfg.Interval + 10*time.Second)))
+	limit := time.NewTimer(time.Until(t0.Add(sr.sched.Duration() + sr.limits.Drain + 2*r.cfg.Interval + 10*time.Second)))
 	defer limit.Stop()
 	var grace <-chan time.Time
 	stopping := ctx.Done()
@@ -437,13 +443,13 @@ func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
 	}
 	if lag := time.Duration(sr.total.SendLag.ValueAtQuantile(99)); sr.total.SendLag.TotalCount() > 0 && lag > r.cfg.MaxSendLag {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
-			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool with --max-conns so late arrivals wait for a connection instead of dialling new ones",
+			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
 			lag.Round(10*time.Microsecond), r.cfg.MaxSendLag))
 	}
 	if st.Dropped > 0 {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
-			"%d arrivals were dropped at the in-flight cap (%d per agent): raise --max-in-flight if the target may hold that many requests, or add agents",
-			st.Dropped, r.cfg.Limits.MaxInFlight))
+			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
+			st.Dropped, sr.limits.MaxInFlight))
 	}
 	if len(st.GeneratorNotes) > 0 {
 		st.GeneratorLimited = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -19,7 +20,11 @@ import (
 // ProtocolVersion is the version of the coordinator–agent contract. It is
 // carried in gossip metadata and in the first message of every session; a
 // peer speaking another version is refused.
-const ProtocolVersion uint32 = 1
+//
+// Version 2 added the Client message (connection mode, protocol, timing,
+// TLS, source addresses, redirects, phase timeouts): an agent of version 1
+// would ignore it and fire with the wrong client, so it must be refused.
+const ProtocolVersion uint32 = 2
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.
@@ -33,6 +38,10 @@ const (
 	MaxNameLen     = 256
 	MaxDataFiles   = 16
 	MaxDataBytes   = 16 << 20
+	// MaxSourceAddrs bounds the source addresses of an assignment (as
+	// engine.MaxSourceAddrs), and MaxAddrLen the text of each.
+	MaxSourceAddrs = engine.MaxSourceAddrs
+	MaxAddrLen     = 64
 )
 
 // Assignment is the domain view of an Assign message.
@@ -83,6 +92,7 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 			DrainNanos:   int64(j.Limits.Drain),
 			MaxConns:     uint32(j.Limits.MaxConns),
 		},
+		Client:        ClientToProto(j.Client),
 		IntervalNanos: int64(j.Interval),
 		Histogram: &surgev1.HistogramSpec{
 			LowestNanos:        j.Geometry.Lowest,
@@ -183,6 +193,9 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 			MaxConns:     int(min(l.GetMaxConns(), 1<<30)),
 		}
 	}
+	if a.Job.Client, err = ClientFromProto(m.GetClient()); err != nil {
+		return a, err
+	}
 	a.Job.Interval = time.Duration(m.GetIntervalNanos())
 	if h := m.GetHistogram(); h != nil {
 		a.Job.Geometry = metrics.Geometry{Lowest: h.GetLowestNanos(), Highest: h.GetHighestNanos(), SigFigs: int(h.GetSignificantFigures())}
@@ -191,6 +204,105 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 		return a, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return a, nil
+}
+
+// The enumerations of the Client message and their engine values. An
+// UNSPECIFIED value decodes to the engine's default (its zero value).
+var (
+	connModes = map[surgev1.ConnectionMode]engine.ConnMode{
+		surgev1.ConnectionMode_CONNECTION_MODE_UNSPECIFIED: engine.KeepAlive,
+		surgev1.ConnectionMode_CONNECTION_MODE_KEEP_ALIVE:  engine.KeepAlive,
+		surgev1.ConnectionMode_CONNECTION_MODE_PER_REQUEST: engine.PerRequest,
+	}
+	protocols = map[surgev1.Protocol]engine.Protocol{
+		surgev1.Protocol_PROTOCOL_UNSPECIFIED: engine.HTTP1,
+		surgev1.Protocol_PROTOCOL_HTTP1:       engine.HTTP1,
+		surgev1.Protocol_PROTOCOL_HTTP2:       engine.HTTP2,
+	}
+	timings = map[surgev1.Timing]engine.Timing{
+		surgev1.Timing_TIMING_UNSPECIFIED: engine.TimingDefault,
+		surgev1.Timing_TIMING_DEFAULT:     engine.TimingDefault,
+		surgev1.Timing_TIMING_PRECISE:     engine.TimingPrecise,
+	}
+	impls = map[surgev1.Implementation]engine.Implementation{
+		surgev1.Implementation_IMPLEMENTATION_UNSPECIFIED: engine.ImplNative,
+		surgev1.Implementation_IMPLEMENTATION_NATIVE:      engine.ImplNative,
+		surgev1.Implementation_IMPLEMENTATION_NET_HTTP:    engine.ImplNetHTTP,
+	}
+)
+
+// protoValue returns the (non-UNSPECIFIED) enum value that stands for v.
+func protoValue[P ~int32, E comparable](m map[P]E, v E) P {
+	var best P
+	for p, e := range m {
+		if e == v && p > best {
+			best = p
+		}
+	}
+	return best // UNSPECIFIED for a value the table lacks: decoding then refuses nothing, and Validate sees the default
+}
+
+// ClientToProto encodes a job's client options. Every enumeration is sent
+// explicitly (never UNSPECIFIED) so an agent logs what it was told.
+func ClientToProto(o engine.ClientOptions) *surgev1.Client {
+	m := &surgev1.Client{
+		ConnectionMode:        protoValue(connModes, o.Mode),
+		Protocol:              protoValue(protocols, o.Protocol),
+		Timing:                protoValue(timings, o.Timing),
+		Implementation:        protoValue(impls, o.Impl),
+		InsecureSkipVerify:    o.InsecureSkipVerify,
+		FollowRedirects:       uint32(max(o.FollowRedirects, 0)),
+		ConnectTimeoutNanos:   int64(o.ConnectTimeout),
+		FirstByteTimeoutNanos: int64(o.FirstByteTimeout),
+	}
+	for _, a := range o.SourceAddrs {
+		m.SourceAddresses = append(m.SourceAddresses, a.String())
+	}
+	return m
+}
+
+// ClientFromProto decodes and validates client options; nil means the
+// defaults. Lists are bounded before anything is parsed.
+func ClientFromProto(m *surgev1.Client) (engine.ClientOptions, error) {
+	var o engine.ClientOptions
+	if m == nil {
+		return o, nil
+	}
+	var ok bool
+	if o.Mode, ok = connModes[m.GetConnectionMode()]; !ok {
+		return o, fmt.Errorf("%w: unknown connection mode %d", ErrMalformed, m.GetConnectionMode())
+	}
+	if o.Protocol, ok = protocols[m.GetProtocol()]; !ok {
+		return o, fmt.Errorf("%w: unknown protocol %d", ErrMalformed, m.GetProtocol())
+	}
+	if o.Timing, ok = timings[m.GetTiming()]; !ok {
+		return o, fmt.Errorf("%w: unknown timing %d", ErrMalformed, m.GetTiming())
+	}
+	if o.Impl, ok = impls[m.GetImplementation()]; !ok {
+		return o, fmt.Errorf("%w: unknown implementation %d", ErrMalformed, m.GetImplementation())
+	}
+	o.InsecureSkipVerify = m.GetInsecureSkipVerify()
+	if n := len(m.GetSourceAddresses()); n > MaxSourceAddrs {
+		return o, fmt.Errorf("%w: %d source addresses, more than %d", ErrMalformed, n, MaxSourceAddrs)
+	}
+	for k, s := range m.GetSourceAddresses() {
+		if len(s) > MaxAddrLen {
+			return o, fmt.Errorf("%w: source address %d longer than %d bytes", ErrMalformed, k, MaxAddrLen)
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return o, fmt.Errorf("%w: source address %d: %w", ErrMalformed, k, err)
+		}
+		o.SourceAddrs = append(o.SourceAddrs, a)
+	}
+	// Clamped so the conversion cannot wrap; Validate refuses it anyway.
+	o.FollowRedirects = int(min(m.GetFollowRedirects(), engine.MaxFollowRedirects+1))
+	o.ConnectTimeout = time.Duration(m.GetConnectTimeoutNanos())
+	o.FirstByteTimeout = time.Duration(m.GetFirstByteTimeoutNanos())
+	if err := o.Validate(); err != nil {
+		return o, fmt.Errorf("%w: client: %w", ErrMalformed, err)
+	}
+	return o, nil
 }
 
 // CountersToProto encodes counters.

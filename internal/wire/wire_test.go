@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -54,7 +55,12 @@ func sampleAssignment(t testing.TB) Assignment {
 			},
 			Data:     template.Tables{"users.csv": mustTable(t, "users.csv", "id,name\n1,ada\n")},
 			Schedule: s, Share: shares[0], First: 10, End: 400,
-			Limits:   engine.Limits{MaxInFlight: 500, Timeout: time.Second, MaxBodyBytes: 4096, Drain: 2 * time.Second, MaxConns: 64},
+			Limits: engine.Limits{MaxInFlight: 500, Timeout: time.Second, MaxBodyBytes: 4096, Drain: 2 * time.Second, MaxConns: 64},
+			Client: engine.ClientOptions{
+				Mode: engine.PerRequest, Timing: engine.TimingPrecise, Impl: engine.ImplNetHTTP, InsecureSkipVerify: true,
+				SourceAddrs:     []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("::1"), netip.MustParseAddr("fd00::1")},
+				FollowRedirects: 3, ConnectTimeout: 250 * time.Millisecond, FirstByteTimeout: 750 * time.Millisecond,
+			},
 			Interval: time.Second, Geometry: metrics.DefaultGeometry(),
 		},
 	}
@@ -114,6 +120,21 @@ func TestAssignFromProtoRejects(t *testing.T) {
 		"arrival":        {func(m *surgev1.Assign) { m.Schedule.Arrival = 7 }, "arrival process"},
 		"interval":       {func(m *surgev1.Assign) { m.IntervalNanos = -1 }, "interval"},
 		"limits missing": {func(m *surgev1.Assign) { m.Limits = nil }, "max in flight 0"},
+		"conn mode":      {func(m *surgev1.Assign) { m.Client.ConnectionMode = 9 }, "unknown connection mode 9"},
+		"protocol":       {func(m *surgev1.Assign) { m.Client.Protocol = -1 }, "unknown protocol -1"},
+		"timing":         {func(m *surgev1.Assign) { m.Client.Timing = 3 }, "unknown timing 3"},
+		"implementation": {func(m *surgev1.Assign) { m.Client.Implementation = 3 }, "unknown implementation 3"},
+		"h2 per request": {func(m *surgev1.Assign) { m.Client.Protocol = surgev1.Protocol_PROTOCOL_HTTP2 }, "HTTP/1.1 only"},
+		"bad source":     {func(m *surgev1.Assign) { m.Client.SourceAddresses[1] = "127.0.0.300" }, "source address 1"},
+		"cidr source":    {func(m *surgev1.Assign) { m.Client.SourceAddresses[0] = "127.0.0.0/30" }, "source address 0"},
+		"long source":    {func(m *surgev1.Assign) { m.Client.SourceAddresses[0] = strings.Repeat("1", 65) }, "longer than 64 bytes"},
+		"many sources": {func(m *surgev1.Assign) {
+			m.Client.SourceAddresses = make([]string, MaxSourceAddrs+1) // bounded before any is parsed
+		}, "4097 source addresses, more than 4096"},
+		"redirects":  {func(m *surgev1.Assign) { m.Client.FollowRedirects = 1 << 31 }, "follow redirects 21 must be in 0..20"},
+		"connect":    {func(m *surgev1.Assign) { m.Client.ConnectTimeoutNanos = -1 }, "connect timeout"},
+		"first byte": {func(m *surgev1.Assign) { m.Client.FirstByteTimeoutNanos = int64(2 * time.Hour) }, "first-byte timeout"},
+		"max conns":  {func(m *surgev1.Assign) { m.Limits.MaxConns = 1 << 31 }, "max conns"},
 	}
 	for name, tt := range tests {
 		m := AssignToProto(sampleAssignment(t))
@@ -122,6 +143,41 @@ func TestAssignFromProtoRejects(t *testing.T) {
 		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: AssignFromProto error = %v; want ErrMalformed containing %q", name, err, tt.want)
 		}
+	}
+}
+
+// TestAssignClient pins the client options on the wire: an absent Client
+// message is the defaults, UNSPECIFIED enumerations are the defaults, and
+// every value survives the round trip.
+func TestAssignClient(t *testing.T) {
+	m := AssignToProto(sampleAssignment(t))
+	c := m.GetClient()
+	if c.GetConnectionMode() != surgev1.ConnectionMode_CONNECTION_MODE_PER_REQUEST || c.GetProtocol() != surgev1.Protocol_PROTOCOL_HTTP1 ||
+		c.GetTiming() != surgev1.Timing_TIMING_PRECISE || c.GetImplementation() != surgev1.Implementation_IMPLEMENTATION_NET_HTTP ||
+		!c.GetInsecureSkipVerify() || strings.Join(c.GetSourceAddresses(), " ") != "127.0.0.2 ::1 fd00::1" || c.GetFollowRedirects() != 3 ||
+		c.GetConnectTimeoutNanos() != int64(250*time.Millisecond) || c.GetFirstByteTimeoutNanos() != int64(750*time.Millisecond) {
+		t.Errorf("ClientToProto = %v", c)
+	}
+	// The defaults are sent explicitly, never as UNSPECIFIED.
+	d := ClientToProto(engine.ClientOptions{})
+	if d.GetConnectionMode() != surgev1.ConnectionMode_CONNECTION_MODE_KEEP_ALIVE || d.GetProtocol() != surgev1.Protocol_PROTOCOL_HTTP1 ||
+		d.GetTiming() != surgev1.Timing_TIMING_DEFAULT || d.GetImplementation() != surgev1.Implementation_IMPLEMENTATION_NATIVE || d.SourceAddresses != nil {
+		t.Errorf("ClientToProto(defaults) = %v", d)
+	}
+	h2 := ClientToProto(engine.ClientOptions{Protocol: engine.HTTP2})
+	if h2.GetProtocol() != surgev1.Protocol_PROTOCOL_HTTP2 {
+		t.Errorf("ClientToProto(h2) protocol = %v", h2.GetProtocol())
+	}
+	for name, mc := range map[string]*surgev1.Client{"absent": nil, "empty": {}} {
+		m.Client = mc
+		a, err := AssignFromProto(m)
+		if err != nil || !reflect.DeepEqual(a.Job.Client, engine.ClientOptions{}) {
+			t.Errorf("%s client: AssignFromProto = %+v, %v; want the defaults", name, a.Job.Client, err)
+		}
+	}
+	m.Client = &surgev1.Client{Protocol: surgev1.Protocol_PROTOCOL_HTTP2, SourceAddresses: []string{}}
+	if a, err := AssignFromProto(m); err != nil || a.Job.Client.Protocol != engine.HTTP2 || a.Job.Client.SourceAddrs != nil {
+		t.Errorf("h2 client: AssignFromProto = %+v, %v", a.Job.Client, err)
 	}
 }
 
@@ -236,6 +292,14 @@ func FuzzSessionResponse(f *testing.F) {
 func FuzzSessionRequest(f *testing.F) {
 	b, _ := proto.Marshal(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: AssignToProto(sampleAssignment(f))}})
 	f.Add(b)
+	// The same assignment with the default client (no Client message), and
+	// with HTTP/2 and no source addresses.
+	for _, c := range []*surgev1.Client{nil, {Protocol: surgev1.Protocol_PROTOCOL_HTTP2, Timing: surgev1.Timing_TIMING_PRECISE, FollowRedirects: 20}} {
+		m := AssignToProto(sampleAssignment(f))
+		m.Client = c
+		b, _ := proto.Marshal(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: m}})
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var msg surgev1.SessionRequest
 		if proto.Unmarshal(in, &msg) != nil {

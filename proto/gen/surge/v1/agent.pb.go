@@ -38,6 +38,216 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ConnectionMode is how connections to the target are used.
+type ConnectionMode int32
+
+const (
+	// CONNECTION_MODE_UNSPECIFIED is the default, keep-alive.
+	ConnectionMode_CONNECTION_MODE_UNSPECIFIED ConnectionMode = 0
+	// CONNECTION_MODE_KEEP_ALIVE reuses connections from a pool per target.
+	ConnectionMode_CONNECTION_MODE_KEEP_ALIVE ConnectionMode = 1
+	// CONNECTION_MODE_PER_REQUEST opens a new connection for every request
+	// and closes it after the response (HTTP/1.1 only).
+	ConnectionMode_CONNECTION_MODE_PER_REQUEST ConnectionMode = 2
+)
+
+// Enum value maps for ConnectionMode.
+var (
+	ConnectionMode_name = map[int32]string{
+		0: "CONNECTION_MODE_UNSPECIFIED",
+		1: "CONNECTION_MODE_KEEP_ALIVE",
+		2: "CONNECTION_MODE_PER_REQUEST",
+	}
+	ConnectionMode_value = map[string]int32{
+		"CONNECTION_MODE_UNSPECIFIED": 0,
+		"CONNECTION_MODE_KEEP_ALIVE":  1,
+		"CONNECTION_MODE_PER_REQUEST": 2,
+	}
+)
+
+func (x ConnectionMode) Enum() *ConnectionMode {
+	p := new(ConnectionMode)
+	*p = x
+	return p
+}
+
+func (x ConnectionMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConnectionMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_surge_v1_agent_proto_enumTypes[0].Descriptor()
+}
+
+func (ConnectionMode) Type() protoreflect.EnumType {
+	return &file_surge_v1_agent_proto_enumTypes[0]
+}
+
+func (x ConnectionMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConnectionMode.Descriptor instead.
+func (ConnectionMode) EnumDescriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
+// Protocol is the HTTP version spoken to the target.
+type Protocol int32
+
+const (
+	// PROTOCOL_UNSPECIFIED is the default, HTTP/1.1.
+	Protocol_PROTOCOL_UNSPECIFIED Protocol = 0
+	Protocol_PROTOCOL_HTTP1       Protocol = 1
+	// PROTOCOL_HTTP2 is HTTP/2: ALPN for https, prior-knowledge h2c for http.
+	Protocol_PROTOCOL_HTTP2 Protocol = 2
+)
+
+// Enum value maps for Protocol.
+var (
+	Protocol_name = map[int32]string{
+		0: "PROTOCOL_UNSPECIFIED",
+		1: "PROTOCOL_HTTP1",
+		2: "PROTOCOL_HTTP2",
+	}
+	Protocol_value = map[string]int32{
+		"PROTOCOL_UNSPECIFIED": 0,
+		"PROTOCOL_HTTP1":       1,
+		"PROTOCOL_HTTP2":       2,
+	}
+)
+
+func (x Protocol) Enum() *Protocol {
+	p := new(Protocol)
+	*p = x
+	return p
+}
+
+func (x Protocol) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Protocol) Descriptor() protoreflect.EnumDescriptor {
+	return file_surge_v1_agent_proto_enumTypes[1].Descriptor()
+}
+
+func (Protocol) Type() protoreflect.EnumType {
+	return &file_surge_v1_agent_proto_enumTypes[1]
+}
+
+func (x Protocol) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Protocol.Descriptor instead.
+func (Protocol) EnumDescriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+// Timing is how the pacer meets each arrival's intended instant.
+type Timing int32
+
+const (
+	// TIMING_UNSPECIFIED is the default timing.
+	Timing_TIMING_UNSPECIFIED Timing = 0
+	// TIMING_DEFAULT sleeps until an arrival is due.
+	Timing_TIMING_DEFAULT Timing = 1
+	// TIMING_PRECISE sleeps until shortly before, then spins.
+	Timing_TIMING_PRECISE Timing = 2
+)
+
+// Enum value maps for Timing.
+var (
+	Timing_name = map[int32]string{
+		0: "TIMING_UNSPECIFIED",
+		1: "TIMING_DEFAULT",
+		2: "TIMING_PRECISE",
+	}
+	Timing_value = map[string]int32{
+		"TIMING_UNSPECIFIED": 0,
+		"TIMING_DEFAULT":     1,
+		"TIMING_PRECISE":     2,
+	}
+)
+
+func (x Timing) Enum() *Timing {
+	p := new(Timing)
+	*p = x
+	return p
+}
+
+func (x Timing) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Timing) Descriptor() protoreflect.EnumDescriptor {
+	return file_surge_v1_agent_proto_enumTypes[2].Descriptor()
+}
+
+func (Timing) Type() protoreflect.EnumType {
+	return &file_surge_v1_agent_proto_enumTypes[2]
+}
+
+func (x Timing) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Timing.Descriptor instead.
+func (Timing) EnumDescriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
+// Implementation is the HTTP/1.1 client code (HTTP/2 always uses net/http).
+type Implementation int32
+
+const (
+	// IMPLEMENTATION_UNSPECIFIED is the default, Surge's own client.
+	Implementation_IMPLEMENTATION_UNSPECIFIED Implementation = 0
+	Implementation_IMPLEMENTATION_NATIVE      Implementation = 1
+	Implementation_IMPLEMENTATION_NET_HTTP    Implementation = 2
+)
+
+// Enum value maps for Implementation.
+var (
+	Implementation_name = map[int32]string{
+		0: "IMPLEMENTATION_UNSPECIFIED",
+		1: "IMPLEMENTATION_NATIVE",
+		2: "IMPLEMENTATION_NET_HTTP",
+	}
+	Implementation_value = map[string]int32{
+		"IMPLEMENTATION_UNSPECIFIED": 0,
+		"IMPLEMENTATION_NATIVE":      1,
+		"IMPLEMENTATION_NET_HTTP":    2,
+	}
+)
+
+func (x Implementation) Enum() *Implementation {
+	p := new(Implementation)
+	*p = x
+	return p
+}
+
+func (x Implementation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Implementation) Descriptor() protoreflect.EnumDescriptor {
+	return file_surge_v1_agent_proto_enumTypes[3].Descriptor()
+}
+
+func (Implementation) Type() protoreflect.EnumType {
+	return &file_surge_v1_agent_proto_enumTypes[3]
+}
+
+func (x Implementation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Implementation.Descriptor instead.
+func (Implementation) EnumDescriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{3}
+}
+
 // Arrival is how arrival instants are placed under the rate curve.
 type Arrival int32
 
@@ -72,11 +282,11 @@ func (x Arrival) String() string {
 }
 
 func (Arrival) Descriptor() protoreflect.EnumDescriptor {
-	return file_surge_v1_agent_proto_enumTypes[0].Descriptor()
+	return file_surge_v1_agent_proto_enumTypes[4].Descriptor()
 }
 
 func (Arrival) Type() protoreflect.EnumType {
-	return &file_surge_v1_agent_proto_enumTypes[0]
+	return &file_surge_v1_agent_proto_enumTypes[4]
 }
 
 func (x Arrival) Number() protoreflect.EnumNumber {
@@ -85,7 +295,7 @@ func (x Arrival) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Arrival.Descriptor instead.
 func (Arrival) EnumDescriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{0}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 // ErrorCode classifies Error.
@@ -134,11 +344,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_surge_v1_agent_proto_enumTypes[1].Descriptor()
+	return file_surge_v1_agent_proto_enumTypes[5].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_surge_v1_agent_proto_enumTypes[1]
+	return &file_surge_v1_agent_proto_enumTypes[5]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -147,7 +357,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{1}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 // SessionRequest is one coordinator-to-agent message.
@@ -600,7 +810,10 @@ type Assign struct {
 	IntervalNanos int64          `protobuf:"varint,10,opt,name=interval_nanos,json=intervalNanos,proto3" json:"interval_nanos,omitempty"`
 	Histogram     *HistogramSpec `protobuf:"bytes,11,opt,name=histogram,proto3" json:"histogram,omitempty"`
 	// data holds the data files request templates read rows from.
-	Data          []*DataTable `protobuf:"bytes,12,rep,name=data,proto3" json:"data,omitempty"`
+	Data []*DataTable `protobuf:"bytes,12,rep,name=data,proto3" json:"data,omitempty"`
+	// client says how the agent talks to the target. Absent means the
+	// defaults (every field at its zero value).
+	Client        *Client `protobuf:"bytes,13,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -719,6 +932,135 @@ func (x *Assign) GetData() []*DataTable {
 	return nil
 }
 
+func (x *Assign) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+// Client says how connections to the target are made and used, which HTTP
+// version and client code speak to it, and how the pacer keeps time. Its
+// zero value is the default of every field. The per-request limits
+// (timeout, in-flight cap, body bytes, pool bound) travel in Limits.
+type Client struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionMode ConnectionMode         `protobuf:"varint,1,opt,name=connection_mode,json=connectionMode,proto3,enum=surge.v1.ConnectionMode" json:"connection_mode,omitempty"`
+	Protocol       Protocol               `protobuf:"varint,2,opt,name=protocol,proto3,enum=surge.v1.Protocol" json:"protocol,omitempty"`
+	Timing         Timing                 `protobuf:"varint,3,opt,name=timing,proto3,enum=surge.v1.Timing" json:"timing,omitempty"`
+	Implementation Implementation         `protobuf:"varint,4,opt,name=implementation,proto3,enum=surge.v1.Implementation" json:"implementation,omitempty"`
+	// insecure_skip_verify accepts any TLS certificate of an https target.
+	InsecureSkipVerify bool `protobuf:"varint,5,opt,name=insecure_skip_verify,json=insecureSkipVerify,proto3" json:"insecure_skip_verify,omitempty"`
+	// source_addresses are the local IP addresses new connections are made
+	// from, in turn (textual form, "127.0.0.2" or "::1"); empty means the
+	// system picks. The coordinator has already expanded CIDR blocks.
+	SourceAddresses []string `protobuf:"bytes,6,rep,name=source_addresses,json=sourceAddresses,proto3" json:"source_addresses,omitempty"`
+	// follow_redirects is how many redirects a request follows (0 = none:
+	// a 3xx is the target's answer).
+	FollowRedirects uint32 `protobuf:"varint,7,opt,name=follow_redirects,json=followRedirects,proto3" json:"follow_redirects,omitempty"`
+	// connect_timeout_nanos bounds getting a connection (pool wait, dial,
+	// TLS handshake); 0 means min(Limits.timeout_nanos, 10s).
+	ConnectTimeoutNanos int64 `protobuf:"varint,8,opt,name=connect_timeout_nanos,json=connectTimeoutNanos,proto3" json:"connect_timeout_nanos,omitempty"`
+	// first_byte_timeout_nanos bounds the time from the actual send to the
+	// first response byte; 0 means only the total timeout applies.
+	FirstByteTimeoutNanos int64 `protobuf:"varint,9,opt,name=first_byte_timeout_nanos,json=firstByteTimeoutNanos,proto3" json:"first_byte_timeout_nanos,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *Client) Reset() {
+	*x = Client{}
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Client) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Client) ProtoMessage() {}
+
+func (x *Client) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Client.ProtoReflect.Descriptor instead.
+func (*Client) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Client) GetConnectionMode() ConnectionMode {
+	if x != nil {
+		return x.ConnectionMode
+	}
+	return ConnectionMode_CONNECTION_MODE_UNSPECIFIED
+}
+
+func (x *Client) GetProtocol() Protocol {
+	if x != nil {
+		return x.Protocol
+	}
+	return Protocol_PROTOCOL_UNSPECIFIED
+}
+
+func (x *Client) GetTiming() Timing {
+	if x != nil {
+		return x.Timing
+	}
+	return Timing_TIMING_UNSPECIFIED
+}
+
+func (x *Client) GetImplementation() Implementation {
+	if x != nil {
+		return x.Implementation
+	}
+	return Implementation_IMPLEMENTATION_UNSPECIFIED
+}
+
+func (x *Client) GetInsecureSkipVerify() bool {
+	if x != nil {
+		return x.InsecureSkipVerify
+	}
+	return false
+}
+
+func (x *Client) GetSourceAddresses() []string {
+	if x != nil {
+		return x.SourceAddresses
+	}
+	return nil
+}
+
+func (x *Client) GetFollowRedirects() uint32 {
+	if x != nil {
+		return x.FollowRedirects
+	}
+	return 0
+}
+
+func (x *Client) GetConnectTimeoutNanos() int64 {
+	if x != nil {
+		return x.ConnectTimeoutNanos
+	}
+	return 0
+}
+
+func (x *Client) GetFirstByteTimeoutNanos() int64 {
+	if x != nil {
+		return x.FirstByteTimeoutNanos
+	}
+	return 0
+}
+
 // DataTable is one data file as the scenario read it; every agent parses
 // the same bytes the same way.
 type DataTable struct {
@@ -733,7 +1075,7 @@ type DataTable struct {
 
 func (x *DataTable) Reset() {
 	*x = DataTable{}
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1087,7 @@ func (x *DataTable) String() string {
 func (*DataTable) ProtoMessage() {}
 
 func (x *DataTable) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1100,7 @@ func (x *DataTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataTable.ProtoReflect.Descriptor instead.
 func (*DataTable) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DataTable) GetName() string {
@@ -806,7 +1148,7 @@ type RequestDef struct {
 
 func (x *RequestDef) Reset() {
 	*x = RequestDef{}
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1160,7 @@ func (x *RequestDef) String() string {
 func (*RequestDef) ProtoMessage() {}
 
 func (x *RequestDef) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1173,7 @@ func (x *RequestDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestDef.ProtoReflect.Descriptor instead.
 func (*RequestDef) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RequestDef) GetName() string {
@@ -908,7 +1250,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1262,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1275,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Header) GetName() string {
@@ -979,7 +1321,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1333,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1346,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Schedule) GetCurve() isSchedule_Curve {
@@ -1132,7 +1474,7 @@ type RampRate struct {
 
 func (x *RampRate) Reset() {
 	*x = RampRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1486,7 @@ func (x *RampRate) String() string {
 func (*RampRate) ProtoMessage() {}
 
 func (x *RampRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1499,7 @@ func (x *RampRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RampRate.ProtoReflect.Descriptor instead.
 func (*RampRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RampRate) GetFromPerSecond() float64 {
@@ -1191,7 +1533,7 @@ type StepRates struct {
 
 func (x *StepRates) Reset() {
 	*x = StepRates{}
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1545,7 @@ func (x *StepRates) String() string {
 func (*StepRates) ProtoMessage() {}
 
 func (x *StepRates) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1558,7 @@ func (x *StepRates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRates.ProtoReflect.Descriptor instead.
 func (*StepRates) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StepRates) GetSteps() []*StepRate {
@@ -1237,7 +1579,7 @@ type StepRate struct {
 
 func (x *StepRate) Reset() {
 	*x = StepRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1591,7 @@ func (x *StepRate) String() string {
 func (*StepRate) ProtoMessage() {}
 
 func (x *StepRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1604,7 @@ func (x *StepRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRate.ProtoReflect.Descriptor instead.
 func (*StepRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepRate) GetRatePerSecond() float64 {
@@ -1294,7 +1636,7 @@ type DiurnalRate struct {
 
 func (x *DiurnalRate) Reset() {
 	*x = DiurnalRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1648,7 @@ func (x *DiurnalRate) String() string {
 func (*DiurnalRate) ProtoMessage() {}
 
 func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1661,7 @@ func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiurnalRate.ProtoReflect.Descriptor instead.
 func (*DiurnalRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DiurnalRate) GetDailyRequests() float64 {
@@ -1379,7 +1721,7 @@ type Spike struct {
 
 func (x *Spike) Reset() {
 	*x = Spike{}
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1733,7 @@ func (x *Spike) String() string {
 func (*Spike) ProtoMessage() {}
 
 func (x *Spike) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1746,7 @@ func (x *Spike) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spike.ProtoReflect.Descriptor instead.
 func (*Spike) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Spike) GetAtNanos() int64 {
@@ -1460,7 +1802,7 @@ type ConstantRate struct {
 
 func (x *ConstantRate) Reset() {
 	*x = ConstantRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1814,7 @@ func (x *ConstantRate) String() string {
 func (*ConstantRate) ProtoMessage() {}
 
 func (x *ConstantRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1827,7 @@ func (x *ConstantRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConstantRate.ProtoReflect.Descriptor instead.
 func (*ConstantRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConstantRate) GetRatePerSecond() float64 {
@@ -1515,7 +1857,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1869,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1882,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Share) GetCycle() uint32 {
@@ -1575,7 +1917,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1929,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1942,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Limits) GetMaxInFlight() uint32 {
@@ -1650,7 +1992,7 @@ type HistogramSpec struct {
 
 func (x *HistogramSpec) Reset() {
 	*x = HistogramSpec{}
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +2004,7 @@ func (x *HistogramSpec) String() string {
 func (*HistogramSpec) ProtoMessage() {}
 
 func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +2017,7 @@ func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramSpec.ProtoReflect.Descriptor instead.
 func (*HistogramSpec) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HistogramSpec) GetLowestNanos() int64 {
@@ -1712,7 +2054,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2066,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2079,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Accepted) GetEpoch() uint64 {
@@ -1775,7 +2117,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2129,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +2142,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Start) GetEpoch() uint64 {
@@ -1835,7 +2177,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +2189,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +2202,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Heartbeat) GetSeq() uint64 {
@@ -1888,7 +2230,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2242,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2255,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -1952,7 +2294,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2306,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2319,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2044,7 +2386,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2398,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2411,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2124,7 +2466,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2478,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2491,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2245,7 +2587,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2599,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2612,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -2320,7 +2662,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2674,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2687,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2401,7 +2743,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x16receive_time_unix_nano\x18\x04 \x01(\x03R\x13receiveTimeUnixNano\x12-\n" +
 	"\x13send_time_unix_nano\x18\x05 \x01(\x03R\x10sendTimeUnixNano\x12\x14\n" +
 	"\x05cores\x18\x06 \x01(\rR\x05cores\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"\xce\x03\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"\xf8\x03\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1f\n" +
@@ -2418,7 +2760,18 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x0einterval_nanos\x18\n" +
 	" \x01(\x03R\rintervalNanos\x125\n" +
 	"\thistogram\x18\v \x01(\v2\x17.surge.v1.HistogramSpecR\thistogram\x12'\n" +
-	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\"M\n" +
+	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\x12(\n" +
+	"\x06client\x18\r \x01(\v2\x10.surge.v1.ClientR\x06client\"\xdc\x03\n" +
+	"\x06Client\x12A\n" +
+	"\x0fconnection_mode\x18\x01 \x01(\x0e2\x18.surge.v1.ConnectionModeR\x0econnectionMode\x12.\n" +
+	"\bprotocol\x18\x02 \x01(\x0e2\x12.surge.v1.ProtocolR\bprotocol\x12(\n" +
+	"\x06timing\x18\x03 \x01(\x0e2\x10.surge.v1.TimingR\x06timing\x12@\n" +
+	"\x0eimplementation\x18\x04 \x01(\x0e2\x18.surge.v1.ImplementationR\x0eimplementation\x120\n" +
+	"\x14insecure_skip_verify\x18\x05 \x01(\bR\x12insecureSkipVerify\x12)\n" +
+	"\x10source_addresses\x18\x06 \x03(\tR\x0fsourceAddresses\x12)\n" +
+	"\x10follow_redirects\x18\a \x01(\rR\x0ffollowRedirects\x122\n" +
+	"\x15connect_timeout_nanos\x18\b \x01(\x03R\x13connectTimeoutNanos\x127\n" +
+	"\x18first_byte_timeout_nanos\x18\t \x01(\x03R\x15firstByteTimeoutNanos\"M\n" +
 	"\tDataTable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -2558,7 +2911,23 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.surge.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05fatal\x18\x03 \x01(\bR\x05fatal*L\n" +
+	"\x05fatal\x18\x03 \x01(\bR\x05fatal*r\n" +
+	"\x0eConnectionMode\x12\x1f\n" +
+	"\x1bCONNECTION_MODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCONNECTION_MODE_KEEP_ALIVE\x10\x01\x12\x1f\n" +
+	"\x1bCONNECTION_MODE_PER_REQUEST\x10\x02*L\n" +
+	"\bProtocol\x12\x18\n" +
+	"\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePROTOCOL_HTTP1\x10\x01\x12\x12\n" +
+	"\x0ePROTOCOL_HTTP2\x10\x02*H\n" +
+	"\x06Timing\x12\x16\n" +
+	"\x12TIMING_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTIMING_DEFAULT\x10\x01\x12\x12\n" +
+	"\x0eTIMING_PRECISE\x10\x02*h\n" +
+	"\x0eImplementation\x12\x1e\n" +
+	"\x1aIMPLEMENTATION_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15IMPLEMENTATION_NATIVE\x10\x01\x12\x1b\n" +
+	"\x17IMPLEMENTATION_NET_HTTP\x10\x02*L\n" +
 	"\aArrival\x12\x17\n" +
 	"\x13ARRIVAL_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fARRIVAL_UNIFORM\x10\x01\x12\x13\n" +
@@ -2586,79 +2955,89 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 	return file_surge_v1_agent_proto_rawDescData
 }
 
-var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_surge_v1_agent_proto_goTypes = []any{
-	(Arrival)(0),            // 0: surge.v1.Arrival
-	(ErrorCode)(0),          // 1: surge.v1.ErrorCode
-	(*SessionRequest)(nil),  // 2: surge.v1.SessionRequest
-	(*SessionResponse)(nil), // 3: surge.v1.SessionResponse
-	(*Hello)(nil),           // 4: surge.v1.Hello
-	(*Ready)(nil),           // 5: surge.v1.Ready
-	(*Assign)(nil),          // 6: surge.v1.Assign
-	(*DataTable)(nil),       // 7: surge.v1.DataTable
-	(*RequestDef)(nil),      // 8: surge.v1.RequestDef
-	(*Header)(nil),          // 9: surge.v1.Header
-	(*Schedule)(nil),        // 10: surge.v1.Schedule
-	(*RampRate)(nil),        // 11: surge.v1.RampRate
-	(*StepRates)(nil),       // 12: surge.v1.StepRates
-	(*StepRate)(nil),        // 13: surge.v1.StepRate
-	(*DiurnalRate)(nil),     // 14: surge.v1.DiurnalRate
-	(*Spike)(nil),           // 15: surge.v1.Spike
-	(*ConstantRate)(nil),    // 16: surge.v1.ConstantRate
-	(*Share)(nil),           // 17: surge.v1.Share
-	(*Limits)(nil),          // 18: surge.v1.Limits
-	(*HistogramSpec)(nil),   // 19: surge.v1.HistogramSpec
-	(*Accepted)(nil),        // 20: surge.v1.Accepted
-	(*Start)(nil),           // 21: surge.v1.Start
-	(*Heartbeat)(nil),       // 22: surge.v1.Heartbeat
-	(*Stop)(nil),            // 23: surge.v1.Stop
-	(*Snapshot)(nil),        // 24: surge.v1.Snapshot
-	(*Series)(nil),          // 25: surge.v1.Series
-	(*Counters)(nil),        // 26: surge.v1.Counters
-	(*Done)(nil),            // 27: surge.v1.Done
-	(*Error)(nil),           // 28: surge.v1.Error
-	nil,                     // 29: surge.v1.Counters.ErrorsEntry
-	nil,                     // 30: surge.v1.Counters.DroppedByEntry
+	(ConnectionMode)(0),     // 0: surge.v1.ConnectionMode
+	(Protocol)(0),           // 1: surge.v1.Protocol
+	(Timing)(0),             // 2: surge.v1.Timing
+	(Implementation)(0),     // 3: surge.v1.Implementation
+	(Arrival)(0),            // 4: surge.v1.Arrival
+	(ErrorCode)(0),          // 5: surge.v1.ErrorCode
+	(*SessionRequest)(nil),  // 6: surge.v1.SessionRequest
+	(*SessionResponse)(nil), // 7: surge.v1.SessionResponse
+	(*Hello)(nil),           // 8: surge.v1.Hello
+	(*Ready)(nil),           // 9: surge.v1.Ready
+	(*Assign)(nil),          // 10: surge.v1.Assign
+	(*Client)(nil),          // 11: surge.v1.Client
+	(*DataTable)(nil),       // 12: surge.v1.DataTable
+	(*RequestDef)(nil),      // 13: surge.v1.RequestDef
+	(*Header)(nil),          // 14: surge.v1.Header
+	(*Schedule)(nil),        // 15: surge.v1.Schedule
+	(*RampRate)(nil),        // 16: surge.v1.RampRate
+	(*StepRates)(nil),       // 17: surge.v1.StepRates
+	(*StepRate)(nil),        // 18: surge.v1.StepRate
+	(*DiurnalRate)(nil),     // 19: surge.v1.DiurnalRate
+	(*Spike)(nil),           // 20: surge.v1.Spike
+	(*ConstantRate)(nil),    // 21: surge.v1.ConstantRate
+	(*Share)(nil),           // 22: surge.v1.Share
+	(*Limits)(nil),          // 23: surge.v1.Limits
+	(*HistogramSpec)(nil),   // 24: surge.v1.HistogramSpec
+	(*Accepted)(nil),        // 25: surge.v1.Accepted
+	(*Start)(nil),           // 26: surge.v1.Start
+	(*Heartbeat)(nil),       // 27: surge.v1.Heartbeat
+	(*Stop)(nil),            // 28: surge.v1.Stop
+	(*Snapshot)(nil),        // 29: surge.v1.Snapshot
+	(*Series)(nil),          // 30: surge.v1.Series
+	(*Counters)(nil),        // 31: surge.v1.Counters
+	(*Done)(nil),            // 32: surge.v1.Done
+	(*Error)(nil),           // 33: surge.v1.Error
+	nil,                     // 34: surge.v1.Counters.ErrorsEntry
+	nil,                     // 35: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
-	4,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
-	6,  // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
-	21, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
-	22, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	23, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
-	5,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
-	20, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	24, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	27, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	28, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	8,  // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	10, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	17, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
-	18, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	19, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
-	7,  // 15: surge.v1.Assign.data:type_name -> surge.v1.DataTable
-	9,  // 16: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	16, // 17: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	11, // 18: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
-	12, // 19: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
-	14, // 20: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
-	0,  // 21: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	15, // 22: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
-	13, // 23: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	25, // 24: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	26, // 25: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	29, // 26: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	30, // 27: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	26, // 28: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	1,  // 29: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	2,  // 30: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	3,  // 31: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	31, // [31:32] is the sub-list for method output_type
-	30, // [30:31] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	8,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
+	10, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
+	26, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
+	27, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
+	28, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	9,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
+	25, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
+	29, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	32, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	33, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	13, // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	15, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	22, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
+	23, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	24, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	12, // 15: surge.v1.Assign.data:type_name -> surge.v1.DataTable
+	11, // 16: surge.v1.Assign.client:type_name -> surge.v1.Client
+	0,  // 17: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
+	1,  // 18: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
+	2,  // 19: surge.v1.Client.timing:type_name -> surge.v1.Timing
+	3,  // 20: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
+	14, // 21: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	21, // 22: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	16, // 23: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	17, // 24: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	19, // 25: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	4,  // 26: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	20, // 27: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	18, // 28: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	30, // 29: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	31, // 30: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	34, // 31: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	35, // 32: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	31, // 33: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	5,  // 34: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	6,  // 35: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	7,  // 36: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	36, // [36:37] is the sub-list for method output_type
+	35, // [35:36] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -2680,7 +3059,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Done)(nil),
 		(*SessionResponse_Error)(nil),
 	}
-	file_surge_v1_agent_proto_msgTypes[8].OneofWrappers = []any{
+	file_surge_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
 		(*Schedule_Ramp)(nil),
 		(*Schedule_Steps)(nil),
@@ -2691,8 +3070,8 @@ func file_surge_v1_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   29,
+			NumEnums:      6,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
