@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := agent.DefaultConfig()
 	var allowRemote bool
 	var pprofListen string
+	var procs int
 	cmd := &cobra.Command{
 		Use:   "agent --join COORDINATOR_GOSSIP_ADDR",
 		Short: "Surge agent: joins the coordinator's gossip cluster and fires the load it is assigned",
@@ -28,10 +30,15 @@ share of each stage's schedule. The agent stops firing by itself when it has
 not heard from its coordinator for --lease.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkFlags(cfg, allowRemote); err != nil {
+			if err := checkFlags(cfg, allowRemote, procs); err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}
 			cfg.Log = stderr
+			if procs > 0 {
+				// The engine is system-call bound; with fewer processors the
+				// runtime hands work between threads less often.
+				runtime.GOMAXPROCS(procs)
+			}
 			if pprofListen != "" {
 				addr, stopPprof, err := servePprof(pprofListen)
 				if err != nil {
@@ -60,12 +67,13 @@ not heard from its coordinator for --lease.`,
 	f.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC ip:port the coordinator dials (port 0 picks a free one)")
 	f.DurationVar(&cfg.Lease, "lease", cfg.Lease, "stop firing after this long without a message from the coordinator")
 	f.IntVar(&cfg.Cores, "cores", 0, "cores to advertise (default: GOMAXPROCS)")
+	f.IntVar(&procs, "procs", 0, "processors the agent's Go runtime uses (GOMAXPROCS; default all). 1 is cheapest per request and best when the agent shares the machine with its target; run one agent per core to use more")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go's pprof profiles on this loopback ip:port (for profiling the engine)")
 	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }
 
-func checkFlags(cfg agent.Config, allowRemote bool) error {
+func checkFlags(cfg agent.Config, allowRemote bool, procs int) error {
 	var errs []error
 	if len(cfg.Join) == 0 {
 		errs = append(errs, errors.New("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946"))
@@ -81,6 +89,9 @@ func checkFlags(cfg agent.Config, allowRemote bool) error {
 	}
 	if cfg.Lease < time.Second || cfg.Lease > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--lease %v must be in [1s, 5m]", cfg.Lease))
+	}
+	if procs < 0 || procs > 1024 {
+		errs = append(errs, fmt.Errorf("--procs %d must be in 0..1024", procs))
 	}
 	if cfg.Cores < 0 {
 		errs = append(errs, fmt.Errorf("--cores %d must be >= 0", cfg.Cores))

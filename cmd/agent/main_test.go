@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surgeload/surge/internal/cluster"
+	"github.com/surgeload/surge/internal/wire"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -19,6 +20,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--join", "127.0.0.1:7946", "--grpc-listen", "0.0.0.0:7000"}, "--insecure-allow-remote"},
 		{[]string{"--join", "127.0.0.1:7946", "--gossip-listen", "nope"}, `--gossip-listen "nope" must be ip:port`},
 		{[]string{"--join", "127.0.0.1:7946", "--lease", "10ms"}, "--lease 10ms must be in [1s, 5m]"},
+		{[]string{"--join", "127.0.0.1:7946", "--procs", "-1"}, "--procs -1 must be in 0..1024"},
+		{[]string{"--join", "127.0.0.1:7946", "--pprof-listen", "0.0.0.0:6060"}, "must be a loopback ip:port"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"extra"}, "unknown command"},
 	}
@@ -35,7 +38,7 @@ func TestFlagErrors(t *testing.T) {
 // member standing in for the coordinator, advertises its gRPC address, and
 // leaves when its context ends.
 func TestJoinsAndLeaves(t *testing.T) {
-	coord, err := cluster.Start(cluster.Config{Name: "coord", Listen: "127.0.0.1:0", Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: 1}, FastFailureDetection: true})
+	coord, err := cluster.Start(cluster.Config{Name: "coord", Listen: "127.0.0.1:0", Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}, FastFailureDetection: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func TestJoinsAndLeaves(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	m := coord.Members()[0]
-	if m.Name != "cli-agent" || m.Meta.Role != cluster.RoleAgent || m.Meta.GRPC == "" || m.Meta.Protocol != 1 || m.Meta.Cores < 1 {
+	if m.Name != "cli-agent" || m.Meta.Role != cluster.RoleAgent || m.Meta.GRPC == "" || m.Meta.Protocol != wire.ProtocolVersion || m.Meta.Cores < 1 {
 		t.Errorf("member %+v", m)
 	}
 	cancel()

@@ -149,7 +149,7 @@ starts none and waits (at most --wait) for N external agents to join
 	f.IntVar(&cfg.Limits.MaxInFlight, "max-in-flight", cfg.Limits.MaxInFlight, "per agent: arrivals beyond this many outstanding requests are dropped")
 	f.DurationVar(&cfg.Limits.Timeout, "timeout", cfg.Limits.Timeout, "default per-request total timeout")
 	f.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body", cfg.Limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
-	f.IntVar(&cfg.Limits.MaxConns, "max-conns", 0, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
+	f.IntVar(&cfg.Limits.MaxConns, "max-conns", cfg.Limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
 	f.DurationVar(&cfg.MaxSendLag, "max-send-lag", cfg.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
 	f.StringVar(&out, "out", "surge-results", "directory report.json is written to")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")

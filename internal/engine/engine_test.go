@@ -226,9 +226,9 @@ func TestResponseTimeFromIntendedSend(t *testing.T) {
 		first.Do(func() { time.Sleep(500 * time.Millisecond) })
 	}))
 	defer srv.Close()
-	e := New(Config{MaxConnsPerHost: 1})
 	j := newJob(t, srv.URL, job{rate: 100, d: 300 * time.Millisecond})
-	_, total, _ := collect(t, e, context.Background(), j)
+	j.Limits.MaxConns = 1
+	_, total, _ := collect(t, New(DefaultConfig()), context.Background(), j)
 	s := total.Series[0]
 	if s.Succeeded != 30 {
 		t.Fatalf("succeeded %d; want 30", s.Succeeded)
@@ -403,8 +403,9 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 	}))
 	defer srv.Close()
 	j := newJob(t, srv.URL, job{rate: rate, d: d})
+	j.Limits.MaxConns = 1
 	total := metrics.NewInterval(j.Geometry, 1)
-	_, err := New(Config{MaxConnsPerHost: 1}).Run(context.Background(), j, t0, func(iv *metrics.Interval) error { return total.Merge(iv) })
+	_, err := New(DefaultConfig()).Run(context.Background(), j, t0, func(iv *metrics.Interval) error { return total.Merge(iv) })
 	if err != nil {
 		t.Fatal(err)
 	}

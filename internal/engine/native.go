@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -50,7 +49,7 @@ func (e *Engine) newNative(r *runner) *native {
 		r: r,
 		c: h1.New(h1.Config{
 			Control:         e.control,
-			MaxConnsPerHost: cmp.Or(j.Limits.MaxConns, e.cfg.MaxConnsPerHost),
+			MaxConnsPerHost: j.Limits.MaxConns,
 			PerRequest:      o.Mode == PerRequest,
 			SourceAddrs:     o.SourceAddrs,
 			TLS:             tlsConfig(o),

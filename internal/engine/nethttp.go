@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -45,7 +44,7 @@ func (e *Engine) newNetHTTP(r *runner) (*netHTTP, error) {
 		DialContext:           e.dialer(connect, o.SourceAddrs).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
-		MaxConnsPerHost:       cmp.Or(j.Limits.MaxConns, e.cfg.MaxConnsPerHost),
+		MaxConnsPerHost:       j.Limits.MaxConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: o.FirstByteTimeout,

@@ -24,6 +24,14 @@ type Config struct {
 	// At the bound, Do waits (FIFO) for a connection to be released; that
 	// wait is part of the connect phase.
 	MaxConnsPerHost int
+	// MaxDialsPerHost bounds the dials in progress per Target (0 =
+	// DefaultMaxDials, < 0 = no bound; no bound with PerRequest). When a
+	// burst of requests finds no idle connection, only this many dial; the
+	// rest wait (in the connect phase) for a released connection or a
+	// finished dial. Without it, a burst on a busy machine dials thousands
+	// of connections at once, and the dialling itself starves the
+	// generator: a collapse measured at 50,000 req/s on two cores.
+	MaxDialsPerHost int
 
 	// PerRequest: every Do dials a new connection, sends
 	// "Connection: close", and closes the connection after the response.
@@ -65,6 +73,7 @@ type Config struct {
 // Defaults for zero Config fields.
 const (
 	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxDials       = 16
 	DefaultIdleCheck      = 250 * time.Millisecond
 	DefaultIdleTimeout    = 90 * time.Second
 )
@@ -170,12 +179,16 @@ type Stats struct {
 	Resumed    int64 // TLS handshakes that resumed a session
 	Stale      int64 // pooled connections the idle check found dead
 	Expired    int64 // pooled connections closed after IdleTimeout
-	Waits      int64 // Do calls that waited at MaxConnsPerHost
+	Waits      int64 // Do calls that waited at MaxConnsPerHost or MaxDialsPerHost
+	// PeakDialing is the most dials that were in progress at once for one
+	// Target.
+	PeakDialing int64
 }
 
 // Client is an HTTP/1.1 client. It is safe for concurrent use.
 type Client struct {
 	maxConns    int
+	maxDials    int // 0: no bound
 	perRequest  bool
 	maxHeader   int
 	idleCheck   time.Duration // < 0: never
@@ -200,7 +213,7 @@ type Client struct {
 	all    connList // every connection open, idle or in use
 
 	stats struct {
-		dials, dialErrors, reuses, closed, resumed, stale, expired, waits atomic.Int64
+		dials, dialErrors, reuses, closed, resumed, stale, expired, waits, peakDialing atomic.Int64
 	}
 }
 
@@ -217,6 +230,13 @@ func New(cfg Config) *Client {
 	}
 	if c.maxHeader <= 0 {
 		c.maxHeader = DefaultMaxHeaderBytes
+	}
+	switch {
+	case cfg.PerRequest || cfg.MaxDialsPerHost < 0:
+	case cfg.MaxDialsPerHost == 0:
+		c.maxDials = DefaultMaxDials
+	default:
+		c.maxDials = cfg.MaxDialsPerHost
 	}
 	if c.idleCheck == 0 {
 		c.idleCheck = DefaultIdleCheck
@@ -393,14 +413,15 @@ func (c *Client) Close() {
 // Stats returns the Client's counters.
 func (c *Client) Stats() Stats {
 	s := Stats{
-		Dials:      c.stats.dials.Load(),
-		DialErrors: c.stats.dialErrors.Load(),
-		Reuses:     c.stats.reuses.Load(),
-		Closed:     c.stats.closed.Load(),
-		Resumed:    c.stats.resumed.Load(),
-		Stale:      c.stats.stale.Load(),
-		Expired:    c.stats.expired.Load(),
-		Waits:      c.stats.waits.Load(),
+		Dials:       c.stats.dials.Load(),
+		DialErrors:  c.stats.dialErrors.Load(),
+		Reuses:      c.stats.reuses.Load(),
+		Closed:      c.stats.closed.Load(),
+		Resumed:     c.stats.resumed.Load(),
+		Stale:       c.stats.stale.Load(),
+		Expired:     c.stats.expired.Load(),
+		Waits:       c.stats.waits.Load(),
+		PeakDialing: c.stats.peakDialing.Load(),
 	}
 	s.Open = s.Dials - s.Closed
 	return s

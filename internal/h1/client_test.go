@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -849,5 +850,40 @@ func TestPoolStress(t *testing.T) {
 	}
 	if _, err := c.Do(tgt, &Request{}, deadline(5*time.Second)); err != nil {
 		t.Errorf("Do after the storm: %v", err)
+	}
+}
+
+// TestMaxDialsPerHost: a burst on an empty pool dials at most
+// MaxDialsPerHost connections at once; the rest wait for a released
+// connection or a finished dial, and every request is served.
+func TestMaxDialsPerHost(t *testing.T) {
+	srv := newRawServer(t, serveCanned([]byte(okResponse)))
+	const maxDials, burst = 3, 40
+	var inside, peak atomic.Int64
+	gate := make(chan struct{})
+	c := New(Config{MaxDialsPerHost: maxDials, Control: func(string, string, syscall.RawConn) error {
+		n := inside.Add(1)
+		defer inside.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-gate
+		return nil
+	}})
+	defer c.Close()
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Go(func() {
+			if res, err := c.Do(srv.target(), &Request{URI: "/"}, deadline(10*time.Second)); err != nil || res.Status != 200 {
+				t.Errorf("Do = %+v, %v", res, err)
+			}
+		})
+	}
+	waitFor(t, "three dials in progress", func() bool { return inside.Load() == maxDials })
+	waitFor(t, "the rest of the burst waiting", func() bool { return c.waiting(srv.target()) == burst-maxDials })
+	close(gate)
+	wg.Wait()
+	s := c.Stats()
+	if peak.Load() > maxDials || s.PeakDialing > maxDials || s.Waits != burst-maxDials || s.Dials+s.Reuses != burst {
+		t.Errorf("peak dials %d (stats %+v); want at most %d at once, %d waits, %d requests served", peak.Load(), s, maxDials, burst-maxDials, burst)
 	}
 }

@@ -20,7 +20,11 @@ type hostPool struct {
 	target Target
 	idle   []*conn // LIFO: the top is the most recently used
 	open   int
-	wq     waitQueue
+	// dialing counts the dials in progress (each also holds a slot in
+	// open); at Client.maxDials, a Do that finds no idle connection waits
+	// for a released one or for a dial to finish.
+	dialing int
+	wq      waitQueue
 }
 
 // grant is what a waiter is woken with: a connection to use, permission to
@@ -186,10 +190,18 @@ func (c *Client) getConn(t Target, deadline time.Time) (cn *conn, fresh bool, er
 			return nil, false, ErrClosed
 		}
 	}
-	if held || c.maxConns == 0 || hp.open < c.maxConns {
+	canDial := c.maxDials == 0 || hp.dialing < c.maxDials
+	if held && !canDial {
+		// No dial may start now: give the dead connection's slot back
+		// (a waiter could use it only with a dial too) and wait.
+		held = false
+		hp.open--
+	}
+	if canDial && (held || c.maxConns == 0 || hp.open < c.maxConns) {
 		if !held {
 			hp.open++
 		}
+		c.startDialLocked(hp)
 		c.mu.Unlock()
 		cn, err := c.dial(hp, deadline)
 		return cn, true, err
@@ -230,6 +242,7 @@ func (c *Client) getConn(t Target, deadline time.Time) (cn *conn, fresh bool, er
 			c.release(g.cn, true)
 		} else {
 			c.closeSlot(hp)
+			c.dialDone(hp)
 		}
 		return nil, false, errPoolWait
 	}
@@ -253,16 +266,42 @@ func (c *Client) forgetLocked(cn *conn) {
 }
 
 // freeSlotLocked gives up one slot of hp: to the oldest waiter, who dials
-// with it, or back to the pool.
+// with it (when a dial may start), or back to the pool.
 func (c *Client) freeSlotLocked(hp *hostPool) {
 	if c.closed {
 		return
 	}
-	if w := hp.wq.pop(); w != nil {
-		w.ch <- grant{}
-		return
-	}
 	hp.open--
+	c.grantDialsLocked(hp)
+}
+
+// grantDialsLocked lets the oldest waiters dial while a slot and a dial
+// are free.
+func (c *Client) grantDialsLocked(hp *hostPool) {
+	for hp.wq.head != nil && (c.maxConns == 0 || hp.open < c.maxConns) && (c.maxDials == 0 || hp.dialing < c.maxDials) {
+		w := hp.wq.pop()
+		hp.open++
+		c.startDialLocked(hp)
+		w.ch <- grant{}
+	}
+}
+
+// startDialLocked counts a dial that is about to start.
+func (c *Client) startDialLocked(hp *hostPool) {
+	hp.dialing++
+	if int64(hp.dialing) > c.stats.peakDialing.Load() {
+		c.stats.peakDialing.Store(int64(hp.dialing))
+	}
+}
+
+// dialDone counts a dial that ended, letting a waiter dial in its place.
+func (c *Client) dialDone(hp *hostPool) {
+	c.mu.Lock()
+	hp.dialing--
+	if !c.closed {
+		c.grantDialsLocked(hp)
+	}
+	c.mu.Unlock()
 }
 
 // release ends a request's use of cn: back to the oldest waiter, or onto
@@ -310,9 +349,10 @@ func (c *Client) closeConn(cn *conn) {
 	c.stats.closed.Add(1)
 }
 
-// dial opens a connection for hp with a slot already taken; on error the
-// slot is freed.
+// dial opens a connection for hp with a slot already taken and the dial
+// counted (startDialLocked); on error the slot is freed.
 func (c *Client) dial(hp *hostPool, deadline time.Time) (*conn, error) {
+	defer c.dialDone(hp)
 	t := hp.target
 	d := c.dialers[0]
 	if len(c.dialers) > 1 {
