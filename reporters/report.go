@@ -64,6 +64,10 @@ type Stage struct {
 	BytesIn       uint64 `json:"bytes_in"`
 	BodyTruncated uint64 `json:"body_truncated,omitempty"`
 	OverRange     uint64 `json:"over_range,omitempty"`
+	// ConnWaits counts requests that waited for a pooled connection at the
+	// pool's bound (client.max_conns): the client, not only the target,
+	// shaped their response times.
+	ConnWaits uint64 `json:"conn_waits,omitempty"`
 	// Requests breaks the stage down by request name.
 	Requests  []Request  `json:"requests"`
 	Intervals []Interval `json:"intervals"`

@@ -27,7 +27,7 @@ func sampleReport() *Report {
 			SendLagMS:      Percentiles{P50: 0.5, P90: 1, P99: 1.1, P999: 2, Max: 3, Mean: 0.55},
 			Errors:         map[string]uint64{"http_5xx": 10, "timeout": 5},
 			DroppedBy:      map[string]uint64{"in_flight_cap": 4},
-			BytesIn:        62080,
+			BytesIn:        62080, ConnWaits: 12,
 			Requests: []Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
 				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: Percentiles{P50: 0.612}}},
 			Intervals: []Interval{{TS: 0, Intended: 1000, Issued: 996, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.052}},

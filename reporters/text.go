@@ -36,6 +36,10 @@ func WriteText(w io.Writer, r *Report) error {
 		if s.BodyTruncated > 0 {
 			fmt.Fprintf(&b, "  bodies truncated at the read limit: %d\n", s.BodyTruncated)
 		}
+		if s.ConnWaits > 0 {
+			fmt.Fprintf(&b, "  waited for a pooled connection (client.max_conns): %d of %d issued (%.1f%%)\n",
+				s.ConnWaits, s.Issued, 100*float64(s.ConnWaits)/float64(max(s.Issued, 1)))
+		}
 		if s.Stopped != "" {
 			fmt.Fprintf(&b, "  stopped early: %s\n", s.Stopped)
 		}

@@ -389,6 +389,7 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 		Errors:         errorMap(t),
 		BytesIn:        t.BytesIn,
 		BodyTruncated:  t.BodyTruncated,
+		ConnWaits:      t.ConnWaits,
 		OverRange:      t.OverRange,
 		Histogram:      string(enc),
 		Stopped:        sr.stopped,
@@ -450,6 +451,12 @@ func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
 			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
 			st.Dropped, sr.limits.MaxInFlight))
+	}
+	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
+		// Not generator-limited (the pool is the user's setting), but the
+		// client held those sends back: say so where the numbers are read.
+		r.warn("stage %s: %d of %d requests (%.1f%%) waited for a pooled connection at the bound of %d per agent; their response times include that wait. If the target can take more connections, raise client.max_conns (or --max-conns)",
+			sr.name, st.ConnWaits, st.Issued, 100*float64(st.ConnWaits)/float64(st.Issued), sr.limits.MaxConns)
 	}
 	if len(st.GeneratorNotes) > 0 {
 		st.GeneratorLimited = true

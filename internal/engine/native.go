@@ -116,6 +116,7 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 		}
 		res.BytesIn += r.BodyBytes
 		res.Truncated = res.Truncated || r.Truncated
+		res.ConnWait = res.ConnWait || r.Waited
 		if connAt.IsZero() {
 			connAt = r.ConnAt
 		}

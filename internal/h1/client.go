@@ -156,6 +156,7 @@ type Result struct {
 	ConnAt    time.Time // when a connection was in hand (write start); zero if never
 	Phase     Phase     // PhaseDone on success; where it failed otherwise
 	NewConn   bool      // the connection was dialled for this request
+	Waited    bool      // the request waited at MaxConnsPerHost or MaxDialsPerHost
 	Location  string    // only with WantLocation and a 3xx
 }
 
@@ -291,7 +292,7 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 	if connDL.IsZero() || !opt.Deadline.IsZero() && opt.Deadline.Before(connDL) {
 		connDL = opt.Deadline
 	}
-	cn, fresh, err := c.getConn(t, connDL)
+	cn, fresh, err := c.getConn(t, connDL, &res.Waited)
 	if err != nil {
 		return res, err
 	}

@@ -117,7 +117,7 @@ var errPoolWait = fmt.Errorf("h1: waiting for a connection: %w", os.ErrDeadlineE
 // getConn returns a connection for t: the most recently used idle one, a
 // new one, or — at MaxConnsPerHost — the first one released, waiting until
 // deadline. fresh says the connection was dialled for this request.
-func (c *Client) getConn(t Target, deadline time.Time) (cn *conn, fresh bool, err error) {
+func (c *Client) getConn(t Target, deadline time.Time, waited *bool) (cn *conn, fresh bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -216,6 +216,7 @@ func (c *Client) getConn(t Target, deadline time.Time) (cn *conn, fresh bool, er
 	hp.wq.push(w)
 	c.mu.Unlock()
 	c.stats.waits.Add(1)
+	*waited = true
 
 	var expired <-chan time.Time
 	if !deadline.IsZero() {

@@ -104,6 +104,11 @@ type Counters struct {
 	OverRange uint64
 	// BodyTruncated counts responses whose body exceeded the read limit.
 	BodyTruncated uint64
+	// ConnWaits counts requests that found every pooled connection busy
+	// at the pool's bound (max_conns), or dialling at its bound, and waited
+	// for a connection: their send was held back by the client, and the
+	// wait is in their response time.
+	ConnWaits uint64
 }
 
 // Add adds o into c.
@@ -123,6 +128,7 @@ func (c *Counters) Add(o Counters) {
 	c.BytesOut += o.BytesOut
 	c.OverRange += o.OverRange
 	c.BodyTruncated += o.BodyTruncated
+	c.ConnWaits += o.ConnWaits
 }
 
 // Check verifies the identities that hold for any span recorded by one

@@ -101,6 +101,8 @@ type Result struct {
 	BytesOut int64
 	// Truncated is set when the body was longer than the read limit.
 	Truncated bool
+	// ConnWait is set when the request waited for a pooled connection.
+	ConnWait bool
 }
 
 // Recorder accumulates one agent's events into per-interval data and hands
@@ -207,6 +209,9 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 	}
 	if res.Truncated {
 		s.BodyTruncated++
+	}
+	if res.ConnWait {
+		s.ConnWaits++
 	}
 	r.inFlight--
 	return true

@@ -309,7 +309,7 @@ func ClientFromProto(m *surgev1.Client) (engine.ClientOptions, error) {
 func CountersToProto(c metrics.Counters) *surgev1.Counters {
 	m := &surgev1.Counters{
 		Intended: c.Intended, Issued: c.Issued, Dropped: c.Dropped, Succeeded: c.Succeeded, Failed: c.Failed,
-		BytesIn: c.BytesIn, BytesOut: c.BytesOut, OverRange: c.OverRange, BodyTruncated: c.BodyTruncated,
+		BytesIn: c.BytesIn, BytesOut: c.BytesOut, OverRange: c.OverRange, BodyTruncated: c.BodyTruncated, ConnWaits: c.ConnWaits,
 	}
 	for o, n := range c.Errors {
 		if n > 0 {
@@ -339,7 +339,7 @@ func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
 	c.Intended, c.Issued, c.Dropped = m.GetIntended(), m.GetIssued(), m.GetDropped()
 	c.Succeeded, c.Failed = m.GetSucceeded(), m.GetFailed()
 	c.BytesIn, c.BytesOut = m.GetBytesIn(), m.GetBytesOut()
-	c.OverRange, c.BodyTruncated = m.GetOverRange(), m.GetBodyTruncated()
+	c.OverRange, c.BodyTruncated, c.ConnWaits = m.GetOverRange(), m.GetBodyTruncated(), m.GetConnWaits()
 	for name, n := range m.GetErrors() {
 		o, ok := metrics.ParseOutcome(name)
 		if !ok || o == metrics.OK {

@@ -2460,6 +2460,9 @@ type Counters struct {
 	OverRange uint64 `protobuf:"varint,10,opt,name=over_range,json=overRange,proto3" json:"over_range,omitempty"`
 	// body_truncated counts responses whose body exceeded max_body_bytes.
 	BodyTruncated uint64 `protobuf:"varint,11,opt,name=body_truncated,json=bodyTruncated,proto3" json:"body_truncated,omitempty"`
+	// conn_waits counts requests that waited for a pooled connection at the
+	// pool's bound.
+	ConnWaits     uint64 `protobuf:"varint,12,opt,name=conn_waits,json=connWaits,proto3" json:"conn_waits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2567,6 +2570,13 @@ func (x *Counters) GetOverRange() uint64 {
 func (x *Counters) GetBodyTruncated() uint64 {
 	if x != nil {
 		return x.BodyTruncated
+	}
+	return 0
+}
+
+func (x *Counters) GetConnWaits() uint64 {
+	if x != nil {
+		return x.ConnWaits
 	}
 	return 0
 }
@@ -2879,7 +2889,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\rrequest_index\x18\x01 \x01(\rR\frequestIndex\x12.\n" +
 	"\bcounters\x18\x02 \x01(\v2\x12.surge.v1.CountersR\bcounters\x12#\n" +
 	"\rresponse_time\x18\x03 \x01(\fR\fresponseTime\x12!\n" +
-	"\fservice_time\x18\x04 \x01(\fR\vserviceTime\"\xff\x03\n" +
+	"\fservice_time\x18\x04 \x01(\fR\vserviceTime\"\x9e\x04\n" +
 	"\bCounters\x12\x1a\n" +
 	"\bintended\x18\x01 \x01(\x04R\bintended\x12\x16\n" +
 	"\x06issued\x18\x02 \x01(\x04R\x06issued\x12\x18\n" +
@@ -2894,7 +2904,9 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"over_range\x18\n" +
 	" \x01(\x04R\toverRange\x12%\n" +
-	"\x0ebody_truncated\x18\v \x01(\x04R\rbodyTruncated\x1a9\n" +
+	"\x0ebody_truncated\x18\v \x01(\x04R\rbodyTruncated\x12\x1d\n" +
+	"\n" +
+	"conn_waits\x18\f \x01(\x04R\tconnWaits\x1a9\n" +
 	"\vErrorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a<\n" +
