@@ -237,7 +237,7 @@ func TestResponseTimeFromIntendedSend(t *testing.T) {
 	// median response time is at least ~350 ms, whatever the machine load.
 	if p50 := time.Duration(s.Response.ValueAtQuantile(50)); p50 < 300*time.Millisecond {
 		t.Errorf("response time p50 = %v; want >= 300ms (queued behind the stall)", p50)
-	}	// Every arrival after the first found the one connection busy.
+	} // Every arrival after the first found the one connection busy.
 	if got := total.Totals().ConnWaits; got != 29 {
 		t.Errorf("conn waits = %d; want 29 (every arrival after the first)", got)
 	}
