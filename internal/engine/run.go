@@ -218,6 +218,11 @@ func (r *runner) pace(ctx context.Context) {
 	defer timer.Stop()
 	maxInFlight := uint64(r.job.Limits.MaxInFlight)
 	precise := r.job.Client.Timing == TimingPrecise
+	var ts *threadSleeper
+	if precise {
+		ts = newThreadSleeper()
+		defer ts.release()
+	}
 	defer r.next.Store(math.MaxInt64)
 	for i, ok := it.Next(); ok; i, ok = it.Next() {
 		at := r.job.Schedule.At(i)
@@ -237,7 +242,7 @@ func (r *runner) pace(ctx context.Context) {
 		} else if ctx.Err() != nil {
 			return
 		}
-		if precise && !spinUntil(ctx, intended) {
+		if precise && !spinUntil(ctx, ts, intended) {
 			return
 		}
 		req := r.plan.pick(i)
@@ -256,16 +261,29 @@ func (r *runner) pace(ctx context.Context) {
 	}
 }
 
-// spinUntil returns at instant t, yielding the processor between clock
-// reads so the requests already sent can run; false if ctx ended first.
-func spinUntil(ctx context.Context, t time.Time) bool {
-	for n := 0; time.Until(t) > 0; n++ {
+// hardSpin is the last stretch before an instant that the precise pacer
+// spins without yielding or sleeping: a yield can leave the pacer behind
+// every runnable goroutine, and a thread sleep can overshoot, by about
+// that much.
+const hardSpin = 50 * time.Microsecond
+
+// spinUntil returns at instant t. Until hardSpin before it, it sleeps the
+// pacer's thread (ts, with two or more processors) or yields the processor
+// between clock reads so the requests already sent can run; then it spins
+// on the clock alone. False if ctx ended first.
+func spinUntil(ctx context.Context, ts *threadSleeper, t time.Time) bool {
+	for n := 0; ; n++ {
+		left := time.Until(t)
+		if left <= 0 {
+			return true
+		}
 		if n&63 == 63 && ctx.Err() != nil {
 			return false
 		}
-		runtime.Gosched()
+		if left > hardSpin && !ts.sleep(left-hardSpin) {
+			runtime.Gosched()
+		}
 	}
-	return true
 }
 
 // slot is the index of the interval holding offset d from T0.
