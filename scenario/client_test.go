@@ -390,3 +390,21 @@ func TestClientJSON(t *testing.T) {
 		t.Errorf("json.Marshal(no client block) = %s; want no client", b)
 	}
 }
+
+// TestClientOwnedHeaders: headers the client writes itself are refused
+// where they are written, with what to do instead.
+func TestClientOwnedHeaders(t *testing.T) {
+	src := "name: x\nstages: [{url: \"http://127.0.0.1:8080\"}]\nrequests:\n  - path: /\n    headers: {Connection: close, content-length: \"3\", X-Ok: y}\nload: {constant: {rate: 1, duration: 1s}}\n"
+	_, err := Parse("x.yaml", []byte(src), Options{})
+	if err == nil {
+		t.Fatal("Parse accepted headers the client owns")
+	}
+	for _, want := range []string{
+		"x.yaml:5:15: header Connection is set by the client: set client.connections (keep-alive or per-request)",
+		"x.yaml:5:34: header content-length is set by the client: from the body's length",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not contain %q", err, want)
+		}
+	}
+}

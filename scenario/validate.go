@@ -407,6 +407,13 @@ func requestURL(raw string) string {
 	return ""
 }
 
+// clientHeaders are the headers the client writes itself, and why.
+var clientHeaders = map[string]string{
+	"content-length":    "from the body's length",
+	"transfer-encoding": "bodies are sent with a Content-Length",
+	"connection":        "set client.connections (keep-alive or per-request)",
+}
+
 // headers checks header names and values. Names that differ only in case
 // are the same header in HTTP, so they may not both appear. (Values are
 // templates, checked with the other templates.)
@@ -435,6 +442,8 @@ func (c *checker) headers(path string, h map[string]string) {
 		p := keyPath(path, k)
 		if !isToken(k) {
 			c.addKey(p, "invalid header name %q", k)
+		} else if why, owned := clientHeaders[strings.ToLower(k)]; owned {
+			c.addKey(p, "header %s is set by the client: %s", k, why)
 		} else if prev, dup := first[strings.ToLower(k)]; dup {
 			c.addKey(p, "duplicate header %q (same as %q at %s)", k, prev, c.whereKey(keyPath(path, prev)))
 		} else {
