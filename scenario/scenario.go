@@ -406,14 +406,6 @@ func (s *Scenario) StageLoad(k int) *Curve {
 	return &s.Load
 }
 
-// stageLoadPath is the path of the curve played against stage k.
-func (s *Scenario) stageLoadPath(k int) string {
-	if s.Stages[k].Load != nil {
-		return joinPath(indexPath("stages", k), "load")
-	}
-	return "load"
-}
-
 // defaultStageName is the bundled topology name, or host:port of the URL
 // with the scheme's default port filled in. It returns "" when the URL is
 // unusable; validation reports the URL.
