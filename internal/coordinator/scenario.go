@@ -125,37 +125,17 @@ func requests(sc *scenario.Scenario) []engine.Request {
 func stageClient(cfg Config, sc *scenario.Scenario, k int) (engine.ClientOptions, engine.Limits, error) {
 	c := sc.StageClient(k)
 	var o engine.ClientOptions
-	switch c.ConnectionsOr() {
-	case scenario.ConnectionsKeepAlive:
-		o.Mode = engine.KeepAlive
-	case scenario.ConnectionsPerRequest:
-		o.Mode = engine.PerRequest
-	default:
-		return o, engine.Limits{}, fmt.Errorf("unknown connections %q", c.ConnectionsOr())
-	}
-	switch c.ProtocolOr() {
-	case scenario.ProtocolHTTP1:
-		o.Protocol = engine.HTTP1
-	case scenario.ProtocolH2:
-		o.Protocol = engine.HTTP2
-	default:
-		return o, engine.Limits{}, fmt.Errorf("unknown protocol %q", c.ProtocolOr())
-	}
-	switch c.ImplementationOr() {
-	case scenario.ImplementationSurge:
-		o.Impl = engine.ImplNative
-	case scenario.ImplementationNetHTTP:
-		o.Impl = engine.ImplNetHTTP
-	default:
-		return o, engine.Limits{}, fmt.Errorf("unknown implementation %q", c.ImplementationOr())
-	}
-	switch c.TimingOr() {
-	case scenario.TimingDefault:
-		o.Timing = engine.TimingDefault
-	case scenario.TimingPrecise:
-		o.Timing = engine.TimingPrecise
-	default:
-		return o, engine.Limits{}, fmt.Errorf("unknown timing %q", c.TimingOr())
+	var errs []error
+	o.Mode = enumOf(&errs, "connections", c.ConnectionsOr(), map[string]engine.ConnMode{
+		scenario.ConnectionsKeepAlive: engine.KeepAlive, scenario.ConnectionsPerRequest: engine.PerRequest})
+	o.Protocol = enumOf(&errs, "protocol", c.ProtocolOr(), map[string]engine.Protocol{
+		scenario.ProtocolHTTP1: engine.HTTP1, scenario.ProtocolH2: engine.HTTP2})
+	o.Impl = enumOf(&errs, "implementation", c.ImplementationOr(), map[string]engine.Implementation{
+		scenario.ImplementationSurge: engine.ImplNative, scenario.ImplementationNetHTTP: engine.ImplNetHTTP})
+	o.Timing = enumOf(&errs, "timing", c.TimingOr(), map[string]engine.Timing{
+		scenario.TimingDefault: engine.TimingDefault, scenario.TimingPrecise: engine.TimingPrecise})
+	if err := errors.Join(errs...); err != nil {
+		return o, engine.Limits{}, err
 	}
 	if c.InsecureSkipVerify != nil {
 		o.InsecureSkipVerify = *c.InsecureSkipVerify
@@ -203,4 +183,14 @@ func stageClient(cfg Config, sc *scenario.Scenario, k int) (engine.ClientOptions
 		return o, l, err
 	}
 	return o, l, nil
+}
+
+// enumOf maps a scenario enum value to the engine's, recording an unknown
+// one (which validation should have refused) in errs.
+func enumOf[T any](errs *[]error, field, v string, m map[string]T) T {
+	e, ok := m[v]
+	if !ok {
+		*errs = append(*errs, fmt.Errorf("unknown %s %q", field, v))
+	}
+	return e
 }
