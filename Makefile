@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadCSV -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadJSONL -fuzztime=$(FUZZTIME) ./internal/template
+	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
 
 ## bench: Go benchmarks of the hot paths (schedule generation, templates, recorder, echo target)
 bench:
@@ -55,7 +56,12 @@ bench:
 clean:
 	rm -rf bin surge-results
 
-## bench-peers: Surge's agent against vegeta, k6 and wrk on a loopback nginx; writes bench/RESULTS.md
+## bench-peers: Surge's agent (its own client, net/http, precise timing) against vegeta, k6 and wrk on a loopback nginx; writes bench/RESULTS.md
 .PHONY: bench-peers
 bench-peers:
 	bash bench/peers.sh
+
+## soak: Surge's agent at SOAK_RATE req/s (10000) for SOAK_DURATION s (600) on a loopback nginx, RSS sampled; writes bench/SOAK.md
+.PHONY: soak
+soak:
+	bash bench/soak.sh

@@ -7,24 +7,34 @@
 # 127.0.0.1:18080 with a config of its own, builds Surge, then fires at fixed
 # rates (2,000 and 10,000 req/s for 10 s, and 50,000 req/s for 5 s) with Surge
 # (one external agent process), vegeta and k6, plus wrk's closed-loop maximum.
-# For every run it records the generator process's CPU time and peak RSS, the
-# share of intended requests that completed, and send lag where the tool
-# measures it. The table is printed and written to bench/RESULTS.md.
+# Surge runs in four variants that differ only in the scenario's `client:`
+# block or the agent's flags: surge (the defaults: Surge's own HTTP/1.1
+# client, default timing, all cores), surge-1p (the same, `agent --procs 1`),
+# surge-nethttp (`implementation: net/http`) and surge-precise (`timing:
+# precise`); all four at the fixed rates, all but surge-precise also at
+# 50,000 req/s. For every run it records the generator process's CPU time and
+# peak RSS, the share of intended requests that completed, and send lag where
+# the tool measures it. The tables are printed and written to bench/RESULTS.md.
 #
 # Loopback only; every step is bounded in time; running it again reuses what
 # is installed and overwrites RESULTS.md. The first run also compiles k6
-# (a few minutes); later runs take about 2.5 minutes.
+# (a few minutes); later runs take 4 to 5 minutes.
 #
 # Environment: BENCH_PORT (18080), BENCH_GOSSIP (127.0.0.1:17946),
 # BENCH_OUT (bench/RESULTS.md), BENCH_TOOLS (which to run; default
-# "surge vegeta k6 wrk"; a partial run writes no RESULTS.md unless BENCH_OUT
-# is set), BENCH_KEEP=1 keeps the work directory (every tool's
-# raw output and Surge's report.json) and prints where it is.
+# "surge surge-1p surge-nethttp surge-precise vegeta k6 wrk"; a partial run writes no
+# RESULTS.md unless BENCH_OUT is set), BENCH_KEEP=1 keeps the work directory
+# (every tool's raw output and Surge's report.json) and prints where it is,
+# SURGE_REV (the revision to print instead of asking git).
+# The shared parts (installs, the Surge build, nginx, running Surge's agent)
+# are in bench/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
-BIN=$BENCH/.bin
+LOG_TAG=bench
+KEEP=${BENCH_KEEP:-0}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 PORT=${BENCH_PORT:-18080}
 GOSSIP=${BENCH_GOSSIP:-127.0.0.1:17946}
 OUT=${BENCH_OUT:-$BENCH/RESULTS.md}
@@ -34,70 +44,25 @@ FIXED_DUR=10
 MAX_RATE=50000
 MAX_DUR=5
 WRK_ARGS=(-t2 -c64 -d10s)
-TOOLS=" ${BENCH_TOOLS:-surge vegeta k6 wrk} "
-CLK_TCK=$(getconf CLK_TCK)
+TOOLS=" ${BENCH_TOOLS:-surge surge-1p surge-nethttp surge-precise vegeta k6 wrk} "
+# Surge's variants: the scenario's `client:` block (a YAML flow map) and
+# the label of their rows.
+# surge-1p is the default client with the agent on one Go processor
+# (`agent --procs 1`), the setting the README recommends when the agent
+# shares the machine with its target.
+SURGE_VARIANTS=(surge surge-1p surge-nethttp surge-precise)
+declare -A CLIENT=([surge]="" [surge-1p]="" [surge-nethttp]="{implementation: net/http}" [surge-precise]="{timing: precise}")
+declare -A AGENT_ARGS=([surge-1p]="--procs 1")
+declare -A LABEL=([surge]="Surge" [surge-1p]="Surge, agent --procs 1" [surge-nethttp]="Surge, net/http client" [surge-precise]="Surge, precise timing")
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
 selected() { [[ $TOOLS == *" $1 "* ]]; }
 runs() { selected "$1" && [ -z "${MISSING[$1]:-}" ]; } # selected and installed
 
-WORK=$(mktemp -d /tmp/surge-bench.XXXXXX)
-NGINX_PID=""
-SAMPLER_PID=""
-AGENT_PID=""
-COORD_PID=""
-
-cleanup() {
-	local rc=$?
-	if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then kill -KILL "$AGENT_PID" 2>/dev/null || true; fi
-	if [ -n "$COORD_PID" ] && kill -0 "$COORD_PID" 2>/dev/null; then kill -KILL "$COORD_PID" 2>/dev/null || true; fi
-	if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-		kill -QUIT "$NGINX_PID" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$NGINX_PID" 2>/dev/null || true
-	fi
-	if [ -n "${SAMPLER_PID:-}" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ulimit -n 65536 2>/dev/null || true
-export PATH=$PATH:/usr/sbin:/sbin
+lib_init surge-bench
 
 # ---------------------------------------------------------------- installs --
 
 declare -A MISSING=() # tool -> why it is not measured
-
-APT_UPDATED=0
-apt_install() { # apt_install PKG... ; returns non-zero when it cannot
-	local sudo=""
-	if [ "$(id -u)" != 0 ]; then
-		have sudo || { log "not root and no sudo: cannot apt-get install $*"; return 1; }
-		sudo="sudo -n"
-	fi
-	if [ "$APT_UPDATED" = 0 ]; then
-		log "apt-get update"
-		timeout 300 $sudo apt-get update -qq >"$WORK/apt-update.log" 2>&1 || { log "apt-get update failed: $(tail -n 2 "$WORK/apt-update.log")"; return 1; }
-		APT_UPDATED=1
-	fi
-	log "apt-get install $*"
-	# Keep the package's own nginx service from starting on port 80: a
-	# policy-rc.d that says "no" for the duration of the install (only if the
-	# machine has none).
-	local policy=/usr/sbin/policy-rc.d made=0 rc=0
-	if [ -z "$sudo" ] && [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made=1
-	fi
-	DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq --no-install-recommends "$@" \
-		>"$WORK/apt-install.log" 2>&1 || rc=$?
-	[ "$made" = 1 ] && rm -f "$policy"
-	[ "$rc" = 0 ] || log "apt-get install $* failed: $(tail -n 2 "$WORK/apt-install.log")"
-	return "$rc"
-}
 
 have go || die "go is not on PATH (the project needs Go to build Surge)"
 
@@ -117,7 +82,7 @@ go_install() { # go_install NAME MODULE@VERSION
 	local name=$1 mod=$2
 	[ -x "$BIN/$name" ] && return 0
 	log "go install $mod (into bench/.bin; k6 takes a few minutes the first time)"
-	if ! GOBIN=$BIN GOFLAGS= timeout 900 go install "$mod" >"$WORK/install-$name.log" 2>&1; then
+	if ! GOBIN=$BIN GOFLAGS='' timeout 900 go install "$mod" >"$WORK/install-$name.log" 2>&1; then
 		MISSING[$name]="not installed: go install $mod failed ($(tail -n 1 "$WORK/install-$name.log" | cut -c1-120))"
 		log "${MISSING[$name]}"
 	fi
@@ -125,46 +90,11 @@ go_install() { # go_install NAME MODULE@VERSION
 if selected vegeta; then go_install vegeta github.com/tsenart/vegeta/v12@latest; fi
 if selected k6; then go_install k6 go.k6.io/k6@latest; fi
 
-log "building Surge (go build -o bench/.bin/ ./cmd/...)"
-if ! (cd "$ROOT" && go build -o "$BIN/" ./cmd/...) >"$WORK/build.log" 2>&1; then
-	cat "$WORK/build.log" >&2
-	die "Surge does not build"
-fi
+surge_build
 
 # ------------------------------------------------------------------- nginx --
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port_open "$PORT" && die "127.0.0.1:$PORT is already in use (set BENCH_PORT)"
-
-mkdir -p "$WORK/nginx/tmp"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes auto;
-worker_rlimit_nofile 65536;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 10000000;
-    keepalive_timeout 75s;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "ok"; }
-    }
-}
-EOF
-log "starting nginx on 127.0.0.1:$PORT"
-nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" \
-	|| die "nginx did not start: $(tail -n 3 "$WORK/nginx/error.log" 2>/dev/null)"
-for _ in $(seq 50); do [ -s "$WORK/nginx/nginx.pid" ] && port_open "$PORT" && break; sleep 0.1; done
-NGINX_PID=$(cat "$WORK/nginx/nginx.pid")
-port_open "$PORT" || die "nginx is not answering on 127.0.0.1:$PORT"
+nginx_start "$PORT" BENCH_PORT
 
 # ------------------------------------------------------------ measurements --
 
@@ -232,58 +162,66 @@ tw_drain() { # tw_drain MAX CAP_S
 	log "still $n sockets in TIME_WAIT; going on"
 }
 
-surge_run() { # surge_run RATE DURATION_S
-	local rate=$1 dur=$2 key=surge:$1 dir=$WORK/surge-$1
-	selected surge || { skip "$key" "not run (BENCH_TOOLS)"; return; }
-	mkdir -p "$dir"
-	cat >"$dir/scenario.yaml" <<EOF
-name: bench-peers-$rate
-stages:
-  - url: http://127.0.0.1:$PORT
-requests:
-  - path: /
-load:
-  constant: {rate: $rate, duration: ${dur}s}
-EOF
-	log "surge: $rate req/s for ${dur}s (1 external agent)"
-	sampler_start
-	timeout $((dur + 60)) "$BIN/coordinator" run "$dir/scenario.yaml" --expect 1 --wait 20s \
-		--gossip-listen "$GOSSIP" -q --out "$dir" >"$dir/summary.txt" 2>"$dir/coordinator.err" &
-	COORD_PID=$!
-	sleep 0.2
-	"$BIN/agent" --join "$GOSSIP" >"$dir/agent.log" 2>&1 &
-	AGENT_PID=$!
-	local crc=0
-	wait "$COORD_PID" || crc=$?
-	COORD_PID=""
-	local conns ticks="" hwm=""
-	conns=$(sampler_stop)
-	if kill -0 "$AGENT_PID" 2>/dev/null; then
-		# Whole process: all threads, from exec to the end of the run.
-		ticks=$(sed 's/^.*) //' "/proc/$AGENT_PID/stat" | awk '{ print $12 + $13 }')
-		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$AGENT_PID/status")
-		kill -INT "$AGENT_PID" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-		if kill -0 "$AGENT_PID" 2>/dev/null; then
-			log "surge: agent did not exit within 10 s of SIGINT; killing it"
-			kill -KILL "$AGENT_PID" 2>/dev/null || true
-		fi
+# md_cell TEXT: TEXT fit for one table cell (one line, no bare "|").
+md_cell() { tr '\n' ' ' <<<"$1" | sed 's/|/\\|/g; s/ *$//'; }
+
+# surge_failure DIR: why the coordinator failed, as "; error: ..." ("" if
+# it did not say), and a hint when the agent was stopped by a signal while
+# the stage was playing (it logs "shutting down" on SIGINT or SIGTERM, and
+# this script sends none before the coordinator is done).
+surge_failure() {
+	local e
+	e=$(grep -m1 '^error:' "$1/coordinator.err" 2>/dev/null | cut -c1-200 || true)
+	[ -z "$e" ] || printf '; %s' "$(md_cell "$e")"
+	if grep -q 'agent shutting down' "$1/coordinator.err" 2>/dev/null; then
+		printf '; the agent got SIGINT/SIGTERM from another process mid-run'
 	fi
-	wait "$AGENT_PID" 2>/dev/null || true
-	AGENT_PID=""
-	if [ -z "$ticks" ]; then
-		skip "$key" "agent exited before the coordinator finished (coordinator exit $crc): $(tail -n 1 "$dir/agent.log")"
+}
+
+# Surge's own facts for the text under the tables, keyed "variant:rate":
+# intended, issued and dropped (with causes) from report.json.
+declare -A S_INTENDED=() S_ISSUED=() S_DROPPED=()
+
+surge_run() { # surge_run VARIANT RATE DURATION_S
+	local variant=$1 rate=$2 dur=$3
+	local key=$variant:$rate dir=$WORK/$variant-$rate client=${CLIENT[$variant]}
+	selected "$variant" || { skip "$key" "not run (BENCH_TOOLS)"; return; }
+	[ -n "${MISSING[$variant]:-}" ] && { skip "$key" "${MISSING[$variant]}"; return; }
+	mkdir -p "$dir"
+	local name=bench-peers-$rate
+	[ "$variant" = surge ] || name=bench-peers-$variant-$rate
+	surge_scenario "$dir/scenario.yaml" "$name" "$PORT" "$rate" "$dur" "$client"
+	# A scenario the coordinator rejects (say, a client: key this build
+	# does not know) makes a skipped row with the reason, for this variant's
+	# every rate, not a failed bench.
+	local why
+	if ! why=$(surge_validate "$dir" "$dir/scenario.yaml"); then
+		MISSING[$variant]="scenario${client:+ with client: $client} rejected: $(md_cell "$why")"
+		log "$variant: ${MISSING[$variant]}"
+		skip "$key" "${MISSING[$variant]}"
+		return
+	fi
+	log "$variant: $rate req/s for ${dur}s (1 external agent${client:+, client: $client})"
+	sampler_start
+	surge_start "$dir" "$dir/scenario.yaml" $((dur + 60)) "$GOSSIP" "${AGENT_ARGS[$variant]:-}"
+	surge_wait
+	local crc=$SURGE_CRC conns
+	conns=$(sampler_stop)
+	# Whole process: all threads, from exec to the end of the run.
+	surge_stop
+	if [ -z "$SURGE_TICKS" ]; then
+		skip "$key" "agent exited before the coordinator finished (coordinator exit $crc): $(md_cell "$(tail -n 1 "$dir/agent.log")")$(surge_failure "$dir")"
 		return
 	fi
 	if [ ! -s "$dir/report.json" ]; then
-		skip "$key" "no report.json (coordinator exit $crc): $(tail -n 1 "$dir/coordinator.err")"
+		skip "$key" "no report.json (coordinator exit $crc): $(md_cell "$(tail -n 1 "$dir/coordinator.err")")"
 		return
 	fi
-	local s done intended lag note
+	local s completed intended lag note
 	s=$(jq -c '.stages[0]' "$dir/report.json")
-	done=$(jq -r '.succeeded' <<<"$s")
+	completed=$(jq -r '.succeeded' <<<"$s")
 	intended=$(jq -r '.intended' <<<"$s")
-	lag=$(jq -r '.send_lag_ms.p99 // empty | . * 1000 | round / 1000' <<<"$s")
+	lag=$(jq -r 'if .issued > 0 then .send_lag_ms.p99 // empty | . * 1000 | round / 1000 else empty end' <<<"$s")
 	note=$(jq -r '"achieved \(.achieved_rps | round)/s; issued \(.issued), dropped \(.dropped)"
 		+ (if (.dropped_by // {}) | length > 0 then " (\(.dropped_by | to_entries | map("\(.key) \(.value)") | join(", ")))" else "" end)
 		+ ", failed \(.failed), lost \(.lost)"
@@ -291,9 +229,11 @@ EOF
 		+ (if .generator_limited then "; generator_limited" else "" end)
 		+ "; response p99 \(.response_time_ms.p99 * 100 | round / 100) ms"' <<<"$s")
 	note="$note; peak $conns conns"
-	[ "$crc" = 0 ] || note="$note; coordinator exit $crc"
-	record "$key" "$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", t / h }')" "$hwm" \
-		"$done" "$intended" "${lag:-—}" "$note"
+	[ "$crc" = 0 ] || note="$note; coordinator exit $crc$(surge_failure "$dir")"
+	S_INTENDED[$key]=$intended
+	S_ISSUED[$key]=$(jq -r '.issued' <<<"$s")
+	S_DROPPED[$key]=$(jq -r '"\(.dropped)" + (if (.dropped_by // {}) | length > 0 then " (\(.dropped_by | to_entries | map("\(.key) \(.value)") | join(", ")))" else "" end)' <<<"$s")
+	record "$key" "$(ticks_s "$SURGE_TICKS")" "$SURGE_HWM" "$completed" "$intended" "${lag:-—}" "$note"
 }
 
 vegeta_run() { # vegeta_run RATE DURATION_S
@@ -313,13 +253,13 @@ vegeta_run() { # vegeta_run RATE DURATION_S
 		skip "$key" "vegeta failed (attack exit $rc): $(tail -n 1 "$dir/attack.err" "$dir/report.err" | tr '\n' ' ')"
 		return
 	fi
-	local done note
-	done=$(jq -r '.status_codes["200"] // 0' "$dir/report.json")
+	local completed note
+	completed=$(jq -r '.status_codes["200"] // 0' "$dir/report.json")
 	note=$(jq -r '"sent \(.requests) at \(.rate | round)/s; latency p99 \(.latencies["99th"] / 1e6 * 100 | round / 100) ms from actual send"
 		+ (if (.errors // []) | length > 0 then "; errors \(.errors[:2] | join(", "))" else "" end)' "$dir/report.json")
 	note="$note; peak $conns conns"
 	[ "$rc" = 0 ] || note="$note; exit $rc"
-	record "$key" "$(time_cpu "$dir/time")" "$(time_rss "$dir/time")" "$done" $((rate * dur)) "n/a" "$note"
+	record "$key" "$(time_cpu "$dir/time")" "$(time_rss "$dir/time")" "$completed" $((rate * dur)) "n/a" "$note"
 }
 
 k6_run() { # k6_run RATE DURATION_S
@@ -355,14 +295,14 @@ EOF
 		skip "$key" "k6 failed (exit $rc): $(grep -m1 -i error "$dir/k6.out" | cut -c1-160)"
 		return
 	fi
-	local reqs failed dropped done note
+	local reqs failed dropped completed note
 	reqs=$(jq -r '.metrics.http_reqs.count // 0' "$dir/summary.json")
 	failed=$(jq -r '.metrics.http_req_failed.passes // 0' "$dir/summary.json")
 	dropped=$(jq -r '.metrics.dropped_iterations.count // 0' "$dir/summary.json")
-	done=$((reqs - failed))
+	completed=$((reqs - failed))
 	note="http_reqs $reqs, failed $failed, dropped_iterations $dropped; latency p(95) $(jq -r '.metrics.http_req_duration["p(95)"] * 100 | round / 100' "$dir/summary.json") ms from actual send; peak $conns conns"
 	[ "$rc" = 0 ] || note="$note; exit $rc"
-	record "$key" "$(time_cpu "$dir/time")" "$(time_rss "$dir/time")" "$done" $((rate * dur)) "n/a" "$note"
+	record "$key" "$(time_cpu "$dir/time")" "$(time_rss "$dir/time")" "$completed" $((rate * dur)) "n/a" "$note"
 }
 
 wrk_run() { # closed-loop maximum
@@ -385,20 +325,26 @@ wrk_run() { # closed-loop maximum
 	record "$key" "$(time_cpu "$dir/time")" "$(time_rss "$dir/time")" $((total - bad)) 0 "n/a" "$note"
 }
 
+busy_check
 START=$(date +%s)
 for r in "${FIXED_RATES[@]}"; do
-	surge_run "$r" "$FIXED_DUR"; sleep 1
+	for v in "${SURGE_VARIANTS[@]}"; do surge_run "$v" "$r" "$FIXED_DUR"; sleep 1; done
 	vegeta_run "$r" "$FIXED_DUR"; sleep 1
 	k6_run "$r" "$FIXED_DUR"; sleep 1
 done
-# Maximum. Surge and vegeta each leave ~12-14k sockets in TIME_WAIT here and
-# k6 (at most 2 x 2,500 VUs) and wrk (64) far fewer, so the runs that need few
-# ports go between the two and the wait before vegeta is short.
+# Maximum. Surge (either client) and vegeta each leave ~12-14k sockets in
+# TIME_WAIT here and k6 (at most 2 x 2,500 VUs) and wrk (64) far fewer, so
+# the runs that need few ports go between the first two, and each of the
+# others waits for the one before it to drain.
 if runs surge; then tw_drain 2000 60; fi
-surge_run "$MAX_RATE" "$MAX_DUR"; sleep 1
+surge_run surge "$MAX_RATE" "$MAX_DUR"; sleep 1
+if runs surge-1p; then tw_drain 2000 60; fi
+surge_run surge-1p "$MAX_RATE" "$MAX_DUR"; sleep 1
 if runs k6; then tw_drain 15000 60; fi
 k6_run "$MAX_RATE" "$MAX_DUR"; sleep 1
 wrk_run
+if runs surge-nethttp; then tw_drain 2000 60; fi
+surge_run surge-nethttp "$MAX_RATE" "$MAX_DUR"; sleep 1
 if runs vegeta; then tw_drain 2000 60; fi
 vegeta_run "$MAX_RATE" "$MAX_DUR"
 ELAPSED=$(($(date +%s) - START))
@@ -412,10 +358,7 @@ version_of() {
 	vegeta | k6) [ -x "$BIN/$1" ] && go version -m "$BIN/$1" | awk '$1 == "mod" { print $3; exit }' ;;
 	esac
 }
-surge_rev=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(cd "$ROOT" && git status --porcelain -- cmd internal scenario reporters proto go.mod go.sum 2>/dev/null)" ]; then
-	surge_rev="$surge_rev + uncommitted changes"
-fi
+surge_rev=$(surge_revision)
 
 row() { # row LABEL KEY
 	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "${CPU_US[$2]}" "${RSS_MB[$2]}" "${PCT[$2]}" "${LAG[$2]}" "${NOTE[$2]}"
@@ -428,6 +371,34 @@ ratio() { # ratio RATE PEER -> Surge CPU-µs/req ÷ peer CPU-µs/req
 		echo "—"
 	fi
 }
+isnum() { [[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+cmp_ratio() { # cmp_ratio KEY_A KEY_B -> CPU-µs/req of A ÷ that of B
+	local a=${CPU_US[$1]:-—} b=${CPU_US[$2]:-—}
+	if isnum "$a" && isnum "$b" && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+		awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
+	else
+		echo "—"
+	fi
+}
+extra_cpu() { # extra_cpu KEY_A KEY_B -> "+x µs (+y%)": A's CPU-µs/req over B's
+	local a=${CPU_US[$1]:-—} b=${CPU_US[$2]:-—}
+	if isnum "$a" && isnum "$b" && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+		awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f µs (%+.0f%%)", a - b, 100 * (a - b) / b }'
+	else
+		echo "—"
+	fi
+}
+max_facts() { # max_facts VARIANT: issued vs intended and send lag at the maximum
+	local key=$1:$MAX_RATE
+	if [ -z "${S_INTENDED[$key]:-}" ]; then
+		echo "- ${LABEL[$1]} at $MAX_RATE req/s: not measured (${NOTE[$key]:-not run})."
+		return
+	fi
+	local same=no
+	[ "${S_ISSUED[$key]}" = "${S_INTENDED[$key]}" ] && same=yes
+	echo "- ${LABEL[$1]} at $MAX_RATE req/s: issued = intended: **$same** — issued ${S_ISSUED[$key]} of" \
+		"${S_INTENDED[$key]} intended, dropped ${S_DROPPED[$key]}; send lag p99 ${LAG[$key]} ms."
+}
 HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended completed | send lag p99 (ms) | notes |
 |---|---|---|---|---|---|'
 
@@ -437,7 +408,7 @@ HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended com
 	echo "Written by \`bench/peers.sh\`; do not edit by hand — run \`make bench-peers\` again."
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r), $(go version | awk '{ print $3 }')"
+	echo "- machine: $(machine_line)"
 	echo "- Surge $surge_rev; nginx $(version_of nginx), wrk $(version_of wrk), vegeta $(version_of vegeta), k6 $(version_of k6)"
 	echo "- measured in ${ELAPSED} s"
 	echo
@@ -450,6 +421,14 @@ HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended com
 	echo "\`/proc/PID/stat\` for Surge's agent and \`/usr/bin/time\` for the peers; peak RSS is VmHWM / maxrss."
 	echo "Surge runs as one external agent process (\`agent --join\`) driven by \`coordinator run --expect 1\`;"
 	echo "the coordinator's own CPU is not counted. \"Completed\" is a 2xx response; \"intended\" is rate × duration."
+	echo "Surge is measured in four variants, each its own run of the same binaries that differs only in the"
+	echo "scenario's \`client:\` block or the agent's flags: **Surge** (no block: Surge's own HTTP/1.1 client and default timing, which"
+	echo "sleeps until each arrival is due; the agent uses all cores), **Surge, agent --procs 1** (the same on one Go"
+	echo "processor, as the README recommends when the agent shares the machine with its target), **Surge, net/http client** (\`client: {implementation: net/http}\`:"
+	echo "Go's net/http client instead of Surge's) and **Surge, precise timing** (\`client: {timing: precise}\`:"
+	echo "sleep until shortly before each arrival, then spin to it, which buys a smaller send lag with CPU)."
+	echo "All four run at the fixed rates; all but precise timing also at the maximum. The headline"
+	echo "ratios and the comparison with wrk use the default variant."
 	echo "Send lag (actual − intended send time) is measured by Surge only; vegeta and k6 time from the"
 	echo "actual send and do not report how late they sent, so theirs is n/a. wrk2 is not packaged by"
 	echo "Debian and wrk is closed-loop, so wrk appears only at the maximum. \"peak conns\" is the most"
@@ -471,12 +450,33 @@ HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended com
 		echo "Against wrk (C, closed loop, at its maximum): Surge at $MAX_RATE req/s uses" \
 			"$(awk -v s="${CPU_US[surge:$MAX_RATE]}" -v w="${CPU_US[wrk:max]}" 'BEGIN { printf "%.2f", s / w }')× wrk's CPU per request."
 	fi
+	echo
+	echo "## Surge's own HTTP/1.1 client vs net/http"
+	echo
+	echo "CPU per completed request of the two clients, same agent, same pacing (below 1 = Surge's client is cheaper)."
+	echo
+	echo "| rate | Surge's client (CPU-µs / req) | net/http (CPU-µs / req) | Surge ÷ net/http | % completed (Surge / net/http) |"
+	echo "|---|---|---|---|---|"
+	for r in "${FIXED_RATES[@]}" "$MAX_RATE"; do
+		echo "| $r req/s | ${CPU_US[surge:$r]:-—} | ${CPU_US[surge-nethttp:$r]:-—} | $(cmp_ratio "surge:$r" "surge-nethttp:$r") | ${PCT[surge:$r]:-—} / ${PCT[surge-nethttp:$r]:-—} |"
+	done
+	echo
+	echo "## Precise timing: send-lag p99 and the extra CPU per request vs default timing"
+	echo
+	echo "| rate | send lag p99, default (ms) | send lag p99, precise (ms) | CPU-µs / req, default | CPU-µs / req, precise | extra CPU per request |"
+	echo "|---|---|---|---|---|---|"
+	for r in "${FIXED_RATES[@]}"; do
+		echo "| $r req/s | ${LAG[surge:$r]:-—} | ${LAG[surge-precise:$r]:-—} | ${CPU_US[surge:$r]:-—} | ${CPU_US[surge-precise:$r]:-—} | $(extra_cpu "surge-precise:$r" "surge:$r") |"
+	done
+	echo
+	echo "The precise pacer spins between arrivals (up to a whole core): a cost per second of load rather than"
+	echo "per request, so its extra CPU per request shrinks as the rate grows."
 	for r in "${FIXED_RATES[@]}"; do
 		echo
 		echo "## $r req/s for ${FIXED_DUR} s (fixed rate, open model)"
 		echo
 		echo "$HEADER"
-		row Surge "surge:$r"
+		for v in "${SURGE_VARIANTS[@]}"; do row "${LABEL[$v]}" "$v:$r"; done
 		row vegeta "vegeta:$r"
 		row k6 "k6:$r"
 	done
@@ -485,9 +485,18 @@ HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended com
 	echo
 	echo "$HEADER"
 	row Surge "surge:$MAX_RATE"
+	row "${LABEL[surge-1p]}" "surge-1p:$MAX_RATE"
+	row "${LABEL[surge-nethttp]}" "surge-nethttp:$MAX_RATE"
 	row vegeta "vegeta:$MAX_RATE"
 	row k6 "k6:$MAX_RATE"
 	row wrk "wrk:max"
+	echo
+	echo "Did Surge issue every intended request at $MAX_RATE req/s? (An arrival it cannot send on time is"
+	echo "dropped and counted, never sent late; send lag is how late the issued ones left.)"
+	echo
+	max_facts surge
+	max_facts surge-1p
+	max_facts surge-nethttp
 	if [ "${#MISSING[@]}" -gt 0 ]; then
 		echo
 		echo "## Not measured"
