@@ -303,9 +303,11 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 
 	dl := opt.Deadline
 	if !dl.IsZero() && !now.Before(dl) {
-		// Out of time before anything was written: the connection is
-		// untouched and goes back to the pool.
+		// Out of time before anything was written — the time went on
+		// getting the connection, so it is a connect-phase timeout. The
+		// connection is untouched and goes back to the pool.
 		c.release(cn, !c.perRequest)
+		res.Phase = PhaseConnect
 		return res, errLate
 	}
 	firstDL := dl

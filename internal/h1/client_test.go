@@ -410,8 +410,8 @@ func TestDeadlinePassed(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := c.Do(srv.target(), &Request{}, Options{Deadline: time.Now().Add(-time.Second)})
-	if !errors.Is(err, os.ErrDeadlineExceeded) || res.Phase != PhaseWrite || res.BytesOut != 0 {
-		t.Errorf("Do past its deadline = %+v, %v; want a timeout before writing", res, err)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || res.Phase != PhaseConnect || res.BytesOut != 0 {
+		t.Errorf("Do past its deadline = %+v, %v; want a connect-phase timeout before writing", res, err)
 	}
 	// Nothing was written, so the connection stays usable.
 	if _, err := c.Do(srv.target(), &Request{}, deadline(5*time.Second)); err != nil {
