@@ -1,0 +1,507 @@
+package queue
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Errors of Submit.
+var (
+	// ErrQueueFull means QueueLimit jobs are already waiting.
+	ErrQueueFull = errors.New("job queue full")
+	// ErrClosed means the queue has been closed.
+	ErrClosed = errors.New("job queue closed")
+	// ErrBodyTooLarge means the body is larger than Config.MaxBodyBytes.
+	ErrBodyTooLarge = errors.New("job body too large")
+)
+
+// ErrPoison is the failure of every attempt at a poison job.
+var ErrPoison = errors.New("poison job")
+
+// State is where a job is in its life.
+type State string
+
+// The states of a job. Queued → Running → Done, or Running → Retrying →
+// Running … → Dead after MaxAttempts failed attempts.
+const (
+	// Queued: accepted, waiting for its first attempt.
+	Queued State = "queued"
+	// Running: a worker is running an attempt.
+	Running State = "running"
+	// Retrying: an attempt failed; the job waits for the next one (out
+	// its backoff, then for a worker).
+	Retrying State = "retrying"
+	// Done: an attempt succeeded.
+	Done State = "done"
+	// Dead: MaxAttempts attempts failed; the job is in the dead-letter
+	// queue.
+	Dead State = "dead"
+)
+
+// Status is what GET /jobs/{id} answers, as JSON.
+type Status struct {
+	ID          string `json:"id"`
+	State       State  `json:"status"`
+	Attempts    int    `json:"attempts"` // attempts started, the running one included
+	MaxAttempts int    `json:"max_attempts"`
+	Poison      bool   `json:"poison,omitempty"`
+	// LastError is the error of the last failed attempt.
+	LastError string    `json:"last_error,omitempty"`
+	Created   time.Time `json:"created"`
+	// NextAttempt is when a retrying job's backoff ends.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	Finished    time.Time `json:"finished,omitzero"`
+}
+
+// Stats counts a queue's jobs.
+type Stats struct {
+	Queued      int // waiting for a worker (retries due included)
+	Retrying    int // waiting out a backoff
+	Running     int // held by a worker
+	DeadLetters int // in the dead-letter queue
+
+	Accepted uint64 // jobs accepted since New
+	Done     uint64 // jobs that succeeded
+	Dead     uint64 // jobs that died
+	Retries  uint64 // failed attempts that were retried
+	Attempts uint64 // attempts finished
+}
+
+// Queue is the job queue: an http.Handler serving POST /jobs and
+// GET /jobs/{id}, and the workers that run the jobs. Create it with New
+// and stop it with Close.
+type Queue struct {
+	cfg   Config
+	mux   *http.ServeMux
+	ready chan *job // jobs for the workers; never full (see Submit)
+	wake  chan struct{}
+
+	// ctx ends at Close: the workers and the scheduler stop, and running
+	// attempts are cancelled. It is the lifetime of the queue's own
+	// goroutines, not of a caller's request.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	closed   bool
+	seq      uint64
+	rng      *rand.Rand
+	jobs     map[string]*job
+	waiting  int           // queued + retrying: bounded by QueueLimit
+	running  int           // held by a worker
+	backoff  retryHeap     // retrying jobs, soonest first
+	finished fifo[string]  // ids of finished jobs whose records are kept, oldest first
+	dlq      fifo[*Status] // dead letters, oldest first
+	stats    Stats
+
+	busy atomic.Int64 // workers running an attempt
+
+	m metrics
+}
+
+// job is the record of one job. Fields are guarded by Queue.mu.
+type job struct {
+	id        string
+	body      []byte // nil once finished
+	poison    bool
+	state     State
+	attempts  int
+	lastErr   string
+	created   time.Time
+	nextAt    time.Time // end of the backoff, while in Queue.backoff
+	finished  time.Time
+	heapIndex int
+}
+
+// New returns a Queue for cfg, with its workers started, whose metrics
+// are labelled component=name and registered on reg (nil registers
+// none).
+func New(name string, cfg Config, reg prometheus.Registerer) (*Queue, error) {
+	var nameErr error
+	if name == "" {
+		nameErr = errors.New("name must not be empty (it labels the component's metrics)")
+	}
+	if err := errors.Join(nameErr, cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{
+		cfg:    cfg,
+		mux:    http.NewServeMux(),
+		ready:  make(chan *job, cfg.QueueLimit),
+		wake:   make(chan struct{}, 1),
+		ctx:    ctx,
+		cancel: cancel,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		jobs:   make(map[string]*job),
+	}
+	q.m = newMetrics(q)
+	if err := q.m.register(reg, name); err != nil {
+		cancel()
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	q.mux.HandleFunc("POST /jobs", q.handleSubmit)
+	q.mux.HandleFunc("GET /jobs/{id}", q.handleStatus)
+
+	q.wg.Add(cfg.Workers + 1)
+	for range cfg.Workers {
+		go q.worker() // ends when ctx is done
+	}
+	go q.scheduler() // ends when ctx is done
+	return q, nil
+}
+
+// Close stops the queue: Submit and POST /jobs refuse new jobs, running
+// attempts are cancelled (their jobs go back to queued, the attempt not
+// counted), and Close returns when the workers and the scheduler have
+// ended. Waiting jobs stay where they are, readable with Status. Close is
+// idempotent and always returns nil.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(func() {
+		q.mu.Lock()
+		q.closed = true
+		q.mu.Unlock()
+		q.cancel()
+		q.wg.Wait()
+	})
+	return nil
+}
+
+// ServeHTTP serves POST /jobs and GET /jobs/{id}; see the package doc.
+func (q *Queue) ServeHTTP(w http.ResponseWriter, r *http.Request) { q.mux.ServeHTTP(w, r) }
+
+// Submit accepts a job with body and returns its id. It fails with
+// ErrQueueFull when QueueLimit jobs are waiting, ErrClosed after Close,
+// and ErrBodyTooLarge. The queue keeps body until the job finishes: do
+// not modify it.
+func (q *Queue) Submit(body []byte) (string, error) {
+	if len(body) > q.cfg.MaxBodyBytes {
+		return "", fmt.Errorf("%w: %d bytes, more than %d", ErrBodyTooLarge, len(body), q.cfg.MaxBodyBytes)
+	}
+	poison := q.poisonBody(body) // outside the lock: it may parse JSON
+	now := time.Now()
+	q.mu.Lock()
+	switch {
+	case q.closed:
+		q.mu.Unlock()
+		q.m.rejectedClosed.Inc()
+		return "", ErrClosed
+	case q.waiting >= q.cfg.QueueLimit:
+		q.mu.Unlock()
+		q.m.rejectedFull.Inc()
+		return "", ErrQueueFull
+	}
+	if q.cfg.PoisonFraction > 0 && q.rng.Float64() < q.cfg.PoisonFraction {
+		poison = true
+	}
+	q.seq++
+	j := &job{id: strconv.FormatUint(q.seq, 10), body: body, poison: poison, state: Queued, created: now}
+	q.jobs[j.id] = j
+	q.waiting++
+	q.stats.Accepted++
+	q.mu.Unlock()
+	q.m.accepted.Inc()
+	// Never blocks: every job in ready or on its way there is counted in
+	// waiting, which is at most QueueLimit, the capacity of ready.
+	q.ready <- j
+	return j.id, nil
+}
+
+// poisonBody reports whether body is a JSON object whose PoisonField is
+// true.
+func (q *Queue) poisonBody(body []byte) bool {
+	field := q.cfg.PoisonField
+	if field == "" || !bytes.Contains(body, []byte(field)) {
+		return false // the common case costs no parsing
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return false
+	}
+	return string(bytes.TrimSpace(fields[field])) == "true"
+}
+
+// Status returns the status of job id, and false when no such job is
+// known (never submitted, or finished and forgotten).
+func (q *Queue) Status(id string) (Status, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j, ok := q.jobs[id]
+	if !ok {
+		return Status{}, false
+	}
+	return q.statusOf(j), true
+}
+
+// statusOf returns j's status. q.mu is held.
+func (q *Queue) statusOf(j *job) Status {
+	return Status{
+		ID:          j.id,
+		State:       j.state,
+		Attempts:    j.attempts,
+		MaxAttempts: q.cfg.MaxAttempts,
+		Poison:      j.poison,
+		LastError:   j.lastErr,
+		Created:     j.created,
+		NextAttempt: j.nextAt,
+		Finished:    j.finished,
+	}
+}
+
+// DeadLetters returns the statuses of the jobs in the dead-letter queue,
+// oldest first.
+func (q *Queue) DeadLetters() []Status {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]Status, 0, q.dlq.len())
+	for _, s := range q.dlq.all() {
+		out = append(out, *s)
+	}
+	return out
+}
+
+// Stats returns the queue's counts now.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.stats
+	s.Retrying = q.backoff.Len()
+	s.Queued = q.waiting - s.Retrying
+	s.Running = q.running
+	s.DeadLetters = q.dlq.len()
+	return s
+}
+
+// worker runs jobs from ready until the queue closes.
+func (q *Queue) worker() {
+	defer q.wg.Done()
+	for {
+		select {
+		case <-q.ctx.Done():
+			return
+		case j := <-q.ready:
+			q.run(j)
+		}
+	}
+}
+
+// run makes one attempt at j and settles its outcome.
+func (q *Queue) run(j *job) {
+	q.mu.Lock()
+	q.waiting--
+	q.running++
+	j.state = Running
+	j.nextAt = time.Time{}
+	j.attempts++
+	attempt := Job{ID: j.id, Body: j.body, Attempt: j.attempts, Poison: j.poison}
+	q.mu.Unlock()
+
+	q.busy.Add(1)
+	err := q.attempt(attempt)
+	q.busy.Add(-1)
+
+	now := time.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.running--
+	if err != nil && q.ctx.Err() != nil {
+		// Cut short by Close: not the job's failure.
+		j.state, j.attempts = Queued, j.attempts-1
+		if j.attempts > 0 {
+			j.state = Retrying
+		}
+		return
+	}
+	q.stats.Attempts++
+	q.m.attempts.Inc()
+	if err == nil && j.poison {
+		err = ErrPoison
+	}
+	switch {
+	case err == nil:
+		q.stats.Done++
+		q.m.done.Inc()
+		q.finish(j, Done, now)
+	case j.attempts >= q.cfg.MaxAttempts:
+		j.lastErr = err.Error()
+		q.stats.Dead++
+		q.m.dead.Inc()
+		q.finish(j, Dead, now)
+		s := q.statusOf(j)
+		q.dlq.push(&s)
+		if q.dlq.len() > q.cfg.DLQLimit {
+			q.dlq.pop()
+		}
+	default:
+		j.lastErr = err.Error()
+		j.state = Retrying
+		j.nextAt = now.Add(q.backoffDelay(j.attempts))
+		q.waiting++
+		q.stats.Retries++
+		q.m.retries.Inc()
+		heap.Push(&q.backoff, j)
+		if j.heapIndex == 0 { // the soonest: the scheduler's timer must move
+			select {
+			case q.wake <- struct{}{}:
+			default: // a wake-up is already pending
+			}
+		}
+	}
+}
+
+// attempt runs one attempt: Process, or the ServiceTime timer.
+func (q *Queue) attempt(job Job) (err error) {
+	ctx := q.ctx
+	if q.cfg.AttemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+		defer cancel()
+	}
+	if q.cfg.Process != nil {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("attempt panicked: %v", p)
+			}
+		}()
+		return q.cfg.Process(ctx, job)
+	}
+	if q.cfg.ServiceTime <= 0 {
+		return nil
+	}
+	t := time.NewTimer(q.cfg.ServiceTime)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish records that j ended in state s, and forgets the oldest
+// finished records beyond MaxRecords. q.mu is held.
+func (q *Queue) finish(j *job, s State, now time.Time) {
+	j.state = s
+	j.finished = now
+	j.body = nil
+	q.finished.push(j.id)
+	for q.finished.len() > q.cfg.MaxRecords {
+		delete(q.jobs, q.finished.pop())
+	}
+}
+
+// backoffCap is the bound of the backoff after the n-th failed attempt:
+// min(BackoffMax, BackoffBase·2^(n−1)).
+func (q *Queue) backoffCap(n int) time.Duration {
+	d := q.cfg.BackoffBase
+	for i := 1; i < n && d < q.cfg.BackoffMax; i++ {
+		d *= 2 // no overflow: d < BackoffMax ≤ 24 h before doubling
+	}
+	return min(d, q.cfg.BackoffMax)
+}
+
+// backoffDelay draws the wait after the n-th failed attempt, uniformly
+// from [0, backoffCap(n)] ("full jitter"). q.mu is held (for rng).
+func (q *Queue) backoffDelay(n int) time.Duration {
+	return time.Duration(q.rng.Int64N(int64(q.backoffCap(n)) + 1))
+}
+
+// scheduler moves retrying jobs whose backoff has ended to ready, until
+// the queue closes.
+func (q *Queue) scheduler() {
+	defer q.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var due []*job
+	for {
+		q.mu.Lock()
+		now := time.Now()
+		due = due[:0]
+		for q.backoff.Len() > 0 && !q.backoff[0].nextAt.After(now) {
+			j := heap.Pop(&q.backoff).(*job)
+			j.nextAt = time.Time{}
+			due = append(due, j)
+		}
+		next := time.Duration(-1)
+		if q.backoff.Len() > 0 {
+			next = q.backoff[0].nextAt.Sub(now)
+		}
+		q.mu.Unlock()
+		for _, j := range due {
+			q.ready <- j // never blocks: j is counted in waiting
+		}
+		clear(due) // let finished jobs be collected
+		if next >= 0 {
+			timer.Reset(next)
+		}
+		select {
+		case <-q.ctx.Done():
+			return
+		case <-q.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// retryHeap orders retrying jobs by the end of their backoff.
+type retryHeap []*job
+
+func (h retryHeap) Len() int           { return len(h) }
+func (h retryHeap) Less(i, k int) bool { return h[i].nextAt.Before(h[k].nextAt) }
+func (h retryHeap) Swap(i, k int) {
+	h[i], h[k] = h[k], h[i]
+	h[i].heapIndex, h[k].heapIndex = i, k
+}
+func (h *retryHeap) Push(x any) {
+	j := x.(*job)
+	j.heapIndex = len(*h)
+	*h = append(*h, j)
+}
+func (h *retryHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	j.heapIndex = -1
+	return j
+}
+
+// fifo is a first-in first-out queue on a slice that compacts itself, so
+// that its memory follows its length.
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (f *fifo[T]) len() int { return len(f.items) - f.head }
+func (f *fifo[T]) all() []T { return f.items[f.head:] }
+func (f *fifo[T]) push(v T) { f.items = append(f.items, v) }
+
+func (f *fifo[T]) pop() T {
+	v := f.items[f.head]
+	var zero T
+	f.items[f.head] = zero
+	f.head++
+	if f.head >= 64 && f.head*2 >= len(f.items) {
+		n := copy(f.items, f.items[f.head:])
+		clear(f.items[n:])
+		f.items = f.items[:n]
+		f.head = 0
+	}
+	return v
+}
