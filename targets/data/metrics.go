@@ -1,0 +1,90 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Names and help texts of the metrics. The first group is shared by every
+// target component: Prometheus allows one help text per metric name in a
+// registry, so these must match the other targets packages word for word.
+const (
+	metricRequests    = "surge_target_requests_total"
+	helpRequests      = "Operations the component served."
+	metricRejected    = "surge_target_rejected_total"
+	helpRejected      = "Requests or jobs the component shed, by reason."
+	metricUtilisation = "surge_target_utilisation"
+	helpUtilisation   = "Busy fraction of the component's capacity, from 0 to 1."
+	metricQueueDepth  = "surge_target_queue_depth"
+	helpQueueDepth    = "Requests or jobs waiting in the component's queue."
+	metricPoolWaits   = "surge_target_pool_waits_total"
+	helpPoolWaits     = "Acquisitions that had to wait for a free slot, connection or worker."
+	metricSlots       = "surge_target_slots"
+	helpSlots         = "Capacity of the component: slots, connections or workers."
+	metricBusySeconds = "surge_target_busy_seconds_total"
+	helpBusySeconds   = "Slot-seconds the component's slots were busy; its rate divided by surge_target_slots is the mean utilisation."
+
+	metricCacheHits      = "surge_target_cache_hits_total"
+	helpCacheHits        = "Cache lookups that found a live entry."
+	metricCacheMisses    = "surge_target_cache_misses_total"
+	helpCacheMisses      = "Cache lookups that found no live entry and went to the origin."
+	metricCacheHitRatio  = "surge_target_cache_hit_ratio"
+	helpCacheHitRatio    = "Hits divided by lookups since the cache started, from 0 to 1 (0 before the first lookup)."
+	metricCacheEntries   = "surge_target_cache_entries"
+	helpCacheEntries     = "Entries the cache holds, live or expired but not yet removed."
+	metricCacheEvictions = "surge_target_cache_evictions_total"
+	helpCacheEvictions   = "Entries the cache removed, by reason: capacity (least recently used) or expired (TTL)."
+
+	metricReplicationLag = "surge_target_replication_lag_seconds"
+	helpReplicationLag   = "Delay after which a write committed on the primary becomes visible on the replicas."
+	metricReplicaReads   = "surge_target_replica_reads_total"
+	helpReplicaReads     = "Reads served, by the node that served them: primary or replica-N."
+	metricStaleReads     = "surge_target_stale_reads_total"
+	helpStaleReads       = "Reads that returned an older version of the key than the primary held."
+	metricRYWReads       = "surge_target_read_your_writes_total"
+	helpRYWReads         = "Reads sent to the primary because their client wrote within the read-your-writes window."
+
+	metricKeys = "surge_target_keys"
+	helpKeys   = "Keys the store holds."
+
+	metricShardRequests = "surge_target_shard_requests_total"
+	helpShardRequests   = "Operations routed to each shard."
+
+	metricRegionRequests  = "surge_target_region_requests_total"
+	helpRegionRequests    = "Operations served, by the region whose store served them."
+	metricForwardedWrites = "surge_target_forwarded_writes_total"
+	helpForwardedWrites   = "Writes forwarded from a client's region to the primary region, paying the inter-region round trip."
+)
+
+// ReasonQueueFull is the reason label of surge_target_rejected_total for
+// operations a Node shed because its queue was full.
+const ReasonQueueFull = "queue_full"
+
+// register registers cs on reg with the label component=name. When one
+// fails it unregisters the ones already registered, so that a failed
+// constructor leaves the registry as it was. A nil reg registers nothing.
+func register(reg prometheus.Registerer, name string, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	reg = prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, reg)
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return fmt.Errorf("register metrics of component %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// checkName reports a component name that cannot label its metrics.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("name must not be empty (it labels the component's metrics)")
+	}
+	return nil
+}
