@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"errors"
 	"fmt"
 
@@ -12,19 +14,19 @@ import (
 // registry, so these must match the other targets packages word for word.
 const (
 	metricRequests    = "surge_target_requests_total"
-	helpRequests      = "Operations the component served."
+	helpRequests      = metricdef.HelpRequests
 	metricRejected    = "surge_target_rejected_total"
-	helpRejected      = "Requests or jobs the component shed, by reason."
+	helpRejected      = metricdef.HelpRejected
 	metricUtilisation = "surge_target_utilisation"
-	helpUtilisation   = "Busy fraction of the component's capacity, from 0 to 1."
+	helpUtilisation   = metricdef.HelpUtilisation
 	metricQueueDepth  = "surge_target_queue_depth"
-	helpQueueDepth    = "Requests or jobs waiting in the component's queue."
+	helpQueueDepth    = metricdef.HelpQueueDepth
 	metricPoolWaits   = "surge_target_pool_waits_total"
-	helpPoolWaits     = "Acquisitions that had to wait for a free slot, connection or worker."
+	helpPoolWaits     = metricdef.HelpPoolWaits
 	metricSlots       = "surge_target_slots"
-	helpSlots         = "Capacity of the component: slots, connections or workers."
+	helpSlots         = metricdef.HelpSlots
 	metricBusySeconds = "surge_target_busy_seconds_total"
-	helpBusySeconds   = "Slot-seconds the component's slots were busy; its rate divided by surge_target_slots is the mean utilisation."
+	helpBusySeconds   = metricdef.HelpBusySeconds
 
 	metricCacheHits      = "surge_target_cache_hits_total"
 	helpCacheHits        = "Cache lookups that found a live entry."

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"errors"
 	"fmt"
 
@@ -12,11 +14,11 @@ import (
 // these must match the other targets packages word for word.
 const (
 	metricRequests    = "surge_target_requests_total"
-	helpRequests      = "Operations the component served."
+	helpRequests      = metricdef.HelpRequests
 	metricRejected    = "surge_target_rejected_total"
-	helpRejected      = "Requests or jobs the component shed, by reason."
+	helpRejected      = metricdef.HelpRejected
 	metricUtilisation = "surge_target_utilisation"
-	helpUtilisation   = "Busy fraction of the component's capacity, from 0 to 1."
+	helpUtilisation   = metricdef.HelpUtilisation
 
 	metricBreakerState       = "surge_target_breaker_state"
 	helpBreakerState         = "Circuit breaker state: 0 closed, 1 half-open, 2 open."

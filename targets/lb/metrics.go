@@ -1,6 +1,8 @@
 package lb
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,28 +37,28 @@ func newMetrics(b *Balancer) *metrics {
 	m := &metrics{
 		poolWaits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "surge_target_pool_waits_total",
-			Help: "Requests that waited for a free in-flight slot.",
+			Help: metricdef.HelpPoolWaits,
 		}),
 		requests: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "surge_target_requests_total",
-			Help: "Requests forwarded to a backend and finished, whatever the outcome.",
+			Help: metricdef.HelpRequests,
 		}),
 		rejected: make(map[string]prometheus.Counter),
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "surge_target_rejected_total",
-		Help: "Requests shed without reaching a backend, by reason.",
+		Help: metricdef.HelpRejected,
 	}, []string{"reason"})
 	for _, r := range []string{ReasonUnhealthy, ReasonQueueFull, ReasonQueueTimeout} {
 		m.rejected[r] = rejected.WithLabelValues(r) // series exist from the start, at 0
 	}
 	utilisation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "surge_target_utilisation",
-		Help: "Requests in flight ÷ MaxInFlight, 0..1.",
+		Help: metricdef.HelpUtilisation,
 	}, func() float64 { return float64(len(b.slots)) / float64(cap(b.slots)) })
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "surge_target_queue_depth",
-		Help: "Requests waiting for an in-flight slot.",
+		Help: metricdef.HelpQueueDepth,
 	}, func() float64 { return float64(b.waiting.Load()) })
 
 	backendRequests := prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,10 +12,10 @@ import (
 // Prometheus requires one help text per metric name within a registry, so
 // these must match the other targets packages word for word.
 const (
-	helpRequests    = "Operations the component served."
-	helpRejected    = "Requests or jobs the component shed, by reason."
-	helpUtilisation = "Busy fraction of the component's capacity, from 0 to 1."
-	helpQueueDepth  = "Requests or jobs waiting in the component's queue."
+	helpRequests    = metricdef.HelpRequests
+	helpRejected    = metricdef.HelpRejected
+	helpUtilisation = metricdef.HelpUtilisation
+	helpQueueDepth  = metricdef.HelpQueueDepth
 	helpDLQDepth    = "Jobs in the component's dead-letter queue."
 )
 

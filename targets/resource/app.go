@@ -104,7 +104,7 @@ var _ http.Handler = (*AppServer)(nil)
 
 // NewAppServer returns the AppServer configured by cfg, named name in its
 // metrics, which are registered on reg unless it is nil.
-func NewAppServer(cfg AppServerConfig, name string, reg prometheus.Registerer) (*AppServer, error) {
+func NewAppServer(name string, cfg AppServerConfig, reg prometheus.Registerer) (*AppServer, error) {
 	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("app server %s: %w", name, err)
 	}

@@ -19,7 +19,7 @@ import (
 
 func mustApp(t *testing.T, cfg AppServerConfig, name string, reg prometheus.Registerer) *AppServer {
 	t.Helper()
-	a, err := NewAppServer(cfg, name, reg)
+	a, err := NewAppServer(name, cfg, reg)
 	if err != nil {
 		t.Fatalf("NewAppServer(%+v, %q): %v", cfg, name, err)
 	}
@@ -50,7 +50,7 @@ func TestAppServerConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v; want %q", err, want)
 	}
-	if _, err := NewAppServer(cfg, "", nil); err == nil || !strings.HasPrefix(err.Error(), "app server : name must not be empty") {
+	if _, err := NewAppServer("", cfg, nil); err == nil || !strings.HasPrefix(err.Error(), "app server : name must not be empty") {
 		t.Errorf("NewAppServer(bad, \"\") = %v", err)
 	}
 }

@@ -87,7 +87,7 @@ type DB struct {
 
 // NewDB returns the DB configured by cfg, named name in its metrics,
 // which are registered on reg unless it is nil.
-func NewDB(cfg DBConfig, name string, reg prometheus.Registerer) (*DB, error) {
+func NewDB(name string, cfg DBConfig, reg prometheus.Registerer) (*DB, error) {
 	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("db %s: %w", name, err)
 	}
@@ -245,17 +245,17 @@ var _ http.Handler = (*SharedBox)(nil)
 
 // NewSharedBox returns the SharedBox configured by cfg; see SharedBox for
 // the names of its metrics, which are registered on reg unless it is nil.
-func NewSharedBox(cfg SharedBoxConfig, name string, reg prometheus.Registerer) (*SharedBox, error) {
+func NewSharedBox(name string, cfg SharedBoxConfig, reg prometheus.Registerer) (*SharedBox, error) {
 	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("shared box %s: %w", name, err)
 	}
-	cpu, err := NewResource(ResourceConfig{Slots: cfg.CPUs, QueueLimit: cfg.CPUQueueLimit}, name+"-cpu", reg)
+	cpu, err := NewResource(name+"-cpu", ResourceConfig{Slots: cfg.CPUs, QueueLimit: cfg.CPUQueueLimit}, reg)
 	if err != nil {
 		return nil, err
 	}
 	dbCfg := cfg.DB
 	dbCfg.Budget = cpu
-	db, err := NewDB(dbCfg, name+"-db", reg)
+	db, err := NewDB(name+"-db", dbCfg, reg)
 	if err != nil {
 		unregister(reg, cpu)
 		return nil, err
@@ -263,7 +263,7 @@ func NewSharedBox(cfg SharedBoxConfig, name string, reg prometheus.Registerer) (
 	appCfg := cfg.App
 	appCfg.Budget = cpu
 	appCfg.Next = db.Handler()
-	app, err := NewAppServer(appCfg, name+"-app", reg)
+	app, err := NewAppServer(name+"-app", appCfg, reg)
 	if err != nil {
 		unregister(reg, cpu, db.pool)
 		return nil, err

@@ -18,7 +18,7 @@ import (
 
 func mustDB(t *testing.T, cfg DBConfig, name string, reg prometheus.Registerer) *DB {
 	t.Helper()
-	db, err := NewDB(cfg, name, reg)
+	db, err := NewDB(name, cfg, reg)
 	if err != nil {
 		t.Fatalf("NewDB(%+v, %q): %v", cfg, name, err)
 	}
@@ -37,7 +37,7 @@ func TestDBConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v; want %q", err, want)
 	}
-	if _, err := NewDB(cfg, "db", nil); err == nil || !strings.HasPrefix(err.Error(), "db db: pool must be") {
+	if _, err := NewDB("db", cfg, nil); err == nil || !strings.HasPrefix(err.Error(), "db db: pool must be") {
 		t.Errorf("NewDB(bad) = %v", err)
 	}
 }
@@ -167,21 +167,21 @@ func TestSharedBoxConfigValidate(t *testing.T) {
 // registry as it was.
 func TestNewSharedBoxRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := NewSharedBox(DefaultSharedBoxConfig(), "box", reg); err != nil {
+	if _, err := NewSharedBox("box", DefaultSharedBoxConfig(), reg); err != nil {
 		t.Fatal(err)
 	}
 	// A component named box-app already exists: the second box fails at
 	// its app and must unregister its cpu and db.
-	if _, err := NewAppServer(DefaultAppServerConfig(), "other-app", reg); err != nil {
+	if _, err := NewAppServer("other-app", DefaultAppServerConfig(), reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSharedBox(DefaultSharedBoxConfig(), "other", reg); err == nil {
+	if _, err := NewSharedBox("other", DefaultSharedBoxConfig(), reg); err == nil {
 		t.Fatal("NewSharedBox with a clashing app name succeeded")
 	}
 	if n, err := testutil.GatherAndCount(reg, "surge_target_slots"); err != nil || n != 4 {
 		t.Errorf("%d slots series, %v; want 4 (box-cpu, box-app, box-db, other-app)", n, err)
 	}
-	if _, err := NewSharedBox(DefaultSharedBoxConfig(), "other2", reg); err != nil {
+	if _, err := NewSharedBox("other2", DefaultSharedBoxConfig(), reg); err != nil {
 		t.Errorf("a box after the failed one: %v", err)
 	}
 }
@@ -197,7 +197,7 @@ func TestSharedBoxSaturation(t *testing.T) {
 		App:           AppServerConfig{Slots: 32, QueueLimit: 256, Service: Exponential(4 * ms), Seed: 1},
 		DB:            DBConfig{Pool: 16, QueueLimit: 256, Read: Exponential(6 * ms), Write: Exponential(20 * ms), Seed: 2},
 	}
-	box, err := NewSharedBox(cfg, "box", nil)
+	box, err := NewSharedBox("box", cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

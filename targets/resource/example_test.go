@@ -22,7 +22,7 @@ func ExampleNewResource() {
 		Costs:      map[resource.Op]resource.Dist{resource.OpDefault: resource.Exponential(10 * time.Millisecond)},
 		Seed:       1,
 	}
-	pool, err := resource.NewResource(cfg, "db", reg)
+	pool, err := resource.NewResource("db", cfg, reg)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +48,7 @@ func ExampleNewResource() {
 // second.
 func ExampleNewSharedBox() {
 	cfg := resource.DefaultSharedBoxConfig()
-	box, err := resource.NewSharedBox(cfg, "box", nil)
+	box, err := resource.NewSharedBox("box", cfg, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"errors"
 	"fmt"
 
@@ -13,20 +15,20 @@ import (
 // these must match the other targets packages word for word.
 const (
 	metricUtilisation = "surge_target_utilisation"
-	helpUtilisation   = "Busy fraction of the component's capacity, from 0 to 1."
+	helpUtilisation   = metricdef.HelpUtilisation
 	metricQueueDepth  = "surge_target_queue_depth"
-	helpQueueDepth    = "Requests or jobs waiting in the component's queue."
+	helpQueueDepth    = metricdef.HelpQueueDepth
 	metricPoolWaits   = "surge_target_pool_waits_total"
-	helpPoolWaits     = "Acquisitions that had to wait for a free slot, connection or worker."
+	helpPoolWaits     = metricdef.HelpPoolWaits
 	metricRejected    = "surge_target_rejected_total"
-	helpRejected      = "Requests or jobs the component shed, by reason."
+	helpRejected      = metricdef.HelpRejected
 	metricRequests    = "surge_target_requests_total"
-	helpRequests      = "Operations the component served."
+	helpRequests      = metricdef.HelpRequests
 
 	metricSlots       = "surge_target_slots"
-	helpSlots         = "Capacity of the component: slots, connections or workers."
+	helpSlots         = metricdef.HelpSlots
 	metricBusySeconds = "surge_target_busy_seconds_total"
-	helpBusySeconds   = "Slot-seconds the component's slots were busy; its rate divided by surge_target_slots is the mean utilisation."
+	helpBusySeconds   = metricdef.HelpBusySeconds
 )
 
 // ReasonQueueFull is the reason label of surge_target_rejected_total for

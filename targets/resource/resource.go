@@ -154,7 +154,7 @@ type Resource struct {
 // the errors. With reg non-nil the metrics are registered there (see the
 // package documentation); registering the same name twice on one
 // registry fails.
-func NewResource(cfg ResourceConfig, name string, reg prometheus.Registerer) (*Resource, error) {
+func NewResource(name string, cfg ResourceConfig, reg prometheus.Registerer) (*Resource, error) {
 	errs := []error{checkName(name), cfg.Validate()}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("resource %s: %w", name, err)

@@ -29,7 +29,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func mustResource(t *testing.T, cfg ResourceConfig, name string, reg prometheus.Registerer) *Resource {
 	t.Helper()
-	r, err := NewResource(cfg, name, reg)
+	r, err := NewResource(name, cfg, reg)
 	if err != nil {
 		t.Fatalf("NewResource(%+v, %q): %v", cfg, name, err)
 	}
@@ -67,14 +67,14 @@ func TestResourceConfigValidate(t *testing.T) {
 }
 
 func TestNewResourceErrors(t *testing.T) {
-	if _, err := NewResource(ResourceConfig{}, "", nil); err == nil ||
+	if _, err := NewResource("", ResourceConfig{}, nil); err == nil ||
 		err.Error() != "resource : name must not be empty (it labels the component's metrics)\nslots must be from 1 to 65536 (got 0)" {
 		t.Errorf("NewResource(zero config, \"\") = %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	mustResource(t, DefaultResourceConfig(), "db", reg)
 	mustResource(t, DefaultResourceConfig(), "app", reg) // same metric names, another component
-	if _, err := NewResource(DefaultResourceConfig(), "db", reg); err == nil || !strings.Contains(err.Error(), `register metrics of component "db"`) {
+	if _, err := NewResource("db", DefaultResourceConfig(), reg); err == nil || !strings.Contains(err.Error(), `register metrics of component "db"`) {
 		t.Errorf("second NewResource named db on one registry = %v; want a registration error", err)
 	}
 }
