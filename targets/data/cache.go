@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"container/list"
 	"context"
 	"errors"
@@ -170,7 +172,7 @@ var _ Store = (*Cache)(nil)
 // in-process cache). Its metrics carry component=name and are registered
 // on reg unless reg is nil.
 func NewCache(name string, cfg CacheConfig, origin Store, server Backend, reg prometheus.Registerer) (*Cache, error) {
-	errs := []error{checkName(name), cfg.Validate()}
+	errs := []error{metricdef.CheckName(name), cfg.Validate()}
 	if origin == nil {
 		errs = append(errs, errors.New("origin must not be nil"))
 	}
@@ -195,7 +197,7 @@ func NewCache(name string, cfg CacheConfig, origin Store, server Backend, reg pr
 	ratio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricCacheHitRatio, Help: helpCacheHitRatio}, c.HitRatio)
 	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricCacheEntries, Help: helpCacheEntries},
 		func() float64 { return float64(c.Len()) })
-	if err := register(reg, name, c.requests, c.hits, c.misses, c.evictions, ratio, size); err != nil {
+	if err := metricdef.Register(reg, name, c.requests, c.hits, c.misses, c.evictions, ratio, size); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return c, nil

@@ -2,11 +2,6 @@ package data
 
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
-
-	"errors"
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Names and help texts of the metrics. The first group is shared by every
@@ -63,30 +58,3 @@ const (
 // ReasonQueueFull is the reason label of surge_target_rejected_total for
 // operations a Node shed because its queue was full.
 const ReasonQueueFull = "queue_full"
-
-// register registers cs on reg with the label component=name. When one
-// fails it unregisters the ones already registered, so that a failed
-// constructor leaves the registry as it was. A nil reg registers nothing.
-func register(reg prometheus.Registerer, name string, cs ...prometheus.Collector) error {
-	if reg == nil {
-		return nil
-	}
-	reg = prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, reg)
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return fmt.Errorf("register metrics of component %q: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// checkName reports a component name that cannot label its metrics.
-func checkName(name string) error {
-	if name == "" {
-		return errors.New("name must not be empty (it labels the component's metrics)")
-	}
-	return nil
-}

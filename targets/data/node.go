@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +102,7 @@ var _ Backend = (*Node)(nil)
 // NewNode returns a Node configured by cfg whose metrics carry
 // component=name, registered on reg unless reg is nil.
 func NewNode(name string, cfg NodeConfig, reg prometheus.Registerer) (*Node, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n := &Node{
@@ -121,7 +123,7 @@ func NewNode(name string, cfg NodeConfig, reg prometheus.Registerer) (*Node, err
 		func() float64 { return float64(n.busy.Load()) / slots })
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricQueueDepth, Help: helpQueueDepth},
 		func() float64 { return float64(n.waiting.Load()) })
-	if err := register(reg, name, n.requests, n.poolWaits, n.rejected, utilisation, depth, slotsGauge, n.busySecs); err != nil {
+	if err := metricdef.Register(reg, name, n.requests, n.poolWaits, n.rejected, utilisation, depth, slotsGauge, n.busySecs); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	return n, nil

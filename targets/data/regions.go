@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -122,7 +124,7 @@ var _ Store = (*Regions)(nil)
 // configured by cfg, whose metrics carry component=name, registered on
 // reg unless reg is nil.
 func NewRegions(name string, cfg RegionsConfig, regions map[string]Store, reg prometheus.Registerer) (*Regions, error) {
-	errs := []error{checkName(name), cfg.Validate()}
+	errs := []error{metricdef.CheckName(name), cfg.Validate()}
 	if len(regions) < 1 {
 		errs = append(errs, errors.New("regions must name at least one region"))
 	}
@@ -175,7 +177,7 @@ func NewRegions(name string, cfg RegionsConfig, regions map[string]Store, reg pr
 	for _, n := range names {
 		r.perRegion[n] = perRegion.WithLabelValues(n)
 	}
-	if err := register(reg, name, r.requests, r.forwarded, perRegion); err != nil {
+	if err := metricdef.Register(reg, name, r.requests, r.forwarded, perRegion); err != nil {
 		return nil, fmt.Errorf("regions: %w", err)
 	}
 	return r, nil

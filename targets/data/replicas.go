@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -134,7 +136,7 @@ var _ Store = (*Replicas)(nil)
 // one replica), whose metrics carry component=name, registered on reg
 // unless reg is nil.
 func NewReplicas(name string, cfg ReplicasConfig, primary Backend, replicas []Backend, reg prometheus.Registerer) (*Replicas, error) {
-	errs := []error{checkName(name), cfg.Validate()}
+	errs := []error{metricdef.CheckName(name), cfg.Validate()}
 	if len(replicas) < 1 || len(replicas) > MaxReplicas {
 		errs = append(errs, fmt.Errorf("replicas must number from 1 to %d (got %d)", MaxReplicas, len(replicas)))
 	}
@@ -170,7 +172,7 @@ func NewReplicas(name string, cfg ReplicasConfig, primary Backend, replicas []Ba
 	lag.Set(cfg.Lag.Seconds())
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricKeys, Help: helpKeys},
 		func() float64 { return float64(r.Len()) })
-	if err := register(reg, name, r.requests, reads, r.stale, r.rywReads, lag, keys); err != nil {
+	if err := metricdef.Register(reg, name, r.requests, reads, r.stale, r.rywReads, lag, keys); err != nil {
 		return nil, fmt.Errorf("replicas: %w", err)
 	}
 	return r, nil

@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +130,7 @@ var _ Store = (*Shards)(nil)
 // NewShards returns Shards over shards configured by cfg, whose metrics
 // carry component=name, registered on reg unless reg is nil.
 func NewShards(name string, cfg ShardsConfig, shards []Store, reg prometheus.Registerer) (*Shards, error) {
-	errs := []error{checkName(name), cfg.Validate()}
+	errs := []error{metricdef.CheckName(name), cfg.Validate()}
 	if len(shards) < 1 || len(shards) > MaxShards {
 		errs = append(errs, fmt.Errorf("shards must number from 1 to %d (got %d)", MaxShards, len(shards)))
 	}
@@ -153,7 +155,7 @@ func NewShards(name string, cfg ShardsConfig, shards []Store, reg prometheus.Reg
 	for i := range shards {
 		s.perShard = append(s.perShard, perShard.WithLabelValues(strconv.Itoa(i)))
 	}
-	if err := register(reg, name, s.requests, perShard); err != nil {
+	if err := metricdef.Register(reg, name, s.requests, perShard); err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
 	return s, nil

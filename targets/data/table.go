@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -58,7 +60,7 @@ var _ Store = (*Table)(nil)
 // (nil: free) for its operations and whose metrics carry component=name,
 // registered on reg unless reg is nil.
 func NewTable(name string, cfg TableConfig, backend Backend, reg prometheus.Registerer) (*Table, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
 	t := &Table{
@@ -70,7 +72,7 @@ func NewTable(name string, cfg TableConfig, backend Backend, reg prometheus.Regi
 	}
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricKeys, Help: helpKeys},
 		func() float64 { return float64(t.Len()) })
-	if err := register(reg, name, t.requests, keys); err != nil {
+	if err := metricdef.Register(reg, name, t.requests, keys); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
 	return t, nil

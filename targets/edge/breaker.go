@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -187,7 +189,7 @@ type windowCount struct {
 // NewBreaker returns a closed Breaker for cfg, whose metrics are labelled
 // component=name and registered on reg (nil registers none).
 func NewBreaker(name string, cfg BreakerConfig, reg prometheus.Registerer) (*Breaker, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("circuit breaker: %w", err)
 	}
 	b := &Breaker{
@@ -213,7 +215,7 @@ func NewBreaker(name string, cfg BreakerConfig, reg prometheus.Registerer) (*Bre
 	state := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: metricBreakerState, Help: helpBreakerState,
 	}, func() float64 { return float64(b.State()) })
-	if err := register(reg, name, b.requests, rejected, b.transitions, state); err != nil {
+	if err := metricdef.Register(reg, name, b.requests, rejected, b.transitions, state); err != nil {
 		return nil, fmt.Errorf("circuit breaker: %w", err)
 	}
 	return b, nil

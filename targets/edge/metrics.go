@@ -2,11 +2,6 @@ package edge
 
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
-
-	"errors"
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Names and help texts of the metrics shared by every target component.
@@ -34,30 +29,3 @@ const (
 	// ReasonBreakerOpen counts calls a Breaker refused, open or half-open.
 	ReasonBreakerOpen = "breaker_open"
 )
-
-// register registers cs on reg with the label component=name. When one
-// fails it unregisters the ones already registered, so that a failed
-// constructor leaves the registry as it was. A nil reg registers nothing.
-func register(reg prometheus.Registerer, name string, cs ...prometheus.Collector) error {
-	if reg == nil {
-		return nil
-	}
-	reg = prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, reg)
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return fmt.Errorf("register metrics of component %q: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// checkName reports a component name that cannot label its metrics.
-func checkName(name string) error {
-	if name == "" {
-		return errors.New("name must not be empty (it labels the component's metrics)")
-	}
-	return nil
-}

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"container/list"
 	"errors"
 	"fmt"
@@ -150,7 +152,7 @@ type keyedBucket struct {
 // component=name and registered on reg (nil registers none). Every bucket
 // starts full.
 func NewRateLimiter(name string, cfg RateLimiterConfig, reg prometheus.Registerer) (*RateLimiter, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("rate limiter: %w", err)
 	}
 	l := &RateLimiter{
@@ -172,7 +174,7 @@ func NewRateLimiter(name string, cfg RateLimiterConfig, reg prometheus.Registere
 	utilisation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: metricUtilisation, Help: helpUtilisation,
 	}, l.utilisation)
-	if err := register(reg, name, l.requests, rejected, utilisation); err != nil {
+	if err := metricdef.Register(reg, name, l.requests, rejected, utilisation); err != nil {
 		return nil, fmt.Errorf("rate limiter: %w", err)
 	}
 	return l, nil

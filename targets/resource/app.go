@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -105,7 +107,7 @@ var _ http.Handler = (*AppServer)(nil)
 // NewAppServer returns the AppServer configured by cfg, named name in its
 // metrics, which are registered on reg unless it is nil.
 func NewAppServer(name string, cfg AppServerConfig, reg prometheus.Registerer) (*AppServer, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("app server %s: %w", name, err)
 	}
 	res := newResource(cfg.resourceConfig(), name)

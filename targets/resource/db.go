@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +90,7 @@ type DB struct {
 // NewDB returns the DB configured by cfg, named name in its metrics,
 // which are registered on reg unless it is nil.
 func NewDB(name string, cfg DBConfig, reg prometheus.Registerer) (*DB, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("db %s: %w", name, err)
 	}
 	pool := newResource(ResourceConfig{
@@ -246,7 +248,7 @@ var _ http.Handler = (*SharedBox)(nil)
 // NewSharedBox returns the SharedBox configured by cfg; see SharedBox for
 // the names of its metrics, which are registered on reg unless it is nil.
 func NewSharedBox(name string, cfg SharedBoxConfig, reg prometheus.Registerer) (*SharedBox, error) {
-	if err := errors.Join(checkName(name), cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("shared box %s: %w", name, err)
 	}
 	cpu, err := NewResource(name+"-cpu", ResourceConfig{Slots: cfg.CPUs, QueueLimit: cfg.CPUQueueLimit}, reg)

@@ -3,7 +3,6 @@ package resource
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
 
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,12 +91,4 @@ func unregister(reg prometheus.Registerer, rs ...*Resource) {
 	for _, r := range rs {
 		prometheus.WrapRegistererWith(prometheus.Labels{"component": r.name}, reg).Unregister(r.collector)
 	}
-}
-
-// checkName reports a component name that cannot label its metrics.
-func checkName(name string) error {
-	if name == "" {
-		return errors.New("name must not be empty (it labels the component's metrics)")
-	}
-	return nil
 }

@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"container/list"
 	"context"
 	"errors"
@@ -155,7 +157,7 @@ type Resource struct {
 // package documentation); registering the same name twice on one
 // registry fails.
 func NewResource(name string, cfg ResourceConfig, reg prometheus.Registerer) (*Resource, error) {
-	errs := []error{checkName(name), cfg.Validate()}
+	errs := []error{metricdef.CheckName(name), cfg.Validate()}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("resource %s: %w", name, err)
 	}

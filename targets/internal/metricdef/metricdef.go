@@ -4,6 +4,13 @@
 // to register one metric name with two help texts.
 package metricdef
 
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
 // The metrics shared by the target components; each series carries the
 // label component="instance name".
 const (
@@ -22,3 +29,30 @@ const (
 	BusySeconds     = "surge_target_busy_seconds_total"
 	HelpBusySeconds = "Slot-seconds the component's slots were busy; its rate divided by surge_target_slots is the mean utilisation."
 )
+
+// Register registers cs on reg with the label component=name. When one
+// fails it unregisters the ones already registered, so that a failed
+// constructor leaves the registry as it was. A nil reg registers nothing.
+func Register(reg prometheus.Registerer, name string, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	reg = prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, reg)
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return fmt.Errorf("register metrics of component %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// CheckName reports a component name that cannot label its metrics.
+func CheckName(name string) error {
+	if name == "" {
+		return errors.New("name must not be empty (it labels the component's metrics)")
+	}
+	return nil
+}
