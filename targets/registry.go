@@ -1,10 +1,15 @@
 package targets
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,18 +21,101 @@ var ErrUnknownTopology = errors.New("unknown topology")
 type topology struct {
 	name        string
 	description string // one line, for `target --list`
-	handler     func() (http.Handler, error)
+	// defaults returns a pointer to the default configuration.
+	defaults func() any
+	// build checks cfg (nil: the defaults; else the topology's config
+	// type, as a value or a pointer) and returns the handler and what
+	// stops what the handler owns.
+	build func(cfg any) (http.Handler, func() error, error)
+}
+
+// entry makes the topology of a config type C.
+func entry[C interface{ Validate() error }](name, description string, def func() C, build func(C, *assembly) (http.Handler, error)) topology {
+	return topology{
+		name:        name,
+		description: description,
+		defaults:    func() any { c := def(); return &c },
+		build: func(cfg any) (http.Handler, func() error, error) {
+			var c C
+			switch v := cfg.(type) {
+			case nil:
+				c = def()
+			case C:
+				c = v
+			case *C:
+				if v == nil {
+					c = def()
+				} else {
+					c = *v
+				}
+			default:
+				return nil, nil, fmt.Errorf("%w: topology %s takes a %T (got %T)", ErrInvalidConfig, name, c, cfg)
+			}
+			if err := c.Validate(); err != nil {
+				return nil, nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
+			}
+			a := newAssembly()
+			h, err := build(c, a)
+			if err != nil {
+				return nil, nil, errors.Join(fmt.Errorf("build topology %s: %w", name, err), a.close())
+			}
+			return h, a.close, nil
+		},
+	}
+}
+
+// echoEntry is the echo target, configured by an EchoConfig.
+var echoEntry = topology{
+	name:        "echo",
+	description: "answers every request with a fixed status and body after a fixed delay (default 200, 64 bytes, no delay)",
+	defaults:    func() any { c := DefaultEchoConfig(); return &c },
+	build: func(cfg any) (http.Handler, func() error, error) {
+		c := DefaultEchoConfig()
+		switch v := cfg.(type) {
+		case nil:
+		case EchoConfig:
+			c = v
+		case *EchoConfig:
+			if v != nil {
+				c = *v
+			}
+		default:
+			return nil, nil, fmt.Errorf("%w: topology echo takes a targets.EchoConfig (got %T)", ErrInvalidConfig, cfg)
+		}
+		h, err := NewEcho(c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		return h, func() error { return nil }, nil
+	},
 }
 
 // topologies is the table of bundled targets, the one place that lists
 // them. Keep it sorted by name.
 var topologies = []topology{
-	{
-		name:        "echo",
-		description: "answers every request with a fixed status and body after a fixed delay (default 200, 64 bytes, no delay)",
-		handler:     func() (http.Handler, error) { return NewEcho(DefaultEchoConfig()) },
-	},
+	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~2,160 req/s, app-bound)",
+		DefaultCacheConfig, buildCache),
+	echoEntry,
+	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~4,310 req/s, app-bound)",
+		DefaultLBConfig, buildLB),
+	entry("multi-region", "stage 8: 3 regions by X-Region header, 80 ms apart, active-passive writes to us-east (~6,150 req/s, passive apps wait out the RTT)",
+		DefaultMultiRegionConfig, buildMultiRegion),
+	entry("queue", "stage 7: POST /jobs answers 202 and 8 workers write to 3 shards later; GET /items still served (~6,780 req/s, app-bound)",
+		DefaultQueueConfig, buildQueue),
+	entry("replicas", "stage 5: reads to 2 replicas 100 ms behind, writes to the primary (~4,440 req/s, primary-bound by writes)",
+		DefaultReplicasConfig, buildReplicas),
+	entry("sharding", "stage 6: 3 primaries, each item on one by hash of its id (~6,470 req/s, app-bound)",
+		DefaultShardingConfig, buildSharding),
+	entry("single-box", "stage 1: app and db sharing one box of 2 CPUs (~290 req/s, CPU-bound)",
+		DefaultSingleBoxConfig, buildSingleBox),
+	entry("split", "stage 2: app server and a db on its own machine (~810 req/s, db-bound)",
+		DefaultSplitConfig, buildSplit),
 }
+
+// ErrInvalidConfig is matched (errors.Is) by the error of StartTopology
+// and DecodeConfig for a configuration that is malformed or out of range;
+// the message names the field.
+var ErrInvalidConfig = errors.New("invalid topology config")
 
 func lookup(name string) (topology, bool) {
 	i := slices.IndexFunc(topologies, func(t topology) bool { return t.name == name })
@@ -55,18 +143,144 @@ func Describe(name string) (string, bool) {
 }
 
 // Start serves the named topology, in its default configuration, on the
-// TCP address listen (like "127.0.0.1:0"). To configure the echo target,
-// use StartEcho.
-func Start(name, listen string) (*Server, error) {
+// TCP address listen (like "127.0.0.1:0"). Its Close stops everything the
+// topology started.
+func Start(name, listen string) (*Server, error) { return StartTopology(name, listen, nil) }
+
+// StartTopology serves the named topology on the TCP address listen,
+// configured by cfg: nil for the defaults, or the topology's config type
+// (SplitConfig for "split", …, EchoConfig for "echo") as a value or a
+// pointer, such as DecodeConfig returns. Errors match ErrUnknownTopology
+// or ErrInvalidConfig when the name or the configuration is at fault.
+//
+// Every topology but echo serves the same API:
+//
+//	GET  /items/{id}  200 {"id":..,"version":..,"source":..}, read through the
+//	                  topology's data path; 503 + Retry-After when a component sheds it
+//	POST /items       201 with the same body and Location: /items/{id}; the body is
+//	                  empty or JSON with an "id" (string or integer), else the server picks one
+//	POST /jobs        queue: 202 {"id":job,"item":id} + Location: /jobs/{job};
+//	                  other topologies: the write done synchronously, answered as POST /items (201)
+//	GET  /jobs/{id}   queue: 200 with the job's status as JSON (404 if unknown);
+//	                  others: 404 saying the topology has no job queue
+//	GET  /health      200 "ok" while serving
+//	GET  /metrics     Prometheus text with every component's surge_target_* series
+//
+// Requests may name their client (X-Client-ID, for read-your-writes) and
+// their region (X-Region, multi-region; an unknown region is 400).
+//
+// Close stops the listener, then every component's goroutines and the
+// lb topology's backend listeners.
+func StartTopology(name, listen string, cfg any) (*Server, error) {
 	t, ok := lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownTopology, name, strings.Join(Names(), ", "))
+		return nil, unknown(name)
 	}
-	h, err := t.handler()
+	h, cleanup, err := t.build(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("start target %s: %w", name, err)
+		return nil, err
 	}
-	return NewServer(listen, h)
+	srv, err := NewServer(listen, h)
+	if err != nil {
+		return nil, errors.Join(err, cleanup())
+	}
+	srv.cleanup = cleanup
+	return srv, nil
+}
+
+func unknown(name string) error {
+	return fmt.Errorf("%w %q (known: %s)", ErrUnknownTopology, name, strings.Join(Names(), ", "))
+}
+
+// DefaultConfig returns a pointer to the default configuration of the
+// named topology (a *SplitConfig for "split", …), to print or to copy.
+func DefaultConfig(name string) (any, error) {
+	t, ok := lookup(name)
+	if !ok {
+		return nil, unknown(name)
+	}
+	return t.defaults(), nil
+}
+
+// maxConfigBytes bounds a configuration file.
+const maxConfigBytes = 1 << 20
+
+// fieldOf names the field of a decoding error that does not name one
+// itself (a bad distribution or duration): the path to the string value
+// the error quotes, like "app.service: ". It returns "" when err names its
+// field already or no value matches.
+func fieldOf(doc []byte, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &typeErr) || errors.As(err, &syntaxErr) || strings.Contains(err.Error(), "unknown field") {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return ""
+	}
+	msg := err.Error()
+	var walk func(path string, v any) string
+	walk = func(path string, v any) string {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if found := walk(p, x[k]); found != "" {
+					return found
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if found := walk(fmt.Sprintf("%s[%d]", path, i), e); found != "" {
+					return found
+				}
+			}
+		case string:
+			if strings.Contains(msg, strconv.Quote(x)) {
+				return path
+			}
+		}
+		return ""
+	}
+	if p := walk("", v); p != "" {
+		return p + ": "
+	}
+	return ""
+}
+
+// DecodeConfig reads a JSON configuration of the named topology from r:
+// the fields it sets override the defaults; an unknown field, a value of
+// the wrong type or a value out of range is an error (matching
+// ErrInvalidConfig) that names the field. It returns a pointer to the
+// topology's config type, for StartTopology.
+func DecodeConfig(name string, r io.Reader) (any, error) {
+	t, ok := lookup(name)
+	if !ok {
+		return nil, unknown(name)
+	}
+	cfg := t.defaults()
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes))
+	if err != nil {
+		return nil, fmt.Errorf("read config of topology %s: %w", name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("%w: topology %s: %s%w", ErrInvalidConfig, name, fieldOf(data, err), err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: topology %s: more than one JSON value", ErrInvalidConfig, name)
+	}
+	if v, ok := cfg.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
+		}
+	}
+	return cfg, nil
 }
 
 // StartEcho serves the echo target configured by cfg on the TCP address

@@ -31,6 +31,9 @@ type Server struct {
 	shutdownTimeout time.Duration
 	closeOnce       sync.Once
 	closeErr        error
+	// cleanup, when set, stops what the served handler owns (workers,
+	// health checks, backend servers); Close runs it after serving ends.
+	cleanup func() error
 }
 
 // NewServer listens on the TCP address listen (like "127.0.0.1:0" or
@@ -88,7 +91,11 @@ func (s *Server) Close() error {
 			err = fmt.Errorf("close target: requests still in flight after %v were cut: %w", s.shutdownTimeout, shutdownErr)
 		}
 		<-s.done
-		s.closeErr = errors.Join(err, s.serveErr)
+		var cleanupErr error
+		if s.cleanup != nil {
+			cleanupErr = s.cleanup()
+		}
+		s.closeErr = errors.Join(err, s.serveErr, cleanupErr)
 	})
 	return s.closeErr
 }

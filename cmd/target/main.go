@@ -4,21 +4,32 @@
 //	target                                   # echo on 127.0.0.1:8080
 //	target --delay 20ms --body-bytes 1024    # a slower echo with a bigger body
 //	target --list                            # the bundled topologies
+//	target --topology cache                  # stage 3 of the staircase, default capacities
+//	target --topology lb --print-config      # its default config as JSON, to copy
+//	target --topology lb --config lb.json    # overrides from a JSON file
+//
+// The eight staircase topologies (single-box, split, cache, lb, replicas,
+// sharding, queue, multi-region) serve GET /items/{id}, POST /items,
+// POST /jobs, GET /jobs/{id}, GET /health and GET /metrics; see
+// targets.StartTopology. A --config file sets only the fields it names;
+// an unknown field or a value out of range is a usage error naming it.
 //
 // It prints "target NAME listening on http://ADDR" once it serves, and
 // shuts down gracefully on SIGINT or SIGTERM.
 //
 // Exit codes: 0 after a clean shutdown, 2 on a usage error (bad flag,
-// unknown topology), 3 when it cannot listen or fails while serving.
+// unknown topology, bad config), 3 when it cannot listen or fails while serving.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -53,6 +64,8 @@ type options struct {
 	status    int
 	bodyBytes int
 	list      bool
+	config    string
+	print     bool
 }
 
 func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
@@ -77,6 +90,9 @@ func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
 				return list(stdout)
 			}
 			echoFlags := cmd.Flags().Changed("delay") || cmd.Flags().Changed("status") || cmd.Flags().Changed("body-bytes")
+			if opts.print {
+				return printConfig(stdout, opts.topology)
+			}
 			return serve(ctx, stdout, opts, echoFlags, cmd.Flags().Changed("body-bytes"))
 		},
 	}
@@ -88,6 +104,8 @@ func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
 	f.IntVar(&opts.status, "status", def.Status, "echo: HTTP status of every response, 200 to 599")
 	f.IntVar(&opts.bodyBytes, "body-bytes", def.BodyBytes, "echo: size of every response body in bytes (0 for 204 and 304)")
 	f.BoolVar(&opts.list, "list", false, "list the bundled topologies and exit")
+	f.StringVar(&opts.config, "config", "", "JSON file of config overrides for the topology (see --print-config)")
+	f.BoolVar(&opts.print, "print-config", false, "print the topology's default config as JSON and exit")
 	return cmd
 }
 
@@ -101,12 +119,30 @@ func list(w io.Writer) error {
 	return tw.Flush()
 }
 
+// printConfig prints the default config of the named topology as
+// indented JSON.
+func printConfig(w io.Writer, name string) error {
+	cfg, err := targets.DefaultConfig(name)
+	if err != nil {
+		return usageError(err)
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
 // serve starts the target, announces it and serves until ctx is done or
 // the server fails.
 func serve(ctx context.Context, stdout io.Writer, opts options, echoFlags, bodyBytesSet bool) error {
 	var srv *targets.Server
 	var err error
 	if opts.topology == "echo" {
+		if opts.config != "" {
+			return usageError(errors.New("--config does not apply to the echo topology: use --delay, --status and --body-bytes"))
+		}
 		cfg := targets.EchoConfig{Delay: opts.delay, Status: opts.status, BodyBytes: opts.bodyBytes}
 		if (cfg.Status == 204 || cfg.Status == 304) && !bodyBytesSet {
 			cfg.BodyBytes = 0 // the default size does not apply to statuses without a body
@@ -122,8 +158,23 @@ func serve(ctx context.Context, stdout io.Writer, opts options, echoFlags, bodyB
 		if _, known := targets.Describe(opts.topology); known && echoFlags {
 			return usageError(fmt.Errorf("--delay, --status and --body-bytes apply only to the echo topology"))
 		}
-		srv, err = targets.Start(opts.topology, opts.listen)
-		if errors.Is(err, targets.ErrUnknownTopology) {
+		var cfg any
+		if opts.config != "" {
+			if _, known := targets.Describe(opts.topology); !known {
+				return usageError(fmt.Errorf("%w %q (known: %s)", targets.ErrUnknownTopology, opts.topology, strings.Join(targets.Names(), ", ")))
+			}
+			f, ferr := os.Open(opts.config)
+			if ferr != nil {
+				return usageError(fmt.Errorf("--config: %w", ferr))
+			}
+			cfg, err = targets.DecodeConfig(opts.topology, f)
+			_ = f.Close()
+			if err != nil {
+				return usageError(fmt.Errorf("--config %s: %w", opts.config, err))
+			}
+		}
+		srv, err = targets.StartTopology(opts.topology, opts.listen, cfg)
+		if errors.Is(err, targets.ErrUnknownTopology) || errors.Is(err, targets.ErrInvalidConfig) {
 			return usageError(err)
 		}
 	}

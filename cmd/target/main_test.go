@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,7 +63,7 @@ func runUntilCancelled(t *testing.T, args ...string) (url string, stop func() (i
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, args, stdout, stderr) }()
 
-	announce := regexp.MustCompile(`^target echo listening on (http://127\.0\.0\.1:[0-9]+)$`)
+	announce := regexp.MustCompile(`^target [a-z-]+ listening on (http://127\.0\.0\.1:[0-9]+)$`)
 	select {
 	case line := <-stdout.lines:
 		m := announce.FindStringSubmatch(line)
@@ -135,9 +137,21 @@ func TestServeStatusWithoutBody(t *testing.T) {
 func TestList(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--list"}, &stdout, &stderr)
-	want := "echo  answers every request with a fixed status and body after a fixed delay (default 200, 64 bytes, no delay)\n"
-	if code != 0 || stdout.String() != want || stderr.Len() != 0 {
-		t.Errorf("run(--list) = %d, stdout %q, stderr %q; want 0, %q, nothing", code, stdout.String(), stderr.String(), want)
+	if code != 0 || stderr.Len() != 0 {
+		t.Fatalf("run(--list) = %d, stderr %q; want 0 and nothing", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	names := []string{"cache", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
+	if len(lines) != len(names) {
+		t.Fatalf("run(--list) printed %d lines, want %d:\n%s", len(lines), len(names), stdout.String())
+	}
+	for i, name := range names {
+		if fields := strings.Fields(lines[i]); len(fields) < 2 || fields[0] != name {
+			t.Errorf("line %d of --list is %q; want %s and its description", i+1, lines[i], name)
+		}
+	}
+	if !strings.Contains(stdout.String(), "echo          answers every request with a fixed status") {
+		t.Errorf("--list lacks echo's description:\n%s", stdout.String())
 	}
 }
 
@@ -154,8 +168,8 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string // the whole of stderr
 	}{
-		{[]string{"--topology", "nope"}, "error: unknown topology \"nope\" (known: echo)\n"},
-		{[]string{"--topology", "nope", "--delay", "1s"}, "error: unknown topology \"nope\" (known: echo)\n"},
+		{[]string{"--topology", "nope"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
+		{[]string{"--topology", "nope", "--delay", "1s"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
 		{[]string{"--nope"}, "error: unknown flag: --nope\n"},
 		{[]string{"--delay", "soon"}, "error: invalid argument \"soon\" for \"--delay\" flag: time: invalid duration \"soon\"\n"},
 		{[]string{"--delay", "-1s"}, "error: echo: delay must not be negative (got -1s)\n"},
@@ -163,6 +177,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--status", "204", "--body-bytes", "5"}, "error: echo: status 204 allows no body; set body bytes to 0 (got 5)\n"},
 		{[]string{"--body-bytes", "-1"}, "error: echo: body bytes must be from 0 to 16777216 (got -1)\n"},
 		{[]string{"serve"}, "error: unexpected argument \"serve\" (target takes only flags)\n"},
+		{[]string{"--topology", "split", "--delay", "1s"}, "error: --delay, --status and --body-bytes apply only to the echo topology\n"},
+		{[]string{"--config", "x.json"}, "error: --config does not apply to the echo topology: use --delay, --status and --body-bytes\n"},
+		{[]string{"--topology", "nope", "--print-config"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -184,5 +201,56 @@ func TestListenFailure(t *testing.T) {
 	want := "error: start target: listen tcp " + ln.Addr().String() + ": bind: address already in use\n"
 	if code != 3 || stderr.String() != want || stdout.Len() != 0 {
 		t.Errorf("run(--listen busy) = %d, stdout %q, stderr %q; want 3, nothing, %q", code, stdout.String(), stderr.String(), want)
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBadConfigFile(t *testing.T) {
+	tests := []struct {
+		topology, body, field string
+	}{
+		{"split", `{"db":{"pool":0}}`, "db.pool"},
+		{"cache", `{"cache":{"capacityy":5}}`, `unknown field "capacityy"`},
+		{"lb", `{"apps":"two"}`, "apps"},
+		{"replicas", `{"lag":"soon"}`, "lag"},
+		{"multi-region", `{"regions":["a","a"],"primary":"a"}`, "regions[1]"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"--topology", tt.topology, "--listen", "127.0.0.1:0", "--config", writeFile(t, tt.body)}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tt.field) || stdout.Len() != 0 {
+			t.Errorf("%s with %s: exit %d, stdout %q, stderr %q; want 2 and an error naming %s", tt.topology, tt.body, code, stdout.String(), stderr.String(), tt.field)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--topology", "split", "--config", filepath.Join(t.TempDir(), "missing.json")}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "missing.json") {
+		t.Errorf("missing config file: exit %d, stderr %q; want 2 naming the file", code, stderr.String())
+	}
+}
+
+func TestServeTopologyWithConfig(t *testing.T) {
+	var printed bytes.Buffer
+	if code := run(context.Background(), []string{"--topology", "sharding", "--print-config"}, &printed, io.Discard); code != 0 {
+		t.Fatalf("--print-config exit %d", code)
+	}
+	body := strings.Replace(printed.String(), `"shards": 3`, `"shards": 5`, 1)
+	url, stop := runUntilCancelled(t, "--topology", "sharding", "--listen", "127.0.0.1:0", "--config", writeFile(t, body))
+	if code, b := httpGet(t, url+"/metrics"); code != 200 || !strings.Contains(b, `component="shard-4"`) {
+		t.Errorf("GET /metrics = %d; want 200 with the fifth shard's series", code)
+	}
+	if code, _ := httpGet(t, url+"/items/1"); code != 200 {
+		t.Errorf("GET /items/1 = %d; want 200", code)
+	}
+	if code, stderr := stop(); code != 0 {
+		t.Errorf("run = %d, stderr %q; want 0", code, stderr)
 	}
 }

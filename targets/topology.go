@@ -1,0 +1,393 @@
+package targets
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/surgeload/surge/targets/data"
+	"github.com/surgeload/surge/targets/lb"
+	"github.com/surgeload/surge/targets/resource"
+)
+
+// AppConfig is an application server tier: a resource.AppServer.
+type AppConfig struct {
+	// Slots is the concurrency limit (worker threads). A request holds
+	// its slot for its whole life, downstream calls included.
+	Slots int `json:"slots"`
+	// QueueLimit is how many requests may wait for a slot; more get 503
+	// with Retry-After.
+	QueueLimit int `json:"queue_limit"`
+	// Service is the app's own work per request, like
+	// "lognormal(2ms, p99=8ms)" (see resource.Dist).
+	Service resource.Dist `json:"service"`
+}
+
+// DBConfig is a database node: a resource.DB.
+type DBConfig struct {
+	// Pool is the connection pool: queries served at once.
+	Pool int `json:"pool"`
+	// QueueLimit is how many queries may wait for a connection; more are
+	// shed (503 with Retry-After).
+	QueueLimit int `json:"queue_limit"`
+	// Read and Write are the costs of one read and one write.
+	Read  resource.Dist `json:"read"`
+	Write resource.Dist `json:"write"`
+}
+
+// CacheTierConfig is a cache-aside LRU cache in the app (a data.Cache
+// with no server cost).
+type CacheTierConfig struct {
+	// Capacity is how many entries the cache holds. In the topologies
+	// after "cache", 0 means no cache.
+	Capacity int `json:"capacity"`
+	// TTL is how long an entry lives, like "1m"; "0s" never expires.
+	TTL Duration `json:"ttl"`
+	// Policy is what a write does to the cached entry: "cache-aside"
+	// (delete it) or "write-through" (replace it). Behind replicas,
+	// cache-aside lets a read that misses within the replication lag of
+	// a write cache the replica's older version until the TTL; use
+	// write-through to avoid that.
+	Policy data.WritePolicy `json:"policy"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as a string
+// like "80ms".
+type Duration time.Duration
+
+// MarshalText returns the duration like "80ms".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText parses a duration like "80ms" (time.ParseDuration).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want one like \"80ms\"", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// SingleBoxConfig is stage 1: the app and its database on one machine,
+// both charging their work to one budget of CPUs.
+type SingleBoxConfig struct {
+	// CPUs is the machine's shared capacity.
+	CPUs int `json:"cpus"`
+	// CPUQueueLimit is how many operations may wait for a CPU.
+	CPUQueueLimit int       `json:"cpu_queue_limit"`
+	App           AppConfig `json:"app"`
+	DB            DBConfig  `json:"db"`
+}
+
+// SplitConfig is stage 2: the database on a machine of its own.
+type SplitConfig struct {
+	App AppConfig `json:"app"`
+	DB  DBConfig  `json:"db"`
+}
+
+// CacheConfig is stage 3: a cache-aside cache in front of the database.
+type CacheConfig struct {
+	App   AppConfig       `json:"app"`
+	Cache CacheTierConfig `json:"cache"`
+	DB    DBConfig        `json:"db"`
+}
+
+// LBConfig is stage 4: a load balancer (a real reverse proxy over
+// loopback) in front of Apps app servers that share one cache and one
+// database.
+type LBConfig struct {
+	// Apps is how many app servers, each on its own loopback listener.
+	Apps int `json:"apps"`
+	// Algorithm is the balancer's: round_robin, weighted_round_robin,
+	// least_connections, ip_hash or random.
+	Algorithm lb.Algorithm `json:"algorithm"`
+	// HealthInterval is the balancer's health-check period; "0s" turns
+	// checks off.
+	HealthInterval Duration        `json:"health_interval"`
+	App            AppConfig       `json:"app"`
+	Cache          CacheTierConfig `json:"cache"`
+	DB             DBConfig        `json:"db"`
+}
+
+// ReplicasConfig is stage 5: reads to Replicas read replicas (round
+// robin), writes to the primary, replicas Lag behind it.
+type ReplicasConfig struct {
+	App      AppConfig       `json:"app"`
+	Cache    CacheTierConfig `json:"cache"`
+	Primary  DBConfig        `json:"primary"`
+	Replica  DBConfig        `json:"replica"`
+	Replicas int             `json:"replicas"`
+	Lag      Duration        `json:"lag"`
+	// ReadYourWrites sends a client's reads (X-Client-ID) to the primary
+	// for a lag after its writes.
+	ReadYourWrites bool `json:"read_your_writes"`
+}
+
+// ShardingConfig is stage 6: Shards primaries, each item on one of them
+// by hash of its id.
+type ShardingConfig struct {
+	App    AppConfig       `json:"app"`
+	Cache  CacheTierConfig `json:"cache"`
+	Shards int             `json:"shards"`
+	// Shard configures every shard's database.
+	Shard DBConfig `json:"shard"`
+}
+
+// QueueConfig is stage 7: the sharded store of stage 6 with writes made
+// asynchronous: POST /jobs answers 202 at once and Workers write to the
+// store later.
+type QueueConfig struct {
+	App    AppConfig       `json:"app"`
+	Cache  CacheTierConfig `json:"cache"`
+	Shards int             `json:"shards"`
+	Shard  DBConfig        `json:"shard"`
+	// Workers is how many jobs are written at once.
+	Workers int `json:"workers"`
+	// QueueLimit is how many jobs may wait; more get 503.
+	QueueLimit int `json:"queue_limit"`
+	// MaxAttempts is how many times a failed write is tried.
+	MaxAttempts int `json:"max_attempts"`
+}
+
+// MultiRegionConfig is stage 8: Regions, each with its own app servers
+// and cache, reading its own replica; writes go to the Primary region's
+// database (active-passive), crossing RTT from the other regions.
+// Requests name their region with the X-Region header (none: Primary).
+type MultiRegionConfig struct {
+	Regions []string `json:"regions"`
+	Primary string   `json:"primary"`
+	RTT     Duration `json:"rtt"`
+	Lag     Duration `json:"lag"`
+	// App configures each region's app server.
+	App AppConfig `json:"app"`
+	// Cache configures each region's cache.
+	Cache CacheTierConfig `json:"cache"`
+	// PrimaryDB is the primary region's database.
+	PrimaryDB DBConfig `json:"primary_db"`
+	// Replica configures each other region's replica.
+	Replica DBConfig `json:"replica"`
+}
+
+func defaultApp(slots int) AppConfig {
+	return AppConfig{Slots: slots, QueueLimit: 256, Service: resource.LogNormalP99(2*time.Millisecond, 8*time.Millisecond)}
+}
+
+func defaultDB(pool int) DBConfig {
+	return DBConfig{
+		Pool:       pool,
+		QueueLimit: 256,
+		Read:       resource.LogNormalP99(4500*time.Microsecond, 18*time.Millisecond),
+		Write:      resource.LogNormalP99(9*time.Millisecond, 36*time.Millisecond),
+	}
+}
+
+func defaultCache() CacheTierConfig {
+	return CacheTierConfig{Capacity: 10_000, TTL: Duration(time.Minute), Policy: data.CacheAside}
+}
+
+// DefaultSingleBoxConfig returns 2 CPUs shared by an app of 8 slots and a
+// db of 4 connections: about 290 req/s, limited by the CPUs.
+func DefaultSingleBoxConfig() SingleBoxConfig {
+	return SingleBoxConfig{CPUs: 2, CPUQueueLimit: 1024, App: defaultApp(8), DB: defaultDB(4)}
+}
+
+// DefaultSplitConfig returns an app of 8 slots and a db of 4
+// connections: about 810 req/s, limited by the db.
+func DefaultSplitConfig() SplitConfig { return SplitConfig{App: defaultApp(8), DB: defaultDB(4)} }
+
+// DefaultCacheConfig returns the split config with a 10,000-entry cache
+// (TTL 1 minute): about 2,160 req/s, limited by the app.
+func DefaultCacheConfig() CacheConfig {
+	return CacheConfig{App: defaultApp(8), Cache: defaultCache(), DB: defaultDB(4)}
+}
+
+// DefaultLBConfig returns 2 apps of 8 slots behind a round-robin balancer
+// checking health every second, one cache and a db of 8 connections:
+// about 4,310 req/s, limited by the apps.
+func DefaultLBConfig() LBConfig {
+	return LBConfig{
+		Apps: 2, Algorithm: lb.RoundRobin, HealthInterval: Duration(time.Second),
+		App: defaultApp(8), Cache: defaultCache(), DB: defaultDB(8),
+	}
+}
+
+// DefaultReplicasConfig returns an app of 24 slots, a cache, a primary
+// and 2 replicas of 4 connections each, 100 ms behind: about 4,440
+// req/s, limited by the primary's writes.
+func DefaultReplicasConfig() ReplicasConfig {
+	return ReplicasConfig{
+		App: defaultApp(24), Cache: defaultCache(), Primary: defaultDB(4), Replica: defaultDB(4),
+		Replicas: 2, Lag: Duration(100 * time.Millisecond),
+	}
+}
+
+// DefaultShardingConfig returns an app of 24 slots, a cache and 3 shards
+// of 4 connections: about 6,470 req/s, limited by the app.
+func DefaultShardingConfig() ShardingConfig {
+	return ShardingConfig{App: defaultApp(24), Cache: defaultCache(), Shards: 3, Shard: defaultDB(4)}
+}
+
+// DefaultQueueConfig returns the sharding config with 8 workers, a job
+// queue of 1,000 and 5 attempts: about 6,780 req/s, limited by the app.
+func DefaultQueueConfig() QueueConfig {
+	return QueueConfig{
+		App: defaultApp(24), Cache: defaultCache(), Shards: 3, Shard: defaultDB(4),
+		Workers: 8, QueueLimit: 1000, MaxAttempts: 5,
+	}
+}
+
+// DefaultMultiRegionConfig returns regions us-east (primary), eu-west and
+// ap-south, 80 ms apart, replicas 100 ms behind, an app of 24 slots and a
+// cache in each, a primary db of 8 connections and replicas of 4: about
+// 6,150 req/s with load spread evenly, limited by the passive regions'
+// apps, whose slots wait out the RTT of forwarded writes.
+func DefaultMultiRegionConfig() MultiRegionConfig {
+	return MultiRegionConfig{
+		Regions: []string{"us-east", "eu-west", "ap-south"}, Primary: "us-east",
+		RTT: Duration(80 * time.Millisecond), Lag: Duration(100 * time.Millisecond),
+		App: defaultApp(24), Cache: defaultCache(), PrimaryDB: defaultDB(8), Replica: defaultDB(4),
+	}
+}
+
+// check collects validation errors, each naming its JSON field.
+type check struct{ errs []error }
+
+func (c *check) need(ok bool, field, format string, args ...any) {
+	if !ok {
+		c.errs = append(c.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+}
+
+func (c *check) dist(field string, d resource.Dist) {
+	if err := d.Validate(); err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: %w", field, err))
+	}
+}
+
+func (c *check) err() error { return errors.Join(c.errs...) }
+
+func (c *check) app(field string, a AppConfig) {
+	c.need(a.Slots >= 1 && a.Slots <= resource.MaxSlots, field+".slots", "must be from 1 to %d (got %d)", resource.MaxSlots, a.Slots)
+	c.need(a.QueueLimit >= 0 && a.QueueLimit <= resource.MaxQueueLimit, field+".queue_limit", "must be from 0 to %d (got %d)", resource.MaxQueueLimit, a.QueueLimit)
+	c.dist(field+".service", a.Service)
+}
+
+func (c *check) db(field string, d DBConfig) {
+	c.need(d.Pool >= 1 && d.Pool <= resource.MaxSlots, field+".pool", "must be from 1 to %d (got %d)", resource.MaxSlots, d.Pool)
+	c.need(d.QueueLimit >= 0 && d.QueueLimit <= resource.MaxQueueLimit, field+".queue_limit", "must be from 0 to %d (got %d)", resource.MaxQueueLimit, d.QueueLimit)
+	c.dist(field+".read", d.Read)
+	c.dist(field+".write", d.Write)
+}
+
+func (c *check) cache(field string, t CacheTierConfig, optional bool) {
+	lo := 1
+	if optional {
+		lo = 0
+	}
+	c.need(t.Capacity >= lo && t.Capacity <= data.MaxCacheEntries, field+".capacity", "must be from %d to %d (got %d)", lo, data.MaxCacheEntries, t.Capacity)
+	c.need(t.TTL >= 0 && time.Duration(t.TTL) <= data.MaxTTL, field+".ttl", "must be from 0s (never expire) to %v (got %v)", data.MaxTTL, time.Duration(t.TTL))
+	c.need(t.Policy == data.CacheAside || t.Policy == data.WriteThrough, field+".policy", "must be cache-aside or write-through (got %d)", int(t.Policy))
+}
+
+func (c *check) count(field string, n, hi int) {
+	c.need(n >= 1 && n <= hi, field, "must be from 1 to %d (got %d)", hi, n)
+}
+
+// maxTopologyNodes bounds the app servers, replicas, shards and regions of
+// a topology.
+const maxTopologyNodes = 64
+
+// Validate reports every problem, each naming its JSON field.
+func (c SingleBoxConfig) Validate() error {
+	var k check
+	k.need(c.CPUs >= 1 && c.CPUs <= resource.MaxSlots, "cpus", "must be from 1 to %d (got %d)", resource.MaxSlots, c.CPUs)
+	k.need(c.CPUQueueLimit >= 0 && c.CPUQueueLimit <= resource.MaxQueueLimit, "cpu_queue_limit", "must be from 0 to %d (got %d)", resource.MaxQueueLimit, c.CPUQueueLimit)
+	k.app("app", c.App)
+	k.db("db", c.DB)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c SplitConfig) Validate() error {
+	var k check
+	k.app("app", c.App)
+	k.db("db", c.DB)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c CacheConfig) Validate() error {
+	var k check
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, false)
+	k.db("db", c.DB)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c LBConfig) Validate() error {
+	var k check
+	k.count("apps", c.Apps, maxTopologyNodes)
+	k.need(c.Algorithm.Valid(), "algorithm", "must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random (got %q)", c.Algorithm)
+	k.need(c.HealthInterval == 0 || (time.Duration(c.HealthInterval) >= 10*time.Millisecond && time.Duration(c.HealthInterval) <= lb.MaxHealthInterval),
+		"health_interval", "must be 0s (off) or from 10ms to %v (got %v)", lb.MaxHealthInterval, time.Duration(c.HealthInterval))
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, true)
+	k.db("db", c.DB)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c ReplicasConfig) Validate() error {
+	var k check
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, true)
+	k.db("primary", c.Primary)
+	k.db("replica", c.Replica)
+	k.count("replicas", c.Replicas, maxTopologyNodes)
+	k.need(c.Lag >= 0 && time.Duration(c.Lag) <= data.MaxLag, "lag", "must be from 0s to %v (got %v)", data.MaxLag, time.Duration(c.Lag))
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c ShardingConfig) Validate() error {
+	var k check
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, true)
+	k.count("shards", c.Shards, maxTopologyNodes)
+	k.db("shard", c.Shard)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c QueueConfig) Validate() error {
+	var k check
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, true)
+	k.count("shards", c.Shards, maxTopologyNodes)
+	k.db("shard", c.Shard)
+	k.count("workers", c.Workers, 10_000)
+	k.count("queue_limit", c.QueueLimit, 1_000_000)
+	k.count("max_attempts", c.MaxAttempts, 100)
+	return k.err()
+}
+
+// Validate reports every problem, each naming its JSON field.
+func (c MultiRegionConfig) Validate() error {
+	var k check
+	k.need(len(c.Regions) >= 2 && len(c.Regions) <= maxTopologyNodes, "regions", "must name from 2 to %d regions (got %d)", maxTopologyNodes, len(c.Regions))
+	seen := map[string]bool{}
+	for i, r := range c.Regions {
+		k.need(r != "" && len(r) <= data.MaxClientBytes, fmt.Sprintf("regions[%d]", i), "must be a name of 1 to %d bytes (got %q)", data.MaxClientBytes, r)
+		k.need(!seen[r], fmt.Sprintf("regions[%d]", i), "repeats %q", r)
+		seen[r] = true
+	}
+	k.need(seen[c.Primary], "primary", "must be one of regions (got %q)", c.Primary)
+	k.need(c.RTT >= 0 && time.Duration(c.RTT) <= data.MaxRTT, "rtt", "must be from 0s to %v (got %v)", data.MaxRTT, time.Duration(c.RTT))
+	k.need(c.Lag >= 0 && time.Duration(c.Lag) <= data.MaxLag, "lag", "must be from 0s to %v (got %v)", data.MaxLag, time.Duration(c.Lag))
+	k.app("app", c.App)
+	k.cache("cache", c.Cache, true)
+	k.db("primary_db", c.PrimaryDB)
+	k.db("replica", c.Replica)
+	return k.err()
+}
