@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"github.com/surgeload/surge/targets/internal/metricdef"
+
 	"bytes"
 	"container/heap"
 	"context"
@@ -131,11 +133,7 @@ type job struct {
 // are labelled component=name and registered on reg (nil registers
 // none).
 func New(name string, cfg Config, reg prometheus.Registerer) (*Queue, error) {
-	var nameErr error
-	if name == "" {
-		nameErr = errors.New("name must not be empty (it labels the component's metrics)")
-	}
-	if err := errors.Join(nameErr, cfg.Validate()); err != nil {
+	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -23,7 +23,7 @@
 // A first program:
 //
 //	reg := prometheus.NewRegistry()
-//	app, err := resource.NewAppServer(resource.DefaultAppServerConfig(), "app", reg)
+//	app, err := resource.NewAppServer("app", resource.DefaultAppServerConfig(), reg)
 //	if err != nil {
 //		return err
 //	}
