@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoadCSV -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadJSONL -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
+	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/coordinator
 
 ## bench: Go benchmarks of the hot paths (schedule generation, templates, recorder, echo target)
 bench:

@@ -25,6 +25,16 @@ type Report struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// ComponentLoad is how loaded one target component was during a stage.
+type ComponentLoad struct {
+	Component string `json:"component"`
+	// Utilisation is the mean busy fraction of its capacity, 0..1.
+	Utilisation float64 `json:"utilisation"`
+	// QueueDepthMean and QueueDepthMax are over the samples taken.
+	QueueDepthMean float64 `json:"queue_depth_mean"`
+	QueueDepthMax  float64 `json:"queue_depth_max"`
+}
+
 // Stage is the result of one stage.
 //
 // Its counts balance: Intended = Issued + Dropped + Lost, and
@@ -86,6 +96,13 @@ type Stage struct {
 	// GeneratorNotes say why and what to do.
 	GeneratorLimited bool     `json:"generator_limited"`
 	GeneratorNotes   []string `json:"generator_notes,omitempty"`
+	// Bottleneck is the target component that was most loaded during the
+	// stage (highest mean utilisation, then queue depth), read from the
+	// target's Prometheus /metrics; Components has every component's load,
+	// the most loaded first. Empty when the target exports none (only
+	// bundled topologies are read for now).
+	Bottleneck string          `json:"bottleneck,omitempty"`
+	Components []ComponentLoad `json:"components,omitempty"`
 }
 
 // Request is one request name's share of a stage.

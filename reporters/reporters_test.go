@@ -35,6 +35,8 @@ func sampleReport() *Report {
 			Stopped:   "stopped by coordinator: interrupted",
 			AgentCPUS: 0.052, CPUPerRequestUS: 52.8, GeneratorLimited: true,
 			GeneratorNotes: []string{"4 arrivals were dropped at the in-flight cap (2 per agent): raise --max-in-flight if the target may hold that many requests, or add agents"},
+			Bottleneck:     "db",
+			Components:     []ComponentLoad{{Component: "db", Utilisation: 0.97, QueueDepthMean: 3.25, QueueDepthMax: 12}, {Component: "app", Utilisation: 0.61}},
 		}},
 		Agents: []Agent{
 			{Name: "agent-1", Intended: 500, Issued: 495, Succeeded: 485, Failed: 8, Dropped: 2, Lost: 3, InFlightAtEnd: 2, ClockOffsetMS: 0.123},

@@ -49,6 +49,30 @@ func WriteText(w io.Writer, r *Report) error {
 		for _, n := range s.GeneratorNotes {
 			fmt.Fprintf(&b, "  GENERATOR-LIMITED: %s\n", n)
 		}
+		if len(s.Components) > 0 {
+			fmt.Fprintf(&b, "  target components (from its /metrics):")
+			for _, c := range s.Components {
+				fmt.Fprintf(&b, " %s %.0f%%", c.Component, 100*c.Utilisation)
+				if c.QueueDepthMax > 0 {
+					fmt.Fprintf(&b, " (queue mean %.1f, max %.0f)", c.QueueDepthMean, c.QueueDepthMax)
+				}
+				b.WriteString(";")
+			}
+			fmt.Fprintf(&b, " bottleneck: %s\n", s.Bottleneck)
+		}
+	}
+	if len(r.Stages) > 1 {
+		fmt.Fprintf(&b, "\nstages compared\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  stage\tachieved/s\tp50 ms\tp99 ms\terrors\tbottleneck\n")
+		for _, s := range r.Stages {
+			bn := s.Bottleneck
+			if bn == "" {
+				bn = "—"
+			}
+			fmt.Fprintf(tw, "  %s\t%.1f\t%s\t%s\t%d\t%s\n", s.Name, s.AchievedRPS, ms(s.ResponseTimeMS.P50), ms(s.ResponseTimeMS.P99), s.Failed, bn)
+		}
+		tw.Flush()
 	}
 	if len(r.Agents) > 0 {
 		fmt.Fprintf(&b, "\nagents\n")

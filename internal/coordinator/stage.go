@@ -20,6 +20,8 @@ import (
 type stageRun struct {
 	name      string
 	target    string
+	// probe reads a bundled target's /metrics while the stage plays.
+	probe *probe
 	sched     *schedule.Schedule
 	reqs      []engine.Request
 	geom      metrics.Geometry
@@ -94,6 +96,12 @@ func (r *run) stage(ctx context.Context, k int) error {
 		if err != nil {
 			cn.markLost(err)
 		}
+	}
+	if st.Bundled != "" {
+		sr.probe = startProbe(target.String(), t0, r.cfg.Interval)
+		// Stopped (idempotently) by targetLoad; this covers early returns,
+		// and runs before the target itself is stopped.
+		defer func() { _, _ = sr.probe.stop() }()
 	}
 	r.collect(ctx, live, sr, t0)
 	return r.finishStage(live, sr)
@@ -349,6 +357,7 @@ func (r *run) finishStage(live []*conn, sr *stageRun) error {
 		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
 	r.generatorHealth(&st, sr)
+	r.targetLoad(&st, sr)
 	r.report.Stages = append(r.report.Stages, st)
 	if sr.stopped != "" {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
@@ -463,5 +472,22 @@ func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
 		for _, n := range st.GeneratorNotes {
 			r.warn("stage %s is generator-limited: %s", sr.name, n)
 		}
+	}
+}
+
+// targetLoad fills the stage's component loads and bottleneck from what
+// the probe read of the target's /metrics.
+func (r *run) targetLoad(st *reporters.Stage, sr *stageRun) {
+	if sr.probe == nil {
+		return
+	}
+	loads, err := sr.probe.stop()
+	if err != nil {
+		r.warn("stage %s: could not read the target's metrics: %v", sr.name, err)
+		return
+	}
+	st.Components = loads
+	if len(loads) > 0 {
+		st.Bottleneck = loads[0].Component
 	}
 }

@@ -1,0 +1,231 @@
+package coordinator
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/surgeload/surge/reporters"
+)
+
+// The target metrics a probe reads; every bundled component exports them
+// with the label component="name" (see targets/internal/metricdef).
+const (
+	metricUtilisation = "surge_target_utilisation"
+	metricQueueDepth  = "surge_target_queue_depth"
+	metricSlots       = "surge_target_slots"
+	metricBusySeconds = "surge_target_busy_seconds_total"
+)
+
+// maxMetricsBytes bounds one scrape of a target's /metrics.
+const maxMetricsBytes = 4 << 20
+
+// probe samples a target's Prometheus /metrics while a stage plays, to
+// find the component that limited it. Its goroutine ends at stop.
+type probe struct {
+	url    string
+	client *http.Client
+	every  time.Duration
+
+	mu      sync.Mutex
+	samples []targetSample
+	err     error // the last scrape error, when no scrape succeeded
+
+	stopOnce sync.Once
+	quit     chan struct{}
+	done     chan struct{}
+}
+
+// targetSample is one scrape: per component, the series a probe reads.
+type targetSample struct {
+	at   time.Time
+	util map[string]float64
+	busy map[string]float64
+	slot map[string]float64
+	qlen map[string]float64
+}
+
+// startProbe scrapes base+"/metrics" at from (the stage's T0, so that
+// the window is the stage's) and every interval after it until stop.
+func startProbe(base string, from time.Time, every time.Duration) *probe {
+	p := &probe{
+		url:    base + "/metrics",
+		client: &http.Client{Timeout: 2 * time.Second},
+		every:  every,
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go func() { // exits at stop
+		defer close(p.done)
+		wait := time.NewTimer(time.Until(from))
+		defer wait.Stop()
+		select {
+		case <-wait.C:
+		case <-p.quit:
+			return
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		p.scrape()
+		for {
+			select {
+			case <-t.C:
+				p.scrape()
+			case <-p.quit:
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// stop takes a last sample, ends the goroutine and returns the load of
+// each component over the samples, the most loaded first.
+func (p *probe) stop() ([]reporters.ComponentLoad, error) {
+	p.stopOnce.Do(func() {
+		close(p.quit)
+		<-p.done
+		p.scrape()
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.samples) == 0 {
+		return nil, p.err
+	}
+	return componentLoads(p.samples), nil
+}
+
+func (p *probe) scrape() {
+	s, err := p.fetch()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.samples = append(p.samples, s)
+}
+
+func (p *probe) fetch() (targetSample, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return targetSample{}, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return targetSample{}, fmt.Errorf("scrape %s: %w", p.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return targetSample{}, fmt.Errorf("scrape %s: status %d", p.url, resp.StatusCode)
+	}
+	return parseTargetMetrics(io.LimitReader(resp.Body, maxMetricsBytes))
+}
+
+// parseTargetMetrics reads the series a probe needs from Prometheus text.
+func parseTargetMetrics(r io.Reader) (targetSample, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return targetSample{}, fmt.Errorf("target metrics: %w", err)
+	}
+	s := targetSample{at: time.Now()}
+	s.util = byComponent(fams[metricUtilisation])
+	s.busy = byComponent(fams[metricBusySeconds])
+	s.slot = byComponent(fams[metricSlots])
+	s.qlen = byComponent(fams[metricQueueDepth])
+	return s, nil
+}
+
+// byComponent maps the component label to the series' value (summed when a
+// component has several series).
+func byComponent(f *dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	if f == nil {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		var name string
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "component" {
+				name = l.GetValue()
+			}
+		}
+		if name == "" {
+			continue
+		}
+		switch {
+		case m.GetGauge() != nil:
+			out[name] += m.GetGauge().GetValue()
+		case m.GetCounter() != nil:
+			out[name] += m.GetCounter().GetValue()
+		case m.GetUntyped() != nil:
+			out[name] += m.GetUntyped().GetValue()
+		}
+	}
+	return out
+}
+
+// componentLoads summarises samples per component: mean utilisation — from
+// busy-seconds ÷ (slots × elapsed) between the first and last sample when
+// the component exports them (exact over the window), else the mean of
+// the sampled utilisation gauge — and mean and peak queue depth. The
+// result is sorted by utilisation, then by mean queue depth.
+func componentLoads(samples []targetSample) []reporters.ComponentLoad {
+	first, last := samples[0], samples[len(samples)-1]
+	names := map[string]bool{}
+	for _, s := range samples {
+		for n := range s.util {
+			names[n] = true
+		}
+		for n := range s.qlen {
+			names[n] = true
+		}
+	}
+	var out []reporters.ComponentLoad
+	for n := range names {
+		c := reporters.ComponentLoad{Component: n}
+		var uSum, qSum float64
+		var uN, qN int
+		for _, s := range samples {
+			if v, ok := s.util[n]; ok {
+				uSum += v
+				uN++
+			}
+			if v, ok := s.qlen[n]; ok {
+				qSum += v
+				qN++
+				c.QueueDepthMax = max(c.QueueDepthMax, v)
+			}
+		}
+		if uN > 0 {
+			c.Utilisation = uSum / float64(uN)
+		}
+		if qN > 0 {
+			c.QueueDepthMean = qSum / float64(qN)
+		}
+		b0, ok0 := first.busy[n]
+		b1, ok1 := last.busy[n]
+		slots := last.slot[n]
+		if dt := last.at.Sub(first.at).Seconds(); ok0 && ok1 && slots > 0 && dt > 0 {
+			c.Utilisation = min(max((b1-b0)/(slots*dt), 0), 1)
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b reporters.ComponentLoad) int {
+		return cmp.Or(cmp.Compare(b.Utilisation, a.Utilisation), cmp.Compare(b.QueueDepthMean, a.QueueDepthMean),
+			cmp.Compare(a.Component, b.Component))
+	})
+	return out
+}
