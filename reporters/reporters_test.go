@@ -72,6 +72,23 @@ func TestWriteTextGolden(t *testing.T) {
 	golden(t, "summary.txt", b.Bytes())
 }
 
+// TestWriteTextStagesCompared: with several stages the summary ends with
+// a comparison table, one row per stage, with each stage's bottleneck.
+func TestWriteTextStagesCompared(t *testing.T) {
+	r := sampleReport()
+	second := r.Stages[0]
+	second.Name, second.AchievedRPS, second.Bottleneck, second.Components = "cache", 2140.5, "app", []ComponentLoad{{Component: "app", Utilisation: 0.99}}
+	second.ResponseTimeMS.P50, second.ResponseTimeMS.P99 = 0.42, 8.25
+	third := r.Stages[0]
+	third.Name, third.Bottleneck, third.Components = "url-stage", "", nil
+	r.Stages = append(r.Stages, second, third)
+	var b bytes.Buffer
+	if err := WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary-stages.txt", b.Bytes())
+}
+
 func TestWriteJSONGoldenAndRoundTrip(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJSON(&b, sampleReport()); err != nil {
