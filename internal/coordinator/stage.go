@@ -18,10 +18,10 @@ import (
 
 // stageRun accumulates one stage's merged data.
 type stageRun struct {
-	name      string
-	target    string
+	name   string
+	target string
 	// probe reads a bundled target's /metrics while the stage plays.
-	probe *probe
+	probe     *probe
 	sched     *schedule.Schedule
 	reqs      []engine.Request
 	geom      metrics.Geometry
