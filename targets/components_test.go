@@ -34,9 +34,6 @@ func TestComponentsShareOneRegistry(t *testing.T) {
 	must("table", err)
 	_, err = data.NewCache("cache", data.DefaultCacheConfig(), table, nil, reg)
 	must("cache", err)
-	node, err := data.NewNode("node", data.DefaultNodeConfig(), reg)
-	must("node", err)
-	_ = node
 	_, err = edge.NewRateLimiter("limiter", edge.DefaultRateLimiterConfig(), reg)
 	must("rate limiter", err)
 	_, err = edge.NewBreaker("breaker", edge.DefaultBreakerConfig(), reg)
@@ -58,7 +55,7 @@ func TestComponentsShareOneRegistry(t *testing.T) {
 	}
 	n, err := testutil.GatherAndCount(reg, "surge_target_utilisation")
 	must("count", err)
-	if n < 6 {
-		t.Errorf("%d surge_target_utilisation series; want one per capacity component (app, db, node, limiter, queue, lb)", n)
+	if n < 5 {
+		t.Errorf("%d surge_target_utilisation series; want one per capacity component (app, db, limiter, queue, lb)", n)
 	}
 }

@@ -178,7 +178,7 @@ func (a *itemAPI) submit(w http.ResponseWriter, r *http.Request) {
 // region, 507 when the table is full.
 func writeStoreError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, data.ErrQueueFull), errors.Is(err, resource.ErrQueueFull):
+	case errors.Is(err, resource.ErrQueueFull):
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

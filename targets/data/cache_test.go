@@ -110,7 +110,7 @@ func TestCacheZipfHitRateMatchesChe(t *testing.T) {
 // origin's backend is charged once per miss and never for a hit.
 func TestCacheOriginSeesOnlyMisses(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	node, err := NewNode("db", NodeConfig{Slots: 4, QueueLimit: 100}, reg)
+	node, err := testDB("db", 4, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/surgeload/surge/targets/resource"
+
 	"errors"
 	"strings"
 	"testing"
@@ -18,12 +20,6 @@ func TestValidate(t *testing.T) {
 		invalid error
 		want    []string
 	}{
-		{
-			name:    "node",
-			valid:   DefaultNodeConfig().Validate(),
-			invalid: NodeConfig{Slots: 0, QueueLimit: -1, ReadCost: -time.Second, WriteCost: 2 * MaxCost}.Validate(),
-			want:    []string{"slots must be from 1", "queue limit must be from 0", "read cost must be from 0", "write cost must be from 0"},
-		},
 		{
 			name:    "table",
 			valid:   DefaultTableConfig().Validate(),
@@ -88,7 +84,6 @@ func TestConstructorsCheckArguments(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{"node", second(NewNode("", NodeConfig{}, nil)), []string{"name must not be empty", "slots must be from 1"}},
 		{"cache", second(NewCache("c", DefaultCacheConfig(), nil, nil, nil)), []string{"origin must not be nil"}},
 		{"replicas", second(NewReplicas("r", DefaultReplicasConfig(), nil, nil, nil)), []string{"replicas must number from 1"}},
 		{"shards", second(NewShards("s", ShardsConfig{Partitioning: RangePartitioning, Bounds: []string{"5"}}, []Store{tb, nil, tb}, nil)),
@@ -118,7 +113,7 @@ func second[T any](_ T, err error) error { return err }
 // registry as it was.
 func TestMetricsShareARegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	node, err := NewNode("db-node", DefaultNodeConfig(), reg)
+	node, err := resource.NewDB("db-node", resource.DefaultDBConfig(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@
 // and most wrap other Stores, so the scaling staircase is built by
 // nesting them:
 //
-//	db, _ := data.NewNode("db", data.DefaultNodeConfig(), reg)
+//	db, _ := resource.NewDB("db", resource.DefaultDBConfig(), reg)
 //	table, _ := data.NewTable("items", data.DefaultTableConfig(), db, reg)
 //	cache, _ := data.NewCache("cache", data.DefaultCacheConfig(), table, nil, reg)
 //	item, err := cache.Get(ctx, "42") // a miss pays db's read cost; a hit does not
@@ -15,8 +15,8 @@
 // The components keep keys and versions, not values: a version is enough
 // to show a stale read, and memory per key stays small and bounded. Time
 // is spent only on timers: the capacity of every node is a [Backend]
-// (service time and concurrency), such as [Node] here or the DB of
-// targets/resource, and a nil Backend is free. No component burns CPU to
+// (service time and concurrency), such as the DB of targets/resource, and
+// a nil Backend is free. No component burns CPU to
 // model work, so a target shares a machine with its load generator.
 //
 // Nothing sets a hit rate or a stale-read rate: they arise from the keys,

@@ -7,13 +7,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/surgeload/surge/targets/data"
+	"github.com/surgeload/surge/targets/resource"
 )
 
 // A cache-aside cache in front of a database: misses pay the database's
 // read; hits do not. The hit rate comes from which keys are asked for.
 func ExampleNewCache() {
 	reg := prometheus.NewRegistry()
-	db, err := data.NewNode("db", data.NodeConfig{Slots: 4, QueueLimit: 16, ReadCost: time.Millisecond, WriteCost: 2 * time.Millisecond}, reg)
+	db, err := resource.NewDB("db", resource.DBConfig{Pool: 4, QueueLimit: 16, Read: resource.Constant(time.Millisecond), Write: resource.Constant(2 * time.Millisecond)}, reg)
 	if err != nil {
 		panic(err)
 	}

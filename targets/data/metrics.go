@@ -55,6 +55,3 @@ const (
 	helpForwardedWrites   = "Writes forwarded from a client's region to the primary region, paying the inter-region round trip."
 )
 
-// ReasonQueueFull is the reason label of surge_target_rejected_total for
-// operations a Node shed because its queue was full.
-const ReasonQueueFull = "queue_full"

@@ -255,3 +255,19 @@ func (r *Regions) clientRegion(ctx context.Context) (string, error) {
 	}
 	return region, nil
 }
+
+// sleep waits d on a timer, or less if ctx ends first, and returns
+// ctx.Err() in that case.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

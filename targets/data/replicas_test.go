@@ -114,13 +114,13 @@ func TestReplicasRoundRobinAndCapacity(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var backends []Backend
 	for _, name := range []string{"replica0", "replica1", "replica2"} {
-		n, err := NewNode(name, NodeConfig{Slots: 2, QueueLimit: 10}, reg)
+		n, err := testDB(name, 2, reg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		backends = append(backends, n)
 	}
-	primary, err := NewNode("primary", NodeConfig{Slots: 2, QueueLimit: 10}, reg)
+	primary, err := testDB("primary", 2, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,12 @@ import (
 // on concurrent operations of a database, a replica or a cache server.
 // Read and Write block for as long as one operation of that kind takes on
 // the node, queueing when it is busy, and return an error when the node
-// sheds the operation (like ErrQueueFull) or ctx ends first. A Backend
+// sheds the operation (like resource.ErrQueueFull) or ctx ends first. A Backend
 // holds no data: the components of this package keep the keys and versions
 // and charge a Backend for the time each operation costs.
 //
-// Implementations must be safe for concurrent use. [Node] is the one this
-// package ships; the DB of targets/resource has the same method set and
-// plugs in unchanged. A nil Backend, wherever one is accepted, costs
+// Implementations must be safe for concurrent use. The DB of
+// targets/resource is the one the topologies use. A nil Backend, wherever one is accepted, costs
 // nothing and never refuses.
 type Backend interface {
 	Read(ctx context.Context) error
@@ -61,11 +60,8 @@ type Item struct {
 }
 
 // Errors matched with errors.Is by callers that map them to HTTP
-// statuses (503 for the first two, 400 for the third).
+// statuses (503 for the first, 400 for the second).
 var (
-	// ErrQueueFull is returned by a Node whose slots are busy and whose
-	// queue is at its limit.
-	ErrQueueFull = errors.New("queue full")
 	// ErrTableFull is returned by a Put of a new key into a store that
 	// already holds its maximum number of keys.
 	ErrTableFull = errors.New("table full")
