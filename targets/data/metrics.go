@@ -54,4 +54,3 @@ const (
 	metricForwardedWrites = "surge_target_forwarded_writes_total"
 	helpForwardedWrites   = "Writes forwarded from a client's region to the primary region, paying the inter-region round trip."
 )
-
