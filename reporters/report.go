@@ -103,6 +103,117 @@ type Stage struct {
 	// bundled topologies are read for now).
 	Bottleneck string          `json:"bottleneck,omitempty"`
 	Components []ComponentLoad `json:"components,omitempty"`
+	// HitRate is the target's cache hit rate over the stage (hits ÷
+	// lookups of every cache it exports), when it has a cache.
+	HitRate *float64 `json:"hit_rate,omitempty"`
+	// Ceiling is the stage's measured throughput ceiling, and for a
+	// bundled stage the planning arithmetic's prediction beside it.
+	Ceiling *Ceiling `json:"ceiling,omitempty"`
+	// Search is the capacity search of a stage in mode capacity: its
+	// counts and percentiles above are those of all its steps together.
+	Search *Search `json:"search,omitempty"`
+}
+
+// How a ceiling was measured (Ceiling.Method).
+const (
+	// CeilingSearch: the highest rate a capacity search sustained within
+	// its SLO.
+	CeilingSearch = "search"
+	// CeilingGoodput: the highest rate of successful responses held over
+	// CeilingWindow intervals of a played curve.
+	CeilingGoodput = "goodput"
+)
+
+// CeilingWindow is how many consecutive intervals a goodput ceiling is
+// averaged over, so that one lucky interval does not make it.
+const CeilingWindow = 3
+
+// Ceiling is a stage's measured throughput ceiling next to the predicted
+// one.
+type Ceiling struct {
+	// MeasuredRPS is, for a search, the highest rate that met the SLO; for
+	// a played curve, the highest goodput (successes per second) held over
+	// CeilingWindow intervals.
+	MeasuredRPS float64 `json:"measured_rps"`
+	Method      string  `json:"method"`
+	// Reached is false when MeasuredRPS is only a lower bound: a search
+	// that never broke its SLO (or stopped early), or a curve whose load
+	// the target kept up with (goodput within 5% of the arrivals over the
+	// window and under 1% errors), so its ceiling lies above.
+	Reached bool `json:"reached"`
+	// PredictedRPS is the planning arithmetic's ceiling for the stage's
+	// topology and the scenario's request mix (coordinator plan), with its
+	// bottleneck and working; Ratio is MeasuredRPS ÷ PredictedRPS. Zero
+	// and empty for a stage without a model (a URL, echo).
+	PredictedRPS        float64 `json:"predicted_rps,omitempty"`
+	PredictedBottleneck string  `json:"predicted_bottleneck,omitempty"`
+	PredictedWorking    string  `json:"predicted_working,omitempty"`
+	Ratio               float64 `json:"ratio,omitempty"`
+}
+
+// Search outcomes (Search.Outcome).
+const (
+	// SearchFound: a rate held and a higher one broke the SLO, within the
+	// resolution (binary) or one step (step).
+	SearchFound = "found"
+	// SearchBelowStart: the first rate already broke the SLO.
+	SearchBelowStart = "below_start"
+	// SearchNotReached: every rate up to the maximum held.
+	SearchNotReached = "not_reached"
+	// SearchMaxSteps: the step budget ran out before the resolution.
+	SearchMaxSteps = "max_steps"
+	// SearchGeneratorLimited: the generator could not play a step on time,
+	// so that step judged nothing about the target and the search stopped.
+	SearchGeneratorLimited = "generator_limited"
+	// SearchStopped: the run was interrupted or an agent was lost.
+	SearchStopped = "stopped"
+)
+
+// Search is the outcome of a capacity search.
+type Search struct {
+	Method  string   `json:"method"`
+	SLO     []string `json:"slo"`
+	HoldS   float64  `json:"hold_s"`
+	WarmupS float64  `json:"warmup_s,omitempty"`
+	// SustainedRPS is the highest rate that met every SLO expression (0
+	// when none did); BrokeRPS the lowest that broke one (0 when none did).
+	SustainedRPS float64 `json:"sustained_rps"`
+	BrokeRPS     float64 `json:"broke_rps,omitempty"`
+	Outcome      string  `json:"outcome"`
+	// Steps are the rates tried, in the order they were played.
+	Steps []SearchStep `json:"steps"`
+}
+
+// SearchStep is one rate of a capacity search, judged on the data after
+// the warmup. Its counts cover the whole step and balance on their own.
+type SearchStep struct {
+	RateRPS float64 `json:"rate_rps"`
+	// StartS is when the step began, seconds after the search began.
+	StartS        float64 `json:"start_s"`
+	Intended      uint64  `json:"intended"`
+	Issued        uint64  `json:"issued"`
+	Succeeded     uint64  `json:"succeeded"`
+	Failed        uint64  `json:"failed"`
+	Dropped       uint64  `json:"dropped"`
+	Lost          uint64  `json:"lost,omitempty"`
+	InFlightAtEnd uint64  `json:"in_flight_at_end,omitempty"`
+	// GoodputRPS is successes per second of the step; the percentiles and
+	// ErrorRate are over the judged part (after the warmup).
+	GoodputRPS float64 `json:"goodput_rps"`
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	P999MS     float64 `json:"p99.9_ms"`
+	ErrorRate  float64 `json:"error_rate"`
+	// Pass says the step met every SLO expression; Broken lists the ones
+	// it broke with the measured value ("p99 = 312ms, want < 250ms").
+	Pass   bool     `json:"pass"`
+	Broken []string `json:"broken,omitempty"`
+	// GeneratorLimited steps judged nothing (see Stage.GeneratorLimited).
+	GeneratorLimited bool `json:"generator_limited,omitempty"`
+	// Bottleneck is the most loaded target component during the step and
+	// its utilisation, when the target exports its components' load.
+	Bottleneck            string  `json:"bottleneck,omitempty"`
+	BottleneckUtilisation float64 `json:"bottleneck_utilisation,omitempty"`
 }
 
 // Request is one request name's share of a stage.
@@ -178,6 +289,25 @@ func (r *Report) Check() error {
 		}
 		if failed != s.Failed {
 			errs = append(errs, fmt.Errorf("%w: stage %s: failed %d != sum of errors %d", ErrUnbalanced, s.Name, s.Failed, failed))
+		}
+		if s.Search != nil {
+			var sum SearchStep
+			for i, st := range s.Search.Steps {
+				if st.Intended != st.Issued+st.Dropped+st.Lost || st.Issued != st.Succeeded+st.Failed+st.InFlightAtEnd {
+					errs = append(errs, fmt.Errorf("%w: stage %s: search step %d (%g/s): %+v", ErrUnbalanced, s.Name, i, st.RateRPS, st))
+				}
+				sum.Intended += st.Intended
+				sum.Issued += st.Issued
+				sum.Succeeded += st.Succeeded
+				sum.Failed += st.Failed
+				sum.Dropped += st.Dropped
+				sum.Lost += st.Lost
+				sum.InFlightAtEnd += st.InFlightAtEnd
+			}
+			if sum.Intended != s.Intended || sum.Issued != s.Issued || sum.Succeeded != s.Succeeded || sum.Failed != s.Failed ||
+				sum.Dropped != s.Dropped || sum.Lost != s.Lost || sum.InFlightAtEnd != s.InFlightAtEnd {
+				errs = append(errs, fmt.Errorf("%w: stage %s: the search steps do not add up to the stage", ErrUnbalanced, s.Name))
+			}
 		}
 	}
 	for _, a := range r.Agents {

@@ -79,8 +79,26 @@ func TestWriteTextStagesCompared(t *testing.T) {
 	second := r.Stages[0]
 	second.Name, second.AchievedRPS, second.Bottleneck, second.Components = "cache", 2140.5, "app", []ComponentLoad{{Component: "app", Utilisation: 0.99}}
 	second.ResponseTimeMS.P50, second.ResponseTimeMS.P99 = 0.42, 8.25
+	hit := 0.912
+	second.HitRate = &hit
+	second.Ceiling = &Ceiling{MeasuredRPS: 2050, Method: CeilingGoodput, Reached: true, PredictedRPS: 2160,
+		PredictedBottleneck: "app", PredictedWorking: "min(app 8 ÷ 3.71 ms = 2,160, db 4 ÷ 1.71 ms = 2,340): limited by app", Ratio: 2050.0 / 2160}
+	r.Stages[0].Ceiling = &Ceiling{MeasuredRPS: 990, Method: CeilingGoodput}
 	third := r.Stages[0]
 	third.Name, third.Bottleneck, third.Components = "url-stage", "", nil
+	third.Ceiling = &Ceiling{MeasuredRPS: 800, Method: CeilingSearch, Reached: true}
+	third.Search = &Search{Method: "binary", SLO: []string{"p99 < 250ms", "error_rate < 1%"}, HoldS: 10, WarmupS: 2,
+		SustainedRPS: 800, BrokeRPS: 850, Outcome: SearchFound, Steps: []SearchStep{
+			{RateRPS: 200, GoodputRPS: 200, P50MS: 1.2, P99MS: 4.5, P999MS: 9, Pass: true, Bottleneck: "db", BottleneckUtilisation: 0.25},
+			{RateRPS: 400, StartS: 13, GoodputRPS: 400, P50MS: 1.3, P99MS: 6.5, P999MS: 12, Pass: true, Bottleneck: "db", BottleneckUtilisation: 0.5},
+			{RateRPS: 800, StartS: 26, GoodputRPS: 799.5, P50MS: 2.5, P99MS: 40, P999MS: 90, Pass: true, Bottleneck: "db", BottleneckUtilisation: 0.98},
+			{RateRPS: 1000, StartS: 39, GoodputRPS: 812, P50MS: 300, P99MS: 1200, P999MS: 1500, ErrorRate: 0.18, Dropped: 0,
+				Broken: []string{"p99 = 1.2s, want < 250ms", "error_rate = 18.00%, want < 1%"}, Bottleneck: "db", BottleneckUtilisation: 1},
+			{RateRPS: 900, StartS: 52, GoodputRPS: 815, P50MS: 120, P99MS: 700, P999MS: 900, ErrorRate: 0.09,
+				Broken: []string{"p99 = 700ms, want < 250ms", "error_rate = 9.00%, want < 1%"}, Bottleneck: "db", BottleneckUtilisation: 1},
+			{RateRPS: 850, StartS: 65, GoodputRPS: 810, P50MS: 40, P99MS: 300, P999MS: 400, ErrorRate: 0.02,
+				Broken: []string{"p99 = 300ms, want < 250ms", "error_rate = 2.00%, want < 1%"}, Bottleneck: "db", BottleneckUtilisation: 1},
+		}}
 	r.Stages = append(r.Stages, second, third)
 	var b bytes.Buffer
 	if err := WriteText(&b, r); err != nil {

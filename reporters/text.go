@@ -60,17 +60,44 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			fmt.Fprintf(&b, " bottleneck: %s\n", s.Bottleneck)
 		}
+		if s.HitRate != nil {
+			fmt.Fprintf(&b, "  cache hit rate (from its /metrics): %.1f%%\n", 100**s.HitRate)
+		}
+		if s.Search != nil {
+			writeSearch(&b, s.Search)
+		}
+		if c := s.Ceiling; c != nil {
+			fmt.Fprintf(&b, "  ceiling   measured %s", ceilingText(c))
+			if c.PredictedRPS > 0 {
+				fmt.Fprintf(&b, "  predicted %.0f/s (%s)  measured ÷ predicted %.2f", c.PredictedRPS, c.PredictedBottleneck, c.Ratio)
+			}
+			b.WriteString("\n")
+			if c.PredictedWorking != "" {
+				fmt.Fprintf(&b, "  predicted by %s\n", c.PredictedWorking)
+			}
+		}
 	}
 	if len(r.Stages) > 1 {
 		fmt.Fprintf(&b, "\nstages compared\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  stage\tachieved/s\tp50 ms\tp99 ms\terrors\tbottleneck\n")
+		fmt.Fprintf(tw, "  stage\tachieved/s\tp50 ms\tp99 ms\terrors\tbottleneck\tceiling/s\tpredicted/s\tratio\n")
 		for _, s := range r.Stages {
 			bn := s.Bottleneck
 			if bn == "" {
 				bn = "—"
 			}
-			fmt.Fprintf(tw, "  %s\t%.1f\t%s\t%s\t%d\t%s\n", s.Name, s.AchievedRPS, ms(s.ResponseTimeMS.P50), ms(s.ResponseTimeMS.P99), s.Failed, bn)
+			ceiling, predicted, ratio := "—", "—", "—"
+			if c := s.Ceiling; c != nil {
+				ceiling = fmt.Sprintf("%.0f", c.MeasuredRPS)
+				if !c.Reached {
+					ceiling = "≥" + ceiling
+				}
+				if c.PredictedRPS > 0 {
+					predicted, ratio = fmt.Sprintf("%.0f", c.PredictedRPS), fmt.Sprintf("%.2f", c.Ratio)
+				}
+			}
+			fmt.Fprintf(tw, "  %s\t%.1f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.AchievedRPS, ms(s.ResponseTimeMS.P50), ms(s.ResponseTimeMS.P99), s.Failed, bn,
+				ceiling, predicted, ratio)
 		}
 		tw.Flush()
 	}
@@ -88,6 +115,50 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ceilingText is a measured ceiling and how it was measured.
+func ceilingText(c *Ceiling) string {
+	how := "highest goodput over " + fmt.Sprint(CeilingWindow) + " intervals"
+	if c.Method == CeilingSearch {
+		how = "highest rate within the SLO"
+	}
+	if !c.Reached {
+		return fmt.Sprintf("≥ %.0f/s (%s; not reached: the target kept up)", c.MeasuredRPS, how)
+	}
+	return fmt.Sprintf("%.0f/s (%s)", c.MeasuredRPS, how)
+}
+
+// writeSearch writes a capacity search's verdict and step table.
+func writeSearch(b *strings.Builder, s *Search) {
+	verdict := map[string]string{
+		SearchFound:            fmt.Sprintf("sustained %.0f/s; %.0f/s broke the SLO", s.SustainedRPS, s.BrokeRPS),
+		SearchBelowStart:       fmt.Sprintf("the first rate, %.0f/s, already broke the SLO: start lower", s.BrokeRPS),
+		SearchNotReached:       fmt.Sprintf("every rate held, up to %.0f/s: the ceiling is higher (raise max)", s.SustainedRPS),
+		SearchMaxSteps:         fmt.Sprintf("sustained %.0f/s; %.0f/s broke the SLO (the step budget ran out before the resolution)", s.SustainedRPS, s.BrokeRPS),
+		SearchGeneratorLimited: fmt.Sprintf("stopped: the generator could not keep time; sustained at least %.0f/s (add agents or cores)", s.SustainedRPS),
+		SearchStopped:          fmt.Sprintf("stopped early; sustained at least %.0f/s", s.SustainedRPS),
+	}[s.Outcome]
+	fmt.Fprintf(b, "  capacity search (%s, %gs per step", s.Method, s.HoldS)
+	if s.WarmupS > 0 {
+		fmt.Fprintf(b, ", first %gs not judged", s.WarmupS)
+	}
+	fmt.Fprintf(b, ", SLO: %s): %s\n", strings.Join(s.SLO, ", "), verdict)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "    rate/s\tgoodput/s\tp50 ms\tp99 ms\tp99.9 ms\terrors\tdropped\tbottleneck\tverdict\n")
+	for _, st := range s.Steps {
+		v := "held"
+		if !st.Pass {
+			v = "BROKE " + strings.Join(st.Broken, "; ")
+		}
+		bn := "—"
+		if st.Bottleneck != "" {
+			bn = fmt.Sprintf("%s %.0f%%", st.Bottleneck, 100*st.BottleneckUtilisation)
+		}
+		fmt.Fprintf(tw, "    %.0f\t%.1f\t%s\t%s\t%s\t%.2f%%\t%d\t%s\t%s\n", st.RateRPS, st.GoodputRPS, ms(st.P50MS), ms(st.P99MS), ms(st.P999MS),
+			100*st.ErrorRate, st.Dropped, bn, v)
+	}
+	tw.Flush()
 }
 
 func ms(v float64) string {

@@ -134,6 +134,10 @@ type Scenario struct {
 	// Capacity holds the inputs of the capacity plan (coordinator plan).
 	// Optional; nil when absent.
 	Capacity *Capacity `yaml:"capacity" json:"capacity,omitempty"`
+	// Search is the capacity search of every stage in mode "capacity"
+	// that has no search block of its own (and of every stage under the
+	// run's --capacity flag). Optional.
+	Search *Search `yaml:"search" json:"search,omitempty"`
 
 	// Data holds the data files the templates read, by the name they are
 	// written with in the templates. Parse fills it in.
@@ -163,6 +167,12 @@ type Stage struct {
 	// Client, when set, overrides the scenario's client block for this
 	// stage, field by field. See Scenario.StageClient.
 	Client *Client `yaml:"client" json:"client,omitempty"`
+	// Mode is "run" (the default: play the load curve) or "capacity"
+	// (search for the highest rate that meets an SLO; see Search).
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// Search, when set, replaces the scenario's search block for this
+	// stage (the whole block). See Scenario.StageSearch.
+	Search *Search `yaml:"search" json:"search,omitempty"`
 }
 
 // Request is one kind of request in the mix.

@@ -259,7 +259,7 @@ func TestParseBad(t *testing.T) {
 			"x.yaml:1:1: unknown field \"nmae\" (did you mean \"name\"?)",
 			"x.yaml:1:1: name is required"}},
 		{"unknown field", "name: a\nretries: 1\n" + validStages + validRequests + validLoad, []string{
-			"x.yaml:2:1: unknown field \"retries\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity)"}},
+			"x.yaml:2:1: unknown field \"retries\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity, search)"}},
 		{"wrong types", "name: [a]\nstages: x\nrequests: {a: 1}\nload: 5\n", []string{
 			"x.yaml:1:7: name must be a string (got list)",
 			"x.yaml:2:9: stages must be a list (got string)",

@@ -175,6 +175,7 @@ func (c *checker) scenario(s *Scenario) {
 	c.clients(s)
 	safety, safetyOK := c.safety(&s.Safety)
 	c.loads(s, safety, safetyOK)
+	c.searches(s, safety, safetyOK)
 	c.thresholds(s.Thresholds)
 	c.capacity(s.Capacity)
 }

@@ -13,14 +13,14 @@ import (
 func (c *checker) loads(s *Scenario, safety Safety, safetyOK bool) {
 	allOwn := len(s.Stages) > 0
 	for _, st := range s.Stages {
-		allOwn = allOwn && st.Load != nil
+		allOwn = allOwn && (st.Load != nil || st.Mode == ModeCapacity)
 	}
 	topSet := s.Load.isSet() || c.set("load")
 	switch {
 	case topSet:
 		c.checkLoad(&s.Load, "load", safety, safetyOK)
 		if allOwn {
-			c.warn("load", "load is not used: every stage sets its own load")
+			c.warn("load", "load is not used: every stage sets its own load or searches its capacity")
 		}
 	case !allOwn:
 		c.missing("", "load")
