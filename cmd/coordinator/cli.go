@@ -89,6 +89,7 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		out         string
 		quiet       bool
 		allowRemote bool
+		sf          = &searchFlagValues{}
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -105,9 +106,19 @@ starts none and waits (at most --wait) for N external agents to join
 			if err := checkRunFlags(&cfg, allowRemote); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
+			if err := searchFlags(&cfg, sf); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
 			sc, _, err := loadScheduled(args[0], stderr)
 			if err != nil {
 				return err
+			}
+			for k := range sc.Stages {
+				if cfg.Capacity || sc.StageMode(k) == scenario.ModeCapacity {
+					if _, err := coordinator.StageSearch(sc, k, cfg.Search); err != nil {
+						return fail(exitcode.Invalid, err)
+					}
+				}
 			}
 			for _, st := range sc.Stages {
 				if _, ok := targets.Describe(st.Bundled); st.Bundled != "" && !ok {
@@ -153,12 +164,52 @@ starts none and waits (at most --wait) for N external agents to join
 	f.DurationVar(&cfg.MaxSendLag, "max-send-lag", cfg.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
 	f.StringVar(&out, "out", "surge-results", "directory report.json is written to")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
+	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
+	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")
+	f.StringVar(&sf.max, "search-max", "", "capacity search: highest rate tried (default: the scenario's safety.max_rate)")
+	f.DurationVar(&cfg.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
+	f.IntVar(&cfg.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
+	f.StringArrayVar(&cfg.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
 	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow a non-loopback --gossip-listen (gossip and gRPC are plaintext and unauthenticated)")
 	cmd.PreRun = func(*cobra.Command, []string) {
 		// Wait for in-flight requests as long as they may take.
 		cfg.Limits.Drain = cfg.Limits.Timeout + time.Second
 	}
 	return cmd
+}
+
+// searchFlagValues are the capacity search flags that need parsing.
+type searchFlagValues struct{ method, start, max string }
+
+// searchFlags parses the capacity search flags into cfg.Search.
+func searchFlags(cfg *coordinator.Config, sf *searchFlagValues) error {
+	var errs []error
+	if sf.method != "" && sf.method != scenario.SearchBinary && sf.method != scenario.SearchStep {
+		errs = append(errs, fmt.Errorf("--search-method %q must be binary or step", sf.method))
+	}
+	cfg.Search.Method = sf.method
+	for _, r := range []struct {
+		flag, v string
+		dst     *float64
+	}{{"search-start", sf.start, &cfg.Search.Start}, {"search-max", sf.max, &cfg.Search.Max}} {
+		if r.v == "" {
+			continue
+		}
+		rate, err := scenario.ParseRate(r.v)
+		if err != nil || !(rate > 0) {
+			errs = append(errs, fmt.Errorf("--%s %q must be a rate > 0, like 100/s or 2k/s", r.flag, r.v))
+			continue
+		}
+		*r.dst = float64(rate)
+	}
+	if cfg.Search.Hold < 0 {
+		errs = append(errs, fmt.Errorf("--search-hold %v must be > 0", cfg.Search.Hold))
+	}
+	if n := cfg.Search.MaxSteps; n < 0 || n > scenario.MaxSearchSteps {
+		errs = append(errs, fmt.Errorf("--search-max-steps %d must be in 1..%d", n, scenario.MaxSearchSteps))
+	}
+	return errors.Join(errs...)
 }
 
 // pinnedLimits says which limit flags the user set. Those win over the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surgeload/surge/internal/capacity"
 	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/testnet"
+	"github.com/surgeload/surge/scenario"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -103,6 +106,11 @@ func TestExitCodes(t *testing.T) {
 		{"remote gossip", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "0.0.0.0:7946"}, 2, "--insecure-allow-remote"},
 		{"unreachable target", []string{"run", writeFile(t, "u.yaml", unreachable), "--gossip-listen", "127.0.0.1:0", "-q"}, 3, "connection refused"},
 		{"no agents", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--expect", "1", "--wait", "200ms", "-q"}, 3, "0 of 1 agents joined"},
+		{"capacity without a start", []string{"run", writeFile(t, "q.yaml", quick), "--capacity"}, 2, "needs a start rate"},
+		{"bad search rate", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-start", "fast"}, 2, `--search-start "fast" must be a rate > 0`},
+		{"bad search method", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-method", "linear"}, 2, "--search-method \"linear\" must be binary or step"},
+		{"bad slo", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-start", "10/s", "--slo", "p99 <"}, 2, `--slo "p99 <"`},
+		{"search over the cap", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-start", "10/s", "--search-max", "1M/s"}, 2, "exceed safety.max_rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,5 +292,51 @@ func TestValidateClientSummary(t *testing.T) {
 		if code != 0 || got != tt.want || len(lines) > 2 {
 			t.Errorf("validate %q: exit %d, client line %q; want %q\nstdout:\n%s\nstderr:\n%s", tt.src, code, got, tt.want, stdout, stderr)
 		}
+	}
+}
+
+// TestPlanStagePredictions: with bundled stages, plan lists each one's
+// predicted ceiling from its topology config and the request mix.
+func TestPlanStagePredictions(t *testing.T) {
+	path := "../../examples/staircase.yaml"
+	code, out, stderr := runCLI(t, "plan", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	_, section, found := strings.Cut(out, "Predicted ceilings of this scenario's stages")
+	if !found {
+		t.Fatalf("plan output lacks the stage predictions:\n%s", out)
+	}
+	section, _, _ = strings.Cut(section, "\nstage ")
+	sc, err := scenario.Load(path, scenario.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, st := range sc.Stages {
+		p, ok, err := coordinator.PredictStage(sc, k, -1)
+		if !ok || err != nil {
+			t.Fatalf("stage %s: %v, %v", st.Name, ok, err)
+		}
+		row := fmt.Sprintf("%s req/s  %s\n", capacity.FormatNumber(p.CeilingRPS), p.Bottleneck)
+		if !strings.Contains(section, "  "+st.Name+" ") || !strings.Contains(section, row) {
+			t.Errorf("stage %s: no row ending %q in\n%s", st.Name, row, section)
+		}
+	}
+	for _, want := range []string{"cache hit rate 90% (capacity.cache_hit_rate)", "limited by box-cpu", "the workers stay idle"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("stage predictions lack %q:\n%s", want, section)
+		}
+	}
+
+	// --cache-hit-rate replaces the scenario's hit rate and says so.
+	code, out, _ = runCLI(t, "plan", path, "--cache-hit-rate", "50%")
+	if code != 0 || !strings.Contains(out, "cache hit rate 50% (--cache-hit-rate)") {
+		t.Errorf("--cache-hit-rate 50%%: exit %d\n%s", code, out)
+	}
+
+	// Only echo (and URL) stages: no section.
+	code, out, _ = runCLI(t, "plan", writeFile(t, "q.yaml", quick))
+	if code != 0 || strings.Contains(out, "Predicted ceilings of this scenario's stages") {
+		t.Errorf("echo only: exit %d\n%s", code, out)
 	}
 }

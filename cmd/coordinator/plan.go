@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +39,12 @@ func summary(w io.Writer, path string, sc *scenario.Scenario, scheds []*schedule
 		target := st.URL
 		if st.Bundled != "" {
 			target = "bundled " + st.Bundled
+		}
+		if s == nil {
+			se := sc.StageSearch(k)
+			fmt.Fprintf(&b, " Stage %s (%s): capacity search (%s) from %v to %v, at most %d steps of %v.", st.Name, target,
+				se.Method, se.Start, se.Max, se.MaxSteps, se.Hold)
+			continue
 		}
 		fmt.Fprintf(&b, " Stage %s (%s): %s arrivals, %d over %v, average %s/s, peak %s/s.", st.Name, target,
 			s.Arrival(), s.Len(), s.Duration(), capacity.FormatNumber(s.Curve().Average()), capacity.FormatNumber(s.Curve().Peak()))
@@ -208,7 +215,16 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 	if err := reporters.WritePlan(w, capacity.Ceilings(in, bundled...)); err != nil {
 		return err
 	}
+	if err := writeStagePredictions(w, sc, in, f); err != nil {
+		return err
+	}
 	for k, s := range scheds {
+		if s == nil {
+			se := sc.StageSearch(k)
+			fmt.Fprintf(w, "\nstage %s: capacity search (%s) from %v to %v, at most %d steps of %v, SLO %s\n", sc.Stages[k].Name,
+				se.Method, se.Start, se.Max, se.MaxSteps, se.Hold, strings.Join(se.SLO, ", "))
+			continue
+		}
 		fmt.Fprintf(w, "\nstage %s: %s arrivals, %d over %v, average %s/s, peak %s/s\n", sc.Stages[k].Name, s.Arrival(), s.Len(),
 			s.Duration(), capacity.FormatNumber(s.Curve().Average()), capacity.FormatNumber(s.Curve().Peak()))
 		if err := reporters.WriteCurve(w, s.Curve().MeanRates(f.width), s.Duration(), f.width, 12); err != nil {
@@ -227,6 +243,106 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 		}
 	}
 	return nil
+}
+
+// writeStagePredictions prints, when sc has bundled stages, the predicted
+// ceiling of each from its topology's default config and the scenario's
+// request mix (coordinator.PredictStage): a row per stage with its name,
+// topology, ceiling and bottleneck, and the working below it. The cache hit
+// rate is --cache-hit-rate when given, else the scenario's, else assumed.
+func writeStagePredictions(w io.Writer, sc *scenario.Scenario, in capacity.Inputs, f planFlags) error {
+	if sc == nil {
+		return nil
+	}
+	hit := -1.0
+	if f.cacheHitRate != "" {
+		hit = in.CacheHitRate
+	}
+	type row struct {
+		stage, topology, ceiling, bottleneck, working string
+	}
+	var rows []row
+	for k, st := range sc.Stages {
+		p, ok, err := coordinator.PredictStage(sc, k, hit)
+		switch {
+		case err != nil:
+			rows = append(rows, row{st.Name, st.Bundled, "–", "–", "no prediction: " + err.Error()})
+		case ok:
+			working := p.Working
+			if hit >= 0 {
+				working = strings.Replace(working, "(measured)", "(--cache-hit-rate)", 1)
+			}
+			rows = append(rows, row{st.Name, st.Bundled, capacity.FormatNumber(p.CeilingRPS) + " req/s", p.Bottleneck, working})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	head := row{"stage", "topology", "ceiling", "bottleneck", ""}
+	wStage, wTopo, wCeil := len(head.stage), len(head.topology), len(head.ceiling)
+	for _, r := range rows {
+		wStage = max(wStage, utf8.RuneCountInString(r.stage))
+		wTopo = max(wTopo, utf8.RuneCountInString(r.topology))
+		wCeil = max(wCeil, utf8.RuneCountInString(r.ceiling))
+	}
+	var b strings.Builder
+	b.WriteString("\nPredicted ceilings of this scenario's stages (each topology's default config under this request mix;\n" +
+		"utilisation law: a component saturates at servers ÷ demand per request; check by measurement)\n")
+	line := func(r row, right bool) {
+		ceiling := r.ceiling + strings.Repeat(" ", wCeil-utf8.RuneCountInString(r.ceiling))
+		if right {
+			ceiling = strings.Repeat(" ", wCeil-utf8.RuneCountInString(r.ceiling)) + r.ceiling
+		}
+		fmt.Fprintf(&b, "  %s  %s  %s  %s\n", padRunes(r.stage, wStage), padRunes(r.topology, wTopo), ceiling, r.bottleneck)
+	}
+	line(head, false)
+	for _, r := range rows {
+		line(r, true)
+		for _, l := range wrapWords(r.working, max(40, f.width)) {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// padRunes left-aligns s in width runes.
+func padRunes(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-utf8.RuneCountInString(s)))
+}
+
+// wrapWords splits s into lines of at most width runes at spaces,
+// preferring to break after "; " so the parts of a working stay whole. A
+// word longer than a line stays whole.
+func wrapWords(s string, width int) []string {
+	var lines []string
+	for utf8.RuneCountInString(s) > width {
+		cut := len(s)
+		n := 0
+		for i := range s {
+			if n == width {
+				cut = i
+				break
+			}
+			n++
+		}
+		at := strings.LastIndex(s[:cut], "; ")
+		if at < cut/3 {
+			at = strings.LastIndex(s[:cut], " ")
+		} else {
+			at++
+		}
+		if at <= 0 {
+			at = strings.Index(s[cut:], " ")
+			if at < 0 {
+				break
+			}
+			at += cut
+		}
+		lines = append(lines, strings.TrimRight(s[:at], " "))
+		s = strings.TrimLeft(s[at:], " ")
+	}
+	return append(lines, s)
 }
 
 // loadScheduled loads a scenario and builds every stage's exact schedule;

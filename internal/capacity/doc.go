@@ -83,6 +83,24 @@
 // Ceilings collects the predictions of several stages as a Plan, so the
 // plan's renderer shows them with their working beside the staircase.
 //
+// # Bottleneck analysis of a configured system
+//
+// Ceiling sizes stages from planning inputs. Bottleneck instead analyses a
+// system whose components are given, as a queueing network of stations:
+// station k has c_k servers (slots, pool connections, CPUs, workers) and a
+// demand D_k, the mean time it is busy per request of the mix (visits ×
+// mean service time, summed over the kinds of request; a server held while
+// it waits for a downstream call counts that wait too). By the utilisation
+// law U_k = X·D_k ÷ c_k, station k saturates at X = c_k ÷ D_k, so
+//
+//	ceiling = min_k c_k ÷ D_k      and the bottleneck is the argmin
+//
+// N identical stations sharing the load evenly are one station of N × c
+// servers and the whole demand. The ceiling is an upper bound on sustained
+// throughput: queueing makes response times grow long before it.
+// coordinator.PredictStage builds the stations of a bundled stage from its
+// topology config and the scenario's request mix.
+//
 // # Concurrency
 //
 // The package is pure arithmetic: no goroutines, clocks or I/O. Every

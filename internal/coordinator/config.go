@@ -74,6 +74,12 @@ type Config struct {
 	// Listening, if set, is called with the bound gossip address as soon as
 	// the coordinator's node is up (before any agent is awaited).
 	Listening func(gossipAddr string)
+	// Capacity makes every stage search its capacity, as if each had
+	// mode: capacity (see scenario.Search).
+	Capacity bool
+	// Search overrides the scenario's search settings, field by field, in
+	// every stage that searches.
+	Search SearchOverrides
 }
 
 // PinnedLimits marks the fields of Config.Limits that override the

@@ -24,6 +24,8 @@ const (
 	metricQueueDepth  = "surge_target_queue_depth"
 	metricSlots       = "surge_target_slots"
 	metricBusySeconds = "surge_target_busy_seconds_total"
+	metricCacheHits   = "surge_target_cache_hits_total"
+	metricCacheMisses = "surge_target_cache_misses_total"
 )
 
 // maxMetricsBytes bounds one scrape of a target's /metrics.
@@ -52,6 +54,18 @@ type targetSample struct {
 	busy map[string]float64
 	slot map[string]float64
 	qlen map[string]float64
+	// hits and misses are summed over every cache; caches is whether the
+	// target exports any.
+	hits, misses float64
+	caches       bool
+}
+
+// targetReading is what a probe read over a stage: the load of each
+// component, the most loaded first, and the cache hit rate over the
+// window (nil without a cache, or without lookups).
+type targetReading struct {
+	loads   []reporters.ComponentLoad
+	hitRate *float64
 }
 
 // startProbe scrapes base+"/metrics" at from (the stage's T0, so that
@@ -88,9 +102,9 @@ func startProbe(base string, from time.Time, every time.Duration) *probe {
 	return p
 }
 
-// stop takes a last sample, ends the goroutine and returns the load of
-// each component over the samples, the most loaded first.
-func (p *probe) stop() ([]reporters.ComponentLoad, error) {
+// stop takes a last sample, ends the goroutine and returns what the
+// samples tell.
+func (p *probe) stop() (targetReading, error) {
 	p.stopOnce.Do(func() {
 		close(p.quit)
 		<-p.done
@@ -99,9 +113,27 @@ func (p *probe) stop() ([]reporters.ComponentLoad, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.samples) == 0 {
-		return nil, p.err
+		return targetReading{}, p.err
 	}
-	return componentLoads(p.samples), nil
+	return targetReading{loads: componentLoads(p.samples), hitRate: hitRate(p.samples)}, nil
+}
+
+// hitRate is the hit rate of the target's caches between the first and
+// the last sample: Δhits ÷ Δ(hits + misses).
+func hitRate(samples []targetSample) *float64 {
+	first, last := samples[0], samples[len(samples)-1]
+	if !last.caches {
+		return nil
+	}
+	if len(samples) == 1 { // one scrape: since the cache started
+		first = targetSample{}
+	}
+	dh, dm := last.hits-first.hits, last.misses-first.misses
+	if dh < 0 || dm < 0 || dh+dm <= 0 {
+		return nil
+	}
+	v := dh / (dh + dm)
+	return &v
 }
 
 func (p *probe) scrape() {
@@ -145,6 +177,17 @@ func parseTargetMetrics(r io.Reader) (targetSample, error) {
 	s.busy = byComponent(fams[metricBusySeconds])
 	s.slot = byComponent(fams[metricSlots])
 	s.qlen = byComponent(fams[metricQueueDepth])
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{{metricCacheHits, &s.hits}, {metricCacheMisses, &s.misses}} {
+		if fam := fams[f.name]; fam != nil {
+			s.caches = true
+			for _, v := range byComponent(fam) {
+				*f.dst += v
+			}
+		}
+	}
 	return s, nil
 }
 

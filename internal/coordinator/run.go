@@ -70,6 +70,16 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	if err != nil {
 		return nil, err
 	}
+	for k := range sc.Stages {
+		switch {
+		case cfg.Capacity || sc.StageMode(k) == scenario.ModeCapacity:
+			if _, err := StageSearch(sc, k, cfg.Search); err != nil {
+				return nil, err
+			}
+		case scheds[k] == nil:
+			return nil, fmt.Errorf("%w: stage %s has no load to play", scenario.ErrInvalid, sc.Stages[k].Name)
+		}
+	}
 	r := &run{cfg: cfg, sc: sc, scheds: scheds, id: newID(), inbox: make(chan inMsg, 64)}
 	if cfg.Name == "" {
 		cfg.Name = "coordinator-" + r.id[:6]

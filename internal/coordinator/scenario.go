@@ -57,12 +57,16 @@ func Spec(c *scenario.Curve) (schedule.Spec, schedule.Arrival, error) {
 }
 
 // Schedules builds the exact schedule of every stage and checks it against
-// the scenario's safety limits with the exact peak rate. Problems are
+// the scenario's safety limits with the exact peak rate. A stage in mode
+// capacity has none (nil): its search builds one per rate. Problems are
 // positioned in the scenario file and match scenario.ErrInvalid.
 func Schedules(sc *scenario.Scenario) ([]*schedule.Schedule, error) {
 	var errs []error
 	out := make([]*schedule.Schedule, len(sc.Stages))
 	for k := range sc.Stages {
+		if sc.StageMode(k) == scenario.ModeCapacity {
+			continue // a search builds its own schedules, one per rate
+		}
 		path := LoadPath(sc, k)
 		spec, arrival, err := Spec(sc.StageLoad(k))
 		if err != nil {

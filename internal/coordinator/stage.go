@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,13 +17,18 @@ import (
 	"github.com/surgeload/surge/reporters"
 )
 
-// stageRun accumulates one stage's merged data.
+// stageRun accumulates the merged data of one played schedule: a stage,
+// or one step of a capacity search (or, for a search, all its steps).
 type stageRun struct {
 	name   string
 	target string
 	// probe reads a bundled target's /metrics while the stage plays.
-	probe     *probe
-	sched     *schedule.Schedule
+	probe *probe
+	// sched is what was played; nil for a search's aggregate.
+	sched *schedule.Schedule
+	// intended and dur are the arrivals and the scheduled length played.
+	intended  uint64
+	dur       time.Duration
 	reqs      []engine.Request
 	geom      metrics.Geometry
 	total     *metrics.Interval
@@ -34,49 +40,77 @@ type stageRun struct {
 	// cpuShare divides reported CPU: embedded agents share one process and
 	// each reports it, so their sum counts it that many times.
 	cpuShare int
+	// live are the agents the schedule was assigned to; t0 its start.
+	live []*conn
+	t0   time.Time
 }
 
-// stage plays stage k on every live agent and appends its report.
+func (r *run) newStageRun(name, target string, limits engine.Limits, agents int) *stageRun {
+	sr := &stageRun{
+		name: name, target: target, reqs: requests(r.sc), geom: metrics.DefaultGeometry(),
+		intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval, limits: limits, cpuShare: 1,
+	}
+	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
+	if r.cfg.Expect <= 0 {
+		sr.cpuShare = agents
+	}
+	return sr
+}
+
+// stage plays stage k on every live agent (or searches its capacity) and
+// appends its report.
 func (r *run) stage(ctx context.Context, k int) error {
 	st := r.sc.Stages[k]
-	sched := r.scheds[k]
 	target, stopTarget, err := r.resolveTarget(st)
 	if err != nil {
 		return err
 	}
 	defer stopTarget()
+	if r.capacityMode(k) {
+		return r.search(ctx, k, target)
+	}
+	sr, err := r.play(ctx, k, st.Name, r.scheds[k], target)
+	if err != nil {
+		return err
+	}
+	rep, err := r.finishStage(sr)
+	if rep != nil {
+		r.ceiling(rep, k)
+		r.report.Stages = append(r.report.Stages, *rep)
+	}
+	return err
+}
 
+// play assigns sched of stage k to every live agent, starts it and
+// collects until every agent is done or lost. The error is for a schedule
+// that could not be started; what happened after the start is in the
+// returned stageRun, for finishStage.
+func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL) (*stageRun, error) {
+	st := r.sc.Stages[k]
 	live := r.live()
 	if len(live) == 0 {
-		return fmt.Errorf("%w: stage %s: no live agent", ErrRunFailed, st.Name)
+		return nil, fmt.Errorf("%w: stage %s: no live agent", ErrRunFailed, name)
 	}
 	shares, err := schedule.Equal(len(live))
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", st.Name, err)
+		return nil, fmt.Errorf("stage %s: %w", name, err)
 	}
 	client, limits, err := stageClient(r.cfg, r.sc, k)
 	if err != nil {
-		return fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, st.Name, err)
+		return nil, fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, name, err)
 	}
-	sr := &stageRun{
-		name: st.Name, target: target.String(), sched: sched, reqs: requests(r.sc),
-		geom: metrics.DefaultGeometry(), intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval, limits: limits,
-	}
-	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
-	sr.cpuShare = 1
-	if r.cfg.Expect <= 0 {
-		sr.cpuShare = len(live)
-	}
+	sr := r.newStageRun(name, target.String(), limits, len(live))
+	sr.sched, sr.intended, sr.dur, sr.live = sched, sched.Len(), sched.Duration(), live
 	r.epoch++
 	stageIndex := uint32(k)
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
-		st.Name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
+		name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
 
 	// Assign, then wait until every agent accepted (validated, target
 	// reachable) before anyone fires.
 	for i, cn := range live {
 		cn.stage = &agentStage{own: shares[i].Count(0, sched.Len())}
-		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: st.Name, Job: engine.Job{
+		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: name, Job: engine.Job{
 			Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
 			Limits: limits, Client: client, Interval: r.cfg.Interval, Geometry: sr.geom,
 		}}
@@ -86,25 +120,28 @@ func (r *run) stage(ctx context.Context, k int) error {
 	}
 	if err := r.awaitAccepted(ctx, live); err != nil {
 		r.stopAll(live, "stage aborted before start")
-		return fmt.Errorf("stage %s: %w", st.Name, err)
+		for _, cn := range live {
+			cn.stage = nil
+		}
+		return nil, fmt.Errorf("stage %s: %w", name, err)
 	}
 
-	t0 := time.Now().Add(r.cfg.Lead)
+	sr.t0 = time.Now().Add(r.cfg.Lead)
 	for _, cn := range live {
 		err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{
-			Epoch: r.epoch, StageIndex: stageIndex, T0UnixNano: t0.Add(cn.offset).UnixNano()}}})
+			Epoch: r.epoch, StageIndex: stageIndex, T0UnixNano: sr.t0.Add(cn.offset).UnixNano()}}})
 		if err != nil {
 			cn.markLost(err)
 		}
 	}
 	if st.Bundled != "" {
-		sr.probe = startProbe(target.String(), t0, r.cfg.Interval)
+		sr.probe = startProbe(target.String(), sr.t0, r.cfg.Interval)
 		// Stopped (idempotently) by targetLoad; this covers early returns,
 		// and runs before the target itself is stopped.
 		defer func() { _, _ = sr.probe.stop() }()
 	}
-	r.collect(ctx, live, sr, t0)
-	return r.finishStage(live, sr)
+	r.collect(ctx, live, sr, sr.t0)
+	return sr, nil
 }
 
 // awaitAccepted waits for Accepted from every agent (bounded).
@@ -318,13 +355,18 @@ func (r *run) progress(sr *stageRun, t0 time.Time) {
 		sr.name, elapsed, sr.sched.Duration(), t.Issued, sr.sched.Len(), t.Succeeded, t.Failed, t.Dropped, p99.Round(time.Microsecond))
 }
 
-// finishStage accounts for every agent, builds the stage report and
-// decides whether the stage was carried out.
-func (r *run) finishStage(live []*conn, sr *stageRun) error {
+// finishStage accounts for every agent and builds the report of what sr
+// played. The error says the schedule was not carried out fully (an agent
+// lost or stopped early); the report is returned with it whenever load was
+// sent, so what was measured is never lost.
+func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 	var lost, inFlight uint64
 	var lostAgents []error
-	for _, cn := range live {
+	for _, cn := range sr.live {
 		as := cn.stage
+		if as == nil {
+			continue
+		}
 		c := as.counters
 		// Arrivals the agent owned but never reached are lost; requests it
 		// issued without a reported completion are in flight at the end.
@@ -354,18 +396,17 @@ func (r *run) finishStage(live []*conn, sr *stageRun) error {
 	}
 	st, err := buildStage(sr, lost, inFlight)
 	if err != nil {
-		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
+		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)
-	r.report.Stages = append(r.report.Stages, st)
 	if sr.stopped != "" {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
 	}
 	if len(lostAgents) > 0 {
-		return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, errors.Join(lostAgents...))
+		return &st, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, errors.Join(lostAgents...))
 	}
-	return nil
+	return &st, nil
 }
 
 // buildStage turns merged data into the stage report.
@@ -384,13 +425,13 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 	if err != nil {
 		return reporters.Stage{}, err
 	}
-	dur := sr.sched.Duration().Seconds()
+	dur := sr.dur.Seconds()
 	st := reporters.Stage{
 		Name: sr.name, Target: sr.target,
-		Intended: sr.sched.Len(), Issued: t.Issued, Succeeded: t.Succeeded, Failed: t.Failed,
+		Intended: sr.intended, Issued: t.Issued, Succeeded: t.Succeeded, Failed: t.Failed,
 		Dropped: t.Dropped, Lost: lost, InFlightAtEnd: inFlight,
 		DurationS:      dur,
-		IntendedRPS:    float64(sr.sched.Len()) / dur,
+		IntendedRPS:    float64(sr.intended) / dur,
 		AchievedRPS:    float64(t.Issued) / dur,
 		ResponseTimeMS: percentiles(resp),
 		ServiceTimeMS:  percentiles(svc),
@@ -475,19 +516,20 @@ func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
 	}
 }
 
-// targetLoad fills the stage's component loads and bottleneck from what
-// the probe read of the target's /metrics.
+// targetLoad fills the stage's component loads, bottleneck and cache hit
+// rate from what the probe read of the target's /metrics.
 func (r *run) targetLoad(st *reporters.Stage, sr *stageRun) {
 	if sr.probe == nil {
 		return
 	}
-	loads, err := sr.probe.stop()
+	got, err := sr.probe.stop()
 	if err != nil {
 		r.warn("stage %s: could not read the target's metrics: %v", sr.name, err)
 		return
 	}
-	st.Components = loads
-	if len(loads) > 0 {
-		st.Bottleneck = loads[0].Component
+	st.Components = got.loads
+	if len(got.loads) > 0 {
+		st.Bottleneck = got.loads[0].Component
 	}
+	st.HitRate = got.hitRate
 }

@@ -1,0 +1,295 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+	"github.com/surgeload/surge/targets/resource"
+)
+
+// playSearch drives a searcher against a target that holds every rate up
+// to ceiling, and returns the rates tried and the outcome.
+func playSearch(cfg scenario.Search, ceiling float64) ([]float64, string, float64, float64) {
+	s := &searcher{cfg: cfg}
+	var rates []float64
+	for range 200 {
+		rate, outcome, ok := s.next()
+		if !ok {
+			return rates, outcome, s.lo, s.hi
+		}
+		rates = append(rates, rate)
+		s.record(rate, rate <= ceiling)
+	}
+	panic("search did not end")
+}
+
+func TestSearcher(t *testing.T) {
+	binary := scenario.Search{Method: scenario.SearchBinary, Start: 100, Max: 10_000, Resolution: 0.05, MaxSteps: 20}
+	step := scenario.Search{Method: scenario.SearchStep, Start: 100, Step: 100, Max: 1000, MaxSteps: 20}
+	tight := binary
+	tight.MaxSteps = 4
+	tests := []struct {
+		name     string
+		cfg      scenario.Search
+		ceiling  float64
+		rates    []float64
+		outcome  string
+		lo, hi   float64
+		loWithin float64 // lo must be within this fraction below the ceiling
+	}{
+		{name: "binary brackets then bisects", cfg: binary, ceiling: 730,
+			rates:   []float64{100, 200, 400, 800, 600, 700, 750, 725},
+			outcome: reporters.SearchFound, lo: 725, hi: 750},
+		{name: "binary below start", cfg: binary, ceiling: 50,
+			rates: []float64{100}, outcome: reporters.SearchBelowStart, lo: 0, hi: 100},
+		{name: "binary not reached stops at max", cfg: binary, ceiling: 1e9,
+			rates:   []float64{100, 200, 400, 800, 1600, 3200, 6400, 10_000},
+			outcome: reporters.SearchNotReached, lo: 10_000},
+		{name: "binary step budget", cfg: tight, ceiling: 730,
+			rates: []float64{100, 200, 400, 800}, outcome: reporters.SearchMaxSteps, lo: 400, hi: 800},
+		{name: "step climbs to the first break", cfg: step, ceiling: 730,
+			rates:   []float64{100, 200, 300, 400, 500, 600, 700, 800},
+			outcome: reporters.SearchFound, lo: 700, hi: 800},
+		{name: "step clamps to max", cfg: scenario.Search{Method: scenario.SearchStep, Start: 100, Step: 300, Max: 500, MaxSteps: 20}, ceiling: 1e9,
+			rates: []float64{100, 400, 500}, outcome: reporters.SearchNotReached, lo: 500},
+		{name: "exact ceiling holds", cfg: binary, ceiling: 400,
+			rates:   []float64{100, 200, 400, 800, 600, 500, 450, 425, 413},
+			outcome: reporters.SearchFound, lo: 400, hi: 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rates, outcome, lo, hi := playSearch(tt.cfg, tt.ceiling)
+			if !slices.Equal(rates, tt.rates) || outcome != tt.outcome || lo != tt.lo || hi != tt.hi {
+				t.Errorf("rates %v outcome %s lo %g hi %g; want %v %s %g %g", rates, outcome, lo, hi, tt.rates, tt.outcome, tt.lo, tt.hi)
+			}
+			if outcome == reporters.SearchFound && tt.cfg.Method == scenario.SearchBinary && (hi-lo) > float64(tt.cfg.Resolution)*lo {
+				t.Errorf("bracket [%g, %g] wider than the resolution %g", lo, hi, tt.cfg.Resolution)
+			}
+		})
+	}
+}
+
+// TestSearcherAlwaysEnds: whatever the ceiling, a search ends within its
+// step budget and never reports a sustained rate that broke.
+func TestSearcherAlwaysEnds(t *testing.T) {
+	for _, method := range []string{scenario.SearchBinary, scenario.SearchStep} {
+		for _, c := range []float64{0.5, 1, 3, 9.99, 10, 77, 1234.5, 9999, 1e6} {
+			cfg := scenario.Search{Method: method, Start: 1, Step: 7, Max: 10_000, Resolution: 0.01, MaxSteps: 30}
+			rates, _, lo, hi := playSearch(cfg, c)
+			if len(rates) > cfg.MaxSteps {
+				t.Errorf("%s ceiling %g: %d steps, budget %d", method, c, len(rates), cfg.MaxSteps)
+			}
+			if lo > c || (hi != 0 && hi <= c) {
+				t.Errorf("%s ceiling %g: lo %g hi %g", method, c, lo, hi)
+			}
+		}
+	}
+}
+
+// judgedInterval is an interval with n responses of each latency, and
+// failed of them failed.
+func judgedInterval(t *testing.T, lat []time.Duration, failed uint64) *metrics.Interval {
+	t.Helper()
+	iv := metrics.NewInterval(metrics.DefaultGeometry(), 2)
+	for _, d := range lat {
+		if err := iv.Series[0].Response.RecordValue(int64(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := uint64(len(lat))
+	iv.Series[0].Intended, iv.Series[0].Issued = n+2, n
+	iv.Series[0].Dropped = 2
+	iv.Series[0].Succeeded, iv.Series[0].Failed = n-failed, failed
+	return iv
+}
+
+func TestEvalSLO(t *testing.T) {
+	lat := make([]time.Duration, 100)
+	for i := range lat {
+		lat[i] = time.Duration(i+1) * time.Millisecond // p99 = 99ms, max 100ms
+	}
+	iv := judgedInterval(t, lat, 3)
+	sr := &stageRun{reqs: requests(&scenario.Scenario{Requests: []scenario.Request{{Name: "a"}, {Name: "b"}}})}
+	tests := []struct {
+		expr, broken string
+	}{
+		{"p99 < 100ms", ""},
+		{"p99 < 50ms", "p99 = 99.025ms, want < 50ms"},
+		{"p50 <= 51ms", ""},
+		{"max < 100ms", "max = 100.01ms, want < 100ms"},
+		{"error_rate < 5%", ""},
+		{"error_rate < 1%", "error_rate = 3.00%, want < 1%"},
+		{"achieved_rate >= 99%", "achieved_rate = 98.04%, want >= 99%"},
+		{"dropped == 0", "dropped = 2, want == 0"},
+		{"failed <= 3", ""},
+		{"rps > 50", ""},
+		{"rps > 200", "rps = 100.0/s, want > 200"},
+		{"p99{request=b} < 1s", "p99{request=b} < 1s: no responses to judge"},
+		{"error_rate{request=b} < 1%", "error_rate{request=b} < 1%: no responses to judge"},
+		{"p99{request=a} < 100ms", ""},
+	}
+	for _, tt := range tests {
+		e, err := scenario.ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		broken, ok := evalSLO(e, tt.expr, iv, sr, time.Second)
+		if ok != (tt.broken == "") || broken != tt.broken {
+			t.Errorf("%s: ok %v %q; want %q", tt.expr, ok, broken, tt.broken)
+		}
+	}
+}
+
+func TestGoodputCeiling(t *testing.T) {
+	iv := func(intended, ok, failed uint64) reporters.Interval {
+		return reporters.Interval{Intended: intended, Succeeded: ok, Failed: failed}
+	}
+	tests := []struct {
+		name    string
+		ivs     []reporters.Interval
+		rate    float64
+		reached bool
+	}{
+		{"kept up", []reporters.Interval{iv(100, 100, 0), iv(200, 200, 0), iv(300, 299, 0), iv(300, 300, 0)}, (200 + 299 + 300) / 3.0, false},
+		{"plateau", []reporters.Interval{iv(100, 100, 0), iv(400, 250, 150), iv(800, 260, 540), iv(800, 255, 545), iv(0, 10, 0)}, (250 + 260 + 255) / 3.0, true},
+		{"errors without falling behind", []reporters.Interval{iv(100, 95, 5), iv(100, 95, 5), iv(100, 95, 5)}, 95, true},
+		{"short stage", []reporters.Interval{iv(10, 10, 0)}, 10, false},
+		{"none", nil, 0, false},
+	}
+	for _, tt := range tests {
+		c := goodputCeiling(tt.ivs, time.Second)
+		if len(tt.ivs) == 0 {
+			if c != nil {
+				t.Errorf("%s: %+v; want nil", tt.name, c)
+			}
+			continue
+		}
+		if c == nil || math.Abs(c.MeasuredRPS-tt.rate) > 1e-9 || c.Reached != tt.reached || c.Method != reporters.CeilingGoodput {
+			t.Errorf("%s: %+v; want %.2f reached %v", tt.name, c, tt.rate, tt.reached)
+		}
+	}
+}
+
+func TestStageSearchChecks(t *testing.T) {
+	sc := mustParse(t, `name: s
+stages:
+  - url: http://127.0.0.1:1
+  - {url: "http://127.0.0.1:2", mode: capacity, search: {start: 10/s, max: 100/s, hold: 1s}}
+requests: [{name: a}]
+load: {constant: {rate: 1, duration: 1s}}
+safety: {max_rate: 1k/s, max_duration: 1m}
+`)
+	if s, err := StageSearch(sc, 1, SearchOverrides{}); err != nil || s.Start != 10 || s.Max != 100 || s.Step != 10 || s.Method != "binary" || len(s.Parsed) != 2 {
+		t.Errorf("StageSearch = %+v, %v", s, err)
+	}
+	if s, err := StageSearch(sc, 1, SearchOverrides{Start: 20, Max: 500, SLO: []string{"p90 < 1s"}, Method: "step"}); err != nil ||
+		s.Start != 20 || s.Max != 500 || s.Method != "step" || s.Parsed[0].Metric != "p90" {
+		t.Errorf("StageSearch with overrides = %+v, %v", s, err)
+	}
+	bad := []struct {
+		k    int
+		o    SearchOverrides
+		want string
+	}{
+		{0, SearchOverrides{}, "needs a start rate"},
+		{1, SearchOverrides{Max: 5}, "must be above start"},
+		{1, SearchOverrides{Max: 2000}, "exceed safety.max_rate"},
+		{1, SearchOverrides{SLO: []string{"p99 <"}}, "--slo"},
+		{1, SearchOverrides{SLO: []string{"p99[10s] < 1s"}}, "takes no window"},
+		{1, SearchOverrides{SLO: []string{"p99{request=zz} < 1s"}}, `no request is named "zz"`},
+		{1, SearchOverrides{Method: "golden"}, "unknown search method"},
+		{1, SearchOverrides{Hold: 10 * time.Second, MaxSteps: 12}, "over safety.max_duration"},
+	}
+	for _, b := range bad {
+		_, err := StageSearch(sc, b.k, b.o)
+		if err == nil || !errors.Is(err, scenario.ErrInvalid) || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("StageSearch(%d, %+v) = %v; want ErrInvalid with %q", b.k, b.o, err, b.want)
+		}
+	}
+}
+
+// TestCapacitySearchFindsTheCeiling: a binary search against an app of 2
+// slots × 10 ms (200 req/s, 503 beyond a short queue) finds a sustained
+// rate near 200/s, names the app as the bottleneck, and its report
+// balances step by step and in all.
+func TestCapacitySearchFindsTheCeiling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a capacity search")
+	}
+	reg := prometheus.NewRegistry()
+	app, err := resource.NewAppServer("app", resource.AppServerConfig{
+		Slots: 2, QueueLimit: 20, Service: resource.Constant(10 * time.Millisecond), Seed: 1,
+		Next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
+	}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", app)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	sc := mustParse(t, `name: search
+stages:
+  - {name: app, bundled: echo, mode: capacity}
+search: {method: binary, start: 100/s, max: 800/s, hold: 2s, cooldown: 300ms, resolution: 10%, slo: ["error_rate < 1%", "p99 < 200ms"]}
+requests: [{name: get, path: /x}]
+`)
+	cfg := testConfig(1)
+	cfg.Log = newTestLog(t)
+	cfg.StartTarget = func(string) (string, func() error, error) { return srv.URL, func() error { return nil }, nil }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stages[0]
+	s := st.Search
+	if s == nil || st.Ceiling == nil {
+		t.Fatalf("stage has no search or ceiling: %+v", st)
+	}
+	t.Logf("outcome %s sustained %g broke %g; steps:", s.Outcome, s.SustainedRPS, s.BrokeRPS)
+	for _, row := range s.Steps {
+		t.Logf("  %g/s pass %v goodput %.1f p99 %.1fms errors %.2f%% %v %s %.2f", row.RateRPS, row.Pass, row.GoodputRPS, row.P99MS, 100*row.ErrorRate, row.Broken, row.Bottleneck, row.BottleneckUtilisation)
+	}
+	if s.Outcome != reporters.SearchFound || s.SustainedRPS < 120 || s.SustainedRPS > 230 || s.BrokeRPS <= s.SustainedRPS {
+		t.Errorf("outcome %s, sustained %g, broke %g; want found, sustained in [120, 230] (capacity 200/s)", s.Outcome, s.SustainedRPS, s.BrokeRPS)
+	}
+	if st.Ceiling.MeasuredRPS != s.SustainedRPS || !st.Ceiling.Reached || st.Ceiling.Method != reporters.CeilingSearch {
+		t.Errorf("ceiling %+v does not carry the search's result", st.Ceiling)
+	}
+	if st.Bottleneck != "app" {
+		t.Errorf("bottleneck %q; want app", st.Bottleneck)
+	}
+	var intended uint64
+	for i, row := range s.Steps {
+		intended += row.Intended
+		if want := uint64(math.Round(row.RateRPS * 2)); row.Intended != want {
+			t.Errorf("step %d at %g/s intended %d; want %d", i, row.RateRPS, row.Intended, want)
+		}
+		if i > 0 && row.StartS <= s.Steps[i-1].StartS+2 {
+			t.Errorf("step %d starts at %.2fs, before the previous one (%.2fs) ended", i, row.StartS, s.Steps[i-1].StartS)
+		}
+	}
+	if intended != st.Intended || len(st.Intervals) == 0 {
+		t.Errorf("stage intended %d, steps %d; %d intervals", st.Intended, intended, len(st.Intervals))
+	}
+}
