@@ -154,7 +154,7 @@ func (t *native) render(s *nativeScratch, c *compiled, i uint64) (*nativeReq, er
 	if len(c.headerTmpl) > 0 {
 		hdr = slices.Clone(hdr)
 		for _, h := range c.headerTmpl {
-			v := string(h.tmpl.Append(nil, c.seed, i, data))
+			v := string(h.tmpl.Append(nil, h.seed, i, data))
 			if http.CanonicalHeaderKey(h.name) == "Host" {
 				host = v
 				continue
@@ -164,7 +164,7 @@ func (t *native) render(s *nativeScratch, c *compiled, i uint64) (*nativeReq, er
 	}
 	body := c.staticBody
 	if c.body != nil {
-		body = c.body.Append(nil, c.seed, i, data)
+		body = c.body.Append(nil, c.bodySeed, i, data)
 	}
 	nr, err := newNativeReq(u, c.method, hdr, host, body)
 	if err != nil {

@@ -150,7 +150,7 @@ func (t *netHTTP) build(ctx context.Context, c *compiled, i uint64) (*http.Reque
 	var n int64
 	switch {
 	case c.body != nil:
-		b := c.body.Append(nil, c.seed, i, data)
+		b := c.body.Append(nil, c.bodySeed, i, data)
 		body, n = bytes.NewReader(b), int64(len(b))
 	case len(c.staticBody) > 0:
 		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
@@ -164,7 +164,7 @@ func (t *netHTTP) build(ctx context.Context, c *compiled, i uint64) (*http.Reque
 		hreq.Header[k] = v
 	}
 	for _, h := range c.headerTmpl {
-		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, c.seed, i, data)))
+		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, h.seed, i, data)))
 	}
 	if h := hreq.Header.Get("Host"); h != "" {
 		hreq.Host = h

@@ -27,7 +27,11 @@ type compiled struct {
 	staticBody   []byte
 	timeout      time.Duration // 0 = the job's default
 	expect       []int         // sorted; empty = any 2xx/3xx
-	seed         uint64
+	// seed draws the URL's values; bodySeed the body's, and each header
+	// template has its own, so that the fields of one request draw
+	// independently ({{choice}} in a header is not tied to {{zipf}} in the
+	// path).
+	seed, bodySeed uint64
 
 	// For the native transport: the parsed static URL, static headers
 	// (without Host) in a fixed order, the Host header's value if set, and
@@ -41,6 +45,7 @@ type compiled struct {
 type headerTemplate struct {
 	name string
 	tmpl *template.Template
+	seed uint64
 }
 
 // plan is the compiled request mix of a job.
@@ -71,6 +76,7 @@ func (j *Job) compile() (*plan, error) {
 		c := &p.reqs[k]
 		c.name, c.method, c.timeout = r.Name, r.Method, r.Timeout
 		c.seed = template.DeriveSeed(seed, "request/"+r.Name)
+		c.bodySeed = template.DeriveSeed(c.seed, "body")
 		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
 			bad(k, "bad method %q", r.Method)
 		}
@@ -124,7 +130,7 @@ func (j *Job) compile() (*plan, error) {
 				case ht.Static():
 					c.header.Add(name, v)
 				default:
-					c.headerTmpl = append(c.headerTmpl, headerTemplate{name: name, tmpl: ht})
+					c.headerTmpl = append(c.headerTmpl, headerTemplate{name: name, tmpl: ht, seed: template.DeriveSeed(c.seed, "header/"+name)})
 				}
 			}
 		}
