@@ -93,22 +93,22 @@ var echoEntry = topology{
 // topologies is the table of bundled targets, the one place that lists
 // them. Keep it sorted by name.
 var topologies = []topology{
-	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~2,160 req/s, app-bound)",
+	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~890 req/s, db-bound)",
 		DefaultCacheConfig, buildCache),
 	echoEntry,
-	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~4,310 req/s, app-bound)",
+	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~1,110 req/s, db-bound)",
 		DefaultLBConfig, buildLB),
-	entry("multi-region", "stage 8: 3 regions by X-Region header, 80 ms apart, active-passive writes to us-east (~6,150 req/s, passive apps wait out the RTT)",
+	entry("multi-region", "stage 8: 3 regions by X-Region header, 80 ms apart, active-passive writes to us-east (~2,910 req/s, passive apps wait out the RTT)",
 		DefaultMultiRegionConfig, buildMultiRegion),
-	entry("queue", "stage 7: POST /jobs answers 202 and 8 workers write to 3 shards later; GET /items still served (~6,780 req/s, app-bound)",
+	entry("queue", "stage 7: POST /jobs answers 202 and 16 workers write to 5 shards later; GET /items still served (~2,220 req/s, shard-bound)",
 		DefaultQueueConfig, buildQueue),
-	entry("replicas", "stage 5: reads to 2 replicas 100 ms behind, writes to the primary (~4,440 req/s, primary-bound by writes)",
+	entry("replicas", "stage 5: reads to 2 replicas 100 ms behind, writes to the primary (~1,480 req/s, replica-bound by reads)",
 		DefaultReplicasConfig, buildReplicas),
-	entry("sharding", "stage 6: 3 primaries, each item on one by hash of its id (~6,470 req/s, app-bound)",
+	entry("sharding", "stage 6: 4 primaries, each item on one by hash of its id (~1,780 req/s, shard-bound)",
 		DefaultShardingConfig, buildSharding),
-	entry("single-box", "stage 1: app and db sharing one box of 2 CPUs (~290 req/s, CPU-bound)",
+	entry("single-box", "stage 1: app and db sharing one box of 4 CPUs (~290 req/s, CPU-bound)",
 		DefaultSingleBoxConfig, buildSingleBox),
-	entry("split", "stage 2: app server and a db on its own machine (~810 req/s, db-bound)",
+	entry("split", "stage 2: app server and a db on its own machine (~505 req/s, db-bound)",
 		DefaultSplitConfig, buildSplit),
 }
 

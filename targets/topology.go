@@ -168,84 +168,100 @@ type MultiRegionConfig struct {
 	Replica DBConfig `json:"replica"`
 }
 
+// The bundled costs, the same in every topology so that only the
+// architecture changes from one stage to the next: the app's own work
+// 4 ms a request, a db read 9 ms and a db write 18 ms, each log-normal
+// with a p99 of four times its mean. They are long beside the cost of
+// HTTP over loopback, so that the timers, not the machine, set the
+// ceilings (see the package doc).
 func defaultApp(slots int) AppConfig {
-	return AppConfig{Slots: slots, QueueLimit: 256, Service: resource.LogNormalP99(2*time.Millisecond, 8*time.Millisecond)}
+	return AppConfig{Slots: slots, QueueLimit: 256, Service: resource.LogNormalP99(4*time.Millisecond, 16*time.Millisecond)}
 }
 
 func defaultDB(pool int) DBConfig {
 	return DBConfig{
 		Pool:       pool,
 		QueueLimit: 256,
-		Read:       resource.LogNormalP99(4500*time.Microsecond, 18*time.Millisecond),
-		Write:      resource.LogNormalP99(9*time.Millisecond, 36*time.Millisecond),
+		Read:       resource.LogNormalP99(9*time.Millisecond, 36*time.Millisecond),
+		Write:      resource.LogNormalP99(18*time.Millisecond, 72*time.Millisecond),
 	}
 }
 
+// defaultCache holds 1,000 entries for 10 minutes. Against Zipf keys it
+// is small beside the key space, so LRU eviction, not the run's length,
+// sets its hit rate, and it reaches that rate within a few thousand
+// reads: about 67 % for keys drawn by {{zipf 1.1 100000}}. The TTL is
+// longer than a stage, so no burst of expiries lands inside one.
 func defaultCache() CacheTierConfig {
-	return CacheTierConfig{Capacity: 10_000, TTL: Duration(time.Minute), Policy: data.CacheAside}
+	return CacheTierConfig{Capacity: 1_000, TTL: Duration(10 * time.Minute), Policy: data.CacheAside}
 }
 
-// DefaultSingleBoxConfig returns 2 CPUs shared by an app of 8 slots and a
-// db of 4 connections: about 290 req/s, limited by the CPUs.
+// DefaultSingleBoxConfig returns 4 CPUs shared by an app of 16 slots and
+// a db of 8 connections: about 290 req/s, limited by the CPUs.
 func DefaultSingleBoxConfig() SingleBoxConfig {
-	return SingleBoxConfig{CPUs: 2, CPUQueueLimit: 1024, App: defaultApp(8), DB: defaultDB(4)}
+	return SingleBoxConfig{CPUs: 4, CPUQueueLimit: 1024, App: defaultApp(16), DB: defaultDB(8)}
 }
 
-// DefaultSplitConfig returns an app of 8 slots and a db of 4
-// connections: about 810 req/s, limited by the db.
-func DefaultSplitConfig() SplitConfig { return SplitConfig{App: defaultApp(8), DB: defaultDB(4)} }
+// DefaultSplitConfig returns the single box's app (16 slots) and a db of
+// 5 connections on a machine of its own: about 505 req/s, limited by the
+// db.
+func DefaultSplitConfig() SplitConfig { return SplitConfig{App: defaultApp(16), DB: defaultDB(5)} }
 
-// DefaultCacheConfig returns the split config with a 10,000-entry cache
-// (TTL 1 minute): about 2,160 req/s, limited by the app.
+// DefaultCacheConfig returns an app of 16 slots, a 1,000-entry cache (TTL
+// 10 minutes) and a db of 4 connections: about 890 req/s, limited by the
+// db.
 func DefaultCacheConfig() CacheConfig {
-	return CacheConfig{App: defaultApp(8), Cache: defaultCache(), DB: defaultDB(4)}
+	return CacheConfig{App: defaultApp(16), Cache: defaultCache(), DB: defaultDB(4)}
 }
 
-// DefaultLBConfig returns 2 apps of 8 slots behind a round-robin balancer
-// checking health every second, one cache and a db of 8 connections:
-// about 4,310 req/s, limited by the apps.
+// DefaultLBConfig returns 2 apps of 12 slots behind a round-robin
+// balancer checking health every second, one cache and a db of 5
+// connections: about 1,110 req/s, limited by the db.
 func DefaultLBConfig() LBConfig {
 	return LBConfig{
 		Apps: 2, Algorithm: lb.RoundRobin, HealthInterval: Duration(time.Second),
-		App: defaultApp(8), Cache: defaultCache(), DB: defaultDB(8),
+		App: defaultApp(12), Cache: defaultCache(), DB: defaultDB(5),
 	}
 }
 
-// DefaultReplicasConfig returns an app of 24 slots, a cache, a primary
-// and 2 replicas of 4 connections each, 100 ms behind: about 4,440
-// req/s, limited by the primary's writes.
+// DefaultReplicasConfig returns an app of 24 slots, a cache, a primary of
+// 4 connections and 2 replicas of 2, 100 ms behind: about 1,480 req/s,
+// limited by the replicas' reads.
 func DefaultReplicasConfig() ReplicasConfig {
 	return ReplicasConfig{
-		App: defaultApp(24), Cache: defaultCache(), Primary: defaultDB(4), Replica: defaultDB(4),
+		App: defaultApp(24), Cache: defaultCache(), Primary: defaultDB(4), Replica: defaultDB(2),
 		Replicas: 2, Lag: Duration(100 * time.Millisecond),
 	}
 }
 
-// DefaultShardingConfig returns an app of 24 slots, a cache and 3 shards
-// of 4 connections: about 6,470 req/s, limited by the app.
+// DefaultShardingConfig returns an app of 64 slots, a cache and 4 shards
+// of 2 connections: about 1,780 req/s, limited by the shards. The app has
+// slots to spare so that it keeps every shard's queue fed.
 func DefaultShardingConfig() ShardingConfig {
-	return ShardingConfig{App: defaultApp(24), Cache: defaultCache(), Shards: 3, Shard: defaultDB(4)}
+	return ShardingConfig{App: defaultApp(64), Cache: defaultCache(), Shards: 4, Shard: defaultDB(2)}
 }
 
-// DefaultQueueConfig returns the sharding config with 8 workers, a job
-// queue of 1,000 and 5 attempts: about 6,780 req/s, limited by the app.
+// DefaultQueueConfig returns an app of 64 slots, a cache, 5 shards of 2
+// connections, 16 workers, a job queue of 1,000 and 5 attempts: about
+// 2,220 req/s, limited by the shards, whether writes come as POST /items
+// (written at once) or POST /jobs (queued).
 func DefaultQueueConfig() QueueConfig {
 	return QueueConfig{
-		App: defaultApp(24), Cache: defaultCache(), Shards: 3, Shard: defaultDB(4),
-		Workers: 8, QueueLimit: 1000, MaxAttempts: 5,
+		App: defaultApp(64), Cache: defaultCache(), Shards: 5, Shard: defaultDB(2),
+		Workers: 16, QueueLimit: 1000, MaxAttempts: 5,
 	}
 }
 
 // DefaultMultiRegionConfig returns regions us-east (primary), eu-west and
-// ap-south, 80 ms apart, replicas 100 ms behind, an app of 24 slots and a
-// cache in each, a primary db of 8 connections and replicas of 4: about
-// 6,150 req/s with load spread evenly, limited by the passive regions'
+// ap-south, 80 ms apart, replicas 100 ms behind, an app of 16 slots and a
+// cache in each, a primary db of 12 connections and replicas of 4: about
+// 2,910 req/s with load spread evenly, limited by the passive regions'
 // apps, whose slots wait out the RTT of forwarded writes.
 func DefaultMultiRegionConfig() MultiRegionConfig {
 	return MultiRegionConfig{
 		Regions: []string{"us-east", "eu-west", "ap-south"}, Primary: "us-east",
 		RTT: Duration(80 * time.Millisecond), Lag: Duration(100 * time.Millisecond),
-		App: defaultApp(24), Cache: defaultCache(), PrimaryDB: defaultDB(8), Replica: defaultDB(4),
+		App: defaultApp(16), Cache: defaultCache(), PrimaryDB: defaultDB(12), Replica: defaultDB(4),
 	}
 }
 

@@ -361,7 +361,7 @@ func TestSplitOutrunsSingleBox(t *testing.T) {
 	app := targets.AppConfig{Slots: 8, QueueLimit: 256, Service: resource.Constant(20 * time.Millisecond)}
 	db := targets.DBConfig{Pool: 4, QueueLimit: 256, Read: resource.Constant(45 * time.Millisecond), Write: resource.Constant(90 * time.Millisecond)}
 	box := targets.DefaultSingleBoxConfig()
-	box.App, box.DB = app, db
+	box.CPUs, box.App, box.DB = 2, app, db
 	split := targets.SplitConfig{App: app, DB: db}
 
 	run := func(name string, cfg any) int64 {

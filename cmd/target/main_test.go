@@ -242,10 +242,10 @@ func TestServeTopologyWithConfig(t *testing.T) {
 	if code := run(context.Background(), []string{"--topology", "sharding", "--print-config"}, &printed, io.Discard); code != 0 {
 		t.Fatalf("--print-config exit %d", code)
 	}
-	body := strings.Replace(printed.String(), `"shards": 3`, `"shards": 5`, 1)
+	body := strings.Replace(printed.String(), `"shards": 4`, `"shards": 6`, 1)
 	url, stop := runUntilCancelled(t, "--topology", "sharding", "--listen", "127.0.0.1:0", "--config", writeFile(t, body))
-	if code, b := httpGet(t, url+"/metrics"); code != 200 || !strings.Contains(b, `component="shard-4"`) {
-		t.Errorf("GET /metrics = %d; want 200 with the fifth shard's series", code)
+	if code, b := httpGet(t, url+"/metrics"); code != 200 || !strings.Contains(b, `component="shard-5"`) {
+		t.Errorf("GET /metrics = %d; want 200 with the sixth shard's series", code)
 	}
 	if code, _ := httpGet(t, url+"/items/1"); code != 200 {
 		t.Errorf("GET /items/1 = %d; want 200", code)
