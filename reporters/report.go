@@ -119,27 +119,29 @@ const (
 	// CeilingSearch: the highest rate a capacity search sustained within
 	// its SLO.
 	CeilingSearch = "search"
-	// CeilingGoodput: the highest rate of successful responses held over
-	// CeilingWindow intervals of a played curve.
+	// CeilingGoodput: the median rate of successful responses over the
+	// intervals of a played curve in which the target fell behind.
 	CeilingGoodput = "goodput"
 )
 
-// CeilingWindow is how many consecutive intervals a goodput ceiling is
-// averaged over, so that one lucky interval does not make it.
+// CeilingWindow is how many saturated intervals a goodput ceiling needs
+// to count as reached, and how many consecutive intervals the lower bound
+// of a stage that kept up is averaged over.
 const CeilingWindow = 3
 
 // Ceiling is a stage's measured throughput ceiling next to the predicted
 // one.
 type Ceiling struct {
 	// MeasuredRPS is, for a search, the highest rate that met the SLO; for
-	// a played curve, the highest goodput (successes per second) held over
-	// CeilingWindow intervals.
+	// a played curve, the median goodput (successes per second) of the
+	// intervals in which the target fell behind (successes under 95% of
+	// the arrivals), when there are at least CeilingWindow of them.
 	MeasuredRPS float64 `json:"measured_rps"`
 	Method      string  `json:"method"`
 	// Reached is false when MeasuredRPS is only a lower bound: a search
 	// that never broke its SLO (or stopped early), or a curve whose load
-	// the target kept up with (goodput within 5% of the arrivals over the
-	// window and under 1% errors), so its ceiling lies above.
+	// the target kept up with; MeasuredRPS is then its highest goodput
+	// over CeilingWindow consecutive intervals, and the ceiling lies above.
 	Reached bool `json:"reached"`
 	// PredictedRPS is the planning arithmetic's ceiling for the stage's
 	// topology and the scenario's request mix (coordinator plan), with its

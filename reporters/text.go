@@ -119,11 +119,14 @@ func WriteText(w io.Writer, r *Report) error {
 
 // ceilingText is a measured ceiling and how it was measured.
 func ceilingText(c *Ceiling) string {
-	how := "highest goodput over " + fmt.Sprint(CeilingWindow) + " intervals"
+	how := "median goodput while the target fell behind"
 	if c.Method == CeilingSearch {
 		how = "highest rate within the SLO"
 	}
 	if !c.Reached {
+		if c.Method == CeilingGoodput {
+			how = "highest goodput over " + fmt.Sprint(CeilingWindow) + " intervals"
+		}
 		return fmt.Sprintf("≥ %.0f/s (%s; not reached: the target kept up)", c.MeasuredRPS, how)
 	}
 	return fmt.Sprintf("%.0f/s (%s)", c.MeasuredRPS, how)

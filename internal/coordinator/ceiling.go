@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"slices"
 	"time"
 
 	"github.com/surgeload/surge/reporters"
@@ -13,33 +14,42 @@ func (r *run) ceiling(st *reporters.Stage, k int) {
 	r.predict(st, k)
 }
 
-// goodputCeiling is the highest rate of successful responses held over
-// reporters.CeilingWindow consecutive intervals (fewer when the stage has
-// fewer), or nil for a stage without intervals. It is reached when, over
-// that window, the target fell behind its arrivals (successes under 95%
-// of them) or failed 1% or more of its responses: the rate is then what
-// the target could do, not what it was asked for.
+// goodputCeiling measures a played stage's ceiling from its intervals. The
+// intervals in which the target fell behind (successes under 95% of the
+// arrivals, whether the rest failed, waited or timed out) are saturated;
+// with at least reporters.CeilingWindow of them the ceiling is reached,
+// and it is their median rate of successes: the plateau the target holds
+// while the load keeps climbing, robust to a lucky or an unlucky interval.
+// Otherwise the target kept up, and the ceiling is only a lower bound: the
+// highest rate of successes over CeilingWindow consecutive intervals. nil
+// for a stage without intervals.
 func goodputCeiling(ivs []reporters.Interval, interval time.Duration) *reporters.Ceiling {
-	w := min(reporters.CeilingWindow, len(ivs))
-	if w == 0 || interval <= 0 {
+	if len(ivs) == 0 || interval <= 0 {
 		return nil
 	}
-	var c *reporters.Ceiling
+	var saturated []float64
+	for _, iv := range ivs {
+		if iv.Intended > 0 && float64(iv.Succeeded) < 0.95*float64(iv.Intended) {
+			saturated = append(saturated, float64(iv.Succeeded)/interval.Seconds())
+		}
+	}
+	if len(saturated) >= reporters.CeilingWindow {
+		slices.Sort(saturated)
+		n := len(saturated)
+		median := saturated[n/2]
+		if n%2 == 0 {
+			median = (saturated[n/2-1] + saturated[n/2]) / 2
+		}
+		return &reporters.Ceiling{MeasuredRPS: median, Method: reporters.CeilingGoodput, Reached: true}
+	}
+	w := min(reporters.CeilingWindow, len(ivs))
+	c := &reporters.Ceiling{Method: reporters.CeilingGoodput}
 	for i := 0; i+w <= len(ivs); i++ {
-		var ok, failed, intended uint64
+		var ok uint64
 		for _, iv := range ivs[i : i+w] {
 			ok += iv.Succeeded
-			failed += iv.Failed
-			intended += iv.Intended
 		}
-		rate := float64(ok) / (float64(w) * interval.Seconds())
-		if c != nil && rate <= c.MeasuredRPS {
-			continue
-		}
-		c = &reporters.Ceiling{
-			MeasuredRPS: rate, Method: reporters.CeilingGoodput,
-			Reached: float64(ok) < 0.95*float64(intended) || 100*failed >= ok+failed && failed > 0,
-		}
+		c.MeasuredRPS = max(c.MeasuredRPS, float64(ok)/(float64(w)*interval.Seconds()))
 	}
 	return c
 }
