@@ -175,7 +175,7 @@ func TestPlanScenario(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"capacity plan", "predicted ceiling per stage", "stage echo: poisson arrivals", "req/s (peak", "agent-3  1/3"} {
+	for _, want := range []string{"capacity plan", "ceiling of each stage built to this plan", "stage echo: poisson arrivals", "req/s (peak", "agent-3  1/3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
 		}

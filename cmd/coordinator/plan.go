@@ -211,7 +211,7 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 	if len(bundled) == 0 {
 		bundled = capacity.Topologies()
 	}
-	fmt.Fprintln(w, "\npredicted ceiling per stage (a prediction: check it by measurement)")
+	fmt.Fprintln(w, "\nceiling of each stage built to this plan (its servers, replicas and shards; from the capacity inputs, not the bundled configs)")
 	if err := reporters.WritePlan(w, capacity.Ceilings(in, bundled...)); err != nil {
 		return err
 	}
