@@ -66,3 +66,8 @@ bench-peers:
 .PHONY: soak
 soak:
 	bash bench/soak.sh
+
+## staircase: examples/staircase.yaml against the eight bundled topologies, then each stage's capacity searched; writes bench/STAIRCASE.md (~30 min)
+.PHONY: staircase
+staircase:
+	bash bench/staircase.sh

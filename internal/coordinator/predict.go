@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -497,39 +498,12 @@ func predMultiRegion(md *predModel, c targets.MultiRegionConfig, m predMix, hit 
 // predDeref returns the config *cfg points to, or cfg itself; an error for a
 // nil pointer.
 func predDeref(cfg any) (any, error) {
-	var (
-		v     any
-		isNil bool
-	)
-	switch c := cfg.(type) {
-	case *targets.SingleBoxConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.SplitConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.CacheConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.LBConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.ReplicasConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.ShardingConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.QueueConfig:
-		v, isNil = predDerefOne(c)
-	case *targets.MultiRegionConfig:
-		v, isNil = predDerefOne(c)
-	default:
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Pointer {
 		return cfg, nil
 	}
-	if isNil {
+	if v.IsNil() {
 		return nil, fmt.Errorf("no config (a nil %T)", cfg)
 	}
-	return v, nil
-}
-
-func predDerefOne[C any](c *C) (any, bool) {
-	if c == nil {
-		return nil, true
-	}
-	return *c, false
+	return v.Elem().Interface(), nil
 }
