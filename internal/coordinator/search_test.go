@@ -254,6 +254,7 @@ requests: [{name: get, path: /x}]
 `)
 	cfg := testConfig(1)
 	cfg.Log = newTestLog(t)
+	cfg.MaxSendLag = time.Second // judged on the target, not on how busy the test machine is
 	cfg.StartTarget = func(string) (string, func() error, error) { return srv.URL, func() error { return nil }, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -294,5 +295,68 @@ requests: [{name: get, path: /x}]
 	}
 	if intended != st.Intended || len(st.Intervals) == 0 {
 		t.Errorf("stage intended %d, steps %d; %d intervals", st.Intended, intended, len(st.Intervals))
+	}
+}
+
+// TestCapacitySearchAnyURL: a step search against a plain URL stage (no
+// bundled target, no /metrics) climbs until the SLO breaks and stops
+// there; the same app of 200 req/s holds 100/s and breaks at 300/s.
+func TestCapacitySearchAnyURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a capacity search")
+	}
+	app, err := resource.NewAppServer("app", resource.AppServerConfig{
+		Slots: 2, QueueLimit: 20, Service: resource.Constant(10 * time.Millisecond), Seed: 1,
+		Next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
+	}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	sc := mustParse(t, `name: search-url
+stages:
+  - url: `+srv.URL+`
+    mode: capacity
+    search: {method: step, start: 100/s, step: 200/s, max: 900/s, hold: 2s, cooldown: 300ms}
+requests: [{name: get, path: /x}]
+`)
+	cfg := testConfig(2)
+	cfg.Log = newTestLog(t)
+	cfg.MaxSendLag = time.Second // judged on the target, not on how busy the test machine is
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Stages[0].Search
+	var rates []float64
+	for _, row := range s.Steps {
+		rates = append(rates, row.RateRPS)
+	}
+	if !slices.Equal(rates, []float64{100, 300}) || s.Outcome != reporters.SearchFound || s.SustainedRPS != 100 || s.BrokeRPS != 300 ||
+		!s.Steps[0].Pass || s.Steps[1].Pass || len(s.Steps[1].Broken) == 0 {
+		t.Errorf("search %+v; want 100/s held and 300/s broke", s)
+	}
+	if rep.Stages[0].Bottleneck != "" || rep.Stages[0].Ceiling.PredictedRPS != 0 {
+		t.Errorf("a URL stage has no bottleneck or prediction: %+v", rep.Stages[0])
+	}
+
+	// A generator that cannot keep time (here: any send lag is too much)
+	// judges nothing: the search stops at its first step and claims no
+	// sustained rate.
+	cfg.MaxSendLag = time.Nanosecond
+	rep, err = Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = rep.Stages[0].Search
+	if len(s.Steps) != 1 || s.Outcome != reporters.SearchGeneratorLimited || s.SustainedRPS != 0 || s.Steps[0].Pass ||
+		!s.Steps[0].GeneratorLimited || rep.Stages[0].Ceiling.Reached {
+		t.Errorf("generator-limited search %+v, ceiling %+v; want one step, outcome generator_limited, nothing sustained", s, rep.Stages[0].Ceiling)
 	}
 }
