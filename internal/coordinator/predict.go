@@ -43,14 +43,14 @@ type Prediction struct {
 }
 
 // predDefaultHitRate is the cache hit rate assumed when neither the caller
-// nor the scenario gives one: what the Zipf keys of the bundled examples
-// give a 10,000-entry cache (targets/doc.go).
-const predDefaultHitRate = 0.8
+// nor the scenario gives one: what keys drawn by {{zipf 1.1 100000}} (the
+// bundled examples) give the default 1,000-entry cache (targets/doc.go).
+const predDefaultHitRate = 0.66
 
 // PredictStage predicts stage k of sc, a bundled stage. ok is false (no error) for a URL stage or
 // "echo". hitRate >= 0 overrides the cache hit rate (the coordinator passes the hit rate it
 // measured on the target's /metrics); hitRate < 0 means: sc.Capacity.CacheHitRate when the
-// scenario gives one, else 0.8 (say "assumed" in Working).
+// scenario gives one, else 0.66 (say "assumed" in Working).
 //
 // The prediction is the bottleneck analysis of capacity.Bottleneck over the
 // components of the stage's default topology config (targets.DefaultConfig;

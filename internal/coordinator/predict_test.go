@@ -210,7 +210,7 @@ func TestPredictStageNotBundled(t *testing.T) {
 }
 
 // The hit rate: given (measured), else the scenario's capacity section,
-// else 80% assumed.
+// else 66% assumed.
 func TestPredictStageHitRate(t *testing.T) {
 	sc := predictScenario(scenario.Stage{Name: "cache", Bundled: "cache"})
 	check := func(given, want float64, source string) {
@@ -220,7 +220,7 @@ func TestPredictStageHitRate(t *testing.T) {
 			t.Errorf("hit rate %v: %+v, %v, %v; want %v (%s)", given, p, ok, err, want, source)
 		}
 	}
-	check(-1, 0.8, "assumed")
+	check(-1, 0.66, "assumed")
 	check(0.63, 0.63, "measured")
 	check(0, 0, "measured")
 	sc.Capacity = &scenario.Capacity{CacheHitRate: 0.9}
