@@ -295,7 +295,7 @@ func TestPredictStageDefaults(t *testing.T) {
 	}
 	t.Logf("%-12s %8.0f req/s  %-22s %s", "spread", p.CeilingRPS, p.Bottleneck, p.Working)
 	n := float64(len(mr.Regions))
-	h := 0.8
+	h := predDefaultHitRate
 	missR := 0.9 * (1 - h)
 	primaryApp := ms(mr.App.Service) + missR*ms(mr.PrimaryDB.Read) + 0.1*ms(mr.PrimaryDB.Write)
 	passiveApp := ms(mr.App.Service) + missR*ms(mr.Replica.Read) + 0.1*(ms(mr.PrimaryDB.Write)+float64(mr.RTT)/1e6)
