@@ -464,9 +464,11 @@ func metricLabel(e scenario.ThresholdExpr) string {
 	return e.Metric
 }
 
-// metricPrefix is the part of an expression before its operator.
+// metricPrefix is the part of an expression before its operator (which
+// comes after any selector or window).
 func metricPrefix(text string) string {
-	for i := 0; i < len(text); i++ {
+	from := max(strings.LastIndexByte(text, '}'), strings.LastIndexByte(text, ']'), -1) + 1
+	for i := from; i < len(text); i++ {
 		switch text[i] {
 		case '<', '>', '=', '!':
 			return text[:i]

@@ -140,6 +140,7 @@ func TestEvalSLO(t *testing.T) {
 		{"p99{request=b} < 1s", "p99{request=b} < 1s: no responses to judge"},
 		{"error_rate{request=b} < 1%", "error_rate{request=b} < 1%: no responses to judge"},
 		{"p99{request=a} < 100ms", ""},
+		{"p99{request=a} <= 50ms", "p99{request=a} = 99.025ms, want <= 50ms"},
 	}
 	for _, tt := range tests {
 		e, err := scenario.ParseThreshold(tt.expr)
