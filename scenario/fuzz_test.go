@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks the properties every input must have: Parse never
@@ -97,6 +98,15 @@ func FuzzParse(f *testing.F) {
 		}
 		// What Parse accepts is within the safety caps, by the same bound.
 		for k := range s.Stages {
+			if s.StageMode(k) == ModeCapacity {
+				// A search plays its own rates, within the same caps.
+				sr := s.StageSearch(k)
+				if !(sr.Start > 0) || sr.Max > s.Safety.MaxRate || sr.Start >= sr.Max ||
+					time.Duration(sr.MaxSteps)*sr.Hold.Std() > s.Safety.MaxDuration.Std() || len(sr.Parsed) != len(sr.SLO) {
+					t.Fatalf("stage %d: search %+v accepted with safety %+v", k, sr, s.Safety)
+				}
+				continue
+			}
 			c := s.StageLoad(k)
 			if d := c.Duration(); d <= 0 || d > s.Safety.MaxDuration.Std() || float64(c.PeakBound()) > float64(s.Safety.MaxRate) {
 				t.Fatalf("stage %d: curve of %v at up to %v accepted with safety %+v", k, d, c.PeakBound(), s.Safety)
