@@ -234,13 +234,7 @@ func TestCapacitySearchFindsTheCeiling(t *testing.T) {
 		t.Skip("plays a capacity search")
 	}
 	reg := prometheus.NewRegistry()
-	app, err := resource.NewAppServer("app", resource.AppServerConfig{
-		Slots: 2, QueueLimit: 20, Service: resource.Constant(10 * time.Millisecond), Seed: 1,
-		Next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
-	}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := searchApp(t, reg)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", app)
@@ -253,19 +247,9 @@ stages:
 search: {method: binary, start: 100/s, max: 800/s, hold: 2s, cooldown: 300ms, resolution: 10%, slo: ["error_rate < 1%", "p99 < 200ms"]}
 requests: [{name: get, path: /x}]
 `)
-	cfg := testConfig(1)
-	cfg.Log = newTestLog(t)
-	cfg.MaxSendLag = time.Second // judged on the target, not on how busy the test machine is
+	cfg := searchConfig(t, 1)
 	cfg.StartTarget = func(string) (string, func() error, error) { return srv.URL, func() error { return nil }, nil }
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, cfg, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Check(); err != nil {
-		t.Fatal(err)
-	}
+	rep := runSearch(t, cfg, sc)
 	st := rep.Stages[0]
 	s := st.Search
 	if s == nil || st.Ceiling == nil {
@@ -306,14 +290,7 @@ func TestCapacitySearchAnyURL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays a capacity search")
 	}
-	app, err := resource.NewAppServer("app", resource.AppServerConfig{
-		Slots: 2, QueueLimit: 20, Service: resource.Constant(10 * time.Millisecond), Seed: 1,
-		Next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
-	}, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
+	srv := httptest.NewServer(searchApp(t, prometheus.NewRegistry()))
 	defer srv.Close()
 	sc := mustParse(t, `name: search-url
 stages:
@@ -322,18 +299,8 @@ stages:
     search: {method: step, start: 100/s, step: 200/s, max: 900/s, hold: 2s, cooldown: 300ms}
 requests: [{name: get, path: /x}]
 `)
-	cfg := testConfig(2)
-	cfg.Log = newTestLog(t)
-	cfg.MaxSendLag = time.Second // judged on the target, not on how busy the test machine is
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, cfg, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Check(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := searchConfig(t, 2)
+	rep := runSearch(t, cfg, sc)
 	s := rep.Stages[0].Search
 	var rates []float64
 	for _, row := range s.Steps {
@@ -351,13 +318,48 @@ requests: [{name: get, path: /x}]
 	// judges nothing: the search stops at its first step and claims no
 	// sustained rate.
 	cfg.MaxSendLag = time.Nanosecond
-	rep, err = Run(ctx, cfg, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = runSearch(t, cfg, sc)
 	s = rep.Stages[0].Search
 	if len(s.Steps) != 1 || s.Outcome != reporters.SearchGeneratorLimited || s.SustainedRPS != 0 || s.Steps[0].Pass ||
 		!s.Steps[0].GeneratorLimited || rep.Stages[0].Ceiling.Reached {
 		t.Errorf("generator-limited search %+v, ceiling %+v; want one step, outcome generator_limited, nothing sustained", s, rep.Stages[0].Ceiling)
 	}
+}
+
+// searchApp is an app of 2 slots × 10 ms (200 req/s) that sheds with 503
+// beyond a queue of 20.
+func searchApp(t *testing.T, reg *prometheus.Registry) http.Handler {
+	t.Helper()
+	app, err := resource.NewAppServer("app", resource.AppServerConfig{
+		Slots: 2, QueueLimit: 20, Service: resource.Constant(10 * time.Millisecond), Seed: 1,
+		Next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
+	}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// searchConfig is an embedded run whose searches judge the target, not
+// how busy the test machine is: send lag up to 1 s is accepted.
+func searchConfig(t *testing.T, agents int) Config {
+	cfg := testConfig(agents)
+	cfg.Log = newTestLog(t)
+	cfg.MaxSendLag = time.Second
+	return cfg
+}
+
+// runSearch runs sc (bounded to 2 minutes) and checks its report balances.
+func runSearch(t *testing.T, cfg Config, sc *scenario.Scenario) *reporters.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
