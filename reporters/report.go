@@ -23,6 +23,77 @@ type Report struct {
 	// Warnings are things a reader must not miss (agent lost, run stopped,
 	// generator-limited).
 	Warnings []string `json:"warnings,omitempty"`
+	// Verdict is the run's outcome for a gate (see Verdict); Reasons says
+	// why it is not VerdictPass.
+	Verdict string   `json:"verdict,omitempty"`
+	Reasons []string `json:"verdict_reasons,omitempty"`
+}
+
+// Verdicts of a run (Report.Verdict).
+const (
+	// VerdictPass: every threshold held on data that can be trusted.
+	VerdictPass = "pass"
+	// VerdictFail: a threshold failed.
+	VerdictFail = "fail"
+	// VerdictInvalid: the run cannot be judged — a threshold had no
+	// samples, the generator limited a stage, or a stage was not played
+	// fully. An invalid run never passes, whatever its thresholds say.
+	VerdictInvalid = "invalid"
+)
+
+// ThresholdResult is one threshold judged on one stage.
+type ThresholdResult struct {
+	// Expr is the threshold as written.
+	Expr string `json:"expr"`
+	// Pass says it held; NoData that there was nothing to judge (no
+	// responses for a latency or an error rate), which makes the run
+	// invalid rather than passed or failed.
+	Pass   bool `json:"pass"`
+	NoData bool `json:"no_data,omitempty"`
+	// Value is the measured value in the metric's base unit (ns for
+	// latencies, a fraction for rates, a count, req/s); Measured is it as
+	// shown ("312.5ms", "1.20%"). With a window, the worst window's, and
+	// WindowAtS when that window started (seconds into the stage).
+	Value     float64  `json:"value"`
+	Measured  string   `json:"measured"`
+	WindowAtS *float64 `json:"window_at_s,omitempty"`
+}
+
+// Judge sets the report's verdict from its stages: invalid when any
+// threshold had no data, any stage was generator-limited, stopped early
+// or lost arrivals; else fail when any threshold failed; else pass.
+func (r *Report) Judge() {
+	r.Verdict, r.Reasons = VerdictPass, nil
+	var invalid, failed []string
+	for _, s := range r.Stages {
+		if s.GeneratorLimited {
+			invalid = append(invalid, fmt.Sprintf("stage %s was generator-limited: its load was not what the scenario asked for", s.Name))
+		}
+		if s.Stopped != "" || s.Lost > 0 {
+			invalid = append(invalid, fmt.Sprintf("stage %s was not played fully (%d arrivals lost%s)", s.Name, s.Lost, stoppedText(s.Stopped)))
+		}
+		for _, t := range s.Thresholds {
+			switch {
+			case t.NoData:
+				invalid = append(invalid, fmt.Sprintf("stage %s: threshold %q had no samples to judge", s.Name, t.Expr))
+			case !t.Pass:
+				failed = append(failed, fmt.Sprintf("stage %s: threshold %q failed: %s", s.Name, t.Expr, t.Measured))
+			}
+		}
+	}
+	switch {
+	case len(invalid) > 0:
+		r.Verdict, r.Reasons = VerdictInvalid, append(invalid, failed...)
+	case len(failed) > 0:
+		r.Verdict, r.Reasons = VerdictFail, failed
+	}
+}
+
+func stoppedText(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; stopped: " + s
 }
 
 // ComponentLoad is how loaded one target component was during a stage.
@@ -112,6 +183,10 @@ type Stage struct {
 	// Search is the capacity search of a stage in mode capacity: its
 	// counts and percentiles above are those of all its steps together.
 	Search *Search `json:"search,omitempty"`
+	// Thresholds are the scenario's thresholds that apply to this stage
+	// (those without a stage selector, and those selecting it), judged on
+	// its merged data.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 }
 
 // How a ceiling was measured (Ceiling.Method).

@@ -99,7 +99,14 @@ func TestWriteTextStagesCompared(t *testing.T) {
 			{RateRPS: 850, StartS: 65, GoodputRPS: 810, P50MS: 40, P99MS: 300, P999MS: 400, ErrorRate: 0.02,
 				Broken: []string{"p99 = 300ms, want < 250ms", "error_rate = 2.00%, want < 1%"}, Bottleneck: "db", BottleneckUtilisation: 1},
 		}}
+	at := 12.0
+	second.Thresholds = []ThresholdResult{
+		{Expr: "p99 < 250ms", Pass: true, Value: 8.25e6, Measured: "8.25ms"},
+		{Expr: "p99[5s] < 5ms", Value: 7.5e6, Measured: "7.5ms", WindowAtS: &at},
+	}
+	third.Thresholds = []ThresholdResult{{Expr: "p99{request=b} < 1s", NoData: true, Measured: "no responses"}}
 	r.Stages = append(r.Stages, second, third)
+	r.Judge()
 	var b bytes.Buffer
 	if err := WriteText(&b, r); err != nil {
 		t.Fatal(err)

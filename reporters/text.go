@@ -66,6 +66,20 @@ func WriteText(w io.Writer, r *Report) error {
 		if s.Search != nil {
 			writeSearch(&b, s.Search)
 		}
+		for _, t := range s.Thresholds {
+			verdict := "PASS"
+			switch {
+			case t.NoData:
+				verdict = "NO DATA"
+			case !t.Pass:
+				verdict = "FAIL"
+			}
+			at := ""
+			if t.WindowAtS != nil {
+				at = fmt.Sprintf(" (worst window from %gs)", *t.WindowAtS)
+			}
+			fmt.Fprintf(&b, "  threshold %-7s %s: %s%s\n", verdict, t.Expr, t.Measured, at)
+		}
 		if c := s.Ceiling; c != nil {
 			fmt.Fprintf(&b, "  ceiling   measured %s", ceilingText(c))
 			if c.PredictedRPS > 0 {
@@ -112,6 +126,15 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", warn)
+	}
+	switch r.Verdict {
+	case VerdictPass:
+		fmt.Fprintf(&b, "verdict: pass\n")
+	case VerdictFail, VerdictInvalid:
+		fmt.Fprintf(&b, "verdict: %s\n", strings.ToUpper(r.Verdict))
+		for _, why := range r.Reasons {
+			fmt.Fprintf(&b, "  %s\n", why)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -148,6 +148,12 @@ starts none and waits (at most --wait) for N external agents to join
 			if runErr != nil {
 				return fail(exitcode.CannotRun, runErr)
 			}
+			switch rep.Verdict {
+			case reporters.VerdictInvalid:
+				return fail(exitcode.InvalidRun, fmt.Errorf("the run is invalid: %s", strings.Join(rep.Reasons, "; ")))
+			case reporters.VerdictFail:
+				return fail(exitcode.ThresholdsFailed, fmt.Errorf("thresholds failed: %s", strings.Join(rep.Reasons, "; ")))
+			}
 			return nil
 		},
 	}

@@ -56,7 +56,7 @@ func lastLine(s string) string {
 
 func TestRunBundledEcho(t *testing.T) {
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--out", out, "-q")
+	code, stdout, stderr := runCLI(t, "run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--out", out, "-q", "--max-send-lag", "1s")
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
@@ -253,7 +253,7 @@ client: {timeout: 100ms, max_in_flight: 50}
 		{[]string{"--max-conns", "2"}, 0, 10}, // another flag does not pin the timeout
 	} {
 		out := t.TempDir()
-		args := append([]string{"run", path, "--agents", "1", "--gossip-listen", "127.0.0.1:0", "--out", out, "-q"}, tt.flags...)
+		args := append([]string{"run", path, "--agents", "1", "--gossip-listen", "127.0.0.1:0", "--out", out, "-q", "--max-send-lag", "1s"}, tt.flags...)
 		code, _, stderr := runCLI(t, args...)
 		if code != 0 {
 			t.Fatalf("%q: exit %d\n%s", tt.flags, code, stderr)
@@ -338,5 +338,43 @@ func TestPlanStagePredictions(t *testing.T) {
 	code, out, _ = runCLI(t, "plan", writeFile(t, "q.yaml", quick))
 	if code != 0 || strings.Contains(out, "Predicted ceilings of this scenario's stages") {
 		t.Errorf("echo only: exit %d\n%s", code, out)
+	}
+}
+
+// TestThresholdExitCodes: thresholds that hold exit 0, a failed one 1, and
+// one with nothing to judge 4 (the run is invalid, never a pass); the
+// report carries the verdict either way.
+func TestThresholdExitCodes(t *testing.T) {
+	base := `name: gate
+stages:
+  - bundled: echo
+requests:
+  - {name: get, path: /items/1}
+  - {name: rare, path: /rare, weight: 0.000001}
+load:
+  constant: {rate: 100, duration: 1s}
+`
+	tests := []struct {
+		name, thresholds string
+		code             int
+		verdict, want    string
+	}{
+		{"pass", `["p99 < 5s", "error_rate < 1%", "achieved_rate >= 99%"]`, 0, "pass", ""},
+		{"fail", `["p99 < 5s", "max < 1ns"]`, 1, "fail", `thresholds failed: stage echo: threshold "max < 1ns" failed: `},
+		{"no data", `["p99{request=rare} < 5s"]`, 4, "invalid", `the run is invalid: stage echo: threshold "p99{request=rare} < 5s" had no samples to judge`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			code, stdout, stderr := runCLI(t, "run", writeFile(t, "g.yaml", base+"thresholds: "+tt.thresholds+"\n"), "--gossip-listen", "127.0.0.1:0",
+				"--max-send-lag", "1s", "-q", "--out", out)
+			if code != tt.code || (tt.want != "" && !strings.Contains(lastLine(stderr), tt.want)) {
+				t.Errorf("exit %d, last line %q; want %d and %q", code, lastLine(stderr), tt.code, tt.want)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "report.json"))
+			if err != nil || !strings.Contains(string(b), `"verdict": "`+tt.verdict+`"`) || !strings.Contains(stdout, "verdict: ") {
+				t.Errorf("report.json lacks verdict %q (err %v); summary:\n%s", tt.verdict, err, stdout)
+			}
+		})
 	}
 }

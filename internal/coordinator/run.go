@@ -141,6 +141,7 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	for _, c := range r.conns {
 		r.report.Agents = append(r.report.Agents, c.total)
 	}
+	r.report.Judge()
 	if err := r.report.Check(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: %w", ErrRunFailed, err)
 	}

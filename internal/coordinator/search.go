@@ -275,6 +275,7 @@ func (r *run) search(ctx context.Context, k int, target *url.URL) error {
 		Reached: res.Outcome == reporters.SearchFound || res.Outcome == reporters.SearchMaxSteps,
 	}
 	r.predict(&rep, k)
+	r.judgeThresholds(&rep, agg)
 	r.report.Stages = append(r.report.Stages, rep)
 	return runErr
 }
@@ -395,6 +396,24 @@ func judgedSeries(iv *metrics.Interval, i int) metrics.Series {
 // metric without samples (no responses for a latency or an error rate)
 // breaks the SLO: nothing shows the rate was sustained.
 func evalSLO(e scenario.ThresholdExpr, text string, judged *metrics.Interval, sr *stageRun, span time.Duration) (string, bool) {
+	v, shown, has, err := measure(e, judged, sr, span, 0)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: %v", text, err), false
+	case !has:
+		return text + ": no " + shown + " to judge", false
+	case compare(v, e.Op, e.Value):
+		return "", true
+	}
+	return fmt.Sprintf("%s = %s, want %s", metricLabel(e), shown, text[len(metricPrefix(text)):]), false
+}
+
+// measure computes e's metric on judged (the merged data of a stage, a
+// step or a window of span). has is false when there is nothing to judge:
+// no responses for a latency or an error rate, no arrivals for an
+// achieved rate; shown then names what is missing. lost is the arrivals
+// lost over the span (a stage's; 0 for a step).
+func measure(e scenario.ThresholdExpr, judged *metrics.Interval, sr *stageRun, span time.Duration, lost uint64) (v float64, shown string, has bool, err error) {
 	idx := -1
 	if name, ok := e.Selectors["request"]; ok {
 		for i, rq := range sr.reqs {
@@ -403,17 +422,15 @@ func evalSLO(e scenario.ThresholdExpr, text string, judged *metrics.Interval, sr
 			}
 		}
 		if idx < 0 {
-			return fmt.Sprintf("%s: no request named %q", text, name), false
+			return 0, "", false, fmt.Errorf("no request named %q", name)
 		}
 	}
 	s := judgedSeries(judged, idx)
 	done := s.Succeeded + s.Failed
-	var v float64
-	var shown string
 	switch m := e.Metric; {
 	case m == "max" || m == "mean" || len(m) > 1 && m[0] == 'p':
 		if s.Response.TotalCount() == 0 {
-			return text + ": no responses to judge", false
+			return 0, "responses", false, nil
 		}
 		switch m {
 		case "max":
@@ -423,37 +440,37 @@ func evalSLO(e scenario.ThresholdExpr, text string, judged *metrics.Interval, sr
 		default:
 			q, err := quantileOf(m)
 			if err != nil {
-				return fmt.Sprintf("%s: %v", text, err), false
+				return 0, "", false, err
 			}
 			v = float64(s.Response.ValueAtQuantile(q))
 		}
-		shown = strconv.FormatFloat(v/float64(time.Millisecond), 'g', 5, 64) + "ms"
+		return v, strconv.FormatFloat(v/float64(time.Millisecond), 'g', 5, 64) + "ms", true, nil
 	case m == "error_rate":
 		if done == 0 {
-			return text + ": no responses to judge", false
+			return 0, "responses", false, nil
 		}
 		v = float64(s.Failed) / float64(done)
-		shown = fmt.Sprintf("%.2f%%", 100*v)
+		return v, fmt.Sprintf("%.2f%%", 100*v), true, nil
 	case m == "achieved_rate":
 		if s.Intended == 0 {
-			return text + ": no arrivals to judge", false
+			return 0, "arrivals", false, nil
 		}
 		v = float64(s.Issued) / float64(s.Intended)
-		shown = fmt.Sprintf("%.2f%%", 100*v)
+		return v, fmt.Sprintf("%.2f%%", 100*v), true, nil
 	case m == "rps":
+		if span <= 0 {
+			return 0, "time", false, nil
+		}
 		v = float64(s.Issued) / span.Seconds()
-		shown = fmt.Sprintf("%.1f/s", v)
+		return v, fmt.Sprintf("%.1f/s", v), true, nil
 	case m == "dropped":
-		v, shown = float64(s.Dropped), fmt.Sprint(s.Dropped)
+		return float64(s.Dropped), fmt.Sprint(s.Dropped), true, nil
 	case m == "failed":
-		v, shown = float64(s.Failed), fmt.Sprint(s.Failed)
-	default:
-		return fmt.Sprintf("%s: %s cannot be judged per step", text, m), false
+		return float64(s.Failed), fmt.Sprint(s.Failed), true, nil
+	case m == "lost" && idx < 0:
+		return float64(lost), fmt.Sprint(lost), true, nil
 	}
-	if compare(v, e.Op, e.Value) {
-		return "", true
-	}
-	return fmt.Sprintf("%s = %s, want %s", metricLabel(e), shown, text[len(metricPrefix(text)):]), false
+	return 0, "", false, fmt.Errorf("%s cannot be judged here", e.Metric)
 }
 
 // metricLabel is the metric with its selector, as written in reports.

@@ -75,6 +75,7 @@ func (r *run) stage(ctx context.Context, k int) error {
 	}
 	rep, err := r.finishStage(sr)
 	if rep != nil {
+		r.judgeThresholds(rep, sr)
 		r.ceiling(rep, k)
 		r.report.Stages = append(r.report.Stages, *rep)
 	}

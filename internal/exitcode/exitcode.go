@@ -15,13 +15,17 @@ import (
 // Exit codes, documented in the README.
 const (
 	OK = 0
-	// ThresholdsFailed is reserved for a run whose thresholds failed.
+	// ThresholdsFailed: the run was carried out and a threshold failed.
 	ThresholdsFailed = 1
 	// Invalid: invalid input or usage; the message says what and where.
 	Invalid = 2
 	// CannotRun: the work could not be carried out (no agents, target
 	// unreachable, listen failure, agent lost).
 	CannotRun = 3
+	// InvalidRun: the run was carried out but cannot be judged: a
+	// threshold had no samples, the generator limited a stage, or a stage
+	// was not played fully. An invalid run never reports a pass.
+	InvalidRun = 4
 )
 
 // Error carries an exit code with an error.

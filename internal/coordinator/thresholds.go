@@ -1,0 +1,112 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+)
+
+// judgeThresholds judges every scenario threshold that applies to the
+// stage sr played (those without a stage selector, and those selecting
+// it) on its merged data, and puts the results in st.
+func (r *run) judgeThresholds(st *reporters.Stage, sr *stageRun) {
+	for _, th := range r.sc.Thresholds {
+		if name, ok := th.Parsed.Selectors["stage"]; ok && name != sr.name {
+			continue
+		}
+		res := judgeThreshold(th, sr, st.Lost)
+		if !res.Pass {
+			switch {
+			case res.NoData:
+				r.warn("stage %s: threshold %q had nothing to judge (%s): the run is invalid", sr.name, th.Expr, res.Measured)
+			default:
+				r.warn("stage %s: threshold %q failed: %s", sr.name, th.Expr, res.Measured)
+			}
+		}
+		st.Thresholds = append(st.Thresholds, res)
+	}
+}
+
+// judgeThreshold judges one threshold on a stage: on the whole stage, or
+// with a window on every window of that length (sliding by one interval;
+// the whole stage when it is shorter), each of which must pass. The
+// result carries the worst window's value. Windows with nothing to judge
+// (an idle stretch) are skipped; when every one is empty the threshold has
+// no data.
+func judgeThreshold(th scenario.Threshold, sr *stageRun, lost uint64) reporters.ThresholdResult {
+	e := th.Parsed
+	res := reporters.ThresholdResult{Expr: th.Expr}
+	type window struct {
+		data *metrics.Interval
+		span time.Duration
+		at   float64
+	}
+	var windows []window
+	var last uint32
+	for idx := range sr.intervals {
+		last = max(last, idx)
+	}
+	w := uint32(0)
+	if e.Window > 0 && sr.interval > 0 {
+		w = uint32((e.Window + sr.interval - 1) / sr.interval)
+	}
+	if w == 0 || len(sr.intervals) == 0 || w > last+1 {
+		windows = append(windows, window{data: sr.total, span: sr.dur})
+	} else {
+		for start := uint32(0); start+w <= last+1; start++ {
+			data := metrics.NewInterval(sr.geom, len(sr.reqs))
+			for idx := start; idx < start+w; idx++ {
+				if iv := sr.intervals[idx]; iv != nil {
+					_ = data.Merge(iv) // same geometry: merged into sr.total already
+				}
+			}
+			windows = append(windows, window{data: data, span: time.Duration(w) * sr.interval, at: (time.Duration(start) * sr.interval).Seconds()})
+		}
+	}
+	judged := false
+	res.Pass = true
+	for _, win := range windows {
+		l := lost
+		if e.Window > 0 {
+			l = 0 // lost arrivals are not placed in time
+		}
+		v, shown, has, err := measure(e, win.data, sr, win.span, l)
+		if err != nil {
+			res.Pass, res.Measured = false, err.Error()
+			return res
+		}
+		if !has {
+			if !judged {
+				res.Measured = "no " + shown
+			}
+			continue
+		}
+		pass := compare(v, e.Op, e.Value)
+		if !judged || worse(e.Op, v, res.Value) || (!pass && res.Pass) {
+			res.Value, res.Measured = v, shown
+			if e.Window > 0 {
+				at := win.at
+				res.WindowAtS = &at
+			}
+		}
+		judged = true
+		res.Pass = res.Pass && pass
+	}
+	if !judged {
+		res.Pass, res.NoData = false, true
+	}
+	return res
+}
+
+// worse reports whether v is further from passing op than was.
+func worse(op string, v, was float64) bool {
+	switch op {
+	case "<", "<=":
+		return v > was
+	case ">", ">=":
+		return v < was
+	}
+	return false
+}
