@@ -332,6 +332,10 @@ type Interval struct {
 	InFlight     uint64  `json:"in_flight"`
 	SendLagP99MS float64 `json:"send_lag_p99_ms"`
 	CPUS         float64 `json:"cpu_s"`
+	// Histogram is the interval's merged response-time histogram (ns, all
+	// requests), HdrHistogram V2 compressed, base64; empty for an interval
+	// without responses.
+	Histogram string `json:"histogram,omitempty"`
 }
 
 // Agent is one agent's totals over the run.

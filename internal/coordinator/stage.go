@@ -476,6 +476,13 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 				}
 				iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
 				iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
+				if h.TotalCount() > 0 {
+					enc, err := metrics.EncodeHistogram(h)
+					if err != nil {
+						return reporters.Stage{}, err
+					}
+					iv.Histogram = string(enc)
+				}
 				iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(m.SendLag.ValueAtQuantile(99))
 				iv.CPUS = (m.CPU / time.Duration(sr.cpuShare)).Seconds()
 			}
