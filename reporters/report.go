@@ -69,7 +69,10 @@ func (r *Report) Judge() {
 		if s.GeneratorLimited {
 			invalid = append(invalid, fmt.Sprintf("stage %s was generator-limited: its load was not what the scenario asked for", s.Name))
 		}
-		if s.Stopped != "" || s.Lost > 0 {
+		switch {
+		case s.AbortedBy != "":
+			failed = append(failed, fmt.Sprintf("stage %s: %s", s.Name, s.Stopped))
+		case s.Stopped != "" || s.Lost > 0:
 			invalid = append(invalid, fmt.Sprintf("stage %s was not played fully (%d arrivals lost%s)", s.Name, s.Lost, stoppedText(s.Stopped)))
 		}
 		for _, t := range s.Thresholds {
@@ -157,6 +160,9 @@ type Stage struct {
 	Histogram string `json:"histogram"`
 	// Stopped says why the stage ended early; empty when it played fully.
 	Stopped string `json:"stopped,omitempty"`
+	// AbortedBy is the abort threshold whose breach stopped the stage
+	// (and the run): the run then failed, rather than being invalid.
+	AbortedBy string `json:"aborted_by,omitempty"`
 	// AgentCPUS is the CPU time the agents' processes used while playing
 	// the stage (in embedded mode, the coordinator's whole process), and
 	// CPUPerRequestUS that time per finished request, in µs.

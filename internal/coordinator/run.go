@@ -32,6 +32,8 @@ type run struct {
 	inbox  chan inMsg
 	epoch  uint64
 	report *reporters.Report
+	// aborted says why an abort threshold stopped the run.
+	aborted string
 }
 
 // Run carries out the scenario and returns its report. The report is
@@ -135,6 +137,12 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 			break
 		}
 		if ctx.Err() != nil {
+			break
+		}
+		if r.aborted != "" {
+			if k+1 < len(sc.Stages) {
+				r.warn("run aborted after stage %s (%s): %d later stage(s) not played", sc.Stages[k].Name, r.aborted, len(sc.Stages)-k-1)
+			}
 			break
 		}
 	}

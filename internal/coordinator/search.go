@@ -292,7 +292,7 @@ func (r *run) playRate(ctx context.Context, k int, rate float64, hold time.Durat
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: stage %s: search rate %g/s: %w", ErrRunFailed, name, rate, err)
 	}
-	sr, err := r.play(ctx, k, fmt.Sprintf("%s@%s/s", name, capacity.FormatNumber(rate)), sched, target)
+	sr, err := r.play(ctx, k, fmt.Sprintf("%s@%s/s", name, capacity.FormatNumber(rate)), sched, target, true)
 	if err != nil {
 		return nil, nil, err
 	}

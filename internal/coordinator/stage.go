@@ -43,6 +43,11 @@ type stageRun struct {
 	// live are the agents the schedule was assigned to; t0 its start.
 	live []*conn
 	t0   time.Time
+	// step is set for one rate of a capacity search: abort thresholds
+	// are not judged on it.
+	step bool
+	// abortedBy is the abort threshold that stopped the stage.
+	abortedBy string
 }
 
 func (r *run) newStageRun(name, target string, limits engine.Limits, agents int) *stageRun {
@@ -69,7 +74,7 @@ func (r *run) stage(ctx context.Context, k int) error {
 	if r.capacityMode(k) {
 		return r.search(ctx, k, target)
 	}
-	sr, err := r.play(ctx, k, st.Name, r.scheds[k], target)
+	sr, err := r.play(ctx, k, st.Name, r.scheds[k], target, false)
 	if err != nil {
 		return err
 	}
@@ -86,7 +91,7 @@ func (r *run) stage(ctx context.Context, k int) error {
 // collects until every agent is done or lost. The error is for a schedule
 // that could not be started; what happened after the start is in the
 // returned stageRun, for finishStage.
-func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL) (*stageRun, error) {
+func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL, step bool) (*stageRun, error) {
 	st := r.sc.Stages[k]
 	live := r.live()
 	if len(live) == 0 {
@@ -101,7 +106,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 		return nil, fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, name, err)
 	}
 	sr := r.newStageRun(name, target.String(), limits, len(live))
-	sr.sched, sr.intended, sr.dur, sr.live = sched, sched.Len(), sched.Duration(), live
+	sr.sched, sr.intended, sr.dur, sr.live, sr.step = sched, sched.Len(), sched.Duration(), live, step
 	r.epoch++
 	stageIndex := uint32(k)
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
@@ -254,6 +259,14 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 				}
 			}
 			r.progress(sr, t0)
+			if grace == nil {
+				if expr, why, breached := r.abortCheck(sr, t0); breached {
+					sr.stopped, sr.abortedBy = why, expr
+					r.aborted = why
+					r.stopAll(live, why)
+					grace = time.After(5 * time.Second)
+				}
+			}
 		case <-stopping:
 			stopping = nil
 			sr.stopped = "interrupted"
@@ -401,6 +414,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 	}
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)
+	st.AbortedBy = sr.abortedBy
 	if sr.stopped != "" {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
 	}

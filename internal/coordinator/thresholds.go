@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/surgeload/surge/internal/metrics"
@@ -109,4 +110,46 @@ func worse(op string, v, was float64) bool {
 		return v < was
 	}
 	return false
+}
+
+// abortCheck judges the thresholds marked abort on what stage sr has
+// played so far, once their grace has passed: a windowless one on
+// everything so far, a windowed one on its last complete window. It
+// returns the first breached threshold and why. Nothing to judge yet is
+// not a breach.
+func (r *run) abortCheck(sr *stageRun, t0 time.Time) (expr, why string, breached bool) {
+	if sr.step {
+		return "", "", false
+	}
+	elapsed := time.Since(t0)
+	for _, th := range r.sc.Thresholds {
+		e := th.Parsed
+		if !th.Abort || elapsed < th.Grace.Std() || elapsed <= 0 {
+			continue
+		}
+		if name, ok := e.Selectors["stage"]; ok && name != sr.name {
+			continue
+		}
+		data, span := sr.total, elapsed
+		if e.Window > 0 && sr.interval > 0 {
+			w := uint32((e.Window + sr.interval - 1) / sr.interval)
+			end := uint32(elapsed / sr.interval) // intervals before it are complete
+			if end < w {
+				continue // no complete window yet
+			}
+			data = metrics.NewInterval(sr.geom, len(sr.reqs))
+			for idx := end - w; idx < end; idx++ {
+				if iv := sr.intervals[idx]; iv != nil {
+					_ = data.Merge(iv)
+				}
+			}
+			span = time.Duration(w) * sr.interval
+		}
+		v, shown, has, err := measure(e, data, sr, span, 0)
+		if err != nil || !has || compare(v, e.Op, e.Value) {
+			continue
+		}
+		return th.Expr, fmt.Sprintf("abort threshold %q breached at %v: %s", th.Expr, elapsed.Truncate(time.Second), shown), true
+	}
+	return "", "", false
 }

@@ -1,10 +1,15 @@
 package coordinator
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 )
 
@@ -73,5 +78,54 @@ func TestJudgeThreshold(t *testing.T) {
 		if res.Pass != tt.pass || res.NoData != tt.noData || res.Measured != tt.measured || at != tt.at || res.Expr != tt.expr {
 			t.Errorf("%s: %+v (window at %g); want pass %v no data %v measured %q at %g", tt.expr, res, at, tt.pass, tt.noData, tt.measured, tt.at)
 		}
+	}
+}
+
+// TestAbortThreshold: a threshold with abort: true stops the run once it
+// is breached after its grace; the later stage is not played, and the
+// run fails (it is not invalid: the stop was the scenario's own rule).
+func TestAbortThreshold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a stage")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer srv.Close()
+	sc := mustParse(t, `name: abort
+stages:
+  - {name: first, url: "`+srv.URL+`"}
+  - {name: second, url: "`+srv.URL+`"}
+requests: [{name: get, path: /}]
+load: {constant: {rate: 50, duration: 20s}}
+thresholds:
+  - {expr: "p99 < 5ms", abort: true, grace: 1s}
+  - "error_rate < 1%"
+`)
+	cfg := testConfig(1)
+	cfg.Log = newTestLog(t)
+	cfg.MaxSendLag = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the run took %v; the abort should have stopped it within seconds", took)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages) != 1 {
+		t.Fatalf("%d stages played; want 1 (the abort stops the run)", len(rep.Stages))
+	}
+	st := rep.Stages[0]
+	if st.AbortedBy != "p99 < 5ms" || !strings.Contains(st.Stopped, `abort threshold "p99 < 5ms" breached`) || st.Lost == 0 {
+		t.Errorf("stage aborted by %q, stopped %q, lost %d", st.AbortedBy, st.Stopped, st.Lost)
+	}
+	if rep.Verdict != reporters.VerdictFail {
+		t.Errorf("verdict %s %v; want fail", rep.Verdict, rep.Reasons)
 	}
 }
