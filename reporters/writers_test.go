@@ -1,0 +1,286 @@
+package reporters
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// testHist encodes a histogram of the given latencies (ns) in the
+// report's geometry and encoding.
+func testHist(t *testing.T, values ...int64) string {
+	t.Helper()
+	h := hdrhistogram.New(1000, 3600e9, 3)
+	for _, v := range values {
+		if err := h.RecordValue(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// spread is n latencies from lo ns rising by step ns, with a tail value.
+func spread(n int, lo, step, tail int64) []int64 {
+	v := make([]int64, 0, n+1)
+	for i := range n {
+		v = append(v, lo+int64(i)*step)
+	}
+	return append(v, tail)
+}
+
+// writersReport is sampleReport with per-interval histograms, a second
+// stage with thresholds of every outcome, and awkward names to escape.
+func writersReport(t *testing.T) *Report {
+	t.Helper()
+	r := sampleReport()
+	s := &r.Stages[0]
+	s.Intervals = []Interval{
+		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...)},
+		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
+			Histogram: testHist(t, spread(49, 600_000, 20_000, 1_003_500_000)...)},
+	}
+	two := Stage{
+		Name: "peak, \"quoted\" <&>", Target: "http://127.0.0.1:8081",
+		Intended: 200, Issued: 200, Succeeded: 200, DurationS: 2, IntendedRPS: 100, AchievedRPS: 100,
+		Intervals: []Interval{
+			{TS: 0, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2, P99MS: 3, SendLagP99MS: 0.05, CPUS: 0.0125,
+				Histogram: testHist(t, spread(100, 2_000_000, 10_000, 3_000_000)...)},
+			{TS: 0.5, Intended: 0, SendLagP99MS: 1e-7}, // no responses: no histogram, a tiny float
+			{TS: 1, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2.5, P99MS: 4, CPUS: 1234567.5,
+				Histogram: testHist(t, spread(100, 2_500_000, 10_000, 4_000_000)...)},
+		},
+		Thresholds: []ThresholdResult{
+			{Expr: "p99 < 250ms", Pass: true, Value: 4e6, Measured: "4ms"},
+			{Expr: "p50 < 1ms", Value: 2.5e6, Measured: "2.5ms", WindowAtS: ptr(1.0)},
+			{Expr: "error_rate < 1% & \"x\"", NoData: true},
+			{Expr: "rps > 200", Value: 100},
+		},
+	}
+	r.Stages = append(r.Stages, two)
+	r.Judge()
+	return r
+}
+
+func ptr(f float64) *float64 { return &f }
+
+var hlogStart = time.Date(2026, 11, 23, 4, 0, 0, 250e6, time.UTC)
+
+func TestWriteCSVGolden(t *testing.T) {
+	var b bytes.Buffer
+	r := writersReport(t)
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "timeseries.csv", b.Bytes())
+
+	rows, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatalf("timeseries.csv is not valid CSV: %v", err)
+	}
+	if len(rows) != 1+2+3 {
+		t.Fatalf("%d rows, want header + 5", len(rows))
+	}
+	if got := rows[4][0]; got != r.Stages[1].Name {
+		t.Errorf("stage name read back as %q", got)
+	}
+	for _, row := range rows[1:] {
+		for _, f := range row[1:] {
+			if strings.ContainsAny(f, "eE+") {
+				t.Errorf("a number is in exponent form: %q in %q", f, row)
+			}
+		}
+	}
+}
+
+func TestWriteJUnitGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, writersReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "junit.xml", b.Bytes())
+
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("junit.xml does not parse: %v", err)
+	}
+	// Stage echo: generator and played fully fail. Stage peak: 4
+	// thresholds (1 pass, 2 failures, 1 error), generator and played
+	// fully pass.
+	if doc.Tests != 2+6 || doc.Failures != 2+2 || doc.Errors != 1 {
+		t.Errorf("tests %d failures %d errors %d, want 8 4 1", doc.Tests, doc.Failures, doc.Errors)
+	}
+	s := doc.Suites[0]
+	if s.Name != "surge: golden" || s.Tests != doc.Tests || s.Failures != doc.Failures || s.Errors != doc.Errors || s.Time != "3" {
+		t.Errorf("suite %q tests %d failures %d errors %d time %s", s.Name, s.Tests, s.Failures, s.Errors, s.Time)
+	}
+	c := s.Cases[3]
+	if c.Classname != `stage peak, "quoted" <&>` || c.Name != "p50 < 1ms" || c.Failure == nil ||
+		c.Failure.Message != "measured 2.5ms, want p50 < 1ms" || c.Time != "2" {
+		t.Errorf("threshold case read back as %+v", c)
+	}
+	if c := s.Cases[4]; c.Error == nil || c.Error.Message != `no samples to judge: error_rate < 1% & "x"` {
+		t.Errorf("no-data case read back as %+v", c)
+	}
+	if c := s.Cases[5]; c.Failure == nil || c.Failure.Message != "measured 100, want rps > 200" {
+		t.Errorf("threshold without a shown value read back as %+v", c)
+	}
+}
+
+// TestWriteJUnitPass: a clean stage is all passes.
+func TestWriteJUnitPass(t *testing.T) {
+	r := &Report{Scenario: "ok", Stages: []Stage{{Name: "a", DurationS: 1.23456,
+		Thresholds: []ThresholdResult{{Expr: "p99 < 1s", Pass: true}}}}}
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Tests != 3 || doc.Failures != 0 || doc.Errors != 0 || doc.Suites[0].Cases[0].Time != "1.235" {
+		t.Errorf("got %+v", doc)
+	}
+}
+
+func TestWriteHlogGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteHlog(&b, writersReport(t), hlogStart); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "latency.hlog", b.Bytes())
+}
+
+// TestWriteHlogRoundTrip reads latency.hlog back with hdrhistogram-go's
+// log reader: each interval with a histogram comes back, in order, with
+// its stage's tag, its place in time, and the same count and p99 as the
+// report's histogram.
+func TestWriteHlogRoundTrip(t *testing.T) {
+	r := writersReport(t)
+	var b bytes.Buffer
+	if err := WriteHlog(&b, r, hlogStart); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		tag        string
+		startMS    int64
+		count, p99 int64
+	}
+	base := hlogStart.UnixMilli()
+	var wants []want
+	offsets := []float64{0, 1} // stage echo: 1 s (intervals end at 1 s too)
+	for si, s := range r.Stages {
+		for _, iv := range s.Intervals {
+			if iv.Histogram == "" {
+				continue
+			}
+			h, err := hdrhistogram.Decode([]byte(iv.Histogram))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wants = append(wants, want{hlogTag(s.Name), base + int64((offsets[si]+iv.TS)*1000), h.TotalCount(), h.ValueAtQuantile(99)})
+		}
+	}
+	if len(wants) != 4 {
+		t.Fatalf("%d intervals with histograms, want 4", len(wants))
+	}
+	rd := hdrhistogram.NewHistogramLogReader(bytes.NewReader(b.Bytes()))
+	for i, w := range wants {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil || h == nil {
+			t.Fatalf("interval %d: %v, %v", i, h, err)
+		}
+		if h.Tag() != w.tag {
+			t.Errorf("interval %d: tag %q, want %q", i, h.Tag(), w.tag)
+		}
+		// The reader rebuilds ms from float seconds: allow 1 ms.
+		if d := h.StartTimeMs() - w.startMS; d < -1 || d > 1 {
+			t.Errorf("interval %d: starts at %d ms, want %d", i, h.StartTimeMs(), w.startMS)
+		}
+		if d := h.EndTimeMs() - h.StartTimeMs(); d < 499 || d > 501 {
+			t.Errorf("interval %d: %d ms long, want 500", i, d)
+		}
+		if h.TotalCount() != w.count || h.ValueAtQuantile(99) != w.p99 {
+			t.Errorf("interval %d: count %d p99 %d, want %d %d", i, h.TotalCount(), h.ValueAtQuantile(99), w.count, w.p99)
+		}
+	}
+	if h, err := rd.NextIntervalHistogram(); h != nil || err != nil {
+		t.Errorf("extra interval after the last: %v, %v", h, err)
+	}
+}
+
+// TestWriteHlogDefaults: a single interval per stage gets the 1 s default
+// length, untagged-looking names get a tag, and an empty report is just
+// the header.
+func TestWriteHlogDefaults(t *testing.T) {
+	r := &Report{Stages: []Stage{
+		{Name: "", DurationS: 3, Intervals: []Interval{{TS: 2, Histogram: testHist(t, 1e6)}}},
+		{Name: "b c", DurationS: 1, Intervals: []Interval{{TS: 0, Histogram: testHist(t, 2e6)}}},
+	}}
+	var b bytes.Buffer
+	if err := WriteHlog(&b, r, time.Unix(1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"\nTag=_,2.000000,1.000000,1.000447,", "\nTag=b_c,3.000000,1.000000,2.000895,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	b.Reset()
+	if err := WriteHlog(&b, &Report{}, time.Unix(1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 5 {
+		t.Errorf("empty report:\n%s", b.String())
+	}
+}
+
+// TestWritersBadHistogram: a corrupt interval histogram makes WriteHlog
+// fail naming the stage and interval, without writing anything or
+// panicking; CSV and JUnit do not read histograms and are unaffected.
+func TestWritersBadHistogram(t *testing.T) {
+	valid := testHist(t, 1e6, 2e6)
+	for _, bad := range []string{"garbage!", "HISTFAAA", valid[:len(valid)/2], "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIv", strings.Repeat("A", 400)} {
+		r := writersReport(t)
+		r.Stages[1].Intervals[2].Histogram = bad
+		var b bytes.Buffer
+		err := WriteHlog(&b, r, hlogStart)
+		if err == nil {
+			// Some corruptions still decode; that is fine as long as
+			// nothing panicked and the output reads back.
+			t.Logf("%q decoded", bad)
+			if _, rerr := hdrhistogram.NewHistogramLogReader(bytes.NewReader(b.Bytes())).NextIntervalHistogram(); rerr != nil {
+				t.Errorf("%q: written but unreadable: %v", bad, rerr)
+			}
+			continue
+		}
+		if !strings.Contains(err.Error(), `stage peak, "quoted" <&> interval 2 (t_s 1)`) {
+			t.Errorf("%q: error does not name the stage and interval: %v", bad, err)
+		}
+		if b.Len() != 0 {
+			t.Errorf("%q: wrote %d bytes before failing", bad, b.Len())
+		}
+		if err := WriteCSV(&b, r); err != nil {
+			t.Errorf("CSV: %v", err)
+		}
+		if err := WriteJUnit(&b, r); err != nil {
+			t.Errorf("JUnit: %v", err)
+		}
+	}
+	r := writersReport(t)
+	r.Stages[0].Intervals[0].Histogram = "garbage!"
+	if err := WriteHlog(&bytes.Buffer{}, r, hlogStart); err == nil || !strings.Contains(err.Error(), "stage echo interval 0 (t_s 0)") {
+		t.Errorf("first interval corrupt: %v", err)
+	}
+}
