@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoadJSONL -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
 	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/coordinator
+	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) ./reporters
 
 ## bench: Go benchmarks of the hot paths (schedule generation, templates, recorder, echo target)
 bench:

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
 	}
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
+	root.AddCommand(newCompare(stdout, stderr))
 	return root
 }
 
@@ -90,6 +92,7 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		quiet       bool
 		allowRemote bool
 		sf          = &searchFlagValues{}
+		formats     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -107,6 +110,9 @@ starts none and waits (at most --wait) for N external agents to join
 				return fail(exitcode.Invalid, err)
 			}
 			if err := searchFlags(&cfg, sf); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
+			if err := checkFormats(formats); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
 			sc, _, err := loadScheduled(args[0], stderr)
@@ -139,11 +145,11 @@ starts none and waits (at most --wait) for N external agents to join
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
-				path, err := writeReport(out, rep)
+				paths, err := writeReports(out, rep, formats)
 				if err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
-				fmt.Fprintf(stdout, "\nreport: %s\n", path)
+				fmt.Fprintf(stdout, "\nreport: %s\n", strings.Join(paths, ", "))
 			}
 			if runErr != nil {
 				return fail(exitcode.CannotRun, runErr)
@@ -168,7 +174,8 @@ starts none and waits (at most --wait) for N external agents to join
 	f.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body", cfg.Limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
 	f.IntVar(&cfg.Limits.MaxConns, "max-conns", cfg.Limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
 	f.DurationVar(&cfg.MaxSendLag, "max-send-lag", cfg.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
-	f.StringVar(&out, "out", "surge-results", "directory report.json is written to")
+	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
+	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
@@ -277,26 +284,73 @@ func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
 	return errors.Join(errs...)
 }
 
-// writeReport writes report.json into dir and returns its path.
-func writeReport(dir string, rep *reporters.Report) (string, error) {
+// The report formats of run --format, by name: the file each is written
+// to in --out, and its writer.
+var (
+	defaultFormats = []string{"json", "csv", "junit", "hlog"}
+	reportFormats  = map[string]struct {
+		file  string
+		write func(io.Writer, *reporters.Report) error
+	}{
+		"json":  {"report.json", reporters.WriteJSON},
+		"csv":   {"timeseries.csv", reporters.WriteCSV},
+		"junit": {"junit.xml", reporters.WriteJUnit},
+		"hlog":  {"latency.hlog", func(w io.Writer, r *reporters.Report) error { return reporters.WriteHlog(w, r, r.Started) }},
+		"text":  {"summary.txt", reporters.WriteText},
+	}
+)
+
+// checkFormats refuses a --format name that has no writer.
+func checkFormats(formats []string) error {
+	for _, f := range formats {
+		if _, ok := reportFormats[f]; !ok {
+			return fmt.Errorf("--format %q: want json, csv, junit, hlog or text", f)
+		}
+	}
+	return nil
+}
+
+// writeReports writes each format into dir and returns the paths written.
+// report.json is always written, first: every other format can be
+// rendered again from it.
+func writeReports(dir string, rep *reporters.Report, formats []string) ([]string, error) {
+	if !slices.Contains(formats, "json") {
+		formats = append([]string{"json"}, formats...)
+	}
+	var paths []string
+	for _, f := range formats {
+		rf := reportFormats[f]
+		path, err := writeFileAtomic(dir, rf.file, func(w io.Writer) error { return rf.write(w, rep) })
+		if err != nil {
+			return paths, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// writeFileAtomic writes name in dir through a temporary file renamed into
+// place, so a reader never sees half a report.
+func writeFileAtomic(dir, name string, write func(io.Writer) error) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("report directory: %w", err)
 	}
-	path := filepath.Join(dir, "report.json")
+	path := filepath.Join(dir, name)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return "", fmt.Errorf("write report: %w", err)
+		return "", fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := reporters.WriteJSON(f, rep); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return "", err
+		os.Remove(tmp)
+		return "", fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("write report: %w", err)
+		return "", fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("write report: %w", err)
+		return "", fmt.Errorf("write %s: %w", name, err)
 	}
 	return path, nil
 }

@@ -86,6 +86,17 @@ func TestRunBundledEcho(t *testing.T) {
 	if rep["schema"] != "surge.report/v1" || st["intended"].(float64) != 200 || len(rep["agents"].([]any)) != 2 {
 		t.Errorf("report: schema %v intended %v agents %v", rep["schema"], st["intended"], rep["agents"])
 	}
+	// The default formats sit beside report.json, each from the same report.
+	for file, want := range map[string]string{
+		"timeseries.csv": "stage,t_s,intended,issued,succeeded",
+		"junit.xml":      `<testsuites`,
+		"latency.hlog":   "Tag=echo,",
+	} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %v; want it to contain %q:\n%.300s", file, err, want, b)
+		}
+	}
 }
 
 func TestExitCodes(t *testing.T) {
@@ -106,6 +117,7 @@ func TestExitCodes(t *testing.T) {
 		{"remote gossip", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "0.0.0.0:7946"}, 2, "--insecure-allow-remote"},
 		{"unreachable target", []string{"run", writeFile(t, "u.yaml", unreachable), "--gossip-listen", "127.0.0.1:0", "-q"}, 3, "connection refused"},
 		{"no agents", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--expect", "1", "--wait", "200ms", "-q"}, 3, "0 of 1 agents joined"},
+		{"bad format", []string{"run", writeFile(t, "q.yaml", quick), "--format", "json,pdf"}, 2, `--format "pdf": want json, csv, junit, hlog or text`},
 		{"capacity without a start", []string{"run", writeFile(t, "q.yaml", quick), "--capacity"}, 2, "needs a start rate"},
 		{"bad search rate", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-start", "fast"}, 2, `--search-start "fast" must be a rate > 0`},
 		{"bad search method", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-method", "linear"}, 2, "--search-method \"linear\" must be binary or step"},
