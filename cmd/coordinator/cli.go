@@ -34,7 +34,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Surge coordinator: plays a scenario's schedule across agents and reports honest latencies",
 	}
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
-	root.AddCommand(newCompare(stdout, stderr))
+	root.AddCommand(newCompare(stdout, stderr), newReport(stdout, stderr))
 	return root
 }
 

@@ -390,3 +390,35 @@ load:
 		})
 	}
 }
+
+// TestReportRerenders: coordinator report prints a saved run's summary
+// again and writes any format from it; a report that does not balance is
+// refused with exit 2.
+func TestReportRerenders(t *testing.T) {
+	run := t.TempDir()
+	if code, _, stderr := runCLI(t, "run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--out", run, "-q",
+		"--max-send-lag", "1s", "--format", "json"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "report", run)
+	if code != 0 || !strings.Contains(stdout, "stage echo") || !strings.Contains(stdout, "verdict: pass") {
+		t.Errorf("report DIR: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	again := t.TempDir()
+	if code, _, stderr := runCLI(t, "report", filepath.Join(run, "report.json"), "--out", again, "--format", "csv,junit,hlog,text"); code != 0 {
+		t.Fatalf("report --out: exit %d\n%s", code, stderr)
+	}
+	for _, f := range []string{"report.json", "timeseries.csv", "junit.xml", "latency.hlog", "summary.txt"} {
+		if _, err := os.Stat(filepath.Join(again, f)); err != nil {
+			t.Errorf("report --out did not write %s: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(run, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := writeFile(t, "bad.json", strings.Replace(string(b), `"succeeded": 200`, `"succeeded": 199`, 1))
+	if code, _, stderr := runCLI(t, "report", bad); code != 2 || !strings.Contains(lastLine(stderr), "does not balance") {
+		t.Errorf("unbalanced report: exit %d, %q; want 2 and a balance error", code, lastLine(stderr))
+	}
+}
