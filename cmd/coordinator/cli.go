@@ -135,6 +135,9 @@ starts none and waits (at most --wait) for N external agents to join
 			if !quiet {
 				cfg.Log = stderr
 			}
+			if cfg.MetricsListen != "" {
+				cfg.MetricsListening = func(addr string) { fmt.Fprintf(stderr, "live metrics: http://%s/metrics\n", addr) }
+			}
 			if cfg.Expect > 0 {
 				cfg.Listening = func(addr string) {
 					fmt.Fprintf(stderr, "waiting up to %v for %d agent(s) to join %s\n", cfg.Wait, cfg.Expect, addr)
@@ -177,6 +180,7 @@ starts none and waits (at most --wait) for N external agents to join
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port (loopback unless --insecure-allow-remote)")
 	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")
@@ -274,6 +278,13 @@ func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
 		errs = append(errs, fmt.Errorf("--gossip-listen %q must be ip:port", cfg.GossipListen))
 	} else if !ap.Addr().IsLoopback() && !allowRemote {
 		errs = append(errs, fmt.Errorf("--gossip-listen %s is not loopback: the control plane is plaintext and unauthenticated; add --insecure-allow-remote to accept that", cfg.GossipListen))
+	}
+	if cfg.MetricsListen != "" {
+		if ap, err := netip.ParseAddrPort(cfg.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q must be ip:port", cfg.MetricsListen))
+		} else if !ap.Addr().IsLoopback() && !allowRemote {
+			errs = append(errs, fmt.Errorf("--metrics-listen %s is not loopback: add --insecure-allow-remote to serve the run's metrics to the network", cfg.MetricsListen))
+		}
 	}
 	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--interval %v must be in [100ms, 1m]", cfg.Interval))

@@ -80,6 +80,13 @@ type Config struct {
 	// Search overrides the scenario's search settings, field by field, in
 	// every stage that searches.
 	Search SearchOverrides
+	// MetricsListen, if set, serves the run's live Prometheus metrics at
+	// /metrics on this ip:port while it plays (surge_run_*: requests by
+	// outcome, failures by class, response-time histograms by stage and
+	// request, agents alive, send lag).
+	MetricsListen string
+	// MetricsListening, if set, is called with the bound metrics address.
+	MetricsListening func(addr string)
 }
 
 // PinnedLimits marks the fields of Config.Limits that override the

@@ -34,6 +34,8 @@ type run struct {
 	report *reporters.Report
 	// aborted says why an abort threshold stopped the run.
 	aborted string
+	// metrics is the live Prometheus export; nil without MetricsListen.
+	metrics *live
 }
 
 // Run carries out the scenario and returns its report. The report is
@@ -93,6 +95,17 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 		cfg.GossipKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.GossipKey)
 		r.cfg.GossipKey = cfg.GossipKey
+	}
+	if cfg.MetricsListen != "" {
+		r.metrics = newLive()
+		addr, stop, err := serveLive(cfg.MetricsListen, r.metrics)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		if cfg.MetricsListening != nil {
+			cfg.MetricsListening(addr)
+		}
 	}
 	node, err := cluster.Start(cluster.Config{
 		Name: cfg.Name, Listen: cfg.GossipListen, SecretKey: cfg.GossipKey,

@@ -44,8 +44,10 @@ type stageRun struct {
 	live []*conn
 	t0   time.Time
 	// step is set for one rate of a capacity search: abort thresholds
-	// are not judged on it.
-	step bool
+	// are not judged on it. stage is the scenario stage's name (name has
+	// the rate of a step in it).
+	step  bool
+	stage string
 	// abortedBy is the abort threshold that stopped the stage.
 	abortedBy string
 }
@@ -106,7 +108,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 		return nil, fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, name, err)
 	}
 	sr := r.newStageRun(name, target.String(), limits, len(live))
-	sr.sched, sr.intended, sr.dur, sr.live, sr.step = sched, sched.Len(), sched.Duration(), live, step
+	sr.sched, sr.intended, sr.dur, sr.live, sr.step, sr.stage = sched, sched.Len(), sched.Duration(), live, step, st.Name
 	r.epoch++
 	stageIndex := uint32(k)
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
@@ -259,6 +261,7 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 				}
 			}
 			r.progress(sr, t0)
+			r.metrics.setAlive(len(r.live()))
 			if grace == nil {
 				if expr, why, breached := r.abortCheck(sr, t0); breached {
 					sr.stopped, sr.abortedBy = why, expr
@@ -354,7 +357,17 @@ func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
 	if err := dst.Merge(iv); err != nil {
 		return err
 	}
-	return sr.total.Merge(iv)
+	if err := sr.total.Merge(iv); err != nil {
+		return err
+	}
+	if r.metrics != nil {
+		names := make([]string, len(sr.reqs))
+		for i, rq := range sr.reqs {
+			names[i] = rq.Name
+		}
+		r.metrics.observe(sr.stage, names, iv)
+	}
+	return nil
 }
 
 // progress prints one plain line per heartbeat.

@@ -1,0 +1,169 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/surgeload/surge/internal/metrics"
+)
+
+// liveBuckets are the upper bounds, in seconds, of the response-time
+// histogram the coordinator exports while a run plays.
+var liveBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// live exports the run as it plays on a Prometheus /metrics endpoint: the
+// merged counters and response times of every snapshot, by stage and
+// request name, the agents alive and the last interval's send lag. It is
+// a prometheus.Collector over state merge updates; Serve runs its server.
+type live struct {
+	mu     sync.Mutex
+	series map[liveKey]*liveSeries
+	lag    map[string]float64 // by stage: the last snapshot's send-lag p99, seconds
+	alive  int
+
+	descCount, descFailed, descResp, descAlive, descLag *prometheus.Desc
+}
+
+type liveKey struct{ stage, request string }
+
+type liveSeries struct {
+	intended, issued, succeeded, dropped uint64
+	failed                               map[string]uint64 // by error class
+	buckets                              []uint64          // per liveBuckets bound, not cumulative
+	count                                uint64
+	sum                                  float64 // seconds
+}
+
+func newLive() *live {
+	return &live{
+		series: map[liveKey]*liveSeries{}, lag: map[string]float64{},
+		descCount: prometheus.NewDesc("surge_run_requests_total",
+			"Arrivals of the run by stage, request name and what became of them: intended, issued, succeeded, dropped.",
+			[]string{"stage", "request", "outcome"}, nil),
+		descFailed: prometheus.NewDesc("surge_run_failed_total", "Failed requests by stage, request name and error class.",
+			[]string{"stage", "request", "class"}, nil),
+		descResp: prometheus.NewDesc("surge_run_response_seconds",
+			"Response time from the intended send time, merged over agents, by stage and request name.",
+			[]string{"stage", "request"}, nil),
+		descAlive: prometheus.NewDesc("surge_run_agents_alive", "Agents connected and not lost.", nil, nil),
+		descLag: prometheus.NewDesc("surge_run_send_lag_p99_seconds",
+			"Send lag p99 of the last snapshot of each stage: the generator's own lateness.", []string{"stage"}, nil),
+	}
+}
+
+// observe adds one agent snapshot of stage to the exported state.
+func (l *live) observe(stage string, names []string, iv *metrics.Interval) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, s := range iv.Series {
+		k := liveKey{stage, names[i]}
+		ls := l.series[k]
+		if ls == nil {
+			ls = &liveSeries{failed: map[string]uint64{}, buckets: make([]uint64, len(liveBuckets)+1)}
+			l.series[k] = ls
+		}
+		ls.intended += s.Intended
+		ls.issued += s.Issued
+		ls.succeeded += s.Succeeded
+		ls.dropped += s.Dropped
+		for o, n := range s.Errors {
+			if n > 0 {
+				ls.failed[metrics.Outcome(o).String()] += n
+			}
+		}
+		for _, bar := range s.Response.Distribution() {
+			if bar.Count == 0 {
+				continue
+			}
+			v := float64(bar.To) / float64(time.Second)
+			b := sort.SearchFloat64s(liveBuckets, v) // the first bound ≥ v; len = +Inf
+			ls.buckets[b] += uint64(bar.Count)
+			ls.count += uint64(bar.Count)
+			ls.sum += float64(bar.Count) * (float64(bar.From+bar.To) / 2) / float64(time.Second)
+		}
+	}
+	if iv.SendLag.TotalCount() > 0 {
+		l.lag[stage] = float64(iv.SendLag.ValueAtQuantile(99)) / float64(time.Second)
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (l *live) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (l *live) Collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, s := range l.series {
+		for outcome, v := range map[string]uint64{"intended": s.intended, "issued": s.issued, "succeeded": s.succeeded, "dropped": s.dropped} {
+			ch <- prometheus.MustNewConstMetric(l.descCount, prometheus.CounterValue, float64(v), k.stage, k.request, outcome)
+		}
+		for class, n := range s.failed {
+			ch <- prometheus.MustNewConstMetric(l.descFailed, prometheus.CounterValue, float64(n), k.stage, k.request, class)
+		}
+		cum := map[float64]uint64{}
+		var run uint64
+		for i, bound := range liveBuckets {
+			run += s.buckets[i]
+			cum[bound] = run
+		}
+		ch <- prometheus.MustNewConstHistogram(l.descResp, s.count, s.sum, cum, k.stage, k.request)
+	}
+	for stage, v := range l.lag {
+		ch <- prometheus.MustNewConstMetric(l.descLag, prometheus.GaugeValue, v, stage)
+	}
+	ch <- prometheus.MustNewConstMetric(l.descAlive, prometheus.GaugeValue, float64(l.alive))
+}
+
+// setAlive records how many agents are alive.
+func (l *live) setAlive(n int) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.alive = n
+	l.mu.Unlock()
+}
+
+// serveLive serves l on addr at /metrics; it returns the bound address
+// and a stop function that shuts the server down and waits for it.
+func serveLive(addr string, l *live) (string, func(), error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(l); err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { // ends when stop shuts the server down
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+	return ln.Addr().String(), stop, nil
+}
