@@ -133,7 +133,8 @@ starts none and waits (at most --wait) for N external agents to join
 				}
 			}
 			if !quiet {
-				cfg.Log = stderr
+				view := newLiveView(stderr)
+				cfg.Log, cfg.Progress = view, view.show
 			}
 			if cfg.MetricsListen != "" {
 				cfg.MetricsListening = func(addr string) { fmt.Fprintf(stderr, "live metrics: http://%s/metrics\n", addr) }

@@ -87,6 +87,9 @@ type Config struct {
 	MetricsListen string
 	// MetricsListening, if set, is called with the bound metrics address.
 	MetricsListening func(addr string)
+	// Progress, if set, receives the playing stage's progress once per
+	// heartbeat instead of a plain line on Log.
+	Progress func(Progress)
 }
 
 // PinnedLimits marks the fields of Config.Limits that override the

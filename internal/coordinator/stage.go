@@ -370,16 +370,56 @@ func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
 	return nil
 }
 
-// progress prints one plain line per heartbeat.
+// Progress is what a run shows once per heartbeat while a stage plays.
+// Last… fields are over the last complete interval.
+type Progress struct {
+	Stage            string
+	Elapsed, Total   time.Duration
+	Intended, Issued uint64 // so far; Planned is the stage's whole schedule
+	Planned          uint64
+	Succeeded        uint64
+	Failed, Dropped  uint64
+	// LastIntendedRPS and LastAchievedRPS are arrivals due and requests
+	// issued per second in the last complete interval; LastP50 and LastP99
+	// its response-time percentiles (all requests).
+	LastIntendedRPS, LastAchievedRPS float64
+	LastP50, LastP99                 time.Duration
+	AgentsAlive                      int
+}
+
+// progress reports the stage once per heartbeat: to Config.Progress when
+// set, else as one plain log line.
 func (r *run) progress(sr *stageRun, t0 time.Time) {
 	t := sr.total.Totals()
-	elapsed := max(time.Since(t0), 0).Truncate(time.Second)
-	p99 := time.Duration(sr.total.Series[0].Response.ValueAtQuantile(99))
-	for _, s := range sr.total.Series[1:] {
-		p99 = max(p99, time.Duration(s.Response.ValueAtQuantile(99)))
+	elapsed := min(max(time.Since(t0), 0), sr.dur)
+	p := Progress{
+		Stage: sr.name, Elapsed: elapsed, Total: sr.dur, Intended: t.Intended, Issued: t.Issued, Planned: sr.intended,
+		Succeeded: t.Succeeded, Failed: t.Failed, Dropped: t.Dropped, AgentsAlive: len(r.live()),
 	}
-	r.logf("stage %s  %v/%v  issued %d/%d  ok %d  failed %d  dropped %d  p99≤%v",
-		sr.name, elapsed, sr.sched.Duration(), t.Issued, sr.sched.Len(), t.Succeeded, t.Failed, t.Dropped, p99.Round(time.Microsecond))
+	if sr.interval > 0 {
+		if cur := uint32(time.Since(t0) / sr.interval); cur > 0 {
+			if iv := sr.intervals[cur-1]; iv != nil {
+				it := iv.Totals()
+				secs := sr.interval.Seconds()
+				p.LastIntendedRPS, p.LastAchievedRPS = float64(it.Intended)/secs, float64(it.Issued)/secs
+				all := judgedSeries(iv, -1)
+				p.LastP50, p.LastP99 = time.Duration(all.Response.ValueAtQuantile(50)), time.Duration(all.Response.ValueAtQuantile(99))
+			}
+		}
+	}
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(p)
+		return
+	}
+	r.logf("%s", p)
+}
+
+// String is the plain progress line: for logs and terminals that are not
+// TTYs.
+func (p Progress) String() string {
+	return fmt.Sprintf("stage %s  %v/%v  req/s %.0f intended %.0f achieved  p50 %v p99 %v  issued %d/%d  ok %d  failed %d  dropped %d  agents %d",
+		p.Stage, p.Elapsed.Truncate(time.Second), p.Total, p.LastIntendedRPS, p.LastAchievedRPS, p.LastP50.Round(time.Microsecond),
+		p.LastP99.Round(time.Microsecond), p.Issued, p.Planned, p.Succeeded, p.Failed, p.Dropped, p.AgentsAlive)
 }
 
 // finishStage accounts for every agent and builds the report of what sr
