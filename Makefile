@@ -73,3 +73,9 @@ soak:
 .PHONY: staircase
 staircase:
 	bash bench/staircase.sh
+
+## browser-test: render report.html (fixed model) in headless Chromium, network off; checks charts and console (installs Debian's chromium if missing)
+.PHONY: browser-test
+browser-test:
+	bash scripts/install-chromium.sh
+	timeout 300 $(GO) test -tags browser -run '^TestHTMLInBrowser$$' -count=1 -v ./reporters

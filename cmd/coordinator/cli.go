@@ -179,7 +179,7 @@ starts none and waits (at most --wait) for N external agents to join
 	f.IntVar(&cfg.Limits.MaxConns, "max-conns", cfg.Limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
 	f.DurationVar(&cfg.MaxSendLag, "max-send-lag", cfg.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
-	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), text (summary.txt)")
+	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port (loopback unless --insecure-allow-remote)")
 	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
@@ -299,7 +299,7 @@ func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
 // The report formats of run --format, by name: the file each is written
 // to in --out, and its writer.
 var (
-	defaultFormats = []string{"json", "csv", "junit", "hlog"}
+	defaultFormats = []string{"json", "csv", "junit", "hlog", "html"}
 	reportFormats  = map[string]struct {
 		file  string
 		write func(io.Writer, *reporters.Report) error
@@ -309,6 +309,7 @@ var (
 		"junit": {"junit.xml", reporters.WriteJUnit},
 		"hlog":  {"latency.hlog", func(w io.Writer, r *reporters.Report) error { return reporters.WriteHlog(w, r, r.Started) }},
 		"text":  {"summary.txt", reporters.WriteText},
+		"html":  {"report.html", reporters.WriteHTML},
 	}
 )
 
@@ -316,7 +317,7 @@ var (
 func checkFormats(formats []string) error {
 	for _, f := range formats {
 		if _, ok := reportFormats[f]; !ok {
-			return fmt.Errorf("--format %q: want json, csv, junit, hlog or text", f)
+			return fmt.Errorf("--format %q: want json, csv, junit, hlog, html or text", f)
 		}
 	}
 	return nil

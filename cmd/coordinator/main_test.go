@@ -91,6 +91,7 @@ func TestRunBundledEcho(t *testing.T) {
 		"timeseries.csv": "stage,t_s,intended,issued,succeeded",
 		"junit.xml":      `<testsuites`,
 		"latency.hlog":   "Tag=echo,",
+		"report.html":    `data-chart=`,
 	} {
 		b, err := os.ReadFile(filepath.Join(out, file))
 		if err != nil || !strings.Contains(string(b), want) {
@@ -117,7 +118,7 @@ func TestExitCodes(t *testing.T) {
 		{"remote gossip", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "0.0.0.0:7946"}, 2, "--insecure-allow-remote"},
 		{"unreachable target", []string{"run", writeFile(t, "u.yaml", unreachable), "--gossip-listen", "127.0.0.1:0", "-q"}, 3, "connection refused"},
 		{"no agents", []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--expect", "1", "--wait", "200ms", "-q"}, 3, "0 of 1 agents joined"},
-		{"bad format", []string{"run", writeFile(t, "q.yaml", quick), "--format", "json,pdf"}, 2, `--format "pdf": want json, csv, junit, hlog or text`},
+		{"bad format", []string{"run", writeFile(t, "q.yaml", quick), "--format", "json,pdf"}, 2, `--format "pdf": want json, csv, junit, hlog, html or text`},
 		{"capacity without a start", []string{"run", writeFile(t, "q.yaml", quick), "--capacity"}, 2, "needs a start rate"},
 		{"bad search rate", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-start", "fast"}, 2, `--search-start "fast" must be a rate > 0`},
 		{"bad search method", []string{"run", writeFile(t, "q.yaml", quick), "--capacity", "--search-method", "linear"}, 2, "--search-method \"linear\" must be binary or step"},

@@ -53,6 +53,6 @@ prints the terminal summary, verdict included; with --out it writes each
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "directory to write the formats into (default: print the summary)")
-	f.StringSliceVar(&formats, "format", defaultFormats, "formats written into --out: json, csv, junit, hlog, text")
+	f.StringSliceVar(&formats, "format", defaultFormats, "formats written into --out: json, csv, junit, hlog, html, text")
 	return cmd
 }

@@ -1,0 +1,448 @@
+package reporters
+
+import (
+	"bytes"
+	"compress/zlib"
+	"embed"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+//go:embed html/report.html.tmpl
+var htmlFS embed.FS
+
+var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"ms":     ms,
+	"f0":     func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"f1":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"f2":     func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"pct":    func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" },
+	"counts": counts,
+	"upper":  strings.ToUpper,
+	"join":   strings.Join,
+	"add":    func(a, b int) int { return a + b },
+	"add1":   func(a, b float64) float64 { return a + b },
+	"sub":    func(a, b float64) float64 { return a - b },
+	"mid":    func(a, b float64) float64 { return (a + b) / 2 },
+	"deref":  func(p *float64) float64 { return *p },
+	"pctRow": func(name string, p Percentiles) pctRow { return pctRow{Name: name, P: p} },
+}).ParseFS(htmlFS, "html/report.html.tmpl"))
+
+// WriteHTML writes r as one self-contained HTML page: the verdict, the
+// stages compared, and per stage its throughput, latency and error charts
+// (inline SVG, no script or network needed to view them), the latency
+// percentile spectrum of every stage overlaid, and the request,
+// threshold, search and component tables. Histograms that do not decode
+// are shown as missing data, never as an error.
+func WriteHTML(w io.Writer, r *Report) error {
+	var b bytes.Buffer
+	if err := htmlTemplate.Execute(&b, newHTMLView(r)); err != nil {
+		return fmt.Errorf("write html report: %w", err)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+type pctRow struct {
+	Name string
+	P    Percentiles
+}
+
+// htmlView is what the template renders.
+type htmlView struct {
+	R        *Report
+	Started  string
+	Verdict  string // pass, fail, invalid or none
+	Spectrum chartView
+	Stages   []stageView
+}
+
+type stageView struct {
+	Index      int
+	S          *Stage
+	Color      string
+	Throughput chartView
+	Latency    chartView
+	Errors     chartView
+	Requests   []requestView
+	Ceiling    string
+	Errs       string
+	DroppedBy  string
+}
+
+type requestView struct {
+	R      Request
+	Errors string
+}
+
+func newHTMLView(r *Report) htmlView {
+	v := htmlView{R: r, Verdict: r.Verdict}
+	if v.Verdict == "" {
+		v.Verdict = "none"
+	}
+	if !r.Started.IsZero() {
+		v.Started = r.Started.UTC().Format(time.RFC3339)
+	}
+	var spectra []rawSeries
+	for i := range r.Stages {
+		s := &r.Stages[i]
+		sv := stageView{Index: i, S: s, Color: stageColor(i), Errs: counts(s.Errors), DroppedBy: counts(s.DroppedBy)}
+		sv.Throughput, sv.Latency, sv.Errors = stageCharts(i, s)
+		for _, rq := range s.Requests {
+			sv.Requests = append(sv.Requests, requestView{R: rq, Errors: counts(rq.Errors)})
+		}
+		if c := s.Ceiling; c != nil {
+			sv.Ceiling = ceilingText(c)
+		}
+		v.Stages = append(v.Stages, sv)
+		spectra = append(spectra, spectrumSeries(i, s))
+	}
+	v.Spectrum = spectrumChart(spectra)
+	return v
+}
+
+// stageColors are told apart by colour-blind readers too (Okabe–Ito).
+var stageColors = []string{"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"}
+
+func stageColor(i int) string { return stageColors[i%len(stageColors)] }
+
+// decodeHTMLHistogram decodes an encoded histogram from a report, which
+// may be damaged: it returns false instead of an error or a panic, and
+// refuses headers whose geometry would make the decoder allocate a lot.
+func decodeHTMLHistogram(s string) (h *hdrhistogram.Histogram, ok bool) {
+	if s == "" || len(s) > 1<<20 {
+		return nil, false
+	}
+	full, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(full) < 8 {
+		return nil, false
+	}
+	if cookie := int32(binary.BigEndian.Uint32(full[0:4])) &^ 0xf0; cookie != hdrhistogram.V2CompressedEncodingCookieBase {
+		return nil, false
+	}
+	z, err := zlib.NewReader(bytes.NewReader(full[8:]))
+	if err != nil {
+		return nil, false
+	}
+	inner := make([]byte, 40)
+	if _, err := io.ReadFull(z, inner); err != nil {
+		return nil, false
+	}
+	sig := int32(binary.BigEndian.Uint32(inner[12:16]))
+	lowest := int64(binary.BigEndian.Uint64(inner[16:24]))
+	highest := int64(binary.BigEndian.Uint64(inner[24:32]))
+	if sig < 1 || sig > 5 || lowest < 1 || highest < 2*lowest || highest > int64(24*time.Hour) {
+		return nil, false
+	}
+	defer func() {
+		if recover() != nil {
+			h, ok = nil, false
+		}
+	}()
+	h, err = hdrhistogram.Decode([]byte(s))
+	if err != nil || h.TotalCount() <= 0 {
+		return nil, false
+	}
+	return h, true
+}
+
+// A chart is drawn in a fixed frame; these are its pixels.
+const (
+	chartW, chartH                                  = 620.0, 300.0
+	plotLeft, plotRight, plotTop, plotBottom        = 64.0, 584.0, 34.0, 256.0
+	maxDots                                         = 400
+	spectrumStep                                    = 0.05
+	spectrumMinX, spectrumMaxX, spectrumAxisDefault = 1.0, 5.0, 4.0
+)
+
+// point is one value of a series; a point with !OK is a gap.
+type point struct {
+	X, Y float64
+	OK   bool
+	Tip  string
+}
+
+type rawSeries struct {
+	Name, Color string
+	Dash        bool
+	Points      []point
+}
+
+type tick struct {
+	Pos   float64
+	Label string
+}
+
+type chartDot struct {
+	X, Y float64
+	Tip  string
+}
+
+type chartSeries struct {
+	Name, Color string
+	Dash        bool
+	Segments    []string
+	Dots        []chartDot
+	LegendX     float64
+}
+
+// chartView is an inline SVG chart.
+type chartView struct {
+	Name, Title, XLabel, YLabel, Stage string
+	W, H, Left, Right, Top, Bottom     float64
+	XTicks, YTicks                     []tick
+	Series                             []chartSeries
+	Points                             int
+	NoData                             bool
+}
+
+// buildChart lays out series on linear axes: x over [xmin, xmax] (the
+// data's own range when xmin == xmax), y from 0 to a round number above
+// the highest value. xTicks, when given, replace the computed x ticks.
+func buildChart(name, stage, title, xLabel, yLabel string, series []rawSeries, xmin, xmax float64, xTicks []tick) chartView {
+	c := chartView{Name: name, Stage: stage, Title: title, XLabel: xLabel, YLabel: yLabel,
+		W: chartW, H: chartH, Left: plotLeft, Right: plotRight, Top: plotTop, Bottom: plotBottom}
+	dataXMin, dataXMax, ymax := math.Inf(1), math.Inf(-1), 0.0
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) < 1e15 }
+	for i := range series {
+		// A value that cannot be drawn (from a damaged report) is a gap.
+		pts := append([]point(nil), series[i].Points...)
+		for j := range pts {
+			pts[j].OK = pts[j].OK && finite(pts[j].X) && finite(pts[j].Y)
+		}
+		series[i].Points = pts
+	}
+	for _, s := range series {
+		for _, p := range s.Points {
+			if !p.OK {
+				continue
+			}
+			c.Points++
+			dataXMin, dataXMax, ymax = math.Min(dataXMin, p.X), math.Max(dataXMax, p.X), math.Max(ymax, p.Y)
+		}
+	}
+	if c.Points == 0 {
+		c.NoData = true
+		return c
+	}
+	if xmin == xmax {
+		xmin, xmax = dataXMin, dataXMax
+	}
+	if xmax <= xmin {
+		xmax = xmin + 1
+	}
+	if xTicks == nil {
+		step := niceStep((xmax - xmin) / 8)
+		first := math.Ceil(xmin / step)
+		for k := 0.0; k <= 20; k++ {
+			x := (first + k) * step
+			if x > xmax+step*1e-9 {
+				break
+			}
+			xTicks = append(xTicks, tick{Pos: x, Label: tickLabel(x, step)})
+		}
+	}
+	ystep := niceStep(ymax / 5)
+	if ymax <= 0 {
+		ystep = 0.2
+	}
+	ytop := math.Ceil(ymax/ystep) * ystep
+	if ytop <= 0 {
+		ytop = 1
+	}
+	sx := func(x float64) float64 { return plotLeft + (x-xmin)/(xmax-xmin)*(plotRight-plotLeft) }
+	sy := func(y float64) float64 { return plotBottom - y/ytop*(plotBottom-plotTop) }
+	for _, t := range xTicks {
+		if t.Pos >= xmin-1e-9 && t.Pos <= xmax+1e-9 {
+			c.XTicks = append(c.XTicks, tick{Pos: round1(sx(t.Pos)), Label: t.Label})
+		}
+	}
+	for k := 0.0; k <= 20; k++ {
+		y := k * ystep
+		if y > ytop+ystep*1e-9 {
+			break
+		}
+		c.YTicks = append(c.YTicks, tick{Pos: round1(sy(y)), Label: tickLabel(y, ystep)})
+	}
+	legendX := plotLeft
+	for _, s := range series {
+		cs := chartSeries{Name: s.Name, Color: s.Color, Dash: s.Dash, LegendX: legendX}
+		legendX += 24 + 7*float64(len([]rune(s.Name))) + 18
+		var seg []string
+		n := 0
+		for _, p := range s.Points {
+			if p.OK {
+				n++
+			}
+		}
+		flush := func() {
+			if len(seg) > 0 {
+				cs.Segments = append(cs.Segments, strings.Join(seg, " "))
+			}
+			seg = nil
+		}
+		for _, p := range s.Points {
+			if !p.OK {
+				flush()
+				continue
+			}
+			x, y := round1(sx(p.X)), round1(sy(p.Y))
+			seg = append(seg, strconv.FormatFloat(x, 'f', -1, 64)+","+strconv.FormatFloat(y, 'f', -1, 64))
+			if n <= maxDots {
+				cs.Dots = append(cs.Dots, chartDot{X: x, Y: y, Tip: p.Tip})
+			}
+		}
+		flush()
+		c.Series = append(c.Series, cs)
+	}
+	return c
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// niceStep is the 1, 2 or 5 × 10^k at or above raw.
+func niceStep(raw float64) float64 {
+	if raw <= 0 || math.IsNaN(raw) || math.IsInf(raw, 0) {
+		return 1
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw*(1-1e-9) {
+			return m * mag
+		}
+	}
+	return 10 * mag
+}
+
+func tickLabel(v, step float64) string {
+	dec := 0
+	if step < 1 {
+		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
+	}
+	if math.Abs(v) < step*1e-9 {
+		v = 0
+	}
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+// intervalWidth is the length in seconds of interval i of s.
+func intervalWidth(s *Stage, i int) float64 {
+	iv := s.Intervals
+	switch {
+	case i+1 < len(iv) && iv[i+1].TS > iv[i].TS:
+		return iv[i+1].TS - iv[i].TS
+	case i > 0 && iv[i].TS > iv[i-1].TS:
+		return iv[i].TS - iv[i-1].TS
+	case len(iv) == 1 && s.DurationS > 0:
+		return s.DurationS
+	}
+	return 1
+}
+
+// stageCharts are a stage's throughput, latency and errors over time.
+func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
+	stage := strconv.Itoa(i)
+	rate := func(name, color string, dash bool, f func(Interval) uint64) rawSeries {
+		rs := rawSeries{Name: name, Color: color, Dash: dash}
+		for j, iv := range s.Intervals {
+			v := float64(f(iv)) / intervalWidth(s, j)
+			rs.Points = append(rs.Points, point{X: iv.TS, Y: v, OK: true,
+				Tip: fmt.Sprintf("%s at %gs: %.1f/s", name, iv.TS, v)})
+		}
+		return rs
+	}
+	throughput = buildChart("throughput", stage, "Throughput: intended (the schedule) vs achieved", "seconds into the stage", "requests/s",
+		[]rawSeries{
+			rate("intended/s", "#555555", true, func(iv Interval) uint64 { return iv.Intended }),
+			rate("issued/s", "#0072b2", false, func(iv Interval) uint64 { return iv.Issued }),
+			rate("succeeded/s", "#009e73", false, func(iv Interval) uint64 { return iv.Succeeded }),
+		}, 0, 0, nil)
+	errs = buildChart("errors", stage, "Errors and drops", "seconds into the stage", "per second",
+		[]rawSeries{
+			rate("failed/s", "#d55e00", false, func(iv Interval) uint64 { return iv.Failed }),
+			rate("dropped/s", "#cc79a7", false, func(iv Interval) uint64 { return iv.Dropped }),
+		}, 0, 0, nil)
+
+	names := []string{"p50", "p90", "p99", "max"}
+	colors := []string{"#009e73", "#56b4e9", "#e69f00", "#d55e00"}
+	lat := make([]rawSeries, len(names))
+	for k := range lat {
+		lat[k] = rawSeries{Name: names[k], Color: colors[k]}
+	}
+	for _, iv := range s.Intervals {
+		var vals [4]float64
+		var have [4]bool
+		if h, ok := decodeHTMLHistogram(iv.Histogram); ok {
+			vals = [4]float64{float64(h.ValueAtQuantile(50)) / 1e6, float64(h.ValueAtQuantile(90)) / 1e6,
+				float64(h.ValueAtQuantile(99)) / 1e6, float64(h.Max()) / 1e6}
+			have = [4]bool{true, true, true, true}
+		} else if iv.Succeeded+iv.Failed > 0 || iv.P50MS > 0 || iv.P99MS > 0 {
+			// No usable histogram: the interval's own p50 and p99.
+			vals[0], vals[2] = iv.P50MS, iv.P99MS
+			have[0], have[2] = true, true
+		}
+		for k := range lat {
+			lat[k].Points = append(lat[k].Points, point{X: iv.TS, Y: vals[k], OK: have[k],
+				Tip: fmt.Sprintf("%s at %gs: %s ms", names[k], iv.TS, ms(vals[k]))})
+		}
+	}
+	latency = buildChart("latency", stage, "Response time percentiles per interval", "seconds into the stage", "ms", lat, 0, 0, nil)
+	return throughput, latency, errs
+}
+
+// spectrumSeries is a stage's latency by percentile, x = log10(1/(1−q)),
+// up to the percentile its count can resolve.
+func spectrumSeries(i int, s *Stage) rawSeries {
+	rs := rawSeries{Name: s.Name, Color: stageColor(i)}
+	h, ok := decodeHTMLHistogram(s.Histogram)
+	if !ok {
+		return rs
+	}
+	end := math.Min(spectrumMaxX, math.Max(spectrumMinX, math.Log10(float64(h.TotalCount()))))
+	steps := int(math.Round(end / spectrumStep))
+	for k := 0; k <= steps; k++ {
+		x := float64(k) * spectrumStep
+		q := 100 * (1 - math.Pow(10, -x))
+		v := float64(h.ValueAtQuantile(q)) / 1e6
+		rs.Points = append(rs.Points, point{X: x, Y: v, OK: true,
+			Tip: fmt.Sprintf("%s p%s: %s ms", s.Name, percentileText(q), ms(v))})
+	}
+	return rs
+}
+
+func spectrumChart(series []rawSeries) chartView {
+	xmax := spectrumAxisDefault
+	for _, s := range series {
+		for _, p := range s.Points {
+			xmax = math.Max(xmax, p.X)
+		}
+	}
+	xmax = math.Ceil(xmax)
+	var ticks []tick
+	for _, t := range []struct {
+		q     float64
+		label string
+	}{{0.5, "50%"}, {0.9, "90%"}, {0.99, "99%"}, {0.999, "99.9%"}, {0.9999, "99.99%"}, {0.99999, "99.999%"}} {
+		ticks = append(ticks, tick{Pos: math.Log10(1 / (1 - t.q)), Label: t.label})
+	}
+	sort.Slice(ticks, func(a, b int) bool { return ticks[a].Pos < ticks[b].Pos })
+	return buildChart("spectrum", "all", "Latency by percentile, every stage (HDR percentile spectrum)", "percentile (log scale of 1/(1−q))", "ms",
+		series, 0, xmax, ticks)
+}
+
+// percentileText is a percentile such as 99.9 with at most three
+// decimals and no trailing zeros.
+func percentileText(q float64) string {
+	t := strconv.FormatFloat(q, 'f', 3, 64)
+	return strings.TrimRight(strings.TrimRight(t, "0"), ".")
+}
