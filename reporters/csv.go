@@ -11,16 +11,20 @@ import (
 // CSVHeader is the header row of timeseries.csv. Columns are only ever
 // appended, never reordered or renamed.
 var CSVHeader = []string{
-	"stage", "t_s", "intended", "issued", "succeeded", "failed", "dropped",
+	"stage", "request", "t_s", "intended", "issued", "succeeded", "failed", "dropped",
 	"p50_ms", "p99_ms", "in_flight", "send_lag_p99_ms", "cpu_s",
 }
 
-// WriteCSV writes timeseries.csv: the header row (CSVHeader), then one row
-// per stage × interval, stages and intervals in report order. t_s is the
-// interval's start in seconds into its stage. Every row covers all the
-// stage's requests together: a breakdown by request name would need
-// per-interval, per-request data that the report does not carry yet
-// (Interval holds totals only), so there are no per-request rows.
+// CSVAllRequests is the request column of a row that covers every request
+// of the interval.
+const CSVAllRequests = "*"
+
+// WriteCSV writes timeseries.csv: the header row (CSVHeader), then for
+// each stage × interval, in report order, one row covering all requests
+// (request "*") followed by one row per request name with data in that
+// interval (Interval.Requests). t_s is the interval's start in seconds
+// into its stage. in_flight, send_lag_p99_ms and cpu_s belong to the
+// interval as a whole and are empty on the per-request rows.
 //
 // The output is RFC 4180 (encoding/csv, CRLF-free "\n" line ends, quoting
 // as needed). Numbers are plain decimals, never in exponent form; a
@@ -34,13 +38,23 @@ func WriteCSV(w io.Writer, r *Report) error {
 	for _, s := range r.Stages {
 		for _, iv := range s.Intervals {
 			row := []string{
-				s.Name, csvFloat(iv.TS),
+				s.Name, CSVAllRequests, csvFloat(iv.TS),
 				u(iv.Intended), u(iv.Issued), u(iv.Succeeded), u(iv.Failed), u(iv.Dropped),
 				csvFloat(iv.P50MS), csvFloat(iv.P99MS), u(iv.InFlight),
 				csvFloat(iv.SendLagP99MS), csvFloat(iv.CPUS),
 			}
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("write timeseries.csv: %w", err)
+			}
+			for _, rq := range iv.Requests {
+				row := []string{
+					s.Name, rq.Name, csvFloat(iv.TS),
+					u(rq.Intended), u(rq.Issued), u(rq.Succeeded), u(rq.Failed), u(rq.Dropped),
+					csvFloat(rq.P50MS), csvFloat(rq.P99MS), "", "", "",
+				}
+				if err := cw.Write(row); err != nil {
+					return fmt.Errorf("write timeseries.csv: %w", err)
+				}
 			}
 		}
 	}

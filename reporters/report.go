@@ -342,6 +342,21 @@ type Interval struct {
 	// requests), HdrHistogram V2 compressed, base64; empty for an interval
 	// without responses.
 	Histogram string `json:"histogram,omitempty"`
+	// Requests breaks the interval down by request name (those with any
+	// arrival or completion in it).
+	Requests []IntervalRequest `json:"requests,omitempty"`
+}
+
+// IntervalRequest is one request name's share of an interval.
+type IntervalRequest struct {
+	Name      string  `json:"name"`
+	Intended  uint64  `json:"intended"`
+	Issued    uint64  `json:"issued"`
+	Succeeded uint64  `json:"succeeded"`
+	Failed    uint64  `json:"failed"`
+	Dropped   uint64  `json:"dropped"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
 }
 
 // Agent is one agent's totals over the run.

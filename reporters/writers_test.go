@@ -45,7 +45,11 @@ func writersReport(t *testing.T) *Report {
 	s := &r.Stages[0]
 	s.Intervals = []Interval{
 		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
-			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...)},
+			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...),
+			Requests: []IntervalRequest{
+				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P99MS: 12.5},
+				{Name: "write", Intended: 50, Issued: 49, Succeeded: 45, Failed: 0, Dropped: 1, P50MS: 1.25, P99MS: 9.75},
+			}},
 		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
 			Histogram: testHist(t, spread(49, 600_000, 20_000, 1_003_500_000)...)},
 	}
@@ -87,14 +91,17 @@ func TestWriteCSVGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("timeseries.csv is not valid CSV: %v", err)
 	}
-	if len(rows) != 1+2+3 {
-		t.Fatalf("%d rows, want header + 5", len(rows))
+	if len(rows) != 1+2+2+3 {
+		t.Fatalf("%d rows, want header + 7 (2 of them per request)", len(rows))
 	}
-	if got := rows[4][0]; got != r.Stages[1].Name {
+	if got := rows[6][0]; got != r.Stages[1].Name {
 		t.Errorf("stage name read back as %q", got)
 	}
+	if rows[1][1] != CSVAllRequests || rows[2][1] != "read" || rows[3][1] != "write" || rows[3][3] != "50" || rows[3][10] != "" {
+		t.Errorf("per-request rows: %q %q %q", rows[1], rows[2], rows[3])
+	}
 	for _, row := range rows[1:] {
-		for _, f := range row[1:] {
+		for _, f := range row[2:] {
 			if strings.ContainsAny(f, "eE+") {
 				t.Errorf("a number is in exponent form: %q in %q", f, row)
 			}

@@ -88,7 +88,7 @@ func TestRunBundledEcho(t *testing.T) {
 	}
 	// The default formats sit beside report.json, each from the same report.
 	for file, want := range map[string]string{
-		"timeseries.csv": "stage,t_s,intended,issued,succeeded",
+		"timeseries.csv": "stage,request,t_s,intended,issued,succeeded",
 		"junit.xml":      `<testsuites`,
 		"latency.hlog":   "Tag=echo,",
 		"report.html":    `data-chart=`,

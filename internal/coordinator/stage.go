@@ -536,9 +536,15 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 			if m := sr.intervals[idx]; m != nil {
 				tt := m.Totals()
 				h := sr.geom.New()
-				for _, s := range m.Series {
+				for k, s := range m.Series {
 					if err := metrics.Merge(h, s.Response); err != nil {
 						return reporters.Stage{}, err
+					}
+					if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
+						iv.Requests = append(iv.Requests, reporters.IntervalRequest{
+							Name: sr.reqs[k].Name, Intended: s.Intended, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed,
+							Dropped: s.Dropped, P50MS: ms(s.Response.ValueAtQuantile(50)), P99MS: ms(s.Response.ValueAtQuantile(99)),
+						})
 					}
 				}
 				iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
