@@ -60,7 +60,11 @@ type junitProblem struct {
 //   - a testcase "generator", failing when the generator limited the stage
 //     (message = its generator notes);
 //   - a testcase "played fully", failing when arrivals were lost or the
-//     stage stopped early.
+//     stage stopped early (type "aborted" when an abort threshold stopped
+//     it);
+//
+// and a testcase of class "run" per threshold judged on the whole run
+// (Report.Thresholds).
 //
 // So a run whose verdict is pass has no failures and no errors; fail has
 // failures only; invalid has an error or a failing generator / played
@@ -105,11 +109,27 @@ func WriteJUnit(w io.Writer, r *Report) error {
 				Text: "its load was not what the scenario asked for; the run is invalid"}
 		}
 		played := junitCase{Classname: class, Name: "played fully", Time: dur}
-		if s.Lost > 0 || s.Stopped != "" {
+		switch {
+		case s.AbortedBy != "":
+			played.Failure = &junitProblem{Message: fmt.Sprintf("%d arrivals lost%s", s.Lost, stoppedText(s.Stopped)), Type: "aborted",
+				Text: fmt.Sprintf("the abort threshold %q stopped the run", s.AbortedBy)}
+		case s.Lost > 0 || s.Stopped != "":
 			played.Failure = &junitProblem{Message: fmt.Sprintf("%d arrivals lost%s", s.Lost, stoppedText(s.Stopped)), Type: "not_played_fully",
 				Text: "the stage was not played fully; the run is invalid"}
 		}
 		suite.Cases = append(suite.Cases, gen, played)
+	}
+	for _, t := range r.Thresholds { // judged on the whole run
+		c := junitCase{Classname: "run", Name: t.Expr, Time: junitTime(total)}
+		switch {
+		case t.NoData:
+			c.Error = &junitProblem{Message: "no samples to judge: " + t.Expr, Type: "no_data",
+				Text: fmt.Sprintf("the run had nothing to judge %s on; the run is invalid", t.Expr)}
+		case !t.Pass:
+			c.Failure = &junitProblem{Message: fmt.Sprintf("measured %s, want %s", measured(t), t.Expr), Type: "threshold",
+				Text: "judged on every stage's data merged"}
+		}
+		suite.Cases = append(suite.Cases, c)
 	}
 	for _, c := range suite.Cases {
 		suite.Tests++

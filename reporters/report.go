@@ -23,6 +23,10 @@ type Report struct {
 	// Warnings are things a reader must not miss (agent lost, run stopped,
 	// generator-limited).
 	Warnings []string `json:"warnings,omitempty"`
+	// Thresholds are the thresholds without a stage selector or a window
+	// judged once more on the whole run, every stage's data merged (only
+	// for runs of several stages; each stage has its own results too).
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Verdict is the run's outcome for a gate (see Verdict); Reasons says
 	// why it is not VerdictPass.
 	Verdict string   `json:"verdict,omitempty"`
@@ -82,6 +86,14 @@ func (r *Report) Judge() {
 			case !t.Pass:
 				failed = append(failed, fmt.Sprintf("stage %s: threshold %q failed: %s", s.Name, t.Expr, t.Measured))
 			}
+		}
+	}
+	for _, t := range r.Thresholds {
+		switch {
+		case t.NoData:
+			invalid = append(invalid, fmt.Sprintf("run: threshold %q had no samples to judge", t.Expr))
+		case !t.Pass:
+			failed = append(failed, fmt.Sprintf("run: threshold %q failed over all stages: %s", t.Expr, t.Measured))
 		}
 	}
 	switch {

@@ -124,6 +124,19 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		tw.Flush()
 	}
+	if len(r.Thresholds) > 0 {
+		fmt.Fprintf(&b, "\nthresholds over the whole run (all stages merged)\n")
+		for _, t := range r.Thresholds {
+			verdict := "PASS"
+			switch {
+			case t.NoData:
+				verdict = "NO DATA"
+			case !t.Pass:
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(&b, "  threshold %-7s %s: %s\n", verdict, t.Expr, t.Measured)
+		}
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", warn)
 	}

@@ -36,6 +36,10 @@ type run struct {
 	aborted string
 	// metrics is the live Prometheus export; nil without MetricsListen.
 	metrics *live
+	// whole is every judged stage's data merged, and wholeLost their lost
+	// arrivals: what the run-wide thresholds are judged on.
+	whole     *stageRun
+	wholeLost uint64
 }
 
 // Run carries out the scenario and returns its report. The report is
@@ -162,6 +166,7 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	for _, c := range r.conns {
 		r.report.Agents = append(r.report.Agents, c.total)
 	}
+	r.judgeRun()
 	r.report.Judge()
 	if err := r.report.Check(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: %w", ErrRunFailed, err)

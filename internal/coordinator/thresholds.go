@@ -13,6 +13,7 @@ import (
 // stage sr played (those without a stage selector, and those selecting
 // it) on its merged data, and puts the results in st.
 func (r *run) judgeThresholds(st *reporters.Stage, sr *stageRun) {
+	r.addToRun(sr, st.Lost)
 	for _, th := range r.sc.Thresholds {
 		if name, ok := th.Parsed.Selectors["stage"]; ok && name != sr.name {
 			continue
@@ -152,4 +153,36 @@ func (r *run) abortCheck(sr *stageRun, t0 time.Time) (expr, why string, breached
 		return th.Expr, fmt.Sprintf("abort threshold %q breached at %v: %s", th.Expr, elapsed.Truncate(time.Second), shown), true
 	}
 	return "", "", false
+}
+
+// addToRun merges a judged stage's data into the whole run's, which the
+// run-wide thresholds are judged on.
+func (r *run) addToRun(sr *stageRun, lost uint64) {
+	if r.whole == nil {
+		r.whole = &stageRun{name: "run", reqs: sr.reqs, geom: sr.geom, total: metrics.NewInterval(sr.geom, len(sr.reqs))}
+	}
+	if err := r.whole.total.Merge(sr.total); err != nil {
+		r.warn("run-wide thresholds: %v", err)
+		return
+	}
+	r.whole.dur += sr.dur
+	r.wholeLost += lost
+}
+
+// judgeRun judges the thresholds without a stage selector or a window on
+// the whole run, all stages merged, into the report's Thresholds.
+func (r *run) judgeRun() {
+	if r.whole == nil || len(r.report.Stages) < 2 {
+		return // one stage: its own results say it all
+	}
+	for _, th := range r.sc.Thresholds {
+		if _, ok := th.Parsed.Selectors["stage"]; ok || th.Parsed.Window > 0 {
+			continue
+		}
+		res := judgeThreshold(th, r.whole, r.wholeLost)
+		if !res.Pass && !res.NoData {
+			r.warn("run: threshold %q failed over all stages: %s", th.Expr, res.Measured)
+		}
+		r.report.Thresholds = append(r.report.Thresholds, res)
+	}
 }

@@ -129,3 +129,33 @@ thresholds:
 		t.Errorf("verdict %s %v; want fail", rep.Verdict, rep.Reasons)
 	}
 }
+
+// TestRunWideThresholds: with several stages, the thresholds without a
+// stage selector or a window are judged once more on all stages merged.
+func TestRunWideThresholds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	sc := mustParse(t, `name: whole
+stages:
+  - {name: one, url: "`+srv.URL+`"}
+  - {name: two, url: "`+srv.URL+`"}
+requests: [{name: get, path: /}]
+load: {constant: {rate: 100, duration: 1s}}
+thresholds: ["rps >= 99", "failed == 0", "p99{stage=two} < 5s", "p99[1s] < 5s"]
+`)
+	cfg := testConfig(1)
+	cfg.MaxSendLag = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages[0].Thresholds) != 3 || len(rep.Stages[1].Thresholds) != 4 {
+		t.Errorf("stage results %d and %d; want 3 (no stage=two) and 4", len(rep.Stages[0].Thresholds), len(rep.Stages[1].Thresholds))
+	}
+	if len(rep.Thresholds) != 2 || rep.Thresholds[0].Expr != "rps >= 99" || rep.Thresholds[0].Measured != "100.0/s" ||
+		!rep.Thresholds[0].Pass || rep.Thresholds[1].Measured != "0" || rep.Verdict != reporters.VerdictPass {
+		t.Errorf("run-wide %+v, verdict %s %v; want rps 100.0/s over 200 arrivals in 2 s and failed 0, passing", rep.Thresholds, rep.Verdict, rep.Reasons)
+	}
+}
