@@ -155,7 +155,12 @@ starts none and waits (at most --wait) for N external agents to join
 				}
 				fmt.Fprintf(stdout, "\nreport: %s\n", strings.Join(paths, ", "))
 			}
-			if runErr != nil {
+			switch {
+			case rep != nil && errors.Is(runErr, coordinator.ErrAgentLost):
+				// The run was carried out, with a gap the report counts:
+				// it cannot be judged.
+				return fail(exitcode.InvalidRun, fmt.Errorf("the run is invalid: %w", runErr))
+			case runErr != nil:
 				return fail(exitcode.CannotRun, runErr)
 			}
 			switch rep.Verdict {

@@ -20,6 +20,10 @@ var (
 	// ErrRunFailed: the run started but could not be carried out fully
 	// (an agent was lost, or sent data that does not add up).
 	ErrRunFailed = errors.New("run failed")
+	// ErrAgentLost: an agent was lost, or stopped on its own, while it
+	// played a stage, so some arrivals were never sent; the report counts
+	// them as lost. Also matches ErrRunFailed.
+	ErrAgentLost = errors.New("agent lost")
 )
 
 // Config configures a run.

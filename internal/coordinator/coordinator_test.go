@@ -344,8 +344,8 @@ func TestAgentLostMidRun(t *testing.T) {
 		}
 	}()
 	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "3s"))
-	if !errors.Is(err, ErrRunFailed) || rep == nil {
-		t.Fatalf("Run = %v, %v; want a report and ErrRunFailed", rep, err)
+	if !errors.Is(err, ErrRunFailed) || !errors.Is(err, ErrAgentLost) || rep == nil {
+		t.Fatalf("Run = %v, %v; want a report, ErrRunFailed and ErrAgentLost", rep, err)
 	}
 	if !strings.Contains(err.Error(), "fleet-0") {
 		t.Errorf("error %q does not name the lost agent", err)

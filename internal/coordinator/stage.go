@@ -472,7 +472,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		r.warn("stage %s stopped early: %s", sr.name, sr.stopped)
 	}
 	if len(lostAgents) > 0 {
-		return &st, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, errors.Join(lostAgents...))
+		return &st, fmt.Errorf("%w: %w: stage %s: %w", ErrRunFailed, ErrAgentLost, sr.name, errors.Join(lostAgents...))
 	}
 	return &st, nil
 }
