@@ -63,6 +63,18 @@ type ThresholdResult struct {
 	WindowAtS *float64 `json:"window_at_s,omitempty"`
 }
 
+// Label is the threshold's outcome as the summary shows it: PASS, FAIL
+// or NO DATA.
+func (t ThresholdResult) Label() string {
+	switch {
+	case t.NoData:
+		return "NO DATA"
+	case !t.Pass:
+		return "FAIL"
+	}
+	return "PASS"
+}
+
 // Judge sets the report's verdict from its stages: invalid when any
 // threshold had no data, any stage was generator-limited, stopped early
 // or lost arrivals; else fail when any threshold failed; else pass.

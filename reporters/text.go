@@ -67,13 +67,7 @@ func WriteText(w io.Writer, r *Report) error {
 			writeSearch(&b, s.Search)
 		}
 		for _, t := range s.Thresholds {
-			verdict := "PASS"
-			switch {
-			case t.NoData:
-				verdict = "NO DATA"
-			case !t.Pass:
-				verdict = "FAIL"
-			}
+			verdict := t.Label()
 			at := ""
 			if t.WindowAtS != nil {
 				at = fmt.Sprintf(" (worst window from %gs)", *t.WindowAtS)
@@ -127,13 +121,7 @@ func WriteText(w io.Writer, r *Report) error {
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintf(&b, "\nthresholds over the whole run (all stages merged)\n")
 		for _, t := range r.Thresholds {
-			verdict := "PASS"
-			switch {
-			case t.NoData:
-				verdict = "NO DATA"
-			case !t.Pass:
-				verdict = "FAIL"
-			}
+			verdict := t.Label()
 			fmt.Fprintf(&b, "  threshold %-7s %s: %s\n", verdict, t.Expr, t.Measured)
 		}
 	}
