@@ -13,13 +13,14 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/scenario"
 )
 
 // run is the whole program; main only wires signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := agent.DefaultConfig()
 	var allowRemote bool
-	var pprofListen string
+	var pprofListen, maxRate string
 	var procs int
 	cmd := &cobra.Command{
 		Use:   "agent --join COORDINATOR_GOSSIP_ADDR",
@@ -30,6 +31,13 @@ share of each stage's schedule. The agent stops firing by itself when it has
 not heard from its coordinator for --lease.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if maxRate != "" {
+				r, err := scenario.ParseRate(maxRate)
+				if err != nil || !(r > 0) {
+					return exitcode.New(exitcode.Invalid, fmt.Errorf("--max-rate %q must be a rate > 0, like 5k/s", maxRate))
+				}
+				cfg.MaxRate = float64(r)
+			}
 			if err := checkFlags(cfg, allowRemote, procs); err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}
@@ -69,6 +77,9 @@ not heard from its coordinator for --lease.`,
 	f.IntVar(&cfg.Cores, "cores", 0, "cores to advertise (default: GOMAXPROCS)")
 	f.IntVar(&procs, "procs", 0, "processors the agent's Go runtime uses (GOMAXPROCS; default all). 1 is cheapest per request and best when the agent shares the machine with its target; run one agent per core to use more")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go's pprof profiles on this loopback ip:port (for profiling the engine)")
+	f.StringVar(&maxRate, "max-rate", "100k/s", "this agent's own limit: refuse any assignment whose share peaks above this rate")
+	f.DurationVar(&cfg.MaxDuration, "max-duration", cfg.MaxDuration, "this agent's own limit: refuse any assignment whose schedule lasts longer")
+	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "this agent's own limit: at most this many requests outstanding, whatever the coordinator asks (0 = the coordinator's cap)")
 	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }
@@ -95,6 +106,12 @@ func checkFlags(cfg agent.Config, allowRemote bool, procs int) error {
 	}
 	if cfg.Cores < 0 {
 		errs = append(errs, fmt.Errorf("--cores %d must be >= 0", cfg.Cores))
+	}
+	if cfg.MaxDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--max-duration %v must be > 0", cfg.MaxDuration))
+	}
+	if cfg.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-in-flight %d must be >= 0", cfg.MaxInFlight))
 	}
 	return errors.Join(errs...)
 }

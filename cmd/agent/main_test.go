@@ -22,6 +22,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--join", "127.0.0.1:7946", "--lease", "10ms"}, "--lease 10ms must be in [1s, 5m]"},
 		{[]string{"--join", "127.0.0.1:7946", "--procs", "-1"}, "--procs -1 must be in 0..1024"},
 		{[]string{"--join", "127.0.0.1:7946", "--pprof-listen", "0.0.0.0:6060"}, "must be a loopback ip:port"},
+		{[]string{"--join", "127.0.0.1:7946", "--max-rate", "lots"}, `--max-rate "lots" must be a rate > 0`},
+		{[]string{"--join", "127.0.0.1:7946", "--max-duration", "0s"}, "--max-duration 0s must be > 0"},
+		{[]string{"--join", "127.0.0.1:7946", "--max-in-flight", "-5"}, "--max-in-flight -5 must be >= 0"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"extra"}, "unknown command"},
 	}

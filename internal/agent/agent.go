@@ -52,18 +52,55 @@ type Config struct {
 	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip; only members
 	// holding the same key can join.
 	GossipKey []byte
+	// MaxRate, MaxDuration and MaxInFlight are this agent's own limits,
+	// which no coordinator can override: an assignment whose share peaks
+	// above MaxRate (req/s) or whose schedule lasts longer than
+	// MaxDuration is refused, and the in-flight cap of every assignment is
+	// lowered to MaxInFlight. Zero means no limit of the agent's own.
+	MaxRate     float64
+	MaxDuration time.Duration
+	MaxInFlight int
 }
 
-// DefaultConfig returns an agent on loopback with ephemeral ports and a
-// five-second lease.
+// DefaultConfig returns an agent on loopback with ephemeral ports, a
+// five-second lease, and its own limits of 100,000 req/s and 24 hours per
+// assignment.
 func DefaultConfig() Config {
 	return Config{
 		GossipListen: "127.0.0.1:0",
 		GRPCListen:   "127.0.0.1:0",
 		Lease:        5 * time.Second,
 		Engine:       engine.DefaultConfig(),
+		MaxRate:      100_000,
+		MaxDuration:  24 * time.Hour,
 	}
 }
+
+// checkLimits refuses an assignment beyond the agent's own limits, and
+// lowers its in-flight cap to the agent's.
+func (c Config) checkLimits(j *engine.Job) error {
+	if j.Schedule == nil {
+		return nil
+	}
+	own := 1.0
+	if j.Share.Cycle > 0 {
+		own = float64(len(j.Share.Offsets)) / float64(j.Share.Cycle)
+	}
+	if peak := j.Schedule.Curve().Peak() * own; c.MaxRate > 0 && peak > c.MaxRate*(1+1e-9) {
+		return fmt.Errorf("%w: this agent's share peaks at %.1f req/s, over its --max-rate %g req/s", errOverLimit, peak, c.MaxRate)
+	}
+	if d := j.Schedule.Duration(); c.MaxDuration > 0 && d > c.MaxDuration {
+		return fmt.Errorf("%w: the schedule lasts %v, over this agent's --max-duration %v", errOverLimit, d, c.MaxDuration)
+	}
+	if c.MaxInFlight > 0 && (j.Limits.MaxInFlight <= 0 || j.Limits.MaxInFlight > c.MaxInFlight) {
+		j.Limits.MaxInFlight = c.MaxInFlight
+	}
+	return nil
+}
+
+// errOverLimit is wrapped by refusals of assignments beyond the agent's
+// own limits.
+var errOverLimit = errors.New("refused by the agent's own limits")
 
 // Agent is a running agent.
 type Agent struct {

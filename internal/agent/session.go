@@ -171,6 +171,9 @@ func (s *session) assign(m *surgev1.Assign) error {
 	}
 	a, err := wire.AssignFromProto(m)
 	if err == nil {
+		err = s.a.cfg.checkLimits(&a.Job)
+	}
+	if err == nil {
 		err = s.a.engine.PreflightJob(s.stream.Context(), &a.Job)
 	}
 	if err != nil {

@@ -363,3 +363,30 @@ func runSearch(t *testing.T, cfg Config, sc *scenario.Scenario) *reporters.Repor
 	}
 	return rep
 }
+
+// TestAgentOwnLimits: an agent refuses an assignment over its own
+// --max-rate or --max-duration, whatever the coordinator asks, and the
+// run fails before T0 saying why.
+func TestAgentOwnLimits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"rate", func(c *Config) { c.Agent.MaxRate = 60 }, "share peaks at 100.0 req/s, over its --max-rate 60 req/s"},
+		{"duration", func(c *Config) { c.Agent.MaxDuration = time.Second }, "the schedule lasts 2s, over this agent's --max-duration 1s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(1)
+			tt.set(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := Run(ctx, cfg, mustScenario(t, srv.URL, "100", "2s"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run error %v; want one saying %q", err, tt.want)
+			}
+		})
+	}
+}
