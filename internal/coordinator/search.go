@@ -351,13 +351,8 @@ func judgeStep(cfg scenario.Search, sr *stageRun, step *reporters.Stage, rate fl
 		row.BottleneckUtilisation = step.Components[0].Utilisation
 	}
 	// The judged window: intervals from the warmup on, the drain included.
-	judged := metrics.NewInterval(sr.geom, len(sr.reqs))
 	from := uint32(cfg.Warmup.Std() / sr.interval)
-	for idx, iv := range sr.intervals {
-		if idx >= from {
-			_ = judged.Merge(iv) // same geometry: merged into sr.total already
-		}
-	}
+	judged := sr.merged(from, math.MaxUint32)
 	span := sr.dur - time.Duration(from)*sr.interval
 	all := judgedSeries(judged, -1)
 	row.P50MS, row.P99MS, row.P999MS = ms(all.Response.ValueAtQuantile(50)), ms(all.Response.ValueAtQuantile(99)), ms(all.Response.ValueAtQuantile(99.9))

@@ -58,13 +58,7 @@ func judgeThreshold(th scenario.Threshold, sr *stageRun, lost uint64) reporters.
 		windows = append(windows, window{data: sr.total, span: sr.dur})
 	} else {
 		for start := uint32(0); start+w <= last+1; start++ {
-			data := metrics.NewInterval(sr.geom, len(sr.reqs))
-			for idx := start; idx < start+w; idx++ {
-				if iv := sr.intervals[idx]; iv != nil {
-					_ = data.Merge(iv) // same geometry: merged into sr.total already
-				}
-			}
-			windows = append(windows, window{data: data, span: time.Duration(w) * sr.interval, at: (time.Duration(start) * sr.interval).Seconds()})
+			windows = append(windows, window{data: sr.merged(start, start+w), span: time.Duration(w) * sr.interval, at: (time.Duration(start) * sr.interval).Seconds()})
 		}
 	}
 	judged := false
@@ -138,12 +132,7 @@ func (r *run) abortCheck(sr *stageRun, t0 time.Time) (expr, why string, breached
 			if end < w {
 				continue // no complete window yet
 			}
-			data = metrics.NewInterval(sr.geom, len(sr.reqs))
-			for idx := end - w; idx < end; idx++ {
-				if iv := sr.intervals[idx]; iv != nil {
-					_ = data.Merge(iv)
-				}
-			}
+			data = sr.merged(end-w, end)
 			span = time.Duration(w) * sr.interval
 		}
 		v, shown, has, err := measure(e, data, sr, span, 0)
@@ -185,4 +174,17 @@ func (r *run) judgeRun() {
 		}
 		r.report.Thresholds = append(r.report.Thresholds, res)
 	}
+}
+
+// merged is the stage's intervals with indexes in [from, end) merged into
+// one. They have the stage's geometry (each was merged into sr.total
+// already), so merging cannot fail.
+func (sr *stageRun) merged(from, end uint32) *metrics.Interval {
+	out := metrics.NewInterval(sr.geom, len(sr.reqs))
+	for idx, iv := range sr.intervals {
+		if idx >= from && idx < end {
+			_ = out.Merge(iv)
+		}
+	}
+	return out
 }
