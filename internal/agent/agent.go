@@ -60,6 +60,10 @@ type Config struct {
 	MaxRate     float64
 	MaxDuration time.Duration
 	MaxInFlight int
+	// ServerOptions secure the Session server (transport credentials,
+	// interceptors that check the coordinator's role or token: see
+	// internal/auth). Empty means plaintext, for loopback only.
+	ServerOptions []grpc.ServerOption
 }
 
 // DefaultConfig returns an agent on loopback with ephemeral ports, a
@@ -146,14 +150,14 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: grpc listen: %w", err)
 	}
 	a := &Agent{cfg: cfg, lis: lis, engine: engine.New(cfg.Engine), served: make(chan struct{}), closing: make(chan struct{})}
-	a.srv = grpc.NewServer(
+	a.srv = grpc.NewServer(append([]grpc.ServerOption{
 		// Detect a dead coordinator at the transport level too, and allow
 		// the coordinator's keepalive pings (the default policy would
 		// disconnect it with too_many_pings).
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 3 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(32<<20), // assignments carry up to 16 MiB of data files
-	)
+		grpc.MaxRecvMsgSize(32 << 20), // assignments carry up to 16 MiB of data files
+	}, cfg.ServerOptions...)...)
 	surgev1.RegisterAgentServiceServer(a.srv, &service{a: a})
 	go func() { // exits when the server stops (Close)
 		defer close(a.served)

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"google.golang.org/grpc"
 	"io"
 	"time"
 
@@ -94,6 +95,10 @@ type Config struct {
 	// Progress, if set, receives the playing stage's progress once per
 	// heartbeat instead of a plain line on Log.
 	Progress func(Progress)
+	// DialOptions secure the gRPC connections to agents (transport
+	// credentials, per-RPC token: see internal/auth). Empty means
+	// plaintext, which only loopback agents may use.
+	DialOptions []grpc.DialOption
 }
 
 // PinnedLimits marks the fields of Config.Limits that override the

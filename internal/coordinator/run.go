@@ -283,7 +283,7 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 // clock reading) and keeps those that answer.
 func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	for _, m := range members {
-		c, err := dial(ctx, m, r.inbox)
+		c, err := dial(ctx, m, r.inbox, r.cfg.DialOptions)
 		if err != nil {
 			r.warn("%v", err)
 			continue

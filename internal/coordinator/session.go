@@ -54,12 +54,15 @@ type inMsg struct {
 
 // dial opens the Session stream of an agent found by gossip and starts its
 // receiving goroutine, which forwards to inbox until the stream ends.
-func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg) (*conn, error) {
-	cc, err := grpc.NewClient(m.Meta.GRPC,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg, secure []grpc.DialOption) (*conn, error) {
+	opts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
-	)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
+	}
+	if len(secure) == 0 {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	cc, err := grpc.NewClient(m.Meta.GRPC, append(opts, secure...)...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %s at %s: %w", m.Name, m.Meta.GRPC, err)
 	}
