@@ -14,10 +14,15 @@
 // also from the actual send (service time), so a stalled target shows up in
 // the response-time percentiles exactly as users would feel it.
 //
-// Safety: every dial is checked after DNS resolution against an allow
-// function; by default only loopback addresses may be dialled.
+// Safety: every dial — both clients, every redirect hop, and Preflight — is
+// checked after DNS resolution against the agent's Allowlist (Config.Allow),
+// before the connection is attempted; by default only loopback addresses
+// may be dialled.
 //
-// Concurrency: Run may be called from one goroutine at a time per Engine.
+// Concurrency: Run may be called from several goroutines at once (an agent
+// plays a lost agent's share beside its own); each call has its own pacer,
+// transport and recorder. Interval CPU is the whole process's, so callers
+// running jobs side by side count it once.
 // Run owns every goroutine it starts and returns only after the pacer and
 // the interval loop have stopped; request goroutines still outstanding at
 // that point are cancelled and exit promptly.

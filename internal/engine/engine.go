@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
 	"github.com/surgeload/surge/internal/template"
@@ -20,8 +21,8 @@ import (
 
 // Errors returned at the package boundary.
 var (
-	// ErrTargetNotAllowed: the target resolves to an address the allow
-	// function refuses (by default: anything but loopback).
+	// ErrTargetNotAllowed: the target resolves to an address the
+	// allowlist refuses (by default: anything but loopback).
 	ErrTargetNotAllowed = errors.New("target not allowed")
 	// ErrTargetUnreachable: a preflight connection to the target failed.
 	ErrTargetUnreachable = errors.New("target unreachable")
@@ -132,6 +133,11 @@ type Job struct {
 	// Interval is the reporting interval; intervals are aligned to T0.
 	Interval time.Duration
 	Geometry metrics.Geometry
+	// Gate, if set, is called before every send; an error stops the job
+	// with that cause before the arrival is sent (the agent's lease: an
+	// agent that wakes from SIGSTOP must not fire what fell due while it
+	// slept). It is not carried on the wire.
+	Gate func() error
 }
 
 // Validate checks that the job can be run.
@@ -174,9 +180,15 @@ func (j *Job) Validate() error {
 
 // Config configures an Engine.
 type Config struct {
-	// AllowIP decides, at dial time and after DNS resolution, whether an
-	// address may be dialled. nil means loopback only (127.0.0.0/8, ::1).
-	AllowIP func(net.IP) bool
+	// Allow is the target allowlist, checked at dial time after DNS
+	// resolution for every address dialled — by both HTTP clients, on
+	// every redirect hop, and by Preflight — before the connection is
+	// attempted: nothing is sent to a refused address. nil means loopback
+	// only (127.0.0.0/8, ::1). See Allowlist for the rules.
+	Allow *Allowlist
+	// Resolver resolves target host names for the dialers and Preflight
+	// (nil = net.DefaultResolver). Tests point it at a local DNS server.
+	Resolver *net.Resolver
 	// MaxIdleConnsPerHost is the idle pool size per host of the net/http
 	// transport (Limits.MaxConns bounds the connections of both).
 	MaxIdleConnsPerHost int
@@ -207,12 +219,15 @@ func New(cfg Config) *Engine {
 // Loopback reports whether ip is a loopback address.
 func Loopback(ip net.IP) bool { return ip.IsLoopback() }
 
-func (e *Engine) allow(ip net.IP) bool {
-	if e.cfg.AllowIP == nil {
-		return Loopback(ip)
-	}
-	return e.cfg.AllowIP(ip)
+// refusal returns "" when a dial of host (the name being dialled; "" if
+// unknown) resolved to ip may connect, or why not.
+func (e *Engine) refusal(host string, ip netip.Addr) string {
+	return e.cfg.Allow.decide(host, ip)
 }
+
+// dialHostKey is the context key of the host name being dialled by the
+// engine's dialer, read by control.
+type dialHostKey struct{}
 
 // dialer makes connections whose every resolved address is checked
 // before it is attempted, from the source addresses in turn when there are
@@ -226,24 +241,62 @@ type dialer struct {
 // dialer returns a dialer that checks every resolved address before the
 // connection is attempted.
 func (e *Engine) dialer(timeout time.Duration, srcs []netip.Addr) *dialer {
-	return &dialer{base: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: e.control}, srcs: srcs}
+	return &dialer{base: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, ControlContext: e.control, Resolver: e.cfg.Resolver}, srcs: srcs}
 }
 
-// control is the dial-time allowlist check (net.Dialer.Control).
-func (e *Engine) control(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
+// control is the dial-time allowlist check of the engine's dialer
+// (net.Dialer.ControlContext): address is the resolved IP and port, and
+// ctx carries the host name that dialer.DialContext was asked for.
+func (e *Engine) control(ctx context.Context, _, address string, _ syscall.RawConn) error {
+	host, _ := ctx.Value(dialHostKey{}).(string)
+	return e.check(host, address)
+}
+
+// h1Control is control for the native client, which carries the Target
+// being dialled in ctx.
+func (e *Engine) h1Control(ctx context.Context, _, address string, _ syscall.RawConn) error {
+	t, _ := h1.DialTarget(ctx)
+	host, _, err := net.SplitHostPort(t.Addr)
 	if err != nil {
-		return fmt.Errorf("%w: %s", ErrTargetNotAllowed, address)
+		host = ""
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || !e.allow(ip) {
-		return fmt.Errorf("%w: %s is not an allowed address (only loopback unless allowed)", ErrTargetNotAllowed, host)
-	}
-	return nil
+	return e.check(host, address)
 }
 
-// DialContext dials address from the next source address.
+// testDialGuard, set by this package's tests only, vets every address the
+// allowlist allowed, so that a regression in the allowlist cannot make a
+// test send anything off loopback (to 169.254.169.254, say).
+var testDialGuard func(netip.Addr) error
+
+// check is the allowlist check of a dial of host, resolved to address
+// (IP:port). It errs on the side of refusing: an address it cannot parse
+// is refused.
+func (e *Engine) check(host, address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s: not an IP address and port", ErrTargetNotAllowed, address)
+	}
+	ip := ap.Addr().Unmap().WithZone("")
+	why := e.refusal(host, ip)
+	if why == "" {
+		if testDialGuard != nil {
+			return testDialGuard(ip)
+		}
+		return nil
+	}
+	if host == "" || host == ip.String() {
+		return fmt.Errorf("%w: %s is %s", ErrTargetNotAllowed, ip, why)
+	}
+	return fmt.Errorf("%w: %s resolved to %s, which is %s", ErrTargetNotAllowed, host, ip, why)
+}
+
+// DialContext dials address (host:port) from the next source address;
+// the host goes into ctx for the allowlist check of every address it
+// resolves to.
 func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, _, err := net.SplitHostPort(address); err == nil {
+		ctx = context.WithValue(ctx, dialHostKey{}, host)
+	}
 	nd := d.base
 	if len(d.srcs) > 0 {
 		a := d.srcs[(d.next.Add(1)-1)%uint64(len(d.srcs))]
@@ -271,8 +324,8 @@ func (e *Engine) Preflight(ctx context.Context, target *url.URL) error {
 	defer cancel()
 	c, err := e.dialer(3*time.Second, nil).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		if errors.Is(err, ErrTargetNotAllowed) {
-			return fmt.Errorf("%w: %s: %w", ErrTargetNotAllowed, target.Redacted(), unwrapOp(err))
+		if errors.Is(err, ErrTargetNotAllowed) { // the check's error says why
+			return fmt.Errorf("%s: %w", target.Redacted(), unwrapOp(err))
 		}
 		return fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, target.Redacted(), unwrapOp(err))
 	}

@@ -318,8 +318,8 @@ func TestLoopbackOnly(t *testing.T) {
 	if err := e.Preflight(context.Background(), u); !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Preflight(closed port) = %v; want ErrTargetUnreachable: connection refused", err)
 	}
-	// An explicit allow function widens the set.
-	allowAll := New(Config{AllowIP: func(net.IP) bool { return true }})
+	// An explicit allowlist widens the set.
+	allowAll := New(Config{Allow: MustParseAllowlist("0.0.0.0/0", "::/0")})
 	if err := allowAll.Preflight(context.Background(), u); errors.Is(err, ErrTargetNotAllowed) {
 		t.Errorf("allow-all engine refused: %v", err)
 	}

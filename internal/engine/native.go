@@ -48,7 +48,8 @@ func (e *Engine) newNative(r *runner) *native {
 	t := &native{
 		r: r,
 		c: h1.New(h1.Config{
-			Control:         e.control,
+			ControlContext:  e.h1Control,
+			Resolver:        e.cfg.Resolver,
 			MaxConnsPerHost: j.Limits.MaxConns,
 			PerRequest:      o.Mode == PerRequest,
 			SourceAddrs:     o.SourceAddrs,

@@ -18,7 +18,18 @@ import (
 type Config struct {
 	// Control is called for every dial after DNS resolution, as
 	// net.Dialer.Control (the engine's target allowlist). nil = no check.
+	// Ignored when ControlContext is set.
 	Control func(network, address string, c syscall.RawConn) error
+	// ControlContext is called for every dial after DNS resolution, as
+	// net.Dialer.ControlContext: address is the resolved IP and port about
+	// to be connected to, and ctx carries the Target being dialled
+	// (DialTarget), so a check can know the host name behind the address.
+	// It runs before the connection is attempted; an error it returns ends
+	// that attempt, wrapped in the dial error. nil = Control is used.
+	ControlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
+	// Resolver resolves the host names of Targets (nil =
+	// net.DefaultResolver).
+	Resolver *net.Resolver
 
 	// MaxConnsPerHost bounds open connections per Target (0 = no bound).
 	// At the bound, Do waits (FIFO) for a connection to be released; that
@@ -197,6 +208,9 @@ type Client struct {
 
 	dialers []net.Dialer // one per source address, or one
 	next    atomic.Uint64
+	// dialTarget: put the Target into the context of each dial, for
+	// Config.ControlContext.
+	dialTarget bool
 
 	ctx    context.Context // cancelled by Close: aborts dials
 	cancel context.CancelFunc
@@ -248,7 +262,8 @@ func New(cfg Config) *Client {
 	// TCP keep-alive probes are off: every request carries a deadline and
 	// idle connections are checked before use, so they would only add
 	// set-up system calls to every dial.
-	base := net.Dialer{Control: cfg.Control, KeepAlive: -1}
+	base := net.Dialer{Control: cfg.Control, ControlContext: cfg.ControlContext, Resolver: cfg.Resolver, KeepAlive: -1}
+	c.dialTarget = cfg.ControlContext != nil
 	if len(cfg.SourceAddrs) == 0 {
 		c.dialers = []net.Dialer{base}
 	}
@@ -411,6 +426,16 @@ func (c *Client) Close() {
 	for _, w := range waiters {
 		w.ch <- grant{err: ErrClosed}
 	}
+}
+
+// dialTargetKey is the context key of the Target being dialled.
+type dialTargetKey struct{}
+
+// DialTarget returns the Target being dialled, from the context that
+// Config.ControlContext is called with.
+func DialTarget(ctx context.Context) (Target, bool) {
+	t, ok := ctx.Value(dialTargetKey{}).(Target)
+	return t, ok
 }
 
 // Stats returns the Client's counters.

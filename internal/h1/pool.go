@@ -360,7 +360,11 @@ func (c *Client) dial(hp *hostPool, deadline time.Time) (*conn, error) {
 		d = c.dialers[(c.next.Add(1)-1)%uint64(len(c.dialers))]
 	}
 	d.Deadline = deadline
-	nc, err := d.DialContext(c.ctx, "tcp", t.Addr)
+	ctx := c.ctx
+	if c.dialTarget {
+		ctx = context.WithValue(ctx, dialTargetKey{}, t)
+	}
+	nc, err := d.DialContext(ctx, "tcp", t.Addr)
 	if err != nil {
 		c.closeSlot(hp)
 		c.stats.dialErrors.Add(1)
