@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/auth"
+	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/scenario"
 )
@@ -19,8 +22,9 @@ import (
 // run is the whole program; main only wires signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := agent.DefaultConfig()
-	var allowRemote bool
+	var sec auth.Flags
 	var pprofListen, maxRate string
+	var allowTargets []string
 	var procs int
 	cmd := &cobra.Command{
 		Use:   "agent --join COORDINATOR_GOSSIP_ADDR",
@@ -28,7 +32,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Long: `The agent joins the gossip cluster at --join, advertising its gRPC address,
 protocol version and core count. The coordinator dials it and assigns it a
 share of each stage's schedule. The agent stops firing by itself when it has
-not heard from its coordinator for --lease.`,
+not heard from its coordinator for --lease.
+
+On loopback the control plane may be plaintext. Any other --gossip-listen or
+--grpc-listen needs --tls-ca, --tls-cert and --tls-key (mutual TLS: only a
+coordinator certificate of that CA may drive this agent) and
+--gossip-key-file, all written by ` + "`coordinator certs init`" + `; or
+--insecure-allow-remote to accept a plaintext, unauthenticated control plane.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if maxRate != "" {
@@ -38,7 +48,25 @@ not heard from its coordinator for --lease.`,
 				}
 				cfg.MaxRate = float64(r)
 			}
-			if err := checkFlags(cfg, allowRemote, procs); err != nil {
+			if err := checkFlags(cfg, &sec, procs); err != nil {
+				return exitcode.New(exitcode.Invalid, err)
+			}
+			allow, err := engine.ParseAllowlist(allowTargets)
+			if err != nil {
+				return exitcode.New(exitcode.Invalid, fmt.Errorf("--allow-target: %w", err))
+			}
+			cfg.Engine.Allow = allow
+			var logMu sync.Mutex
+			opts, err := sec.ServerOptions(func(remote string, err error) {
+				logMu.Lock()
+				defer logMu.Unlock()
+				fmt.Fprintf(stderr, "agent: refused %s: %v\n", remote, err)
+			})
+			if err != nil {
+				return exitcode.New(exitcode.Invalid, err)
+			}
+			cfg.ServerOptions = opts
+			if cfg.GossipKey, err = sec.GossipKey(); err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}
 			cfg.Log = stderr
@@ -59,7 +87,7 @@ not heard from its coordinator for --lease.`,
 			if err != nil {
 				return exitcode.New(exitcode.CannotRun, err)
 			}
-			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joining %v\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join)
+			fmt.Fprintf(stdout, "agent %s: gossip %s, grpc %s, joining %v; targets allowed: %s\n", a.Name(), a.GossipAddr(), a.GRPCAddr(), cfg.Join, allow)
 			<-ctx.Done()
 			fmt.Fprintf(stdout, "agent %s: shutting down\n", a.Name())
 			if err := a.Close(); err != nil {
@@ -80,23 +108,26 @@ not heard from its coordinator for --lease.`,
 	f.StringVar(&maxRate, "max-rate", "100k/s", "this agent's own limit: refuse any assignment whose share peaks above this rate")
 	f.DurationVar(&cfg.MaxDuration, "max-duration", cfg.MaxDuration, "this agent's own limit: refuse any assignment whose schedule lasts longer")
 	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "this agent's own limit: at most this many requests outstanding, whatever the coordinator asks (0 = the coordinator's cap)")
-	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow non-loopback listeners (the control plane is plaintext and unauthenticated)")
+	f.StringSliceVar(&allowTargets, "allow-target", nil, "targets this agent may send load to, checked at every dial after DNS (redirects included); no coordinator can widen it. "+
+		"A CIDR or IP (10.0.0.0/8, 2001:db8::/32, 192.0.2.7), a host name (api.example.com) or a wildcard (*.example.com: any subdomain, not the apex); repeat or comma-separate. "+
+		"Loopback is always allowed; with none, only loopback. Link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254) are refused even for an allowed name unless a CIDR names them")
+	sec.Register(f, auth.RoleAgent)
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }
 
-func checkFlags(cfg agent.Config, allowRemote bool, procs int) error {
+func checkFlags(cfg agent.Config, sec *auth.Flags, procs int) error {
 	var errs []error
 	if len(cfg.Join) == 0 {
 		errs = append(errs, errors.New("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946"))
 	}
-	for _, l := range []struct{ flag, v string }{{"--gossip-listen", cfg.GossipListen}, {"--grpc-listen", cfg.GRPCListen}} {
-		ap, err := netip.ParseAddrPort(l.v)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s %q must be ip:port", l.flag, l.v))
-		case !ap.Addr().IsLoopback() && !allowRemote:
-			errs = append(errs, fmt.Errorf("%s %s is not loopback: the control plane is plaintext and unauthenticated; add --insecure-allow-remote to accept that", l.flag, l.v))
+	listeners := []auth.Listener{{Flag: "--gossip-listen", Addr: cfg.GossipListen}, {Flag: "--grpc-listen", Addr: cfg.GRPCListen}}
+	for _, l := range listeners {
+		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q must be ip:port", l.Flag, l.Addr))
 		}
+	}
+	if err := sec.Check(listeners...); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.Lease < time.Second || cfg.Lease > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--lease %v must be in [1s, 5m]", cfg.Lease))

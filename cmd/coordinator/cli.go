@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgeload/surge/internal/auth"
 	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/reporters"
@@ -35,6 +36,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
 	root.AddCommand(newCompare(stdout, stderr), newReport(stdout, stderr))
+	root.AddCommand(newCerts(stdout))
 	return root
 }
 
@@ -88,11 +90,11 @@ func newValidate(stdout, stderr io.Writer) *cobra.Command {
 func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	cfg := coordinator.DefaultConfig()
 	var (
-		out         string
-		quiet       bool
-		allowRemote bool
-		sf          = &searchFlagValues{}
-		formats     []string
+		out     string
+		quiet   bool
+		sec     auth.Flags
+		sf      = &searchFlagValues{}
+		formats []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -102,11 +104,22 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 By default it starts --agents agents inside this process; they join by gossip
 and are driven over gRPC on loopback, exactly like a fleet. With --expect N it
 starts none and waits (at most --wait) for N external agents to join
---gossip-listen.`,
+--gossip-listen.
+
+On loopback the control plane may be plaintext. A non-loopback --gossip-listen
+or --metrics-listen needs --tls-ca, --tls-cert and --tls-key (mutual TLS: the
+coordinator talks only to agents holding an agent certificate of that CA,
+whatever address gossip gave them) and --gossip-key-file, all written by
+` + "`coordinator certs init`" + `; or --insecure-allow-remote to accept a
+plaintext, unauthenticated control plane. The TLS and token flags secure the
+connections to external agents (--expect); embedded agents talk over loopback.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Pinned = pinnedLimits(cmd)
-			if err := checkRunFlags(&cfg, allowRemote); err != nil {
+			if err := checkRunFlags(&cfg, &sec); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
+			if err := securityOptions(&cfg, &sec, stderr); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
 			if err := searchFlags(&cfg, sf); err != nil {
@@ -186,7 +199,7 @@ starts none and waits (at most --wait) for N external agents to join
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
-	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port (loopback unless --insecure-allow-remote)")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with the security flags or --insecure-allow-remote)")
 	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")
@@ -194,7 +207,7 @@ starts none and waits (at most --wait) for N external agents to join
 	f.DurationVar(&cfg.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
 	f.IntVar(&cfg.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
 	f.StringArrayVar(&cfg.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
-	f.BoolVar(&allowRemote, "insecure-allow-remote", false, "allow a non-loopback --gossip-listen (gossip and gRPC are plaintext and unauthenticated)")
+	sec.Register(f, auth.RoleCoordinator)
 	cmd.PreRun = func(*cobra.Command, []string) {
 		// Wait for in-flight requests as long as they may take.
 		cfg.Limits.Drain = cfg.Limits.Timeout + time.Second
@@ -269,7 +282,26 @@ func clientSummary(sc *scenario.Scenario) string {
 	return fmt.Sprintf("Client settings: %s; command-line limit flags override them.", strings.Join(parts, "; "))
 }
 
-func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
+// securityOptions fills the dial options and the gossip key that the
+// security flags ask for. Embedded agents are dialled over loopback with
+// the cluster's own gossip key, so the TLS and token flags are for
+// external agents only.
+func securityOptions(cfg *coordinator.Config, sec *auth.Flags, stderr io.Writer) error {
+	var err error
+	if cfg.GossipKey, err = sec.GossipKey(); err != nil {
+		return err
+	}
+	if cfg.Expect == 0 {
+		if sec.Secured() {
+			fmt.Fprintln(stderr, "warning: --tls-* and --token-file secure external agents (--expect); the embedded agents are not dialled with them")
+		}
+		return nil
+	}
+	cfg.DialOptions, err = sec.DialOptions()
+	return err
+}
+
+func checkRunFlags(cfg *coordinator.Config, sec *auth.Flags) error {
 	var errs []error
 	if cfg.Expect < 0 {
 		errs = append(errs, fmt.Errorf("--expect %d must be >= 0", cfg.Expect))
@@ -280,17 +312,17 @@ func checkRunFlags(cfg *coordinator.Config, allowRemote bool) error {
 	if cfg.Wait <= 0 {
 		errs = append(errs, fmt.Errorf("--wait %v must be > 0", cfg.Wait))
 	}
-	if ap, err := netip.ParseAddrPort(cfg.GossipListen); err != nil {
-		errs = append(errs, fmt.Errorf("--gossip-listen %q must be ip:port", cfg.GossipListen))
-	} else if !ap.Addr().IsLoopback() && !allowRemote {
-		errs = append(errs, fmt.Errorf("--gossip-listen %s is not loopback: the control plane is plaintext and unauthenticated; add --insecure-allow-remote to accept that", cfg.GossipListen))
-	}
+	listeners := []auth.Listener{{Flag: "--gossip-listen", Addr: cfg.GossipListen}}
 	if cfg.MetricsListen != "" {
-		if ap, err := netip.ParseAddrPort(cfg.MetricsListen); err != nil {
-			errs = append(errs, fmt.Errorf("--metrics-listen %q must be ip:port", cfg.MetricsListen))
-		} else if !ap.Addr().IsLoopback() && !allowRemote {
-			errs = append(errs, fmt.Errorf("--metrics-listen %s is not loopback: add --insecure-allow-remote to serve the run's metrics to the network", cfg.MetricsListen))
+		listeners = append(listeners, auth.Listener{Flag: "--metrics-listen", Addr: cfg.MetricsListen})
+	}
+	for _, l := range listeners {
+		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q must be ip:port", l.Flag, l.Addr))
 		}
+	}
+	if err := sec.Check(listeners...); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--interval %v must be in [100ms, 1m]", cfg.Interval))
