@@ -149,8 +149,10 @@ type Stage struct {
 	Failed    uint64 `json:"failed"`
 	// Dropped arrivals fell due but were not sent (DroppedBy gives causes).
 	Dropped uint64 `json:"dropped"`
-	// Lost arrivals were never played: their agent was lost, or the run
-	// stopped early.
+	// Lost arrivals are owned by an agent that never reported reaching
+	// them: it was lost (before the survivors took its share over — see
+	// Gaps), or the run stopped early. Requests a lost agent sent after its
+	// last snapshot are among them: nothing can report them any more.
 	Lost          uint64 `json:"lost"`
 	InFlightAtEnd uint64 `json:"in_flight_at_end"`
 	// DurationS is the scheduled length of the stage's load, in seconds.
@@ -182,6 +184,10 @@ type Stage struct {
 	// Histogram is the merged response-time histogram (ns), HdrHistogram V2
 	// compressed, base64.
 	Histogram string `json:"histogram"`
+	// Started is the stage's T0 on the coordinator's clock.
+	Started time.Time `json:"started,omitzero"`
+	// Gaps are the agents lost while the stage played (see Gap).
+	Gaps []Gap `json:"gaps,omitempty"`
 	// Stopped says why the stage ended early; empty when it played fully.
 	Stopped string `json:"stopped,omitempty"`
 	// AbortedBy is the abort threshold whose breach stopped the stage
@@ -369,6 +375,10 @@ type Interval struct {
 	// Requests breaks the interval down by request name (those with any
 	// arrival or completion in it).
 	Requests []IntervalRequest `json:"requests,omitempty"`
+	// Lost is the arrivals of the interval that were lost (a lost agent's
+	// gap before the survivors took over, or a stage stopped early): not
+	// counted in Intended, which is what the agents reached.
+	Lost uint64 `json:"lost,omitempty"`
 }
 
 // IntervalRequest is one request name's share of an interval.
@@ -385,15 +395,43 @@ type IntervalRequest struct {
 
 // Agent is one agent's totals over the run.
 type Agent struct {
-	Name          string  `json:"name"`
-	Intended      uint64  `json:"intended"`
-	Issued        uint64  `json:"issued"`
-	Succeeded     uint64  `json:"succeeded"`
-	Failed        uint64  `json:"failed"`
-	Dropped       uint64  `json:"dropped"`
-	Lost          uint64  `json:"lost"`
-	InFlightAtEnd uint64  `json:"in_flight_at_end"`
+	Name          string `json:"name"`
+	Intended      uint64 `json:"intended"`
+	Issued        uint64 `json:"issued"`
+	Succeeded     uint64 `json:"succeeded"`
+	Failed        uint64 `json:"failed"`
+	Dropped       uint64 `json:"dropped"`
+	Lost          uint64 `json:"lost"`
+	InFlightAtEnd uint64 `json:"in_flight_at_end"`
+	// ClockOffsetMS is the agent's clock minus the coordinator's, as
+	// estimated over the stream (the exchange with the lowest round trip),
+	// within ± ClockErrorMS (half that round trip).
 	ClockOffsetMS float64 `json:"clock_offset_ms"`
+	ClockErrorMS  float64 `json:"clock_error_ms"`
+}
+
+// Gap is an agent lost mid-stage, and what became of its share. Times are
+// seconds since the stage's T0.
+type Gap struct {
+	Agent string `json:"agent"`
+	// Cause is how the loss was found: its stream broke, it went silent,
+	// gossip declared it dead, or it sent an error.
+	Cause string `json:"cause"`
+	// LastHeardS is when its last message arrived; DetectedS when it was
+	// declared lost.
+	LastHeardS float64 `json:"last_heard_s"`
+	DetectedS  float64 `json:"detected_s"`
+	// CutS and CutIndex are the instant and the global arrival index from
+	// which the survivors own its share (for a silent agent, after its
+	// lease ran out, so no arrival is fired twice).
+	CutS     float64 `json:"cut_s"`
+	CutIndex uint64  `json:"cut_index"`
+	// Lost is the arrivals it owned and never reached, and those no
+	// survivor took over: counted exactly from the schedule.
+	Lost uint64 `json:"lost"`
+	// TakenBy are the survivors that took its share over from the cut;
+	// empty when none did (on_agent_loss: abort, or no survivor).
+	TakenBy []string `json:"taken_by,omitempty"`
 }
 
 // ErrUnbalanced is wrapped by Check errors.

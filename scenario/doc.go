@@ -21,7 +21,7 @@
 //	  compress: 24h in 10m
 //	client: {max_conns: 64, timeout: 5s}   # how agents talk to the targets
 //	thresholds: ["p99 < 250ms", "error_rate < 1%"]
-//	safety: {max_rate: 50k/s, max_duration: 1h, on_agent_loss: degrade}
+//	safety: {max_rate: 50k/s, max_duration: 1h, on_agent_loss: degrade, max_lost: 1%}
 //
 // [Load] and [Parse] decode such a file strictly: unknown fields, duplicate
 // keys, values of the wrong type and every semantic problem are reported

@@ -250,6 +250,11 @@ type Safety struct {
 	// OnAgentLoss says what to do when an agent is lost during a run:
 	// "degrade" (the default) or "abort".
 	OnAgentLoss string `yaml:"on_agent_loss" json:"on_agent_loss,omitempty"`
+	// MaxLost is the part of a stage's arrivals that may be lost to a lost
+	// agent (before the survivors took its share over) with the run still
+	// valid, under on_agent_loss: degrade. Default 0: any loss makes the
+	// run invalid (exit 4), though it is still played to the end.
+	MaxLost Percent `yaml:"max_lost" json:"max_lost,omitempty"`
 }
 
 // Capacity holds the inputs of the capacity plan (the scaling staircase of

@@ -60,6 +60,9 @@ type Config struct {
 	MaxRate     float64
 	MaxDuration time.Duration
 	MaxInFlight int
+	// ClockSkew shifts the wall clock the agent reports and reads T0 on.
+	// Only tests set it, to play an agent whose clock is off.
+	ClockSkew time.Duration
 	// ServerOptions secure the Session server (transport credentials,
 	// interceptors that check the coordinator's role or token: see
 	// internal/auth). Empty means plaintext, for loopback only.
@@ -80,17 +83,21 @@ func DefaultConfig() Config {
 	}
 }
 
-// checkLimits refuses an assignment beyond the agent's own limits, and
-// lowers its in-flight cap to the agent's.
-func (c Config) checkLimits(j *engine.Job) error {
+// checkLimits refuses an assignment beyond the agent's own limits, with
+// running (req/s) the peak of the shares it is already playing, and lowers
+// its in-flight cap to the agent's.
+func (c Config) checkLimits(j *engine.Job, running float64) error {
 	if j.Schedule == nil {
 		return nil
 	}
 	own := 1.0
 	if j.Share.Cycle > 0 {
-		own = float64(len(j.Share.Offsets)) / float64(j.Share.Cycle)
+		own = j.Share.Fraction()
 	}
-	if peak := j.Schedule.Curve().Peak() * own; c.MaxRate > 0 && peak > c.MaxRate*(1+1e-9) {
+	if peak := j.Schedule.Curve().Peak()*own + running; c.MaxRate > 0 && peak > c.MaxRate*(1+1e-9) {
+		if running > 0 {
+			return fmt.Errorf("%w: with the %.1f req/s it already plays, this agent's share would peak at %.1f req/s, over its --max-rate %g req/s", errOverLimit, running, peak, c.MaxRate)
+		}
 		return fmt.Errorf("%w: this agent's share peaks at %.1f req/s, over its --max-rate %g req/s", errOverLimit, peak, c.MaxRate)
 	}
 	if d := j.Schedule.Duration(); c.MaxDuration > 0 && d > c.MaxDuration {
@@ -108,7 +115,12 @@ var errOverLimit = errors.New("refused by the agent's own limits")
 
 // Agent is a running agent.
 type Agent struct {
-	cfg     Config
+	cfg Config
+	// fences holds, per run, the highest epoch of a session that ended
+	// without its coordinator (lease expired, stream broken): only a newer
+	// epoch may start this agent again in that run.
+	fenceMu sync.Mutex
+	fences  map[string]uint64
 	node    *cluster.Node
 	srv     *grpc.Server
 	lis     net.Listener
@@ -227,6 +239,32 @@ func (a *Agent) seesCoordinator() bool {
 	}
 	return false
 }
+
+// fence records that the session of run at epoch ended without its
+// coordinator.
+func (a *Agent) fence(run string, epoch uint64) {
+	a.fenceMu.Lock()
+	defer a.fenceMu.Unlock()
+	if a.fences == nil {
+		a.fences = map[string]uint64{}
+	}
+	if len(a.fences) > 1024 { // bounded: forget old runs
+		clear(a.fences)
+	}
+	a.fences[run] = max(a.fences[run], epoch)
+}
+
+// fenced is the highest fenced epoch of run (0 when none).
+func (a *Agent) fenced(run string) uint64 {
+	a.fenceMu.Lock()
+	defer a.fenceMu.Unlock()
+	return a.fences[run]
+}
+
+// wall is the agent's wall clock reading of instant t.
+func (a *Agent) wall(t time.Time) time.Time { return t.Add(a.cfg.ClockSkew) }
+
+func (a *Agent) wallNow() time.Time { return a.wall(time.Now()) }
 
 // Name is the agent's cluster name.
 func (a *Agent) Name() string { return a.cfg.Name }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -25,15 +27,35 @@ type service struct {
 type session struct {
 	a      *Agent
 	stream surgev1.AgentService_SessionServer
+	runID  string
 
 	sendMu sync.Mutex
 
 	pending *wire.Assignment // accepted, waiting for Start
 	epoch   uint64           // highest epoch seen
 
-	jobCancel context.CancelCauseFunc
-	jobDone   chan struct{}
+	// jobs are the assignments started and not yet stopped, by epoch: a
+	// stage's first assignment, and those taking over a lost agent's
+	// share beside it. Only the session loop touches the map.
+	jobs map[uint64]*job
+
+	// base and leaseUntil (nanoseconds since base, monotonic) are the
+	// lease: renewed by every coordinator message, read by every job
+	// before every send.
+	base       time.Time
+	leaseUntil atomic.Int64
 }
+
+// job is one started assignment.
+type job struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	// peak is the job's share of its schedule's peak rate (req/s).
+	peak float64
+}
+
+// maxJobs bounds the assignments one session plays at once.
+const maxJobs = 16
 
 func (s *session) send(m *surgev1.SessionResponse) error {
 	s.sendMu.Lock()
@@ -54,7 +76,7 @@ var errLeaseExpired = errors.New("lease expired: no message from the coordinator
 // waited for before Session returns.
 func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 	a := svc.a
-	s := &session{a: a, stream: stream}
+	s := &session{a: a, stream: stream, jobs: map[uint64]*job{}, base: time.Now()}
 	if !a.busy.CompareAndSwap(false, true) {
 		_ = s.sendError(surgev1.ErrorCode_ERROR_CODE_BUSY, true, "agent %s is already serving another coordinator", a.cfg.Name)
 		return status.Error(codes.FailedPrecondition, "agent busy")
@@ -63,9 +85,14 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 	if err := s.handshake(); err != nil {
 		return err
 	}
+	s.renew()
 
 	ctx := stream.Context()
-	msgs := make(chan *surgev1.SessionRequest)
+	type received struct {
+		m  *surgev1.SessionRequest
+		at time.Time
+	}
+	msgs := make(chan received)
 	recvErr := make(chan error, 1)
 	go func() { // exits when Recv fails: stream closed by either side
 		for {
@@ -75,36 +102,77 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 				return
 			}
 			select {
-			case msgs <- m:
+			case msgs <- received{m, time.Now()}:
 			case <-ctx.Done():
 				recvErr <- ctx.Err()
 				return
 			}
 		}
 	}()
-	defer s.stopJob(nil)
+	defer s.stopJobs(math.MaxUint64, nil)
 
 	lease := time.NewTimer(a.cfg.Lease)
 	defer lease.Stop()
 	for {
 		select {
 		case m := <-msgs:
+			// A message that arrives after the lease ran out (the agent
+			// was stopped, or the network held it) does not revive it.
+			if !s.renew() {
+				return s.expire()
+			}
 			lease.Reset(a.cfg.Lease)
-			if err := s.handle(m); err != nil {
+			if err := s.handle(m.m, m.at); err != nil {
 				return err
 			}
 		case err := <-recvErr:
-			s.stopJob(fmt.Errorf("coordinator stream ended: %w", err))
+			s.a.fence(s.runID, s.epoch)
+			s.stopJobs(math.MaxUint64, fmt.Errorf("coordinator stream ended: %w", err))
 			return nil
 		case <-s.a.closing:
-			s.stopJob(errors.New("agent shutting down"))
+			s.stopJobs(math.MaxUint64, errors.New("agent shutting down"))
 			return status.Error(codes.Unavailable, "agent shutting down")
 		case <-lease.C:
-			a.logf("%v; stopping", errLeaseExpired)
-			s.stopJob(errLeaseExpired)
-			return status.Error(codes.DeadlineExceeded, errLeaseExpired.Error())
+			if s.leaseLeft() > 0 {
+				lease.Reset(s.leaseLeft())
+				continue
+			}
+			return s.expire()
 		}
 	}
+}
+
+// renew extends the lease from now, unless it has already run out.
+func (s *session) renew() bool {
+	now := int64(time.Since(s.base))
+	if until := s.leaseUntil.Load(); until != 0 && now > until {
+		return false
+	}
+	s.leaseUntil.Store(now + int64(s.a.cfg.Lease))
+	return true
+}
+
+// leaseLeft is how long the lease has to run (≤ 0 once it ran out).
+func (s *session) leaseLeft() time.Duration {
+	return time.Duration(s.leaseUntil.Load() - int64(time.Since(s.base)))
+}
+
+// gate is every job's check before every send: no firing on an expired
+// lease, even in the instant between waking up and noticing it.
+func (s *session) gate() error {
+	if s.leaseLeft() < 0 {
+		return errLeaseExpired
+	}
+	return nil
+}
+
+// expire ends the session on an expired lease: every job stops, and no
+// assignment of this run's epochs so far is ever played again here.
+func (s *session) expire() error {
+	s.a.logf("%v; stopping", errLeaseExpired)
+	s.a.fence(s.runID, s.epoch)
+	s.stopJobs(math.MaxUint64, errLeaseExpired)
+	return status.Error(codes.DeadlineExceeded, errLeaseExpired.Error())
 }
 
 // handshake reads Hello, checks the protocol version and answers Ready.
@@ -113,7 +181,7 @@ func (s *session) handshake() error {
 	if err != nil {
 		return err
 	}
-	t2 := time.Now().UnixNano()
+	t2 := s.a.wallNow().UnixNano()
 	h := first.GetHello()
 	if h == nil {
 		_ = s.sendError(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, true, "the first message must be hello")
@@ -126,30 +194,34 @@ func (s *session) handshake() error {
 		s.a.logf("refused: %s", msg)
 		return status.Error(codes.FailedPrecondition, msg)
 	}
+	s.runID = h.GetRunId()
 	return s.send(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Ready{Ready: &surgev1.Ready{
 		ProtocolVersion:             s.a.cfg.Protocol,
 		AgentName:                   s.a.cfg.Name,
 		EchoCoordinatorTimeUnixNano: h.GetCoordinatorTimeUnixNano(),
 		ReceiveTimeUnixNano:         t2,
-		SendTimeUnixNano:            time.Now().UnixNano(),
+		SendTimeUnixNano:            s.a.wallNow().UnixNano(),
 		Cores:                       uint32(s.a.cfg.Cores),
 		Version:                     Version,
+		LeaseNanos:                  int64(s.a.cfg.Lease),
 	}}})
 }
 
-// handle acts on one coordinator message. An error ends the session.
-func (s *session) handle(m *surgev1.SessionRequest) error {
+// handle acts on one coordinator message, received at the given instant.
+// An error ends the session.
+func (s *session) handle(m *surgev1.SessionRequest, at time.Time) error {
 	switch msg := m.GetMsg().(type) {
 	case *surgev1.SessionRequest_Heartbeat:
-		return nil
+		return s.send(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_HeartbeatAck{HeartbeatAck: &surgev1.HeartbeatAck{
+			Seq: msg.Heartbeat.GetSeq(), EchoCoordinatorTimeUnixNano: msg.Heartbeat.GetCoordinatorTimeUnixNano(),
+			ReceiveTimeUnixNano: s.a.wall(at).UnixNano(), SendTimeUnixNano: s.a.wallNow().UnixNano(),
+		}}})
 	case *surgev1.SessionRequest_Assign:
 		return s.assign(msg.Assign)
 	case *surgev1.SessionRequest_Start:
 		return s.start(msg.Start)
 	case *surgev1.SessionRequest_Stop:
-		if msg.Stop.GetEpoch() >= s.epoch {
-			s.stopJob(fmt.Errorf("stopped by coordinator: %s", msg.Stop.GetReason()))
-		}
+		s.stopJobs(msg.Stop.GetEpoch(), fmt.Errorf("stopped by coordinator: %s", msg.Stop.GetReason()))
 		return nil
 	case *surgev1.SessionRequest_Hello:
 		return s.sendError(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "unexpected second hello")
@@ -158,20 +230,39 @@ func (s *session) handle(m *surgev1.SessionRequest) error {
 	}
 }
 
+// running forgets finished jobs and returns the share of the peak rate of
+// those still running.
+func (s *session) running() (n int, peak float64) {
+	for e, j := range s.jobs {
+		select {
+		case <-j.done:
+			delete(s.jobs, e)
+		default:
+			n++
+			peak += j.peak
+		}
+	}
+	return n, peak
+}
+
 func (s *session) assign(m *surgev1.Assign) error {
 	if m.GetEpoch() < s.epoch {
 		return nil // a stale command from an older epoch is ignored
 	}
-	if s.jobDone != nil {
-		select {
-		case <-s.jobDone:
-		default:
-			return s.sendError(surgev1.ErrorCode_ERROR_CODE_BUSY, false, "assignment for epoch %d while a job is running", m.GetEpoch())
-		}
+	if fenced := s.a.fenced(s.runID); m.GetEpoch() <= fenced {
+		return s.sendError(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false,
+			"epoch %d of run %s is not newer than epoch %d, which this agent stopped when it lost its coordinator", m.GetEpoch(), s.runID, fenced)
+	}
+	n, peak := s.running()
+	if n >= maxJobs {
+		return s.sendError(surgev1.ErrorCode_ERROR_CODE_BUSY, false, "assignment for epoch %d while %d jobs are running", m.GetEpoch(), n)
+	}
+	if _, dup := s.jobs[m.GetEpoch()]; dup {
+		return s.sendError(surgev1.ErrorCode_ERROR_CODE_BUSY, false, "epoch %d is already running", m.GetEpoch())
 	}
 	a, err := wire.AssignFromProto(m)
 	if err == nil {
-		err = s.a.cfg.checkLimits(&a.Job)
+		err = s.a.cfg.checkLimits(&a.Job, peak)
 	}
 	if err == nil {
 		err = s.a.engine.PreflightJob(s.stream.Context(), &a.Job)
@@ -195,15 +286,21 @@ func (s *session) start(m *surgev1.Start) error {
 	// Map T0 from wall time onto the monotonic clock once; every deadline
 	// after this is monotonic.
 	now := time.Now()
-	t0 := now.Add(time.Unix(0, m.GetT0UnixNano()).Sub(now))
-	if d := t0.Sub(now); d > time.Minute || d < -a.Job.Interval {
+	t0 := now.Add(time.Unix(0, m.GetT0UnixNano()).Sub(s.a.wall(now)))
+	if d := t0.Sub(now); d > time.Minute {
 		return s.sendError(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "T0 is %v away from now; refusing", d)
 	}
+	// An assignment taking over from a cut index starts after T0; its
+	// first arrival must still be ahead (within an interval).
+	if first := t0.Add(a.Job.Schedule.At(a.Job.First)); now.Sub(first) > a.Job.Interval {
+		return s.sendError(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "the first arrival of epoch %d fell due %v ago; refusing", a.Epoch, now.Sub(first))
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	done := make(chan struct{})
-	s.jobCancel, s.jobDone = cancel, done
+	j := &job{cancel: cancel, done: make(chan struct{}), peak: a.Job.Schedule.Curve().Peak() * a.Job.Share.Fraction()}
+	s.jobs[a.Epoch] = j
+	a.Job.Gate = s.gate
 	go func() { // exits when the engine returns (share played, stopped, or emit failed)
-		defer close(done)
+		defer close(j.done)
 		s.runJob(ctx, *a, t0)
 	}()
 	return nil
@@ -212,6 +309,11 @@ func (s *session) start(m *surgev1.Start) error {
 // runJob fires one assignment and reports its snapshots and Done.
 func (s *session) runJob(ctx context.Context, a wire.Assignment, t0 time.Time) {
 	sum, err := s.a.engine.Run(ctx, a.Job, t0, func(iv *metrics.Interval) error {
+		if a.Job.First > 0 {
+			// A share taken over beside the stage's first assignment:
+			// the process's CPU is already reported by that one.
+			iv.CPU = 0
+		}
 		m, err := wire.SnapshotToProto(a.Epoch, a.StageIndex, iv)
 		if err != nil {
 			return err
@@ -230,14 +332,17 @@ func (s *session) runJob(ctx context.Context, a wire.Assignment, t0 time.Time) {
 		Epoch: a.Epoch, StageIndex: a.StageIndex, Totals: sum.Totals, InFlightAtEnd: sum.InFlightAtEnd, Stopped: sum.Stopped})}})
 }
 
-// stopJob stops the running job, if any, and waits for it to finish.
-func (s *session) stopJob(cause error) {
-	if s.jobCancel == nil {
-		return
-	}
+// stopJobs stops the running jobs of epoch upTo and older, and waits for
+// them to finish.
+func (s *session) stopJobs(upTo uint64, cause error) {
 	if cause == nil {
 		cause = context.Canceled
 	}
-	s.jobCancel(cause)
-	<-s.jobDone
+	for e, j := range s.jobs {
+		if e <= upTo {
+			j.cancel(cause)
+			<-j.done
+			delete(s.jobs, e)
+		}
+	}
 }

@@ -95,6 +95,19 @@ type Config struct {
 	// Progress, if set, receives the playing stage's progress once per
 	// heartbeat instead of a plain line on Log.
 	Progress func(Progress)
+	// MaxClockOffset refuses an agent whose clock differs from the
+	// coordinator's by more than this (estimated offset plus its error
+	// bound). T0 is mapped into each agent's clock either way.
+	MaxClockOffset time.Duration
+	// AgentTimeout declares an agent lost when nothing (snapshot, heartbeat
+	// ack) came from it for this long while it plays a stage. A broken
+	// stream or gossip declaring it dead counts at once.
+	AgentTimeout time.Duration
+	// TakeoverLead is how far ahead of the moment an agent is found lost
+	// the survivors take over its share (the cut), so that they hold the
+	// assignment before its first arrival falls due. A silent agent's share
+	// is taken over only once its lease has run out.
+	TakeoverLead time.Duration
 	// DialOptions secure the gRPC connections to agents (transport
 	// credentials, per-RPC token: see internal/auth). Empty means
 	// plaintext, which only loopback agents may use.
@@ -120,5 +133,9 @@ func DefaultConfig() Config {
 		Heartbeat:    time.Second,
 		MaxSendLag:   5 * time.Millisecond,
 		Agent:        agent.DefaultConfig(),
+
+		MaxClockOffset: time.Second,
+		AgentTimeout:   3 * time.Second,
+		TakeoverLead:   500 * time.Millisecond,
 	}
 }

@@ -276,7 +276,7 @@ func TestUnreachableTarget(t *testing.T) {
 
 func TestNonLoopbackTargetRefusedByAgents(t *testing.T) {
 	_, err := Run(context.Background(), testConfig(1), mustScenario(t, "http://192.0.2.10:80", "10", "1s"))
-	if !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "not an allowed address") {
+	if !errors.Is(err, ErrTargetUnreachable) || !strings.Contains(err.Error(), "target not allowed") {
 		t.Fatalf("Run = %v; want the agents to refuse a non-loopback target", err)
 	}
 }
@@ -307,9 +307,10 @@ func TestInterruptKeepsWhatWasMeasured(t *testing.T) {
 	_ = reporters.WriteText(&strings.Builder{}, rep)
 }
 
-// TestAgentLostMidRun: one of two agents shuts down mid-stage. The run
-// reports it, its unplayed arrivals are counted as lost exactly, and the
-// report still balances.
+// TestAgentLostMidRun: one of two agents shuts down mid-stage. The
+// survivor takes its share over from a cut index; the run reports the
+// gap, the arrivals lost before the cut are counted exactly and placed in
+// their intervals, and the report still balances.
 func TestAgentLostMidRun(t *testing.T) {
 	var hits atomic.Int64
 	var victim atomic.Pointer[agent.Agent]
@@ -356,6 +357,34 @@ func TestAgentLostMidRun(t *testing.T) {
 	st := rep.Stages[0]
 	if st.Lost == 0 || st.Lost >= 300 || st.Intended != 600 {
 		t.Errorf("intended %d lost %d; want 600 with some of fleet-0's 300 lost", st.Intended, st.Lost)
+	}
+	if len(st.Gaps) != 1 {
+		t.Fatalf("gaps %+v; want fleet-0's", st.Gaps)
+	}
+	g := st.Gaps[0]
+	if g.Agent != "fleet-0" || !slices.Equal(g.TakenBy, []string{"fleet-1"}) || g.Lost != st.Lost || g.Cause != causeStopped {
+		t.Errorf("gap %+v; want fleet-0 stopped early, taken over by fleet-1, losing the stage's %d", g, st.Lost)
+	}
+	// The cut is ahead of the detection by the takeover lead, and the
+	// survivor played everything from it on: fleet-1 owns its half plus
+	// fleet-0's share from the cut, and lost none of it.
+	if g.CutS < g.DetectedS || g.CutS > g.DetectedS+cfg.TakeoverLead.Seconds()+0.3 {
+		t.Errorf("cut at %.3fs, detected at %.3fs; want the cut within the takeover lead", g.CutS, g.DetectedS)
+	}
+	var placed uint64
+	for _, iv := range st.Intervals {
+		placed += iv.Lost
+	}
+	if placed != st.Lost {
+		t.Errorf("intervals hold %d lost arrivals; the stage lost %d", placed, st.Lost)
+	}
+	for _, a := range rep.Agents {
+		if a.Intended != a.Issued+a.Dropped+a.Lost {
+			t.Errorf("agent %+v does not balance", a)
+		}
+		if a.Name == "fleet-1" && (a.Lost != 0 || a.Intended <= 300) {
+			t.Errorf("survivor %+v; want more than its own 300 arrivals, none lost", a)
+		}
 	}
 	// The target saw exactly what the report says was issued.
 	if uint64(hits.Load()) != st.Issued {

@@ -40,6 +40,10 @@ type run struct {
 	// arrivals: what the run-wide thresholds are judged on.
 	whole     *stageRun
 	wholeLost uint64
+	// lossErr collects the stages an agent was lost in under
+	// on_agent_loss: degrade, beyond safety.max_lost: the run goes on and
+	// is invalid at the end.
+	lossErr error
 }
 
 // Run carries out the scenario and returns its report. The report is
@@ -67,6 +71,15 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	}
 	if cfg.MaxSendLag <= 0 {
 		cfg.MaxSendLag = d.MaxSendLag
+	}
+	if cfg.MaxClockOffset < 0 {
+		cfg.MaxClockOffset = d.MaxClockOffset
+	}
+	if cfg.AgentTimeout <= 0 {
+		cfg.AgentTimeout = d.AgentTimeout
+	}
+	if cfg.TakeoverLead <= 0 {
+		cfg.TakeoverLead = d.TakeoverLead
 	}
 	if cfg.Expect <= 0 && cfg.Agents <= 0 {
 		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
@@ -162,6 +175,9 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 			}
 			break
 		}
+	}
+	if runErr == nil && r.lossErr != nil {
+		runErr = fmt.Errorf("%w: %w", ErrRunFailed, r.lossErr)
 	}
 	for _, c := range r.conns {
 		r.report.Agents = append(r.report.Agents, c.total)
@@ -282,10 +298,12 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 // connect dials every agent, exchanges Hello/Ready (protocol check and one
 // clock reading) and keeps those that answer.
 func (r *run) connect(ctx context.Context, members []cluster.Member) error {
+	var dialProblems []string
 	for _, m := range members {
 		c, err := dial(ctx, m, r.inbox, r.cfg.DialOptions)
 		if err != nil {
 			r.warn("%v", err)
+			dialProblems = append(dialProblems, err.Error())
 			continue
 		}
 		r.conns = append(r.conns, c)
@@ -313,10 +331,32 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 					c.markLost(fmt.Errorf("agent %s speaks protocol v%d, this coordinator speaks v%d", c.name, rd.GetProtocolVersion(), wire.ProtocolVersion))
 					break
 				}
-				t1, t2, t3 := rd.GetEchoCoordinatorTimeUnixNano(), rd.GetReceiveTimeUnixNano(), rd.GetSendTimeUnixNano()
-				c.offset = time.Duration(((t2 - t1) + (t3 - t4)) / 2)
-				c.rtt = time.Duration((t4 - t1) - (t3 - t2))
-				c.total.ClockOffsetMS = float64(c.offset) / 1e6
+				c.clock.add(rd.GetEchoCoordinatorTimeUnixNano(), rd.GetReceiveTimeUnixNano(), rd.GetSendTimeUnixNano(), t4)
+				c.lease = time.Duration(rd.GetLeaseNanos())
+				if c.lease <= 0 || c.lease > time.Hour {
+					c.markLost(fmt.Errorf("agent %s announces a lease of %v; want (0, 1h]", c.name, c.lease))
+					break
+				}
+				c.heard = time.Now()
+				if err := c.ping(1); err != nil {
+					c.markLost(err)
+				}
+			case in.msg.GetHeartbeatAck() != nil:
+				// The first exchanges estimate the agent's clock: keep
+				// going until clockExchanges, then judge it.
+				ack := in.msg.GetHeartbeatAck()
+				c.clock.add(ack.GetEchoCoordinatorTimeUnixNano(), ack.GetReceiveTimeUnixNano(), ack.GetSendTimeUnixNano(), t4)
+				c.heard = time.Now()
+				if c.clock.n < clockExchanges {
+					if err := c.ping(ack.GetSeq() + 1); err != nil {
+						c.markLost(err)
+					}
+					break
+				}
+				if err := r.checkClock(c); err != nil {
+					c.markLost(err)
+					break
+				}
 				c.ready = true
 			case in.msg.GetError() != nil:
 				c.markLost(fmt.Errorf("agent %s refused the session: %s", c.name, in.msg.GetError().GetMessage()))
@@ -333,7 +373,8 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 			return fmt.Errorf("%w: interrupted while connecting", ErrNoAgents)
 		}
 	}
-	var names, problems []string
+	var names []string
+	problems := dialProblems
 	for _, c := range r.conns {
 		if c.live() {
 			names = append(names, c.name)
@@ -346,6 +387,28 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 		return fmt.Errorf("%w: no agent completed the handshake: %s", ErrNoAgents, strings.Join(problems, "; "))
 	}
 	r.logf("%d agents ready: %s", len(names), strings.Join(names, ", "))
+	return nil
+}
+
+// clockExchanges is how many exchanges estimate an agent's clock before
+// it is used.
+const clockExchanges = 8
+
+// checkClock refuses an agent whose clock is off by more than the
+// tolerance (offset plus error bound), or could not be estimated; and
+// records the estimate in its report.
+func (r *run) checkClock(c *conn) error {
+	s, ok := c.clock.best()
+	if !ok {
+		return fmt.Errorf("agent %s: no usable clock exchange (its clock answers are inconsistent)", c.name)
+	}
+	c.total.ClockOffsetMS = float64(s.offset) / 1e6
+	c.total.ClockErrorMS = float64(s.rtt/2) / 1e6
+	off := s.offset.Abs() + s.rtt/2
+	if r.cfg.MaxClockOffset > 0 && off > r.cfg.MaxClockOffset {
+		return fmt.Errorf("agent %s: its clock is off by %v ± %v, beyond the tolerance of %v (--max-clock-offset): fix its time sync (NTP/chrony) or raise the tolerance",
+			c.name, s.offset.Round(time.Microsecond), (s.rtt / 2).Round(time.Microsecond), r.cfg.MaxClockOffset)
+	}
 	return nil
 }
 

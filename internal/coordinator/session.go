@@ -12,6 +12,7 @@ import (
 
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/schedule"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
 )
@@ -25,9 +26,16 @@ type conn struct {
 	cancel context.CancelFunc
 	sendMu sync.Mutex
 
-	ready  bool
-	offset time.Duration // agent clock − coordinator clock
-	rtt    time.Duration
+	ready bool
+	// clock is the estimate of the agent's clock offset (agent clock −
+	// coordinator clock) from the exchanges with the lowest round trip.
+	clock clockFilter
+	// lease is the agent's own lease (from Ready): it stops firing that
+	// long after the last message it received.
+	lease time.Duration
+	// heard is when the agent's last message arrived; sent when the last
+	// message to it was written.
+	heard, sent time.Time
 	// lost is set once the agent can no longer be used; it is never cleared.
 	lost  error
 	total reporters.Agent
@@ -35,14 +43,72 @@ type conn struct {
 	stage *agentStage // per-stage state, reset for every stage
 }
 
-// agentStage is what one agent did in the current stage.
+// agentStage is what one agent did in the current stage: its first
+// assignment, and any share of a lost agent it took over later.
 type agentStage struct {
-	own      uint64 // arrivals the agent owns
-	accepted bool
-	done     bool
-	counters metrics.Counters // sum of its snapshots
-	inFlight uint64           // in flight at end (from Done) or issued − completed
+	jobs []*agentJob
+}
+
+// agentJob is one assignment of a stage to one agent: the arrivals of
+// [first, end) its share owns. end is lowered to the cut index when the
+// agent is lost. A job owns its arrivals from the moment it is assigned:
+// what its agent never reports reaching is lost.
+type agentJob struct {
+	epoch      uint64
+	share      schedule.Share
+	first, end uint64
+	// accepted and started follow Accepted and Start; done follows Done.
+	accepted, started, done bool
+	counters                metrics.Counters // sum of its snapshots
+	// reached is the arrivals reached (issued or dropped) per interval,
+	// from its snapshots: what is not reached is lost, placed in time.
+	reached  map[uint32]uint64
+	inFlight uint64 // from Done
 	stopped  string
+	// from is the lost agent whose share this job took over (nil for a
+	// stage's first assignment).
+	from *conn
+}
+
+func (j *agentJob) own() uint64 { return j.share.Count(j.first, j.end) }
+
+// job returns the agent's job of epoch e, or nil.
+func (as *agentStage) job(e uint64) *agentJob {
+	for _, j := range as.jobs {
+		if j.epoch == e {
+			return j
+		}
+	}
+	return nil
+}
+
+// own is the arrivals the agent's jobs own.
+func (as *agentStage) own() uint64 {
+	var n uint64
+	for _, j := range as.jobs {
+		n += j.own()
+	}
+	return n
+}
+
+// done reports whether every job that was started has reported Done, and
+// none is waiting to be accepted or started.
+func (as *agentStage) done() bool {
+	for _, j := range as.jobs {
+		if !j.done {
+			return false
+		}
+	}
+	return true
+}
+
+// counters is the sum of the agent's snapshots in the stage.
+func (as *agentStage) counters() metrics.Counters {
+	var c metrics.Counters
+	for _, j := range as.jobs {
+		c.Add(j.counters)
+	}
+	return c
 }
 
 // inMsg is one message (or the stream's end) from an agent.
@@ -100,8 +166,59 @@ func (c *conn) send(m *surgev1.SessionRequest) error {
 	if err := c.stream.Send(m); err != nil {
 		return fmt.Errorf("agent %s: send: %w", c.name, err)
 	}
+	c.sent = time.Now()
 	return nil
 }
+
+// ping sends one heartbeat: it renews the agent's lease and is one clock
+// exchange.
+func (c *conn) ping(seq uint64) error {
+	return c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{
+		Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano()}}})
+}
+
+// clockSamples is how many exchanges the clock filter keeps; the one with
+// the lowest round trip among them is the estimate.
+const clockSamples = 16
+
+// clockFilter estimates an agent's clock offset NTP-style: every exchange
+// (t1 sent, t2 received by the agent, t3 sent back, t4 received) gives
+// offset ((t2−t1)+(t3−t4))/2 within ±rtt/2, rtt = (t4−t1)−(t3−t2); the
+// sample with the lowest round trip of the last clockSamples is kept.
+type clockFilter struct {
+	samples []clockSample
+	n       int // exchanges so far
+}
+
+type clockSample struct{ offset, rtt time.Duration }
+
+// add records one exchange; a nonsensical one (negative round trip) is
+// ignored.
+func (f *clockFilter) add(t1, t2, t3, t4 int64) {
+	rtt := time.Duration((t4 - t1) - (t3 - t2))
+	if t1 == 0 || t2 == 0 || t3 == 0 || rtt < 0 || t3 < t2 {
+		return
+	}
+	s := clockSample{offset: time.Duration(((t2 - t1) + (t3 - t4)) / 2), rtt: rtt}
+	if len(f.samples) == clockSamples {
+		f.samples = f.samples[1:]
+	}
+	f.samples = append(f.samples, s)
+	f.n++
+}
+
+// best is the sample with the lowest round trip; ok is false before any.
+func (f *clockFilter) best() (s clockSample, ok bool) {
+	for k, c := range f.samples {
+		if k == 0 || c.rtt < s.rtt {
+			s = c
+		}
+	}
+	return s, len(f.samples) > 0
+}
+
+// offset is the estimated agent clock − coordinator clock.
+func (f *clockFilter) offset() time.Duration { s, _ := f.best(); return s.offset }
 
 // close ends the stream and the connection.
 func (c *conn) close() {

@@ -15,6 +15,7 @@ import (
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
 )
 
 // stageRun accumulates the merged data of one played schedule: a stage,
@@ -50,6 +51,18 @@ type stageRun struct {
 	stage string
 	// abortedBy is the abort threshold that stopped the stage.
 	abortedBy string
+	// job is the template of every assignment of the stage (share and
+	// range aside), index its stage index.
+	job   engine.Job
+	index uint32
+	// gaps are the agents lost mid-stage; gapOf maps an agent's name to
+	// its gap. lostAt is the lost arrivals per interval (finishStage).
+	gaps   []reporters.Gap
+	gapOf  map[string]int
+	lostAt map[uint32]uint64
+	// stopNow, when set, makes collect stop every agent (an agent was
+	// lost under on_agent_loss: abort).
+	stopNow string
 }
 
 func (r *run) newStageRun(name, target string, limits engine.Limits, agents int) *stageRun {
@@ -86,7 +99,27 @@ func (r *run) stage(ctx context.Context, k int) error {
 		r.ceiling(rep, k)
 		r.report.Stages = append(r.report.Stages, *rep)
 	}
+	if rep != nil && errors.Is(err, ErrAgentLost) && r.sc.Safety.OnAgentLoss != scenario.OnAgentLossAbort && sr.stopped == "" {
+		// degrade: the survivors carried the stage on; the run goes on
+		// with them, invalid unless the loss is within safety.max_lost.
+		if frac := float64(rep.Lost) / float64(max(rep.Intended, 1)); tookOver(rep) && frac <= float64(r.sc.Safety.MaxLost) {
+			r.warn("stage %s: %d arrivals (%.3f%%) lost to lost agents, within safety.max_lost %s", rep.Name, rep.Lost, 100*frac, r.sc.Safety.MaxLost)
+		} else {
+			r.lossErr = errors.Join(r.lossErr, err)
+		}
+		return nil
+	}
 	return err
+}
+
+// tookOver reports whether every lost agent's share was taken over.
+func tookOver(st *reporters.Stage) bool {
+	for _, g := range st.Gaps {
+		if len(g.TakenBy) == 0 {
+			return false
+		}
+	}
+	return len(st.Gaps) > 0
 }
 
 // play assigns sched of stage k to every live agent, starts it and
@@ -111,18 +144,18 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 	sr.sched, sr.intended, sr.dur, sr.live, sr.step, sr.stage = sched, sched.Len(), sched.Duration(), live, step, st.Name
 	r.epoch++
 	stageIndex := uint32(k)
+	sr.index, sr.gapOf = stageIndex, map[string]int{}
+	sr.job = engine.Job{Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched,
+		Limits: limits, Client: client, Interval: r.cfg.Interval, Geometry: sr.geom}
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
 		name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
 
 	// Assign, then wait until every agent accepted (validated, target
 	// reachable) before anyone fires.
 	for i, cn := range live {
-		cn.stage = &agentStage{own: shares[i].Count(0, sched.Len())}
-		a := wire.Assignment{RunID: r.id, Epoch: r.epoch, StageIndex: stageIndex, StageName: name, Job: engine.Job{
-			Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched, Share: shares[i], First: 0, End: sched.Len(),
-			Limits: limits, Client: client, Interval: r.cfg.Interval, Geometry: sr.geom,
-		}}
-		if err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: wire.AssignToProto(a)}}); err != nil {
+		j := &agentJob{epoch: r.epoch, share: shares[i], first: 0, end: sched.Len(), reached: map[uint32]uint64{}}
+		cn.stage = &agentStage{jobs: []*agentJob{j}}
+		if err := r.assign(cn, sr, j); err != nil {
 			cn.markLost(err)
 		}
 	}
@@ -136,9 +169,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 
 	sr.t0 = time.Now().Add(r.cfg.Lead)
 	for _, cn := range live {
-		err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{
-			Epoch: r.epoch, StageIndex: stageIndex, T0UnixNano: sr.t0.Add(cn.offset).UnixNano()}}})
-		if err != nil {
+		if err := r.start(cn, sr, cn.stage.jobs[0]); err != nil {
 			cn.markLost(err)
 		}
 	}
@@ -152,6 +183,22 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 	return sr, nil
 }
 
+// assign sends job j of stage sr to agent cn.
+func (r *run) assign(cn *conn, sr *stageRun, j *agentJob) error {
+	job := sr.job
+	job.Share, job.First, job.End = j.share, j.first, j.end
+	a := wire.Assignment{RunID: r.id, Epoch: j.epoch, StageIndex: sr.index, StageName: sr.name, Job: job}
+	return cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: wire.AssignToProto(a)}})
+}
+
+// start fires job j of stage sr on agent cn, at the stage's T0 mapped into
+// the agent's clock.
+func (r *run) start(cn *conn, sr *stageRun, j *agentJob) error {
+	j.started = true
+	return cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{
+		Epoch: j.epoch, StageIndex: sr.index, T0UnixNano: sr.t0.Add(cn.clock.offset()).UnixNano()}}})
+}
+
 // awaitAccepted waits for Accepted from every agent (bounded).
 func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 	timeout := time.NewTimer(15 * time.Second)
@@ -162,7 +209,7 @@ func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 			if cn.lost != nil {
 				return fmt.Errorf("%w: %v", ErrRunFailed, cn.lost)
 			}
-			if !cn.stage.accepted {
+			if !cn.stage.jobs[0].accepted {
 				waiting++
 			}
 		}
@@ -175,15 +222,19 @@ func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 			switch {
 			case in.err != nil:
 				cn.markLost(fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+			case in.msg.GetHeartbeatAck() != nil:
+				cn.heard = time.Now()
 			case in.msg.GetAccepted() != nil:
 				acc := in.msg.GetAccepted()
 				if acc.GetEpoch() != r.epoch {
 					continue
 				}
-				if acc.GetOwnArrivals() != cn.stage.own {
-					return fmt.Errorf("%w: agent %s owns %d arrivals, coordinator computed %d", ErrRunFailed, cn.name, acc.GetOwnArrivals(), cn.stage.own)
+				j := cn.stage.jobs[0]
+				if acc.GetOwnArrivals() != j.own() {
+					return fmt.Errorf("%w: agent %s owns %d arrivals, coordinator computed %d", ErrRunFailed, cn.name, acc.GetOwnArrivals(), j.own())
 				}
-				cn.stage.accepted = true
+				cn.heard = time.Now()
+				j.accepted = true
 			case in.msg.GetError() != nil:
 				e := in.msg.GetError()
 				switch e.GetCode() {
@@ -211,8 +262,9 @@ func (r *run) stopAll(live []*conn, reason string) {
 }
 
 // collect receives snapshots until every agent is done or lost. It sends
-// heartbeats, prints progress, and on ctx cancellation stops the agents
-// and keeps collecting for a grace period so nothing measured is lost.
+// heartbeats, prints progress, hands a lost agent's share to the
+// survivors, and on ctx cancellation stops the agents and keeps collecting
+// for a grace period so nothing measured is lost.
 func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.Time) {
 	hb := time.NewTicker(r.cfg.Heartbeat)
 	defer hb.Stop()
@@ -223,41 +275,54 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 	var grace <-chan time.Time
 	stopping := ctx.Done()
 	var seq uint64
+	stop := func(why string) {
+		if grace == nil {
+			r.stopAll(live, why)
+			grace = time.After(5 * time.Second)
+		}
+	}
 	for {
 		pending := 0
 		for _, cn := range live {
-			if cn.lost == nil && !cn.stage.done {
+			if cn.lost == nil && !cn.stage.done() {
 				pending++
 			}
 		}
 		if pending == 0 {
 			return
 		}
+		if sr.stopNow != "" {
+			stop(sr.stopNow)
+		}
 		select {
 		case in := <-r.inbox:
 			r.handle(in, sr)
 		case <-r.node.Changes():
-			// Whichever comes first: a broken stream, or gossip declaring
-			// the agent dead (or gone).
+			// Whichever comes first: a broken stream, silence, or gossip
+			// declaring the agent dead (or gone).
 			for _, ev := range r.node.Events() {
 				if ev.Kind != cluster.Left {
 					continue
 				}
 				for _, cn := range live {
-					if cn.name == ev.Member.Name && cn.lost == nil && !cn.stage.done {
-						r.loseAgent(cn, fmt.Errorf("agent %s left the cluster (gossip)", cn.name))
+					if cn.name == ev.Member.Name && cn.lost == nil {
+						r.agentLost(sr, cn, causeGossip, fmt.Errorf("agent %s left the cluster (gossip)", cn.name))
 					}
 				}
 			}
 		case <-hb.C:
 			seq++
 			for _, cn := range live {
-				if cn.lost == nil && !cn.stage.done {
-					err := cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{
-						Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano()}}})
-					if err != nil {
-						cn.markLost(err)
-					}
+				if cn.lost != nil {
+					continue
+				}
+				if silent := time.Since(cn.heard); !cn.stage.done() && silent > r.cfg.AgentTimeout {
+					r.agentLost(sr, cn, causeSilent, fmt.Errorf("agent %s: silent for %v (no snapshot or heartbeat ack; --agent-timeout %v)",
+						cn.name, silent.Round(time.Millisecond), r.cfg.AgentTimeout))
+					continue
+				}
+				if err := cn.ping(seq); err != nil {
+					r.agentLost(sr, cn, causeStream, err)
 				}
 			}
 			r.progress(sr, t0)
@@ -266,24 +331,22 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 				if expr, why, breached := r.abortCheck(sr, t0); breached {
 					sr.stopped, sr.abortedBy = why, expr
 					r.aborted = why
-					r.stopAll(live, why)
-					grace = time.After(5 * time.Second)
+					stop(why)
 				}
 			}
 		case <-stopping:
 			stopping = nil
 			sr.stopped = "interrupted"
-			r.stopAll(live, "coordinator interrupted")
-			grace = time.After(5 * time.Second)
+			stop("coordinator interrupted")
 		case <-grace:
 			for _, cn := range live {
-				if cn.lost == nil && !cn.stage.done {
+				if cn.lost == nil && !cn.stage.done() {
 					cn.markLost(fmt.Errorf("agent %s: no done within 5s of stop", cn.name))
 				}
 			}
 		case <-limit.C:
 			for _, cn := range live {
-				if cn.lost == nil && !cn.stage.done {
+				if cn.lost == nil && !cn.stage.done() {
 					cn.markLost(fmt.Errorf("agent %s: silent past the end of the stage", cn.name))
 				}
 			}
@@ -295,7 +358,15 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 func (r *run) handle(in inMsg, sr *stageRun) {
 	cn := in.c
 	if in.err != nil {
-		cn.markLost(fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+		if cn.lost == nil {
+			r.agentLost(sr, cn, causeStream, fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+		}
+		return
+	}
+	t4 := time.Now()
+	cn.heard = t4
+	if ack := in.msg.GetHeartbeatAck(); ack != nil {
+		cn.clock.add(ack.GetEchoCoordinatorTimeUnixNano(), ack.GetReceiveTimeUnixNano(), ack.GetSendTimeUnixNano(), t4.UnixNano())
 		return
 	}
 	if cn.stage == nil {
@@ -304,44 +375,65 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 	switch msg := in.msg.GetMsg().(type) {
 	case *surgev1.SessionResponse_Snapshot:
 		s := msg.Snapshot
-		if s.GetEpoch() != r.epoch {
-			return // from an older epoch
+		j := cn.stage.job(s.GetEpoch())
+		if j == nil || s.GetStageIndex() != sr.index {
+			return // from an older epoch or stage
 		}
 		iv, err := wire.SnapshotFromProto(s, sr.geom, len(sr.reqs))
 		if err != nil {
-			r.loseAgent(cn, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
 			return
 		}
 		if err := r.merge(sr, iv); err != nil {
-			r.loseAgent(cn, fmt.Errorf("agent %s: %w", cn.name, err))
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: %w", cn.name, err))
 			return
 		}
-		cn.stage.counters.Add(iv.Totals())
+		t := iv.Totals()
+		j.counters.Add(t)
+		if t.Intended > 0 {
+			j.reached[iv.Index] += t.Intended
+		}
 	case *surgev1.SessionResponse_Done:
 		d, err := wire.DoneFromProto(msg.Done)
 		if err != nil {
-			r.loseAgent(cn, fmt.Errorf("agent %s: bad done: %w", cn.name, err))
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad done: %w", cn.name, err))
 			return
 		}
-		if d.Epoch != r.epoch {
+		j := cn.stage.job(d.Epoch)
+		if j == nil || d.StageIndex != sr.index {
 			return
 		}
-		if d.Totals != cn.stage.counters {
-			r.loseAgent(cn, fmt.Errorf("agent %s: done totals %+v differ from the sum of its snapshots %+v", cn.name, d.Totals, cn.stage.counters))
+		if d.Totals != j.counters {
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: done totals %+v differ from the sum of its snapshots %+v", cn.name, d.Totals, j.counters))
 			return
 		}
-		cn.stage.done = true
-		cn.stage.inFlight = d.InFlightAtEnd
-		cn.stage.stopped = d.Stopped
+		j.done, j.inFlight, j.stopped = true, d.InFlightAtEnd, d.Stopped
+		if d.Stopped != "" && sr.stopped == "" && sr.stopNow == "" {
+			// Not stopped by this coordinator: the agent quit its share.
+			r.agentLost(sr, cn, causeStopped, fmt.Errorf("agent %s stopped early: %s", cn.name, d.Stopped))
+		}
+	case *surgev1.SessionResponse_Accepted:
+		acc := msg.Accepted
+		j := cn.stage.job(acc.GetEpoch())
+		if j == nil || j.accepted || cn.lost != nil {
+			return
+		}
+		if acc.GetOwnArrivals() != j.own() {
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s owns %d arrivals of epoch %d, coordinator computed %d", cn.name, acc.GetOwnArrivals(), j.epoch, j.own()))
+			return
+		}
+		j.accepted = true
+		if err := r.start(cn, sr, j); err != nil {
+			r.agentLost(sr, cn, causeStream, err)
+		}
 	case *surgev1.SessionResponse_Error:
-		r.loseAgent(cn, fmt.Errorf("agent %s: %s", cn.name, msg.Error.GetMessage()))
+		e := msg.Error
+		if j := cn.stage.takeover(); j != nil && !e.GetFatal() {
+			r.refuseTakeover(sr, cn, j, e.GetMessage())
+			return
+		}
+		r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: %s", cn.name, e.GetMessage()))
 	}
-}
-
-// loseAgent marks an agent lost mid-stage and tells it to stop firing.
-func (r *run) loseAgent(cn *conn, err error) {
-	cn.markLost(err)
-	_ = cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: r.epoch, Reason: err.Error()}}})
 }
 
 func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
@@ -429,30 +521,51 @@ func (p Progress) String() string {
 func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 	var lost, inFlight uint64
 	var lostAgents []error
+	sr.lostAt = map[uint32]uint64{}
 	for _, cn := range sr.live {
 		as := cn.stage
 		if as == nil {
 			continue
 		}
-		c := as.counters
-		// Arrivals the agent owned but never reached are lost; requests it
-		// issued without a reported completion are in flight at the end.
-		agentLost := as.own - min(as.own, c.Intended)
-		agentInFlight := as.inFlight
+		c := as.counters()
+		// Arrivals a job owned but its agent never reached are lost;
+		// requests it issued without a reported completion are in flight
+		// at the end.
+		var agentLost, agentInFlight uint64
+		for _, j := range as.jobs {
+			jl := j.own() - min(j.own(), j.counters.Intended)
+			agentLost += jl
+			if jl > 0 {
+				r.placeLost(sr, j)
+			}
+			if j.done {
+				agentInFlight += j.inFlight
+			} else {
+				agentInFlight += j.counters.Issued - min(j.counters.Issued, j.counters.Completed())
+			}
+		}
+		stopped := ""
+		for _, j := range as.jobs {
+			if j.done && j.stopped != "" && stopped == "" {
+				stopped = j.stopped
+			}
+		}
 		switch {
-		case !as.done:
-			agentInFlight = c.Issued - min(c.Issued, c.Completed())
+		case cn.lost != nil && (!as.done() || sr.gapOf != nil && hasGap(sr, cn.name)):
 			lostAgents = append(lostAgents, cn.lost)
-			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, cn.lost, agentLost, as.own)
-		case as.stopped != "" && sr.stopped == "":
+			if g, ok := sr.gapOf[cn.name]; ok {
+				sr.gaps[g].Lost = agentLost
+			}
+			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, cn.lost, agentLost, as.own())
+		case stopped != "" && sr.stopped == "":
 			// The agent stopped on its own (shut down, lease expired).
-			err := fmt.Errorf("agent %s stopped early: %s", cn.name, as.stopped)
+			err := fmt.Errorf("agent %s stopped early: %s", cn.name, stopped)
 			lostAgents = append(lostAgents, err)
-			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, err, agentLost, as.own)
+			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, err, agentLost, as.own())
 		}
 		lost += agentLost
 		inFlight += agentInFlight
-		cn.total.Intended += as.own
+		cn.total.Intended += as.own()
 		cn.total.Issued += c.Issued
 		cn.total.Succeeded += c.Succeeded
 		cn.total.Failed += c.Failed
@@ -465,6 +578,8 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
+	st.Started = sr.t0.UTC()
+	st.Gaps = sr.gaps
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)
 	st.AbortedBy = sr.abortedBy
@@ -475,6 +590,34 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		return &st, fmt.Errorf("%w: %w: stage %s: %w", ErrRunFailed, ErrAgentLost, sr.name, errors.Join(lostAgents...))
 	}
 	return &st, nil
+}
+
+func hasGap(sr *stageRun, name string) bool {
+	_, ok := sr.gapOf[name]
+	return ok
+}
+
+// placeLost adds the arrivals job j owned and never reached to the
+// intervals they were due in: per interval, what its share owns there
+// minus what its agent reported reaching.
+func (r *run) placeLost(sr *stageRun, j *agentJob) {
+	if j.first >= j.end || sr.interval <= 0 {
+		return
+	}
+	iv := sr.interval
+	k := uint32(sr.sched.At(j.first) / iv)
+	last := uint32(sr.sched.At(j.end-1) / iv)
+	for ; k <= last; k++ {
+		lo := max(j.first, sr.sched.CountBefore(time.Duration(k)*iv))
+		hi := min(j.end, sr.sched.CountBefore(time.Duration(k+1)*iv))
+		if hi <= lo {
+			continue
+		}
+		owned := j.share.Count(lo, hi)
+		if got := j.reached[k]; owned > got {
+			sr.lostAt[k] += owned - got
+		}
+	}
 }
 
 // buildStage turns merged data into the stage report.
@@ -530,9 +673,12 @@ func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
 	for idx := range sr.intervals {
 		last = max(last, idx)
 	}
-	if len(sr.intervals) > 0 {
+	for idx := range sr.lostAt {
+		last = max(last, idx)
+	}
+	if len(sr.intervals)+len(sr.lostAt) > 0 {
 		for idx := uint32(0); idx <= last; idx++ {
-			iv := reporters.Interval{TS: float64(idx) * float64(sr.intervalLen()) / 1e9}
+			iv := reporters.Interval{TS: float64(idx) * float64(sr.intervalLen()) / 1e9, Lost: sr.lostAt[idx]}
 			if m := sr.intervals[idx]; m != nil {
 				tt := m.Totals()
 				h := sr.geom.New()

@@ -81,6 +81,7 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	defer stopPacing(nil)
 
 	pacerDone := make(chan struct{})
+	r.stopPacing = stopPacing
 	go func() { // exits when the share is played or paceCtx is done
 		defer close(pacerDone)
 		r.pace(paceCtx)
@@ -188,6 +189,8 @@ type runner struct {
 	tp      transport
 	plan    *plan
 	observe func(metrics.Result)
+	// stopPacing ends pacing with a cause (the job's Gate refused).
+	stopPacing context.CancelCauseFunc
 
 	// next is the offset from T0 of the arrival the pacer is on (waiting
 	// for or sending); every arrival before it has been counted. MaxInt64
@@ -244,6 +247,12 @@ func (r *runner) pace(ctx context.Context) {
 		}
 		if precise && !spinUntil(ctx, ts, intended) {
 			return
+		}
+		if r.job.Gate != nil {
+			if err := r.job.Gate(); err != nil {
+				r.stopPacing(err)
+				return
+			}
 		}
 		req := r.plan.pick(i)
 		slot := r.slot(at)

@@ -171,3 +171,66 @@ func Equal(n int) ([]Share, error) {
 	}
 	return Split(w)
 }
+
+// Union is the share that owns every index either a or b owns. Its cycle
+// is the least common multiple of theirs, which must be at most MaxCycle.
+// a and b need not be disjoint.
+func Union(a, b Share) (Share, error) {
+	if err := a.Validate(); err != nil {
+		return Share{}, err
+	}
+	if err := b.Validate(); err != nil {
+		return Share{}, err
+	}
+	l := uint64(a.Cycle) / gcd(uint64(a.Cycle), uint64(b.Cycle)) * uint64(b.Cycle)
+	if l > MaxCycle {
+		return Share{}, invalid("the union of shares of cycles %d and %d needs a cycle of %d, more than %d", a.Cycle, b.Cycle, l, MaxCycle)
+	}
+	out := Share{Cycle: uint32(l)}
+	for pos := range uint64(l) {
+		if a.Owns(pos) || b.Owns(pos) {
+			out.Offsets = append(out.Offsets, uint32(pos))
+		}
+	}
+	return out, nil
+}
+
+// Divide deals the indexes s owns among m agents in turn: of the indexes
+// s owns, in increasing order, agent j gets those whose rank is ≡ j
+// (mod m). The m shares are disjoint, together own exactly what s owns,
+// and each owns 1/m of it, evenly spread: this is how a lost agent's share
+// is handed to the survivors from a cut index on. The shares' cycle is
+// s.Cycle·m, which must be at most MaxCycle.
+func Divide(s Share, m int) ([]Share, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if m < 1 {
+		return nil, invalid("cannot divide a share among %d agents", m)
+	}
+	c := uint64(s.Cycle) * uint64(m)
+	if c > MaxCycle {
+		return nil, invalid("dividing a share of cycle %d among %d agents needs a cycle of %d, more than %d", s.Cycle, m, c, MaxCycle)
+	}
+	out := make([]Share, m)
+	for j := range out {
+		out[j] = Share{Cycle: uint32(c), Offsets: make([]uint32, 0, len(s.Offsets))}
+	}
+	rank := 0
+	for q := range uint32(m) {
+		for _, o := range s.Offsets {
+			j := rank % m
+			out[j].Offsets = append(out[j].Offsets, q*s.Cycle+o)
+			rank++
+		}
+	}
+	return out, nil
+}
+
+// Fraction is the part of the schedule the share owns.
+func (s Share) Fraction() float64 {
+	if s.Cycle == 0 {
+		return 0
+	}
+	return float64(len(s.Offsets)) / float64(s.Cycle)
+}

@@ -24,7 +24,11 @@ import (
 // Version 2 added the Client message (connection mode, protocol, timing,
 // TLS, source addresses, redirects, phase timeouts): an agent of version 1
 // would ignore it and fire with the wrong client, so it must be refused.
-const ProtocolVersion uint32 = 2
+//
+// Version 3 added HeartbeatAck (liveness and clock exchanges over the
+// stream), Ready.lease_nanos, and assignments beside a running one (a
+// lost agent's share taken over from a cut index).
+const ProtocolVersion uint32 = 3
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.

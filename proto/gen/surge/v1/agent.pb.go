@@ -16,6 +16,9 @@
 //                                   agent -> Done       (totals, in flight at end)
 //   ... Assign/Start again for the next stage ...
 //   coordinator -> Heartbeat        every second throughout; renews the agent's lease
+//                                   agent -> HeartbeatAck (liveness + one clock exchange)
+//   coordinator -> Assign(epoch+1)  mid-stage, to survivors: a lost agent's share from a
+//                                   cut index on, played beside their first assignment
 //   coordinator -> Stop             at any time; the agent stops firing and reports Done
 //   agent -> Error                  instead of any reply when something is wrong
 //
@@ -501,6 +504,7 @@ type SessionResponse struct {
 	//	*SessionResponse_Snapshot
 	//	*SessionResponse_Done
 	//	*SessionResponse_Error
+	//	*SessionResponse_HeartbeatAck
 	Msg           isSessionResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -588,6 +592,15 @@ func (x *SessionResponse) GetError() *Error {
 	return nil
 }
 
+func (x *SessionResponse) GetHeartbeatAck() *HeartbeatAck {
+	if x != nil {
+		if x, ok := x.Msg.(*SessionResponse_HeartbeatAck); ok {
+			return x.HeartbeatAck
+		}
+	}
+	return nil
+}
+
 type isSessionResponse_Msg interface {
 	isSessionResponse_Msg()
 }
@@ -612,6 +625,10 @@ type SessionResponse_Error struct {
 	Error *Error `protobuf:"bytes,5,opt,name=error,proto3,oneof"`
 }
 
+type SessionResponse_HeartbeatAck struct {
+	HeartbeatAck *HeartbeatAck `protobuf:"bytes,6,opt,name=heartbeat_ack,json=heartbeatAck,proto3,oneof"`
+}
+
 func (*SessionResponse_Ready) isSessionResponse_Msg() {}
 
 func (*SessionResponse_Accepted) isSessionResponse_Msg() {}
@@ -621,6 +638,8 @@ func (*SessionResponse_Snapshot) isSessionResponse_Msg() {}
 func (*SessionResponse_Done) isSessionResponse_Msg() {}
 
 func (*SessionResponse_Error) isSessionResponse_Msg() {}
+
+func (*SessionResponse_HeartbeatAck) isSessionResponse_Msg() {}
 
 // Hello is the first message of every session.
 type Hello struct {
@@ -709,8 +728,12 @@ type Ready struct {
 	SendTimeUnixNano int64  `protobuf:"varint,5,opt,name=send_time_unix_nano,json=sendTimeUnixNano,proto3" json:"send_time_unix_nano,omitempty"`
 	Cores            uint32 `protobuf:"varint,6,opt,name=cores,proto3" json:"cores,omitempty"`
 	Version          string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// lease_nanos is the agent's lease: it stops firing this long after the
+	// last message it received. The coordinator re-assigns a silent agent's
+	// share only from after that instant, so no arrival is fired twice.
+	LeaseNanos    int64 `protobuf:"varint,8,opt,name=lease_nanos,json=leaseNanos,proto3" json:"lease_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Ready) Reset() {
@@ -790,6 +813,13 @@ func (x *Ready) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *Ready) GetLeaseNanos() int64 {
+	if x != nil {
+		return x.LeaseNanos
+	}
+	return 0
 }
 
 // Assign gives an agent its part of one stage. Nothing fires until Start.
@@ -2166,11 +2196,14 @@ func (x *Start) GetT0UnixNano() int64 {
 	return 0
 }
 
-// Heartbeat renews the agent's lease.
+// Heartbeat renews the agent's lease. The agent answers every heartbeat
+// with HeartbeatAck, which is both its own liveness signal and one clock
+// exchange (t1..t4, as Hello/Ready).
 type Heartbeat struct {
-	state                   protoimpl.MessageState `protogen:"open.v1"`
-	Seq                     uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	CoordinatorTimeUnixNano int64                  `protobuf:"varint,2,opt,name=coordinator_time_unix_nano,json=coordinatorTimeUnixNano,proto3" json:"coordinator_time_unix_nano,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// coordinator_time_unix_nano is the coordinator's wall clock when sending (t1).
+	CoordinatorTimeUnixNano int64 `protobuf:"varint,2,opt,name=coordinator_time_unix_nano,json=coordinatorTimeUnixNano,proto3" json:"coordinator_time_unix_nano,omitempty"`
 	unknownFields           protoimpl.UnknownFields
 	sizeCache               protoimpl.SizeCache
 }
@@ -2219,7 +2252,79 @@ func (x *Heartbeat) GetCoordinatorTimeUnixNano() int64 {
 	return 0
 }
 
-// Stop ends the current assignment early.
+// HeartbeatAck answers one Heartbeat.
+type HeartbeatAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// echo_coordinator_time_unix_nano is Heartbeat.coordinator_time_unix_nano (t1).
+	EchoCoordinatorTimeUnixNano int64 `protobuf:"varint,2,opt,name=echo_coordinator_time_unix_nano,json=echoCoordinatorTimeUnixNano,proto3" json:"echo_coordinator_time_unix_nano,omitempty"`
+	// receive_time_unix_nano is the agent's wall clock when the heartbeat arrived (t2).
+	ReceiveTimeUnixNano int64 `protobuf:"varint,3,opt,name=receive_time_unix_nano,json=receiveTimeUnixNano,proto3" json:"receive_time_unix_nano,omitempty"`
+	// send_time_unix_nano is the agent's wall clock when sending the ack (t3).
+	SendTimeUnixNano int64 `protobuf:"varint,4,opt,name=send_time_unix_nano,json=sendTimeUnixNano,proto3" json:"send_time_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *HeartbeatAck) Reset() {
+	*x = HeartbeatAck{}
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatAck) ProtoMessage() {}
+
+func (x *HeartbeatAck) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatAck.ProtoReflect.Descriptor instead.
+func (*HeartbeatAck) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *HeartbeatAck) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *HeartbeatAck) GetEchoCoordinatorTimeUnixNano() int64 {
+	if x != nil {
+		return x.EchoCoordinatorTimeUnixNano
+	}
+	return 0
+}
+
+func (x *HeartbeatAck) GetReceiveTimeUnixNano() int64 {
+	if x != nil {
+		return x.ReceiveTimeUnixNano
+	}
+	return 0
+}
+
+func (x *HeartbeatAck) GetSendTimeUnixNano() int64 {
+	if x != nil {
+		return x.SendTimeUnixNano
+	}
+	return 0
+}
+
+// Stop ends the agent's assignments of this epoch and older early.
 type Stop struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
@@ -2230,7 +2335,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2347,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2360,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -2294,7 +2399,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2411,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2424,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2386,7 +2491,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2503,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2516,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2469,7 +2574,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2586,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2599,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2597,7 +2702,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2609,7 +2714,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2622,7 +2727,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -2672,7 +2777,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2789,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +2802,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2732,19 +2837,20 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x05start\x18\x03 \x01(\v2\x0f.surge.v1.StartH\x00R\x05start\x123\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x13.surge.v1.HeartbeatH\x00R\theartbeat\x12$\n" +
 	"\x04stop\x18\x05 \x01(\v2\x0e.surge.v1.StopH\x00R\x04stopB\x05\n" +
-	"\x03msg\"\xf4\x01\n" +
+	"\x03msg\"\xb3\x02\n" +
 	"\x0fSessionResponse\x12'\n" +
 	"\x05ready\x18\x01 \x01(\v2\x0f.surge.v1.ReadyH\x00R\x05ready\x120\n" +
 	"\baccepted\x18\x02 \x01(\v2\x12.surge.v1.AcceptedH\x00R\baccepted\x120\n" +
 	"\bsnapshot\x18\x03 \x01(\v2\x12.surge.v1.SnapshotH\x00R\bsnapshot\x12$\n" +
 	"\x04done\x18\x04 \x01(\v2\x0e.surge.v1.DoneH\x00R\x04done\x12'\n" +
-	"\x05error\x18\x05 \x01(\v2\x0f.surge.v1.ErrorH\x00R\x05errorB\x05\n" +
+	"\x05error\x18\x05 \x01(\v2\x0f.surge.v1.ErrorH\x00R\x05error\x12=\n" +
+	"\rheartbeat_ack\x18\x06 \x01(\v2\x16.surge.v1.HeartbeatAckH\x00R\fheartbeatAckB\x05\n" +
 	"\x03msg\"\xb1\x01\n" +
 	"\x05Hello\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12)\n" +
 	"\x10coordinator_name\x18\x02 \x01(\tR\x0fcoordinatorName\x12\x15\n" +
 	"\x06run_id\x18\x03 \x01(\tR\x05runId\x12;\n" +
-	"\x1acoordinator_time_unix_nano\x18\x04 \x01(\x03R\x17coordinatorTimeUnixNano\"\xab\x02\n" +
+	"\x1acoordinator_time_unix_nano\x18\x04 \x01(\x03R\x17coordinatorTimeUnixNano\"\xcc\x02\n" +
 	"\x05Ready\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x1d\n" +
 	"\n" +
@@ -2753,7 +2859,9 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x16receive_time_unix_nano\x18\x04 \x01(\x03R\x13receiveTimeUnixNano\x12-\n" +
 	"\x13send_time_unix_nano\x18\x05 \x01(\x03R\x10sendTimeUnixNano\x12\x14\n" +
 	"\x05cores\x18\x06 \x01(\rR\x05cores\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"\xf8\x03\n" +
+	"\aversion\x18\a \x01(\tR\aversion\x12\x1f\n" +
+	"\vlease_nanos\x18\b \x01(\x03R\n" +
+	"leaseNanos\"\xf8\x03\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1f\n" +
@@ -2872,7 +2980,12 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"t0UnixNano\"Z\n" +
 	"\tHeartbeat\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12;\n" +
-	"\x1acoordinator_time_unix_nano\x18\x02 \x01(\x03R\x17coordinatorTimeUnixNano\"4\n" +
+	"\x1acoordinator_time_unix_nano\x18\x02 \x01(\x03R\x17coordinatorTimeUnixNano\"\xca\x01\n" +
+	"\fHeartbeatAck\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12D\n" +
+	"\x1fecho_coordinator_time_unix_nano\x18\x02 \x01(\x03R\x1bechoCoordinatorTimeUnixNano\x123\n" +
+	"\x16receive_time_unix_nano\x18\x03 \x01(\x03R\x13receiveTimeUnixNano\x12-\n" +
+	"\x13send_time_unix_nano\x18\x04 \x01(\x03R\x10sendTimeUnixNano\"4\n" +
 	"\x04Stop\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xdc\x01\n" +
@@ -2968,7 +3081,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(ConnectionMode)(0),     // 0: surge.v1.ConnectionMode
 	(Protocol)(0),           // 1: surge.v1.Protocol
@@ -2998,58 +3111,60 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*Accepted)(nil),        // 25: surge.v1.Accepted
 	(*Start)(nil),           // 26: surge.v1.Start
 	(*Heartbeat)(nil),       // 27: surge.v1.Heartbeat
-	(*Stop)(nil),            // 28: surge.v1.Stop
-	(*Snapshot)(nil),        // 29: surge.v1.Snapshot
-	(*Series)(nil),          // 30: surge.v1.Series
-	(*Counters)(nil),        // 31: surge.v1.Counters
-	(*Done)(nil),            // 32: surge.v1.Done
-	(*Error)(nil),           // 33: surge.v1.Error
-	nil,                     // 34: surge.v1.Counters.ErrorsEntry
-	nil,                     // 35: surge.v1.Counters.DroppedByEntry
+	(*HeartbeatAck)(nil),    // 28: surge.v1.HeartbeatAck
+	(*Stop)(nil),            // 29: surge.v1.Stop
+	(*Snapshot)(nil),        // 30: surge.v1.Snapshot
+	(*Series)(nil),          // 31: surge.v1.Series
+	(*Counters)(nil),        // 32: surge.v1.Counters
+	(*Done)(nil),            // 33: surge.v1.Done
+	(*Error)(nil),           // 34: surge.v1.Error
+	nil,                     // 35: surge.v1.Counters.ErrorsEntry
+	nil,                     // 36: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	8,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
 	10, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
 	26, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
 	27, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	28, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	29, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
 	9,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
 	25, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	29, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	32, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	33, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	13, // 10: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	15, // 11: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	22, // 12: surge.v1.Assign.share:type_name -> surge.v1.Share
-	23, // 13: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	24, // 14: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
-	12, // 15: surge.v1.Assign.data:type_name -> surge.v1.DataTable
-	11, // 16: surge.v1.Assign.client:type_name -> surge.v1.Client
-	0,  // 17: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
-	1,  // 18: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
-	2,  // 19: surge.v1.Client.timing:type_name -> surge.v1.Timing
-	3,  // 20: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
-	14, // 21: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	21, // 22: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	16, // 23: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
-	17, // 24: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
-	19, // 25: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
-	4,  // 26: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	20, // 27: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
-	18, // 28: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	30, // 29: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	31, // 30: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	34, // 31: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	35, // 32: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	31, // 33: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	5,  // 34: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	6,  // 35: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	7,  // 36: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	36, // [36:37] is the sub-list for method output_type
-	35, // [35:36] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	30, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	33, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	34, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	28, // 10: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
+	13, // 11: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	15, // 12: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	22, // 13: surge.v1.Assign.share:type_name -> surge.v1.Share
+	23, // 14: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	24, // 15: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	12, // 16: surge.v1.Assign.data:type_name -> surge.v1.DataTable
+	11, // 17: surge.v1.Assign.client:type_name -> surge.v1.Client
+	0,  // 18: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
+	1,  // 19: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
+	2,  // 20: surge.v1.Client.timing:type_name -> surge.v1.Timing
+	3,  // 21: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
+	14, // 22: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	21, // 23: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	16, // 24: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	17, // 25: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	19, // 26: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	4,  // 27: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	20, // 28: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	18, // 29: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	31, // 30: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	32, // 31: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	35, // 32: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	36, // 33: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	32, // 34: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	5,  // 35: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	6,  // 36: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	7,  // 37: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	37, // [37:38] is the sub-list for method output_type
+	36, // [36:37] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -3070,6 +3185,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Snapshot)(nil),
 		(*SessionResponse_Done)(nil),
 		(*SessionResponse_Error)(nil),
+		(*SessionResponse_HeartbeatAck)(nil),
 	}
 	file_surge_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
@@ -3083,7 +3199,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

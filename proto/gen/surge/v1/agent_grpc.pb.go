@@ -16,6 +16,9 @@
 //                                   agent -> Done       (totals, in flight at end)
 //   ... Assign/Start again for the next stage ...
 //   coordinator -> Heartbeat        every second throughout; renews the agent's lease
+//                                   agent -> HeartbeatAck (liveness + one clock exchange)
+//   coordinator -> Assign(epoch+1)  mid-stage, to survivors: a lost agent's share from a
+//                                   cut index on, played beside their first assignment
 //   coordinator -> Stop             at any time; the agent stops firing and reports Done
 //   agent -> Error                  instead of any reply when something is wrong
 //
