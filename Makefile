@@ -4,7 +4,7 @@ BUF       := $(GO) tool -modfile=tools/go.mod buf
 FUZZTIME  ?= 20s
 GOFILES    = $(shell git ls-files '*.go' | grep -v '^proto/gen/')
 
-.PHONY: all build test unit lint proto proto-check demo fuzz bench clean
+.PHONY: all build test unit lint proto proto-check demo fuzz bench faults clean
 
 all: build
 
@@ -21,6 +21,7 @@ unit:
 ## lint: go vet, gofmt and buf lint (buf is pinned in tools/go.mod and built on first use)
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./faults
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(BUF) lint
 
@@ -51,6 +52,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
 	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) ./reporters
+	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
+
+## faults: process-level fault tests with the real binaries: SIGKILL/SIGSTOP of agents and the
+## coordinator, and (as root) a network-namespace partition. The short ones also run in `make test`.
+faults:
+	$(GO) test -tags faults -count=1 -timeout 10m -v ./faults
 
 ## bench: Go benchmarks of the hot paths (schedule generation, templates, recorder, echo target)
 bench:
