@@ -207,6 +207,8 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.DurationVar(&cfg.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
 	f.IntVar(&cfg.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
 	f.StringArrayVar(&cfg.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
+	f.DurationVar(&cfg.AgentTimeout, "agent-timeout", cfg.AgentTimeout, "declare an agent lost when nothing (snapshot, heartbeat ack) came from it for this long; its share is then taken over once its own lease has run out")
+	f.DurationVar(&cfg.MaxClockOffset, "max-clock-offset", cfg.MaxClockOffset, "refuse an agent whose clock differs from this one's by more than this (estimated offset plus error bound); 0 = no limit")
 	sec.Register(f, auth.RoleCoordinator)
 	cmd.PreRun = func(*cobra.Command, []string) {
 		// Wait for in-flight requests as long as they may take.
@@ -298,6 +300,7 @@ func securityOptions(cfg *coordinator.Config, sec *auth.Flags, stderr io.Writer)
 		return nil
 	}
 	cfg.DialOptions, err = sec.DialOptions()
+	cfg.PlaintextRemote = sec.AllowRemote
 	return err
 }
 
@@ -323,6 +326,12 @@ func checkRunFlags(cfg *coordinator.Config, sec *auth.Flags) error {
 	}
 	if err := sec.Check(listeners...); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.AgentTimeout < 500*time.Millisecond || cfg.AgentTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--agent-timeout %v must be in [500ms, 10m]", cfg.AgentTimeout))
+	}
+	if cfg.MaxClockOffset < 0 {
+		errs = append(errs, fmt.Errorf("--max-clock-offset %v must be >= 0", cfg.MaxClockOffset))
 	}
 	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--interval %v must be in [100ms, 1m]", cfg.Interval))

@@ -108,6 +108,11 @@ type Config struct {
 	// assignment before its first arrival falls due. A silent agent's share
 	// is taken over only once its lease has run out.
 	TakeoverLead time.Duration
+	// PlaintextRemote lets a coordinator without DialOptions dial agents
+	// at non-loopback addresses in plaintext (--insecure-allow-remote).
+	// Without it such agents are refused: their address came from gossip,
+	// which carries no authority.
+	PlaintextRemote bool
 	// DialOptions secure the gRPC connections to agents (transport
 	// credentials, per-RPC token: see internal/auth). Empty means
 	// plaintext, which only loopback agents may use.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -300,6 +301,12 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	var dialProblems []string
 	for _, m := range members {
+		if ap, err := netip.ParseAddrPort(m.Meta.GRPC); len(r.cfg.DialOptions) == 0 && !r.cfg.PlaintextRemote && (err != nil || !ap.Addr().IsLoopback()) {
+			err := fmt.Errorf("agent %s at %s: not dialled: a plaintext control plane is for loopback only; secure it (--tls-ca/--tls-cert/--tls-key) or add --insecure-allow-remote", m.Name, m.Meta.GRPC)
+			r.warn("%v", err)
+			dialProblems = append(dialProblems, err.Error())
+			continue
+		}
 		c, err := dial(ctx, m, r.inbox, r.cfg.DialOptions)
 		if err != nil {
 			r.warn("%v", err)
