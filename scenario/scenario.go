@@ -255,6 +255,11 @@ type Safety struct {
 	// valid, under on_agent_loss: degrade. Default 0: any loss makes the
 	// run invalid (exit 4), though it is still played to the end.
 	MaxLost Percent `yaml:"max_lost" json:"max_lost,omitempty"`
+	// RebalanceOnJoin lets agents that join mid-run (new ones, or lost
+	// ones that came back) take a share from the next stage or capacity
+	// search step on. Default false: they stay idle, and the split of the
+	// run stays the one it started with.
+	RebalanceOnJoin bool `yaml:"rebalance_on_join" json:"rebalance_on_join,omitempty"`
 }
 
 // Capacity holds the inputs of the capacity plan (the scaling staircase of

@@ -41,6 +41,9 @@ type run struct {
 	// arrivals: what the run-wide thresholds are judged on.
 	whole     *stageRun
 	wholeLost uint64
+	// joiners are agents that joined mid-run and were left idle (named
+	// once).
+	joiners map[string]bool
 	// lossErr collects the stages an agent was lost in under
 	// on_agent_loss: degrade, beyond safety.max_lost: the run goes on and
 	// is invalid at the end.
@@ -102,7 +105,7 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 			return nil, fmt.Errorf("%w: stage %s has no load to play", scenario.ErrInvalid, sc.Stages[k].Name)
 		}
 	}
-	r := &run{cfg: cfg, sc: sc, scheds: scheds, id: newID(), inbox: make(chan inMsg, 64)}
+	r := &run{cfg: cfg, sc: sc, scheds: scheds, id: newID(), inbox: make(chan inMsg, 64), joiners: map[string]bool{}}
 	if cfg.Name == "" {
 		cfg.Name = "coordinator-" + r.id[:6]
 		r.cfg.Name = cfg.Name
@@ -300,6 +303,7 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 // clock reading) and keeps those that answer.
 func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	var dialProblems []string
+	var added []*conn
 	for _, m := range members {
 		if ap, err := netip.ParseAddrPort(m.Meta.GRPC); len(r.cfg.DialOptions) == 0 && !r.cfg.PlaintextRemote && (err != nil || !ap.Addr().IsLoopback()) {
 			err := fmt.Errorf("agent %s at %s: not dialled: a plaintext control plane is for loopback only; secure it (--tls-ca/--tls-cert/--tls-key) or add --insecure-allow-remote", m.Name, m.Meta.GRPC)
@@ -314,6 +318,7 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 			continue
 		}
 		r.conns = append(r.conns, c)
+		added = append(added, c)
 		err = c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
 			ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
 			CoordinatorTimeUnixNano: time.Now().UnixNano(),
@@ -332,6 +337,9 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 			switch {
 			case in.err != nil:
 				c.markLost(fmt.Errorf("agent %s: %w", c.name, in.err))
+			case c.ready || c.lost != nil:
+				// An agent admitted earlier (a late message of its last
+				// stage), or one already given up on.
 			case in.msg.GetReady() != nil:
 				rd := in.msg.GetReady()
 				if rd.GetProtocolVersion() != wire.ProtocolVersion {
@@ -382,7 +390,7 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	}
 	var names []string
 	problems := dialProblems
-	for _, c := range r.conns {
+	for _, c := range added {
 		if c.live() {
 			names = append(names, c.name)
 		} else {
@@ -395,6 +403,56 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	}
 	r.logf("%d agents ready: %s", len(names), strings.Join(names, ", "))
 	return nil
+}
+
+// admitJoiners, between stages, dials the agents that joined the cluster
+// since the run started, and those lost earlier that came back, when the
+// scenario asks for it (safety.rebalance_on_join): they take a share from
+// the next stage (or search step) on, with a newer epoch. Otherwise they
+// are named once and left idle.
+func (r *run) admitJoiners(ctx context.Context) {
+	known := map[string]*conn{}
+	for _, c := range r.conns {
+		known[c.name] = c
+	}
+	var fresh []cluster.Member
+	for _, m := range r.node.Members() {
+		if m.MetaErr != nil || m.Meta.Role != cluster.RoleAgent || m.Meta.Protocol != wire.ProtocolVersion {
+			continue
+		}
+		if c, ok := known[m.Name]; ok && c.lost == nil {
+			continue
+		}
+		if r.joiners[m.Name] {
+			continue
+		}
+		fresh = append(fresh, m)
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	if !r.sc.Safety.RebalanceOnJoin {
+		for _, m := range fresh {
+			r.joiners[m.Name] = true
+			r.logf("agent %s joined mid-run; left idle (safety.rebalance_on_join is off)", m.Name)
+		}
+		return
+	}
+	before := len(r.conns)
+	if err := r.connect(ctx, fresh); err != nil {
+		r.warn("agents that joined mid-run could not be admitted: %v", err)
+	}
+	for _, c := range r.conns[before:] {
+		if !c.live() {
+			continue
+		}
+		// A lost agent that came back keeps one line in the report.
+		if old, ok := known[c.name]; ok {
+			c.total = old.total
+			r.conns = slices.DeleteFunc(r.conns, func(x *conn) bool { return x == old })
+		}
+		r.logf("agent %s joined mid-run: it takes a share from the next stage on", c.name)
+	}
 }
 
 // clockExchanges is how many exchanges estimate an agent's clock before

@@ -128,6 +128,7 @@ func tookOver(st *reporters.Stage) bool {
 // returned stageRun, for finishStage.
 func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL, step bool) (*stageRun, error) {
 	st := r.sc.Stages[k]
+	r.admitJoiners(ctx)
 	live := r.live()
 	if len(live) == 0 {
 		return nil, fmt.Errorf("%w: stage %s: no live agent", ErrRunFailed, name)
