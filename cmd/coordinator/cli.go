@@ -199,7 +199,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
-	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with the security flags or --insecure-allow-remote)")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
 	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")
@@ -318,6 +318,11 @@ func checkRunFlags(cfg *coordinator.Config, sec *auth.Flags) error {
 	listeners := []auth.Listener{{Flag: "--gossip-listen", Addr: cfg.GossipListen}}
 	if cfg.MetricsListen != "" {
 		listeners = append(listeners, auth.Listener{Flag: "--metrics-listen", Addr: cfg.MetricsListen})
+		// The metrics are plain HTTP without authentication whatever
+		// secures the control plane: off loopback only when asked.
+		if ap, err := netip.ParseAddrPort(cfg.MetricsListen); err == nil && !ap.Addr().IsLoopback() && !sec.AllowRemote {
+			errs = append(errs, fmt.Errorf("--metrics-listen %s is not loopback: the metrics are plain HTTP without authentication; add --insecure-allow-remote to serve them there", cfg.MetricsListen))
+		}
 	}
 	for _, l := range listeners {
 		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
