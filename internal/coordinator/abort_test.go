@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/scenario"
 )
 
@@ -19,10 +18,10 @@ import (
 // played, the unplayed arrivals are lost and the report balances.
 func TestAgentLossAbort(t *testing.T) {
 	var hits atomic.Int64
-	var victim atomic.Pointer[agent.Agent]
+	var f *fleet
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 100 {
-			go victim.Load().Close()
+			go f.agent(0).Close()
 		}
 	}))
 	defer srv.Close()
@@ -41,29 +40,7 @@ safety: {on_agent_loss: abort}
 		t.Fatal(err)
 	}
 	cfg := testConfig(0)
-	cfg.Expect = 2
-	cfg.Log = newTestLog(t)
-	var agents []*agent.Agent
-	cfg.Listening = func(addr string) {
-		for k := range 2 {
-			ac := agent.DefaultConfig()
-			ac.Name = fmt.Sprintf("fleet-%d", k)
-			ac.Join = []string{addr}
-			ac.FastFailureDetection = true
-			a, err := agent.Start(ac)
-			if err != nil {
-				t.Errorf("agent: %v", err)
-				return
-			}
-			agents = append(agents, a)
-		}
-		victim.Store(agents[0])
-	}
-	defer func() {
-		for _, a := range agents {
-			a.Close()
-		}
-	}()
+	f = startFleet(t, &cfg, fleetAgent("fleet-0"), fleetAgent("fleet-1"))
 	rep, err := Run(context.Background(), cfg, sc)
 	if !errors.Is(err, ErrAgentLost) || rep == nil {
 		t.Fatalf("Run = %v; want ErrAgentLost with a report", err)

@@ -15,32 +15,15 @@ import (
 	"github.com/surgeload/surge/internal/agent"
 )
 
-// startSkewed starts external agents whose wall clocks are off by the
-// given skews once the coordinator listens; stop closes them.
-func startSkewed(t *testing.T, cfg *Config, skews ...time.Duration) (stop func()) {
-	t.Helper()
-	var agents []*agent.Agent
-	cfg.Expect = len(skews)
-	cfg.Listening = func(addr string) {
-		for k, skew := range skews {
-			ac := agent.DefaultConfig()
-			ac.Name = fmt.Sprintf("skewed-%d", k)
-			ac.Join = []string{addr}
-			ac.FastFailureDetection = true
-			ac.ClockSkew = skew
-			a, err := agent.Start(ac)
-			if err != nil {
-				t.Errorf("agent: %v", err)
-				return
-			}
-			agents = append(agents, a)
-		}
+// skewed is a fleet of agents whose wall clocks are off by skews.
+func skewed(t *testing.T, cfg *Config, skews ...time.Duration) {
+	var acs []agent.Config
+	for k, skew := range skews {
+		ac := fleetAgent(fmt.Sprintf("skewed-%d", k))
+		ac.ClockSkew = skew
+		acs = append(acs, ac)
 	}
-	return func() {
-		for _, a := range agents {
-			a.Close()
-		}
-	}
+	startFleet(t, cfg, acs...)
 }
 
 // TestClockOffset: each agent's offset is estimated over the stream and
@@ -54,9 +37,8 @@ func TestClockOffset(t *testing.T) {
 
 	cfg := testConfig(0)
 	cfg.Log = newTestLog(t)
-	stop := startSkewed(t, &cfg, 400*time.Millisecond, -250*time.Millisecond)
+	skewed(t, &cfg, 400*time.Millisecond, -250*time.Millisecond)
 	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "2s"))
-	stop()
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -84,8 +66,7 @@ func TestClockOffset(t *testing.T) {
 	cfg = testConfig(0)
 	cfg.Log = newTestLog(t)
 	cfg.Wait = 5 * time.Second
-	stop = startSkewed(t, &cfg, 3*time.Second)
-	defer stop()
+	skewed(t, &cfg, 3*time.Second)
 	_, err = Run(context.Background(), cfg, mustScenario(t, srv.URL, "10", "1s"))
 	if !errors.Is(err, ErrNoAgents) || !strings.Contains(err.Error(), "clock is off by 3") || !strings.Contains(err.Error(), "--max-clock-offset") {
 		t.Errorf("Run with a 3s-off agent = %v; want it refused for its clock", err)

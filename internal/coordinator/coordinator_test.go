@@ -313,37 +313,16 @@ func TestInterruptKeepsWhatWasMeasured(t *testing.T) {
 // their intervals, and the report still balances.
 func TestAgentLostMidRun(t *testing.T) {
 	var hits atomic.Int64
-	var victim atomic.Pointer[agent.Agent]
+	var f *fleet
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 200 {
-			go victim.Load().Close()
+			go f.agent(0).Close()
 		}
 	}))
 	defer srv.Close()
 	cfg := testConfig(0)
-	cfg.Expect = 2
 	cfg.Log = newTestLog(t)
-	var agents []*agent.Agent
-	cfg.Listening = func(addr string) {
-		for k := range 2 {
-			ac := agent.DefaultConfig()
-			ac.Name = fmt.Sprintf("fleet-%d", k)
-			ac.Join = []string{addr}
-			ac.FastFailureDetection = true
-			a, err := agent.Start(ac)
-			if err != nil {
-				t.Errorf("agent: %v", err)
-				return
-			}
-			agents = append(agents, a)
-		}
-		victim.Store(agents[0])
-	}
-	defer func() {
-		for _, a := range agents {
-			a.Close()
-		}
-	}()
+	f = startFleet(t, &cfg, fleetAgent("fleet-0"), fleetAgent("fleet-1"))
 	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "3s"))
 	if !errors.Is(err, ErrRunFailed) || !errors.Is(err, ErrAgentLost) || rep == nil {
 		t.Fatalf("Run = %v, %v; want a report, ErrRunFailed and ErrAgentLost", rep, err)

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/scenario"
 )
 
@@ -21,36 +20,13 @@ func TestJoinMidRun(t *testing.T) {
 		t.Run(fmt.Sprintf("rebalance_on_join=%v", rebalance), func(t *testing.T) {
 			var hits atomic.Int64
 			var join sync.Once
-			var agents []*agent.Agent
-			var mu sync.Mutex
-			var addr atomic.Value
-			startAgent := func(name string) {
-				ac := agent.DefaultConfig()
-				ac.Name = name
-				ac.Join = []string{addr.Load().(string)}
-				ac.FastFailureDetection = true
-				a, err := agent.Start(ac)
-				if err != nil {
-					t.Errorf("agent: %v", err)
-					return
-				}
-				mu.Lock()
-				agents = append(agents, a)
-				mu.Unlock()
-			}
+			var f *fleet
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if hits.Add(1) == 50 {
-					join.Do(func() { go startAgent("late") })
+					join.Do(func() { go f.add(fleetAgent("late")) })
 				}
 			}))
 			defer srv.Close()
-			defer func() {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, a := range agents {
-					a.Close()
-				}
-			}()
 			src := fmt.Sprintf(`name: join
 stages:
   - {name: first, url: %[1]s}
@@ -66,13 +42,7 @@ safety: {rebalance_on_join: %[2]v}
 				t.Fatal(err)
 			}
 			cfg := testConfig(0)
-			cfg.Expect = 2
-			cfg.Log = newTestLog(t)
-			cfg.Listening = func(a string) {
-				addr.Store(a)
-				startAgent("first-0")
-				startAgent("first-1")
-			}
+			f = startFleet(t, &cfg, fleetAgent("first-0"), fleetAgent("first-1"))
 			rep, err := Run(context.Background(), cfg, sc)
 			if err != nil {
 				t.Fatalf("Run: %v", err)
