@@ -68,7 +68,7 @@ func TestClockOffset(t *testing.T) {
 	cfg.Wait = 5 * time.Second
 	skewed(t, &cfg, 3*time.Second)
 	_, err = Run(context.Background(), cfg, mustScenario(t, srv.URL, "10", "1s"))
-	if !errors.Is(err, ErrNoAgents) || !strings.Contains(err.Error(), "clock is off by 3") || !strings.Contains(err.Error(), "--max-clock-offset") {
+	if !errors.Is(err, ErrNoAgents) || !strings.Contains(err.Error(), "skewed-0: its clock is off by") || !strings.Contains(err.Error(), "--max-clock-offset") {
 		t.Errorf("Run with a 3s-off agent = %v; want it refused for its clock", err)
 	}
 }
