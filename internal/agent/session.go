@@ -111,6 +111,8 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 	}()
 	defer s.stopJobs(math.MaxUint64, nil)
 
+	// The timer only wakes the loop; leaseUntil is the lease. Renewals
+	// move leaseUntil, and a wake-up before it just sleeps again.
 	lease := time.NewTimer(a.cfg.Lease)
 	defer lease.Stop()
 	for {
@@ -121,7 +123,6 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 			if !s.renew() {
 				return s.expire()
 			}
-			lease.Reset(a.cfg.Lease)
 			if err := s.handle(m.m, m.at); err != nil {
 				return err
 			}

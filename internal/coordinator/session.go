@@ -57,8 +57,8 @@ type agentJob struct {
 	epoch      uint64
 	share      schedule.Share
 	first, end uint64
-	// accepted and started follow Accepted and Start; done follows Done.
-	accepted, started, done bool
+	// accepted follows Accepted; done follows Done.
+	accepted, done bool
 	counters                metrics.Counters // sum of its snapshots
 	// reached is the arrivals reached (issued or dropped) per interval,
 	// from its snapshots: what is not reached is lost, placed in time.
@@ -91,8 +91,8 @@ func (as *agentStage) own() uint64 {
 	return n
 }
 
-// done reports whether every job that was started has reported Done, and
-// none is waiting to be accepted or started.
+// done reports whether every job of the agent has reported Done (a job
+// waiting to be accepted or started has not).
 func (as *agentStage) done() bool {
 	for _, j := range as.jobs {
 		if !j.done {

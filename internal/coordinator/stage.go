@@ -195,7 +195,6 @@ func (r *run) assign(cn *conn, sr *stageRun, j *agentJob) error {
 // start fires job j of stage sr on agent cn, at the stage's T0 mapped into
 // the agent's clock.
 func (r *run) start(cn *conn, sr *stageRun, j *agentJob) error {
-	j.started = true
 	return cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{
 		Epoch: j.epoch, StageIndex: sr.index, T0UnixNano: sr.t0.Add(cn.clock.offset()).UnixNano()}}})
 }
@@ -533,7 +532,11 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		// requests it issued without a reported completion are in flight
 		// at the end.
 		var agentLost, agentInFlight uint64
+		stopped := "" // why the agent stopped early on its own, if it did
 		for _, j := range as.jobs {
+			if j.done && j.stopped != "" && stopped == "" {
+				stopped = j.stopped
+			}
 			jl := j.own() - min(j.own(), j.counters.Intended)
 			agentLost += jl
 			if jl > 0 {
@@ -545,14 +548,8 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 				agentInFlight += j.counters.Issued - min(j.counters.Issued, j.counters.Completed())
 			}
 		}
-		stopped := ""
-		for _, j := range as.jobs {
-			if j.done && j.stopped != "" && stopped == "" {
-				stopped = j.stopped
-			}
-		}
 		switch {
-		case cn.lost != nil && (!as.done() || sr.gapOf != nil && hasGap(sr, cn.name)):
+		case cn.lost != nil && (!as.done() || hasGap(sr, cn.name)):
 			lostAgents = append(lostAgents, cn.lost)
 			if g, ok := sr.gapOf[cn.name]; ok {
 				sr.gaps[g].Lost = agentLost

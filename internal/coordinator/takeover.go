@@ -129,11 +129,9 @@ func (r *run) agentLost(sr *stageRun, cn *conn, cause string, err error) {
 		}
 		s.stage.jobs = append(s.stage.jobs, j)
 		gap.TakenBy = append(gap.TakenBy, s.name)
-		if err := r.assign(s, sr, j); err != nil {
-			// Its stream is broken: the error reaches handle, which
-			// hands this job on with the rest of its share.
-			continue
-		}
+		// A send that fails means a broken stream: the error reaches
+		// handle, which hands this job on with the rest of its share.
+		_ = r.assign(s, sr, j)
 	}
 	r.logf("stage %s: agent %s lost (%s); from arrival %d (t=%.3fs) its share is taken over by %v in epoch %d",
 		sr.name, cn.name, cause, at, gap.CutS, gap.TakenBy, r.epoch)
