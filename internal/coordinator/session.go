@@ -59,7 +59,7 @@ type agentJob struct {
 	first, end uint64
 	// accepted follows Accepted; done follows Done.
 	accepted, done bool
-	counters                metrics.Counters // sum of its snapshots
+	counters       metrics.Counters // sum of its snapshots
 	// reached is the arrivals reached (issued or dropped) per interval,
 	// from its snapshots: what is not reached is lost, placed in time.
 	reached  map[uint32]uint64
