@@ -14,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgeload/surge"
 	"github.com/surgeload/surge/internal/auth"
-	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
@@ -88,13 +90,15 @@ func newValidate(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
-	cfg := coordinator.DefaultConfig()
+	opts := surge.DefaultOptions()
+	limits := engine.DefaultLimits()
 	var (
-		out     string
-		quiet   bool
-		sec     auth.Flags
-		sf      = &searchFlagValues{}
-		formats []string
+		out            string
+		quiet          bool
+		sec            auth.Flags
+		sf             = &searchFlagValues{}
+		formats        []string
+		maxClockOffset = opts.MaxClockOffset
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -115,49 +119,41 @@ plaintext, unauthenticated control plane. The TLS and token flags secure the
 connections to external agents (--expect); embedded agents talk over loopback.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.Pinned = pinnedLimits(cmd)
-			if err := checkRunFlags(&cfg, &sec); err != nil {
+			if err := checkRunFlags(&opts, limits, maxClockOffset, &sec); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
-			if err := securityOptions(&cfg, &sec, stderr); err != nil {
+			pinLimits(&opts, limits, pinnedLimits(cmd))
+			if maxClockOffset == 0 {
+				opts.MaxClockOffset = -1 // no limit
+			} else {
+				opts.MaxClockOffset = maxClockOffset
+			}
+			if err := securityOptions(&opts, &sec, stderr); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
-			if err := searchFlags(&cfg, sf); err != nil {
+			if err := searchFlags(&opts, sf); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
 			if err := checkFormats(formats); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
-			sc, _, err := loadScheduled(args[0], stderr)
+			if !quiet {
+				view := newLiveView(stderr)
+				opts.Log, opts.Progress = view, view.show
+			}
+			if opts.MetricsListen != "" {
+				opts.MetricsListening = func(addr string) { fmt.Fprintf(stderr, "live metrics: http://%s/metrics\n", addr) }
+			}
+			if opts.Expect > 0 {
+				opts.Listening = func(addr string) {
+					fmt.Fprintf(stderr, "waiting up to %v for %d agent(s) to join %s\n", opts.Wait, opts.Expect, addr)
+				}
+			}
+			plan, err := compileRun(args[0], opts, stderr)
 			if err != nil {
 				return err
 			}
-			for k := range sc.Stages {
-				if cfg.Capacity || sc.StageMode(k) == scenario.ModeCapacity {
-					if _, err := coordinator.StageSearch(sc, k, cfg.Search); err != nil {
-						return fail(exitcode.Invalid, err)
-					}
-				}
-			}
-			for _, st := range sc.Stages {
-				if _, ok := targets.Describe(st.Bundled); st.Bundled != "" && !ok {
-					return fail(exitcode.Invalid, fmt.Errorf("stage %s: bundled topology %q is not available in this build (available: %s)",
-						st.Name, st.Bundled, strings.Join(targets.Names(), ", ")))
-				}
-			}
-			if !quiet {
-				view := newLiveView(stderr)
-				cfg.Log, cfg.Progress = view, view.show
-			}
-			if cfg.MetricsListen != "" {
-				cfg.MetricsListening = func(addr string) { fmt.Fprintf(stderr, "live metrics: http://%s/metrics\n", addr) }
-			}
-			if cfg.Expect > 0 {
-				cfg.Listening = func(addr string) {
-					fmt.Fprintf(stderr, "waiting up to %v for %d agent(s) to join %s\n", cfg.Wait, cfg.Expect, addr)
-				}
-			}
-			rep, runErr := coordinator.Run(ctx, cfg, sc)
+			rep, runErr := plan.Run(ctx)
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
@@ -168,60 +164,85 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				}
 				fmt.Fprintf(stdout, "\nreport: %s\n", strings.Join(paths, ", "))
 			}
-			switch {
-			case rep != nil && errors.Is(runErr, coordinator.ErrAgentLost):
-				// The run was carried out, with a gap the report counts:
-				// it cannot be judged.
-				return fail(exitcode.InvalidRun, fmt.Errorf("the run is invalid: %w", runErr))
-			case runErr != nil:
-				return fail(exitcode.CannotRun, runErr)
-			}
-			switch rep.Verdict {
-			case reporters.VerdictInvalid:
-				return fail(exitcode.InvalidRun, fmt.Errorf("the run is invalid: %s", strings.Join(rep.Reasons, "; ")))
-			case reporters.VerdictFail:
-				return fail(exitcode.ThresholdsFailed, fmt.Errorf("thresholds failed: %s", strings.Join(rep.Reasons, "; ")))
+			if code, err := surge.Outcome(rep, runErr); code != surge.ExitPass {
+				return fail(code, err)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Agents, "agents", cfg.Agents, "number of agents to start in this process (embedded mode)")
-	f.IntVar(&cfg.Expect, "expect", 0, "wait for this many external agents instead of starting any")
-	f.DurationVar(&cfg.Wait, "wait", 10*time.Second, "how long to wait for agents to join")
-	f.StringVar(&cfg.GossipListen, "gossip-listen", cfg.GossipListen, "gossip ip:port agents join")
-	f.DurationVar(&cfg.Interval, "interval", cfg.Interval, "reporting interval")
-	f.IntVar(&cfg.Limits.MaxInFlight, "max-in-flight", cfg.Limits.MaxInFlight, "per agent: arrivals beyond this many outstanding requests are dropped")
-	f.DurationVar(&cfg.Limits.Timeout, "timeout", cfg.Limits.Timeout, "default per-request total timeout")
-	f.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body", cfg.Limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
-	f.IntVar(&cfg.Limits.MaxConns, "max-conns", cfg.Limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
-	f.DurationVar(&cfg.MaxSendLag, "max-send-lag", cfg.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
+	f.IntVar(&opts.Agents, "agents", opts.Agents, "number of agents to start in this process (embedded mode)")
+	f.IntVar(&opts.Expect, "expect", 0, "wait for this many external agents instead of starting any")
+	f.DurationVar(&opts.Wait, "wait", 10*time.Second, "how long to wait for agents to join")
+	f.StringVar(&opts.GossipListen, "gossip-listen", opts.GossipListen, "gossip ip:port agents join")
+	f.DurationVar(&opts.Interval, "interval", opts.Interval, "reporting interval")
+	f.IntVar(&limits.MaxInFlight, "max-in-flight", limits.MaxInFlight, "per agent: arrivals beyond this many outstanding requests are dropped")
+	f.DurationVar(&limits.Timeout, "timeout", limits.Timeout, "default per-request total timeout")
+	f.Int64Var(&limits.MaxBodyBytes, "max-body", limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
+	f.IntVar(&limits.MaxConns, "max-conns", limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
+	f.DurationVar(&opts.MaxSendLag, "max-send-lag", opts.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
-	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
-	f.BoolVar(&cfg.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
+	f.BoolVar(&opts.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")
 	f.StringVar(&sf.max, "search-max", "", "capacity search: highest rate tried (default: the scenario's safety.max_rate)")
-	f.DurationVar(&cfg.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
-	f.IntVar(&cfg.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
-	f.StringArrayVar(&cfg.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
-	f.DurationVar(&cfg.AgentTimeout, "agent-timeout", cfg.AgentTimeout, "declare an agent lost when nothing (snapshot, heartbeat ack) came from it for this long; its share is then taken over once its own lease has run out")
-	f.DurationVar(&cfg.MaxClockOffset, "max-clock-offset", cfg.MaxClockOffset, "refuse an agent whose clock differs from this one's by more than this (estimated offset plus error bound); 0 = no limit")
+	f.DurationVar(&opts.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
+	f.IntVar(&opts.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
+	f.StringArrayVar(&opts.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
+	f.DurationVar(&opts.AgentTimeout, "agent-timeout", opts.AgentTimeout, "declare an agent lost when nothing (snapshot, heartbeat ack) came from it for this long; its share is then taken over once its own lease has run out")
+	f.DurationVar(&maxClockOffset, "max-clock-offset", maxClockOffset, "refuse an agent whose clock differs from this one's by more than this (estimated offset plus error bound); 0 = no limit")
 	sec.Register(f, auth.RoleCoordinator)
-	cmd.PreRun = func(*cobra.Command, []string) {
-		// Wait for in-flight requests as long as they may take.
-		cfg.Limits.Drain = cfg.Limits.Timeout + time.Second
-	}
 	return cmd
+}
+
+// compileRun loads the scenario and compiles it with opts, once: every
+// problem is found before any load is sent (exit code 2). Problems of the
+// schedules are printed one per line with their position.
+func compileRun(path string, opts surge.Options, stderr io.Writer) (*surge.Plan, error) {
+	sc, err := loadScenario(path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range sc.Stages {
+		if _, ok := targets.Describe(st.Bundled); st.Bundled != "" && !ok {
+			return nil, fail(exitcode.Invalid, fmt.Errorf("stage %s: bundled topology %q is not available in this build (available: %s)",
+				st.Name, st.Bundled, strings.Join(targets.Names(), ", ")))
+		}
+	}
+	plan, err := surge.Compile(sc, opts)
+	if err != nil {
+		if _, positioned := errors.AsType[*scenario.Error](err); positioned {
+			return nil, invalidScenario(path, err, stderr)
+		}
+		return nil, fail(exitcode.Invalid, err)
+	}
+	return plan, nil
+}
+
+// pinLimits pins in opts the limit flags the user set, with their values.
+func pinLimits(opts *surge.Options, l engine.Limits, pin stages.PinnedLimits) {
+	if pin.MaxInFlight {
+		opts.MaxInFlight = &l.MaxInFlight
+	}
+	if pin.Timeout {
+		opts.Timeout = &l.Timeout
+	}
+	if pin.MaxBodyBytes {
+		opts.MaxBody = &l.MaxBodyBytes
+	}
+	if pin.MaxConns {
+		opts.MaxConns = &l.MaxConns
+	}
 }
 
 // searchFlagValues are the capacity search flags that need parsing.
 type searchFlagValues struct{ method, start, max string }
 
 // searchFlags parses the capacity search flags into cfg.Search.
-func searchFlags(cfg *coordinator.Config, sf *searchFlagValues) error {
+func searchFlags(cfg *surge.Options, sf *searchFlagValues) error {
 	var errs []error
 	if sf.method != "" && sf.method != scenario.SearchBinary && sf.method != scenario.SearchStep {
 		errs = append(errs, fmt.Errorf("--search-method %q must be binary or step", sf.method))
@@ -253,9 +274,9 @@ func searchFlags(cfg *coordinator.Config, sf *searchFlagValues) error {
 // pinnedLimits says which limit flags the user set. Those win over the
 // scenario's client settings in every stage; a flag left at its default
 // only fills in what the scenario does not set.
-func pinnedLimits(cmd *cobra.Command) coordinator.PinnedLimits {
+func pinnedLimits(cmd *cobra.Command) stages.PinnedLimits {
 	fl := cmd.Flags()
-	return coordinator.PinnedLimits{
+	return stages.PinnedLimits{
 		MaxInFlight:  fl.Changed("max-in-flight"),
 		Timeout:      fl.Changed("timeout"),
 		MaxBodyBytes: fl.Changed("max-body"),
@@ -288,7 +309,7 @@ func clientSummary(sc *scenario.Scenario) string {
 // security flags ask for. Embedded agents are dialled over loopback with
 // the cluster's own gossip key, so the TLS and token flags are for
 // external agents only.
-func securityOptions(cfg *coordinator.Config, sec *auth.Flags, stderr io.Writer) error {
+func securityOptions(cfg *surge.Options, sec *auth.Flags, stderr io.Writer) error {
 	var err error
 	if cfg.GossipKey, err = sec.GossipKey(); err != nil {
 		return err
@@ -304,7 +325,7 @@ func securityOptions(cfg *coordinator.Config, sec *auth.Flags, stderr io.Writer)
 	return err
 }
 
-func checkRunFlags(cfg *coordinator.Config, sec *auth.Flags) error {
+func checkRunFlags(cfg *surge.Options, limits engine.Limits, maxClockOffset time.Duration, sec *auth.Flags) error {
 	var errs []error
 	if cfg.Expect < 0 {
 		errs = append(errs, fmt.Errorf("--expect %d must be >= 0", cfg.Expect))
@@ -335,13 +356,14 @@ func checkRunFlags(cfg *coordinator.Config, sec *auth.Flags) error {
 	if cfg.AgentTimeout < 500*time.Millisecond || cfg.AgentTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--agent-timeout %v must be in [500ms, 10m]", cfg.AgentTimeout))
 	}
-	if cfg.MaxClockOffset < 0 {
-		errs = append(errs, fmt.Errorf("--max-clock-offset %v must be >= 0", cfg.MaxClockOffset))
+	if maxClockOffset < 0 {
+		errs = append(errs, fmt.Errorf("--max-clock-offset %v must be >= 0", maxClockOffset))
 	}
 	if cfg.Interval < 100*time.Millisecond || cfg.Interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--interval %v must be in [100ms, 1m]", cfg.Interval))
 	}
-	if err := cfg.Limits.Validate(); err != nil {
+	limits.Drain = limits.Timeout + time.Second
+	if err := limits.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge"
 )
 
 // liveView shows a run's progress on stderr. On a terminal it redraws a
@@ -40,7 +40,7 @@ func (v *liveView) Write(p []byte) (int, error) {
 }
 
 // show draws one progress report.
-func (v *liveView) show(p coordinator.Progress) {
+func (v *liveView) show(p surge.Progress) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !v.tty {
@@ -61,7 +61,7 @@ func (v *liveView) show(p coordinator.Progress) {
 
 // progressBlock is the redrawn block: a bar of width cells and two lines
 // of figures.
-func progressBlock(p coordinator.Progress, width int) []string {
+func progressBlock(p surge.Progress, width int) []string {
 	frac := 0.0
 	if p.Total > 0 {
 		frac = min(max(float64(p.Elapsed)/float64(p.Total), 0), 1)

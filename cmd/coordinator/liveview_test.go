@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge"
 )
 
-var sampleProgress = coordinator.Progress{
+var sampleProgress = surge.Progress{
 	Stage: "echo", Elapsed: 15 * time.Second, Total: time.Minute, Intended: 1500, Issued: 1498, Planned: 6000,
 	Succeeded: 1490, Failed: 3, Dropped: 2, LastIntendedRPS: 100, LastAchievedRPS: 99, LastP50: 1200 * time.Microsecond,
 	LastP99: 8 * time.Millisecond, AgentsAlive: 2,

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/surgeload/surge/internal/capacity"
-	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/internal/predict"
+	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/internal/testnet"
 	"github.com/surgeload/surge/scenario"
 )
@@ -222,13 +223,13 @@ func TestValidateGolden(t *testing.T) {
 func TestPinnedLimits(t *testing.T) {
 	tests := []struct {
 		args []string
-		want coordinator.PinnedLimits
+		want stages.PinnedLimits
 	}{
-		{nil, coordinator.PinnedLimits{}},
-		{[]string{"--agents", "3", "--interval", "2s"}, coordinator.PinnedLimits{}},
-		{[]string{"--max-in-flight", "5"}, coordinator.PinnedLimits{MaxInFlight: true}},
-		{[]string{"--timeout=30s"}, coordinator.PinnedLimits{Timeout: true}}, // the default value, but set explicitly
-		{[]string{"--max-body", "10", "--max-conns", "0"}, coordinator.PinnedLimits{MaxBodyBytes: true, MaxConns: true}},
+		{nil, stages.PinnedLimits{}},
+		{[]string{"--agents", "3", "--interval", "2s"}, stages.PinnedLimits{}},
+		{[]string{"--max-in-flight", "5"}, stages.PinnedLimits{MaxInFlight: true}},
+		{[]string{"--timeout=30s"}, stages.PinnedLimits{Timeout: true}}, // the default value, but set explicitly
+		{[]string{"--max-body", "10", "--max-conns", "0"}, stages.PinnedLimits{MaxBodyBytes: true, MaxConns: true}},
 	}
 	for _, tt := range tests {
 		cmd := newRun(context.Background(), io.Discard, io.Discard)
@@ -326,7 +327,7 @@ func TestPlanStagePredictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, st := range sc.Stages {
-		p, ok, err := coordinator.PredictStage(sc, k, -1)
+		p, ok, err := predict.Stage(sc, k, -1)
 		if !ok || err != nil {
 			t.Fatalf("stage %s: %v, %v", st.Name, ok, err)
 		}

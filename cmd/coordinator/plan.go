@@ -10,9 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgeload/surge/internal/capacity"
-	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/predict"
 	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 )
@@ -247,7 +248,7 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 
 // writeStagePredictions prints, when sc has bundled stages, the predicted
 // ceiling of each from its topology's default config and the scenario's
-// request mix (coordinator.PredictStage): a row per stage with its name,
+// request mix (predict.Stage): a row per stage with its name,
 // topology, ceiling and bottleneck, and the working below it. The cache hit
 // rate is --cache-hit-rate when given, else the scenario's, else assumed.
 func writeStagePredictions(w io.Writer, sc *scenario.Scenario, in capacity.Inputs, f planFlags) error {
@@ -263,7 +264,7 @@ func writeStagePredictions(w io.Writer, sc *scenario.Scenario, in capacity.Input
 	}
 	var rows []row
 	for k, st := range sc.Stages {
-		p, ok, err := coordinator.PredictStage(sc, k, hit)
+		p, ok, err := predict.Stage(sc, k, hit)
 		switch {
 		case err != nil:
 			rows = append(rows, row{st.Name, st.Bundled, "–", "–", "no prediction: " + err.Error()})
@@ -352,7 +353,7 @@ func loadScheduled(path string, stderr io.Writer) (*scenario.Scenario, []*schedu
 	if err != nil {
 		return nil, nil, err
 	}
-	scheds, err := coordinator.Schedules(sc)
+	scheds, err := stages.Schedules(sc)
 	if err != nil {
 		return nil, nil, invalidScenario(path, err, stderr)
 	}

@@ -98,7 +98,7 @@
 // N identical stations sharing the load evenly are one station of N × c
 // servers and the whole demand. The ceiling is an upper bound on sustained
 // throughput: queueing makes response times grow long before it.
-// coordinator.PredictStage builds the stations of a bundled stage from its
+// predict.Stage builds the stations of a bundled stage from its
 // topology config and the scenario's request mix.
 //
 // # Concurrency

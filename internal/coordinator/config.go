@@ -8,6 +8,7 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/stages"
 )
 
 // Errors Run returns at the package boundary. The CLI maps them to exit
@@ -44,16 +45,10 @@ type Config struct {
 	Wait time.Duration
 	// Interval is the reporting interval.
 	Interval time.Duration
-	// Limits are sent to every agent with each assignment, except where a
-	// stage's client settings in the scenario (client.max_conns, timeout,
-	// max_in_flight, max_body) say otherwise — unless Pinned says the
-	// field was set explicitly (a command-line flag), which then wins for
-	// every stage. Drain is the effective timeout + 1s when the scenario
-	// sets the timeout, else Limits.Drain.
-	Limits engine.Limits
-	// Pinned marks the fields of Limits the user set explicitly, on the
-	// command line: they override the scenario's client blocks.
-	Pinned PinnedLimits
+	// Overrides are the command line's settings of what the scenario
+	// plays (limits, capacity search); Run compiles the scenario with
+	// them. Play takes a plan already compiled.
+	stages.Overrides
 	// Lead is how far in the future T0 is set after every agent accepted:
 	// enough for the Start message to reach every agent.
 	Lead time.Duration
@@ -79,12 +74,6 @@ type Config struct {
 	// Listening, if set, is called with the bound gossip address as soon as
 	// the coordinator's node is up (before any agent is awaited).
 	Listening func(gossipAddr string)
-	// Capacity makes every stage search its capacity, as if each had
-	// mode: capacity (see scenario.Search).
-	Capacity bool
-	// Search overrides the scenario's search settings, field by field, in
-	// every stage that searches.
-	Search SearchOverrides
 	// MetricsListen, if set, serves the run's live Prometheus metrics at
 	// /metrics on this ip:port while it plays (surge_run_*: requests by
 	// outcome, failures by class, response-time histograms by stage and
@@ -119,13 +108,6 @@ type Config struct {
 	DialOptions []grpc.DialOption
 }
 
-// PinnedLimits marks the fields of Config.Limits that override the
-// scenario's client settings in every stage. The zero value pins nothing:
-// the scenario's values win over Config.Limits wherever it sets them.
-type PinnedLimits struct {
-	MaxInFlight, Timeout, MaxBodyBytes, MaxConns bool
-}
-
 // DefaultConfig is embedded mode with two agents on loopback.
 func DefaultConfig() Config {
 	return Config{
@@ -133,7 +115,7 @@ func DefaultConfig() Config {
 		Agents:       2,
 		Wait:         30 * time.Second,
 		Interval:     time.Second,
-		Limits:       engine.DefaultLimits(),
+		Overrides:    stages.Overrides{Limits: engine.DefaultLimits()},
 		Lead:         500 * time.Millisecond,
 		Heartbeat:    time.Second,
 		MaxSendLag:   5 * time.Millisecond,

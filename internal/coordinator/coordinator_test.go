@@ -18,6 +18,7 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/internal/testnet"
 	"github.com/surgeload/surge/internal/wire"
 	"github.com/surgeload/surge/reporters"
@@ -427,7 +428,7 @@ load:
 		t.Error("one agent and three agents sent different requests for the same seed")
 	}
 	// The schedule's own count per interval is what was intended there.
-	scheds, err := Schedules(mustParse(t, fmt.Sprintf(src, "http://127.0.0.1:1")))
+	scheds, err := stages.Schedules(mustParse(t, fmt.Sprintf(src, "http://127.0.0.1:1")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,3 +482,5 @@ func TestGeneratorLimitedFlagged(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func ms(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }

@@ -14,19 +14,20 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/cluster"
-	"github.com/surgeload/surge/internal/engine"
-	"github.com/surgeload/surge/internal/schedule"
+	"github.com/surgeload/surge/internal/livemetrics"
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 )
 
-// run is the state of one Run call.
+// run is the state of one Play call.
 type run struct {
 	cfg    Config
+	plan   *stages.Plan
 	sc     *scenario.Scenario
-	scheds []*schedule.Schedule
 	id     string
 	node   *cluster.Node
 	conns  []*conn
@@ -36,10 +37,12 @@ type run struct {
 	// aborted says why an abort threshold stopped the run.
 	aborted string
 	// metrics is the live Prometheus export; nil without MetricsListen.
-	metrics *live
-	// whole is every judged stage's data merged, and wholeLost their lost
-	// arrivals: what the run-wide thresholds are judged on.
-	whole     *stageRun
+	metrics *livemetrics.Exporter
+	// whole is every judged stage's data merged, wholeDur their length and
+	// wholeLost their lost arrivals: what the run-wide thresholds are
+	// judged on.
+	whole     *metrics.Timeline
+	wholeDur  time.Duration
 	wholeLost uint64
 	// joiners are agents that joined mid-run and were left idle (named
 	// once).
@@ -50,10 +53,61 @@ type run struct {
 	lossErr error
 }
 
-// Run carries out the scenario and returns its report. The report is
-// returned (with warnings) even when Run also returns an error after load
-// was sent, so what was measured is never lost.
+// Run compiles sc with cfg.Overrides (stages.Compile) and plays it: see
+// Play.
 func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Report, error) {
+	plan, err := stages.Compile(sc, cfg.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	return Play(ctx, cfg, plan)
+}
+
+// Play carries out a compiled scenario and returns its report. The report
+// is returned (with warnings) even when Play also returns an error after
+// load was sent, so what was measured is never lost. cfg.Overrides is not
+// read: plan was compiled with them.
+func Play(ctx context.Context, cfg Config, plan *stages.Plan) (*reporters.Report, error) {
+	cfg = withDefaults(cfg)
+	if cfg.Expect <= 0 && cfg.Agents <= 0 {
+		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
+	}
+	sc := plan.Scenario
+	r := &run{cfg: cfg, plan: plan, sc: sc, id: newID(), inbox: make(chan inMsg, 64), joiners: map[string]bool{}}
+	if r.cfg.Name == "" {
+		r.cfg.Name = "coordinator-" + r.id[:6]
+	}
+	r.report = &reporters.Report{Schema: reporters.Schema, Scenario: sc.Name, RunID: r.id, Started: time.Now().UTC()}
+	if r.cfg.Expect <= 0 && len(r.cfg.GossipKey) == 0 {
+		r.cfg.GossipKey = make([]byte, 32)
+		_, _ = rand.Read(r.cfg.GossipKey)
+	}
+	stop, err := r.setUp(ctx)
+	defer stop()
+	if err != nil {
+		return nil, err
+	}
+	var runErr error
+	for k := range plan.Stages {
+		if err := r.stage(ctx, k); err != nil {
+			runErr = err
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if r.aborted != "" {
+			if k+1 < len(plan.Stages) {
+				r.warn("run aborted after stage %s (%s): %d later stage(s) not played", plan.Stages[k].Name, r.aborted, len(plan.Stages)-k-1)
+			}
+			break
+		}
+	}
+	return r.finish(runErr)
+}
+
+// withDefaults fills cfg's unset fields from DefaultConfig.
+func withDefaults(cfg Config) Config {
 	d := DefaultConfig()
 	if cfg.GossipListen == "" {
 		cfg.GossipListen = d.GossipListen
@@ -63,9 +117,6 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = d.Interval
-	}
-	if cfg.Limits == (engine.Limits{}) {
-		cfg.Limits = d.Limits
 	}
 	if cfg.Lead <= 0 {
 		cfg.Lead = d.Lead
@@ -85,45 +136,31 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 	if cfg.TakeoverLead <= 0 {
 		cfg.TakeoverLead = d.TakeoverLead
 	}
-	if cfg.Expect <= 0 && cfg.Agents <= 0 {
-		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
-	}
 	if cfg.StartTarget == nil {
 		cfg.StartTarget = startBundled
 	}
-	scheds, err := Schedules(sc)
-	if err != nil {
-		return nil, err
-	}
-	for k := range sc.Stages {
-		switch {
-		case cfg.Capacity || sc.StageMode(k) == scenario.ModeCapacity:
-			if _, err := StageSearch(sc, k, cfg.Search); err != nil {
-				return nil, err
-			}
-		case scheds[k] == nil:
-			return nil, fmt.Errorf("%w: stage %s has no load to play", scenario.ErrInvalid, sc.Stages[k].Name)
-		}
-	}
-	r := &run{cfg: cfg, sc: sc, scheds: scheds, id: newID(), inbox: make(chan inMsg, 64), joiners: map[string]bool{}}
-	if cfg.Name == "" {
-		cfg.Name = "coordinator-" + r.id[:6]
-		r.cfg.Name = cfg.Name
-	}
-	r.report = &reporters.Report{Schema: reporters.Schema, Scenario: sc.Name, RunID: r.id, Started: time.Now().UTC()}
+	return cfg
+}
 
-	if cfg.Expect <= 0 && len(cfg.GossipKey) == 0 {
-		cfg.GossipKey = make([]byte, 32)
-		_, _ = rand.Read(cfg.GossipKey)
-		r.cfg.GossipKey = cfg.GossipKey
-	}
-	if cfg.MetricsListen != "" {
-		r.metrics = newLive()
-		addr, stop, err := serveLive(cfg.MetricsListen, r.metrics)
-		if err != nil {
-			return nil, err
+// setUp starts what the run needs before its first stage: the live
+// metrics, the coordinator's gossip node, the embedded agents; then waits
+// for the agents and connects to them. stop undoes it all (in reverse),
+// and is valid whatever the error.
+func (r *run) setUp(ctx context.Context) (stop func(), err error) {
+	var undo []func()
+	stop = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
 		}
-		defer stop()
+	}
+	cfg := r.cfg
+	if cfg.MetricsListen != "" {
+		r.metrics = livemetrics.New()
+		addr, stopMetrics, err := livemetrics.Serve(cfg.MetricsListen, r.metrics)
+		if err != nil {
+			return stop, err
+		}
+		undo = append(undo, stopMetrics)
 		if cfg.MetricsListening != nil {
 			cfg.MetricsListening(addr)
 		}
@@ -135,51 +172,37 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 		FastFailureDetection: cfg.FastFailureDetection,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: %w", err)
+		return stop, fmt.Errorf("coordinator: %w", err)
 	}
 	r.node = node
-	defer node.Close()
+	undo = append(undo, func() { node.Close() })
 	if cfg.Listening != nil {
 		cfg.Listening(node.Addr())
 	}
-
 	want := cfg.Expect
 	if cfg.Expect <= 0 {
 		want = cfg.Agents
-		stop, err := r.startEmbedded(cfg.Agents)
-		defer stop()
+		stopAgents, err := r.startEmbedded(cfg.Agents)
+		undo = append(undo, stopAgents)
 		if err != nil {
-			return nil, err
+			return stop, err
 		}
 	}
 	members, err := r.waitAgents(ctx, want)
 	if err != nil {
-		return nil, err
+		return stop, err
 	}
-	defer func() {
+	undo = append(undo, func() {
 		for _, c := range r.conns {
 			c.close()
 		}
-	}()
-	if err := r.connect(ctx, members); err != nil {
-		return nil, err
-	}
-	var runErr error
-	for k := range sc.Stages {
-		if err := r.stage(ctx, k); err != nil {
-			runErr = err
-			break
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if r.aborted != "" {
-			if k+1 < len(sc.Stages) {
-				r.warn("run aborted after stage %s (%s): %d later stage(s) not played", sc.Stages[k].Name, r.aborted, len(sc.Stages)-k-1)
-			}
-			break
-		}
-	}
+	})
+	return stop, r.connect(ctx, members)
+}
+
+// finish closes the run's accounts: the agents' totals, the run-wide
+// thresholds, the verdict and the balance check.
+func (r *run) finish(runErr error) (*reporters.Report, error) {
 	if runErr == nil && r.lossErr != nil {
 		runErr = fmt.Errorf("%w: %w", ErrRunFailed, r.lossErr)
 	}
@@ -499,7 +522,7 @@ func (r *run) live() []*conn {
 
 // resolveTarget returns the base URL of a stage, starting a bundled
 // topology in this process when the stage names one.
-func (r *run) resolveTarget(st scenario.Stage) (*url.URL, func() error, error) {
+func (r *run) resolveTarget(st stages.Stage) (*url.URL, func() error, error) {
 	raw, stop := st.URL, func() error { return nil }
 	if st.Bundled != "" {
 		u, s, err := r.cfg.StartTarget(st.Bundled)

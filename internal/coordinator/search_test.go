@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets/resource"
@@ -95,132 +93,6 @@ func TestSearcherAlwaysEnds(t *testing.T) {
 			if lo > c || (hi != 0 && hi <= c) {
 				t.Errorf("%s ceiling %g: lo %g hi %g", method, c, lo, hi)
 			}
-		}
-	}
-}
-
-// judgedInterval is an interval with n responses of each latency, and
-// failed of them failed.
-func judgedInterval(t *testing.T, lat []time.Duration, failed uint64) *metrics.Interval {
-	t.Helper()
-	iv := metrics.NewInterval(metrics.DefaultGeometry(), 2)
-	for _, d := range lat {
-		if err := iv.Series[0].Response.RecordValue(int64(d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := uint64(len(lat))
-	iv.Series[0].Intended, iv.Series[0].Issued = n+2, n
-	iv.Series[0].Dropped = 2
-	iv.Series[0].Succeeded, iv.Series[0].Failed = n-failed, failed
-	return iv
-}
-
-func TestEvalSLO(t *testing.T) {
-	lat := make([]time.Duration, 100)
-	for i := range lat {
-		lat[i] = time.Duration(i+1) * time.Millisecond // p99 = 99ms, max 100ms
-	}
-	iv := judgedInterval(t, lat, 3)
-	sr := &stageRun{reqs: requests(&scenario.Scenario{Requests: []scenario.Request{{Name: "a"}, {Name: "b"}}})}
-	tests := []struct {
-		expr, broken string
-	}{
-		{"p99 < 100ms", ""},
-		{"p99 < 50ms", "p99 = 99.025ms, want < 50ms"},
-		{"p50 <= 51ms", ""},
-		{"max < 100ms", "max = 100.01ms, want < 100ms"},
-		{"error_rate < 5%", ""},
-		{"error_rate < 1%", "error_rate = 3.00%, want < 1%"},
-		{"achieved_rate >= 99%", "achieved_rate = 98.04%, want >= 99%"},
-		{"dropped == 0", "dropped = 2, want == 0"},
-		{"failed <= 3", ""},
-		{"rps > 50", ""},
-		{"rps > 200", "rps = 100.0/s, want > 200"},
-		{"p99{request=b} < 1s", "p99{request=b} < 1s: no responses to judge"},
-		{"error_rate{request=b} < 1%", "error_rate{request=b} < 1%: no responses to judge"},
-		{"p99{request=a} < 100ms", ""},
-		{"p99{request=a} <= 50ms", "p99{request=a} = 99.025ms, want <= 50ms"},
-	}
-	for _, tt := range tests {
-		e, err := scenario.ParseThreshold(tt.expr)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.expr, err)
-		}
-		broken, ok := evalSLO(e, tt.expr, iv, sr, time.Second)
-		if ok != (tt.broken == "") || broken != tt.broken {
-			t.Errorf("%s: ok %v %q; want %q", tt.expr, ok, broken, tt.broken)
-		}
-	}
-}
-
-func TestGoodputCeiling(t *testing.T) {
-	iv := func(intended, ok, failed uint64) reporters.Interval {
-		return reporters.Interval{Intended: intended, Succeeded: ok, Failed: failed}
-	}
-	tests := []struct {
-		name    string
-		ivs     []reporters.Interval
-		rate    float64
-		reached bool
-	}{
-		{"kept up: a lower bound", []reporters.Interval{iv(100, 100, 0), iv(200, 200, 0), iv(300, 299, 0), iv(300, 300, 0)}, (200 + 299 + 300) / 3.0, false},
-		{"plateau: median of the saturated intervals", []reporters.Interval{iv(100, 100, 0), iv(400, 250, 150), iv(800, 262, 540), iv(800, 255, 545),
-			iv(900, 400, 500), iv(0, 10, 0)}, (255 + 262) / 2.0, true},
-		{"odd count", []reporters.Interval{iv(400, 250, 150), iv(800, 262, 540), iv(800, 255, 545)}, 255, true},
-		{"errors without falling behind", []reporters.Interval{iv(100, 90, 10), iv(100, 92, 8), iv(100, 91, 9)}, 91, true},
-		{"too few saturated intervals", []reporters.Interval{iv(100, 100, 0), iv(400, 250, 150), iv(100, 100, 0), iv(100, 100, 0)}, 150, false},
-		{"short stage", []reporters.Interval{iv(10, 10, 0)}, 10, false},
-		{"none", nil, 0, false},
-	}
-	for _, tt := range tests {
-		c := goodputCeiling(tt.ivs, time.Second)
-		if len(tt.ivs) == 0 {
-			if c != nil {
-				t.Errorf("%s: %+v; want nil", tt.name, c)
-			}
-			continue
-		}
-		if c == nil || math.Abs(c.MeasuredRPS-tt.rate) > 1e-9 || c.Reached != tt.reached || c.Method != reporters.CeilingGoodput {
-			t.Errorf("%s: %+v; want %.2f reached %v", tt.name, c, tt.rate, tt.reached)
-		}
-	}
-}
-
-func TestStageSearchChecks(t *testing.T) {
-	sc := mustParse(t, `name: s
-stages:
-  - url: http://127.0.0.1:1
-  - {url: "http://127.0.0.1:2", mode: capacity, search: {start: 10/s, max: 100/s, hold: 1s}}
-requests: [{name: a}]
-load: {constant: {rate: 1, duration: 1s}}
-safety: {max_rate: 1k/s, max_duration: 1m}
-`)
-	if s, err := StageSearch(sc, 1, SearchOverrides{}); err != nil || s.Start != 10 || s.Max != 100 || s.Step != 10 || s.Method != "binary" || len(s.Parsed) != 2 {
-		t.Errorf("StageSearch = %+v, %v", s, err)
-	}
-	if s, err := StageSearch(sc, 1, SearchOverrides{Start: 20, Max: 500, SLO: []string{"p90 < 1s"}, Method: "step"}); err != nil ||
-		s.Start != 20 || s.Max != 500 || s.Method != "step" || s.Parsed[0].Metric != "p90" {
-		t.Errorf("StageSearch with overrides = %+v, %v", s, err)
-	}
-	bad := []struct {
-		k    int
-		o    SearchOverrides
-		want string
-	}{
-		{0, SearchOverrides{}, "needs a start rate"},
-		{1, SearchOverrides{Max: 5}, "must be above start"},
-		{1, SearchOverrides{Max: 2000}, "exceed safety.max_rate"},
-		{1, SearchOverrides{SLO: []string{"p99 <"}}, "--slo"},
-		{1, SearchOverrides{SLO: []string{"p99[10s] < 1s"}}, "takes no window"},
-		{1, SearchOverrides{SLO: []string{"p99{request=zz} < 1s"}}, `no request is named "zz"`},
-		{1, SearchOverrides{Method: "golden"}, "unknown search method"},
-		{1, SearchOverrides{Hold: 10 * time.Second, MaxSteps: 12}, "over safety.max_duration"},
-	}
-	for _, b := range bad {
-		_, err := StageSearch(sc, b.k, b.o)
-		if err == nil || !errors.Is(err, scenario.ErrInvalid) || !strings.Contains(err.Error(), b.want) {
-			t.Errorf("StageSearch(%d, %+v) = %v; want ErrInvalid with %q", b.k, b.o, err, b.want)
 		}
 	}
 }

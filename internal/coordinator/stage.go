@@ -11,6 +11,9 @@ import (
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/predict"
+	"github.com/surgeload/surge/internal/probe"
+	"github.com/surgeload/surge/internal/report"
 	"github.com/surgeload/surge/internal/schedule"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
@@ -24,18 +27,15 @@ type stageRun struct {
 	name   string
 	target string
 	// probe reads a bundled target's /metrics while the stage plays.
-	probe *probe
+	probe *probe.Probe
 	// sched is what was played; nil for a search's aggregate.
 	sched *schedule.Schedule
 	// intended and dur are the arrivals and the scheduled length played.
-	intended  uint64
-	dur       time.Duration
-	reqs      []engine.Request
-	geom      metrics.Geometry
-	total     *metrics.Interval
-	intervals map[uint32]*metrics.Interval
-	interval  time.Duration
-	// limits are the stage's effective limits (see stageClient).
+	intended uint64
+	dur      time.Duration
+	// tl is every agent's snapshots merged, by interval and in total.
+	tl *metrics.Timeline
+	// limits are the stage's effective limits (see stages.Client).
 	limits  engine.Limits
 	stopped string
 	// cpuShare divides reported CPU: embedded agents share one process and
@@ -67,10 +67,9 @@ type stageRun struct {
 
 func (r *run) newStageRun(name, target string, limits engine.Limits, agents int) *stageRun {
 	sr := &stageRun{
-		name: name, target: target, reqs: requests(r.sc), geom: metrics.DefaultGeometry(),
-		intervals: map[uint32]*metrics.Interval{}, interval: r.cfg.Interval, limits: limits, cpuShare: 1,
+		name: name, target: target, limits: limits, cpuShare: 1,
+		tl: metrics.NewTimeline(metrics.DefaultGeometry(), r.plan.Names(), r.cfg.Interval),
 	}
-	sr.total = metrics.NewInterval(sr.geom, len(sr.reqs))
 	if r.cfg.Expect <= 0 {
 		sr.cpuShare = agents
 	}
@@ -80,23 +79,24 @@ func (r *run) newStageRun(name, target string, limits engine.Limits, agents int)
 // stage plays stage k on every live agent (or searches its capacity) and
 // appends its report.
 func (r *run) stage(ctx context.Context, k int) error {
-	st := r.sc.Stages[k]
+	st := r.plan.Stages[k]
 	target, stopTarget, err := r.resolveTarget(st)
 	if err != nil {
 		return err
 	}
 	defer stopTarget()
-	if r.capacityMode(k) {
+	if st.Search != nil {
 		return r.search(ctx, k, target)
 	}
-	sr, err := r.play(ctx, k, st.Name, r.scheds[k], target, false)
+	sr, err := r.play(ctx, k, st.Name, st.Schedule, target, false)
 	if err != nil {
 		return err
 	}
 	rep, err := r.finishStage(sr)
 	if rep != nil {
 		r.judgeThresholds(rep, sr)
-		r.ceiling(rep, k)
+		rep.Ceiling = report.Ceiling(rep.Intervals, r.cfg.Interval)
+		r.predict(rep, k)
 		r.report.Stages = append(r.report.Stages, *rep)
 	}
 	if rep != nil && errors.Is(err, ErrAgentLost) && r.sc.Safety.OnAgentLoss != scenario.OnAgentLossAbort && sr.stopped == "" {
@@ -110,6 +110,14 @@ func (r *run) stage(ctx context.Context, k int) error {
 		return nil
 	}
 	return err
+}
+
+// predict puts the predicted ceiling of bundled stage k beside the
+// measured one (predict.Attach).
+func (r *run) predict(st *reporters.Stage, k int) {
+	if err := predict.Attach(st, r.sc, k); err != nil {
+		r.warn("stage %s: no predicted ceiling: %v", st.Name, err)
+	}
 }
 
 // tookOver reports whether every lost agent's share was taken over.
@@ -127,7 +135,7 @@ func tookOver(st *reporters.Stage) bool {
 // that could not be started; what happened after the start is in the
 // returned stageRun, for finishStage.
 func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL, step bool) (*stageRun, error) {
-	st := r.sc.Stages[k]
+	st := r.plan.Stages[k]
 	r.admitJoiners(ctx)
 	live := r.live()
 	if len(live) == 0 {
@@ -137,17 +145,16 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", name, err)
 	}
-	client, limits, err := stageClient(r.cfg, r.sc, k)
-	if err != nil {
-		return nil, fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, name, err)
+	if st.ClientErr != nil {
+		return nil, fmt.Errorf("%w: stage %s: client settings: %w", ErrRunFailed, name, st.ClientErr)
 	}
-	sr := r.newStageRun(name, target.String(), limits, len(live))
+	sr := r.newStageRun(name, target.String(), st.Limits, len(live))
 	sr.sched, sr.intended, sr.dur, sr.live, sr.step, sr.stage = sched, sched.Len(), sched.Duration(), live, step, st.Name
 	r.epoch++
 	stageIndex := uint32(k)
 	sr.index, sr.gapOf = stageIndex, map[string]int{}
-	sr.job = engine.Job{Target: target, Requests: sr.reqs, Data: r.sc.Data, Schedule: sched,
-		Limits: limits, Client: client, Interval: r.cfg.Interval, Geometry: sr.geom}
+	sr.job = engine.Job{Target: target, Requests: r.plan.Requests, Data: r.sc.Data, Schedule: sched,
+		Limits: st.Limits, Client: st.Client, Interval: r.cfg.Interval, Geometry: sr.tl.Geometry}
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
 		name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
 
@@ -175,10 +182,10 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 		}
 	}
 	if st.Bundled != "" {
-		sr.probe = startProbe(target.String(), sr.t0, r.cfg.Interval)
+		sr.probe = probe.Start(target.String(), sr.t0, r.cfg.Interval)
 		// Stopped (idempotently) by targetLoad; this covers early returns,
 		// and runs before the target itself is stopped.
-		defer func() { _, _ = sr.probe.stop() }()
+		defer func() { _, _ = sr.probe.Stop() }()
 	}
 	r.collect(ctx, live, sr, sr.t0)
 	return sr, nil
@@ -326,7 +333,7 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 				}
 			}
 			r.progress(sr, t0)
-			r.metrics.setAlive(len(r.live()))
+			r.metrics.SetAlive(len(r.live()))
 			if grace == nil {
 				if expr, why, breached := r.abortCheck(sr, t0); breached {
 					sr.stopped, sr.abortedBy = why, expr
@@ -379,7 +386,7 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 		if j == nil || s.GetStageIndex() != sr.index {
 			return // from an older epoch or stage
 		}
-		iv, err := wire.SnapshotFromProto(s, sr.geom, len(sr.reqs))
+		iv, err := wire.SnapshotFromProto(s, sr.tl.Geometry, len(sr.tl.Names))
 		if err != nil {
 			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
 			return
@@ -436,29 +443,12 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 	}
 }
 
+// merge adds one agent snapshot to the stage and the live metrics.
 func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
-	if iv.Index > 1<<20 {
-		return fmt.Errorf("interval index %d out of range", iv.Index)
-	}
-	dst := sr.intervals[iv.Index]
-	if dst == nil {
-		dst = metrics.NewInterval(sr.geom, len(sr.reqs))
-		dst.Index = iv.Index
-		sr.intervals[iv.Index] = dst
-	}
-	if err := dst.Merge(iv); err != nil {
+	if err := sr.tl.Add(iv); err != nil {
 		return err
 	}
-	if err := sr.total.Merge(iv); err != nil {
-		return err
-	}
-	if r.metrics != nil {
-		names := make([]string, len(sr.reqs))
-		for i, rq := range sr.reqs {
-			names[i] = rq.Name
-		}
-		r.metrics.observe(sr.stage, names, iv)
-	}
+	r.metrics.Observe(sr.stage, sr.tl.Names, iv)
 	return nil
 }
 
@@ -482,19 +472,19 @@ type Progress struct {
 // progress reports the stage once per heartbeat: to Config.Progress when
 // set, else as one plain log line.
 func (r *run) progress(sr *stageRun, t0 time.Time) {
-	t := sr.total.Totals()
+	t := sr.tl.Total.Totals()
 	elapsed := min(max(time.Since(t0), 0), sr.dur)
 	p := Progress{
 		Stage: sr.name, Elapsed: elapsed, Total: sr.dur, Intended: t.Intended, Issued: t.Issued, Planned: sr.intended,
 		Succeeded: t.Succeeded, Failed: t.Failed, Dropped: t.Dropped, AgentsAlive: len(r.live()),
 	}
-	if sr.interval > 0 {
-		if cur := uint32(time.Since(t0) / sr.interval); cur > 0 {
-			if iv := sr.intervals[cur-1]; iv != nil {
+	if step := sr.tl.Step; step > 0 {
+		if cur := uint32(time.Since(t0) / step); cur > 0 {
+			if iv := sr.tl.Intervals[cur-1]; iv != nil {
 				it := iv.Totals()
-				secs := sr.interval.Seconds()
+				secs := step.Seconds()
 				p.LastIntendedRPS, p.LastAchievedRPS = float64(it.Intended)/secs, float64(it.Issued)/secs
-				all := judgedSeries(iv, -1)
+				all := iv.Select(-1)
 				p.LastP50, p.LastP99 = time.Duration(all.Response.ValueAtQuantile(50)), time.Duration(all.Response.ValueAtQuantile(99))
 			}
 		}
@@ -572,7 +562,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		cn.total.InFlightAtEnd += agentInFlight
 		cn.stage = nil
 	}
-	st, err := buildStage(sr, lost, inFlight)
+	st, err := report.Stage(sr.tl, sr.played(lost, inFlight))
 	if err != nil {
 		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
@@ -599,10 +589,10 @@ func hasGap(sr *stageRun, name string) bool {
 // intervals they were due in: per interval, what its share owns there
 // minus what its agent reported reaching.
 func (r *run) placeLost(sr *stageRun, j *agentJob) {
-	if j.first >= j.end || sr.interval <= 0 {
+	if j.first >= j.end || sr.tl.Step <= 0 {
 		return
 	}
-	iv := sr.interval
+	iv := sr.tl.Step
 	k := uint32(sr.sched.At(j.first) / iv)
 	last := uint32(sr.sched.At(j.end-1) / iv)
 	for ; k <= last; k++ {
@@ -618,126 +608,18 @@ func (r *run) placeLost(sr *stageRun, j *agentJob) {
 	}
 }
 
-// buildStage turns merged data into the stage report.
-func buildStage(sr *stageRun, lost, inFlight uint64) (reporters.Stage, error) {
-	t := sr.total.Totals()
-	resp, svc := sr.geom.New(), sr.geom.New()
-	for _, s := range sr.total.Series {
-		if err := metrics.Merge(resp, s.Response); err != nil {
-			return reporters.Stage{}, err
-		}
-		if err := metrics.Merge(svc, s.Service); err != nil {
-			return reporters.Stage{}, err
-		}
-	}
-	enc, err := metrics.EncodeHistogram(resp)
-	if err != nil {
-		return reporters.Stage{}, err
-	}
-	dur := sr.dur.Seconds()
-	st := reporters.Stage{
-		Name: sr.name, Target: sr.target,
-		Intended: sr.intended, Issued: t.Issued, Succeeded: t.Succeeded, Failed: t.Failed,
-		Dropped: t.Dropped, Lost: lost, InFlightAtEnd: inFlight,
-		DurationS:      dur,
-		IntendedRPS:    float64(sr.intended) / dur,
-		AchievedRPS:    float64(t.Issued) / dur,
-		ResponseTimeMS: percentiles(resp),
-		ServiceTimeMS:  percentiles(svc),
-		SendLagMS:      percentiles(sr.total.SendLag),
-		Errors:         errorMap(t),
-		BytesIn:        t.BytesIn,
-		BodyTruncated:  t.BodyTruncated,
-		ConnWaits:      t.ConnWaits,
-		OverRange:      t.OverRange,
-		Histogram:      string(enc),
-		Stopped:        sr.stopped,
-	}
-	for c, n := range t.DroppedBy {
-		if n > 0 {
-			if st.DroppedBy == nil {
-				st.DroppedBy = map[string]uint64{}
-			}
-			st.DroppedBy[metrics.DropCause(c).String()] = n
-		}
-	}
-	for k, s := range sr.total.Series {
-		st.Requests = append(st.Requests, reporters.Request{
-			Name: sr.reqs[k].Name, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
-			Errors: errorMap(s.Counters), ResponseTimeMS: percentiles(s.Response),
-		})
-	}
-	var last uint32
-	for idx := range sr.intervals {
-		last = max(last, idx)
-	}
-	for idx := range sr.lostAt {
-		last = max(last, idx)
-	}
-	if len(sr.intervals)+len(sr.lostAt) > 0 {
-		for idx := uint32(0); idx <= last; idx++ {
-			iv := reporters.Interval{TS: float64(idx) * float64(sr.intervalLen()) / 1e9, Lost: sr.lostAt[idx]}
-			if m := sr.intervals[idx]; m != nil {
-				tt := m.Totals()
-				h := sr.geom.New()
-				for k, s := range m.Series {
-					if err := metrics.Merge(h, s.Response); err != nil {
-						return reporters.Stage{}, err
-					}
-					if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
-						iv.Requests = append(iv.Requests, reporters.IntervalRequest{
-							Name: sr.reqs[k].Name, Intended: s.Intended, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed,
-							Dropped: s.Dropped, P50MS: ms(s.Response.ValueAtQuantile(50)), P99MS: ms(s.Response.ValueAtQuantile(99)),
-						})
-					}
-				}
-				iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
-				iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
-				if h.TotalCount() > 0 {
-					enc, err := metrics.EncodeHistogram(h)
-					if err != nil {
-						return reporters.Stage{}, err
-					}
-					iv.Histogram = string(enc)
-				}
-				iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(m.SendLag.ValueAtQuantile(99))
-				iv.CPUS = (m.CPU / time.Duration(sr.cpuShare)).Seconds()
-			}
-			st.Intervals = append(st.Intervals, iv)
-		}
-	}
-	return st, nil
+// played is what report.Stage needs of sr beside its merged data.
+func (sr *stageRun) played(lost, inFlight uint64) report.Played {
+	return report.Played{Name: sr.name, Target: sr.target, Intended: sr.intended, Duration: sr.dur,
+		Lost: lost, InFlight: inFlight, LostAt: sr.lostAt, CPUShare: sr.cpuShare, Stopped: sr.stopped}
 }
 
-// generatorHealth fills the stage's generator cost and flags a stage the
-// generator (not the target) limited.
+// generatorHealth fills the stage's generator cost, flags a stage the
+// generator (not the target) limited, and warns.
 func (r *run) generatorHealth(st *reporters.Stage, sr *stageRun) {
-	cpu := sr.total.CPU / time.Duration(sr.cpuShare)
-	st.AgentCPUS = cpu.Seconds()
-	if done := st.Succeeded + st.Failed; done > 0 {
-		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
-	}
-	if lag := time.Duration(sr.total.SendLag.ValueAtQuantile(99)); sr.total.SendLag.TotalCount() > 0 && lag > r.cfg.MaxSendLag {
-		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
-			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
-			lag.Round(10*time.Microsecond), r.cfg.MaxSendLag))
-	}
-	if st.Dropped > 0 {
-		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
-			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
-			st.Dropped, sr.limits.MaxInFlight))
-	}
-	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
-		// Not generator-limited (the pool is the user's setting), but the
-		// client held those sends back: say so where the numbers are read.
-		r.warn("stage %s: %d of %d requests (%.1f%%) waited for a pooled connection at the bound of %d per agent; their response times include that wait. If the target can take more connections, raise client.max_conns (or --max-conns)",
-			sr.name, st.ConnWaits, st.Issued, 100*float64(st.ConnWaits)/float64(st.Issued), sr.limits.MaxConns)
-	}
-	if len(st.GeneratorNotes) > 0 {
-		st.GeneratorLimited = true
-		for _, n := range st.GeneratorNotes {
-			r.warn("stage %s is generator-limited: %s", sr.name, n)
-		}
+	for _, w := range report.GeneratorHealth(st, sr.tl.Total, report.Generator{MaxSendLag: r.cfg.MaxSendLag,
+		MaxInFlight: sr.limits.MaxInFlight, MaxConns: sr.limits.MaxConns, CPUShare: sr.cpuShare}) {
+		r.warn("%s", w)
 	}
 }
 
@@ -747,14 +629,14 @@ func (r *run) targetLoad(st *reporters.Stage, sr *stageRun) {
 	if sr.probe == nil {
 		return
 	}
-	got, err := sr.probe.stop()
+	got, err := sr.probe.Stop()
 	if err != nil {
 		r.warn("stage %s: could not read the target's metrics: %v", sr.name, err)
 		return
 	}
-	st.Components = got.loads
-	if len(got.loads) > 0 {
-		st.Bottleneck = got.loads[0].Component
+	st.Components = got.Loads
+	if len(got.Loads) > 0 {
+		st.Bottleneck = got.Loads[0].Component
 	}
-	st.HitRate = got.hitRate
+	st.HitRate = got.HitRate
 }

@@ -1,4 +1,4 @@
-package coordinator
+package livemetrics
 
 import (
 	"context"
@@ -19,11 +19,11 @@ import (
 // histogram the coordinator exports while a run plays.
 var liveBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
-// live exports the run as it plays on a Prometheus /metrics endpoint: the
+// Exporter exports the run as it plays on a Prometheus /metrics endpoint: the
 // merged counters and response times of every snapshot, by stage and
 // request name, the agents alive and the last interval's send lag. It is
 // a prometheus.Collector over state merge updates; Serve runs its server.
-type live struct {
+type Exporter struct {
 	mu     sync.Mutex
 	series map[liveKey]*liveSeries
 	lag    map[string]float64 // by stage: the last snapshot's send-lag p99, seconds
@@ -42,8 +42,8 @@ type liveSeries struct {
 	sum                                  float64 // seconds
 }
 
-func newLive() *live {
-	return &live{
+func New() *Exporter {
+	return &Exporter{
 		series: map[liveKey]*liveSeries{}, lag: map[string]float64{},
 		descCount: prometheus.NewDesc("surge_run_requests_total",
 			"Arrivals of the run by stage, request name and what became of them: intended, issued, succeeded, dropped.",
@@ -59,8 +59,8 @@ func newLive() *live {
 	}
 }
 
-// observe adds one agent snapshot of stage to the exported state.
-func (l *live) observe(stage string, names []string, iv *metrics.Interval) {
+// Observe adds one agent snapshot of stage to the exported state.
+func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	if l == nil {
 		return
 	}
@@ -99,14 +99,14 @@ func (l *live) observe(stage string, names []string, iv *metrics.Interval) {
 }
 
 // Describe implements prometheus.Collector.
-func (l *live) Describe(ch chan<- *prometheus.Desc) {
+func (l *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (l *live) Collect(ch chan<- prometheus.Metric) {
+func (l *Exporter) Collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for k, s := range l.series {
@@ -130,8 +130,8 @@ func (l *live) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(l.descAlive, prometheus.GaugeValue, float64(l.alive))
 }
 
-// setAlive records how many agents are alive.
-func (l *live) setAlive(n int) {
+// SetAlive records how many agents are alive.
+func (l *Exporter) SetAlive(n int) {
 	if l == nil {
 		return
 	}
@@ -140,9 +140,9 @@ func (l *live) setAlive(n int) {
 	l.mu.Unlock()
 }
 
-// serveLive serves l on addr at /metrics; it returns the bound address
+// Serve serves l on addr at /metrics; it returns the bound address
 // and a stop function that shuts the server down and waits for it.
-func serveLive(addr string, l *live) (string, func(), error) {
+func Serve(addr string, l *Exporter) (string, func(), error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(l); err != nil {
 		return "", nil, err

@@ -1,4 +1,4 @@
-package coordinator
+package predict
 
 import (
 	"fmt"
@@ -47,7 +47,7 @@ type Prediction struct {
 // bundled examples) give the default 1,000-entry cache (targets/doc.go).
 const predDefaultHitRate = 0.66
 
-// PredictStage predicts stage k of sc, a bundled stage. ok is false (no error) for a URL stage or
+// Stage predicts stage k of sc, a bundled stage. ok is false (no error) for a URL stage or
 // "echo". hitRate >= 0 overrides the cache hit rate (the coordinator passes the hit rate it
 // measured on the target's /metrics); hitRate < 0 means: sc.Capacity.CacheHitRate when the
 // scenario gives one, else 0.66 (say "assumed" in Working).
@@ -82,7 +82,7 @@ const predDefaultHitRate = 0.66
 //	              db-primary pool: s·r(1−h)R + w'W;  replica-* (n−1) × pool: (n−1)s·r(1−h)R_rep
 //
 // and the ceiling is the smallest servers ÷ demand (capacity.Bottleneck).
-func PredictStage(sc *scenario.Scenario, k int, hitRate float64) (p Prediction, ok bool, err error) {
+func Stage(sc *scenario.Scenario, k int, hitRate float64) (p Prediction, ok bool, err error) {
 	if sc == nil || k < 0 || k >= len(sc.Stages) {
 		n := 0
 		if sc != nil {
@@ -330,7 +330,7 @@ func predCacheHit(c targets.CacheTierConfig, h predHitRate) float64 {
 	return h.value
 }
 
-// predictConfig is PredictStage for one topology config (a value or a pointer).
+// predictConfig is Stage for one topology config (a value or a pointer).
 func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 	cfg, err := predDeref(cfg)
 	if err != nil {

@@ -1,4 +1,4 @@
-package coordinator
+package predict
 
 import (
 	"errors"
@@ -189,22 +189,22 @@ func TestPredictMix(t *testing.T) {
 func TestPredictStageNotBundled(t *testing.T) {
 	sc := predictScenario(scenario.Stage{Name: "mine", URL: "http://127.0.0.1:8080"}, scenario.Stage{Name: "echo", Bundled: "echo"})
 	for k := range sc.Stages {
-		p, ok, err := PredictStage(sc, k, -1)
+		p, ok, err := Stage(sc, k, -1)
 		if ok || err != nil || p.CeilingRPS != 0 || p.Bottleneck != "" {
-			t.Errorf("stage %d: PredictStage = %+v, %v, %v; want ok false, no error", k, p, ok, err)
+			t.Errorf("stage %d: Stage = %+v, %v, %v; want ok false, no error", k, p, ok, err)
 		}
 	}
-	if _, _, err := PredictStage(sc, 2, -1); err == nil {
+	if _, _, err := Stage(sc, 2, -1); err == nil {
 		t.Errorf("stage out of range: no error")
 	}
 	sc = predictScenario(scenario.Stage{Name: "split", Bundled: "split"})
 	for _, h := range []float64{math.NaN(), 1.5} {
-		if _, _, err := PredictStage(sc, 0, h); !errors.Is(err, capacity.ErrInvalid) {
+		if _, _, err := Stage(sc, 0, h); !errors.Is(err, capacity.ErrInvalid) {
 			t.Errorf("hit rate %v: err %v; want ErrInvalid", h, err)
 		}
 	}
 	sc = predictScenario(scenario.Stage{Name: "nope", Bundled: "no-such-topology"})
-	if _, _, err := PredictStage(sc, 0, -1); !errors.Is(err, targets.ErrUnknownTopology) {
+	if _, _, err := Stage(sc, 0, -1); !errors.Is(err, targets.ErrUnknownTopology) {
 		t.Errorf("unknown topology: err %v", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestPredictStageHitRate(t *testing.T) {
 	sc := predictScenario(scenario.Stage{Name: "cache", Bundled: "cache"})
 	check := func(given, want float64, source string) {
 		t.Helper()
-		p, ok, err := PredictStage(sc, 0, given)
+		p, ok, err := Stage(sc, 0, given)
 		if !ok || err != nil || p.HitRate != want || !strings.Contains(p.Working, "cache hit rate "+predPct(want)+" ("+source+")") {
 			t.Errorf("hit rate %v: %+v, %v, %v; want %v (%s)", given, p, ok, err, want, source)
 		}
@@ -229,7 +229,7 @@ func TestPredictStageHitRate(t *testing.T) {
 
 	// No cache in split: the hit rate is 0 and not mentioned.
 	sc.Stages[0] = scenario.Stage{Name: "split", Bundled: "split"}
-	p, _, _ := PredictStage(sc, 0, 0.7)
+	p, _, _ := Stage(sc, 0, 0.7)
 	if p.HitRate != 0 || strings.Contains(p.Working, "hit rate") {
 		t.Errorf("split: %+v", p)
 	}
@@ -246,9 +246,9 @@ func TestPredictStageDefaults(t *testing.T) {
 	sc := predictScenario(stages...)
 	got := map[string]Prediction{}
 	for k, st := range sc.Stages {
-		p, ok, err := PredictStage(sc, k, -1)
+		p, ok, err := Stage(sc, k, -1)
 		if !ok || err != nil || !(p.CeilingRPS > 0) || math.IsInf(p.CeilingRPS, 0) || p.Bottleneck == "" || len(p.Components) == 0 {
-			t.Fatalf("%s: PredictStage = %+v, %v, %v", st.Name, p, ok, err)
+			t.Fatalf("%s: Stage = %+v, %v, %v", st.Name, p, ok, err)
 		}
 		if !strings.HasPrefix(p.Working, "mix 90% reads (GET /items/…), 10% POST /items") {
 			t.Errorf("%s: working %q", st.Name, p.Working)
@@ -289,7 +289,7 @@ func TestPredictStageDefaults(t *testing.T) {
 	mr := must(targets.DefaultConfig("multi-region")).(*targets.MultiRegionConfig)
 	sc = predictScenario(scenario.Stage{Name: "multi-region", Bundled: "multi-region"})
 	sc.Requests[0].Headers = map[string]string{"X-Region": "{{choice us-east eu-west ap-south}}"}
-	p, ok, err := PredictStage(sc, 0, -1)
+	p, ok, err := Stage(sc, 0, -1)
 	if !ok || err != nil {
 		t.Fatalf("multi-region spread: %v, %v", ok, err)
 	}

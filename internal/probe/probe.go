@@ -1,4 +1,4 @@
-package coordinator
+package probe
 
 import (
 	"cmp"
@@ -17,7 +17,7 @@ import (
 	"github.com/surgeload/surge/reporters"
 )
 
-// The target metrics a probe reads; every bundled component exports them
+// The target metrics a Probe reads; every bundled component exports them
 // with the label component="name" (see targets/internal/metricdef).
 const (
 	metricUtilisation = "surge_target_utilisation"
@@ -31,9 +31,9 @@ const (
 // maxMetricsBytes bounds one scrape of a target's /metrics.
 const maxMetricsBytes = 4 << 20
 
-// probe samples a target's Prometheus /metrics while a stage plays, to
+// Probe samples a target's Prometheus /metrics while a stage plays, to
 // find the component that limited it. Its goroutine ends at stop.
-type probe struct {
+type Probe struct {
 	url    string
 	client *http.Client
 	every  time.Duration
@@ -47,7 +47,7 @@ type probe struct {
 	done     chan struct{}
 }
 
-// targetSample is one scrape: per component, the series a probe reads.
+// targetSample is one scrape: per component, the series a Probe reads.
 type targetSample struct {
 	at   time.Time
 	util map[string]float64
@@ -60,18 +60,20 @@ type targetSample struct {
 	caches       bool
 }
 
-// targetReading is what a probe read over a stage: the load of each
+// Reading is what a Probe read over a stage: the load of each
 // component, the most loaded first, and the cache hit rate over the
 // window (nil without a cache, or without lookups).
-type targetReading struct {
-	loads   []reporters.ComponentLoad
-	hitRate *float64
+type Reading struct {
+	// Loads are the components' loads, the most loaded first.
+	Loads []reporters.ComponentLoad
+	// HitRate is the caches' hit rate, 0..1; nil without one.
+	HitRate *float64
 }
 
-// startProbe scrapes base+"/metrics" at from (the stage's T0, so that
+// Start scrapes base+"/metrics" at from (the stage's T0, so that
 // the window is the stage's) and every interval after it until stop.
-func startProbe(base string, from time.Time, every time.Duration) *probe {
-	p := &probe{
+func Start(base string, from time.Time, every time.Duration) *Probe {
+	p := &Probe{
 		url:    base + "/metrics",
 		client: &http.Client{Timeout: 2 * time.Second},
 		every:  every,
@@ -104,7 +106,7 @@ func startProbe(base string, from time.Time, every time.Duration) *probe {
 
 // stop takes a last sample, ends the goroutine and returns what the
 // samples tell.
-func (p *probe) stop() (targetReading, error) {
+func (p *Probe) Stop() (Reading, error) {
 	p.stopOnce.Do(func() {
 		close(p.quit)
 		<-p.done
@@ -113,9 +115,9 @@ func (p *probe) stop() (targetReading, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.samples) == 0 {
-		return targetReading{}, p.err
+		return Reading{}, p.err
 	}
-	return targetReading{loads: componentLoads(p.samples), hitRate: hitRate(p.samples)}, nil
+	return Reading{Loads: componentLoads(p.samples), HitRate: hitRate(p.samples)}, nil
 }
 
 // hitRate is the hit rate of the target's caches between the first and
@@ -136,7 +138,7 @@ func hitRate(samples []targetSample) *float64 {
 	return &v
 }
 
-func (p *probe) scrape() {
+func (p *Probe) scrape() {
 	s, err := p.fetch()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -147,7 +149,7 @@ func (p *probe) scrape() {
 	p.samples = append(p.samples, s)
 }
 
-func (p *probe) fetch() (targetSample, error) {
+func (p *Probe) fetch() (targetSample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
@@ -165,7 +167,7 @@ func (p *probe) fetch() (targetSample, error) {
 	return parseTargetMetrics(io.LimitReader(resp.Body, maxMetricsBytes))
 }
 
-// parseTargetMetrics reads the series a probe needs from Prometheus text.
+// parseTargetMetrics reads the series a Probe needs from Prometheus text.
 func parseTargetMetrics(r io.Reader) (targetSample, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(r)

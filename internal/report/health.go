@@ -1,0 +1,96 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
+)
+
+// Generator is what judging the generator's own health needs to know.
+type Generator struct {
+	// MaxSendLag is the send-lag p99 above which a stage is flagged
+	// generator-limited.
+	MaxSendLag time.Duration
+	// MaxInFlight and MaxConns are the stage's per-agent limits, named in
+	// the advice.
+	MaxInFlight, MaxConns int
+	// CPUShare divides reported CPU (see Played.CPUShare).
+	CPUShare int
+}
+
+// GeneratorHealth fills the stage's generator cost and flags a stage the
+// generator (not the target) limited. It returns the warnings to show,
+// in order.
+func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) (warnings []string) {
+	cpu := total.CPU / time.Duration(max(g.CPUShare, 1))
+	st.AgentCPUS = cpu.Seconds()
+	if done := st.Succeeded + st.Failed; done > 0 {
+		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
+	}
+	if lag := time.Duration(total.SendLag.ValueAtQuantile(99)); total.SendLag.TotalCount() > 0 && lag > g.MaxSendLag {
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
+			lag.Round(10*time.Microsecond), g.MaxSendLag))
+	}
+	if st.Dropped > 0 {
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
+			st.Dropped, g.MaxInFlight))
+	}
+	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
+		// Not generator-limited (the pool is the user's setting), but the
+		// client held those sends back: say so where the numbers are read.
+		warnings = append(warnings, fmt.Sprintf("stage %s: %d of %d requests (%.1f%%) waited for a pooled connection at the bound of %d per agent; their response times include that wait. If the target can take more connections, raise client.max_conns (or --max-conns)",
+			st.Name, st.ConnWaits, st.Issued, 100*float64(st.ConnWaits)/float64(st.Issued), g.MaxConns))
+	}
+	if len(st.GeneratorNotes) > 0 {
+		st.GeneratorLimited = true
+		for _, n := range st.GeneratorNotes {
+			warnings = append(warnings, fmt.Sprintf("stage %s is generator-limited: %s", st.Name, n))
+		}
+	}
+	return warnings
+}
+
+// Ceiling measures a played stage's ceiling from its intervals (of length
+// step). The intervals in which the target fell behind (successes under
+// 95% of the arrivals, whether the rest failed, waited or timed out) are
+// saturated; with at least reporters.CeilingWindow of them the ceiling is
+// reached, and it is their median rate of successes: the plateau the
+// target holds while the load keeps climbing, robust to a lucky or an
+// unlucky interval. Otherwise the target kept up, and the ceiling is only
+// a lower bound: the highest rate of successes over CeilingWindow
+// consecutive intervals. nil for a stage without intervals.
+func Ceiling(ivs []reporters.Interval, step time.Duration) *reporters.Ceiling {
+	if len(ivs) == 0 || step <= 0 {
+		return nil
+	}
+	var saturated []float64
+	for _, iv := range ivs {
+		if iv.Intended > 0 && float64(iv.Succeeded) < 0.95*float64(iv.Intended) {
+			saturated = append(saturated, float64(iv.Succeeded)/step.Seconds())
+		}
+	}
+	if len(saturated) >= reporters.CeilingWindow {
+		slices.Sort(saturated)
+		n := len(saturated)
+		median := saturated[n/2]
+		if n%2 == 0 {
+			median = (saturated[n/2-1] + saturated[n/2]) / 2
+		}
+		return &reporters.Ceiling{MeasuredRPS: median, Method: reporters.CeilingGoodput, Reached: true}
+	}
+	w := min(reporters.CeilingWindow, len(ivs))
+	c := &reporters.Ceiling{Method: reporters.CeilingGoodput}
+	for i := 0; i+w <= len(ivs); i++ {
+		var ok uint64
+		for _, iv := range ivs[i : i+w] {
+			ok += iv.Succeeded
+		}
+		c.MeasuredRPS = max(c.MeasuredRPS, float64(ok)/(float64(w)*step.Seconds()))
+	}
+	return c
+}

@@ -1,0 +1,170 @@
+package report
+
+import (
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/reporters"
+)
+
+// Played is what a stage report needs beside the merged data: what was
+// scheduled and how the stage ended.
+type Played struct {
+	// Name and Target name the stage (a search step's name has its rate).
+	Name, Target string
+	// Intended is the arrivals of the schedule played; Duration its
+	// scheduled length.
+	Intended uint64
+	Duration time.Duration
+	// Lost is the arrivals owned by lost agents and never reached; LostAt
+	// places them in the intervals they were due in. InFlight is the
+	// requests issued without a reported completion at the end.
+	Lost, InFlight uint64
+	LostAt         map[uint32]uint64
+	// CPUShare divides reported CPU: embedded agents share one process and
+	// each reports it, so their sum counts it that many times. 0 means 1.
+	CPUShare int
+	// Stopped says why the stage stopped early; empty when it did not.
+	Stopped string
+}
+
+// Stage turns a stage's merged data into its report: the counts, the
+// percentiles of every request merged and of each, error classes, drop
+// causes and one entry per interval from the first to the last with data
+// (or lost arrivals).
+func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
+	t := tl.Total.Totals()
+	resp, svc := tl.Geometry.New(), tl.Geometry.New()
+	for _, s := range tl.Total.Series {
+		if err := metrics.Merge(resp, s.Response); err != nil {
+			return reporters.Stage{}, err
+		}
+		if err := metrics.Merge(svc, s.Service); err != nil {
+			return reporters.Stage{}, err
+		}
+	}
+	enc, err := metrics.EncodeHistogram(resp)
+	if err != nil {
+		return reporters.Stage{}, err
+	}
+	dur := p.Duration.Seconds()
+	st := reporters.Stage{
+		Name: p.Name, Target: p.Target,
+		Intended: p.Intended, Issued: t.Issued, Succeeded: t.Succeeded, Failed: t.Failed,
+		Dropped: t.Dropped, Lost: p.Lost, InFlightAtEnd: p.InFlight,
+		DurationS:      dur,
+		IntendedRPS:    float64(p.Intended) / dur,
+		AchievedRPS:    float64(t.Issued) / dur,
+		ResponseTimeMS: Percentiles(resp),
+		ServiceTimeMS:  Percentiles(svc),
+		SendLagMS:      Percentiles(tl.Total.SendLag),
+		Errors:         Errors(t),
+		BytesIn:        t.BytesIn,
+		BodyTruncated:  t.BodyTruncated,
+		ConnWaits:      t.ConnWaits,
+		OverRange:      t.OverRange,
+		Histogram:      string(enc),
+		Stopped:        p.Stopped,
+	}
+	for c, n := range t.DroppedBy {
+		if n > 0 {
+			if st.DroppedBy == nil {
+				st.DroppedBy = map[string]uint64{}
+			}
+			st.DroppedBy[metrics.DropCause(c).String()] = n
+		}
+	}
+	for k, s := range tl.Total.Series {
+		st.Requests = append(st.Requests, reporters.Request{
+			Name: tl.Names[k], Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
+			Errors: Errors(s.Counters), ResponseTimeMS: Percentiles(s.Response),
+		})
+	}
+	st.Intervals, err = intervals(tl, p)
+	return st, err
+}
+
+// intervals is the stage's time series: one entry per interval from 0 to
+// the last with data or lost arrivals.
+func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
+	last, ok := tl.Last()
+	for idx := range p.LostAt {
+		last, ok = max(last, idx), true
+	}
+	if !ok {
+		return nil, nil
+	}
+	share := time.Duration(max(p.CPUShare, 1))
+	var out []reporters.Interval
+	for idx := uint32(0); idx <= last; idx++ {
+		iv := reporters.Interval{TS: float64(idx) * float64(tl.Step) / 1e9, Lost: p.LostAt[idx]}
+		if m := tl.Intervals[idx]; m != nil {
+			if err := fillInterval(&iv, tl, m); err != nil {
+				return nil, err
+			}
+			iv.CPUS = (m.CPU / share).Seconds()
+		}
+		out = append(out, iv)
+	}
+	return out, nil
+}
+
+// fillInterval fills one interval's counts, percentiles and histogram
+// from its merged data m.
+func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Interval) error {
+	tt := m.Totals()
+	h := tl.Geometry.New()
+	for k, s := range m.Series {
+		if err := metrics.Merge(h, s.Response); err != nil {
+			return err
+		}
+		if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
+			iv.Requests = append(iv.Requests, reporters.IntervalRequest{
+				Name: tl.Names[k], Intended: s.Intended, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed,
+				Dropped: s.Dropped, P50MS: ms(s.Response.ValueAtQuantile(50)), P99MS: ms(s.Response.ValueAtQuantile(99)),
+			})
+		}
+	}
+	iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
+	iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
+	if h.TotalCount() > 0 {
+		enc, err := metrics.EncodeHistogram(h)
+		if err != nil {
+			return err
+		}
+		iv.Histogram = string(enc)
+	}
+	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(m.SendLag.ValueAtQuantile(99))
+	return nil
+}
+
+// Percentiles summarises a merged histogram in milliseconds.
+func Percentiles(h *hdrhistogram.Histogram) reporters.Percentiles {
+	if h.TotalCount() == 0 {
+		return reporters.Percentiles{}
+	}
+	return reporters.Percentiles{
+		P50:  ms(h.ValueAtQuantile(50)),
+		P90:  ms(h.ValueAtQuantile(90)),
+		P99:  ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)),
+		Max:  ms(h.Max()),
+		Mean: h.Mean() / 1e6,
+	}
+}
+
+func ms(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }
+
+// Errors lists failures by class; it is never nil so report.json always
+// carries an "errors" object.
+func Errors(c metrics.Counters) map[string]uint64 {
+	m := map[string]uint64{}
+	for o, n := range c.Errors {
+		if n > 0 {
+			m[metrics.Outcome(o).String()] = n
+		}
+	}
+	return m
+}

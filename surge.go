@@ -1,0 +1,289 @@
+package surge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/surgeload/surge/internal/coordinator"
+	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/stages"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/scenario"
+	"github.com/surgeload/surge/targets"
+)
+
+// Errors Run returns; test them with errors.Is. A scenario that cannot be
+// played matches scenario.ErrInvalid.
+var (
+	// ErrNoAgents: not enough compatible agents joined within the wait.
+	ErrNoAgents = coordinator.ErrNoAgents
+	// ErrTargetUnreachable: an agent could not reach (or may not reach) a
+	// stage's target before the stage started.
+	ErrTargetUnreachable = coordinator.ErrTargetUnreachable
+	// ErrRunFailed: the run started but could not be carried out fully.
+	ErrRunFailed = coordinator.ErrRunFailed
+	// ErrAgentLost: an agent was lost while it played a stage; the report
+	// counts its arrivals as lost. Also matches ErrRunFailed.
+	ErrAgentLost = coordinator.ErrAgentLost
+)
+
+// Progress is what a run shows once per heartbeat while a stage plays:
+// elapsed time, counts so far and the last complete interval's rates and
+// percentiles. Its String is one plain line.
+type Progress = coordinator.Progress
+
+// Options configure a run. The zero value of a field means its default
+// (see DefaultOptions), except where a field says otherwise.
+type Options struct {
+	// Agents is how many agents to start inside this program (embedded
+	// mode). Ignored when Expect > 0. Default 2.
+	Agents int
+	// Expect, when > 0, starts no agent and waits (at most Wait) for that
+	// many external agents to join GossipListen.
+	Expect int
+	// GossipListen is the ip:port agents join. Default 127.0.0.1:7946;
+	// use 127.0.0.1:0 for an ephemeral port (embedded mode).
+	GossipListen string
+	// Wait bounds how long to wait for agents to join. Default 30s.
+	Wait time.Duration
+	// Interval is the reporting interval. Default 1s.
+	Interval time.Duration
+	// MaxInFlight, Timeout, MaxBody and MaxConns, when set, pin the
+	// per-agent limits over every stage's client settings in the scenario
+	// (as the command line's flags do); nil leaves the scenario's value,
+	// else the default (10,000 in flight, 30s, 1 MiB, the engine's pool
+	// bound).
+	MaxInFlight *int
+	Timeout     *time.Duration
+	MaxBody     *int64
+	MaxConns    *int
+	// Capacity makes every stage search its capacity, as if each had
+	// mode: capacity; Search overrides the scenario's search settings.
+	Capacity bool
+	Search   Search
+	// MaxSendLag is the send-lag p99 above which a stage is flagged
+	// generator-limited. Default 5ms.
+	MaxSendLag time.Duration
+	// AgentTimeout declares an agent lost when nothing came from it for
+	// this long. Default 3s.
+	AgentTimeout time.Duration
+	// MaxClockOffset refuses an agent whose clock differs by more than
+	// this. Default 1s; negative means no limit.
+	MaxClockOffset time.Duration
+	// Log receives progress lines and warnings; nil discards them.
+	Log io.Writer
+	// Progress, if set, receives the playing stage's progress once per
+	// heartbeat instead of a plain line on Log.
+	Progress func(Progress)
+	// Listening, if set, is called with the bound gossip address before
+	// any agent is awaited.
+	Listening func(gossipAddr string)
+	// MetricsListen, if set, serves the run's live Prometheus metrics at
+	// /metrics on this ip:port; MetricsListening receives the bound
+	// address.
+	MetricsListen    string
+	MetricsListening func(addr string)
+	// GossipKey (16, 24 or 32 bytes) encrypts gossip. Embedded mode uses
+	// a random key when none is set.
+	GossipKey []byte
+	// DialOptions secure the gRPC connections to external agents (see the
+	// README's "running across machines"); empty means plaintext, which
+	// only loopback agents may use unless PlaintextRemote is set.
+	DialOptions     []grpc.DialOption
+	PlaintextRemote bool
+	// StartTarget starts a bundled topology and returns its base URL and a
+	// stop function; nil starts it from package targets on loopback.
+	StartTarget func(name string) (url string, stop func() error, err error)
+	// Verbose shows the gossip library's own log lines on Log.
+	Verbose bool
+}
+
+// Search overrides a capacity search's settings, field by field; zero
+// fields leave the scenario's value.
+type Search struct {
+	// Method is "binary" or "step".
+	Method string
+	// Start and Max are the first and highest rates tried, per second.
+	Start, Max float64
+	// Hold is how long each rate is held.
+	Hold time.Duration
+	// SLO are expressions every step must meet, like "p99 < 250ms".
+	SLO []string
+	// MaxSteps bounds the rates tried.
+	MaxSteps int
+}
+
+// DefaultOptions is embedded mode: two agents in this program, gossip on
+// 127.0.0.1:7946.
+func DefaultOptions() Options {
+	c := coordinator.DefaultConfig()
+	return Options{Agents: c.Agents, GossipListen: c.GossipListen, Wait: c.Wait, Interval: c.Interval,
+		MaxSendLag: c.MaxSendLag, AgentTimeout: c.AgentTimeout, MaxClockOffset: c.MaxClockOffset}
+}
+
+// Load reads and validates the scenario file at path. Every problem is
+// reported at once, one per line as FILE:LINE:COL: message, and the error
+// matches scenario.ErrInvalid. A bundled topology this build does not ship
+// is an error; warnings go to warn (nil ignores them).
+func Load(path string, warn func(*scenario.Error)) (*scenario.Scenario, error) {
+	return scenario.Load(path, parseOptions(warn))
+}
+
+// Parse validates a scenario from YAML source; name is used in messages.
+func Parse(name string, src []byte, warn func(*scenario.Error)) (*scenario.Scenario, error) {
+	return scenario.Parse(name, src, parseOptions(warn))
+}
+
+func parseOptions(warn func(*scenario.Error)) scenario.Options {
+	return scenario.Options{
+		IsBundled: func(name string) bool { _, ok := targets.Describe(name); return ok },
+		Warn:      warn,
+	}
+}
+
+// Build checks a scenario built in code, as Parse checks a file (every
+// problem at once, each with its field path), and fills in its defaults
+// and parsed thresholds. It changes sc and returns it.
+func Build(sc *scenario.Scenario) (*scenario.Scenario, error) {
+	if err := sc.Validate(parseOptions(nil)); err != nil {
+		return nil, err
+	}
+	sc.ApplyDefaults()
+	for i := range sc.Thresholds {
+		p, err := scenario.ParseThreshold(sc.Thresholds[i].Expr)
+		if err != nil { // Validate checked it
+			return nil, fmt.Errorf("%w: thresholds[%d]: %w", scenario.ErrInvalid, i, err)
+		}
+		sc.Thresholds[i].Parsed = p
+	}
+	return sc, nil
+}
+
+// Plan is a scenario compiled for a run: every stage's exact schedule (or
+// search settings) and client settings, checked before any load is sent.
+type Plan struct {
+	opts Options
+	plan *stages.Plan
+}
+
+// Compile checks sc with opts and compiles it; the error lists what
+// cannot be played and matches scenario.ErrInvalid (problems of a stage's
+// schedule are positioned in the scenario file).
+func Compile(sc *scenario.Scenario, opts Options) (*Plan, error) {
+	if sc == nil {
+		return nil, fmt.Errorf("%w: no scenario", scenario.ErrInvalid)
+	}
+	p, err := stages.Compile(sc, overrides(opts))
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{opts: opts, plan: p}, nil
+}
+
+// Run carries out the plan and returns its report. The report is returned
+// whenever load was sent, even with an error, so what was measured is
+// never lost; its Verdict says whether the run passed.
+func (p *Plan) Run(ctx context.Context) (*reporters.Report, error) {
+	return coordinator.Play(ctx, config(p.opts), p.plan)
+}
+
+// Run compiles sc with opts and carries it out: Compile, then Plan.Run.
+func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*reporters.Report, error) {
+	p, err := Compile(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Run(ctx)
+}
+
+// overrides turns the options' limits and search settings into the
+// compiler's.
+func overrides(o Options) stages.Overrides {
+	ov := stages.Overrides{Limits: engine.DefaultLimits(), Capacity: o.Capacity, Search: stages.SearchOverrides(o.Search)}
+	if o.MaxInFlight != nil {
+		ov.Limits.MaxInFlight, ov.Pinned.MaxInFlight = *o.MaxInFlight, true
+	}
+	if o.Timeout != nil {
+		ov.Limits.Timeout, ov.Pinned.Timeout = *o.Timeout, true
+		ov.Limits.Drain = *o.Timeout + time.Second // wait for in-flight requests as long as they may take
+	}
+	if o.MaxBody != nil {
+		ov.Limits.MaxBodyBytes, ov.Pinned.MaxBodyBytes = *o.MaxBody, true
+	}
+	if o.MaxConns != nil {
+		ov.Limits.MaxConns, ov.Pinned.MaxConns = *o.MaxConns, true
+	}
+	return ov
+}
+
+// config is the coordinator's configuration for the options.
+func config(o Options) coordinator.Config {
+	c := coordinator.DefaultConfig()
+	c.Overrides = overrides(o)
+	c.Expect, c.Capacity = o.Expect, o.Capacity
+	if o.Agents > 0 {
+		c.Agents = o.Agents
+	}
+	if o.GossipListen != "" {
+		c.GossipListen = o.GossipListen
+	}
+	c.Wait, c.Interval, c.MaxSendLag, c.AgentTimeout = o.Wait, o.Interval, o.MaxSendLag, o.AgentTimeout
+	switch {
+	case o.MaxClockOffset < 0:
+		c.MaxClockOffset = 0 // no limit
+	case o.MaxClockOffset > 0:
+		c.MaxClockOffset = o.MaxClockOffset
+	}
+	c.Log, c.Progress, c.Listening = o.Log, o.Progress, o.Listening
+	c.MetricsListen, c.MetricsListening = o.MetricsListen, o.MetricsListening
+	c.GossipKey, c.DialOptions, c.PlaintextRemote = o.GossipKey, o.DialOptions, o.PlaintextRemote
+	c.StartTarget = o.StartTarget
+	return c
+}
+
+// Exit codes of a run, as the coordinator command uses them.
+const (
+	ExitPass             = exitcode.OK
+	ExitThresholdsFailed = exitcode.ThresholdsFailed
+	ExitInvalid          = exitcode.Invalid
+	ExitCannotRun        = exitcode.CannotRun
+	ExitInvalidRun       = exitcode.InvalidRun
+)
+
+// Outcome judges what Run returned: the exit code and, unless the run
+// passed, an error saying why. An agent lost mid-run or a verdict of
+// invalid makes the run invalid (4): it cannot be judged; failed
+// thresholds fail it (1); a run that could not be carried out is 3, an
+// invalid scenario 2.
+func Outcome(rep *reporters.Report, runErr error) (code int, err error) {
+	switch {
+	case errors.Is(runErr, scenario.ErrInvalid):
+		return ExitInvalid, runErr
+	case rep != nil && errors.Is(runErr, ErrAgentLost):
+		return ExitInvalidRun, fmt.Errorf("the run is invalid: %w", runErr)
+	case runErr != nil:
+		return ExitCannotRun, runErr
+	case rep == nil:
+		return ExitCannotRun, errors.New("no report")
+	}
+	switch rep.Verdict {
+	case reporters.VerdictInvalid:
+		return ExitInvalidRun, fmt.Errorf("the run is invalid: %s", strings.Join(rep.Reasons, "; "))
+	case reporters.VerdictFail:
+		return ExitThresholdsFailed, fmt.Errorf("thresholds failed: %s", strings.Join(rep.Reasons, "; "))
+	}
+	return ExitPass, nil
+}
+
+// ExitCode is Outcome's code.
+func ExitCode(rep *reporters.Report, runErr error) int {
+	code, _ := Outcome(rep, runErr)
+	return code
+}
