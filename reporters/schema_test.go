@@ -216,19 +216,38 @@ func (w *schemaWalker) value(path string, typ reflect.Type, nullable bool, node 
 			t.Errorf("%s: map key %s: only string keys are supported by this test", path, typ.Key())
 		}
 		w.wantType(path, node, "object", nullable)
-		vals, ok := node["additionalProperties"].(map[string]any)
-		if !ok {
-			t.Errorf("%s: a map needs additionalProperties with the schema of its values", path)
+		ref, _ := node["$ref"].(string)
+		if ref == "" { // any keys
+			vals, ok := node["additionalProperties"].(map[string]any)
+			if !ok {
+				t.Errorf("%s: a map needs additionalProperties with the schema of its values, or a $ref to a def listing its keys", path)
+				return
+			}
+			w.value(path+"{}", typ.Elem(), false, vals)
 			return
 		}
-		w.value(path+"{}", typ.Elem(), false, vals)
-		if names, ok := node["propertyNames"].(map[string]any); ok {
-			ref, _ := names["$ref"].(string)
-			def, found := strings.CutPrefix(ref, "#/$defs/")
-			if d, ok := w.defs[def].(map[string]any); !found || !ok || d["type"] != "string" {
-				t.Errorf("%s: propertyNames %v; want a $ref to a string $def", path, names)
+		// A closed set of keys: a def without a type (the property's type
+		// says whether null is allowed) listing every key.
+		name, _ := strings.CutPrefix(ref, "#/$defs/")
+		def, ok := w.defs[name].(map[string]any)
+		if !ok {
+			t.Errorf("%s: $ref %s: no such $defs entry", path, ref)
+			return
+		}
+		w.seen[name] = true
+		keys, _ := def["properties"].(map[string]any)
+		if def["additionalProperties"] != false || len(keys) == 0 || def["type"] != nil {
+			t.Errorf("$defs/%s (keys of %s): want properties, additionalProperties false and no type", name, path)
+		}
+		if d, _ := def["description"].(string); d == "" {
+			t.Errorf("$defs/%s: no description", name)
+		}
+		for k, v := range keys {
+			vals, _ := v.(map[string]any)
+			if d, _ := vals["description"].(string); d == "" {
+				t.Errorf("$defs/%s: key %q has no description", name, k)
 			}
-			w.seen[def] = true
+			w.value(path+"{"+k+"}", typ.Elem(), false, vals)
 		}
 	case reflect.String:
 		w.wantType(path, node, "string", nullable)
