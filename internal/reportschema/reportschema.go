@@ -23,7 +23,8 @@ var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report schema: %w", err)
 	}
-	id, _ := doc.(map[string]any)["$id"].(string)
+	obj, _ := doc.(map[string]any)
+	id, _ := obj["$id"].(string)
 	if id == "" {
 		return nil, errors.New("report schema: no $id")
 	}
