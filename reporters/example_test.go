@@ -1,6 +1,8 @@
 package reporters_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/surgeload/surge/reporters"
@@ -33,4 +35,21 @@ func ExampleWriteText() {
 	//      service time  0.000  0.000  0.000  0.000  0.000  0.000
 	//          send lag  0.000  0.000  0.000  0.000  0.000  0.000
 	//   errors: http_5xx=1
+}
+
+// JSONSchema is the schema of report.json, for tools that check a report
+// without Go (write it to a file beside the reports).
+func ExampleJSONSchema() {
+	var s struct {
+		ID    string `json:"$id"`
+		Title string `json:"title"`
+	}
+	if err := json.Unmarshal(reporters.JSONSchema, &s); err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Title)
+	fmt.Println(s.ID)
+	// Output:
+	// Surge report (surge.report/v1)
+	// https://github.com/surgeload/surge/reporters/schema/report-v1.schema.json
 }
