@@ -264,6 +264,23 @@ type Ceiling struct {
 	Ratio               float64 `json:"ratio,omitempty"`
 }
 
+// How an agent was found lost (Gap.Cause).
+const (
+	// GapStream: its stream broke. An agent stops firing when its stream
+	// ends, so its share can be taken over at once.
+	GapStream = "stream broken"
+	// GapSilent: nothing came from it for the coordinator's --agent-timeout. It may
+	// still be firing (a one-way partition) until its lease runs out.
+	GapSilent = "silent"
+	// GapGossip: gossip declared it dead or gone.
+	GapGossip = "gossip: dead"
+	// GapError: it sent an error, or a message that does not add up.
+	GapError = "error"
+	// GapStopped: it stopped firing on its own (shut down, lease
+	// expired) and said so in Done.
+	GapStopped = "stopped early"
+)
+
 // Search outcomes (Search.Outcome).
 const (
 	// SearchFound: a rate held and a higher one broke the SLO, within the

@@ -10,21 +10,13 @@ import (
 	"github.com/surgeload/surge/scenario"
 )
 
-// How an agent was found lost (reporters.Gap.Cause).
+// How an agent was found lost: the report's closed set of gap causes.
 const (
-	// causeStream: its stream broke. An agent stops firing when its stream
-	// ends, so its share can be taken over at once.
-	causeStream = "stream broken"
-	// causeSilent: nothing came from it for Config.AgentTimeout. It may
-	// still be firing (a one-way partition) until its lease runs out.
-	causeSilent = "silent"
-	// causeGossip: gossip declared it dead or gone.
-	causeGossip = "gossip: dead"
-	// causeError: it sent an error, or a message that does not add up.
-	causeError = "error"
-	// causeStopped: it stopped firing on its own (shut down, lease
-	// expired) and said so in Done.
-	causeStopped = "stopped early"
+	causeStream  = reporters.GapStream
+	causeSilent  = reporters.GapSilent
+	causeGossip  = reporters.GapGossip
+	causeError   = reporters.GapError
+	causeStopped = reporters.GapStopped
 )
 
 // leaseSlack covers the network delay of the last message that renewed a

@@ -264,7 +264,7 @@ func TestEnumsMatchConstants(t *testing.T) {
 		"/$defs/Search/properties/outcome": constStrings(t, "reporters/report.go", "(Search.Outcome)"),
 		"/$defs/Ceiling/properties/method": constStrings(t, "reporters/report.go", "(Ceiling.Method)"),
 		"/$defs/Search/properties/method":  constStrings(t, "scenario/search.go", "Search methods (Search.Method)"),
-		"/$defs/Gap/properties/cause":      constStrings(t, "internal/coordinator/takeover.go", "(reporters.Gap.Cause)"),
+		"/$defs/Gap/properties/cause":      constStrings(t, "reporters/report.go", "(Gap.Cause)"),
 	}
 	got := map[string][]string{}
 	enums("", doc, got)
