@@ -355,52 +355,7 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	for pending := r.pendingReady(); pending > 0; pending = r.pendingReady() {
 		select {
 		case in := <-r.inbox:
-			t4 := time.Now().UnixNano()
-			c := in.c
-			switch {
-			case in.err != nil:
-				c.markLost(fmt.Errorf("agent %s: %w", c.name, in.err))
-			case c.ready || c.lost != nil:
-				// An agent admitted earlier (a late message of its last
-				// stage), or one already given up on.
-			case in.msg.GetReady() != nil:
-				rd := in.msg.GetReady()
-				if rd.GetProtocolVersion() != wire.ProtocolVersion {
-					c.markLost(fmt.Errorf("agent %s speaks protocol v%d, this coordinator speaks v%d", c.name, rd.GetProtocolVersion(), wire.ProtocolVersion))
-					break
-				}
-				c.clock.add(rd.GetEchoCoordinatorTimeUnixNano(), rd.GetReceiveTimeUnixNano(), rd.GetSendTimeUnixNano(), t4)
-				c.lease = time.Duration(rd.GetLeaseNanos())
-				if c.lease <= 0 || c.lease > time.Hour {
-					c.markLost(fmt.Errorf("agent %s announces a lease of %v; want (0, 1h]", c.name, c.lease))
-					break
-				}
-				c.heard = time.Now()
-				if err := c.ping(1); err != nil {
-					c.markLost(err)
-				}
-			case in.msg.GetHeartbeatAck() != nil:
-				// The first exchanges estimate the agent's clock: keep
-				// going until clockExchanges, then judge it.
-				ack := in.msg.GetHeartbeatAck()
-				c.clock.add(ack.GetEchoCoordinatorTimeUnixNano(), ack.GetReceiveTimeUnixNano(), ack.GetSendTimeUnixNano(), t4)
-				c.heard = time.Now()
-				if c.clock.n < clockExchanges {
-					if err := c.ping(ack.GetSeq() + 1); err != nil {
-						c.markLost(err)
-					}
-					break
-				}
-				if err := r.checkClock(c); err != nil {
-					c.markLost(err)
-					break
-				}
-				c.ready = true
-			case in.msg.GetError() != nil:
-				c.markLost(fmt.Errorf("agent %s refused the session: %s", c.name, in.msg.GetError().GetMessage()))
-			default:
-				c.markLost(fmt.Errorf("agent %s: unexpected first message", c.name))
-			}
+			r.handshake(in)
 		case <-timeout.C:
 			for _, c := range r.conns {
 				if !c.ready {
@@ -426,6 +381,58 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 	}
 	r.logf("%d agents ready: %s", len(names), strings.Join(names, ", "))
 	return nil
+}
+
+// handshake takes one message of an agent being connected: Ready (protocol
+// check, lease, first clock reading), the acks of the clock exchanges that
+// follow it until the clock can be judged, or a refusal.
+func (r *run) handshake(in inMsg) {
+	t4 := time.Now().UnixNano()
+	c := in.c
+	switch {
+	case in.err != nil:
+		c.markLost(fmt.Errorf("agent %s: %w", c.name, in.err))
+	case c.ready || c.lost != nil:
+		// An agent admitted earlier (a late message of its last
+		// stage), or one already given up on.
+	case in.msg.GetReady() != nil:
+		rd := in.msg.GetReady()
+		if rd.GetProtocolVersion() != wire.ProtocolVersion {
+			c.markLost(fmt.Errorf("agent %s speaks protocol v%d, this coordinator speaks v%d", c.name, rd.GetProtocolVersion(), wire.ProtocolVersion))
+			break
+		}
+		c.clock.add(rd.GetEchoCoordinatorTimeUnixNano(), rd.GetReceiveTimeUnixNano(), rd.GetSendTimeUnixNano(), t4)
+		c.lease = time.Duration(rd.GetLeaseNanos())
+		if c.lease <= 0 || c.lease > time.Hour {
+			c.markLost(fmt.Errorf("agent %s announces a lease of %v; want (0, 1h]", c.name, c.lease))
+			break
+		}
+		c.heard = time.Now()
+		if err := c.ping(1); err != nil {
+			c.markLost(err)
+		}
+	case in.msg.GetHeartbeatAck() != nil:
+		// The first exchanges estimate the agent's clock: keep
+		// going until clockExchanges, then judge it.
+		ack := in.msg.GetHeartbeatAck()
+		c.clock.add(ack.GetEchoCoordinatorTimeUnixNano(), ack.GetReceiveTimeUnixNano(), ack.GetSendTimeUnixNano(), t4)
+		c.heard = time.Now()
+		if c.clock.n < clockExchanges {
+			if err := c.ping(ack.GetSeq() + 1); err != nil {
+				c.markLost(err)
+			}
+			break
+		}
+		if err := r.checkClock(c); err != nil {
+			c.markLost(err)
+			break
+		}
+		c.ready = true
+	case in.msg.GetError() != nil:
+		c.markLost(fmt.Errorf("agent %s refused the session: %s", c.name, in.msg.GetError().GetMessage()))
+	default:
+		c.markLost(fmt.Errorf("agent %s: unexpected first message", c.name))
+	}
 }
 
 // admitJoiners, between stages, dials the agents that joined the cluster
