@@ -362,3 +362,71 @@ func TestResourceHockeyStick(t *testing.T) {
 		t.Errorf("p99 at 95%% load %v; want at least 3 × p99 at 50%% (%v)", high, low)
 	}
 }
+
+// TestHoldNeverEndsEarly checks that no hold ends before its cost has
+// passed on the monotonic clock, whatever the learnt timer lateness is:
+// n operations of cost d on s slots cannot finish in less than
+// ⌈n ÷ s⌉·d, and no single one in less than d. Both are lower bounds on
+// elapsed time, which a busy machine can only raise, so the test cannot
+// be fooled by load; it is on the real clock because that is where the
+// bug lived.
+//
+// The lateness estimate is primed as a loaded machine would leave it, up
+// to ten costs: hold used to aim every timer that much early and return
+// at once when the aim had passed, without ever updating the estimate
+// again (100 operations of 2 ms on one slot took 36 µs).
+func TestHoldNeverEndsEarly(t *testing.T) {
+	const d = 2 * time.Millisecond
+	for _, tt := range []struct {
+		slots, clients, ops int
+		primed              time.Duration
+	}{
+		{1, 1, 100, 0},
+		{1, 1, 100, d / 2},
+		{1, 1, 100, d},
+		{1, 1, 100, 10 * d},
+		{4, 8, 200, 10 * d}, // queued operations too: 50 rounds of 4
+	} {
+		t.Run(fmt.Sprintf("%d slots %d clients primed %v", tt.slots, tt.clients, tt.primed), func(t *testing.T) {
+			r := mustResource(t, ResourceConfig{Slots: tt.slots, QueueLimit: tt.clients}, "r", nil)
+			r.lateness.Store(int64(tt.primed))
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			shortest := time.Duration(math.MaxInt64)
+			start := time.Now()
+			for c := range tt.clients {
+				wg.Go(func() {
+					for i := c; i < tt.ops; i += tt.clients {
+						began := time.Now()
+						if err := r.Do(ctx, d); err != nil {
+							t.Error(err)
+							return
+						}
+						// A queued operation waited before its hold, so
+						// its call is at least as long as the hold.
+						took := time.Since(began)
+						mu.Lock()
+						shortest = min(shortest, took)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			rounds := (tt.ops + tt.slots - 1) / tt.slots
+			s := r.Stats()
+			t.Logf("%d × %v on %d slots: %v (at least %v), shortest call %v, busy %v, lateness estimate now %v",
+				tt.ops, d, tt.slots, elapsed, time.Duration(rounds)*d, shortest, s.BusyTime, time.Duration(r.lateness.Load()))
+			if elapsed < time.Duration(rounds)*d {
+				t.Errorf("%d operations of %v on %d slots took %v; want at least %v", tt.ops, d, tt.slots, elapsed, time.Duration(rounds)*d)
+			}
+			if shortest < d {
+				t.Errorf("an operation of %v returned after %v; want at least %v", d, shortest, d)
+			}
+			if s.Served != uint64(tt.ops) || s.BusyTime < time.Duration(tt.ops)*d {
+				t.Errorf("Stats = %+v; want %d served and at least %v busy", s, tt.ops, time.Duration(tt.ops)*d)
+			}
+		})
+	}
+}
