@@ -4,7 +4,7 @@ BUF       := $(GO) tool -modfile=tools/go.mod buf
 FUZZTIME  ?= 20s
 GOFILES    = $(shell git ls-files '*.go' | grep -v '^proto/gen/')
 
-.PHONY: all build test unit lint proto proto-check demo fuzz bench faults clean
+.PHONY: all build test unit test-under-load lint proto proto-check demo fuzz bench faults clean
 
 all: build
 
@@ -17,6 +17,10 @@ test: lint proto-check unit
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
+test-under-load:
+	GO=$(GO) bash scripts/test-under-load.sh
 
 ## lint: go vet, gofmt and buf lint (buf is pinned in tools/go.mod and built on first use)
 lint:

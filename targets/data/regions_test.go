@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,8 +12,14 @@ import (
 
 // TestRegionsWriteRTTOnlyOffPrimary checks a write pays the round trip
 // to the primary region only when its client is elsewhere, and reads
-// never do.
+// never do. It runs in a synctest bubble, where the round trip's timer
+// and the clock that measures it are fake: a forwarded write takes
+// exactly its RTT and a local operation no time at all, on any machine.
 func TestRegionsWriteRTTOnlyOffPrimary(t *testing.T) {
+	synctest.Test(t, testRegionsWriteRTTOnlyOffPrimary)
+}
+
+func testRegionsWriteRTTOnlyOffPrimary(t *testing.T) {
 	const rtt, euAP = 150 * time.Millisecond, 250 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	stores := map[string]Store{
@@ -25,8 +32,8 @@ func TestRegionsWriteRTTOnlyOffPrimary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Generous: a local operation costs microseconds; allow scheduling
-	// hiccups up to half the smallest RTT.
+	// A local operation takes no fake time; half the smallest RTT is the
+	// line between local and forwarded.
 	const local = rtt / 2
 	for _, tc := range []struct {
 		region  string
@@ -47,9 +54,8 @@ func TestRegionsWriteRTTOnlyOffPrimary(t *testing.T) {
 		if tc.region == "" {
 			want = "us-db"
 		}
-		// Timers only ever fire late, so the lower bound holds on every
-		// try; the upper bounds hold on the fastest of three, which a
-		// busy machine cannot spoil.
+		// Three tries each: the counts below expect them, and on the
+		// fake clock every try takes the same time.
 		fastestPut, fastestGet := time.Hour, time.Hour
 		for range 3 {
 			start := time.Now()
@@ -98,8 +104,12 @@ func TestRegionsWriteRTTOnlyOffPrimary(t *testing.T) {
 }
 
 // TestRegionsWithReplicas models cross-region replication: passive
-// regions read their own replica, which lags the primary region.
-func TestRegionsWithReplicas(t *testing.T) {
+// regions read their own replica, which lags the primary region. In a
+// synctest bubble the reads right after the write come exactly one RTT
+// (10 ms) after it, well within the lag, however busy the machine.
+func TestRegionsWithReplicas(t *testing.T) { synctest.Test(t, testRegionsWithReplicas) }
+
+func testRegionsWithReplicas(t *testing.T) {
 	const lag = 300 * time.Millisecond
 	rep := newTestReplicas(t, ReplicasConfig{Lag: lag, MaxKeys: 10}, 1, nil)
 	r, err := NewRegions("regions", RegionsConfig{Primary: "us", RTT: 10 * time.Millisecond},
@@ -109,24 +119,18 @@ func TestRegionsWithReplicas(t *testing.T) {
 	}
 	us := WithRegion(context.Background(), "us")
 	eu := WithRegion(context.Background(), "eu")
-	within(t, lag, func(start time.Time) bool {
-		put, err := r.Put(eu, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		euRead, _ := r.Get(eu, "k")
-		usRead, _ := r.Get(us, "k")
-		if time.Since(start) >= lag {
-			return false
-		}
-		if !euRead.Stale || euRead.Version != put.Version-1 {
-			t.Errorf("eu read right after the write = %+v; want version %d, stale", euRead, put.Version-1)
-		}
-		if usRead.Stale || usRead.Version != put.Version {
-			t.Errorf("us read right after the write = %+v; want version %d, fresh", usRead, put.Version)
-		}
-		return true
-	})
+	put, err := r.Put(eu, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	euRead, _ := r.Get(eu, "k")
+	usRead, _ := r.Get(us, "k")
+	if !euRead.Stale || euRead.Version != put.Version-1 {
+		t.Errorf("eu read right after the write = %+v; want version %d, stale", euRead, put.Version-1)
+	}
+	if usRead.Stale || usRead.Version != put.Version {
+		t.Errorf("us read right after the write = %+v; want version %d, fresh", usRead, put.Version)
+	}
 }
 
 func TestRegionsUnknownRegion(t *testing.T) {

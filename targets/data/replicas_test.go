@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,48 +19,33 @@ func newTestReplicas(t *testing.T, cfg ReplicasConfig, n int, reg prometheus.Reg
 	return r
 }
 
-// within runs f, which must finish before deadline d after start to be
-// meaningful; it retries a few times when the machine was too slow, and
-// skips the test if it never was fast enough.
-func within(t *testing.T, d time.Duration, f func(start time.Time) bool) {
-	t.Helper()
-	for range 5 {
-		start := time.Now()
-		if f(start) {
-			return
-		}
-	}
-	t.Skipf("the machine never ran the check within %v", d)
-}
-
 // TestReplicasLag shows the replication lag: a replica read within the
 // lag of a write returns the previous version, marked stale; after the
-// lag it returns the new one.
-func TestReplicasLag(t *testing.T) {
+// lag it returns the new one. It runs in a synctest bubble: no fake time
+// passes between the write and the read, and the sleep past the lag is
+// exact, so a busy machine can neither push the read past the lag nor
+// make the test skip its check.
+func TestReplicasLag(t *testing.T) { synctest.Test(t, testReplicasLag) }
+
+func testReplicasLag(t *testing.T) {
 	const lag = 300 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	r := newTestReplicas(t, ReplicasConfig{Lag: lag, MaxKeys: 100}, 2, reg)
 	ctx := context.Background()
-	var want uint64
-	within(t, lag, func(start time.Time) bool {
-		put, err := r.Put(ctx, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = put.Version
-		got, err := r.Get(ctx, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(start) >= lag {
-			return false // too slow to tell; the write may be visible
-		}
-		if got.Version != want-1 || !got.Stale || !strings.HasPrefix(got.Source, "db/replica-") {
-			t.Errorf("replica Get %v after Put of version %d = %+v; want version %d, stale, from a replica",
-				time.Since(start), want, got, want-1)
-		}
-		return true
-	})
+	start := time.Now()
+	put, err := r.Put(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := put.Version
+	got, err := r.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != want-1 || !got.Stale || !strings.HasPrefix(got.Source, "db/replica-") {
+		t.Errorf("replica Get %v after Put of version %d = %+v; want version %d, stale, from a replica",
+			time.Since(start), want, got, want-1)
+	}
 	// The primary has the write at once.
 	if got, _ := r.Primary().Get(ctx, "k"); got.Version != want || got.Stale || got.Source != "db/primary" {
 		t.Errorf("primary Get = %+v; want version %d, fresh, from db/primary", got, want)
@@ -157,40 +143,38 @@ func TestReplicasRoundRobinAndCapacity(t *testing.T) {
 }
 
 // TestReplicasReadYourWrites checks that a client that wrote reads from
-// the primary for the window after, and everyone else from replicas.
-func TestReplicasReadYourWrites(t *testing.T) {
+// the primary for the window after, and everyone else from replicas. Like
+// TestReplicasLag it runs in a synctest bubble, so the reads right after
+// the write all fall within the lag.
+func TestReplicasReadYourWrites(t *testing.T) { synctest.Test(t, testReplicasReadYourWrites) }
+
+func testReplicasReadYourWrites(t *testing.T) {
 	const lag = 300 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	r := newTestReplicas(t, ReplicasConfig{Lag: lag, ReadYourWrites: true, MaxKeys: 100}, 2, reg)
 	alice := WithClient(context.Background(), "alice")
 	bob := WithClient(context.Background(), "bob")
 	anonymous := context.Background()
-	within(t, lag, func(start time.Time) bool {
-		put, err := r.Put(alice, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _ := r.Get(alice, "k")
-		b, _ := r.Get(bob, "k")
-		anon, _ := r.Get(anonymous, "k")
-		view, _ := r.Replica(1).Get(alice, "k")
-		if time.Since(start) >= lag {
-			return false
-		}
-		if a.Version != put.Version || a.Stale || a.Source != "db/primary" {
-			t.Errorf("the writer's read = %+v; want its version %d from db/primary", a, put.Version)
-		}
-		if view.Source != "db/primary" || view.Version != put.Version {
-			t.Errorf("the writer's read through Replica(1) = %+v; want version %d from db/primary", view, put.Version)
-		}
-		if b.Version != put.Version-1 || !b.Stale || !strings.HasPrefix(b.Source, "db/replica-") {
-			t.Errorf("another client's read = %+v; want the stale version %d from a replica", b, put.Version-1)
-		}
-		if !strings.HasPrefix(anon.Source, "db/replica-") {
-			t.Errorf("an anonymous read came from %q; want a replica", anon.Source)
-		}
-		return true
-	})
+	put, err := r.Put(alice, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := r.Get(alice, "k")
+	b, _ := r.Get(bob, "k")
+	anon, _ := r.Get(anonymous, "k")
+	view, _ := r.Replica(1).Get(alice, "k")
+	if a.Version != put.Version || a.Stale || a.Source != "db/primary" {
+		t.Errorf("the writer's read = %+v; want its version %d from db/primary", a, put.Version)
+	}
+	if view.Source != "db/primary" || view.Version != put.Version {
+		t.Errorf("the writer's read through Replica(1) = %+v; want version %d from db/primary", view, put.Version)
+	}
+	if b.Version != put.Version-1 || !b.Stale || !strings.HasPrefix(b.Source, "db/replica-") {
+		t.Errorf("another client's read = %+v; want the stale version %d from a replica", b, put.Version-1)
+	}
+	if !strings.HasPrefix(anon.Source, "db/replica-") {
+		t.Errorf("an anonymous read came from %q; want a replica", anon.Source)
+	}
 	time.Sleep(lag + 20*time.Millisecond)
 	if a, _ := r.Get(alice, "k"); !strings.HasPrefix(a.Source, "db/replica-") || a.Stale {
 		t.Errorf("the writer's read after the window = %+v; want a fresh read from a replica", a)

@@ -301,7 +301,10 @@ func TestBreakerIsFailure(t *testing.T) {
 }
 
 // TestBreakerMiddleware runs the breaker in front of a real loopback
-// server whose handler fails on demand, with a real 150 ms cool-down.
+// server whose handler fails on demand, with a 150 ms cool-down on a fake
+// clock: however slow the requests are on a busy machine, the cool-down
+// ends only when the test moves the clock past it, so the open breaker is
+// seen open and then half-open.
 func TestBreakerMiddleware(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := BreakerConfig{ConsecutiveFailures: 2, CoolDown: 150 * time.Millisecond, HalfOpenProbes: 1}
@@ -309,6 +312,9 @@ func TestBreakerMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := newFakeClock()
+	b.now = clock.Now
+	b.origin = clock.Now()
 	var failing atomic.Bool
 	var served atomic.Int64
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -363,7 +369,7 @@ surge_target_breaker_state{component="app-breaker"} `+string(rune('0'+want))+"\n
 		t.Error("open: the app served a request; want it shielded")
 	}
 
-	time.Sleep(200 * time.Millisecond)
+	clock.Advance(200 * time.Millisecond)
 	state(HalfOpen)
 	failing.Store(false)
 	if resp := get(); resp.StatusCode != 204 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -196,9 +197,15 @@ func TestRateLimiterPerKey(t *testing.T) {
 	}
 }
 
-// TestRateLimiterThroughput drives a limiter on the real clock as fast as
-// it admits for half a second: what passes must be Burst + Rate·t.
-func TestRateLimiterThroughput(t *testing.T) {
+// TestRateLimiterThroughput drives a limiter on its default clock
+// (time.Now) as fast as it admits for half a second: what passes must be
+// Burst + Rate·t. It runs in a synctest bubble, so time.Now is a fake
+// clock that only moves while the client sleeps: a busy machine can
+// neither slow the client below the rate nor let the bucket overflow
+// while the client waits for a CPU.
+func TestRateLimiterThroughput(t *testing.T) { synctest.Test(t, testRateLimiterThroughput) }
+
+func testRateLimiterThroughput(t *testing.T) {
 	cfg := RateLimiterConfig{Rate: 200, Burst: 10, MaxKeys: 1}
 	l, err := NewRateLimiter("limiter", cfg, nil)
 	if err != nil {
@@ -224,11 +231,11 @@ func TestRateLimiterThroughput(t *testing.T) {
 
 // TestRateLimiterRefill checks over real loopback HTTP that a drained
 // bucket refuses with 429 and lets requests through again after refill.
+// The limiter runs on a fake clock that moves only when the test says, so
+// however long the requests take on a busy machine, no token is earned
+// during a burst.
 func TestRateLimiterRefill(t *testing.T) {
-	l, err := NewRateLimiter("limiter", RateLimiterConfig{Rate: 20, Burst: 5, MaxKeys: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, clock := newTestLimiter(t, RateLimiterConfig{Rate: 20, Burst: 5, MaxKeys: 1}, nil)
 	srv := httptest.NewServer(l.Middleware(okHandler))
 	defer srv.Close()
 	get := func() *http.Response {
@@ -266,7 +273,7 @@ func TestRateLimiterRefill(t *testing.T) {
 	if rem := last.Header.Get("X-RateLimit-Remaining"); rem != "0" {
 		t.Errorf("429 X-RateLimit-Remaining %q; want 0", rem)
 	}
-	time.Sleep(300 * time.Millisecond) // 6 tokens earned; the bucket holds 5
+	clock.Advance(300 * time.Millisecond) // 6 tokens earned; the bucket holds 5
 	ok, limited, _ = burst()
 	t.Logf("after 300 ms: %d passed, %d refused", ok, limited)
 	if ok < 4 || ok > 7 {

@@ -93,8 +93,28 @@ type backend struct {
 // (see BalancerConfig.Validate) or the metrics cannot be registered (a
 // Balancer of the same name already is).
 func NewBalancer(name string, cfg BalancerConfig, reg prometheus.Registerer) (*Balancer, error) {
+	return newBalancer(name, cfg, reg, nil)
+}
+
+// dialFunc opens a connection to a backend, with the signature of
+// net.Dialer.DialContext.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// newBalancer is NewBalancer with the dialer of every connection to the
+// backends, for proxied requests and health checks alike. Nil dials the
+// network, with DialTimeout for requests and the health check's Timeout
+// for checks. The tests pass an in-memory network's dialer, so that a
+// balancer, its backends and its health checks can run in a synctest
+// bubble, on a fake clock (connections on real sockets keep a bubble's
+// clock from moving).
+func newBalancer(name string, cfg BalancerConfig, reg prometheus.Registerer, dial dialFunc) (*Balancer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lb %s: %w", name, err)
+	}
+	proxyDial, checkDial := dial, dial
+	if dial == nil {
+		proxyDial = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+		checkDial = (&net.Dialer{Timeout: cfg.HealthCheck.Timeout}).DialContext
 	}
 	b := &Balancer{
 		name:  name,
@@ -103,7 +123,7 @@ func NewBalancer(name string, cfg BalancerConfig, reg prometheus.Registerer) (*B
 		transport: &http.Transport{
 			// Proxy is nil: never route backend traffic through an
 			// HTTP_PROXY from the environment.
-			DialContext: (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext: proxyDial,
 			// MaxInFlight bounds the connections in use; keep that many
 			// idle, or a busy balancer would close and reopen connections
 			// (and pile up TIME_WAIT sockets) at every burst.
@@ -160,7 +180,7 @@ func NewBalancer(name string, cfg BalancerConfig, reg prometheus.Registerer) (*B
 	if cfg.HealthCheck.Interval > 0 {
 		b.checkClient = &http.Client{
 			Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: cfg.HealthCheck.Timeout}).DialContext,
+				DialContext:         checkDial,
 				MaxIdleConnsPerHost: 1,
 				IdleConnTimeout:     IdleConnTimeout,
 			},

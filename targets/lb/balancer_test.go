@@ -9,9 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surgeload/surge/targets/internal/memnet"
 )
 
 // noChecks returns a default config with health checks off.
@@ -71,10 +74,16 @@ func TestWeightedRoundRobinSmoothCycle(t *testing.T) {
 // TestLeastConnectionsFavoursIdle drives a slow and a fast backend with
 // concurrent clients: least connections sends the slow one few requests,
 // since it keeps them in flight, where round robin would split 50:50.
-func TestLeastConnectionsFavoursIdle(t *testing.T) {
-	slow, fast := newBackend(t, "slow", 100*time.Millisecond), newBackend(t, "fast", time.Millisecond)
-	_, reg, front := startLB(t, noChecks(LeastConnections, slow, fast))
-	client := newClient(t)
+// It runs in a synctest bubble over memnet, so the two backends' delays
+// are exact fake time and the proxying adds none: the fast backend cannot
+// look slow because the machine is busy.
+func TestLeastConnectionsFavoursIdle(t *testing.T) { synctest.Test(t, testLeastConnectionsFavoursIdle) }
+
+func testLeastConnectionsFavoursIdle(t *testing.T) {
+	n := memnet.New()
+	slow, fast := newMemBackend(t, n, "slow", 100*time.Millisecond), newMemBackend(t, n, "fast", time.Millisecond)
+	_, reg, front := startMemLB(t, n, noChecks(LeastConnections, slow, fast))
+	client := newMemClient(t, n)
 	const workers, each = 8, 40
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -222,17 +231,23 @@ func TestRandomUniformAndSeeded(t *testing.T) {
 }
 
 // TestHealthCheckRemovesAndRestores makes a backend fail its checks,
-// watches it leave rotation, then heals it and watches it return.
+// watches it leave rotation, then heals it and watches it return. It runs
+// in a synctest bubble over memnet: check intervals and timeouts are fake
+// time and a check takes none, so a busy machine cannot time out a
+// healthy backend's checks and flap it out of rotation.
 func TestHealthCheckRemovesAndRestores(t *testing.T) {
-	a, b := newBackend(t, "a", 0), newBackend(t, "b", 0)
+	synctest.Test(t, testHealthCheckRemovesAndRestores)
+}
+
+func testHealthCheckRemovesAndRestores(t *testing.T) {
+	n := memnet.New()
+	a, b := newMemBackend(t, n, "a", 0), newMemBackend(t, n, "b", 0)
 	cfg := DefaultBalancerConfig()
 	cfg.Backends = backendsOf(a, b)
-	// Checks take well under a millisecond on loopback; 50ms of timeout
-	// and two failures in a row keep a busy machine from flapping a.
 	cfg.HealthCheck = HealthCheckConfig{Interval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond,
 		Path: "/health", FailThreshold: 2, RiseThreshold: 3}
-	bal, reg, front := startLB(t, cfg)
-	client := newClient(t)
+	bal, reg, front := startMemLB(t, n, cfg)
+	client := newMemClient(t, n)
 
 	waitFor(t, "first checks", func() bool { return a.checks.Load() > 0 && b.checks.Load() > 0 })
 	if got := metricValue(t, reg, "surge_target_backend_up", "backend", "b"); got != 1 {
@@ -274,15 +289,20 @@ func TestHealthCheckRemovesAndRestores(t *testing.T) {
 
 // TestHealthCheckDeadBackend checks that a backend whose process is gone
 // (connection refused) is taken out, and that with no healthy backend
-// the balancer answers 503.
-func TestHealthCheckDeadBackend(t *testing.T) {
-	a, b := newBackend(t, "a", 0), newBackend(t, "b", 0)
+// the balancer answers 503. Like TestHealthCheckRemovesAndRestores it
+// runs in a synctest bubble over memnet, where a dial to a closed server
+// is refused at once, as on loopback.
+func TestHealthCheckDeadBackend(t *testing.T) { synctest.Test(t, testHealthCheckDeadBackend) }
+
+func testHealthCheckDeadBackend(t *testing.T) {
+	n := memnet.New()
+	a, b := newMemBackend(t, n, "a", 0), newMemBackend(t, n, "b", 0)
 	cfg := DefaultBalancerConfig()
 	cfg.Backends = backendsOf(a, b)
 	cfg.HealthCheck = HealthCheckConfig{Interval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond,
 		Path: "/health", FailThreshold: 2, RiseThreshold: 1}
-	bal, reg, front := startLB(t, cfg)
-	client := newClient(t)
+	bal, reg, front := startMemLB(t, n, cfg)
+	client := newMemClient(t, n)
 
 	b.Close()
 	waitFor(t, "dead b out of rotation", func() bool { return !backendUp(bal, "b") })
@@ -505,13 +525,19 @@ func TestRegisterTwice(t *testing.T) {
 }
 
 // TestCloseStopsHealthChecks checks that no check runs after Close, and
-// that Close is idempotent.
-func TestCloseStopsHealthChecks(t *testing.T) {
-	a := newBackend(t, "a", 0)
+// that Close is idempotent. It runs in a synctest bubble over memnet, so
+// "a check cancelled by Close has landed" is a fact (synctest.Wait) rather
+// than a guess at how long a busy machine takes, and the 60 ms after it
+// are twelve check intervals of fake time.
+func TestCloseStopsHealthChecks(t *testing.T) { synctest.Test(t, testCloseStopsHealthChecks) }
+
+func testCloseStopsHealthChecks(t *testing.T) {
+	n := memnet.New()
+	a := newMemBackend(t, n, "a", 0)
 	cfg := DefaultBalancerConfig()
 	cfg.Backends = backendsOf(a)
 	cfg.HealthCheck.Interval, cfg.HealthCheck.Timeout = 5*time.Millisecond, 5*time.Millisecond
-	bal, err := NewBalancer("lb", cfg, nil)
+	bal, err := newBalancer("lb", cfg, nil, n.DialContext)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,8 +546,8 @@ func TestCloseStopsHealthChecks(t *testing.T) {
 		t.Errorf("Close() = %v", err)
 	}
 	// A check cancelled by Close may still reach the backend just after;
-	// let it land before counting.
-	time.Sleep(20 * time.Millisecond)
+	// once every goroutine of the bubble is blocked, it has landed.
+	synctest.Wait()
 	after := a.checks.Load()
 	time.Sleep(60 * time.Millisecond)
 	if got := a.checks.Load(); got != after {

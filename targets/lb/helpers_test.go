@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surgeload/surge/targets/internal/memnet"
 )
 
 // testBackend is a loopback HTTP server that answers every request with
@@ -32,6 +34,21 @@ func newBackend(t *testing.T, name string, delay time.Duration) *testBackend {
 	b := &testBackend{name: name, delay: delay}
 	b.healthy.Store(true)
 	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// newMemBackend is newBackend on the in-memory network n, at
+// http://name:80, for tests that run in a synctest bubble.
+func newMemBackend(t *testing.T, n *memnet.Network, name string, delay time.Duration) *testBackend {
+	t.Helper()
+	b := &testBackend{name: name, delay: delay}
+	b.healthy.Store(true)
+	srv, err := n.NewServer(name, http.HandlerFunc(b.serve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Server = srv
 	t.Cleanup(b.Close)
 	return b
 }
@@ -94,6 +111,37 @@ func startLB(t *testing.T, cfg BalancerConfig) (*Balancer, *prometheus.Registry,
 	front := httptest.NewServer(bal)
 	t.Cleanup(front.Close)
 	return bal, reg, front
+}
+
+// startMemLB is startLB on the in-memory network n: the balancer dials
+// its backends (requests and health checks) over n and is served at
+// http://lb:80. With memnet backends and newMemClient, everything runs
+// on channels, so a test can run in a synctest bubble: health-check
+// intervals and timeouts, backend delays and queue timeouts are then on
+// the bubble's fake clock, and a busy machine cannot make a check time
+// out or a fast backend look slow.
+func startMemLB(t *testing.T, n *memnet.Network, cfg BalancerConfig) (*Balancer, *prometheus.Registry, *httptest.Server) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	bal, err := newBalancer("lb", cfg, reg, n.DialContext)
+	if err != nil {
+		t.Fatalf("newBalancer: %v", err)
+	}
+	t.Cleanup(func() { _ = bal.Close() })
+	front, err := n.NewServer("lb", bal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(front.Close)
+	return bal, reg, front
+}
+
+// newMemClient is newClient dialling the in-memory network n.
+func newMemClient(t *testing.T, n *memnet.Network) *http.Client {
+	t.Helper()
+	c := &http.Client{Transport: n.Transport(), Timeout: 10 * time.Second}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // newClient returns a keep-alive client, its idle connections closed at
@@ -177,11 +225,12 @@ func findMetric(t *testing.T, reg *prometheus.Registry, name string, labels ...s
 	return 0, false
 }
 
-// waitFor polls cond every 5ms until it holds or 5s pass, then fails
-// the test with what.
+// waitFor polls cond every 5ms until it holds or a minute passes, then
+// fails the test with what: a hang guard, not a timing assertion. In a
+// synctest bubble both are fake time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

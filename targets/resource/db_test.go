@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,8 +44,11 @@ func TestDBConfigValidate(t *testing.T) {
 }
 
 // TestDBReadWriteCosts checks that reads and writes hold a connection for
-// their own costs, using the pool's busy time.
-func TestDBReadWriteCosts(t *testing.T) {
+// their own costs, using the pool's busy time, on a synctest bubble's
+// fake clock (see TestResourceBusyTime).
+func TestDBReadWriteCosts(t *testing.T) { synctest.Test(t, testDBReadWriteCosts) }
+
+func testDBReadWriteCosts(t *testing.T) {
 	db := mustDB(t, DBConfig{Pool: 2, QueueLimit: 2, Read: Constant(10 * ms), Write: Constant(30 * ms)}, "db", nil)
 	ctx := context.Background()
 	for range 4 {
@@ -109,7 +113,11 @@ surge_target_utilisation{component="db"} 1
 	wg.Wait()
 }
 
-func TestDBHandler(t *testing.T) {
+// TestDBHandler serves every method through the DB's handler, on a
+// synctest bubble's fake clock so that the busy time is exact.
+func TestDBHandler(t *testing.T) { synctest.Test(t, testDBHandler) }
+
+func testDBHandler(t *testing.T) {
 	db := mustDB(t, DBConfig{Pool: 1, Read: Constant(ms), Write: Constant(2 * ms)}, "db", nil)
 	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE"} {
 		rec := httptest.NewRecorder()
@@ -125,8 +133,11 @@ func TestDBHandler(t *testing.T) {
 }
 
 // TestDBSaturation drives reads closed-loop and checks the DB completes
-// Pool ÷ mean read cost reads per second.
-func TestDBSaturation(t *testing.T) {
+// Pool ÷ mean read cost reads per second, on a synctest bubble's fake
+// clock (see TestResourceSaturation).
+func TestDBSaturation(t *testing.T) { synctest.Test(t, testDBSaturation) }
+
+func testDBSaturation(t *testing.T) {
 	const pool = 4
 	read := LogNormalP99(5*ms, 20*ms)
 	db := mustDB(t, DBConfig{Pool: pool, QueueLimit: 1000, Read: read, Write: Constant(time.Second), Seed: 5}, "db", nil)
@@ -189,8 +200,13 @@ func TestNewSharedBoxRegistration(t *testing.T) {
 // TestSharedBoxSaturation drives GETs through a shared box closed-loop
 // and checks it saturates where the planning arithmetic for one machine
 // says: CPUs ÷ (mean app service + mean read), with the CPUs, not the
-// app's slots or the pool, the busy resource.
-func TestSharedBoxSaturation(t *testing.T) {
+// app's slots or the pool, the busy resource. Requests go straight to the
+// box's handler inside a synctest bubble, so the clients, the components'
+// timers and the clock of the throughput and utilisation share one fake
+// clock that the machine's load cannot stretch.
+func TestSharedBoxSaturation(t *testing.T) { synctest.Test(t, testSharedBoxSaturation) }
+
+func testSharedBoxSaturation(t *testing.T) {
 	cfg := SharedBoxConfig{
 		CPUs:          4,
 		CPUQueueLimit: 1024,

@@ -14,7 +14,9 @@ import (
 // d, and returns the completions per second of the ones that succeeded,
 // counted between warm and d − warm/2 so that neither the start nor the
 // operations cut short at the end skew it. Every goroutine has ended when
-// it returns.
+// it returns. The tests call it inside a synctest bubble, so d and the
+// rate are in the bubble's fake time: the clients never fall behind
+// because the machine is busy.
 func closedLoop(t *testing.T, clients int, d time.Duration, op func(context.Context) error) float64 {
 	t.Helper()
 	const warm = 200 * time.Millisecond
@@ -44,7 +46,8 @@ func closedLoop(t *testing.T, clients int, d time.Duration, op func(context.Cont
 // arrival times drawn from seed) and returns the response time of each
 // arrival that succeeded, measured from its intended arrival time, so a
 // driver that falls behind does not hide queueing (no coordinated
-// omission). It also returns how many failed. Every goroutine has ended
+// omission). It also returns how many failed. Inside a synctest bubble,
+// as the tests use it, arrivals and response times are exact fake time. Every goroutine has ended
 // when it returns; each operation is bounded by d + 10 s.
 func openLoop(t *testing.T, rate float64, d time.Duration, seed uint64, op func(context.Context) error) (rts []time.Duration, failed int) {
 	t.Helper()

@@ -124,10 +124,13 @@ func (c ResourceConfig) Validate() error {
 // without bound as the offered rate approaches that.
 //
 // Holding a slot is a Go timer, which fires late by 0.1–1 ms on a busy
-// machine; the Resource learns the mean lateness and sets its timers that
-// much early, so that on average a slot is held for the drawn cost. The
-// spread of the lateness remains: keep service times at a millisecond or
-// more for the arithmetic to hold within a few percent.
+// machine; the Resource learns the mean lateness and sets its first timer
+// that much early, but never lets a slot go before the drawn cost has
+// passed on the monotonic clock (an early wake-up sleeps out the rest).
+// So a Resource never serves faster than Slots ÷ mean, and on an idle
+// machine about that fast; a loaded machine can only make it slower.
+// Keep service times at a millisecond or more for the arithmetic to hold
+// within a few percent.
 //
 // A Resource is safe for concurrent use and owns no goroutines.
 type Resource struct {
@@ -341,35 +344,68 @@ func (r *Resource) setBusyLocked(busy int) {
 	r.busy = busy
 }
 
-// hold waits until cost after start, on a timer, or until ctx ends.
+// hold keeps the slot until cost after start has passed on the
+// monotonic clock, or until ctx ends.
 //
-// A Go timer fires late, by 0.1–1 ms on a busy machine, and a slot
-// held that much longer than its cost would put saturation a few percent
-// below Slots ÷ mean. So hold keeps a running mean of its timers'
-// lateness (an exponentially weighted mean over about the last 16
-// operations) and sets each timer that much early: on average a slot is
-// held for its cost.
+// It never returns before that deadline: the deadline is fixed from start
+// once, and a timer that fires before it is followed by another for the
+// rest. So a Resource can never serve more than its model allows, however
+// late or early its timers run; a busy machine can only make holds longer.
+//
+// A Go timer fires late, by 0.1–1 ms on a busy machine, and a slot held
+// that much longer than its cost would put saturation a few percent below
+// Slots ÷ mean. So hold keeps a running mean of its timers' lateness (an
+// exponentially weighted mean over about the last 16 timers) and aims its
+// first timer that much before the deadline. Every timer that fires feeds
+// the mean, including the one that waits out the rest after an early
+// wake-up, so the estimate follows the machine down as well as up. (An
+// estimate that could only grow, with holds ending at once when it
+// exceeded the time left, once let a slot of 2 ms serve 100 operations in
+// 36 µs on a loaded machine.) The compensation thus trims the overshoot
+// past the deadline; it cannot shorten the service time itself.
 func (r *Resource) hold(ctx context.Context, start time.Time, cost time.Duration) error {
 	if cost <= 0 {
 		return nil
 	}
+	deadline := start.Add(cost)
+	aim := deadline.Add(-time.Duration(r.lateness.Load())) // when the first timer is set to fire
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		now := time.Now()
+		if !now.Before(deadline) {
+			// Held for the whole cost. A ctx that ended meanwhile (while
+			// this goroutine waited for a CPU) still fails the operation,
+			// as it would have if the timer had been noticed first.
+			return ctx.Err()
+		}
+		if !now.Before(aim) {
+			aim = deadline // the early aim has passed: wait out the rest exactly
+		}
+		if t == nil {
+			t = time.NewTimer(aim.Sub(now))
+		} else {
+			t.Reset(aim.Sub(now)) // t has fired and been drained
+		}
+		select {
+		case <-t.C:
+			r.observeLateness(time.Since(aim))
+			aim = deadline
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// observeLateness feeds how late a timer of hold fired into the running
+// mean. Lost updates between goroutines only slow the mean's tracking.
+func (r *Resource) observeLateness(observed time.Duration) {
 	late := time.Duration(r.lateness.Load())
-	due := start.Add(cost - late) // when the timer is set to fire
-	wait := time.Until(due)
-	if wait <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		// Lost updates between goroutines only slow the mean's tracking.
-		observed := time.Since(due)
-		r.lateness.Store(int64(late + (observed-late)/16))
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	r.lateness.Store(int64(late + (max(observed, 0)-late)/16))
 }
 
 // Stats is a snapshot of a Resource's state and counters.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -247,8 +248,12 @@ func TestReleaseWithoutAcquirePanics(t *testing.T) {
 }
 
 // TestResourceBusyTime checks the busy-time integral against operations
-// of known cost run one after another.
-func TestResourceBusyTime(t *testing.T) {
+// of known cost run one after another. It runs in a synctest bubble, on
+// whose fake clock timers fire exactly on time, so a busy machine cannot
+// stretch the busy time past the bounds.
+func TestResourceBusyTime(t *testing.T) { synctest.Test(t, testResourceBusyTime) }
+
+func testResourceBusyTime(t *testing.T) {
 	r := mustResource(t, ResourceConfig{Slots: 2, Costs: map[Op]Dist{OpRead: Constant(10 * time.Millisecond), OpWrite: Constant(30 * time.Millisecond)}}, "r", nil)
 	ctx := context.Background()
 	for range 5 {
@@ -263,8 +268,8 @@ func TestResourceBusyTime(t *testing.T) {
 		}
 	}
 	writes := r.Stats().BusyTime - afterReads
-	// Hold compensates timer lateness, so a hold may end a little early
-	// or late; a busy machine only makes it later.
+	// A hold never ends before its cost; on the fake clock it ends
+	// exactly then.
 	if afterReads < 40*time.Millisecond || afterReads > 150*time.Millisecond {
 		t.Errorf("5 reads of 10ms: busy time %v; want about 50ms", afterReads)
 	}
@@ -279,6 +284,12 @@ func TestResourceBusyTime(t *testing.T) {
 // TestResourceSaturation drives a resource closed-loop with many more
 // clients than slots, so the queue is never empty, and checks that it
 // completes Slots ÷ mean service time operations per second.
+//
+// Each case runs in a synctest bubble: the clients, the slots' timers and
+// the clock that measures throughput and utilisation are all on fake
+// time, so the machine's load can neither starve the clients nor stretch
+// the holds. (That no hold ends early on the real clock is
+// TestHoldNeverEndsEarly's job.)
 func TestResourceSaturation(t *testing.T) {
 	tests := []struct {
 		slots int
@@ -289,24 +300,26 @@ func TestResourceSaturation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d slots %v", tt.slots, tt.dist), func(t *testing.T) {
-			r := mustResource(t, ResourceConfig{Slots: tt.slots, QueueLimit: 1000, Costs: map[Op]Dist{OpDefault: tt.dist}, Seed: 7}, "r", nil)
-			before := r.Stats()
-			start := time.Now()
-			got := closedLoop(t, 8*tt.slots, 1500*time.Millisecond, func(ctx context.Context) error { return r.Serve(ctx, OpDefault) })
-			after := r.Stats()
-			want := float64(tt.slots) / tt.dist.Mean().Seconds()
-			util := (after.BusyTime - before.BusyTime).Seconds() / time.Since(start).Seconds() / float64(tt.slots)
-			t.Logf("saturation %.0f/s; slots ÷ mean = %.0f/s (%.3f×); mean utilisation %.3f; pool waits %d",
-				got, want, got/want, util, after.Waits-before.Waits)
-			if math.Abs(got/want-1) > 0.15 {
-				t.Errorf("saturation throughput %.0f/s; want %.0f/s ± 15%%", got, want)
-			}
-			if util < 0.9 {
-				t.Errorf("mean utilisation at saturation %.3f; want above 0.9", util)
-			}
-			if after.Waits == before.Waits {
-				t.Error("no pool waits at saturation")
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := mustResource(t, ResourceConfig{Slots: tt.slots, QueueLimit: 1000, Costs: map[Op]Dist{OpDefault: tt.dist}, Seed: 7}, "r", nil)
+				before := r.Stats()
+				start := time.Now()
+				got := closedLoop(t, 8*tt.slots, 1500*time.Millisecond, func(ctx context.Context) error { return r.Serve(ctx, OpDefault) })
+				after := r.Stats()
+				want := float64(tt.slots) / tt.dist.Mean().Seconds()
+				util := (after.BusyTime - before.BusyTime).Seconds() / time.Since(start).Seconds() / float64(tt.slots)
+				t.Logf("saturation %.0f/s; slots ÷ mean = %.0f/s (%.3f×); mean utilisation %.3f; pool waits %d",
+					got, want, got/want, util, after.Waits-before.Waits)
+				if math.Abs(got/want-1) > 0.15 {
+					t.Errorf("saturation throughput %.0f/s; want %.0f/s ± 15%%", got, want)
+				}
+				if util < 0.9 {
+					t.Errorf("mean utilisation at saturation %.3f; want above 0.9", util)
+				}
+				if after.Waits == before.Waits {
+					t.Error("no pool waits at saturation")
+				}
+			})
 		})
 	}
 }
@@ -322,7 +335,14 @@ func TestResourceSaturation(t *testing.T) {
 // 5×. The test therefore drives eight independent copies at once and
 // pools their latencies; simulated over 300 seeds, the pooled ratio was
 // never below 3.1 (median 5.1).
-func TestResourceHockeyStick(t *testing.T) {
+//
+// The test runs in a synctest bubble, so arrivals, service times and the
+// response times measured from the intended arrivals are all on fake
+// time: it is that simulation, run on the real code, and the machine's
+// load cannot add queueing of its own.
+func TestResourceHockeyStick(t *testing.T) { synctest.Test(t, testResourceHockeyStick) }
+
+func testResourceHockeyStick(t *testing.T) {
 	const (
 		slots    = 4
 		mean     = 5 * time.Millisecond
@@ -360,5 +380,73 @@ func TestResourceHockeyStick(t *testing.T) {
 	}
 	if high < 3*low {
 		t.Errorf("p99 at 95%% load %v; want at least 3 × p99 at 50%% (%v)", high, low)
+	}
+}
+
+// TestHoldNeverEndsEarly checks that no hold ends before its cost has
+// passed on the monotonic clock, whatever the learnt timer lateness is:
+// n operations of cost d on s slots cannot finish in less than
+// ⌈n ÷ s⌉·d, and no single one in less than d. Both are lower bounds on
+// elapsed time, which a busy machine can only raise, so the test cannot
+// be fooled by load; it is on the real clock because that is where the
+// bug lived.
+//
+// The lateness estimate is primed as a loaded machine would leave it, up
+// to ten costs: hold used to aim every timer that much early and return
+// at once when the aim had passed, without ever updating the estimate
+// again (100 operations of 2 ms on one slot took 36 µs).
+func TestHoldNeverEndsEarly(t *testing.T) {
+	const d = 2 * time.Millisecond
+	for _, tt := range []struct {
+		slots, clients, ops int
+		primed              time.Duration
+	}{
+		{1, 1, 100, 0},
+		{1, 1, 100, d / 2},
+		{1, 1, 100, d},
+		{1, 1, 100, 10 * d},
+		{4, 8, 200, 10 * d}, // queued operations too: 50 rounds of 4
+	} {
+		t.Run(fmt.Sprintf("%d slots %d clients primed %v", tt.slots, tt.clients, tt.primed), func(t *testing.T) {
+			r := mustResource(t, ResourceConfig{Slots: tt.slots, QueueLimit: tt.clients}, "r", nil)
+			r.lateness.Store(int64(tt.primed))
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			shortest := time.Duration(math.MaxInt64)
+			start := time.Now()
+			for c := range tt.clients {
+				wg.Go(func() {
+					for i := c; i < tt.ops; i += tt.clients {
+						began := time.Now()
+						if err := r.Do(ctx, d); err != nil {
+							t.Error(err)
+							return
+						}
+						// A queued operation waited before its hold, so
+						// its call is at least as long as the hold.
+						took := time.Since(began)
+						mu.Lock()
+						shortest = min(shortest, took)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			rounds := (tt.ops + tt.slots - 1) / tt.slots
+			s := r.Stats()
+			t.Logf("%d × %v on %d slots: %v (at least %v), shortest call %v, busy %v, lateness estimate now %v",
+				tt.ops, d, tt.slots, elapsed, time.Duration(rounds)*d, shortest, s.BusyTime, time.Duration(r.lateness.Load()))
+			if elapsed < time.Duration(rounds)*d {
+				t.Errorf("%d operations of %v on %d slots took %v; want at least %v", tt.ops, d, tt.slots, elapsed, time.Duration(rounds)*d)
+			}
+			if shortest < d {
+				t.Errorf("an operation of %v returned after %v; want at least %v", d, shortest, d)
+			}
+			if s.Served != uint64(tt.ops) || s.BusyTime < time.Duration(tt.ops)*d {
+				t.Errorf("Stats = %+v; want %d served and at least %v busy", s, tt.ops, time.Duration(tt.ops)*d)
+			}
+		})
 	}
 }
