@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,47 @@ func TestJudgeThreshold(t *testing.T) {
 		}
 		if res.Pass != tt.pass || res.NoData != tt.noData || res.Measured != tt.measured || at != tt.at || res.Expr != tt.expr {
 			t.Errorf("%s: %+v (window at %g); want pass %v no data %v measured %q at %g", tt.expr, res, at, tt.pass, tt.noData, tt.measured, tt.at)
+		}
+	}
+}
+
+// TestAbort: an abort threshold is judged once its grace has passed, a
+// windowed one on its last complete window only, and nothing to judge is
+// no breach.
+func TestAbort(t *testing.T) {
+	ms := time.Millisecond
+	tl, _ := thresholdStage(t, []time.Duration{10 * ms, 10 * ms, 400 * ms, 10 * ms, 10 * ms, 10 * ms}, []uint64{0, 0, 5, 0, 0, 0})
+	th := func(expr string, grace time.Duration) scenario.Threshold {
+		e, err := scenario.ParseThreshold(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scenario.Threshold{Expr: expr, Parsed: e, Abort: true, Grace: scenario.Duration(grace)}
+	}
+	tests := []struct {
+		name    string
+		ths     []scenario.Threshold
+		elapsed time.Duration
+		expr    string
+	}{
+		{"breached after grace", []scenario.Threshold{th("p99 < 100ms", 0)}, 6 * time.Second, "p99 < 100ms"},
+		{"within grace", []scenario.Threshold{th("p99 < 100ms", 10*time.Second)}, 6 * time.Second, ""},
+		{"window before the breach", []scenario.Threshold{th("p99[2s] < 100ms", 0)}, 2500 * ms, ""},
+		{"window over the breach", []scenario.Threshold{th("p99[2s] < 100ms", 0)}, 3 * time.Second, "p99[2s] < 100ms"},
+		{"window after the breach", []scenario.Threshold{th("p99[2s] < 100ms", 0)}, 6 * time.Second, ""},
+		{"no complete window yet", []scenario.Threshold{th("p99[10s] < 100ms", 0)}, 6 * time.Second, ""},
+		{"nothing to judge", []scenario.Threshold{th("p99{request=b} < 1ms", 0)}, 6 * time.Second, ""},
+		{"other stage", []scenario.Threshold{th("p99{stage=other} < 1ms", 0)}, 6 * time.Second, ""},
+		{"not abort", []scenario.Threshold{{Expr: "p99 < 1ms", Parsed: th("p99 < 1ms", 0).Parsed}}, 6 * time.Second, ""},
+		{"first breached wins", []scenario.Threshold{th("p50 < 1s", 0), th("error_rate < 1%", 0), th("p99 < 1ms", 0)}, 6 * time.Second, "p99 < 1ms"},
+	}
+	for _, tt := range tests {
+		expr, why, breached := Abort(tt.ths, "s", tl, tt.elapsed)
+		if breached != (tt.expr != "") || expr != tt.expr {
+			t.Errorf("%s: Abort = %q, %q, %v; want %q", tt.name, expr, why, breached, tt.expr)
+		}
+		if breached && !strings.Contains(why, "breached at") {
+			t.Errorf("%s: why %q", tt.name, why)
 		}
 	}
 }

@@ -1,0 +1,99 @@
+package livemetrics
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/surgeload/surge/internal/metrics"
+)
+
+// TestExporter: two snapshots of one stage add up in the served
+// exposition, which parses as Prometheus text; failures are by class and
+// the histogram's count is every response.
+func TestExporter(t *testing.T) {
+	e := New()
+	names := []string{"get", "post"}
+	for range 2 {
+		iv := metrics.NewInterval(metrics.DefaultGeometry(), 2)
+		s := &iv.Series[0]
+		s.Intended, s.Issued, s.Succeeded, s.Failed = 10, 9, 7, 2
+		s.Errors[metrics.HTTP5xx] = 2
+		for i := range 9 {
+			if err := s.Response.RecordValue(int64(time.Duration(i+1) * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := iv.SendLag.RecordValue(int64(2 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		e.Observe("stage-a", names, iv)
+	}
+	e.SetAlive(3)
+	addr, stop, err := Serve("127.0.0.1:0", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v\n%s", err, body)
+	}
+	counts := map[string]float64{}
+	for _, m := range fams["surge_run_requests_total"].GetMetric() {
+		l := map[string]string{}
+		for _, p := range m.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		if l["stage"] != "stage-a" {
+			t.Errorf("series of stage %q", l["stage"])
+		}
+		counts[l["request"]+"/"+l["outcome"]] = m.GetCounter().GetValue()
+	}
+	want := map[string]float64{"get/intended": 20, "get/issued": 18, "get/succeeded": 14, "get/dropped": 0,
+		"post/intended": 0, "post/issued": 0, "post/succeeded": 0, "post/dropped": 0}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("surge_run_requests_total %s = %v; want %v", k, counts[k], v)
+		}
+	}
+	var failed float64
+	for _, m := range fams["surge_run_failed_total"].GetMetric() {
+		failed += m.GetCounter().GetValue()
+	}
+	if failed != 4 {
+		t.Errorf("surge_run_failed_total = %v; want 4", failed)
+	}
+	var hist uint64
+	for _, m := range fams["surge_run_response_seconds"].GetMetric() {
+		hist += m.GetHistogram().GetSampleCount()
+	}
+	if hist != 18 {
+		t.Errorf("response histogram holds %d samples; want 18", hist)
+	}
+	if a := fams["surge_run_agents_alive"].GetMetric(); len(a) != 1 || a[0].GetGauge().GetValue() != 3 {
+		t.Errorf("agents alive %v; want 3", a)
+	}
+	if l := fams["surge_run_send_lag_p99_seconds"].GetMetric(); len(l) != 1 || l[0].GetGauge().GetValue() < 0.002 || l[0].GetGauge().GetValue() > 0.0021 {
+		t.Errorf("send lag %v; want about 0.002 s", l)
+	}
+}
+
+// A run without metrics holds a nil exporter: observing is a no-op.
+func TestNilExporter(t *testing.T) {
+	var e *Exporter
+	e.Observe("s", []string{"a"}, metrics.NewInterval(metrics.DefaultGeometry(), 1))
+	e.SetAlive(1)
+}
