@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 const bufSize = 4 << 10 // bufio.Reader and bufio.Writer of a connection
@@ -222,7 +224,7 @@ func validRequest(req *Request) error {
 	if req == nil {
 		return fmt.Errorf("%w: nil", ErrInvalidRequest)
 	}
-	if !isToken(req.Method) && req.Method != "" {
+	if req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token
 		return fmt.Errorf("%w: method %q", ErrInvalidRequest, req.Method)
 	}
 	for i := 0; i < len(req.URI); i++ {
@@ -235,7 +237,7 @@ func validRequest(req *Request) error {
 	}
 	for i := range req.Header {
 		h := &req.Header[i]
-		if !isToken(h.Name) {
+		if !httpguts.ValidHeaderFieldName(h.Name) {
 			return fmt.Errorf("%w: header name %q", ErrInvalidRequest, h.Name)
 		}
 		if reservedHeader(h.Name) {
@@ -254,18 +256,6 @@ func validRequest(req *Request) error {
 func validValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
 			return false
 		}
 	}
@@ -304,18 +294,3 @@ func toLower(b byte) byte {
 	}
 	return b
 }
-
-// tokenChar: tchar of RFC 9110 §5.6.2.
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
