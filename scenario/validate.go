@@ -474,14 +474,3 @@ func (c *checker) noControl(path, s string) {
 		c.add(path, "%s must not contain control characters (got %q)", label(path), s)
 	}
 }
-
-// validHeaderValue reports whether s may be sent as a header value: no
-// control characters except horizontal tab (RFC 9110 §5.5).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}

@@ -232,7 +232,7 @@ func validRequest(req *Request) error {
 			return fmt.Errorf("%w: request target %q", ErrInvalidRequest, req.URI)
 		}
 	}
-	if !validValue(req.Host) {
+	if !httpguts.ValidHeaderFieldValue(req.Host) {
 		return fmt.Errorf("%w: host %q", ErrInvalidRequest, req.Host)
 	}
 	for i := range req.Header {
@@ -243,23 +243,11 @@ func validRequest(req *Request) error {
 		if reservedHeader(h.Name) {
 			return fmt.Errorf("%w: header %s is written by the client", ErrInvalidRequest, h.Name)
 		}
-		if !validValue(h.Value) {
+		if !httpguts.ValidHeaderFieldValue(h.Value) { // CR, LF or NUL would split or end the field
 			return fmt.Errorf("%w: header %s value %q", ErrInvalidRequest, h.Name, h.Value)
 		}
 	}
 	return nil
-}
-
-// validValue reports whether s can be a field value: no control characters
-// but horizontal tab (RFC 9110 §5.5; CR, LF and NUL would split or end the
-// field).
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 func reservedHeader(name string) bool {
