@@ -11,7 +11,7 @@ require (
 	github.com/prometheus/common v0.72.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/cobra v1.10.2
-	github.com/valyala/fasthttp v1.77.0
+	github.com/valyala/fasthttp v1.77.0 // only internal/h1/fasthttp_bench_test.go: the side-by-side benchmark the README cites
 	golang.org/x/net v0.61.0
 	golang.org/x/term v0.47.0
 	google.golang.org/grpc v1.85.0
