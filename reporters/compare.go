@@ -14,11 +14,13 @@ import (
 // MaxReportBytes is the largest report.json ReadReport accepts.
 const MaxReportBytes = 256 << 20
 
-// ReadReport reads a saved report.json for a comparison: the input must
-// be at most MaxReportBytes of one JSON object of schema Schema (fields
-// added later within the schema are ignored), and its counts must balance
-// (Report.Check; the error then wraps ErrUnbalanced). JSON errors say at
-// which byte, line and column.
+// ReadReport reads a saved report.json, to compare or render it again.
+// The input must be at most MaxReportBytes of one JSON object of schema
+// Schema (fields added later within the schema are ignored); its counts
+// must balance (Report.Check; the error then wraps ErrUnbalanced); and
+// every histogram must decode (the error then wraps ErrHistogram and
+// names the stage and interval). JSON errors say at which byte, line and
+// column.
 func ReadReport(rd io.Reader) (*Report, error) {
 	return readReport(rd, MaxReportBytes)
 }
@@ -45,6 +47,9 @@ func readReport(rd io.Reader, limit int64) (*Report, error) {
 		return nil, fmt.Errorf("read report: schema %q, want %q", r.Schema, Schema)
 	}
 	if err := r.Check(); err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if err := r.checkHistograms(); err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
 	return &r, nil

@@ -76,7 +76,7 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 			if iv.Histogram == "" {
 				continue
 			}
-			h, err := hdrhistogram.Decode([]byte(iv.Histogram))
+			h, err := decodeHistogram(iv.Histogram)
 			if err != nil {
 				return fmt.Errorf("write latency.hlog: stage %s interval %d (t_s %g): histogram: %w", s.Name, i, iv.TS, err)
 			}

@@ -19,6 +19,25 @@ import (
 // continuation lines so the value column stays where the eye expects it.
 const planWorkingWidth = 64
 
+// Plan is a capacity plan as WritePlan prints it: steps worked out in
+// order, then notes on what was skipped or needs attention. It is plain
+// data, so a program can print a plan it computed itself; Surge's
+// coordinator fills it from its planner (coordinator plan).
+type Plan struct {
+	Steps []PlanStep
+	Notes []string
+}
+
+// PlanStep is one line of a Plan: what is computed (Label), its working
+// with the numbers substituted (Working), the exact value and its unit.
+// For example {"peak", "1,157.4 × 5", 5787.037…, "req/s"}. Value is not
+// rounded: WritePlan formats it.
+type PlanStep struct {
+	Label, Working string
+	Value          float64
+	Unit           string
+}
+
 // WritePlan writes a capacity plan as an aligned table — step, working,
 // value, unit — followed by its notes:
 //
@@ -26,11 +45,12 @@ const planWorkingWidth = 64
 //	average         100,000,000 ÷ 86,400 s   1,157 req/s
 //	peak            1,157.4 × 5              5,787 req/s
 //
-// Values are formatted with capacity.FormatNumber (thousands separators,
-// precision shrinking as numbers grow); the working keeps a digit more so
-// a reader can redo each step by hand. A plan with no steps writes only its
-// notes.
-func WritePlan(w io.Writer, p capacity.Plan) error {
+// Values are written with thousands separators and a precision that
+// shrinks as numbers grow: whole from 100 up (1,157), one decimal from
+// 10 (57.9), two from 1 (1.25), three significant digits below (0.123);
+// the working keeps a digit more so a reader can redo each step by hand.
+// A plan with no steps writes only its notes.
+func WritePlan(w io.Writer, p Plan) error {
 	var b strings.Builder
 	if len(p.Steps) > 0 {
 		labelW, workW, valueW := len("step"), len("working"), len("value")

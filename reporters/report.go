@@ -508,16 +508,3 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	return nil
 }
-
-// ReadJSON reads a report written by WriteJSON and checks its schema.
-func ReadJSON(rd io.Reader) (*Report, error) {
-	var r Report
-	dec := json.NewDecoder(io.LimitReader(rd, 256<<20))
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("read report: %w", err)
-	}
-	if r.Schema != Schema {
-		return nil, fmt.Errorf("read report: schema %q, want %q", r.Schema, Schema)
-	}
-	return &r, nil
-}

@@ -192,7 +192,7 @@ func TestWriteHlogRoundTrip(t *testing.T) {
 			if iv.Histogram == "" {
 				continue
 			}
-			h, err := hdrhistogram.Decode([]byte(iv.Histogram))
+			h, err := decodeHistogram(iv.Histogram)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/surgeload/surge/internal/template"
 )
 
@@ -376,7 +378,7 @@ func (s *Scenario) ApplyDefaults() {
 }
 
 func (r *Request) applyDefaults() {
-	if isToken(r.Method) { // an invalid method is reported as written
+	if httpguts.ValidHeaderFieldName(r.Method) { // a method is a token; an invalid one is reported as written
 		r.Method = strings.ToUpper(r.Method)
 	}
 	if r.Method == "" {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/surgeload/surge/internal/template"
 )
 
@@ -116,7 +118,7 @@ func (c *checker) rendered(u templateUse) {
 	case useURL:
 		msg = requestURL(v)
 	case useHeader:
-		if !validHeaderValue(v) {
+		if !httpguts.ValidHeaderFieldValue(v) { // no control character but tab (RFC 9110 §5.5)
 			msg = fmt.Sprintf("header %q has a control character in its value", headerName(u.path))
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/surgeload/surge/internal/template"
 )
 
@@ -289,7 +291,7 @@ func (c *checker) bundled(path, name string) {
 func (c *checker) request(s *Scenario, i int, names map[string]string) {
 	r := &s.Requests[i]
 	path := indexPath("requests", i)
-	if r.Method != "" && !isToken(r.Method) {
+	if r.Method != "" && !httpguts.ValidHeaderFieldName(r.Method) { // a method is a token too
 		c.add(joinPath(path, "method"), "invalid method %q (want an HTTP method like GET or POST)", r.Method)
 	}
 	pathPath, urlPath := joinPath(path, "path"), joinPath(path, "url")
@@ -441,7 +443,7 @@ func (c *checker) headers(path string, h map[string]string) {
 	first := map[string]string{}
 	for _, k := range names {
 		p := keyPath(path, k)
-		if !isToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			c.addKey(p, "invalid header name %q", k)
 		} else if why, owned := clientHeaders[strings.ToLower(k)]; owned {
 			c.addKey(p, "header %s is set by the client: %s", k, why)
@@ -471,33 +473,4 @@ func (c *checker) noControl(path, s string) {
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		c.add(path, "%s must not contain control characters (got %q)", label(path), s)
 	}
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), the
-// syntax of methods and header names.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether s may be sent as a header value: no
-// control characters except horizontal tab (RFC 9110 §5.5).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

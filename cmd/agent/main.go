@@ -1,5 +1,3 @@
-// Command agent is a Surge agent: it joins a coordinator's gossip cluster
-// and fires the load it is assigned.
 package main
 
 import (

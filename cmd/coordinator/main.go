@@ -1,5 +1,3 @@
-// Command coordinator runs Surge scenarios: it starts (or finds by gossip)
-// agents, drives them over gRPC and writes the report.
 package main
 
 import (

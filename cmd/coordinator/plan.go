@@ -198,7 +198,7 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 		return exitcode.New(exitcode.Invalid, err)
 	}
 	fmt.Fprintln(w, "capacity plan")
-	if err := reporters.WritePlan(w, plan); err != nil {
+	if err := reporters.WritePlan(w, planView(plan)); err != nil {
 		return err
 	}
 	var bundled []string
@@ -213,7 +213,7 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 		bundled = capacity.Topologies()
 	}
 	fmt.Fprintln(w, "\nceiling of each stage built to this plan (its servers, replicas and shards; from the capacity inputs, not the bundled configs)")
-	if err := reporters.WritePlan(w, capacity.Ceilings(in, bundled...)); err != nil {
+	if err := reporters.WritePlan(w, planView(capacity.Ceilings(in, bundled...))); err != nil {
 		return err
 	}
 	if err := writeStagePredictions(w, sc, in, f); err != nil {

@@ -216,9 +216,6 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg}
 }
 
-// Loopback reports whether ip is a loopback address.
-func Loopback(ip net.IP) bool { return ip.IsLoopback() }
-
 // refusal returns "" when a dial of host (the name being dialled; "" if
 // unknown) resolved to ip may connect, or why not.
 func (e *Engine) refusal(host string, ip netip.Addr) string {

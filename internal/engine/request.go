@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/template"
 )
@@ -77,7 +79,7 @@ func (j *Job) compile() (*plan, error) {
 		c.name, c.method, c.timeout = r.Name, r.Method, r.Timeout
 		c.seed = template.DeriveSeed(seed, "request/"+r.Name)
 		c.bodySeed = template.DeriveSeed(c.seed, "body")
-		if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
+		if !httpguts.ValidHeaderFieldName(r.Method) { // a method is a token, as a field name is
 			bad(k, "bad method %q", r.Method)
 		}
 		if r.Timeout < 0 {
@@ -117,6 +119,10 @@ func (j *Job) compile() (*plan, error) {
 		}
 		c.header = http.Header{}
 		for name, vs := range r.Header {
+			if !httpguts.ValidHeaderFieldName(name) {
+				bad(k, "bad header name %q", name)
+				continue
+			}
 			switch http.CanonicalHeaderKey(name) {
 			case "Content-Length", "Transfer-Encoding", "Connection":
 				bad(k, "header %s is set by the client (body length; client.connections)", name)

@@ -1,6 +1,3 @@
-// Package exitcode holds the exit codes every Surge command shares and
-// runs a cobra command so that each error ends as one "error: …" line on
-// stderr and the right code.
 package exitcode
 
 import (

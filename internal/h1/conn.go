@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 const bufSize = 4 << 10 // bufio.Reader and bufio.Writer of a connection
@@ -222,7 +224,7 @@ func validRequest(req *Request) error {
 	if req == nil {
 		return fmt.Errorf("%w: nil", ErrInvalidRequest)
 	}
-	if !isToken(req.Method) && req.Method != "" {
+	if req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token
 		return fmt.Errorf("%w: method %q", ErrInvalidRequest, req.Method)
 	}
 	for i := 0; i < len(req.URI); i++ {
@@ -230,46 +232,22 @@ func validRequest(req *Request) error {
 			return fmt.Errorf("%w: request target %q", ErrInvalidRequest, req.URI)
 		}
 	}
-	if !validValue(req.Host) {
+	if !httpguts.ValidHeaderFieldValue(req.Host) {
 		return fmt.Errorf("%w: host %q", ErrInvalidRequest, req.Host)
 	}
 	for i := range req.Header {
 		h := &req.Header[i]
-		if !isToken(h.Name) {
+		if !httpguts.ValidHeaderFieldName(h.Name) {
 			return fmt.Errorf("%w: header name %q", ErrInvalidRequest, h.Name)
 		}
 		if reservedHeader(h.Name) {
 			return fmt.Errorf("%w: header %s is written by the client", ErrInvalidRequest, h.Name)
 		}
-		if !validValue(h.Value) {
+		if !httpguts.ValidHeaderFieldValue(h.Value) { // CR, LF or NUL would split or end the field
 			return fmt.Errorf("%w: header %s value %q", ErrInvalidRequest, h.Name, h.Value)
 		}
 	}
 	return nil
-}
-
-// validValue reports whether s can be a field value: no control characters
-// but horizontal tab (RFC 9110 §5.5; CR, LF and NUL would split or end the
-// field).
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 func reservedHeader(name string) bool {
@@ -304,18 +282,3 @@ func toLower(b byte) byte {
 	}
 	return b
 }
-
-// tokenChar: tchar of RFC 9110 §5.6.2.
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

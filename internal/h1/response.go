@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Bounds on a response beyond Config.MaxHeaderBytes and Options.MaxBody.
@@ -592,12 +594,14 @@ func equalFold(b []byte, lower string) bool {
 	return true
 }
 
+// isTokenBytes is httpguts.ValidHeaderFieldName for a []byte, without
+// converting it to a string.
 func isTokenBytes(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
 	for _, c := range b {
-		if !tokenChar[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}

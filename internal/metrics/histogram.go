@@ -89,8 +89,19 @@ func EncodeHistogram(h *hdrhistogram.Histogram) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeHistogram decodes an encoded histogram from an untrusted source and
-// checks that it has geometry g. It never panics.
+// DecodeHistogram is the one decoder of encoded histograms (HdrHistogram
+// V2 compressed, base64) from untrusted sources: snapshots off the wire,
+// report.json files, reports built by other programs. It checks that the
+// histogram has geometry g or, when g is the zero Geometry, any geometry
+// that Geometry.Validate accepts (a saved report does not record its
+// geometry; Surge writes DefaultGeometry).
+//
+// It never panics and bounds what it allocates: input longer than
+// MaxEncodedHistogram is refused unread, and the geometry in the header
+// is checked before hdrhistogram-go sizes its counts array from it, so the
+// array is at most 33 MB (1 ns to 24 h at 5 digits, the widest geometry
+// Validate accepts; DefaultGeometry's is 197 KB). A panic inside
+// hdrhistogram-go becomes an error. Every error wraps ErrHistogram.
 func DecodeHistogram(b []byte, g Geometry) (h *hdrhistogram.Histogram, err error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrHistogram)
@@ -107,16 +118,24 @@ func DecodeHistogram(b []byte, g Geometry) (h *hdrhistogram.Histogram, err error
 	}()
 	// Check the geometry in the header before decoding: the decoder sizes
 	// its counts array from it, so a hostile header could ask for gigabytes.
-	if err := peekGeometry(b, g); err != nil {
+	hg, err := peekGeometry(b)
+	if err != nil {
 		return nil, err
+	}
+	if g == (Geometry{}) {
+		if err := hg.Validate(); err != nil {
+			return nil, err
+		}
+	} else if hg != g {
+		return nil, fmt.Errorf("%w: geometry %d..%d/%d, want %d..%d/%d", ErrHistogram, hg.Lowest, hg.Highest, hg.SigFigs, g.Lowest, g.Highest, g.SigFigs)
 	}
 	h, err = hdrhistogram.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decode: %v", ErrHistogram, err)
 	}
-	if !g.Matches(h) {
-		return nil, fmt.Errorf("%w: geometry %d..%d/%d, want %d..%d/%d", ErrHistogram,
-			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), g.Lowest, g.Highest, g.SigFigs)
+	if !hg.Matches(h) {
+		return nil, fmt.Errorf("%w: geometry %d..%d/%d decoded from a header of %d..%d/%d", ErrHistogram,
+			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), hg.Lowest, hg.Highest, hg.SigFigs)
 	}
 	if h.TotalCount() < 0 {
 		return nil, fmt.Errorf("%w: negative total count", ErrHistogram)
@@ -135,32 +154,30 @@ func Merge(dst, src *hdrhistogram.Histogram) error {
 
 // peekGeometry reads the geometry from the header of a V2-compressed
 // histogram (base64 of: cookie, length, zlib(cookie, payload length,
-// normalizing offset, significant digits, lowest, highest, ratio, …)) and
-// checks it against g, inflating only the 40-byte inner header.
-func peekGeometry(b []byte, g Geometry) error {
+// normalizing offset, significant digits, lowest, highest, ratio, …)),
+// inflating only the 40-byte inner header.
+func peekGeometry(b []byte) (Geometry, error) {
 	full, err := base64.StdEncoding.DecodeString(string(b))
 	if err != nil {
-		return fmt.Errorf("%w: decode: %v", ErrHistogram, err)
+		return Geometry{}, fmt.Errorf("%w: decode: %v", ErrHistogram, err)
 	}
 	if len(full) < 8 {
-		return fmt.Errorf("%w: decode: %d bytes is too short", ErrHistogram, len(full))
+		return Geometry{}, fmt.Errorf("%w: decode: %d bytes is too short", ErrHistogram, len(full))
 	}
 	if cookie := int32(binary.BigEndian.Uint32(full[0:4])) &^ 0xf0; cookie != hdrhistogram.V2CompressedEncodingCookieBase {
-		return fmt.Errorf("%w: decode: not a V2 compressed histogram (cookie %#x)", ErrHistogram, cookie)
+		return Geometry{}, fmt.Errorf("%w: decode: not a V2 compressed histogram (cookie %#x)", ErrHistogram, cookie)
 	}
 	z, err := zlib.NewReader(bytes.NewReader(full[8:]))
 	if err != nil {
-		return fmt.Errorf("%w: decode: %v", ErrHistogram, err)
+		return Geometry{}, fmt.Errorf("%w: decode: %v", ErrHistogram, err)
 	}
 	inner := make([]byte, 40)
 	if _, err := io.ReadFull(z, inner); err != nil {
-		return fmt.Errorf("%w: decode: header: %v", ErrHistogram, err)
+		return Geometry{}, fmt.Errorf("%w: decode: header: %v", ErrHistogram, err)
 	}
-	sig := int32(binary.BigEndian.Uint32(inner[12:16]))
-	lowest := int64(binary.BigEndian.Uint64(inner[16:24]))
-	highest := int64(binary.BigEndian.Uint64(inner[24:32]))
-	if lowest != g.Lowest || highest != g.Highest || int(sig) != g.SigFigs {
-		return fmt.Errorf("%w: geometry %d..%d/%d, want %d..%d/%d", ErrHistogram, lowest, highest, sig, g.Lowest, g.Highest, g.SigFigs)
-	}
-	return nil
+	return Geometry{
+		SigFigs: int(int32(binary.BigEndian.Uint32(inner[12:16]))),
+		Lowest:  int64(binary.BigEndian.Uint64(inner[16:24])),
+		Highest: int64(binary.BigEndian.Uint64(inner[24:32])),
+	}, nil
 }

@@ -220,9 +220,6 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 // InFlight is the number of issued requests not yet finished.
 func (r *Recorder) InFlight() uint64 { return r.inFlight }
 
-// Current is the index of the current interval.
-func (r *Recorder) Current() uint32 { return r.cur }
-
 // Rotate closes the current interval and makes the next one current. The
 // returned interval is valid until the following Rotate, which may reuse
 // its memory; callers encode it before rotating again.

@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -181,18 +182,30 @@ func FuzzDecodeHistogram(f *testing.F) {
 	e, _ := EncodeHistogram(g.New())
 	f.Add(e)
 	f.Add([]byte("HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu"))
+	f.Add(forgeHistogram(5, 1, math.MaxInt64))       // asks for gigabytes
+	f.Add(forgeHistogram(3, 1000, int64(time.Hour))) // DefaultGeometry, no payload
+	f.Add(forgeHistogram(2, 3, 1e6))                 // another valid geometry
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h, err := DecodeHistogram(in, g)
-		if err != nil {
-			return
-		}
-		// A decoded histogram must be usable: merge and re-encode.
-		into := g.New()
-		if err := Merge(into, h); err != nil {
-			t.Fatalf("merge of an accepted histogram: %v", err)
-		}
-		if _, err := EncodeHistogram(h); err != nil {
-			t.Fatalf("re-encode: %v", err)
+		// Exactly g, as from the wire; or any valid geometry, as from a report.
+		for _, want := range []Geometry{g, {}} {
+			h, err := DecodeHistogram(in, want)
+			if err != nil {
+				if !errors.Is(err, ErrHistogram) {
+					t.Fatalf("error %v does not wrap ErrHistogram", err)
+				}
+				continue
+			}
+			// A decoded histogram must be usable: merge and re-encode.
+			hg := Geometry{Lowest: h.LowestTrackableValue(), Highest: h.HighestTrackableValue(), SigFigs: int(h.SignificantFigures())}
+			if err := hg.Validate(); err != nil || (want != Geometry{} && hg != want) {
+				t.Fatalf("accepted geometry %+v (want %+v): %v", hg, want, err)
+			}
+			if err := Merge(hg.New(), h); err != nil {
+				t.Fatalf("merge of an accepted histogram: %v", err)
+			}
+			if _, err := EncodeHistogram(h); err != nil {
+				t.Fatalf("re-encode: %v", err)
+			}
 		}
 	})
 }

@@ -43,7 +43,10 @@ func BenchmarkAtPoisson(b *testing.B) { benchAt(b, Poisson) }
 // BenchmarkIterShare is an agent's whole per-arrival cost: walking its
 // third of the schedule and computing each instant.
 func BenchmarkIterShare(b *testing.B) {
-	shares := mustSplitRational(b, thirds)
+	shares, err := Equal(3)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, a := range []Arrival{Uniform, Poisson} {
 		for name, spec := range benchSpecs() {
 			b.Run(a.String()+"/"+name, func(b *testing.B) {

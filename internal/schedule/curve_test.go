@@ -674,9 +674,6 @@ func TestPolyRoots(t *testing.T) {
 	if m := polyMax01([]float64{1 - 1.0/9, 2.0 / 3, -1}); !near(m, 1, 1e-15) {
 		t.Errorf("polyMax01 = %v; want 1", m)
 	}
-	if m := polyMin01([]float64{0, 1}); m != 0 {
-		t.Errorf("polyMin01(s) = %v; want 0", m)
-	}
 }
 
 // TestSmoothInverse: on every smooth piece, the inverse interpolant that At

@@ -3,8 +3,8 @@
 // agents.
 //
 // Everything here is a pure function: no goroutines, no clocks, no sockets.
-// Curve and Schedule values are immutable and safe for concurrent use; Share,
-// Segment and Ratio are plain values; an Iter belongs to one goroutine.
+// Curve and Schedule values are immutable and safe for concurrent use; a
+// Share is a plain value; an Iter belongs to one goroutine.
 //
 // # Curves
 //
@@ -40,10 +40,9 @@
 //
 // A Share says which indexes an agent owns: of every Cycle consecutive
 // indexes, those at the listed Offsets (striped, in the manner of k6's
-// execution segments). Split and SplitRational build shares that add up to
-// exactly one and spread each share evenly over the cycle. When an agent is
-// lost or joins, the coordinator cuts the schedule at a future index:
-// Reshare builds the split that applies from there on (chosen so each agent's
-// pace changes as smoothly as possible), and Plan turns the history of cuts
-// into Segments that own every index exactly once.
+// execution segments). Split and Equal build shares that add up to exactly
+// one and spread each share evenly over the cycle. When an agent is lost,
+// the coordinator cuts the schedule at a future index: Union gathers what
+// the lost agent owned, and Divide deals it evenly among the survivors from
+// the cut on, so every index is still owned exactly once.
 package schedule

@@ -87,42 +87,27 @@ func ExampleNew_poisson() {
 	// 5 6.53205ms true
 }
 
-// Agents of different capacity: one takes half of the arrivals, one a
-// third, one a sixth, interleaved evenly.
-func ExampleSplitRational() {
-	shares, err := schedule.SplitRational([]schedule.Ratio{{Num: 1, Den: 2}, {Num: 1, Den: 3}, {Num: 1, Den: 6}})
-	if err != nil {
-		panic(err)
-	}
-	for k, sh := range shares {
-		fmt.Printf("agent %d owns %v: offsets %v of every %d\n", k, sh, sh.Offsets, sh.Cycle)
-	}
-	// Output:
-	// agent 0 owns 3/6: offsets [0 2 5] of every 6
-	// agent 1 owns 2/6: offsets [1 4] of every 6
-	// agent 2 owns 1/6: offsets [3] of every 6
-}
-
 // Three agents share 12 arrivals. Agent 2 is lost; from arrival 6 on the
-// other two take over its part, and every arrival is still owned exactly
-// once.
-func ExamplePlan() {
-	first, _ := schedule.SplitRational([]schedule.Ratio{{Num: 1, Den: 3}, {Num: 1, Den: 3}, {Num: 1, Den: 3}})
-	keep := []int{0, 1}
-	fractions, _ := schedule.Remaining(first, keep)
-	second, _ := schedule.Reshare(first, 6, fractions, keep)
-	segs, err := schedule.Plan(12, []schedule.Cut{{At: 0, Shares: first}, {At: 6, Shares: second}})
+// two survivors divide its share between them, as the coordinator does,
+// and every arrival is still owned exactly once.
+func ExampleDivide() {
+	shares, _ := schedule.Equal(3)
+	parts, err := schedule.Divide(shares[2], 2)
 	if err != nil {
 		panic(err)
 	}
-	for _, seg := range segs {
-		fmt.Printf("[%d, %d):", seg.First, seg.End)
-		for i := seg.First; i < seg.End; i++ {
-			fmt.Print(" ", seg.Owner(i))
+	owner := func(i uint64) int {
+		for k := range 2 {
+			if shares[k].Owns(i) || (i >= 6 && parts[k].Owns(i)) {
+				return k
+			}
 		}
-		fmt.Println()
+		return 2
 	}
+	for i := range uint64(12) {
+		fmt.Print(owner(i), " ")
+	}
+	fmt.Println()
 	// Output:
-	// [0, 6): 0 1 2 0 1 2
-	// [6, 12): 0 1 0 1 0 1
+	// 0 1 2 0 1 2 0 1 0 0 1 1
 }

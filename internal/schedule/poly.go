@@ -121,15 +121,6 @@ func polyMax01(c []float64) float64 {
 	return best
 }
 
-// polyMin01 is the minimum of c over [0, 1].
-func polyMin01(c []float64) float64 {
-	neg := make([]float64, len(c))
-	for k, v := range c {
-		neg[k] = -v
-	}
-	return -polyMax01(neg)
-}
-
 // Chebyshev series on x ∈ [−1, 1]. The smooth parts of a curve (the diurnal
 // bell, and the bell times spike ramps) are interpolated piece by piece at
 // n+1 Chebyshev points; for an analytic function the coefficients decay

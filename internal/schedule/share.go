@@ -234,3 +234,10 @@ func (s Share) Fraction() float64 {
 	}
 	return float64(len(s.Offsets)) / float64(s.Cycle)
 }
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

@@ -1,4 +1,3 @@
-// Package testnet provides loopback network fixtures for tests.
 package testnet
 
 import (

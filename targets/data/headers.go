@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // MaxClientBytes bounds a client ID or region name taken from a request
@@ -39,30 +40,13 @@ func DefaultHeaderConfig() HeaderConfig {
 // Validate reports every field that is not a valid HTTP header name.
 func (c HeaderConfig) Validate() error {
 	var errs []error
-	if !validHeaderName(c.Client) {
+	if !httpguts.ValidHeaderFieldName(c.Client) {
 		errs = append(errs, fmt.Errorf("client header must be a non-empty HTTP header name of letters, digits and !#$%%&'*+-.^_`|~ (got %q)", c.Client))
 	}
-	if !validHeaderName(c.Region) {
+	if !httpguts.ValidHeaderFieldName(c.Region) {
 		errs = append(errs, fmt.Errorf("region header must be a non-empty HTTP header name of letters, digits and !#$%%&'*+-.^_`|~ (got %q)", c.Region))
 	}
 	return errors.Join(errs...)
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // WithHeaders returns a handler that serves next with the client ID and

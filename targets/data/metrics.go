@@ -5,22 +5,22 @@ import (
 )
 
 // Names and help texts of the metrics. The first group is shared by every
-// target component: Prometheus allows one help text per metric name in a
-// registry, so these must match the other targets packages word for word.
+// target component, from metricdef: Prometheus allows one help text per
+// metric name in a registry.
 const (
-	metricRequests    = "surge_target_requests_total"
+	metricRequests    = metricdef.Requests
 	helpRequests      = metricdef.HelpRequests
-	metricRejected    = "surge_target_rejected_total"
+	metricRejected    = metricdef.Rejected
 	helpRejected      = metricdef.HelpRejected
-	metricUtilisation = "surge_target_utilisation"
+	metricUtilisation = metricdef.Utilisation
 	helpUtilisation   = metricdef.HelpUtilisation
-	metricQueueDepth  = "surge_target_queue_depth"
+	metricQueueDepth  = metricdef.QueueDepth
 	helpQueueDepth    = metricdef.HelpQueueDepth
-	metricPoolWaits   = "surge_target_pool_waits_total"
+	metricPoolWaits   = metricdef.PoolWaits
 	helpPoolWaits     = metricdef.HelpPoolWaits
-	metricSlots       = "surge_target_slots"
+	metricSlots       = metricdef.Slots
 	helpSlots         = metricdef.HelpSlots
-	metricBusySeconds = "surge_target_busy_seconds_total"
+	metricBusySeconds = metricdef.BusySeconds
 	helpBusySeconds   = metricdef.HelpBusySeconds
 
 	metricCacheHits      = "surge_target_cache_hits_total"

@@ -4,15 +4,15 @@ import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
 )
 
-// Names and help texts of the metrics shared by every target component.
-// Prometheus requires one help text per metric name within a registry, so
-// these must match the other targets packages word for word.
+// Names and help texts of the metrics. The first ones are shared by every
+// target component, from metricdef: Prometheus requires one help text per
+// metric name within a registry.
 const (
-	metricRequests    = "surge_target_requests_total"
+	metricRequests    = metricdef.Requests
 	helpRequests      = metricdef.HelpRequests
-	metricRejected    = "surge_target_rejected_total"
+	metricRejected    = metricdef.Rejected
 	helpRejected      = metricdef.HelpRejected
-	metricUtilisation = "surge_target_utilisation"
+	metricUtilisation = metricdef.Utilisation
 	helpUtilisation   = metricdef.HelpUtilisation
 
 	metricBreakerState       = "surge_target_breaker_state"

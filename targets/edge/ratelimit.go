@@ -10,11 +10,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Limits of a RateLimiterConfig.
@@ -80,27 +80,13 @@ func (c RateLimiterConfig) Validate() error {
 	if c.Burst < 1 || c.Burst > MaxBurst {
 		errs = append(errs, fmt.Errorf("burst must be from 1 to %d (got %d)", MaxBurst, c.Burst))
 	}
-	if c.KeyHeader != "" && !validHeaderName(c.KeyHeader) {
+	if c.KeyHeader != "" && !httpguts.ValidHeaderFieldName(c.KeyHeader) {
 		errs = append(errs, fmt.Errorf("key header %q is not a valid HTTP header name", c.KeyHeader))
 	}
 	if c.MaxKeys < 1 || c.MaxKeys > MaxKeyLimit {
 		errs = append(errs, fmt.Errorf("max keys must be from 1 to %d (got %d)", MaxKeyLimit, c.MaxKeys))
 	}
 	return errors.Join(errs...)
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Decision is the answer of a RateLimiter to one request.

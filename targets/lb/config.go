@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Limits of a BalancerConfig.
@@ -255,10 +257,10 @@ func (c BalancerConfig) Validate() error {
 	if !c.Algorithm.Valid() {
 		add("algorithm: must be one of %s (got %q)", algorithmList(), c.Algorithm)
 	}
-	if c.HashHeader != "" && !validToken(c.HashHeader) {
+	if c.HashHeader != "" && !httpguts.ValidHeaderFieldName(c.HashHeader) {
 		add("hash header: %q is not a valid header name", c.HashHeader)
 	}
-	if c.BackendHeader != "" && !validToken(c.BackendHeader) {
+	if c.BackendHeader != "" && !httpguts.ValidHeaderFieldName(c.BackendHeader) {
 		add("backend header: %q is not a valid header name", c.BackendHeader)
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > MaxInFlightLimit {
@@ -335,22 +337,4 @@ func parseBackendURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("must have no query, fragment or user info (got %q)", raw)
 	}
 	return u, nil
-}
-
-// validToken reports whether s is an RFC 9110 token, the syntax of a
-// header name.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

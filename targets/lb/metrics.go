@@ -36,28 +36,28 @@ type metrics struct {
 func newMetrics(b *Balancer) *metrics {
 	m := &metrics{
 		poolWaits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "surge_target_pool_waits_total",
+			Name: metricdef.PoolWaits,
 			Help: metricdef.HelpPoolWaits,
 		}),
 		requests: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "surge_target_requests_total",
+			Name: metricdef.Requests,
 			Help: metricdef.HelpRequests,
 		}),
 		rejected: make(map[string]prometheus.Counter),
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "surge_target_rejected_total",
+		Name: metricdef.Rejected,
 		Help: metricdef.HelpRejected,
 	}, []string{"reason"})
 	for _, r := range []string{ReasonUnhealthy, ReasonQueueFull, ReasonQueueTimeout} {
 		m.rejected[r] = rejected.WithLabelValues(r) // series exist from the start, at 0
 	}
 	utilisation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "surge_target_utilisation",
+		Name: metricdef.Utilisation,
 		Help: metricdef.HelpUtilisation,
 	}, func() float64 { return float64(len(b.slots)) / float64(cap(b.slots)) })
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "surge_target_queue_depth",
+		Name: metricdef.QueueDepth,
 		Help: metricdef.HelpQueueDepth,
 	}, func() float64 { return float64(b.waiting.Load()) })
 

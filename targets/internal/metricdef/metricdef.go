@@ -1,7 +1,3 @@
-// Package metricdef holds the names and help texts of the metrics every
-// target component exports, so that a bottleneck finder can compare
-// components and so that they can share one registry: Prometheus refuses
-// to register one metric name with two help texts.
 package metricdef
 
 import (

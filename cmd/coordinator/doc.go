@@ -1,0 +1,11 @@
+// Command coordinator runs Surge scenarios: it starts (or finds by gossip)
+// agents, drives them over gRPC and writes the report.
+//
+// Its subcommands are run, validate, plan, compare, report and certs.
+// main only turns SIGINT and SIGTERM into a cancelled context and exits
+// with the code run returns; run(ctx, args, stdout, stderr) is the whole
+// program, which tests call in-process. Exit codes are those of
+// internal/exitcode: 0 pass, 1 a threshold failed, 2 invalid input or
+// usage, 3 the work could not be carried out, 4 a run that cannot be
+// judged.
+package main
