@@ -78,7 +78,7 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 			}
 			h, err := decodeHistogram(iv.Histogram)
 			if err != nil {
-				return fmt.Errorf("write latency.hlog: stage %s interval %d (t_s %g): histogram: %w", s.Name, i, iv.TS, err)
+				return fmt.Errorf("hlog: stage %s interval %d (t_s %g): histogram: %w", s.Name, i, iv.TS, err)
 			}
 			h.SetTag(hlogTag(s.Name))
 			at := startMS + int64(math.Round((offset+iv.TS)*1000))
@@ -95,19 +95,19 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	base := start.Unix() * 1000
 	lw.SetBaseTime(base)
 	if err := lw.OutputComment(fmt.Sprintf("[surge run %s scenario %s: response times in ns, Interval_Max in ms]", oneLine(r.RunID), oneLine(r.Scenario))); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	if err := lw.OutputLogFormatVersion(); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	if err := lw.OutputStartTime(base); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	if err := lw.OutputBaseTime(base); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	if err := lw.OutputLegend(); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	// Stages are in order and so are their intervals; sort anyway so a
 	// report with unordered t_s still gives a log readers can scan.
@@ -116,11 +116,11 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 		l.h.SetStartTimeMs(l.start)
 		l.h.SetEndTimeMs(l.end)
 		if err := lw.OutputIntervalHistogram(l.h); err != nil {
-			return fmt.Errorf("write latency.hlog: stage %s: %w", l.h.Tag(), err)
+			return fmt.Errorf("hlog: stage %s: %w", l.h.Tag(), err)
 		}
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("write latency.hlog: %w", err)
+		return fmt.Errorf("hlog: %w", err)
 	}
 	return nil
 }
