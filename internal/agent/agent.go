@@ -45,9 +45,15 @@ type Config struct {
 	Lease time.Duration
 	// Engine configures the firing engine (allowed targets, pools).
 	Engine engine.Config
-	// Log receives operational messages; nil discards them.
+	// Log receives operational messages, and a one-line summary of gossip
+	// trouble an operator should act on (see cluster.Config.Log); nil
+	// discards them. It must be safe for concurrent use.
 	Log io.Writer
-	// FastFailureDetection tunes gossip probing for loopback clusters.
+	// Verbose adds debugging detail to Log: every line memberlist logs,
+	// prefixed "gossip: ".
+	Verbose bool
+	// FastFailureDetection tunes gossip probing for loopback clusters and
+	// tests (see cluster.Config.FastFailureDetection).
 	FastFailureDetection bool
 	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip; only members
 	// holding the same key can join.
@@ -181,6 +187,7 @@ func Start(cfg Config) (*Agent, error) {
 		Meta: cluster.Meta{Role: cluster.RoleAgent, GRPC: lis.Addr().String(), Protocol: cfg.Protocol,
 			Cores: cfg.Cores, Version: Version},
 		Log:                  cfg.Log,
+		Verbose:              cfg.Verbose,
 		FastFailureDetection: cfg.FastFailureDetection,
 		SecretKey:            cfg.GossipKey,
 	})
