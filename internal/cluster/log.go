@@ -88,13 +88,14 @@ type summary struct {
 
 // unreadable are fragments of the lines memberlist prints for traffic it
 // cannot read: encrypted with another key, not encrypted while this node
-// is (or the reverse), or not memberlist at all.
+// is (or the reverse), or not memberlist at all. Not a bare "failed to
+// receive": a stream from a member of this cluster that times out on a
+// busy machine says that too.
 var unreadable = []string{ // lower case: memberlist's wording varies
 	"no installed keys could decrypt",
 	"decrypt packet failed",
 	"encryption is not configured",
 	"remote state is not encrypted",
-	"failed to receive:",
 	"not supported",
 	"failed to decode",
 	"missing message type byte",

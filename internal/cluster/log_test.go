@@ -138,6 +138,7 @@ func TestSummarize(t *testing.T) {
 		{"[WARN] memberlist: Got ping for unexpected node 'coordinator-1a2b3c' from=127.0.0.1:7947", "unexpected", "127.0.0.1"},
 		{"[ERR] memberlist: Conflicting address for agent-1. Mine: 127.0.0.1:1 Theirs: 127.0.0.1:2 Old state: 0", "conflict", ""},
 		{"[DEBUG] memberlist: Stream connection from=127.0.0.1:40123", "", ""},
+		{"[ERR] memberlist: failed to receive: read tcp 127.0.0.1:7946->127.0.0.1:40123: i/o timeout from=127.0.0.1:40123", "", ""},
 		{"[INFO] memberlist: Suspect agent-1 has failed, no acks received", "", ""},
 		{"[INFO] memberlist: Marking agent-1 as failed, suspect timeout reached (0 peer confirmations)", "", ""},
 		{"[WARN] memberlist: Refuting a suspect message (from: coord)", "", ""},
