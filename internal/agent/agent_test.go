@@ -293,3 +293,52 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestJoinFailureLoggedPerReason: an agent whose seed holds another gossip
+// key says so, and says again when the reason changes (the seed went
+// away), instead of only ever reporting its first failure — and without
+// memberlist's own lines.
+func TestJoinFailureLoggedPerReason(t *testing.T) {
+	seed, err := cluster.Start(cluster.Config{Name: "other-cluster", Listen: "127.0.0.1:0", SecretKey: bytes.Repeat([]byte{1}, 32),
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	var logb lockedBuffer
+	cfg := DefaultConfig()
+	cfg.Name = "keyed-agent"
+	cfg.Join = []string{seed.Addr()}
+	cfg.GossipKey = bytes.Repeat([]byte{2}, 32)
+	cfg.Log = &logb
+	a, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitLog := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(logb.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the agent never logged %q; log:\n%s", what, logb.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLog("no installed keys could decrypt the message")
+	seed.Close()
+	waitLog("connection refused")
+	out := logb.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] {
+			t.Errorf("line %q logged twice", l)
+		}
+		seen[l] = true
+	}
+	if !strings.Contains(lines[0], "cannot join ["+seed.Addr()+"] yet") || !strings.Contains(out, "still cannot join") || strings.Contains(out, "memberlist") {
+		t.Errorf("log:\n%s\nwant a line per reason of failing to join, none of memberlist's", out)
+	}
+}

@@ -107,8 +107,12 @@ var unreadable = []string{ // lower case: memberlist's wording varies
 
 // summarize maps a memberlist log line to the summary it deserves, if
 // any. Everything else (probes, suspicion and refutation, push/pull,
-// failed joins, which the caller of Join already hears about) is detail.
+// failed joins, which the caller of Join already hears about) is detail,
+// and so is anything below a warning.
 func summarize(line string) (summary, bool) {
+	if !strings.Contains(line, "[ERR]") && !strings.Contains(line, "[WARN]") {
+		return summary{}, false
+	}
 	msg := line
 	if i := strings.Index(msg, "memberlist: "); i >= 0 {
 		msg = msg[i+len("memberlist: "):]
