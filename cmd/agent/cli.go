@@ -111,6 +111,7 @@ coordinator certificate of that CA may drive this agent) and
 	f.StringSliceVar(&allowTargets, "allow-target", nil, "targets this agent may send load to, checked at every dial after DNS (redirects included); no coordinator can widen it. "+
 		"A CIDR or IP (10.0.0.0/8, 2001:db8::/32, 192.0.2.7), a host name (api.example.com) or a wildcard (*.example.com: any subdomain, not the apex); repeat or comma-separate. "+
 		"Loopback is always allowed; with none, only loopback. Link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254) are refused even for an allowed name unless a CIDR names them")
+	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "also log gossip detail: every line of memberlist's own log, prefixed gossip: (without it, only a summary of members of other clusters knocking)")
 	sec.Register(f, auth.RoleAgent)
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,28 @@ func TestFlagErrors(t *testing.T) {
 
 // TestJoinsAndLeaves runs the real command in-process: it joins a gossip
 // member standing in for the coordinator, advertises its gRPC address, and
-// leaves when its context ends.
+// leaves when its context ends. memberlist's own log reaches stderr only
+// with --verbose (-v).
 func TestJoinsAndLeaves(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("verbose=%v", verbose), func(t *testing.T) {
+			args := []string{"--name", "cli-agent"}
+			if verbose {
+				args = append(args, "-v")
+			}
+			errb := joinAndLeave(t, args...)
+			gossip := strings.Contains(errb, "gossip: ") && strings.Contains(errb, "[DEBUG] memberlist: ")
+			if verbose != gossip || (!verbose && strings.Contains(errb, "memberlist")) {
+				t.Errorf("stderr with verbose %v:\n%s\nwant memberlist's lines, prefixed gossip:, only with -v", verbose, errb)
+			}
+		})
+	}
+}
+
+// joinAndLeave runs the agent with args until it joined a coordinator
+// node, then ends it, and returns its stderr.
+func joinAndLeave(t *testing.T, args ...string) string {
+	t.Helper()
 	coord, err := cluster.Start(cluster.Config{Name: "coord", Listen: "127.0.0.1:0", Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}, FastFailureDetection: true})
 	if err != nil {
 		t.Fatal(err)
@@ -48,14 +69,16 @@ func TestJoinsAndLeaves(t *testing.T) {
 	defer coord.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	codeCh := make(chan int, 1)
-	var out, errb bytes.Buffer
-	go func() {
-		codeCh <- run(ctx, []string{"--join", coord.Addr(), "--name", "cli-agent"}, &out, &errb)
+	var out, errb lockedBuffer
+	go func() { // ends when ctx is cancelled
+		codeCh <- run(ctx, append([]string{"--join", coord.Addr()}, args...), &out, &errb)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(coord.Members()) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the agent never joined")
+			cancel()
+			<-codeCh
+			t.Fatalf("the agent never joined; stderr %s", errb.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -72,4 +95,5 @@ func TestJoinsAndLeaves(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("agent did not exit after its context ended")
 	}
+	return errb.String()
 }

@@ -45,9 +45,15 @@ type Config struct {
 	Lease time.Duration
 	// Engine configures the firing engine (allowed targets, pools).
 	Engine engine.Config
-	// Log receives operational messages; nil discards them.
+	// Log receives operational messages, and a one-line summary of gossip
+	// trouble an operator should act on (see cluster.Config.Log); nil
+	// discards them. It must be safe for concurrent use.
 	Log io.Writer
-	// FastFailureDetection tunes gossip probing for loopback clusters.
+	// Verbose adds debugging detail to Log: every line memberlist logs,
+	// prefixed "gossip: ".
+	Verbose bool
+	// FastFailureDetection tunes gossip probing for loopback clusters and
+	// tests (see cluster.Config.FastFailureDetection).
 	FastFailureDetection bool
 	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip; only members
 	// holding the same key can join.
@@ -181,6 +187,7 @@ func Start(cfg Config) (*Agent, error) {
 		Meta: cluster.Meta{Role: cluster.RoleAgent, GRPC: lis.Addr().String(), Protocol: cfg.Protocol,
 			Cores: cfg.Cores, Version: Version},
 		Log:                  cfg.Log,
+		Verbose:              cfg.Verbose,
 		FastFailureDetection: cfg.FastFailureDetection,
 		SecretKey:            cfg.GossipKey,
 	})
@@ -204,10 +211,14 @@ const rejoinEvery = 2 * time.Second
 // at start (the coordinator may start after its agents, as a Kubernetes
 // Job does), and after a coordinator left, so that the next one at the
 // same address finds the agent again.
+//
+// A failing join is logged once per reason, up to maxJoinReasons per
+// streak: the reason may change (the seed is not up yet, then it is up
+// but holds another gossip key) and the latest is the one to act on.
 func (a *Agent) keepJoined() {
 	t := time.NewTimer(0)
 	defer t.Stop()
-	failing := false
+	said := map[string]bool{} // reasons logged since the last success
 	for {
 		select {
 		case <-a.closing:
@@ -216,20 +227,28 @@ func (a *Agent) keepJoined() {
 		}
 		if !a.seesCoordinator() {
 			if _, err := a.node.Join(a.cfg.Join); err != nil {
-				if !failing {
+				switch reason := err.Error(); {
+				case len(said) == 0:
 					a.logf("cannot join %v yet (retrying every %v): %v", a.cfg.Join, rejoinEvery, err)
+					said[reason] = true
+				case !said[reason] && len(said) < maxJoinReasons:
+					a.logf("still cannot join %v: %v", a.cfg.Join, err)
+					said[reason] = true
 				}
-				failing = true
 			} else {
-				if failing {
+				if len(said) > 0 {
 					a.logf("joined %v", a.cfg.Join)
 				}
-				failing = false
+				clear(said)
 			}
 		}
 		t.Reset(rejoinEvery)
 	}
 }
+
+// maxJoinReasons bounds the lines one streak of failing joins logs (an
+// error may carry an ephemeral port, and so differ every time).
+const maxJoinReasons = 3
 
 func (a *Agent) seesCoordinator() bool {
 	for _, m := range a.node.Members() {

@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,11 +123,18 @@ func assignment(t *testing.T, target string, rate float64, d time.Duration) *sur
 // TestLeaseExpiryStopsFiring: a coordinator that goes silent (no
 // heartbeat, stream still open, as with a SIGSTOPped coordinator) must not
 // leave load running.
+//
+// On a busy machine the agent may take a while to start firing, so the
+// test heartbeats as a coordinator does until the target has seen the
+// first request, and only then goes silent: the agent has fired by
+// construction, and the lease (2 s, with heartbeats 50 ms apart) is far
+// longer than any stall of the agent between two of them.
 func TestLeaseExpiryStopsFiring(t *testing.T) {
+	const lease = 2 * time.Second
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	a := startAgent(t, time.Second)
+	a := startAgent(t, lease)
 	s := dialSession(t, a)
 	send := func(m *surgev1.SessionRequest) {
 		if err := s.Send(m); err != nil {
@@ -140,26 +149,44 @@ func TestLeaseExpiryStopsFiring(t *testing.T) {
 	if m, err := s.Recv(); err != nil || m.GetAccepted().GetOwnArrivals() != 6000 {
 		t.Fatalf("assign: %v %v", m, err)
 	}
-	send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().UnixNano()}}})
-	// No heartbeat from now on. Read until Done.
+	// T0 a second ahead, as a coordinator's lead: the agent refuses a
+	// start whose first arrival fell due more than an interval ago, and
+	// the Start message may take a while to be handled.
+	send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().Add(time.Second).UnixNano()}}})
+	silent := make(chan struct{})
+	go func() { // exits once the target saw a request, or when the stream breaks (the test's end cancels it)
+		defer close(silent)
+		for seq := uint64(1); hits.Load() == 0; seq++ {
+			hb := &surgev1.Heartbeat{Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano()}
+			if err := s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: hb}}); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	// No heartbeat once firing started. Read until Done.
 	var done *surgev1.Done
 	for done == nil {
 		m, err := s.Recv()
 		if err != nil {
 			t.Fatalf("stream ended before done: %v", err)
 		}
+		if e := m.GetError(); e != nil {
+			t.Fatalf("agent error: %v", e)
+		}
 		done = m.GetDone()
 	}
+	<-silent
 	if !strings.Contains(done.GetStopped(), "lease expired") {
 		t.Errorf("done.stopped = %q; want lease expired", done.GetStopped())
 	}
-	// Firing stopped after about a second: far fewer than the 6000 planned,
-	// and nothing more arrives afterwards.
+	// Firing stopped about a lease after the last heartbeat: far fewer
+	// than the 6000 planned, and nothing more arrives afterwards.
 	n := hits.Load()
 	if n == 0 || n > 1000 {
-		t.Errorf("target saw %d requests; want a lease's worth (about 100)", n)
+		t.Errorf("target saw %d requests; want a lease's worth (about 200)", n)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // a lower bound: watching longer only makes the check stricter
 	if later := hits.Load(); later != n {
 		t.Errorf("target saw %d more requests after the lease expired", later-n)
 	}
@@ -214,21 +241,30 @@ func TestJoinsCoordinatorStartedLater(t *testing.T) {
 	seed := probe.Addr()
 	probe.Close()
 
+	var logb lockedBuffer
 	cfg := DefaultConfig()
 	cfg.Name = "early-agent"
 	cfg.Join = []string{seed}
+	cfg.Log = &logb
 	a, err := Start(cfg)
 	if err != nil {
 		t.Fatalf("Start with an absent seed: %v", err)
 	}
 	defer a.Close()
-	time.Sleep(300 * time.Millisecond) // the first join attempt fails
+	// The first join attempt fails: the agent says so (once) in its log.
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logb.String(), "cannot join ["+seed+"] yet") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never reported its first failed join; log:\n%s", logb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	coord, err := cluster.Start(cluster.Config{Name: "late-coordinator", Listen: seed, Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}})
 	if err != nil {
 		t.Skipf("the freed port was taken meanwhile: %v", err)
 	}
 	defer coord.Close()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline = time.Now().Add(15 * time.Second)
 	for len(coord.Members()) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the agent never joined the coordinator that started after it")
@@ -237,5 +273,72 @@ func TestJoinsCoordinatorStartedLater(t *testing.T) {
 	}
 	if m := coord.Members()[0]; m.Name != "early-agent" || m.Meta.GRPC != a.GRPCAddr() {
 		t.Errorf("member %+v; want early-agent at %s", m, a.GRPCAddr())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the agent's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestJoinFailureLoggedPerReason: an agent whose seed holds another gossip
+// key says so, and says again when the reason changes (the seed went
+// away), instead of only ever reporting its first failure — and without
+// memberlist's own lines.
+func TestJoinFailureLoggedPerReason(t *testing.T) {
+	seed, err := cluster.Start(cluster.Config{Name: "other-cluster", Listen: "127.0.0.1:0", SecretKey: bytes.Repeat([]byte{1}, 32),
+		Meta: cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	var logb lockedBuffer
+	cfg := DefaultConfig()
+	cfg.Name = "keyed-agent"
+	cfg.Join = []string{seed.Addr()}
+	cfg.GossipKey = bytes.Repeat([]byte{2}, 32)
+	cfg.Log = &logb
+	a, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitLog := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(logb.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the agent never logged %q; log:\n%s", what, logb.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLog("no installed keys could decrypt the message")
+	seed.Close()
+	waitLog("connection refused")
+	out := logb.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] {
+			t.Errorf("line %q logged twice", l)
+		}
+		seen[l] = true
+	}
+	if !strings.Contains(lines[0], "cannot join ["+seed.Addr()+"] yet") || !strings.Contains(out, "still cannot join") || strings.Contains(out, "memberlist") {
+		t.Errorf("log:\n%s\nwant a line per reason of failing to join, none of memberlist's", out)
 	}
 }

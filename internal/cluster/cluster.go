@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/netip"
 	"sort"
@@ -140,13 +139,45 @@ type Config struct {
 	// SecretKey, if set (16, 24 or 32 bytes), encrypts gossip with AES-GCM;
 	// members without the key cannot join.
 	SecretKey []byte
-	// Log receives memberlist's warnings and errors (its debug lines are
-	// dropped). nil discards everything.
+	// Log receives what gossip has to tell an operator: by default only a
+	// one-line summary, once per remote host, of traffic this node cannot
+	// read (a member with another gossip key or none, such as an agent
+	// left over from an earlier run), of a stray member probing this
+	// address for a node that is not this one, and of two members sharing
+	// a name; memberlist's own lines are dropped. With Verbose, every
+	// memberlist line instead, prefixed "gossip: ". nil discards
+	// everything. It is written from memberlist's goroutines (so it must be
+	// safe for concurrent use), and never after Close returns.
 	Log io.Writer
-	// FastFailureDetection probes every 200 ms and declares a silent member
-	// dead in about a second instead of about five. For loopback and tests.
+	// Verbose passes every line memberlist logs (debug included) to Log,
+	// prefixed "gossip: ". For debugging discovery; off by default, since a
+	// stray member makes memberlist log errors every few seconds.
+	Verbose bool
+	// FastFailureDetection is for loopback clusters and tests: members are
+	// probed every 200 ms (instead of every second), so a dead one is
+	// suspected within a few hundred milliseconds, and declared dead when
+	// it stayed silent through a fixed suspicion window of FastSuspicion
+	// (5 s) after that. The window is long on purpose: memberlist reports a
+	// death the moment it closes, and a live member that is merely starved
+	// of CPU (a busy machine, the race detector) refutes the suspicion the
+	// first time it runs within it. A graceful leave (Close) is seen at
+	// once either way.
 	FastFailureDetection bool
+
+	// transport, if set, replaces memberlist's UDP/TCP transport (tests
+	// only: one that can freeze a member). Listen must then be its address.
+	transport memberlist.Transport
 }
+
+// FastSuspicion is how long a member suspected of failing has to refute it
+// under Config.FastFailureDetection before it is declared dead. A real
+// death is seen after about FastSuspicion plus one probe round (under
+// 6 s in a small cluster); a live member is declared dead only if it, or
+// the path to it, stalls for longer than FastSuspicion.
+const FastSuspicion = 5 * time.Second
+
+// fastProbe is the probe interval under FastFailureDetection.
+const fastProbe = 200 * time.Millisecond
 
 // DefaultConfig returns a config listening on 127.0.0.1:7946.
 func DefaultConfig() Config {
@@ -168,6 +199,7 @@ type Node struct {
 	live    map[string]Member
 	notify  chan struct{}
 	closeMu sync.Once
+	log     *gossipLog
 }
 
 // Start creates the node and binds its gossip listener. It does not join
@@ -191,9 +223,17 @@ func Start(cfg Config) (*Node, error) {
 		mc = memberlist.DefaultLANConfig()
 	}
 	if cfg.FastFailureDetection {
-		mc.ProbeInterval = 200 * time.Millisecond
-		mc.ProbeTimeout = 100 * time.Millisecond
-		mc.SuspicionMult = 2
+		// Probing finds a silent member quickly; the suspicion window
+		// alone decides when it is declared dead. memberlist's window is
+		// SuspicionMult × ProbeInterval × max(1, log10(members)), started at
+		// SuspicionMaxTimeoutMult times that and shortened by other
+		// members' confirmations; with the max multiplier at 1 it is the
+		// same fixed window for any cluster below 10 members, whatever the
+		// confirmations (and longer above).
+		mc.ProbeInterval = fastProbe
+		mc.ProbeTimeout = fastProbe / 2
+		mc.SuspicionMult = int(FastSuspicion / fastProbe)
+		mc.SuspicionMaxTimeoutMult = 1
 		mc.GossipInterval = 50 * time.Millisecond
 	}
 	mc.Name = cfg.Name
@@ -204,13 +244,18 @@ func Start(cfg Config) (*Node, error) {
 	if len(cfg.SecretKey) > 0 {
 		mc.SecretKey = cfg.SecretKey
 	}
+	glog := newGossipLog(cfg.Log, cfg.Verbose)
 	mc.LogOutput = nil
-	mc.Logger = log.New(debugFilter{w: cfg.Log}, "", log.LstdFlags)
-	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}}
+	mc.Logger = glog.logger()
+	if cfg.transport != nil {
+		mc.Transport = cfg.transport
+	}
+	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}, log: glog}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		glog.close()
 		return nil, fmt.Errorf("cluster: gossip listen %s: %w", cfg.Listen, err)
 	}
 	n.ml = ml
@@ -275,6 +320,9 @@ func (n *Node) Close() error {
 		if serr := n.ml.Shutdown(); serr != nil {
 			err = fmt.Errorf("cluster: shutdown: %w", serr)
 		}
+		// memberlist goroutines may still be on their way out (a TCP
+		// fallback ping, a stream handler): they log nothing from here on.
+		n.log.close()
 	})
 	return err
 }
@@ -332,14 +380,3 @@ var _ memberlist.EventDelegate = (*events)(nil)
 func (e *events) NotifyJoin(m *memberlist.Node)   { (*Node)(e).push(Joined, m) }
 func (e *events) NotifyLeave(m *memberlist.Node)  { (*Node)(e).push(Left, m) }
 func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) }
-
-// debugFilter drops memberlist's [DEBUG] lines, and the errors it logs
-// about its own sockets closing during shutdown, and forwards the rest.
-type debugFilter struct{ w io.Writer }
-
-func (f debugFilter) Write(p []byte) (int, error) {
-	if f.w == nil || bytes.Contains(p, []byte("[DEBUG]")) || bytes.Contains(p, []byte("use of closed network connection")) {
-		return len(p), nil
-	}
-	return f.w.Write(p)
-}
