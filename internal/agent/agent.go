@@ -294,8 +294,9 @@ func (a *Agent) GRPCAddr() string { return a.lis.Addr().String() }
 // GossipAddr is the bound gossip address.
 func (a *Agent) GossipAddr() string { return a.node.Addr() }
 
-// Close stops serving (ending any session, which stops its job), and
-// leaves the cluster. It is idempotent.
+// Close stops serving (ending any session, which stops its jobs and sends
+// their Done), and leaves the cluster once the coordinator has hung up on a
+// session whose jobs it stopped, or after a 2 s grace. It is idempotent.
 func (a *Agent) Close() error {
 	var err error
 	a.once.Do(func() {

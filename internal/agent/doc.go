@@ -11,5 +11,7 @@
 // Concurrency: an Agent serves one session at a time. Within a session, one
 // goroutine receives, the job goroutine fires and emits, and every Send is
 // serialised by a mutex. Close stops the gRPC server, which ends any
-// session, and leaves the cluster.
+// session (a session whose jobs it stopped waits, within Close's grace,
+// for the coordinator to hang up after their Done), and then leaves the
+// cluster: the coordinator reads the Done before it hears of the leave.
 package agent

@@ -131,7 +131,11 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 			s.stopJobs(math.MaxUint64, fmt.Errorf("coordinator stream ended: %w", err))
 			return nil
 		case <-s.a.closing:
+			n, _ := s.running()
 			s.stopJobs(math.MaxUint64, errors.New("agent shutting down"))
+			if n > 0 {
+				awaitHangUp(ctx, msgs, recvErr)
+			}
 			return status.Error(codes.Unavailable, "agent shutting down")
 		case <-lease.C:
 			if s.leaseLeft() > 0 {
@@ -139,6 +143,27 @@ func (svc *service) Session(stream surgev1.AgentService_SessionServer) error {
 				continue
 			}
 			return s.expire()
+		}
+	}
+}
+
+// awaitHangUp returns once the coordinator has ended the stream, or the
+// stream's context ended (Close stops the server after its grace period).
+//
+// An agent shutting down has just sent the Done of the jobs it stopped.
+// Close leaves the gossip cluster next, and that news travels another path:
+// it could reach the coordinator before the Done, and make a clean stop
+// look like a death, whose share is then taken over only once the lease
+// has run out. The coordinator hangs up once it has read the Done of a job
+// stopped early, so waiting for that orders the two.
+func awaitHangUp[M any](ctx context.Context, msgs <-chan M, recvErr <-chan error) {
+	for {
+		select {
+		case <-msgs: // a heartbeat or a Stop: nothing left to act on
+		case <-recvErr:
+			return
+		case <-ctx.Done():
+			return
 		}
 	}
 }
