@@ -36,8 +36,10 @@ type AgentOptions struct {
 	MaxRate     float64
 	MaxDuration time.Duration
 	MaxInFlight int
-	// Log receives operational messages; nil discards them.
-	Log io.Writer
+	// Log receives operational messages; nil discards them. Verbose adds
+	// the gossip library's own lines.
+	Log     io.Writer
+	Verbose bool
 	// ServerOptions secure the agent's gRPC server (mutual TLS, token);
 	// empty means plaintext, for loopback only.
 	ServerOptions []grpc.ServerOption
@@ -51,7 +53,7 @@ type Agent struct{ a *agent.Agent }
 // coordinator (its lease runs out).
 func StartAgent(o AgentOptions) (*Agent, error) {
 	c := agent.DefaultConfig()
-	c.Name, c.Join, c.GossipKey, c.Log, c.ServerOptions = o.Name, o.Join, o.GossipKey, o.Log, o.ServerOptions
+	c.Name, c.Join, c.GossipKey, c.Log, c.ServerOptions, c.Verbose = o.Name, o.Join, o.GossipKey, o.Log, o.ServerOptions, o.Verbose
 	if o.GossipListen != "" {
 		c.GossipListen = o.GossipListen
 	}

@@ -244,7 +244,7 @@ func config(o Options) coordinator.Config {
 	c.Log, c.Progress, c.Listening = o.Log, o.Progress, o.Listening
 	c.MetricsListen, c.MetricsListening = o.MetricsListen, o.MetricsListening
 	c.GossipKey, c.DialOptions, c.PlaintextRemote = o.GossipKey, o.DialOptions, o.PlaintextRemote
-	c.StartTarget = o.StartTarget
+	c.StartTarget, c.Verbose = o.StartTarget, o.Verbose
 	return c
 }
 

@@ -184,6 +184,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also show the gossip library's own log lines (prefixed gossip:)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
 	f.BoolVar(&opts.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")

@@ -424,3 +424,25 @@ func TestReportRerenders(t *testing.T) {
 		t.Errorf("unbalanced report: exit %d, %q; want 2 and a balance error", code, lastLine(stderr))
 	}
 }
+
+// TestVerboseGossipLog: memberlist's own lines reach stderr only with
+// --verbose, prefixed gossip:, so they never break the live view.
+func TestVerboseGossipLog(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		args := []string{"run", writeFile(t, "q.yaml", quick), "--gossip-listen", "127.0.0.1:0", "--out", t.TempDir(), "--max-send-lag", "1s"}
+		if verbose {
+			args = append(args, "-v")
+		}
+		code, _, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("verbose %v: exit %d; stderr:\n%s", verbose, code, stderr)
+		}
+		gossip := strings.Contains(stderr, "gossip: ")
+		if raw := strings.Contains(stderr, "memberlist:") && !gossip; raw {
+			t.Errorf("verbose %v: memberlist lines without the gossip: prefix:\n%s", verbose, stderr)
+		}
+		if gossip != verbose {
+			t.Errorf("verbose %v: gossip lines shown %v; stderr:\n%s", verbose, gossip, stderr)
+		}
+	}
+}

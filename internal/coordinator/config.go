@@ -59,6 +59,10 @@ type Config struct {
 	MaxSendLag time.Duration
 	// Log receives progress lines and warnings; nil discards them.
 	Log io.Writer
+	// Verbose passes the gossip library's own log lines (prefixed
+	// "gossip: ") to Log, the embedded agents' too; without it they are
+	// dropped but for one summary line per stray host.
+	Verbose bool
 	// Agent is the template for embedded agents (names and listeners are
 	// filled in per agent).
 	Agent agent.Config

@@ -169,6 +169,7 @@ func (r *run) setUp(ctx context.Context) (stop func(), err error) {
 		Name: cfg.Name, Listen: cfg.GossipListen, SecretKey: cfg.GossipKey,
 		Meta:                 cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion, Version: agent.Version},
 		Log:                  cfg.Log,
+		Verbose:              cfg.Verbose,
 		FastFailureDetection: cfg.FastFailureDetection,
 	})
 	if err != nil {
@@ -255,6 +256,7 @@ func (r *run) startEmbedded(n int) (stop func(), err error) {
 		ac.GossipListen, ac.GRPCListen = "127.0.0.1:0", "127.0.0.1:0"
 		ac.Join = []string{r.node.Addr()}
 		ac.FastFailureDetection = r.cfg.FastFailureDetection
+		ac.Verbose = ac.Verbose || r.cfg.Verbose
 		ac.GossipKey = r.cfg.GossipKey
 		if ac.Log == nil {
 			ac.Log = r.cfg.Log
