@@ -181,7 +181,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 			cn.markLost(err)
 		}
 	}
-	if st.Bundled != "" && st.Bundled != "echo" { // echo has no components, and answers /metrics with an echo
+	if st.Bundled != "" {
 		sr.probe = probe.Start(target.String(), sr.t0, r.cfg.Interval)
 		// Stopped (idempotently) by targetLoad; this covers early returns,
 		// and runs before the target itself is stopped.

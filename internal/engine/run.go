@@ -203,8 +203,12 @@ type runner struct {
 }
 
 // rotateGrace bounds, in intervals, how long closing an interval waits for
-// a late pacer.
-const rotateGrace = metrics.MaxOpen / 4
+// a late pacer, so that every arrival is counted in the interval of its
+// intended instant even when the pacer runs seconds late (a starved
+// machine). It leaves two of the recorder's MaxOpen slots: completions
+// recorded meanwhile, in the interval in which they happen, still find
+// theirs open.
+const rotateGrace = metrics.MaxOpen - 2
 
 // spinWindow is how long before an arrival's instant the precise pacer
 // stops sleeping and spins: Go timers shorter than about 1 ms fire about
