@@ -35,6 +35,10 @@ func testConfig(agents int) Config {
 	cfg.FastFailureDetection = true
 	cfg.Limits.Timeout = 5 * time.Second
 	cfg.Limits.Drain = 6 * time.Second
+	// Margins a starved test machine cannot cross: tests lose agents on
+	// purpose (closed, so their streams end), never by silence.
+	cfg.AgentTimeout = 10 * time.Second
+	cfg.TakeoverLead = time.Second
 	return cfg
 }
 
@@ -324,7 +328,10 @@ func TestAgentLostMidRun(t *testing.T) {
 	cfg := testConfig(0)
 	cfg.Log = newTestLog(t)
 	f = startFleet(t, &cfg, fleetAgent("fleet-0"), fleetAgent("fleet-1"))
-	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "200", "3s"))
+	// 600 arrivals over 6 s: fleet-0 is closed at the 200th (about 2 s),
+	// which leaves its share of the last seconds to take over even when a
+	// busy machine runs everything late.
+	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "100", "6s"))
 	if !errors.Is(err, ErrRunFailed) || !errors.Is(err, ErrAgentLost) || rep == nil {
 		t.Fatalf("Run = %v, %v; want a report, ErrRunFailed and ErrAgentLost", rep, err)
 	}
@@ -467,6 +474,7 @@ func TestGeneratorLimitedFlagged(t *testing.T) {
 	defer srv.Close()
 	cfg := testConfig(1)
 	cfg.Limits.MaxInFlight = 3
+	cfg.MaxSendLag = time.Minute // only the cap limits this stage, however busy the machine
 	rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "100", "1s"))
 	if err != nil {
 		t.Fatal(err)

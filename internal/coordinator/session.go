@@ -36,6 +36,9 @@ type conn struct {
 	// heard is when the agent's last message arrived; sent when the last
 	// message to it was written.
 	heard, sent time.Time
+	// gossipGone is when gossip said the agent left or died (zero: it did
+	// not); it is lost once it is also silent.
+	gossipGone time.Time
 	// lost is set once the agent can no longer be used; it is never cleared.
 	lost  error
 	total reporters.Agent

@@ -305,32 +305,11 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 		case in := <-r.inbox:
 			r.handle(in, sr)
 		case <-r.node.Changes():
-			// Whichever comes first: a broken stream, silence, or gossip
-			// declaring the agent dead (or gone).
-			for _, ev := range r.node.Events() {
-				if ev.Kind != cluster.Left {
-					continue
-				}
-				for _, cn := range live {
-					if cn.name == ev.Member.Name && cn.lost == nil {
-						r.agentLost(sr, cn, causeGossip, fmt.Errorf("agent %s left the cluster (gossip)", cn.name))
-					}
-				}
-			}
+			r.membership(sr, live)
 		case <-hb.C:
 			seq++
 			for _, cn := range live {
-				if cn.lost != nil {
-					continue
-				}
-				if silent := time.Since(cn.heard); !cn.stage.done() && silent > r.cfg.AgentTimeout {
-					r.agentLost(sr, cn, causeSilent, fmt.Errorf("agent %s: silent for %v (no snapshot or heartbeat ack; --agent-timeout %v)",
-						cn.name, silent.Round(time.Millisecond), r.cfg.AgentTimeout))
-					continue
-				}
-				if err := cn.ping(seq); err != nil {
-					r.agentLost(sr, cn, causeStream, err)
-				}
+				r.beat(sr, cn, seq)
 			}
 			r.progress(sr, t0)
 			r.metrics.SetAlive(len(r.live()))
@@ -358,6 +337,55 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 				}
 			}
 		}
+	}
+}
+
+// membership takes gossip's news of the agents playing the stage. A
+// member that left or died is only suspected while its stream is heard
+// from: the stream is the authority on liveness (a graceful leave may
+// overtake the Done the agent sent before it, and gossip can be wrong on a
+// starved machine). beat declares it lost once it is also silent.
+func (r *run) membership(sr *stageRun, live []*conn) {
+	for _, ev := range r.node.Events() {
+		if ev.Kind != cluster.Left {
+			continue
+		}
+		for _, cn := range live {
+			if cn.name == ev.Member.Name && cn.lost == nil && cn.gossipGone.IsZero() {
+				cn.gossipGone = time.Now()
+				r.gossipCheck(sr, cn)
+			}
+		}
+	}
+}
+
+// gossipCheck declares lost an agent gossip says is gone once nothing
+// came from it for two heartbeats.
+func (r *run) gossipCheck(sr *stageRun, cn *conn) {
+	if cn.gossipGone.IsZero() || cn.lost != nil || cn.stage == nil || cn.stage.done() {
+		return
+	}
+	if silent := time.Since(cn.heard); silent > 2*r.cfg.Heartbeat {
+		r.agentLost(sr, cn, causeGossip, fmt.Errorf("agent %s left the cluster (gossip) and is silent for %v", cn.name, silent.Round(time.Millisecond)))
+	}
+}
+
+// beat checks one agent once per heartbeat: lost when silent past
+// --agent-timeout (or gone by gossip and silent), else pinged.
+func (r *run) beat(sr *stageRun, cn *conn, seq uint64) {
+	if cn.lost != nil {
+		return
+	}
+	if silent := time.Since(cn.heard); !cn.stage.done() && silent > r.cfg.AgentTimeout {
+		r.agentLost(sr, cn, causeSilent, fmt.Errorf("agent %s: silent for %v (no snapshot or heartbeat ack; --agent-timeout %v)",
+			cn.name, silent.Round(time.Millisecond), r.cfg.AgentTimeout))
+		return
+	}
+	if r.gossipCheck(sr, cn); cn.lost != nil {
+		return
+	}
+	if err := cn.ping(seq); err != nil {
+		r.agentLost(sr, cn, causeStream, err)
 	}
 }
 
