@@ -171,11 +171,23 @@ func stopReason(err error) string {
 	return err.Error()
 }
 
-// finish closes the last interval and the recorder under one lock hold, so
-// that every issued request is either finished in some interval or counted
-// as in flight at the end.
+// finish emits the intervals still open, each as itself and in order (when
+// rotation ran behind, the pacer and the completions may have filled
+// several), then closes the last one and the recorder under one lock hold,
+// so that every issued request is either finished in some interval or
+// counted as in flight at the end.
 func (r *runner) finish(sum *Summary, emit func(*metrics.Interval) error) error {
 	r.mu.Lock()
+	for r.rec.Pending() {
+		iv := r.rec.Rotate()
+		r.mu.Unlock()
+		// Rotate is only called from this goroutine: iv stays valid while
+		// it is encoded, outside the lock.
+		if err := emit(iv); err != nil {
+			return err
+		}
+		r.mu.Lock()
+	}
 	sum.InFlightAtEnd = r.rec.Close()
 	iv := r.rec.Rotate()
 	r.mu.Unlock()

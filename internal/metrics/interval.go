@@ -217,6 +217,19 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 	return true
 }
 
+// Pending reports whether an interval after the current one holds
+// events: rotation ran behind the events (a starved machine), and those
+// intervals should be rotated out one by one before Close, which would
+// fold them into the current one.
+func (r *Recorder) Pending() bool {
+	for _, iv := range r.open[1:] {
+		if iv != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // InFlight is the number of issued requests not yet finished.
 func (r *Recorder) InFlight() uint64 { return r.inFlight }
 

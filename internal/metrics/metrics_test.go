@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +231,30 @@ func BenchmarkRecorder(b *testing.B) {
 	for b.Loop() {
 		r.Issued(0, 0, 30*time.Microsecond)
 		r.Finished(0, Result{Outcome: OK, Response: 1200 * time.Microsecond, Service: time.Millisecond, BytesIn: 64})
+	}
+}
+
+// TestRecorderPending: events recorded ahead of a lagging rotation are
+// pending, and rotating them out one by one keeps each in its interval.
+func TestRecorderPending(t *testing.T) {
+	r := NewRecorder(DefaultGeometry(), 1)
+	if r.Pending() {
+		t.Error("a new recorder has pending intervals")
+	}
+	r.Issued(0, 0, 0)
+	if r.Pending() {
+		t.Error("an event of the current interval is pending")
+	}
+	r.Issued(2, 0, 0)
+	r.Issued(3, 0, 0)
+	r.Issued(3, 0, 0)
+	var got []uint64
+	for r.Pending() {
+		got = append(got, r.Rotate().Totals().Intended)
+	}
+	r.Close()
+	got = append(got, r.Rotate().Totals().Intended)
+	if want := []uint64{1, 0, 1, 2}; !slices.Equal(got, want) {
+		t.Errorf("intervals rotated out %v; want %v", got, want)
 	}
 }
