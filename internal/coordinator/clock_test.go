@@ -56,10 +56,18 @@ func TestClockOffset(t *testing.T) {
 		t.Errorf("issued %d lost %d target %d; want all 400 played", st.Issued, st.Lost, hits.Load())
 	}
 	// Every interval holds the arrivals the schedule puts there: no agent
-	// fired 400 ms early or 250 ms late.
-	for k, iv := range st.Intervals[:len(st.Intervals)-1] {
-		if iv.Intended != 50 {
-			t.Errorf("interval %d holds %d arrivals; want 50", k, iv.Intended)
+	// fired 400 ms early or 250 ms late. The schedule's 2 s are 8
+	// intervals; later ones (the drain, long on a busy machine) hold none.
+	if len(st.Intervals) < 8 {
+		t.Fatalf("%d intervals; want the schedule's 8 at least", len(st.Intervals))
+	}
+	for k, iv := range st.Intervals {
+		want := uint64(50)
+		if k >= 8 {
+			want = 0
+		}
+		if iv.Intended != want {
+			t.Errorf("interval %d holds %d arrivals; want %d", k, iv.Intended, want)
 		}
 	}
 
