@@ -416,8 +416,8 @@ func TestTimeoutConnecting(t *testing.T) {
 	}
 }
 
-// TestFreezeMatchesAnalyticTruth: the target freezes for about 1 s while
-// the client has a single connection. Every arrival during the freeze
+// TestFreezeMatchesAnalyticTruth: the target freezes for 1 s while the
+// client has a single connection. Every arrival during the freeze
 // waits for it to end, so its true response time is (end of freeze −
 // intended send) and more (the queue drains one request at a time); the
 // measured response times match that truth, while service time (from the
@@ -425,8 +425,8 @@ func TestTimeoutConnecting(t *testing.T) {
 // tools do.
 //
 // The truth is computed from what actually happened, not from the nominal
-// freeze: on a busy machine the freeze ends late and the queue behind it
-// drains slowly, and a truth from the nominal numbers would be wrong by
+// freeze: on a busy machine the freeze starts and ends late and the queue
+// behind it drains slowly, and a truth from the nominal numbers would be wrong by
 // tens of milliseconds. The target records, on the monotonic clock, when
 // it started and finished serving each arrival (the arrival index is in
 // the path, {{seq}}), and answers arrival i with i+1 body bytes, so the
@@ -450,8 +450,12 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 		d      = 6 * time.Second
 		freeze = time.Second
 	)
+	// The target freezes on the first request it serves from arrival
+	// freezeFrom (intended 2 s after T0) on: triggered by an arrival, not
+	// by a window of wall-clock time, so a stall of the whole machine
+	// cannot make the target miss its freeze.
+	const freezeFrom = int(2 * rate)
 	t0 := time.Now().Add(50 * time.Millisecond)
-	fs, fe := t0.Add(2*time.Second), t0.Add(2*time.Second+freeze)
 	j := newJob(t, "http://127.0.0.1:1", job{rate: rate, d: d, requests: []Request{{Name: "get", Method: "GET", Path: "/a/{{seq}}"}}})
 	n := int(j.Schedule.Len())
 
@@ -465,6 +469,7 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 		mu     sync.Mutex
 		record = make([]served, n)
 		strays []string
+		froze  atomic.Bool
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -476,9 +481,9 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		frozen := !start.Before(fs) && start.Before(fe)
+		frozen := i >= freezeFrom && !froze.Swap(true)
 		if frozen {
-			time.Sleep(time.Until(fe))
+			time.Sleep(freeze)
 		}
 		w.Write(make([]byte, i+1)) // i+1 bytes: the result's BytesIn names the arrival
 		end := time.Now()          // before the response can leave: the handler has not returned
@@ -533,8 +538,8 @@ func TestFreezeMatchesAnalyticTruth(t *testing.T) {
 			frozen = append(frozen, i)
 		}
 	}
-	// Only the request on the connection when the freeze began is held by
-	// the target; the ones queued behind it reach it after the freeze.
+	// The target holds one request; the ones queued behind it reach it
+	// after the freeze.
 	if len(frozen) != 1 {
 		t.Fatalf("arrivals %v were held by the target; want exactly one", frozen)
 	}
