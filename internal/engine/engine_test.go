@@ -59,6 +59,13 @@ func newJob(t testing.TB, target string, j job) Job {
 // collect runs the job and returns the summary and the merged intervals.
 func collect(t *testing.T, e *Engine, ctx context.Context, j Job) (Summary, *metrics.Interval, []uint32) {
 	t.Helper()
+	return collectEach(t, e, ctx, j, nil)
+}
+
+// collectEach is collect that also calls each, if not nil, with every
+// interval as it is emitted.
+func collectEach(t *testing.T, e *Engine, ctx context.Context, j Job, each func(*metrics.Interval)) (Summary, *metrics.Interval, []uint32) {
+	t.Helper()
 	total := metrics.NewInterval(j.Geometry, len(j.Requests))
 	var idx []uint32
 	sum, err := e.Run(ctx, j, time.Now().Add(20*time.Millisecond), func(iv *metrics.Interval) error {
@@ -66,6 +73,9 @@ func collect(t *testing.T, e *Engine, ctx context.Context, j Job) (Summary, *met
 			t.Errorf("interval %d: %v", iv.Index, err)
 		}
 		idx = append(idx, iv.Index)
+		if each != nil {
+			each(iv)
+		}
 		return total.Merge(iv)
 	})
 	if err != nil {
@@ -74,18 +84,40 @@ func collect(t *testing.T, e *Engine, ctx context.Context, j Job) (Summary, *met
 	return sum, total, idx
 }
 
+// TestRunSendsExactlyTheShare: an agent plays exactly its share of the
+// schedule and reports it in intervals aligned to T0.
+//
+// The last request the target gets is answered only once the engine has
+// emitted interval 3 (300–400 ms): the job cannot end before that
+// interval is closed, so the count of intervals below does not depend on
+// whether a busy machine let the engine close interval 3 before the last
+// response came back (the run's end folds whatever is left into one last
+// interval).
 func TestRunSendsExactlyTheShare(t *testing.T) {
+	shares, _ := schedule.Equal(3)
+	want := shares[1].Count(0, 300) // 100 of 300 (600/s for 500 ms)
 	var hits atomic.Int64
+	emitted3 := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
+		if hits.Add(1) == int64(want) {
+			select {
+			case <-emitted3:
+			case <-r.Context().Done():
+			}
+		}
 		w.Write([]byte("hello"))
 	}))
 	defer srv.Close()
-	shares, _ := schedule.Equal(3)
 	j := newJob(t, srv.URL, job{rate: 600, d: 500 * time.Millisecond, share: shares[1]})
-	sum, total, idx := collect(t, New(DefaultConfig()), context.Background(), j)
+	if j.Schedule.Len() != 300 {
+		t.Fatalf("schedule of %d arrivals; want 300", j.Schedule.Len())
+	}
+	sum, total, idx := collectEach(t, New(DefaultConfig()), context.Background(), j, func(iv *metrics.Interval) {
+		if iv.Index == 3 {
+			close(emitted3)
+		}
+	})
 
-	want := shares[1].Count(0, j.Schedule.Len()) // 100 of 300
 	tot := total.Totals()
 	if tot.Intended != want || tot.Issued != want || tot.Succeeded != want || hits.Load() != int64(want) {
 		t.Errorf("intended %d issued %d succeeded %d, target saw %d; want %d each", tot.Intended, tot.Issued, tot.Succeeded, hits.Load(), want)
@@ -233,14 +265,33 @@ func TestOutcomeClasses(t *testing.T) {
 
 // TestResponseTimeFromIntendedSend: with one connection, arrivals queue for
 // it behind a slow request; that wait is part of their response time.
+//
+// The slow request is held for 500 ms and, besides, until the pacer has
+// sent the last arrival (the job's Gate sees every send), so that however
+// late a busy machine makes the pacer, every later arrival is sent while
+// the connection is still taken.
 func TestResponseTimeFromIntendedSend(t *testing.T) {
 	var first sync.Once
+	allSent := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		first.Do(func() { time.Sleep(500 * time.Millisecond) })
+		first.Do(func() {
+			time.Sleep(500 * time.Millisecond)
+			select {
+			case <-allSent:
+			case <-r.Context().Done():
+			}
+		})
 	}))
 	defer srv.Close()
 	j := newJob(t, srv.URL, job{rate: 100, d: 300 * time.Millisecond})
 	j.Limits.MaxConns = 1
+	sent := 0 // only the pacer calls the gate
+	j.Gate = func() error {
+		if sent++; sent == int(j.Schedule.Len()) {
+			close(allSent)
+		}
+		return nil
+	}
 	_, total, _ := collect(t, New(DefaultConfig()), context.Background(), j)
 	s := total.Series[0]
 	if s.Succeeded != 30 {
