@@ -363,28 +363,43 @@ func hangServer(t *testing.T, prefix string) (*rawServer, chan string) {
 	return srv, got
 }
 
+// phaseBound is the deadline of the tests that check in which phase a
+// request times out. Before it passes, the client must have done the
+// earlier phases: dialled and written (a first-byte timeout, not a connect
+// one), or read the first bytes the server sends at once (a body timeout).
+// Those take a loopback round trip or less, but with every core busy one
+// took over 50 ms; a second is ample for a busy machine. The servers never
+// finish their answers, so each of these requests lasts this long.
+const phaseBound = time.Second
+
 func TestFirstByteTimeout(t *testing.T) {
 	srv, _ := hangServer(t, "")
 	c := New(Config{})
 	defer c.Close()
 	in := func(d time.Duration) time.Time { return time.Now().Add(d) }
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		opt  func() Options
 	}{
 		{"deadline", func() Options {
-			return Options{Deadline: in(time.Minute), FirstByteDeadline: in(50 * time.Millisecond)}
+			return Options{Deadline: in(time.Minute), FirstByteDeadline: in(phaseBound)}
 		}},
-		{"timeout", func() Options { return Options{Deadline: in(time.Minute), FirstByteTimeout: 50 * time.Millisecond} }},
+		{"timeout", func() Options { return Options{Deadline: in(time.Minute), FirstByteTimeout: phaseBound} }},
 		{"total deadline", func() Options {
-			return Options{Deadline: in(50 * time.Millisecond), FirstByteDeadline: in(time.Minute)}
+			return Options{Deadline: in(phaseBound), FirstByteDeadline: in(time.Minute)}
 		}},
-	} {
-		res, err := c.Do(srv.target(), &Request{}, tc.opt())
-		if !errors.Is(err, os.ErrDeadlineExceeded) || res.Phase != PhaseFirstByte || res.ConnAt.IsZero() {
-			t.Errorf("%s: Do = %+v, %v; want a first-byte timeout", tc.name, res, err)
-		}
 	}
+	// At once, on three connections, so the test lasts one phaseBound.
+	var wg sync.WaitGroup
+	for _, tc := range cases {
+		wg.Go(func() {
+			res, err := c.Do(srv.target(), &Request{}, tc.opt())
+			if !errors.Is(err, os.ErrDeadlineExceeded) || res.Phase != PhaseFirstByte || res.ConnAt.IsZero() {
+				t.Errorf("%s: Do = %+v, %v; want a first-byte timeout", tc.name, res, err)
+			}
+		})
+	}
+	wg.Wait()
 	if s := c.Stats(); s.Open != 0 {
 		t.Errorf("Stats = %+v; want timed-out connections closed", s)
 	}
@@ -395,7 +410,7 @@ func TestBodyTimeout(t *testing.T) {
 	c := New(Config{})
 	defer c.Close()
 	// The first byte arrives in time; after it the total deadline applies.
-	opt := Options{Deadline: time.Now().Add(100 * time.Millisecond), FirstByteDeadline: time.Now().Add(time.Minute)}
+	opt := Options{Deadline: time.Now().Add(phaseBound), FirstByteDeadline: time.Now().Add(time.Minute)}
 	res, err := c.Do(srv.target(), &Request{}, opt)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || res.Phase != PhaseBody || res.Status != 200 || res.BodyBytes != 3 {
 		t.Errorf("Do = %+v, %v; want a body timeout after 3 bytes", res, err)
