@@ -55,11 +55,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoadCSV -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadJSONL -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
-	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/coordinator
+	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/probe
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reporters
 	$(GO) test -run='^$$' -fuzz='^FuzzReport$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
 	$(GO) test -run='^$$' -fuzz=FuzzClockFilter -fuzztime=$(FUZZTIME) ./internal/coordinator
+	$(GO) test -run='^$$' -fuzz=FuzzDistText -fuzztime=$(FUZZTIME) ./targets/resource
 
 ## faults: process-level fault tests with the real binaries: SIGKILL/SIGSTOP of agents and the
 ## coordinator, and (as root) a network-namespace partition. The short ones also run in `make test`.
