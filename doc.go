@@ -3,7 +3,7 @@
 // scenario, run it on agents started inside the program or on an existing
 // fleet, watch its progress, and get the report and its verdict.
 //
-//	sc, err := surge.Load("launch.yaml")
+//	sc, err := surge.Load("launch.yaml", nil)
 //	if err != nil { ... }                  // every problem with line:column
 //	opts := surge.DefaultOptions()          // two embedded agents on loopback
 //	opts.Progress = func(p surge.Progress) { log.Print(p) }
@@ -20,6 +20,8 @@
 // Options.GossipListen.
 //
 // Run blocks until the run ends or ctx is cancelled; cancelling stops the
-// agents and keeps what was measured. Options.Log and Options.Progress
-// are called from Run's goroutine only.
+// agents and keeps what was measured. Options.Progress is called from
+// Run's goroutine only; Options.Log is also written by the embedded agents
+// and the gossip layer, from their goroutines, so it must be safe for
+// concurrent use (one Write per line).
 package surge

@@ -77,7 +77,8 @@ type Options struct {
 	// MaxClockOffset refuses an agent whose clock differs by more than
 	// this. Default 1s; negative means no limit.
 	MaxClockOffset time.Duration
-	// Log receives progress lines and warnings; nil discards them.
+	// Log receives progress lines and warnings, one Write per line, from
+	// several goroutines (embedded agents, gossip); nil discards them.
 	Log io.Writer
 	// Progress, if set, receives the playing stage's progress once per
 	// heartbeat instead of a plain line on Log.
