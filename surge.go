@@ -260,9 +260,10 @@ const (
 
 // Outcome judges what Run returned: the exit code and, unless the run
 // passed, an error saying why. An agent lost mid-run or a verdict of
-// invalid makes the run invalid (4): it cannot be judged; failed
-// thresholds fail it (1); a run that could not be carried out is 3, an
-// invalid scenario 2.
+// invalid makes the run invalid (4): it cannot be judged; a verdict of
+// fail — failed thresholds, or a stage whose requests mostly failed when
+// no threshold judges errors (see reporters.DefaultMaxErrorRate) — fails
+// it (1); a run that could not be carried out is 3, an invalid scenario 2.
 func Outcome(rep *reporters.Report, runErr error) (code int, err error) {
 	switch {
 	case errors.Is(runErr, scenario.ErrInvalid):
@@ -278,7 +279,13 @@ func Outcome(rep *reporters.Report, runErr error) (code int, err error) {
 	case reporters.VerdictInvalid:
 		return ExitInvalidRun, fmt.Errorf("the run is invalid: %s", strings.Join(rep.Reasons, "; "))
 	case reporters.VerdictFail:
-		return ExitThresholdsFailed, fmt.Errorf("thresholds failed: %s", strings.Join(rep.Reasons, "; "))
+		what := "thresholds failed"
+		for _, r := range rep.Reasons {
+			if !strings.Contains(r, `threshold "`) {
+				what = "the run failed" // the default error check, or an abort
+			}
+		}
+		return ExitThresholdsFailed, fmt.Errorf("%s: %s", what, strings.Join(rep.Reasons, "; "))
 	}
 	return ExitPass, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -37,7 +38,8 @@ type Report struct {
 const (
 	// VerdictPass: every threshold held on data that can be trusted.
 	VerdictPass = "pass"
-	// VerdictFail: a threshold failed.
+	// VerdictFail: a threshold failed, or a stage without a threshold on
+	// errors had no success or too many errors (DefaultMaxErrorRate).
 	VerdictFail = "fail"
 	// VerdictInvalid: the run cannot be judged — a threshold had no
 	// samples, the generator limited a stage, or a stage was not played
@@ -75,13 +77,30 @@ func (t ThresholdResult) Label() string {
 	return "PASS"
 }
 
+// DefaultMaxErrorRate is the error rate (failed ÷ finished requests)
+// above which a stage fails when none of the thresholds that apply to it
+// is on errors (error_rate or failed). A stage in which requests finished
+// and none succeeded fails on the same condition, whatever its rate. With
+// a threshold on errors, that threshold alone judges them: a scenario that
+// expects failures says so (error_rate > 50%).
+//
+// 10% is far past what any service is meant to return, so a scenario
+// without thresholds that passes still means the target mostly answered;
+// it is no SLO — write error_rate < 1% (or tighter) for a gate.
+const DefaultMaxErrorRate = 0.10
+
 // Judge sets the report's verdict from its stages: invalid when any
 // threshold had no data, any stage was generator-limited, stopped early
-// or lost arrivals; else fail when any threshold failed; else pass.
+// or lost arrivals; else fail when any threshold failed, or when a stage
+// without a threshold on errors had no success at all or an error rate
+// over DefaultMaxErrorRate; else pass.
 func (r *Report) Judge() {
 	r.Verdict, r.Reasons = VerdictPass, nil
 	var invalid, failed []string
 	for _, s := range r.Stages {
+		if reason := s.defaultErrorCheck(); reason != "" {
+			failed = append(failed, reason)
+		}
 		if s.GeneratorLimited {
 			invalid = append(invalid, fmt.Sprintf("stage %s was generator-limited: its load was not what the scenario asked for", s.Name))
 		}
@@ -114,6 +133,59 @@ func (r *Report) Judge() {
 	case len(failed) > 0:
 		r.Verdict, r.Reasons = VerdictFail, failed
 	}
+}
+
+// defaultErrorCheck is the default judgement of a stage's errors (see
+// DefaultMaxErrorRate): the reason it fails, or "".
+func (s *Stage) defaultErrorCheck() string {
+	for _, t := range s.Thresholds {
+		if m := thresholdMetric(t.Expr); m == "error_rate" || m == "failed" {
+			return ""
+		}
+	}
+	done := s.Succeeded + s.Failed
+	if done == 0 || s.Failed == 0 {
+		return ""
+	}
+	rate := float64(s.Failed) / float64(done)
+	switch {
+	case s.Succeeded == 0:
+		return fmt.Sprintf("stage %s: no request succeeded (%d of %d failed%s)", s.Name, s.Failed, done, mainErrorText(s.Errors))
+	case s.Search != nil:
+		// A capacity search drives the target past its limit on purpose:
+		// its SLO judges the errors of each step.
+		return ""
+	case rate > DefaultMaxErrorRate:
+		return fmt.Sprintf("stage %s: %d of %d requests failed (%.1f%%%s), over the default limit of %g%% for a stage without a threshold on error_rate",
+			s.Name, s.Failed, done, 100*rate, mainErrorText(s.Errors), 100*DefaultMaxErrorRate)
+	}
+	return ""
+}
+
+// thresholdMetric is the metric a threshold expression starts with
+// ("error_rate" for "error_rate{request=a} < 1%").
+func thresholdMetric(expr string) string {
+	expr = strings.TrimSpace(expr)
+	if i := strings.IndexAny(expr, "{[<>=! \t"); i >= 0 {
+		expr = expr[:i]
+	}
+	return expr
+}
+
+// mainErrorText names the most frequent error class: ", mostly
+// tls_error: 40". The smallest name wins a tie, so the text is stable.
+func mainErrorText(errs map[string]uint64) string {
+	var name string
+	var n uint64
+	for k, v := range errs {
+		if v > n || (v == n && k < name) {
+			name, n = k, v
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", mostly %s: %d", name, n)
 }
 
 func stoppedText(s string) string {
