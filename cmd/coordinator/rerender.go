@@ -7,13 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgeload/surge"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/reporters"
 )
 
 // newReport is `coordinator report`: any format rendered again from a
 // saved report.json.
-func newReport(stdout, _ io.Writer) *cobra.Command {
+func newReport(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		out     string
 		formats []string
@@ -24,7 +25,11 @@ func newReport(stdout, _ io.Writer) *cobra.Command {
 		Long: `Report reads a report.json (or the --out directory of a run holding one),
 checks it (schema, balanced counts) and renders it again. Without --out it
 prints the terminal summary, verdict included; with --out it writes each
---format into that directory, exactly as run would have.`,
+--format into that directory, exactly as run would have.
+
+The verdict is judged again from the report's data with this version's
+rules (a note on stderr says so when it differs from the saved one), and
+the exit code is the verdict's, as for run: 0 pass, 1 fail, 4 invalid.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkFormats(formats); err != nil {
@@ -34,20 +39,21 @@ prints the terminal summary, verdict included; with --out it writes each
 			if err != nil {
 				return err
 			}
-			if rep.Verdict == "" {
-				rep.Judge() // a report from before verdicts
-			}
+			rejudge(rep, stderr)
 			if out == "" {
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
-				return nil
+			} else {
+				paths, err := writeReports(out, rep, formats)
+				if err != nil {
+					return fail(exitcode.CannotRun, err)
+				}
+				fmt.Fprintf(stdout, "report: %s\n", strings.Join(paths, ", "))
 			}
-			paths, err := writeReports(out, rep, formats)
-			if err != nil {
-				return fail(exitcode.CannotRun, err)
+			if code, err := surge.Outcome(rep, nil); code != surge.ExitPass {
+				return fail(code, err)
 			}
-			fmt.Fprintf(stdout, "report: %s\n", strings.Join(paths, ", "))
 			return nil
 		},
 	}
@@ -55,4 +61,15 @@ prints the terminal summary, verdict included; with --out it writes each
 	f.StringVar(&out, "out", "", "directory to write the formats into (default: print the summary)")
 	f.StringSliceVar(&formats, "format", defaultFormats, "formats written into --out: json, csv, junit, hlog, html, text")
 	return cmd
+}
+
+// rejudge sets rep's verdict from its data. A report saved by an older
+// version may carry another verdict (or none, from before verdicts): the
+// note says which one the run had.
+func rejudge(rep *reporters.Report, stderr io.Writer) {
+	saved := rep.Verdict
+	rep.Judge()
+	if saved != "" && saved != rep.Verdict {
+		fmt.Fprintf(stderr, "note: the run's saved verdict was %s; judged again from its data it is %s\n", saved, rep.Verdict)
+	}
 }
