@@ -243,7 +243,9 @@ func TestPinnedLimits(t *testing.T) {
 }
 
 // TestRunClientPrecedence: the scenario's client.timeout applies unless
-// --timeout is given, which then wins.
+// --timeout is given, which then wins. Its runs time out on purpose, so
+// its scenario says that failures are expected (a threshold on
+// error_rate); without it every request failing would fail the run.
 func TestRunClientPrecedence(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -257,6 +259,7 @@ stages: [{url: `+slow.URL+`}]
 requests: [{path: /}]
 load: {constant: {rate: 10, duration: 1s}}
 client: {timeout: 100ms, max_in_flight: 50}
+thresholds: ["error_rate <= 100%"]
 `)
 	for _, tt := range []struct {
 		flags             []string

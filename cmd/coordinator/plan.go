@@ -93,11 +93,11 @@ each agent's share of its arrivals for --agents agents.`,
 					return err
 				}
 			}
-			in, err := planInputs(cmd, sc, f)
+			in, from, err := planInputs(cmd, sc, f)
 			if err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}
-			return renderPlan(stdout, sc, scheds, in, f)
+			return renderPlan(stdout, sc, scheds, in, f, from)
 		},
 	}
 	fl := cmd.Flags()
@@ -119,8 +119,40 @@ each agent's share of its arrivals for --agents agents.`,
 }
 
 // planInputs maps the scenario's capacity section, then the flags set on
-// the command line, onto the planner's inputs.
-func planInputs(cmd *cobra.Command, sc *scenario.Scenario, f planFlags) (capacity.Inputs, error) {
+// the command line, onto the planner's inputs. The daily volume and the
+// peak multiplier the capacity section lacks come from the scenario's
+// diurnal load (see diurnalVolume); from is then a line saying which.
+func planInputs(cmd *cobra.Command, sc *scenario.Scenario, f planFlags) (in capacity.Inputs, from string, err error) {
+	in, fl := scenarioInputs(sc)
+	var used []string
+	if fl.daily && !cmd.Flags().Changed("daily-requests") {
+		used = append(used, "daily_requests "+capacity.FormatNumber(in.DailyRequests))
+	}
+	if fl.peak && !cmd.Flags().Changed("peak-multiplier") {
+		used = append(used, "peak_multiplier "+capacity.FormatNumber(in.PeakMultiplier)+"x")
+	}
+	if len(used) > 0 {
+		them := "it"
+		if len(used) > 1 {
+			them = "them"
+		}
+		from = fmt.Sprintf("%s from %s (the capacity section does not set %s)", strings.Join(used, " and "), fl.where, them)
+	}
+	in, err = flagInputs(cmd, in, f)
+	return in, from, err
+}
+
+// fromLoad says which planner inputs scenarioInputs took from the
+// scenario's diurnal load, and where that load is.
+type fromLoad struct {
+	daily, peak bool
+	where       string
+}
+
+// scenarioInputs maps the scenario's capacity section onto the planner's
+// inputs, then its diurnal load (diurnalVolume) for the daily volume and
+// the peak multiplier the section lacks.
+func scenarioInputs(sc *scenario.Scenario) (capacity.Inputs, fromLoad) {
 	in := capacity.DefaultInputs()
 	if sc != nil && sc.Capacity != nil {
 		c := sc.Capacity
@@ -140,6 +172,49 @@ func planInputs(cmd *cobra.Command, sc *scenario.Scenario, f planFlags) (capacit
 			}
 		}
 	}
+	var fl fromLoad
+	daily, peak, where := diurnalVolume(sc)
+	if in.DailyRequests == 0 && daily > 0 {
+		in.DailyRequests, fl.daily = daily, true
+	}
+	if in.PeakMultiplier == 0 && peak > 0 {
+		in.PeakMultiplier, fl.peak = peak, true
+	}
+	fl.where = where
+	return in, fl
+}
+
+// diurnalVolume is the daily volume and the peak multiplier of the
+// scenario's diurnal load, and where it was found: load.diurnal, else the
+// first stage with a diurnal load of its own. The peak multiplier is
+// peak_multiplier, or the busiest hour over the average for
+// hourly_weights. Zeros when there is no diurnal load.
+func diurnalVolume(sc *scenario.Scenario) (daily, peak float64, where string) {
+	if sc == nil {
+		return 0, 0, ""
+	}
+	d, where := sc.Load.Diurnal, "load.diurnal"
+	for _, st := range sc.Stages {
+		if d != nil {
+			break
+		}
+		if st.Load != nil && st.Load.Diurnal != nil {
+			d, where = st.Load.Diurnal, fmt.Sprintf("stage %s's load.diurnal", st.Name)
+		}
+	}
+	if d == nil {
+		return 0, 0, ""
+	}
+	peak = float64(d.PeakMultiplier)
+	if len(d.HourlyWeights) > 0 {
+		peak = capacity.HourlyPeakMultiplier(d.HourlyWeights)
+	}
+	return float64(d.DailyRequests), peak, where
+}
+
+// flagInputs applies the flags set on the command line over in, and
+// validates the result.
+func flagInputs(cmd *cobra.Command, in capacity.Inputs, f planFlags) (capacity.Inputs, error) {
 	set := cmd.Flags().Changed
 	var errs []string
 	parse := func(flag, v string, fn func(string) (float64, error), dst *float64) {
@@ -192,12 +267,17 @@ func planInputs(cmd *cobra.Command, sc *scenario.Scenario, f planFlags) (capacit
 	return in, nil
 }
 
-func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule, in capacity.Inputs, f planFlags) error {
+// renderPlan writes the plan; from, when set, says which inputs came from
+// the scenario's load rather than its capacity section.
+func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule, in capacity.Inputs, f planFlags, from string) error {
 	plan, err := capacity.Compute(in)
 	if err != nil {
 		return exitcode.New(exitcode.Invalid, err)
 	}
 	fmt.Fprintln(w, "capacity plan")
+	if from != "" {
+		fmt.Fprintf(w, "  %s\n", from)
+	}
 	if err := reporters.WritePlan(w, planView(plan)); err != nil {
 		return err
 	}
