@@ -53,9 +53,13 @@ const echoPattern = "0123456789abcdefghijklmnopqrstuvwxyz\n"
 
 // NewEcho returns the echo handler for cfg.
 //
-// GET or HEAD /health answers 200 "ok" at once. Every other request has
-// its body read and discarded (up to MaxRequestBodyBytes; more gets 413),
-// waits cfg.Delay, and gets cfg.Status with a body of cfg.BodyBytes bytes.
+// GET or HEAD /health answers 200 "ok" at once. GET /metrics answers at
+// once with a Prometheus text exposition that holds no metric (a comment
+// only): echo has no components, and whoever reads a bundled target's
+// /metrics (the coordinator does, every interval) finds that out rather
+// than a parse error. Every other request has its body read and discarded
+// (up to MaxRequestBodyBytes; more gets 413), waits cfg.Delay, and gets
+// cfg.Status with a body of cfg.BodyBytes bytes.
 func NewEcho(cfg EchoConfig) (http.Handler, error) {
 	if cfg.Status == 0 {
 		cfg.Status = http.StatusOK
@@ -108,6 +112,12 @@ var (
 	contentTypeBinary = []string{"application/octet-stream"}
 	healthBody        = []byte("ok")
 	healthLength      = []string{strconv.Itoa(len(healthBody))}
+	// metricsBody is echo's /metrics: the Prometheus text format (0.0.4)
+	// with no metric family; a line starting with "#" and no HELP or TYPE
+	// is a comment.
+	metricsBody        = []byte("# the echo target has no components and exports no metrics\n")
+	metricsLength      = []string{strconv.Itoa(len(metricsBody))}
+	contentTypeMetrics = []string{"text/plain; version=0.0.4; charset=utf-8"}
 )
 
 func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +127,14 @@ func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["Content-Length"] = healthLength
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(healthBody) // a write error means the client left
+		return
+	}
+	if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+		h := w.Header()
+		h["Content-Type"] = contentTypeMetrics
+		h["Content-Length"] = metricsLength
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(metricsBody)
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {

@@ -28,6 +28,8 @@ func TestEchoHandler(t *testing.T) {
 		{"post with a body", DefaultEchoConfig(), "POST", "/items", `{"n":1}`, 200, 64, "application/octet-stream"},
 		{"health", EchoConfig{Status: 503, BodyBytes: 10}, "GET", "/health", "", 200, 2, "text/plain; charset=utf-8"},
 		{"post to health is not health", EchoConfig{Status: 503, BodyBytes: 10}, "POST", "/health", "", 503, 10, "application/octet-stream"},
+		{"metrics", EchoConfig{Status: 503, BodyBytes: 10}, "GET", "/metrics", "", 200, len(metricsBody), "text/plain; version=0.0.4; charset=utf-8"},
+		{"post to metrics is not metrics", EchoConfig{Status: 503, BodyBytes: 10}, "POST", "/metrics", "", 503, 10, "application/octet-stream"},
 		{"zero status means 200", EchoConfig{BodyBytes: 3}, "GET", "/", "", 200, 3, "application/octet-stream"},
 		{"status and size", EchoConfig{Status: 500, BodyBytes: 1000}, "PUT", "/x", "", 500, 1000, "application/octet-stream"},
 		{"empty body", EchoConfig{Status: 201}, "GET", "/", "", 201, 0, "application/octet-stream"},
