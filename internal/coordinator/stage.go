@@ -590,6 +590,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		cn.total.InFlightAtEnd += agentInFlight
 		cn.stage = nil
 	}
+	r.metrics.AddLost(sr.stage, lost)
 	st, err := report.Stage(sr.tl, sr.played(lost, inFlight))
 	if err != nil {
 		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)

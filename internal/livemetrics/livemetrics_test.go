@@ -97,3 +97,29 @@ func TestNilExporter(t *testing.T) {
 	e.Observe("s", []string{"a"}, metrics.NewInterval(metrics.DefaultGeometry(), 1))
 	e.SetAlive(1)
 }
+
+// TestLostAndInfo: lost arrivals are an outcome of their stage (no request
+// name), added up; the run is named in surge_run_info.
+func TestLostAndInfo(t *testing.T) {
+	e := New()
+	e.SetRun("abc123", "launch")
+	e.AddLost("s", 7)
+	e.AddLost("s", 5)
+	e.AddLost("s", 0)
+	addr, stop, err := Serve("127.0.0.1:0", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`surge_run_requests_total{outcome="lost",request="",stage="s"} 12`, `surge_run_info{run_id="abc123",scenario="launch"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("exposition lacks %s:\n%s", want, body)
+		}
+	}
+}

@@ -70,7 +70,8 @@ func Ceiling(ivs []reporters.Interval, step time.Duration) *reporters.Ceiling {
 	}
 	var saturated []float64
 	for _, iv := range ivs {
-		if iv.Intended > 0 && float64(iv.Succeeded) < 0.95*float64(iv.Intended) {
+		// Lost arrivals (a lost agent's) say nothing of the target.
+		if played := iv.Intended - iv.Lost; played > 0 && float64(iv.Succeeded) < 0.95*float64(played) {
 			saturated = append(saturated, float64(iv.Succeeded)/step.Seconds())
 		}
 	}

@@ -106,6 +106,9 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 			}
 			iv.CPUS = (m.CPU / share).Seconds()
 		}
+		// Intended is every arrival due in the interval, as the stage's:
+		// the lost ones (never reached, so no agent counted them) too.
+		iv.Intended += iv.Lost
 		out = append(out, iv)
 	}
 	return out, nil

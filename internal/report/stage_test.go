@@ -51,7 +51,14 @@ func TestStage(t *testing.T) {
 	if len(st.Requests) != 2 || st.Requests[1].Name != "post" || st.Requests[1].ResponseTimeMS.P50 < 2.99 {
 		t.Errorf("requests %+v", st.Requests)
 	}
-	if len(st.Intervals) != 4 || st.Intervals[3].Lost != 10 || st.Intervals[2].Intended != 0 || st.Intervals[1].TS != 0.5 {
+	var sum uint64
+	for _, iv := range st.Intervals {
+		sum += iv.Intended
+	}
+	if sum != st.Intended {
+		t.Errorf("intervals' intended add up to %d; the stage's is %d", sum, st.Intended)
+	}
+	if len(st.Intervals) != 4 || st.Intervals[3].Lost != 10 || st.Intervals[3].Intended != 10 || st.Intervals[2].Intended != 0 || st.Intervals[1].TS != 0.5 {
 		t.Errorf("intervals %+v; want 4, the losses in the last", st.Intervals)
 	}
 	if st.Intervals[0].CPUS != 0.2 || st.Intervals[0].Histogram == "" || st.Intervals[2].Histogram != "" {
