@@ -170,23 +170,27 @@ func TestWriteHlogGolden(t *testing.T) {
 }
 
 // TestWriteHlogRoundTrip reads latency.hlog back with hdrhistogram-go's
-// log reader: each interval with a histogram comes back, in order, with
-// its stage's tag, its place in time, and the same count and p99 as the
-// report's histogram.
+// log reader: each interval with a histogram comes back, in order, twice
+// (untagged for the whole run, then with its stage's tag), at its real
+// instant (the stage's T0 plus t_s; a stage without one laid after the
+// previous), with the same count and p99 as the report's histogram.
 func TestWriteHlogRoundTrip(t *testing.T) {
 	r := writersReport(t)
+	r.Stages[0].Started = hlogStart.Add(2500 * time.Millisecond) // its T0; stage two has none
 	var b bytes.Buffer
 	if err := WriteHlog(&b, r, hlogStart); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "#[StartTime: 1795406400.250 (seconds since epoch)") || !strings.Contains(b.String(), "#[BaseTime: 1795406400.250 (seconds since epoch)]") {
+		t.Errorf("header does not carry the start to the millisecond:\n%s", b.String()[:min(400, b.Len())])
 	}
 	type want struct {
 		tag        string
 		startMS    int64
 		count, p99 int64
 	}
-	base := hlogStart.UnixMilli()
+	starts := []int64{hlogStart.UnixMilli() + 2500, hlogStart.UnixMilli() + 2500 + 1000} // stage echo ends 1 s after its T0
 	var wants []want
-	offsets := []float64{0, 1} // stage echo: 1 s (intervals end at 1 s too)
 	for si, s := range r.Stages {
 		for _, iv := range s.Intervals {
 			if iv.Histogram == "" {
@@ -196,34 +200,40 @@ func TestWriteHlogRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wants = append(wants, want{hlogTag(s.Name), base + int64((offsets[si]+iv.TS)*1000), h.TotalCount(), h.ValueAtQuantile(99)})
+			at := starts[si] + int64(iv.TS*1000)
+			wants = append(wants, want{"", at, h.TotalCount(), h.ValueAtQuantile(99)}, want{hlogTag(s.Name), at, h.TotalCount(), h.ValueAtQuantile(99)})
 		}
 	}
-	if len(wants) != 4 {
-		t.Fatalf("%d intervals with histograms, want 4", len(wants))
+	if len(wants) != 8 {
+		t.Fatalf("%d lines expected, want 8", len(wants))
 	}
 	rd := hdrhistogram.NewHistogramLogReader(bytes.NewReader(b.Bytes()))
 	for i, w := range wants {
 		h, err := rd.NextIntervalHistogram()
 		if err != nil || h == nil {
-			t.Fatalf("interval %d: %v, %v", i, h, err)
+			t.Fatalf("line %d: no histogram (%v)", i, err)
 		}
 		if h.Tag() != w.tag {
-			t.Errorf("interval %d: tag %q, want %q", i, h.Tag(), w.tag)
+			t.Errorf("line %d: tag %q, want %q", i, h.Tag(), w.tag)
 		}
 		// The reader rebuilds ms from float seconds: allow 1 ms.
 		if d := h.StartTimeMs() - w.startMS; d < -1 || d > 1 {
-			t.Errorf("interval %d: starts at %d ms, want %d", i, h.StartTimeMs(), w.startMS)
+			t.Errorf("line %d: starts at %d ms, want %d", i, h.StartTimeMs(), w.startMS)
 		}
 		if d := h.EndTimeMs() - h.StartTimeMs(); d < 499 || d > 501 {
-			t.Errorf("interval %d: %d ms long, want 500", i, d)
+			t.Errorf("line %d: %d ms long, want 500", i, d)
 		}
 		if h.TotalCount() != w.count || h.ValueAtQuantile(99) != w.p99 {
-			t.Errorf("interval %d: count %d p99 %d, want %d %d", i, h.TotalCount(), h.ValueAtQuantile(99), w.count, w.p99)
+			t.Errorf("line %d: count %d p99 %d, want %d %d", i, h.TotalCount(), h.ValueAtQuantile(99), w.count, w.p99)
 		}
 	}
 	if h, err := rd.NextIntervalHistogram(); h != nil || err != nil {
-		t.Errorf("extra interval after the last: %v, %v", h, err)
+		t.Errorf("extra line after the last (count %d, err %v)", func() int64 {
+			if h == nil {
+				return 0
+			}
+			return h.TotalCount()
+		}(), err)
 	}
 }
 
