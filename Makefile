@@ -101,3 +101,8 @@ browser-test:
 reference-check:
 	bash scripts/install-hdrjs.sh
 	$(GO) test -tags reference -run 'Reference' -count=1 -v ./reporters
+
+## soak-coordinator: the coordinator's RSS over 16 request names at 200 req/s and 1 name at 10k req/s (SOAKC_DURATION s each, 600); writes bench/SOAK-COORDINATOR.md
+.PHONY: soak-coordinator
+soak-coordinator:
+	bash bench/soak-coordinator.sh

@@ -311,6 +311,7 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 			for _, cn := range live {
 				r.beat(sr, cn, seq)
 			}
+			r.pack(sr, t0)
 			r.progress(sr, t0)
 			r.metrics.SetAlive(len(r.live()))
 			if grace == nil {
@@ -336,6 +337,24 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 					cn.markLost(fmt.Errorf("agent %s: silent past the end of the stage", cn.name))
 				}
 			}
+		}
+	}
+}
+
+// packLag is how many intervals behind the current one the stage's
+// merged data is packed: beyond any snapshot still to come (an agent
+// closes an interval at most metrics.MaxOpen-2 intervals late).
+const packLag = metrics.MaxOpen + 4
+
+// pack packs the stage's intervals no snapshot will reach any more, so
+// that the coordinator's memory does not grow with the run's length.
+func (r *run) pack(sr *stageRun, t0 time.Time) {
+	if sr.tl.Step <= 0 {
+		return
+	}
+	if cur := uint32(max(time.Since(t0), 0) / sr.tl.Step); cur > packLag {
+		if err := sr.tl.Pack(cur - packLag); err != nil {
+			r.warn("stage %s: %v", sr.name, err)
 		}
 	}
 }
@@ -508,7 +527,7 @@ func (r *run) progress(sr *stageRun, t0 time.Time) {
 	}
 	if step := sr.tl.Step; step > 0 {
 		if cur := uint32(time.Since(t0) / step); cur > 0 {
-			if iv := sr.tl.Intervals[cur-1]; iv != nil {
+			if iv, ok := sr.tl.At(cur - 1); ok {
 				it := iv.Totals()
 				secs := step.Seconds()
 				p.LastIntendedRPS, p.LastAchievedRPS = float64(it.Intended)/secs, float64(it.Issued)/secs

@@ -32,7 +32,7 @@ func Threshold(th scenario.Threshold, tl *metrics.Timeline, dur time.Duration, l
 	if e.Window > 0 && tl.Step > 0 {
 		w = uint32((e.Window + tl.Step - 1) / tl.Step)
 	}
-	if w == 0 || len(tl.Intervals) == 0 || w > last+1 {
+	if w == 0 || tl.Len() == 0 || w > last+1 {
 		windows = append(windows, window{data: tl.Total, span: dur})
 	} else {
 		for start := uint32(0); start+w <= last+1; start++ {

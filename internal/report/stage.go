@@ -100,7 +100,7 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 	var out []reporters.Interval
 	for idx := uint32(0); idx <= last; idx++ {
 		iv := reporters.Interval{TS: float64(idx) * float64(tl.Step) / 1e9, Lost: p.LostAt[idx]}
-		if m := tl.Intervals[idx]; m != nil {
+		if m, ok := tl.At(idx); ok {
 			if err := fillInterval(&iv, tl, m); err != nil {
 				return nil, err
 			}
