@@ -147,7 +147,9 @@ func Percentiles(h *hdrhistogram.Histogram) reporters.Percentiles {
 	}
 	return reporters.Percentiles{
 		P50:  ms(metrics.ValueAtPercentile(h, 50)),
+		P75:  ms(metrics.ValueAtPercentile(h, 75)),
 		P90:  ms(metrics.ValueAtPercentile(h, 90)),
+		P95:  ms(metrics.ValueAtPercentile(h, 95)),
 		P99:  ms(metrics.ValueAtPercentile(h, 99)),
 		P999: ms(metrics.ValueAtPercentile(h, 99.9)),
 		Max:  ms(h.Max()),

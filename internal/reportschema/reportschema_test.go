@@ -66,7 +66,7 @@ func TestCheckedInReportsValidate(t *testing.T) {
 // gaps included, and balances.
 func fullReport() *reporters.Report {
 	at, hit := 2.0, 0.875
-	pct := reporters.Percentiles{P50: 0.6, P90: 1.2, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7}
+	pct := reporters.Percentiles{P50: 0.6, P75: 0.9, P90: 1.2, P95: 2.5, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7}
 	return &reporters.Report{
 		Schema: reporters.Schema, Scenario: "full", RunID: "0123456789abcdef",
 		Started: time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC),
