@@ -383,6 +383,8 @@ type Interval struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 	// InFlight is the number of requests outstanding at the end of the
 	// interval (all agents); SendLagP99MS the generator's lateness in it;
@@ -412,6 +414,8 @@ type IntervalRequest struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 }
 

@@ -30,7 +30,7 @@ func sampleReport() *Report {
 			BytesIn:        62080, ConnWaits: 12,
 			Requests: []Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
 				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: Percentiles{P50: 0.612}}},
-			Intervals: []Interval{{TS: 0, Intended: 1000, Issued: 996, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.052}},
+			Intervals: []Interval{{TS: 0, Intended: 1000, Issued: 996, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.052}},
 			Histogram: "HISTFAAAADZ42pJpmSzMwMDAzwABzFDqBQMDs5vBjgUM9h8gIleFmNYLMN03YfrpytStwAQIAAD//9fZCfA=", // 0.612, 1.25, 12.5, 250 and 1003.5 ms
 			Stopped:   "stopped by coordinator: interrupted",
 			AgentCPUS: 0.052, CPUPerRequestUS: 52.8, GeneratorLimited: true,

@@ -123,12 +123,14 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 		if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
 			iv.Requests = append(iv.Requests, reporters.IntervalRequest{
 				Name: tl.Names[k], Intended: s.Intended, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed,
-				Dropped: s.Dropped, P50MS: ms(metrics.ValueAtPercentile(s.Response, 50)), P99MS: ms(metrics.ValueAtPercentile(s.Response, 99)),
+				Dropped: s.Dropped, P50MS: ms(metrics.ValueAtPercentile(s.Response, 50)), P75MS: ms(metrics.ValueAtPercentile(s.Response, 75)),
+				P95MS: ms(metrics.ValueAtPercentile(s.Response, 95)), P99MS: ms(metrics.ValueAtPercentile(s.Response, 99)),
 			})
 		}
 	}
 	iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
-	iv.P50MS, iv.P99MS = ms(metrics.ValueAtPercentile(h, 50)), ms(metrics.ValueAtPercentile(h, 99))
+	iv.P50MS, iv.P75MS = ms(metrics.ValueAtPercentile(h, 50)), ms(metrics.ValueAtPercentile(h, 75))
+	iv.P95MS, iv.P99MS = ms(metrics.ValueAtPercentile(h, 95)), ms(metrics.ValueAtPercentile(h, 99))
 	if h.TotalCount() > 0 {
 		enc, err := metrics.EncodeHistogram(h)
 		if err != nil {

@@ -57,6 +57,12 @@ func TestStage(t *testing.T) {
 	if st.Intervals[0].CPUS != 0.2 || st.Intervals[0].Histogram == "" || st.Intervals[2].Histogram != "" {
 		t.Errorf("interval 0 cpu %v (want 0.2: shared by 2 agents), histograms %q/%q", st.Intervals[0].CPUS, st.Intervals[0].Histogram[:min(8, len(st.Intervals[0].Histogram))], st.Intervals[2].Histogram)
 	}
+	// Interval 1 holds 48 responses of 3 ms: every percentile is the top
+	// of that bucket, on the interval and on its request (post).
+	if iv := st.Intervals[1]; iv.P50MS < 2.99 || iv.P75MS != iv.P50MS || iv.P95MS != iv.P50MS || iv.P99MS != iv.P50MS ||
+		len(iv.Requests) != 1 || iv.Requests[0].P75MS != iv.P50MS || iv.Requests[0].P95MS != iv.P50MS {
+		t.Errorf("interval 1 %+v; want p50 = p75 = p95 = p99 = 3 ms, on its request too", iv)
+	}
 	h, err := metrics.DecodeHistogram([]byte(st.Histogram), metrics.DefaultGeometry())
 	if err != nil || h.TotalCount() != 96 {
 		t.Errorf("stage histogram: %v, %v; want 96 values", h, err)
