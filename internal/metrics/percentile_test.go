@@ -49,8 +49,13 @@ func highestEquivalent(g Geometry, v int64) int64 {
 // walkValueAtRank is the value at rank r by a plain walk of the buckets in
 // value order: the top of the first bucket whose cumulative count reaches r.
 func walkValueAtRank(h *hdrhistogram.Histogram, r int64) int64 {
+	return walkBars(h.Distribution(), r)
+}
+
+// walkBars is walkValueAtRank over h.Distribution().
+func walkBars(bars []hdrhistogram.Bar, r int64) int64 {
 	var cum int64
-	for _, b := range h.Distribution() {
+	for _, b := range bars {
 		if cum += b.Count; cum >= r {
 			return b.To
 		}
@@ -236,4 +241,41 @@ func ExampleValueAtPercentile() {
 	}
 	fmt.Println(time.Duration(ValueAtPercentile(h, 99.9)))
 	// Output: 1.599078399s
+}
+
+// TestValueAtPercentileLargeCounts: with counts far beyond any sample one
+// could sort (up to ~10^15 values), the result is still the bucket the
+// rank reaches in a plain walk, for random percentiles: the way
+// ValueAtPercentile asks hdrhistogram-go for rank r holds for large r.
+func TestValueAtPercentileLargeCounts(t *testing.T) {
+	g := DefaultGeometry()
+	rng := rand.New(rand.NewPCG(14, 15))
+	for trial := range 200 {
+		h := g.New()
+		for range 1 + rng.IntN(6) {
+			v := int64(float64(time.Microsecond) * math.Pow(1e6, rng.Float64()))
+			if err := h.RecordValues(v, 1+rng.Int64N(int64(math.Pow(10, 1+14*rng.Float64())))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, bars := h.TotalCount(), h.Distribution()
+		for range 20 {
+			p := 100 * rng.Float64()
+			if rng.IntN(4) == 0 { // a boundary between two buckets
+				var cum int64
+				k := rng.IntN(len(bars))
+				for _, b := range bars[:k+1] {
+					cum += b.Count
+				}
+				p = 100 * float64(cum) / float64(n)
+			}
+			if p == 0 {
+				continue // the bottom of the lowest bucket: TestValueAtPercentileEdges
+			}
+			r := nearestRank(p, n)
+			if got, want := ValueAtPercentile(h, p), walkBars(bars, r); got != want {
+				t.Fatalf("trial %d: N=%d ValueAtPercentile(h, %v) = %d; the walk to rank %d gives %d", trial, n, p, got, r, want)
+			}
+		}
+	}
 }
