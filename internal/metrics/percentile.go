@@ -8,7 +8,7 @@ import (
 
 // ValueAtPercentile returns the value at percentile p (in percent, 0..100,
 // as in HdrHistogram: 99.9 is p99.9) of h, by nearest rank, exactly as Java
-// HdrHistogram's AbstractHistogram.getValueAtPercentile (2.1.10 and later;
+// HdrHistogram's AbstractHistogram.getValueAtPercentile (2.1.10 and later:
 // read in the HdrHistogram-2.1.11 tag) and hdr-histogram-js compute it. It is
 // the only way Surge computes a percentile: every report, threshold, progress
 // line and gauge goes through it (ARCHITECTURE.md, measurement rule 4).
@@ -26,10 +26,10 @@ import (
 // Why one ulp below p: p·N/100 is computed in floating point, and a product
 // that is mathematically an integer k can come out a hair above k (99.9 % of
 // 41,000 is 40,959 exactly but 40959.00000000001 in float64), which ⌈⌉ would
-// push one rank too high. Taking p one ulp lower first makes an exact k stay k, while a
-// fractional rank (99.9 % of 1600 = 1598.4) is still rounded up (rank 1599).
-// The expression p'·N/100 (multiply, then divide) is Java's, kept as is so
-// every rounding step is the same.
+// push one rank too high. Taking p one ulp lower first makes an exact k stay
+// k, while a fractional rank (99.9 % of 1,600 = 1598.4) is still rounded up
+// (rank 1599). The expression p'·N/100 (multiply, then divide) is Java's,
+// kept as is so that every rounding step is the same.
 //
 // Why not h.ValueAtQuantile: hdrhistogram-go rounds the rank half up,
 // ⌊p·N/100 + ½⌋, one rank lower than nearest rank whenever the fractional
