@@ -13,6 +13,7 @@ import (
 var CSVHeader = []string{
 	"stage", "request", "t_s", "intended", "issued", "succeeded", "failed", "dropped",
 	"p50_ms", "p99_ms", "in_flight", "send_lag_p99_ms", "cpu_s",
+	"p75_ms", "p95_ms",
 }
 
 // CSVAllRequests is the request column of a row that covers every request
@@ -24,7 +25,8 @@ const CSVAllRequests = "*"
 // (request "*") followed by one row per request name with data in that
 // interval (Interval.Requests). t_s is the interval's start in seconds
 // into its stage. in_flight, send_lag_p99_ms and cpu_s belong to the
-// interval as a whole and are empty on the per-request rows.
+// interval as a whole and are empty on the per-request rows. p75_ms and
+// p95_ms, appended last, are on every row, like p50_ms and p99_ms.
 //
 // The output is RFC 4180 (encoding/csv, CRLF-free "\n" line ends, quoting
 // as needed). Numbers are plain decimals, never in exponent form; a
@@ -42,6 +44,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 				u(iv.Intended), u(iv.Issued), u(iv.Succeeded), u(iv.Failed), u(iv.Dropped),
 				csvFloat(iv.P50MS), csvFloat(iv.P99MS), u(iv.InFlight),
 				csvFloat(iv.SendLagP99MS), csvFloat(iv.CPUS),
+				csvFloat(iv.P75MS), csvFloat(iv.P95MS),
 			}
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("write timeseries.csv: %w", err)
@@ -51,6 +54,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 					s.Name, rq.Name, csvFloat(iv.TS),
 					u(rq.Intended), u(rq.Issued), u(rq.Succeeded), u(rq.Failed), u(rq.Dropped),
 					csvFloat(rq.P50MS), csvFloat(rq.P99MS), "", "", "",
+					csvFloat(rq.P75MS), csvFloat(rq.P95MS),
 				}
 				if err := cw.Write(row); err != nil {
 					return fmt.Errorf("write timeseries.csv: %w", err)

@@ -357,10 +357,15 @@ type Request struct {
 	ResponseTimeMS Percentiles       `json:"response_time_ms"`
 }
 
-// Percentiles summarise a latency histogram, in milliseconds.
+// Percentiles summarise a latency histogram, in milliseconds. Each is by
+// nearest rank, as Java HdrHistogram's getValueAtPercentile computes it:
+// the value of rank ⌈p·N/100⌉ of N, reported as the top of its histogram
+// bucket (see metrics.ValueAtPercentile).
 type Percentiles struct {
 	P50  float64 `json:"p50"`
+	P75  float64 `json:"p75"`
 	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p99.9"`
 	Max  float64 `json:"max"`
@@ -378,6 +383,8 @@ type Interval struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 	// InFlight is the number of requests outstanding at the end of the
 	// interval (all agents); SendLagP99MS the generator's lateness in it;
@@ -407,6 +414,8 @@ type IntervalRequest struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 }
 

@@ -44,23 +44,23 @@ func writersReport(t *testing.T) *Report {
 	r := sampleReport()
 	s := &r.Stages[0]
 	s.Intervals = []Interval{
-		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
 			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...),
 			Requests: []IntervalRequest{
-				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P99MS: 12.5},
-				{Name: "write", Intended: 50, Issued: 49, Succeeded: 45, Failed: 0, Dropped: 1, P50MS: 1.25, P99MS: 9.75},
+				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P75MS: 0.8, P95MS: 1.4, P99MS: 12.5},
+				{Name: "write", Intended: 50, Issued: 49, Succeeded: 45, Failed: 0, Dropped: 1, P50MS: 1.25, P75MS: 2.5, P95MS: 7.125, P99MS: 9.75},
 			}},
-		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
+		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P75MS: 1.125, P95MS: 1.525, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
 			Histogram: testHist(t, spread(49, 600_000, 20_000, 1_003_500_000)...)},
 	}
 	two := Stage{
 		Name: "peak, \"quoted\" <&>", Target: "http://127.0.0.1:8081",
 		Intended: 200, Issued: 200, Succeeded: 200, DurationS: 2, IntendedRPS: 100, AchievedRPS: 100,
 		Intervals: []Interval{
-			{TS: 0, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2, P99MS: 3, SendLagP99MS: 0.05, CPUS: 0.0125,
+			{TS: 0, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2, P75MS: 2.25, P95MS: 2.45, P99MS: 3, SendLagP99MS: 0.05, CPUS: 0.0125,
 				Histogram: testHist(t, spread(100, 2_000_000, 10_000, 3_000_000)...)},
 			{TS: 0.5, Intended: 0, SendLagP99MS: 1e-7}, // no responses: no histogram, a tiny float
-			{TS: 1, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2.5, P99MS: 4, CPUS: 1234567.5,
+			{TS: 1, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2.5, P75MS: 2.75, P95MS: 2.95, P99MS: 4, CPUS: 1234567.5,
 				Histogram: testHist(t, spread(100, 2_500_000, 10_000, 4_000_000)...)},
 		},
 		Thresholds: []ThresholdResult{

@@ -532,7 +532,7 @@ func (r *run) progress(sr *stageRun, t0 time.Time) {
 				secs := step.Seconds()
 				p.LastIntendedRPS, p.LastAchievedRPS = float64(it.Intended)/secs, float64(it.Issued)/secs
 				all := iv.Select(-1)
-				p.LastP50, p.LastP99 = time.Duration(all.Response.ValueAtQuantile(50)), time.Duration(all.Response.ValueAtQuantile(99))
+				p.LastP50, p.LastP99 = time.Duration(metrics.ValueAtPercentile(all.Response, 50)), time.Duration(metrics.ValueAtPercentile(all.Response, 99))
 			}
 		}
 	}

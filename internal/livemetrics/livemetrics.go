@@ -100,7 +100,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 		}
 	}
 	if iv.SendLag.TotalCount() > 0 {
-		l.lag[stage] = float64(iv.SendLag.ValueAtQuantile(99)) / float64(time.Second)
+		l.lag[stage] = float64(metrics.ValueAtPercentile(iv.SendLag, 99)) / float64(time.Second)
 	}
 }
 

@@ -30,7 +30,7 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 	if done := st.Succeeded + st.Failed; done > 0 {
 		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
 	}
-	if lag := time.Duration(total.SendLag.ValueAtQuantile(99)); total.SendLag.TotalCount() > 0 && lag > g.MaxSendLag {
+	if lag := time.Duration(metrics.ValueAtPercentile(total.SendLag, 99)); total.SendLag.TotalCount() > 0 && lag > g.MaxSendLag {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
 			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
 			lag.Round(10*time.Microsecond), g.MaxSendLag))

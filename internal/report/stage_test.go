@@ -64,6 +64,12 @@ func TestStage(t *testing.T) {
 	if st.Intervals[0].CPUS != 0.2 || st.Intervals[0].Histogram == "" || st.Intervals[2].Histogram != "" {
 		t.Errorf("interval 0 cpu %v (want 0.2: shared by 2 agents), histograms %q/%q", st.Intervals[0].CPUS, st.Intervals[0].Histogram[:min(8, len(st.Intervals[0].Histogram))], st.Intervals[2].Histogram)
 	}
+	// Interval 1 holds 48 responses of 3 ms: every percentile is the top
+	// of that bucket, on the interval and on its request (post).
+	if iv := st.Intervals[1]; iv.P50MS < 2.99 || iv.P75MS != iv.P50MS || iv.P95MS != iv.P50MS || iv.P99MS != iv.P50MS ||
+		len(iv.Requests) != 1 || iv.Requests[0].P75MS != iv.P50MS || iv.Requests[0].P95MS != iv.P50MS {
+		t.Errorf("interval 1 %+v; want p50 = p75 = p95 = p99 = 3 ms, on its request too", iv)
+	}
 	h, err := metrics.DecodeHistogram([]byte(st.Histogram), metrics.DefaultGeometry())
 	if err != nil || h.TotalCount() != 96 {
 		t.Errorf("stage histogram: %v, %v; want 96 values", h, err)
@@ -90,5 +96,34 @@ func TestGeneratorHealth(t *testing.T) {
 	calm := reporters.Stage{Name: "calm", Issued: 1000, Succeeded: 1000, ConnWaits: 9}
 	if w := GeneratorHealth(&calm, metrics.NewInterval(metrics.DefaultGeometry(), 1), Generator{MaxSendLag: time.Millisecond}); len(w) != 0 || calm.GeneratorLimited {
 		t.Errorf("a calm stage: warnings %q limited %v", w, calm.GeneratorLimited)
+	}
+}
+
+// TestPercentiles: every summary percentile is by nearest rank (rank
+// ⌈p·N/100⌉, the top of that value's bucket): of 1,600 values of
+// 1..1,600 ms, p50 is the 800th, p75 the 1,200th, p90 the 1,440th, p95 the
+// 1,520th, p99 the 1,584th and p99.9 the 1,599th (⌈1598.4⌉).
+func TestPercentiles(t *testing.T) {
+	g := metrics.DefaultGeometry()
+	h := g.New()
+	for i := int64(1); i <= 1600; i++ {
+		if err := h.RecordValue(i * int64(time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// top is the top of the bucket of the rank-th value, in ms.
+	top := func(rank int64) float64 {
+		one := g.New()
+		_ = one.RecordValue(rank * int64(time.Millisecond))
+		return float64(one.Max()) / 1e6
+	}
+	got := Percentiles(h)
+	want := reporters.Percentiles{P50: top(800), P75: top(1200), P90: top(1440), P95: top(1520), P99: top(1584), P999: top(1599),
+		Max: top(1600), Mean: h.Mean() / 1e6}
+	if got != want {
+		t.Errorf("Percentiles(1..1600 ms) = %+v; want %+v", got, want)
+	}
+	if got := Percentiles(g.New()); got != (reporters.Percentiles{}) {
+		t.Errorf("Percentiles(empty) = %+v; want zeros", got)
 	}
 }
