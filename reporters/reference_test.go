@@ -9,8 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/surgeload/surge/internal/metrics"
 )
 
 // jsInterval is one interval as hdr-histogram-js read it (tools/hdrjs).
@@ -52,15 +55,23 @@ func readWithJS(t *testing.T, log []byte, percentiles string) []jsInterval {
 
 // TestHlogReadByReference: latency.hlog read by hdr-histogram-js gives
 // every interval at its real instant, untagged for the whole run and then
-// with its stage's tag, with the report's counts.
+// with its stage's tag, with the report's counts; and its
+// getValueAtPercentile agrees with Surge's on every interval.
 func TestHlogReadByReference(t *testing.T) {
 	r := writersReport(t)
 	r.Stages[0].Started = hlogStart.Add(2500 * time.Millisecond)
+	// The case: 1,600 responses of 1..1,600 ms, where a half-up
+	// rank reads p99.9 one value low.
+	ms := make([]int64, 1600)
+	for i := range ms {
+		ms[i] = int64(i+1) * 1_000_000
+	}
+	r.Stages[1].Intervals[1].Histogram = testHist(t, ms...)
 	var b bytes.Buffer
 	if err := WriteHlog(&b, r, hlogStart); err != nil {
 		t.Fatal(err)
 	}
-	got := readWithJS(t, b.Bytes(), "50,99")
+	got := readWithJS(t, b.Bytes(), "50,75,90,95,99,99.9,100")
 	starts := []int64{hlogStart.UnixMilli() + 2500, hlogStart.UnixMilli() + 3500}
 	var k int
 	for si, s := range r.Stages {
@@ -80,6 +91,13 @@ func TestHlogReadByReference(t *testing.T) {
 				g := got[k]
 				if g.Tag != tag || g.Start != at || g.End != at+500 || g.Count != h.TotalCount() {
 					t.Errorf("interval %d: %+v; want tag %q from %d to %d with %d values", k, g, tag, at, at+500, h.TotalCount())
+				}
+				// Surge's percentiles are HdrHistogram's own (nearest rank).
+				for _, q := range []float64{50, 75, 90, 95, 99, 99.9, 100} {
+					key := strconv.FormatFloat(q, 'f', -1, 64)
+					if want := float64(metrics.ValueAtPercentile(h, q)); g.Values[key] != want {
+						t.Errorf("interval %d: p%s = %v by hdr-histogram-js, %v by Surge", k, key, g.Values[key], want)
+					}
 				}
 				k++
 			}
