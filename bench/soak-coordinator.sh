@@ -68,13 +68,21 @@ play() {
 	echo "t_s,rss_kb" >"$dir/samples.csv"
 	log "$c: $2 request name(s) at $3 req/s for ${DUR}s, sampling the coordinator every ${EVERY}s"
 	surge_start "$dir" "$dir/scenario.yaml" $((DUR + 120)) "$GOSSIP"
-	while kill -0 "$COORD_PID" 2>/dev/null; do
+	# surge_start runs the coordinator under timeout(1): sample its child.
+	local pid=""
+	for _ in $(seq 50); do
+		pid=$(pgrep -P "$COORD_PID" -x coordinator || true)
+		[ -z "$pid" ] || break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || die "$c: the coordinator process did not start"
+	while kill -0 "$pid" 2>/dev/null; do
 		next=$((SURGE_T0_US + k * EVERY * 1000000))
 		now=${EPOCHREALTIME/[.,]/}
 		d=$((next - now))
 		[ "$d" -le 0 ] || sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 		now=${EPOCHREALTIME/[.,]/}
-		rss=$(proc_kb "$COORD_PID" VmRSS 2>/dev/null) || break
+		rss=$(proc_kb "$pid" VmRSS 2>/dev/null) || break
 		[ -z "$rss" ] || printf '%d,%s\n' $(((now - SURGE_T0_US) / 1000000)) "$rss" >>"$dir/samples.csv"
 		k=$((k + 1))
 	done

@@ -400,9 +400,18 @@ type Interval struct {
 	// arrival or completion in it).
 	Requests []IntervalRequest `json:"requests,omitempty"`
 	// Lost is the arrivals of the interval that were lost (a lost agent's
-	// gap before the survivors took over, or a stage stopped early): not
-	// counted in Intended, which is what the agents reached.
+	// gap before the survivors took over, or a stage stopped early); they
+	// are counted in Intended, as the stage's lost are in its intended, so
+	// intended = issued + dropped + lost holds per interval too.
 	Lost uint64 `json:"lost,omitempty"`
+	// P90MS, P999MS and MaxMS complete the interval's response-time
+	// summary (all requests, ms, nearest rank).
+	P90MS  float64 `json:"p90_ms"`
+	P999MS float64 `json:"p99.9_ms"`
+	MaxMS  float64 `json:"max_ms"`
+	// Errors are the interval's failures by class (all requests); left
+	// out when none failed.
+	Errors map[string]uint64 `json:"errors,omitempty"`
 }
 
 // IntervalRequest is one request name's share of an interval.

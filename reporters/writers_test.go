@@ -45,6 +45,7 @@ func writersReport(t *testing.T) *Report {
 	s := &r.Stages[0]
 	s.Intervals = []Interval{
 		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+			P90MS: 1.2, P999MS: 12.5, MaxMS: 12.5, Errors: map[string]uint64{"http_5xx": 6, "timeout": 2},
 			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...),
 			Requests: []IntervalRequest{
 				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P75MS: 0.8, P95MS: 1.4, P99MS: 12.5},
@@ -300,5 +301,41 @@ func TestWritersBadHistogram(t *testing.T) {
 	r.Stages[0].Intervals[0].Histogram = "garbage!"
 	if err := WriteHlog(&bytes.Buffer{}, r, hlogStart); err == nil || !strings.Contains(err.Error(), "stage echo interval 0 (t_s 0)") {
 		t.Errorf("first interval corrupt: %v", err)
+	}
+}
+
+// TestWriteCSVTimeline: timestamp is the interval's absolute start (the
+// stage's T0 plus t_s) on every row; lost, the extra percentiles and the
+// failures by class are the interval's, and empty on per-request rows.
+func TestWriteCSVTimeline(t *testing.T) {
+	r := writersReport(t)
+	r.Stages[0].Started = hlogStart.Add(2500 * time.Millisecond)
+	r.Stages[0].Intervals[1].Lost = 3
+	var b bytes.Buffer
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, c := range []string{"timestamp", "lost", "p90_ms", "p99.9_ms", "max_ms", "errors_http_5xx", "errors_timeout"} {
+		if _, ok := col[c]; !ok {
+			t.Fatalf("no column %s in %q", c, rows[0])
+		}
+	}
+	get := func(row int, c string) string { return rows[row][col[c]] }
+	if get(1, "timestamp") != "2026-11-23T04:00:02.750Z" || get(2, "timestamp") != "2026-11-23T04:00:02.750Z" || get(4, "timestamp") != "2026-11-23T04:00:03.250Z" {
+		t.Errorf("timestamps %q %q %q", get(1, "timestamp"), get(2, "timestamp"), get(4, "timestamp"))
+	}
+	if get(1, "errors_http_5xx") != "6" || get(1, "errors_timeout") != "2" || get(1, "p90_ms") != "1.2" || get(4, "lost") != "3" || get(2, "lost") != "" {
+		t.Errorf("interval columns: row 1 %q, row 4 %q", rows[1], rows[4])
+	}
+	if get(6, "timestamp") != "" {
+		t.Errorf("a stage without a T0 has timestamp %q", get(6, "timestamp"))
 	}
 }

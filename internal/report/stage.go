@@ -134,6 +134,13 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 	iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
 	iv.P50MS, iv.P75MS = ms(metrics.ValueAtPercentile(h, 50)), ms(metrics.ValueAtPercentile(h, 75))
 	iv.P95MS, iv.P99MS = ms(metrics.ValueAtPercentile(h, 95)), ms(metrics.ValueAtPercentile(h, 99))
+	iv.P90MS, iv.P999MS = ms(metrics.ValueAtPercentile(h, 90)), ms(metrics.ValueAtPercentile(h, 99.9))
+	if h.TotalCount() > 0 {
+		iv.MaxMS = ms(h.Max())
+	}
+	if tt.Failed > 0 {
+		iv.Errors = Errors(tt)
+	}
 	if h.TotalCount() > 0 {
 		enc, err := metrics.EncodeHistogram(h)
 		if err != nil {

@@ -70,6 +70,9 @@ func TestStage(t *testing.T) {
 		len(iv.Requests) != 1 || iv.Requests[0].P75MS != iv.P50MS || iv.Requests[0].P95MS != iv.P50MS {
 		t.Errorf("interval 1 %+v; want p50 = p75 = p95 = p99 = 3 ms, on its request too", iv)
 	}
+	if iv := st.Intervals[1]; iv.MaxMS < 2.99 || iv.MaxMS > 3.01 || iv.P90MS != iv.MaxMS || iv.P999MS != iv.MaxMS || iv.Errors["http_5xx"] != 1 || st.Intervals[2].Errors != nil {
+		t.Errorf("interval 1: p90 %v p99.9 %v max %v errors %v; want 3 ms each and 1 http_5xx (interval 2 none)", iv.P90MS, iv.P999MS, iv.MaxMS, iv.Errors)
+	}
 	h, err := metrics.DecodeHistogram([]byte(st.Histogram), metrics.DefaultGeometry())
 	if err != nil || h.TotalCount() != 96 {
 		t.Errorf("stage histogram: %v, %v; want 96 values", h, err)
