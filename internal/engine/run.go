@@ -402,6 +402,8 @@ var protocolErrorTexts = []string{
 	"malformed HTTP", "invalid Content-Length", "bad Content-Length", "multiple Content-Length",
 	"invalid byte in chunk length", "chunk length", "malformed chunked encoding", "header too long",
 	"unsupported transfer encoding", "too many transfer encodings", "invalid header field",
+	// Transport.MaxResponseHeaderBytes exceeded: HTTP/1.1, then HTTP/2.
+	"server response headers exceeded", "response header list larger than",
 }
 
 // isDialError reports a failure to make a connection at all (other than a
