@@ -3,12 +3,15 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/surgeload/surge/internal/metrics"
 )
@@ -82,5 +85,36 @@ func TestClassifyLocalResource(t *testing.T) {
 		if got := classifyErr(err); got != metrics.LocalResource {
 			t.Errorf("classifyErr(%v) = %v; want local_resource", err, got)
 		}
+	}
+}
+
+// TestFileLimitWarning: a job whose connection bound does not fit the
+// open-file limit is warned about by PreflightJob (not refused).
+func TestFileLimitWarning(t *testing.T) {
+	limit, ok := fileLimit()
+	if !ok {
+		t.Skip("no open-file limit")
+	}
+	target := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false)
+	j := newJob(t, target, job{rate: 10, d: 100 * time.Millisecond})
+	if w := FileLimitWarning(&j); w != "" {
+		t.Errorf("FileLimitWarning with max_conns %d, limit %d = %q; want none", j.Limits.MaxConns, limit, w)
+	}
+	// Two hosts (the target and a request's absolute URL) at half the
+	// limit each: over it with the headroom.
+	other := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false)
+	j.Requests = append(j.Requests, Request{Name: "other", Method: "GET", URL: other + "/"})
+	j.Limits.MaxConns = int(limit / 2)
+	var warns []string
+	e := New(Config{Warn: func(m string) { warns = append(warns, m) }})
+	if err := e.PreflightJob(context.Background(), &j); err != nil {
+		t.Fatalf("PreflightJob: %v", err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "RLIMIT_NOFILE") || !strings.Contains(warns[0], "2 target host(s)") {
+		t.Errorf("warnings %q; want one about RLIMIT_NOFILE and 2 hosts", warns)
+	}
+	j.Limits.MaxConns = 0
+	if w := FileLimitWarning(&j); !strings.Contains(w, "max_in_flight") && uint64(j.Limits.MaxInFlight)+fileHeadroom > limit {
+		t.Errorf("FileLimitWarning without max_conns = %q", w)
 	}
 }
