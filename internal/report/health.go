@@ -40,6 +40,13 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
 			st.Dropped, g.MaxInFlight))
 	}
+	if n := st.Errors[metrics.LocalResource.String()]; n > 0 {
+		// The generator's own failure: these requests were never sent,
+		// so the target saw less load than intended.
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"%d requests failed with local_resource: an agent ran out of file descriptors (EMFILE/ENFILE) and never sent them; raise the agents' open-file limit (ulimit -n, or LimitNOFILE= under systemd) above max_conns × targets, lower client.max_conns (or --max-conns), or add agents",
+			n))
+	}
 	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
 		// Not generator-limited (the pool is the user's setting), but the
 		// client held those sends back: say so where the numbers are read.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +96,11 @@ func TestGeneratorHealth(t *testing.T) {
 	}
 	if st.AgentCPUS != 0.5 || st.CPUPerRequestUS != 5000 {
 		t.Errorf("cpu %v s, %v µs/request; want 0.5, 5000", st.AgentCPUS, st.CPUPerRequestUS)
+	}
+	fds := reporters.Stage{Name: "fds", Issued: 100, Succeeded: 90, Failed: 10, Errors: map[string]uint64{"local_resource": 10}}
+	if w := GeneratorHealth(&fds, metrics.NewInterval(metrics.DefaultGeometry(), 1), Generator{MaxSendLag: time.Second}); !fds.GeneratorLimited || len(w) != 1 ||
+		!strings.Contains(w[0], "file descriptors") {
+		t.Errorf("local_resource failures: warnings %q limited %v; want generator-limited with advice", w, fds.GeneratorLimited)
 	}
 	calm := reporters.Stage{Name: "calm", Issued: 1000, Succeeded: 1000, ConnWaits: 9}
 	if w := GeneratorHealth(&calm, metrics.NewInterval(metrics.DefaultGeometry(), 1), Generator{MaxSendLag: time.Millisecond}); len(w) != 0 || calm.GeneratorLimited {
