@@ -26,6 +26,7 @@ test-under-load:
 lint:
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./faults
+	$(GO) vet -tags reference,browser ./reporters
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(BUF) lint
 
@@ -94,3 +95,14 @@ staircase:
 browser-test:
 	bash scripts/install-chromium.sh
 	timeout 300 $(GO) test -tags browser -run '^TestHTMLInBrowser$$' -count=1 -v ./reporters
+
+## reference-check: outputs read back by reference implementations: latency.hlog and percentiles by hdr-histogram-js (installs it from npm)
+.PHONY: reference-check
+reference-check:
+	bash scripts/install-hdrjs.sh
+	$(GO) test -tags reference -run 'Reference' -count=1 -v ./reporters
+
+## soak-coordinator: the coordinator's RSS over 16 request names at 200 req/s and 1 name at 10k req/s (SOAKC_DURATION s each, 600); writes bench/SOAK-COORDINATOR.md
+.PHONY: soak-coordinator
+soak-coordinator:
+	bash bench/soak-coordinator.sh

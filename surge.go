@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,6 +14,7 @@ import (
 	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/livemetrics"
 	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
@@ -88,9 +90,12 @@ type Options struct {
 	Listening func(gossipAddr string)
 	// MetricsListen, if set, serves the run's live Prometheus metrics at
 	// /metrics on this ip:port; MetricsListening receives the bound
-	// address.
+	// address. The endpoint stays up MetricsLinger after the run (default
+	// 20s, so that a scrape every 15 s sees the end; negative: none), or
+	// until Plan.Close: see Plan.Wait.
 	MetricsListen    string
 	MetricsListening func(addr string)
+	MetricsLinger    time.Duration
 	// GossipKey (16, 24 or 32 bytes) encrypts gossip. Embedded mode uses
 	// a random key when none is set.
 	GossipKey []byte
@@ -172,7 +177,16 @@ func Build(sc *scenario.Scenario) (*scenario.Scenario, error) {
 type Plan struct {
 	opts Options
 	plan *stages.Plan
+	// lingering is closed once the live metrics endpoint is down (nil:
+	// none was served); closing ends the linger early.
+	lingering chan struct{}
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// DefaultMetricsLinger is how long the live metrics stay up after a run:
+// long enough for a Prometheus scraping every 15 s to see the end.
+const DefaultMetricsLinger = 20 * time.Second
 
 // Compile checks sc with opts and compiles it; the error lists what
 // cannot be played and matches scenario.ErrInvalid (problems of a stage's
@@ -191,17 +205,87 @@ func Compile(sc *scenario.Scenario, opts Options) (*Plan, error) {
 // Run carries out the plan and returns its report. The report is returned
 // whenever load was sent, even with an error, so what was measured is
 // never lost; its Verdict says whether the run passed.
+//
+// With Options.MetricsListen the live metrics are served from the start
+// and kept up after Run returns, for Options.MetricsLinger: Wait for it
+// (or Close to end it) before the program exits. A Plan runs once.
 func (p *Plan) Run(ctx context.Context) (*reporters.Report, error) {
-	return coordinator.Play(ctx, config(p.opts), p.plan)
+	cfg := config(p.opts)
+	if p.opts.MetricsListen != "" {
+		exp := livemetrics.New()
+		addr, stop, err := livemetrics.Serve(p.opts.MetricsListen, exp)
+		if err != nil {
+			return nil, err
+		}
+		if p.opts.MetricsListening != nil {
+			p.opts.MetricsListening(addr)
+		}
+		cfg.Metrics = exp
+		defer p.linger(stop)
+	}
+	return coordinator.Play(ctx, cfg, p.plan)
 }
 
-// Run compiles sc with opts and carries it out: Compile, then Plan.Run.
+// linger keeps the metrics endpoint up for the linger, then stops it; its
+// goroutine ends then, or at Close.
+func (p *Plan) linger(stop func()) {
+	d := p.opts.MetricsLinger
+	if d == 0 {
+		d = DefaultMetricsLinger
+	}
+	p.lingering, p.closing = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.lingering)
+		defer stop()
+		if d < 0 {
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-p.closing:
+		}
+	}()
+}
+
+// Wait blocks until the live metrics endpoint of the last Run is down
+// (its linger has passed, or Close was called), or ctx ends; at once when
+// none was served.
+func (p *Plan) Wait(ctx context.Context) error {
+	if p.lingering == nil {
+		return nil
+	}
+	select {
+	case <-p.lingering:
+		return nil
+	case <-ctx.Done():
+		p.Close()
+		<-p.lingering
+		return ctx.Err()
+	}
+}
+
+// Close ends the linger of the live metrics endpoint now and waits until
+// it is down.
+func (p *Plan) Close() {
+	if p.lingering == nil {
+		return
+	}
+	p.closeOnce.Do(func() { close(p.closing) })
+	<-p.lingering
+}
+
+// Run compiles sc with opts and carries it out: Compile, then Plan.Run;
+// with Options.MetricsListen it returns once the metrics linger is over.
 func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*reporters.Report, error) {
 	p, err := Compile(sc, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.Run(ctx)
+	rep, err := p.Run(ctx)
+	_ = p.Wait(ctx)
+	return rep, err
 }
 
 // overrides turns the options' limits and search settings into the
@@ -243,7 +327,6 @@ func config(o Options) coordinator.Config {
 		c.MaxClockOffset = o.MaxClockOffset
 	}
 	c.Log, c.Progress, c.Listening = o.Log, o.Progress, o.Listening
-	c.MetricsListen, c.MetricsListening = o.MetricsListen, o.MetricsListening
 	c.GossipKey, c.DialOptions, c.PlaintextRemote = o.GossipKey, o.DialOptions, o.PlaintextRemote
 	c.StartTarget, c.Verbose = o.StartTarget, o.Verbose
 	return c

@@ -16,7 +16,7 @@ func ExampleWriteText() {
 		Stages: []reporters.Stage{{
 			Name: "echo", Target: "http://127.0.0.1:8080",
 			Intended: 100, Issued: 100, Succeeded: 99, Failed: 1, DurationS: 1, IntendedRPS: 100, AchievedRPS: 100,
-			ResponseTimeMS: reporters.Percentiles{P50: 0.5, P90: 0.9, P99: 2, P999: 2, Max: 2, Mean: 0.6},
+			ResponseTimeMS: reporters.Percentiles{P50: 0.5, P75: 0.7, P90: 0.9, P95: 1.2, P99: 2, P999: 2, Max: 2, Mean: 0.6},
 			Errors:         map[string]uint64{"http_5xx": 1},
 		}},
 	}
@@ -30,10 +30,10 @@ func ExampleWriteText() {
 	// stage echo → http://127.0.0.1:8080
 	//   requests  intended 100  issued 100  succeeded 99  failed 1  dropped 0  lost 0  in flight 0
 	//   rate      intended 100.0/s  achieved 100.0/s  over 1s
-	//      latency (ms)    p50    p90    p99  p99.9    max   mean
-	//     response time  0.500  0.900  2.000  2.000  2.000  0.600
-	//      service time  0.000  0.000  0.000  0.000  0.000  0.000
-	//          send lag  0.000  0.000  0.000  0.000  0.000  0.000
+	//      latency (ms)    p50    p75    p90    p95    p99  p99.9    max   mean
+	//     response time  0.500  0.700  0.900  1.200  2.000  2.000  2.000  0.600
+	//      service time  0.000  0.000  0.000  0.000  0.000  0.000  0.000  0.000
+	//          send lag  0.000  0.000  0.000  0.000  0.000  0.000  0.000  0.000
 	//   errors: http_5xx=1
 }
 

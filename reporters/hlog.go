@@ -14,29 +14,31 @@ import (
 
 // WriteHlog writes latency.hlog: the run's per-interval response-time
 // histograms in the HdrHistogram interval log format (version 1.3), as
-// written by hdrhistogram-go's HistogramLogWriter and read by its
-// HistogramLogReader, HdrHistogram's Java HistogramLogProcessor and
-// HistogramLogAnalyzer.
+// read by hdrhistogram-go's HistogramLogReader, HdrHistogram's Java
+// HistogramLogProcessor and HistogramLogAnalyzer.
 //
 // The header is a comment naming the run, the format version line,
-// #[StartTime: ...] and #[BaseTime: ...] (both start truncated to the
-// whole second, the resolution the library writes them at), and the legend.
-// Then there is one line per stage × interval that has a histogram (an
-// interval without responses has none and is skipped), tagged with the
-// stage ("Tag=STAGE,"; a comma, space or line break in a stage name
-// becomes "_", since the format forbids them in tags):
+// #[StartTime: ...] and #[BaseTime: ...] — both start (the run's start),
+// in seconds since the epoch with millisecond resolution — and the legend.
+// Then, for each stage × interval that has a histogram (an interval
+// without responses has none and is skipped), two lines with the same
+// histogram: an untagged one, the whole run at that instant (stages play
+// one after the other, so it is that stage's), which tools read with
+// their defaults; and one tagged with the stage ("Tag=STAGE,"; a comma,
+// space or line break in a stage name becomes "_", since the format
+// forbids them in tags) for tools asked for a tag:
 //
+//	START,LENGTH,MAX,HISTOGRAM
 //	Tag=STAGE,START,LENGTH,MAX,HISTOGRAM
 //
-// START is seconds since BaseTime. Stages are laid end to end in report
-// order: a stage starts where the previous one ended, which is its start
-// plus the later of its DurationS and the end of its last interval (a
-// stage's intervals may run past its schedule while the last responses
-// drain); the real gaps between stages (setup, warmup) are not in the
-// report and so not in the log. Within a stage START is that offset plus
-// the interval's t_s. LENGTH is the report's interval length, derived
-// from the smallest step between consecutive t_s of the stage (else of
-// any stage, else 1 s). Timestamps have millisecond resolution.
+// START is seconds since BaseTime at the interval's real instant: the
+// stage's T0 (Stage.Started) plus the interval's t_s. A stage without
+// Started (a report from before it was recorded) is laid after the
+// previous one: where that one ended, its start plus the later of its
+// DurationS and the end of its last interval. LENGTH is the report's
+// interval length, derived from the smallest step between consecutive t_s
+// of the stage (else of any stage, else 1 s). Timestamps have millisecond
+// resolution.
 //
 // Histogram values are nanoseconds, as recorded. MAX is the interval's
 // maximum divided by 1e6, i.e. in milliseconds: the library's fixed
@@ -49,6 +51,7 @@ import (
 func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	type line struct {
 		h          *hdrhistogram.Histogram
+		tag        string
 		start, end int64 // ms since the epoch
 	}
 	runLen := 0.0
@@ -62,11 +65,15 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	}
 	startMS := start.UnixMilli()
 	var lines []line
-	offset := 0.0
+	next := float64(startMS) / 1000 // where a stage without Started begins, in s since the epoch
 	for _, s := range r.Stages {
 		length := intervalLen(s.Intervals)
 		if length == 0 {
 			length = runLen
+		}
+		at := next
+		if !s.Started.IsZero() {
+			at = float64(s.Started.UnixMilli()) / 1000
 		}
 		end := s.DurationS
 		for i, iv := range s.Intervals {
@@ -80,43 +87,43 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 			if err != nil {
 				return fmt.Errorf("hlog: stage %s interval %d (t_s %g): histogram: %w", s.Name, i, iv.TS, err)
 			}
-			h.SetTag(hlogTag(s.Name))
-			at := startMS + int64(math.Round((offset+iv.TS)*1000))
-			lines = append(lines, line{h: h, start: at, end: at + int64(math.Round(length*1000))})
+			from := int64(math.Round((at + iv.TS) * 1000))
+			to := from + int64(math.Round(length*1000))
+			lines = append(lines, line{h: h, start: from, end: to}, line{h: h, tag: hlogTag(s.Name), start: from, end: to})
 		}
 		if !(end >= 0) || math.IsInf(end, 0) {
 			end = 0
 		}
-		offset += end
+		next = at + end
 	}
 
 	var b bytes.Buffer
 	lw := hdrhistogram.NewHistogramLogWriter(&b)
-	base := start.Unix() * 1000
-	lw.SetBaseTime(base)
-	if err := lw.OutputComment(fmt.Sprintf("[surge run %s scenario %s: response times in ns, Interval_Max in ms]", oneLine(r.RunID), oneLine(r.Scenario))); err != nil {
-		return fmt.Errorf("hlog: %w", err)
-	}
-	if err := lw.OutputLogFormatVersion(); err != nil {
-		return fmt.Errorf("hlog: %w", err)
-	}
-	if err := lw.OutputStartTime(base); err != nil {
-		return fmt.Errorf("hlog: %w", err)
-	}
-	if err := lw.OutputBaseTime(base); err != nil {
-		return fmt.Errorf("hlog: %w", err)
+	lw.SetBaseTime(startMS)
+	secs := fmt.Sprintf("%.3f", float64(startMS)/1000)
+	for _, c := range []string{
+		fmt.Sprintf("[surge run %s scenario %s: response times in ns, Interval_Max in ms]", oneLine(r.RunID), oneLine(r.Scenario)),
+		fmt.Sprintf("[Histogram log format version %s]", hdrhistogram.HISTOGRAM_LOG_FORMAT_VERSION),
+		// The library writes these two in whole seconds; its reader (like
+		// Java's) takes fractions.
+		fmt.Sprintf("[StartTime: %s (seconds since epoch), %s]", secs, time.UnixMilli(startMS).UTC().Format("Mon Jan 02 15:04:05 MST 2006")),
+		fmt.Sprintf("[BaseTime: %s (seconds since epoch)]", secs),
+	} {
+		if err := lw.OutputComment(c); err != nil {
+			return fmt.Errorf("hlog: %w", err)
+		}
 	}
 	if err := lw.OutputLegend(); err != nil {
 		return fmt.Errorf("hlog: %w", err)
 	}
-	// Stages are in order and so are their intervals; sort anyway so a
-	// report with unordered t_s still gives a log readers can scan.
+	// Keep readers' scans simple: in time order, the untagged line first.
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].start < lines[j].start })
 	for _, l := range lines {
+		l.h.SetTag(l.tag)
 		l.h.SetStartTimeMs(l.start)
 		l.h.SetEndTimeMs(l.end)
 		if err := lw.OutputIntervalHistogram(l.h); err != nil {
-			return fmt.Errorf("hlog: stage %s: %w", l.h.Tag(), err)
+			return fmt.Errorf("hlog: stage %s: %w", l.tag, err)
 		}
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {

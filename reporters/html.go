@@ -13,6 +13,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/surgeload/surge/internal/metrics"
 )
 
 //go:embed html/report.html.tmpl
@@ -352,8 +354,8 @@ func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
 		var vals [4]float64
 		var have [4]bool
 		if h, ok := decodeHTMLHistogram(iv.Histogram); ok {
-			vals = [4]float64{float64(h.ValueAtQuantile(50)) / 1e6, float64(h.ValueAtQuantile(90)) / 1e6,
-				float64(h.ValueAtQuantile(99)) / 1e6, float64(h.Max()) / 1e6}
+			vals = [4]float64{float64(metrics.ValueAtPercentile(h, 50)) / 1e6, float64(metrics.ValueAtPercentile(h, 90)) / 1e6,
+				float64(metrics.ValueAtPercentile(h, 99)) / 1e6, float64(h.Max()) / 1e6}
 			have = [4]bool{true, true, true, true}
 		} else if iv.Succeeded+iv.Failed > 0 || iv.P50MS > 0 || iv.P99MS > 0 {
 			// No usable histogram: the interval's own p50 and p99.
@@ -382,7 +384,7 @@ func spectrumSeries(i int, s *Stage) rawSeries {
 	for k := 0; k <= steps; k++ {
 		x := float64(k) * spectrumStep
 		q := 100 * (1 - math.Pow(10, -x))
-		v := float64(h.ValueAtQuantile(q)) / 1e6
+		v := float64(metrics.ValueAtPercentile(h, q)) / 1e6
 		rs.Points = append(rs.Points, point{X: x, Y: v, OK: true,
 			Tip: fmt.Sprintf("%s p%s: %s ms", s.Name, percentileText(q), ms(v))})
 	}

@@ -55,7 +55,7 @@ func htmlReport(t *testing.T) *Report {
 	three.Errors["http_5xx"] = three.Failed
 	three.IntendedRPS = float64(three.Intended) / three.DurationS
 	three.AchievedRPS = float64(three.Issued) / three.DurationS
-	three.ResponseTimeMS = Percentiles{P50: 12.5, P90: 60, P99: 80, P999: 95, Max: 96, Mean: 20}
+	three.ResponseTimeMS = Percentiles{P50: 12.5, P75: 30, P90: 60, P95: 70, P99: 80, P999: 95, Max: 96, Mean: 20}
 	three.Histogram = testHist(t, all...)
 	three.Requests = []Request{{Name: "get", Issued: three.Issued, Succeeded: three.Succeeded, Failed: three.Failed,
 		Errors: map[string]uint64{"http_5xx": three.Failed, "timeout": 0}, ResponseTimeMS: Percentiles{P50: 12.5, P99: 80, P999: 95}}}

@@ -429,10 +429,15 @@ type Request struct {
 	ResponseTimeMS Percentiles       `json:"response_time_ms"`
 }
 
-// Percentiles summarise a latency histogram, in milliseconds.
+// Percentiles summarise a latency histogram, in milliseconds. Each is by
+// nearest rank, as Java HdrHistogram's getValueAtPercentile computes it:
+// the value of rank ⌈p·N/100⌉ of N, reported as the top of its histogram
+// bucket (see metrics.ValueAtPercentile).
 type Percentiles struct {
 	P50  float64 `json:"p50"`
+	P75  float64 `json:"p75"`
 	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p99.9"`
 	Max  float64 `json:"max"`
@@ -450,6 +455,8 @@ type Interval struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 	// InFlight is the number of requests outstanding at the end of the
 	// interval (all agents); SendLagP99MS the generator's lateness in it;
@@ -465,9 +472,18 @@ type Interval struct {
 	// arrival or completion in it).
 	Requests []IntervalRequest `json:"requests,omitempty"`
 	// Lost is the arrivals of the interval that were lost (a lost agent's
-	// gap before the survivors took over, or a stage stopped early): not
-	// counted in Intended, which is what the agents reached.
+	// gap before the survivors took over, or a stage stopped early); they
+	// are counted in Intended, as the stage's lost are in its intended, so
+	// intended = issued + dropped + lost holds per interval too.
 	Lost uint64 `json:"lost,omitempty"`
+	// P90MS, P999MS and MaxMS complete the interval's response-time
+	// summary (all requests, ms, nearest rank).
+	P90MS  float64 `json:"p90_ms"`
+	P999MS float64 `json:"p99.9_ms"`
+	MaxMS  float64 `json:"max_ms"`
+	// Errors are the interval's failures by class (all requests); left
+	// out when none failed.
+	Errors map[string]uint64 `json:"errors,omitempty"`
 }
 
 // IntervalRequest is one request name's share of an interval.
@@ -479,6 +495,8 @@ type IntervalRequest struct {
 	Failed    uint64  `json:"failed"`
 	Dropped   uint64  `json:"dropped"`
 	P50MS     float64 `json:"p50_ms"`
+	P75MS     float64 `json:"p75_ms"`
+	P95MS     float64 `json:"p95_ms"`
 	P99MS     float64 `json:"p99_ms"`
 }
 

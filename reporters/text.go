@@ -19,9 +19,9 @@ func WriteText(w io.Writer, r *Report) error {
 			s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
 		fmt.Fprintf(&b, "  rate      intended %.1f/s  achieved %.1f/s  over %.3gs\n", s.IntendedRPS, s.AchievedRPS, s.DurationS)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "  latency (ms)\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n")
+		fmt.Fprintf(tw, "  latency (ms)\tp50\tp75\tp90\tp95\tp99\tp99.9\tmax\tmean\t\n")
 		row := func(name string, p Percentiles) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, ms(p.P50), ms(p.P90), ms(p.P99), ms(p.P999), ms(p.Max), ms(p.Mean))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, ms(p.P50), ms(p.P75), ms(p.P90), ms(p.P95), ms(p.P99), ms(p.P999), ms(p.Max), ms(p.Mean))
 		}
 		row("response time", s.ResponseTimeMS)
 		row("service time", s.ServiceTimeMS)

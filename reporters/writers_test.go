@@ -44,23 +44,24 @@ func writersReport(t *testing.T) *Report {
 	r := sampleReport()
 	s := &r.Stages[0]
 	s.Intervals = []Interval{
-		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+			P90MS: 1.2, P999MS: 12.5, MaxMS: 12.5, Errors: map[string]uint64{"http_5xx": 6, "timeout": 2},
 			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...),
 			Requests: []IntervalRequest{
-				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P99MS: 12.5},
-				{Name: "write", Intended: 50, Issued: 49, Succeeded: 45, Failed: 0, Dropped: 1, P50MS: 1.25, P99MS: 9.75},
+				{Name: "read", Intended: 450, Issued: 449, Succeeded: 440, Failed: 8, Dropped: 1, P50MS: 0.55, P75MS: 0.8, P95MS: 1.4, P99MS: 12.5},
+				{Name: "write", Intended: 50, Issued: 49, Succeeded: 45, Failed: 0, Dropped: 1, P50MS: 1.25, P75MS: 2.5, P95MS: 7.125, P99MS: 9.75},
 			}},
-		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
+		{TS: 0.5, Intended: 500, Issued: 498, Succeeded: 485, Failed: 7, Dropped: 2, P50MS: 0.625, P75MS: 1.125, P95MS: 1.525, P99MS: 1003.5, InFlight: 5, SendLagP99MS: 0.9, CPUS: 0.026,
 			Histogram: testHist(t, spread(49, 600_000, 20_000, 1_003_500_000)...)},
 	}
 	two := Stage{
 		Name: "peak, \"quoted\" <&>", Target: "http://127.0.0.1:8081",
 		Intended: 200, Issued: 200, Succeeded: 200, DurationS: 2, IntendedRPS: 100, AchievedRPS: 100,
 		Intervals: []Interval{
-			{TS: 0, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2, P99MS: 3, SendLagP99MS: 0.05, CPUS: 0.0125,
+			{TS: 0, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2, P75MS: 2.25, P95MS: 2.45, P99MS: 3, SendLagP99MS: 0.05, CPUS: 0.0125,
 				Histogram: testHist(t, spread(100, 2_000_000, 10_000, 3_000_000)...)},
 			{TS: 0.5, Intended: 0, SendLagP99MS: 1e-7}, // no responses: no histogram, a tiny float
-			{TS: 1, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2.5, P99MS: 4, CPUS: 1234567.5,
+			{TS: 1, Intended: 100, Issued: 100, Succeeded: 100, P50MS: 2.5, P75MS: 2.75, P95MS: 2.95, P99MS: 4, CPUS: 1234567.5,
 				Histogram: testHist(t, spread(100, 2_500_000, 10_000, 4_000_000)...)},
 		},
 		Thresholds: []ThresholdResult{
@@ -170,23 +171,27 @@ func TestWriteHlogGolden(t *testing.T) {
 }
 
 // TestWriteHlogRoundTrip reads latency.hlog back with hdrhistogram-go's
-// log reader: each interval with a histogram comes back, in order, with
-// its stage's tag, its place in time, and the same count and p99 as the
-// report's histogram.
+// log reader: each interval with a histogram comes back, in order, twice
+// (untagged for the whole run, then with its stage's tag), at its real
+// instant (the stage's T0 plus t_s; a stage without one laid after the
+// previous), with the same count and p99 as the report's histogram.
 func TestWriteHlogRoundTrip(t *testing.T) {
 	r := writersReport(t)
+	r.Stages[0].Started = hlogStart.Add(2500 * time.Millisecond) // its T0; stage two has none
 	var b bytes.Buffer
 	if err := WriteHlog(&b, r, hlogStart); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "#[StartTime: 1795406400.250 (seconds since epoch)") || !strings.Contains(b.String(), "#[BaseTime: 1795406400.250 (seconds since epoch)]") {
+		t.Errorf("header does not carry the start to the millisecond:\n%s", b.String()[:min(400, b.Len())])
 	}
 	type want struct {
 		tag        string
 		startMS    int64
 		count, p99 int64
 	}
-	base := hlogStart.UnixMilli()
+	starts := []int64{hlogStart.UnixMilli() + 2500, hlogStart.UnixMilli() + 2500 + 1000} // stage echo ends 1 s after its T0
 	var wants []want
-	offsets := []float64{0, 1} // stage echo: 1 s (intervals end at 1 s too)
 	for si, s := range r.Stages {
 		for _, iv := range s.Intervals {
 			if iv.Histogram == "" {
@@ -196,34 +201,40 @@ func TestWriteHlogRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wants = append(wants, want{hlogTag(s.Name), base + int64((offsets[si]+iv.TS)*1000), h.TotalCount(), h.ValueAtQuantile(99)})
+			at := starts[si] + int64(iv.TS*1000)
+			wants = append(wants, want{"", at, h.TotalCount(), h.ValueAtQuantile(99)}, want{hlogTag(s.Name), at, h.TotalCount(), h.ValueAtQuantile(99)})
 		}
 	}
-	if len(wants) != 4 {
-		t.Fatalf("%d intervals with histograms, want 4", len(wants))
+	if len(wants) != 8 {
+		t.Fatalf("%d lines expected, want 8", len(wants))
 	}
 	rd := hdrhistogram.NewHistogramLogReader(bytes.NewReader(b.Bytes()))
 	for i, w := range wants {
 		h, err := rd.NextIntervalHistogram()
 		if err != nil || h == nil {
-			t.Fatalf("interval %d: %v, %v", i, h, err)
+			t.Fatalf("line %d: no histogram (%v)", i, err)
 		}
 		if h.Tag() != w.tag {
-			t.Errorf("interval %d: tag %q, want %q", i, h.Tag(), w.tag)
+			t.Errorf("line %d: tag %q, want %q", i, h.Tag(), w.tag)
 		}
 		// The reader rebuilds ms from float seconds: allow 1 ms.
 		if d := h.StartTimeMs() - w.startMS; d < -1 || d > 1 {
-			t.Errorf("interval %d: starts at %d ms, want %d", i, h.StartTimeMs(), w.startMS)
+			t.Errorf("line %d: starts at %d ms, want %d", i, h.StartTimeMs(), w.startMS)
 		}
 		if d := h.EndTimeMs() - h.StartTimeMs(); d < 499 || d > 501 {
-			t.Errorf("interval %d: %d ms long, want 500", i, d)
+			t.Errorf("line %d: %d ms long, want 500", i, d)
 		}
 		if h.TotalCount() != w.count || h.ValueAtQuantile(99) != w.p99 {
-			t.Errorf("interval %d: count %d p99 %d, want %d %d", i, h.TotalCount(), h.ValueAtQuantile(99), w.count, w.p99)
+			t.Errorf("line %d: count %d p99 %d, want %d %d", i, h.TotalCount(), h.ValueAtQuantile(99), w.count, w.p99)
 		}
 	}
 	if h, err := rd.NextIntervalHistogram(); h != nil || err != nil {
-		t.Errorf("extra interval after the last: %v, %v", h, err)
+		t.Errorf("extra line after the last (count %d, err %v)", func() int64 {
+			if h == nil {
+				return 0
+			}
+			return h.TotalCount()
+		}(), err)
 	}
 }
 
@@ -290,5 +301,41 @@ func TestWritersBadHistogram(t *testing.T) {
 	r.Stages[0].Intervals[0].Histogram = "garbage!"
 	if err := WriteHlog(&bytes.Buffer{}, r, hlogStart); err == nil || !strings.Contains(err.Error(), "stage echo interval 0 (t_s 0)") {
 		t.Errorf("first interval corrupt: %v", err)
+	}
+}
+
+// TestWriteCSVTimeline: timestamp is the interval's absolute start (the
+// stage's T0 plus t_s) on every row; lost, the extra percentiles and the
+// failures by class are the interval's, and empty on per-request rows.
+func TestWriteCSVTimeline(t *testing.T) {
+	r := writersReport(t)
+	r.Stages[0].Started = hlogStart.Add(2500 * time.Millisecond)
+	r.Stages[0].Intervals[1].Lost = 3
+	var b bytes.Buffer
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, c := range []string{"timestamp", "lost", "p90_ms", "p99.9_ms", "max_ms", "errors_http_5xx", "errors_timeout"} {
+		if _, ok := col[c]; !ok {
+			t.Fatalf("no column %s in %q", c, rows[0])
+		}
+	}
+	get := func(row int, c string) string { return rows[row][col[c]] }
+	if get(1, "timestamp") != "2026-11-23T04:00:02.750Z" || get(2, "timestamp") != "2026-11-23T04:00:02.750Z" || get(4, "timestamp") != "2026-11-23T04:00:03.250Z" {
+		t.Errorf("timestamps %q %q %q", get(1, "timestamp"), get(2, "timestamp"), get(4, "timestamp"))
+	}
+	if get(1, "errors_http_5xx") != "6" || get(1, "errors_timeout") != "2" || get(1, "p90_ms") != "1.2" || get(4, "lost") != "3" || get(2, "lost") != "" {
+		t.Errorf("interval columns: row 1 %q, row 4 %q", rows[1], rows[4])
+	}
+	if get(6, "timestamp") != "" {
+		t.Errorf("a stage without a T0 has timestamp %q", get(6, "timestamp"))
 	}
 }

@@ -378,6 +378,15 @@ func (e ThresholdExpr) Quantile() (float64, bool) {
 	return q, err == nil
 }
 
+// Percentile returns the percentile of a percentile metric in percent,
+// 0 < p < 100, exactly as written (99.9 for p99.9, the float nearest to
+// the decimal), and false for the other metrics. It is what
+// metrics.ValueAtPercentile takes: going through Quantile and ×100 could
+// land an ulp away from the decimal (0.90002·100 is not the float 90.002).
+func (e ThresholdExpr) Percentile() (float64, bool) {
+	return percentile(e.Metric)
+}
+
 // Holds reports whether a measured value x (in the metric's base unit)
 // passes: x Op Value. NaN never passes.
 func (e ThresholdExpr) Holds(x float64) bool {

@@ -131,6 +131,16 @@ func TestThresholdHoldsAndQuantile(t *testing.T) {
 			t.Errorf("ParseThreshold(%q).Quantile() = %v, %v; want %v, %v", tt.expr, q, ok, tt.q, tt.ok)
 		}
 	}
+	for _, tt := range []struct {
+		expr string
+		p    float64
+		ok   bool
+	}{{"p99 < 1s", 99, true}, {"p99.9 < 1s", 99.9, true}, {"p90.002 < 1s", 90.002, true}, {"p75 < 1s", 75, true}, {"mean < 1s", 0, false}} {
+		e, _ := ParseThreshold(tt.expr)
+		if p, ok := e.Percentile(); ok != tt.ok || p != tt.p {
+			t.Errorf("ParseThreshold(%q).Percentile() = %v, %v; want %v, %v", tt.expr, p, ok, tt.p, tt.ok)
+		}
+	}
 }
 
 // TestParseThresholds checks thresholds in a scenario: both forms, the

@@ -153,6 +153,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 			if err != nil {
 				return err
 			}
+			defer plan.Close() // the live metrics' linger ends with the command
 			rep, runErr := plan.Run(ctx)
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {
@@ -164,6 +165,16 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				}
 				fmt.Fprintf(stdout, "\nreport: %s\n", strings.Join(paths, ", "))
 			}
+			if opts.MetricsListen != "" && ctx.Err() == nil {
+				linger := opts.MetricsLinger
+				if linger == 0 {
+					linger = surge.DefaultMetricsLinger
+				}
+				if linger > 0 {
+					fmt.Fprintf(stderr, "live metrics stay up for %v (--metrics-linger; Ctrl-C ends it)\n", linger)
+				}
+			}
+			_ = plan.Wait(ctx)
 			if code, err := surge.Outcome(rep, runErr); code != surge.ExitPass {
 				return fail(code, err)
 			}
@@ -186,6 +197,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also show the gossip library's own log lines (prefixed gossip:)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
+	f.DurationVar(&opts.MetricsLinger, "metrics-linger", surge.DefaultMetricsLinger, "keep --metrics-listen's /metrics up this long after the run, so the last scrape sees the end (negative: not at all)")
 	f.BoolVar(&opts.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")

@@ -79,7 +79,7 @@ func TestRunBundledEcho(t *testing.T) {
 			t.Errorf("report.json stage has no %q", k)
 		}
 	}
-	for _, k := range []string{"p50", "p90", "p99", "p99.9", "max", "mean"} {
+	for _, k := range []string{"p50", "p75", "p90", "p95", "p99", "p99.9", "max", "mean"} {
 		if _, ok := st["response_time_ms"].(map[string]any)[k]; !ok {
 			t.Errorf("response_time_ms has no %q", k)
 		}

@@ -167,7 +167,12 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: grpc listen: %w", err)
 	}
-	a := &Agent{cfg: cfg, lis: lis, engine: engine.New(cfg.Engine), served: make(chan struct{}), closing: make(chan struct{})}
+	a := &Agent{cfg: cfg, lis: lis, served: make(chan struct{}), closing: make(chan struct{})}
+	ec := cfg.Engine
+	if ec.Warn == nil { // the preflight's warnings (a file limit below max_conns) go to the agent's log
+		ec.Warn = func(m string) { a.logf("preflight warning: %s", m) }
+	}
+	a.engine = engine.New(ec)
 	a.srv = grpc.NewServer(append([]grpc.ServerOption{
 		// Detect a dead coordinator at the transport level too, and allow
 		// the coordinator's keepalive pings (the default policy would

@@ -8,6 +8,7 @@ import (
 
 	"github.com/surgeload/surge/internal/agent"
 	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/livemetrics"
 	"github.com/surgeload/surge/internal/stages"
 )
 
@@ -85,6 +86,10 @@ type Config struct {
 	MetricsListen string
 	// MetricsListening, if set, is called with the bound metrics address.
 	MetricsListening func(addr string)
+	// Metrics, if set, is an exporter the caller serves (and may keep up
+	// after the run: package surge lingers): the run reports into it, and
+	// MetricsListen is not used.
+	Metrics *livemetrics.Exporter
 	// Progress, if set, receives the playing stage's progress once per
 	// heartbeat instead of a plain line on Log.
 	Progress func(Progress)

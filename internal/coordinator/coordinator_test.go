@@ -175,7 +175,7 @@ func TestEndToEnd(t *testing.T) {
 	if !merged.Equals(obs.h) {
 		t.Error("merged histogram differs from the histogram of every recorded value")
 	}
-	if got, want := ms(merged.ValueAtQuantile(99)), ms(obs.h.ValueAtQuantile(99)); got != want || st.ResponseTimeMS.P99 != want {
+	if got, want := ms(metrics.ValueAtPercentile(merged, 99)), ms(metrics.ValueAtPercentile(obs.h, 99)); got != want || st.ResponseTimeMS.P99 != want {
 		t.Errorf("merged p99 %v ms, report p99 %v ms; one histogram of all values gives %v ms", got, st.ResponseTimeMS.P99, want)
 	}
 }

@@ -154,7 +154,9 @@ func (r *run) setUp(ctx context.Context) (stop func(), err error) {
 		}
 	}
 	cfg := r.cfg
-	if cfg.MetricsListen != "" {
+	if cfg.Metrics != nil {
+		r.metrics = cfg.Metrics
+	} else if cfg.MetricsListen != "" {
 		r.metrics = livemetrics.New()
 		addr, stopMetrics, err := livemetrics.Serve(cfg.MetricsListen, r.metrics)
 		if err != nil {
@@ -165,6 +167,7 @@ func (r *run) setUp(ctx context.Context) (stop func(), err error) {
 			cfg.MetricsListening(addr)
 		}
 	}
+	r.metrics.SetRun(r.id, r.sc.Name)
 	node, err := cluster.Start(cluster.Config{
 		Name: cfg.Name, Listen: cfg.GossipListen, SecretKey: cfg.GossipKey,
 		Meta:                 cluster.Meta{Role: cluster.RoleCoordinator, Protocol: wire.ProtocolVersion, Version: agent.Version},

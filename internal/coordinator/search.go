@@ -124,8 +124,7 @@ func (r *run) search(ctx context.Context, k int, target *url.URL) error {
 		res.Steps = append(res.Steps, row)
 		lost += step.Lost
 		inFlight += step.InFlightAtEnd
-		base := uint32(math.Round(row.StartS * float64(time.Second) / float64(agg.tl.Step)))
-		if err := agg.tl.Absorb(sr.tl, base); err != nil {
+		if err := absorb(agg, sr, row.StartS); err != nil {
 			return fmt.Errorf("%w: stage %s: %w", ErrRunFailed, st.Name, err)
 		}
 		verdict := "held the SLO"
@@ -213,4 +212,14 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// absorb adds one step's merged data to the search's aggregate, its
+// intervals placed at the step's start, and packs them.
+func absorb(agg, sr *stageRun, startS float64) error {
+	base := uint32(math.Round(startS * float64(time.Second) / float64(agg.tl.Step)))
+	if err := agg.tl.Absorb(sr.tl, base); err != nil {
+		return err
+	}
+	return agg.tl.Pack(math.MaxUint32) // a later step's drain may still unpack one
 }

@@ -164,11 +164,13 @@ func TestCapacitySearchAnyURL(t *testing.T) {
 	}
 	srv := httptest.NewServer(searchApp(t, prometheus.NewRegistry()))
 	defer srv.Close()
+	// The SLO is the app's errors (503 beyond its queue: 300/s is 1.5× its
+	// 200/s), which a busy machine's latency cannot move.
 	sc := mustParse(t, `name: search-url
 stages:
   - url: `+srv.URL+`
     mode: capacity
-    search: {method: step, start: 100/s, step: 200/s, max: 900/s, hold: 2s, cooldown: 300ms}
+    search: {method: step, start: 100/s, step: 200/s, max: 900/s, hold: 2s, cooldown: 300ms, slo: ["error_rate < 1%"]}
 requests: [{name: get, path: /x}]
 `)
 	cfg := searchConfig(t, 2)

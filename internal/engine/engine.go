@@ -195,6 +195,11 @@ type Config struct {
 	// Observe, if set, is called with every result that is recorded, while
 	// the recorder's lock is held: keep it fast. For tests and diagnostics.
 	Observe func(metrics.Result)
+	// Warn, if set, receives the warnings PreflightJob finds that do not
+	// stop a job: an open-file limit below what the job's connection
+	// bound allows (FileLimitWarning). It is called on PreflightJob's
+	// goroutine. nil drops them (engines never print).
+	Warn func(msg string)
 }
 
 // DefaultConfig returns loopback-only dialling and an idle pool of 1024
@@ -330,18 +335,37 @@ func (e *Engine) Preflight(ctx context.Context, target *url.URL) error {
 }
 
 // PreflightJob checks the job's target and every distinct host of its
-// requests' absolute URLs that has no template in it.
+// requests' absolute URLs that has no template in it. A problem that does
+// not stop the job (FileLimitWarning) goes to Config.Warn.
 func (e *Engine) PreflightJob(ctx context.Context, j *Job) error {
-	seen := map[string]bool{}
-	check := func(u *url.URL) error {
-		if seen[u.Host] {
-			return nil
-		}
-		seen[u.Host] = true
-		return e.Preflight(ctx, u)
-	}
-	if err := check(j.Target); err != nil {
+	hosts, err := jobHosts(j)
+	if err != nil {
 		return err
+	}
+	for _, u := range hosts {
+		if err := e.Preflight(ctx, u); err != nil {
+			return err
+		}
+	}
+	if w := FileLimitWarning(j); w != "" && e.cfg.Warn != nil {
+		e.cfg.Warn(w)
+	}
+	return nil
+}
+
+// jobHosts returns the job's target and the URL of every other distinct
+// host among its requests' absolute URLs without a template.
+func jobHosts(j *Job) ([]*url.URL, error) {
+	seen := map[string]bool{}
+	var hosts []*url.URL
+	add := func(u *url.URL) {
+		if !seen[u.Host] {
+			seen[u.Host] = true
+			hosts = append(hosts, u)
+		}
+	}
+	if j.Target != nil {
+		add(j.Target)
 	}
 	for _, r := range j.Requests {
 		if r.URL == "" || strings.Contains(r.URL, "{{") {
@@ -349,13 +373,46 @@ func (e *Engine) PreflightJob(ctx context.Context, j *Job) error {
 		}
 		u, err := url.Parse(r.URL)
 		if err != nil {
-			return fmt.Errorf("%w: request %s: %w", ErrInvalidJob, r.Name, err)
+			return nil, fmt.Errorf("%w: request %s: %w", ErrInvalidJob, r.Name, err)
 		}
-		if err := check(u); err != nil {
-			return err
-		}
+		add(u)
 	}
-	return nil
+	return hosts, nil
+}
+
+// fileHeadroom is the descriptors a generator process needs besides its
+// connections to targets: listeners, the coordinator's stream, gossip,
+// logs, DNS.
+const fileHeadroom = 64
+
+// FileLimitWarning returns a warning when the job may open more
+// connections than the process's open-file limit (RLIMIT_NOFILE) allows,
+// or "" when it fits or the limit is unknown. The job may hold up to
+// Limits.MaxConns connections to each target host (MaxInFlight in all when
+// MaxConns is 0, no bound); past the limit, dials fail with EMFILE and the
+// requests count as local_resource. Hosts behind templated URLs are not
+// known before the run and are not counted.
+func FileLimitWarning(j *Job) string {
+	limit, ok := fileLimit()
+	if !ok {
+		return ""
+	}
+	hosts, err := jobHosts(j)
+	if err != nil || len(hosts) == 0 {
+		return ""
+	}
+	need := uint64(j.Limits.MaxConns) * uint64(len(hosts))
+	bound := fmt.Sprintf("max_conns %d × %d target host(s) = %d connections", j.Limits.MaxConns, len(hosts), need)
+	if j.Limits.MaxConns == 0 {
+		need = uint64(j.Limits.MaxInFlight)
+		bound = fmt.Sprintf("no max_conns, so up to max_in_flight = %d connections", need)
+	}
+	if need+fileHeadroom <= limit {
+		return ""
+	}
+	return fmt.Sprintf("%s, but this process may open only %d files (RLIMIT_NOFILE, %d of them kept for itself): "+
+		"past that, requests fail as local_resource and the stage is generator-limited; raise the limit (ulimit -n, or LimitNOFILE= under systemd) "+
+		"or lower client.max_conns (or --max-conns)", bound, limit, fileHeadroom)
 }
 
 // unwrapOp strips net.OpError's "dial tcp ..." prefix for a shorter message.

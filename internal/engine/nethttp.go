@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/metrics"
 )
 
@@ -49,8 +50,13 @@ func (e *Engine) newNetHTTP(r *runner) (*netHTTP, error) {
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: o.FirstByteTimeout,
 		DisableCompression:    true,
-		DisableKeepAlives:     o.Mode == PerRequest,
-		TLSClientConfig:       tlsConfig(o),
+		// The same bound on a response's headers as Surge's own client
+		// (net/http's default is 10 MB: a hostile target then costs
+		// hundreds of MB of memory and reads as a timeout). Exceeding it
+		// is a protocol_error, as with h1.
+		MaxResponseHeaderBytes: h1.DefaultMaxHeaderBytes,
+		DisableKeepAlives:      o.Mode == PerRequest,
+		TLSClientConfig:        tlsConfig(o),
 	}
 	var p http.Protocols
 	switch o.Protocol {

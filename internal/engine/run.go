@@ -367,6 +367,9 @@ func (c *compiled) classifyStatus(status int) metrics.Outcome {
 func classifyErr(err error) metrics.Outcome {
 	var ne net.Error
 	switch {
+	case isLocalResource(err):
+		// First: the generator's failure, whatever the dial made of it.
+		return metrics.LocalResource
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
 		return metrics.Timeout
@@ -402,6 +405,16 @@ var protocolErrorTexts = []string{
 	"malformed HTTP", "invalid Content-Length", "bad Content-Length", "multiple Content-Length",
 	"invalid byte in chunk length", "chunk length", "malformed chunked encoding", "header too long",
 	"unsupported transfer encoding", "too many transfer encodings", "invalid header field",
+	// Transport.MaxResponseHeaderBytes exceeded: HTTP/1.1, then HTTP/2.
+	"server response headers exceeded", "response header list larger than",
+}
+
+// isLocalResource reports that this process ran out of file descriptors
+// (its own limit, EMFILE, or the system's, ENFILE) making a socket: a
+// generator-side failure, not the target's, though it surfaces as a
+// dial error.
+func isLocalResource(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // isDialError reports a failure to make a connection at all (other than a

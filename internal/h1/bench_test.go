@@ -97,3 +97,45 @@ func netHTTPGet(client *http.Client, url string) error {
 	resp.Body.Close()
 	return err
 }
+
+// BenchmarkIdleCheck is the cost of the liveness check made on every reuse
+// of a pooled connection: clearing a passed read deadline and one
+// non-blocking MSG_PEEK.
+func BenchmarkIdleCheck(b *testing.B) {
+	srv := newRawServer(b, serveCanned([]byte(okResponse)))
+	c := New(Config{})
+	defer c.Close()
+	tgt := srv.target()
+	if _, err := c.Do(tgt, &Request{}, Options{Deadline: time.Now().Add(5 * time.Second)}); err != nil {
+		b.Fatal(err)
+	}
+	cn := idleConn(c, tgt)
+	if cn == nil {
+		b.Fatal("no idle connection")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		// As on reuse: the last request's deadline is set on the socket.
+		cn.rdl = time.Time{}.Add(1)
+		if !cn.alive() {
+			b.Fatal("a quiet connection was found dead")
+		}
+	}
+}
+
+// BenchmarkDoKeepAliveNoCheck is BenchmarkDoKeepAlive without the check,
+// for the difference it makes to a whole request.
+func BenchmarkDoKeepAliveNoCheck(b *testing.B) {
+	srv := newRawServer(b, serveCanned([]byte(okResponse)))
+	c := New(Config{IdleCheck: -1})
+	defer c.Close()
+	tgt := srv.target()
+	req := &Request{Method: "GET", URI: "/items/1", Host: "bench.test"}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := c.Do(tgt, req, Options{Deadline: time.Now().Add(5 * time.Second), MaxBody: 1 << 20})
+		if err != nil || res.Status != 200 {
+			b.Fatalf("Do = %+v, %v", res, err)
+		}
+	}
+}

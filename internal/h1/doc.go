@@ -16,11 +16,12 @@
 //		&h1.Request{Method: "GET", URI: "/items/1", Host: "127.0.0.1:8080"},
 //		h1.Options{Deadline: time.Now().Add(5 * time.Second), MaxBody: 1 << 20})
 //
-// Requests are never retried. A pooled connection that has been idle for a
-// while is checked with a non-blocking peek before it is used
-// (Config.IdleCheck), which is how a stale keep-alive connection is avoided
-// without a retry; what still fails is reported, with the Phase the request
-// had reached.
+// Requests are never retried. Every reuse of a pooled connection is
+// preceded by a non-blocking peek (Config.IdleCheck): a connection the peer
+// closed, or one that received bytes while no request was outstanding (a
+// stale response, a body after a 204), is closed and never read from, so a
+// response is only ever counted for the request that was sent for it. What
+// still fails is reported, with the Phase the request had reached.
 //
 // Timeouts are deadlines on the connection (netpoller timers), never extra
 // goroutines or contexts. Responses are parsed strictly and with bounds on

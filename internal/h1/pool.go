@@ -152,7 +152,7 @@ func (c *Client) getConn(t Target, deadline time.Time, waited *bool) (cn *conn, 
 		cn = hp.idle[n]
 		hp.idle[n] = nil
 		hp.idle = hp.idle[:n]
-		if c.idleCheck < 0 || now.Sub(cn.idleAt) <= c.idleCheck {
+		if !c.idleCheck {
 			if held {
 				c.freeSlotLocked(hp)
 			}
@@ -160,8 +160,9 @@ func (c *Client) getConn(t Target, deadline time.Time, waited *bool) (cn *conn, 
 			c.stats.reuses.Add(1)
 			return cn, false, nil
 		}
-		// Idle long enough to be checked. The connection is ours now; peek
-		// without holding the lock.
+		// Check it however briefly it was idle: a stale response can
+		// arrive within microseconds of the last one. The connection is
+		// ours now; peek without holding the lock.
 		c.mu.Unlock()
 		alive := cn.alive()
 		c.mu.Lock()
@@ -251,6 +252,15 @@ func (c *Client) getConn(t Target, deadline time.Time, waited *bool) (cn *conn, 
 	case g.err != nil:
 		return nil, false, g.err
 	case g.cn != nil:
+		if c.idleCheck && !g.cn.alive() {
+			// Handed over straight from the previous request, yet bytes
+			// (or a close) came in between: drop it and start again, at
+			// the back of the queue if the bound is reached — rare, and
+			// simpler than keeping the slot through a dial here.
+			c.stats.stale.Add(1)
+			c.closeConn(g.cn)
+			return c.getConn(t, deadline, waited)
+		}
 		c.stats.reuses.Add(1)
 		return g.cn, false, nil
 	}

@@ -4,5 +4,6 @@
 // search holds each rate to. Every function is pure: it reads merged data
 // (a metrics.Timeline or a merged metrics.Interval) and the expressions
 // the scenario package parsed, and returns results; nothing here merges,
-// clocks or logs.
+// clocks or logs. A percentile is judged on the value the report shows:
+// metrics.ValueAtPercentile, by nearest rank.
 package judge

@@ -30,13 +30,15 @@ func Measure(e scenario.ThresholdExpr, judged *metrics.Interval, names []string,
 	}
 	s := judged.Select(idx)
 	done := s.Succeeded + s.Failed
-	if q, ok := e.Quantile(); ok || e.Metric == "max" || e.Metric == "mean" {
+	if pct, ok := e.Percentile(); ok || e.Metric == "max" || e.Metric == "mean" {
 		if s.Response.TotalCount() == 0 {
 			return 0, "responses", false, nil
 		}
 		switch {
 		case ok:
-			v = float64(s.Response.ValueAtQuantile(q * 100))
+			// Nearest rank, as every reported percentile (so a threshold
+			// is judged on the value the report shows).
+			v = float64(metrics.ValueAtPercentile(s.Response, pct))
 		case e.Metric == "max":
 			v = float64(s.Response.Max())
 		default:

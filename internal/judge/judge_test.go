@@ -62,3 +62,50 @@ func TestSLO(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureNearestRank pins that a percentile threshold is judged on the
+// nearest-rank value (rank ⌈p·N/100⌉, as Java HdrHistogram and the report
+// compute it), not on hdrhistogram-go's half-up rank, one value lower: of
+// 1,600 responses of 1..1,600 ms, p99.9 is the 1,599th (⌈1598.4⌉), p75 the
+// 1,200th and p95 the 1,520th; of 3, p75 is the 3rd (⌈2.25⌉). Each value
+// shown is the top of the bucket holding that response.
+func TestMeasureNearestRank(t *testing.T) {
+	spread := func(n int) []time.Duration {
+		lat := make([]time.Duration, n)
+		for i := range lat {
+			lat[i] = time.Duration(i+1) * time.Millisecond
+		}
+		return lat
+	}
+	tests := []struct {
+		n            int
+		expr, broken string
+	}{
+		{1600, "p99.9 < 1599ms", "p99.9 = 1599.1ms, want < 1599ms"}, // half-up rank 1598 would pass it
+		{1600, "p99.9 < 1600ms", ""},
+		{1600, "p75 <= 1200ms", "p75 = 1200.6ms, want <= 1200ms"}, // the top of 1,200 ms's bucket
+		{1600, "p75 < 1201ms", ""},
+		{1600, "p95 < 1520ms", "p95 = 1520.4ms, want < 1520ms"},
+		{10, "p75 < 8ms", "p75 = 8.0036ms, want < 8ms"}, // ⌈7.5⌉ = 8 (half up agrees)
+		{10, "p75 < 9ms", ""},
+		{3, "p75 < 3ms", "p75 = 3.0003ms, want < 3ms"}, // ⌈2.25⌉ = 3; half up says 2
+		{3, "p50 < 2ms", "p50 = 2.0009ms, want < 2ms"},
+		{1, "p99.9 < 1ms", "p99.9 = 1.0004ms, want < 1ms"},
+	}
+	for _, tt := range tests {
+		iv := judgedInterval(t, spread(tt.n), 0)
+		e, err := scenario.ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		broken, ok := SLO(e, tt.expr, iv, []string{"a", "b"}, time.Second)
+		if ok != (tt.broken == "") || broken != tt.broken {
+			t.Errorf("N=%d %s: ok %v %q; want %q", tt.n, tt.expr, ok, broken, tt.broken)
+		}
+		v, _, has, err := Measure(e, iv, []string{"a", "b"}, time.Second, 0)
+		pct, _ := e.Percentile()
+		if want := float64(metrics.ValueAtPercentile(iv.Series[0].Response, pct)); err != nil || !has || v != want {
+			t.Errorf("N=%d Measure(%s) = %v, %v, %v; want %v, the report's value", tt.n, tt.expr, v, has, err, want)
+		}
+	}
+}

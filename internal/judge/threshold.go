@@ -32,7 +32,7 @@ func Threshold(th scenario.Threshold, tl *metrics.Timeline, dur time.Duration, l
 	if e.Window > 0 && tl.Step > 0 {
 		w = uint32((e.Window + tl.Step - 1) / tl.Step)
 	}
-	if w == 0 || len(tl.Intervals) == 0 || w > last+1 {
+	if w == 0 || tl.Len() == 0 || w > last+1 {
 		windows = append(windows, window{data: tl.Total, span: dur})
 	} else {
 		for start := uint32(0); start+w <= last+1; start++ {
@@ -155,7 +155,7 @@ func Step(cfg scenario.Search, tl *metrics.Timeline, dur time.Duration, step *re
 	judged := tl.Range(from, math.MaxUint32)
 	span := dur - time.Duration(from)*tl.Step
 	all := judged.Select(-1)
-	row.P50MS, row.P99MS, row.P999MS = ms(all.Response.ValueAtQuantile(50)), ms(all.Response.ValueAtQuantile(99)), ms(all.Response.ValueAtQuantile(99.9))
+	row.P50MS, row.P99MS, row.P999MS = ms(metrics.ValueAtPercentile(all.Response, 50)), ms(metrics.ValueAtPercentile(all.Response, 99)), ms(metrics.ValueAtPercentile(all.Response, 99.9))
 	if done := all.Succeeded + all.Failed; done > 0 {
 		row.ErrorRate = float64(all.Failed) / float64(done)
 	}

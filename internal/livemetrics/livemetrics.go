@@ -27,9 +27,12 @@ type Exporter struct {
 	mu     sync.Mutex
 	series map[liveKey]*liveSeries
 	lag    map[string]float64 // by stage: the last snapshot's send-lag p99, seconds
+	lost   map[string]uint64  // by stage: arrivals lost to lost agents
 	alive  int
+	// runID and scenario label surge_run_info once SetRun was called.
+	runID, scenario string
 
-	descCount, descFailed, descResp, descAlive, descLag *prometheus.Desc
+	descCount, descFailed, descResp, descAlive, descLag, descInfo *prometheus.Desc
 }
 
 type liveKey struct{ stage, request string }
@@ -42,12 +45,15 @@ type liveSeries struct {
 	sum                                  float64 // seconds
 }
 
+// New returns an exporter with nothing observed yet.
 func New() *Exporter {
 	return &Exporter{
-		series: map[liveKey]*liveSeries{}, lag: map[string]float64{},
+		series: map[liveKey]*liveSeries{}, lag: map[string]float64{}, lost: map[string]uint64{},
 		descCount: prometheus.NewDesc("surge_run_requests_total",
-			"Arrivals of the run by stage, request name and what became of them: intended, issued, succeeded, dropped.",
+			"Arrivals of the run by stage, request name and what became of them: intended (reached by an agent), issued, succeeded, dropped; "+
+				"and lost (owned by a lost agent and never reached; per stage, with no request name: which request an unreached arrival would have been is not known).",
 			[]string{"stage", "request", "outcome"}, nil),
+		descInfo: prometheus.NewDesc("surge_run_info", "The run being played: its id and scenario name (value 1).", []string{"run_id", "scenario"}, nil),
 		descFailed: prometheus.NewDesc("surge_run_failed_total", "Failed requests by stage, request name and error class.",
 			[]string{"stage", "request", "class"}, nil),
 		descResp: prometheus.NewDesc("surge_run_response_seconds",
@@ -94,13 +100,13 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 		}
 	}
 	if iv.SendLag.TotalCount() > 0 {
-		l.lag[stage] = float64(iv.SendLag.ValueAtQuantile(99)) / float64(time.Second)
+		l.lag[stage] = float64(metrics.ValueAtPercentile(iv.SendLag, 99)) / float64(time.Second)
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (l *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag} {
+	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag, l.descInfo} {
 		ch <- d
 	}
 }
@@ -127,7 +133,34 @@ func (l *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for stage, v := range l.lag {
 		ch <- prometheus.MustNewConstMetric(l.descLag, prometheus.GaugeValue, v, stage)
 	}
+	for stage, n := range l.lost {
+		ch <- prometheus.MustNewConstMetric(l.descCount, prometheus.CounterValue, float64(n), stage, "", "lost")
+	}
+	if l.runID != "" {
+		ch <- prometheus.MustNewConstMetric(l.descInfo, prometheus.GaugeValue, 1, l.runID, l.scenario)
+	}
 	ch <- prometheus.MustNewConstMetric(l.descAlive, prometheus.GaugeValue, float64(l.alive))
+}
+
+// SetRun names the run in surge_run_info.
+func (l *Exporter) SetRun(runID, scenario string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.runID, l.scenario = runID, scenario
+	l.mu.Unlock()
+}
+
+// AddLost counts arrivals of stage that were lost (owned by a lost agent
+// and never reached), once the stage has accounted for them.
+func (l *Exporter) AddLost(stage string, n uint64) {
+	if l == nil || n == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.lost[stage] += n
+	l.mu.Unlock()
 }
 
 // SetAlive records how many agents are alive.

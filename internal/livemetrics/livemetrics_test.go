@@ -13,6 +13,26 @@ import (
 	"github.com/surgeload/surge/internal/metrics"
 )
 
+// scrape serves e and reads its exposition once.
+func scrape(t *testing.T, e *Exporter) []byte {
+	t.Helper()
+	addr, stop, err := Serve("127.0.0.1:0", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
 // TestExporter: two snapshots of one stage add up in the served
 // exposition, which parses as Prometheus text; failures are by class and
 // the histogram's count is every response.
@@ -35,17 +55,7 @@ func TestExporter(t *testing.T) {
 		e.Observe("stage-a", names, iv)
 	}
 	e.SetAlive(3)
-	addr, stop, err := Serve("127.0.0.1:0", e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrape(t, e)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
 	if err != nil {
@@ -96,4 +106,20 @@ func TestNilExporter(t *testing.T) {
 	var e *Exporter
 	e.Observe("s", []string{"a"}, metrics.NewInterval(metrics.DefaultGeometry(), 1))
 	e.SetAlive(1)
+}
+
+// TestLostAndInfo: lost arrivals are an outcome of their stage (no request
+// name), added up; the run is named in surge_run_info.
+func TestLostAndInfo(t *testing.T) {
+	e := New()
+	e.SetRun("abc123", "launch")
+	e.AddLost("s", 7)
+	e.AddLost("s", 5)
+	e.AddLost("s", 0)
+	body := scrape(t, e)
+	for _, want := range []string{`surge_run_requests_total{outcome="lost",request="",stage="s"} 12`, `surge_run_info{run_id="abc123",scenario="launch"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("exposition lacks %s:\n%s", want, body)
+		}
+	}
 }

@@ -26,11 +26,16 @@ const (
 	DialError                       // no connection could be made: an address not allowed, no free local port, unreachable, no such host
 	ProtocolError                   // the target's response broke HTTP: malformed status line, headers or chunking, oversized headers, conflicting lengths
 	TLSError                        // the TLS handshake failed: certificate not trusted, wrong name, no common protocol
+	// LocalResource: the generator ran out of a resource of its own (file
+	// descriptors: EMFILE, ENFILE), so no request was sent. The target is
+	// not at fault; a stage with these is generator-limited.
+	LocalResource
 	NumOutcomes
 )
 
 var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
-	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error", "protocol_error", "tls_error"}
+	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error", "protocol_error", "tls_error",
+	"local_resource"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {

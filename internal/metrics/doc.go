@@ -11,4 +11,8 @@
 // is exact: the merged histogram equals one histogram fed every value.
 // Values above the ceiling are clamped to it and counted in OverRange,
 // never dropped silently.
+//
+// Percentiles are read from a histogram only with ValueAtPercentile: by
+// nearest rank, rank ⌈p·N/100⌉, as Java HdrHistogram computes them (not
+// with hdrhistogram-go's ValueAtQuantile, which rounds the rank half up).
 package metrics

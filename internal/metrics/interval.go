@@ -280,3 +280,16 @@ func (iv *Interval) reset() {
 	iv.InFlight = 0
 	iv.CPU = 0
 }
+
+// Select returns the series a selector picks out of iv: request i, or
+// every request merged when i < 0.
+func (iv *Interval) Select(i int) Series {
+	if i >= 0 {
+		return iv.Series[i]
+	}
+	out := NewSeries(DefaultGeometry())
+	for _, s := range iv.Series {
+		_ = out.Merge(s)
+	}
+	return out
+}

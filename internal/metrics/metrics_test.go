@@ -221,7 +221,7 @@ func ExampleMerge() {
 	total := g.New()
 	_ = Merge(total, a)
 	_ = Merge(total, b)
-	fmt.Println(total.TotalCount(), time.Duration(total.ValueAtQuantile(99)).Round(time.Millisecond))
+	fmt.Println(total.TotalCount(), time.Duration(ValueAtPercentile(total, 99)).Round(time.Millisecond))
 	// Output: 100 99ms
 }
 

@@ -3,6 +3,8 @@ package metrics
 import (
 	"fmt"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // MaxIntervalIndex bounds the interval index a Timeline accepts from an
@@ -15,6 +17,12 @@ const MaxIntervalIndex = 1 << 20
 // interval's data, every agent's snapshots merged into them. Judging and
 // the report builder read it; the coordinator fills it. Not safe for
 // concurrent use.
+//
+// Memory does not grow with run length at the size of a histogram per
+// interval: intervals no snapshot can reach any more are packed (Pack),
+// their histograms kept encoded (V2 compressed, tens of bytes to a few
+// KB each instead of about 197 KB), and decoded again only when read (At,
+// Range). An interval is unpacked if a late snapshot still arrives for it.
 type Timeline struct {
 	// Geometry is the histograms' geometry, the same on every agent.
 	Geometry Geometry
@@ -25,13 +33,25 @@ type Timeline struct {
 	Step time.Duration
 	// Total is every snapshot merged.
 	Total *Interval
-	// Intervals are the snapshots merged by interval index.
-	Intervals map[uint32]*Interval
+
+	live   map[uint32]*Interval // merged snapshots by interval index, not packed
+	packed map[uint32]*packedInterval
+}
+
+// packedInterval is an interval with its histograms encoded; nil encodings
+// are empty histograms.
+type packedInterval struct {
+	counters  []Counters
+	resp, svc [][]byte
+	sendLag   []byte
+	inFlight  uint64
+	cpu       time.Duration
 }
 
 // NewTimeline returns an empty timeline of len(names) series.
 func NewTimeline(g Geometry, names []string, step time.Duration) *Timeline {
-	return &Timeline{Geometry: g, Names: names, Step: step, Total: NewInterval(g, len(names)), Intervals: map[uint32]*Interval{}}
+	return &Timeline{Geometry: g, Names: names, Step: step, Total: NewInterval(g, len(names)),
+		live: map[uint32]*Interval{}, packed: map[uint32]*packedInterval{}}
 }
 
 // Add merges one snapshot into its interval and the total. An index
@@ -41,11 +61,14 @@ func (t *Timeline) Add(iv *Interval) error {
 	if iv.Index > MaxIntervalIndex {
 		return fmt.Errorf("interval index %d out of range", iv.Index)
 	}
-	dst := t.Intervals[iv.Index]
+	dst, err := t.unpack(iv.Index)
+	if err != nil {
+		return err
+	}
 	if dst == nil {
 		dst = NewInterval(t.Geometry, len(t.Names))
 		dst.Index = iv.Index
-		t.Intervals[iv.Index] = dst
+		t.live[iv.Index] = dst
 	}
 	if err := dst.Merge(iv); err != nil {
 		return err
@@ -53,13 +76,37 @@ func (t *Timeline) Add(iv *Interval) error {
 	return t.Total.Merge(iv)
 }
 
+// Len is the number of intervals with data.
+func (t *Timeline) Len() int { return len(t.live) + len(t.packed) }
+
 // Last returns the highest interval index with data; ok is false when
 // there is none.
 func (t *Timeline) Last() (last uint32, ok bool) {
-	for idx := range t.Intervals {
+	for idx := range t.live {
+		last, ok = max(last, idx), true
+	}
+	for idx := range t.packed {
 		last, ok = max(last, idx), true
 	}
 	return last, ok
+}
+
+// At returns interval idx's merged data, decoded if it was packed (a new
+// copy each call then); ok is false when it holds no data. The caller
+// must not change it.
+func (t *Timeline) At(idx uint32) (*Interval, bool) {
+	if iv, ok := t.live[idx]; ok {
+		return iv, true
+	}
+	p, ok := t.packed[idx]
+	if !ok {
+		return nil, false
+	}
+	iv, err := t.decode(idx, p)
+	if err != nil { // cannot happen: it was encoded from a histogram of this geometry
+		panic(fmt.Sprintf("metrics: packed interval %d: %v", idx, err))
+	}
+	return iv, true
 }
 
 // Range returns the intervals with indexes in [from, end) merged into
@@ -67,8 +114,14 @@ func (t *Timeline) Last() (last uint32, ok bool) {
 // already), so merging cannot fail.
 func (t *Timeline) Range(from, end uint32) *Interval {
 	out := NewInterval(t.Geometry, len(t.Names))
-	for idx, iv := range t.Intervals {
+	for idx, iv := range t.live {
 		if idx >= from && idx < end {
+			_ = out.Merge(iv)
+		}
+	}
+	for idx := range t.packed {
+		if idx >= from && idx < end {
+			iv, _ := t.At(idx)
 			_ = out.Merge(iv)
 		}
 	}
@@ -83,29 +136,107 @@ func (t *Timeline) Absorb(o *Timeline, base uint32) error {
 	if err := t.Total.Merge(o.Total); err != nil {
 		return err
 	}
-	for idx, iv := range o.Intervals {
+	for _, idx := range o.indexes() {
+		iv, _ := o.At(idx)
 		at := base + idx
-		if dst := t.Intervals[at]; dst != nil {
+		dst, err := t.unpack(at)
+		if err != nil {
+			return err
+		}
+		if dst != nil {
 			if err := dst.Merge(iv); err != nil {
 				return err
 			}
 			continue
 		}
 		iv.Index = at
-		t.Intervals[at] = iv
+		t.live[at] = iv
 	}
 	return nil
 }
 
-// Select returns the series a selector picks out of iv: request i, or
-// every request merged when i < 0.
-func (iv *Interval) Select(i int) Series {
-	if i >= 0 {
-		return iv.Series[i]
+// Pack encodes the intervals before index before, which no snapshot is
+// expected to reach any more.
+func (t *Timeline) Pack(before uint32) error {
+	for idx, iv := range t.live {
+		if idx >= before {
+			continue
+		}
+		p := &packedInterval{counters: make([]Counters, len(iv.Series)), resp: make([][]byte, len(iv.Series)),
+			svc: make([][]byte, len(iv.Series)), inFlight: iv.InFlight, cpu: iv.CPU}
+		var err error
+		for i, s := range iv.Series {
+			p.counters[i] = s.Counters
+			if p.resp[i], err = encodeNonEmpty(s.Response); err != nil {
+				return fmt.Errorf("pack interval %d: %w", idx, err)
+			}
+			if p.svc[i], err = encodeNonEmpty(s.Service); err != nil {
+				return fmt.Errorf("pack interval %d: %w", idx, err)
+			}
+		}
+		if p.sendLag, err = encodeNonEmpty(iv.SendLag); err != nil {
+			return fmt.Errorf("pack interval %d: %w", idx, err)
+		}
+		t.packed[idx] = p
+		delete(t.live, idx)
 	}
-	out := NewSeries(DefaultGeometry())
-	for _, s := range iv.Series {
-		_ = out.Merge(s)
+	return nil
+}
+
+// unpack returns interval idx as a live interval, decoding it if it was
+// packed; nil when it holds no data.
+func (t *Timeline) unpack(idx uint32) (*Interval, error) {
+	if iv, ok := t.live[idx]; ok {
+		return iv, nil
+	}
+	p, ok := t.packed[idx]
+	if !ok {
+		return nil, nil
+	}
+	iv, err := t.decode(idx, p)
+	if err != nil {
+		return nil, err
+	}
+	delete(t.packed, idx)
+	t.live[idx] = iv
+	return iv, nil
+}
+
+// indexes lists every interval index with data.
+func (t *Timeline) indexes() []uint32 {
+	out := make([]uint32, 0, t.Len())
+	for idx := range t.live {
+		out = append(out, idx)
+	}
+	for idx := range t.packed {
+		out = append(out, idx)
 	}
 	return out
+}
+
+func (t *Timeline) decode(idx uint32, p *packedInterval) (*Interval, error) {
+	iv := &Interval{Index: idx, Series: make([]Series, len(p.counters)), InFlight: p.inFlight, CPU: p.cpu}
+	var err error
+	for i := range p.counters {
+		iv.Series[i].Counters = p.counters[i]
+		if iv.Series[i].Response, err = t.decodeOrNew(p.resp[i]); err != nil {
+			return nil, err
+		}
+		if iv.Series[i].Service, err = t.decodeOrNew(p.svc[i]); err != nil {
+			return nil, err
+		}
+	}
+	if iv.SendLag, err = t.decodeOrNew(p.sendLag); err != nil {
+		return nil, err
+	}
+	return iv, nil
+}
+
+// decodeOrNew decodes b (from encodeNonEmpty), or returns an empty
+// histogram for nil.
+func (t *Timeline) decodeOrNew(b []byte) (*hdrhistogram.Histogram, error) {
+	if b == nil {
+		return t.Geometry.New(), nil
+	}
+	return DecodeHistogram(b, t.Geometry)
 }

@@ -35,7 +35,7 @@ func TestTimeline(t *testing.T) {
 	if got := tl.Total.Totals().Intended; got != 10 {
 		t.Errorf("total intended %d; want 10", got)
 	}
-	if got := tl.Intervals[0].Totals().Intended; got != 5 {
+	if got := mustAt(t, tl, 0).Totals().Intended; got != 5 {
 		t.Errorf("interval 0 intended %d; want 5 (two agents)", got)
 	}
 	if last, ok := tl.Last(); !ok || last != 4 {
@@ -61,8 +61,8 @@ func TestTimeline(t *testing.T) {
 	if err := agg.Absorb(tl, 2); err != nil {
 		t.Fatal(err)
 	}
-	if agg.Intervals[2].Totals().Intended != 5 || agg.Intervals[6].Totals().Intended != 6 || agg.Intervals[6].Index != 6 || agg.Total.Totals().Intended != 11 {
-		t.Errorf("Absorb at 2: intervals %v; want 5 at 2, 5+1 merged at 6, 11 in all", agg.Intervals)
+	if mustAt(t, agg, 2).Totals().Intended != 5 || mustAt(t, agg, 6).Totals().Intended != 6 || mustAt(t, agg, 6).Index != 6 || agg.Total.Totals().Intended != 11 {
+		t.Errorf("Absorb at 2: %d intervals; want 5 at 2, 5+1 merged at 6, 11 in all", agg.Len())
 	}
 
 	if err := tl.Add(snapshot(t, MaxIntervalIndex+1, 1, time.Millisecond)); err == nil {
@@ -73,5 +73,86 @@ func TestTimeline(t *testing.T) {
 	}
 	if got := tl.Total.Totals().Intended; got != 10 {
 		t.Errorf("refused snapshots changed the total: %d", got)
+	}
+}
+
+func mustAt(t *testing.T, tl *Timeline, idx uint32) *Interval {
+	t.Helper()
+	iv, ok := tl.At(idx)
+	if !ok {
+		t.Fatalf("no interval %d", idx)
+	}
+	return iv
+}
+
+// TestTimelinePack: packed intervals read back the same (counts,
+// histograms, in flight, CPU), in ranges too; a late snapshot unpacks its
+// interval; absorbing moves packed intervals; and a packed interval holds
+// a small fraction of a live one's memory.
+func TestTimelinePack(t *testing.T) {
+	tl := NewTimeline(DefaultGeometry(), []string{"a", "b"}, time.Second)
+	for idx := range uint32(6) {
+		iv := snapshot(t, idx, 10+uint64(idx), time.Duration(idx+1)*time.Millisecond)
+		iv.InFlight, iv.CPU = uint64(idx), time.Duration(idx)*time.Millisecond
+		_ = iv.SendLag.RecordValue(int64(time.Duration(idx+1) * time.Microsecond * 10))
+		if err := tl.Add(iv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := map[uint32]*Interval{}
+	for idx := range uint32(6) {
+		iv := mustAt(t, tl, idx)
+		cp := NewInterval(tl.Geometry, 2)
+		_ = cp.Merge(iv)
+		cp.Index = idx
+		before[idx] = cp
+	}
+	whole := tl.Range(0, 6)
+	if err := tl.Pack(4); err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.live) != 2 || len(tl.packed) != 4 || tl.Len() != 6 {
+		t.Fatalf("after Pack(4): %d live, %d packed; want 2 and 4", len(tl.live), len(tl.packed))
+	}
+	for idx, want := range before {
+		got := mustAt(t, tl, idx)
+		if got.Index != idx || got.Totals() != want.Totals() || got.InFlight != want.InFlight || got.CPU != want.CPU ||
+			!got.Series[0].Response.Equals(want.Series[0].Response) || !got.Series[0].Service.Equals(want.Series[0].Service) ||
+			!got.SendLag.Equals(want.SendLag) || got.Series[1].Response.TotalCount() != 0 {
+			t.Errorf("interval %d read back differs after packing", idx)
+		}
+	}
+	if r := tl.Range(0, 6); r.Totals() != whole.Totals() || !r.Series[0].Response.Equals(whole.Series[0].Response) {
+		t.Error("Range over packed intervals differs")
+	}
+	if last, ok := tl.Last(); !ok || last != 5 {
+		t.Errorf("Last = %d, %v; want 5", last, ok)
+	}
+	// A late snapshot of a packed interval unpacks it and merges.
+	if err := tl.Add(snapshot(t, 1, 5, time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustAt(t, tl, 1).Totals().Intended; got != 16 || len(tl.packed) != 3 {
+		t.Errorf("late snapshot: interval 1 intended %d (want 16), %d packed (want 3)", got, len(tl.packed))
+	}
+	// Absorbing a timeline with packed intervals.
+	agg := NewTimeline(DefaultGeometry(), []string{"a", "b"}, time.Second)
+	if err := agg.Absorb(tl, 10); err != nil {
+		t.Fatal(err)
+	}
+	if agg.Len() != 6 || mustAt(t, agg, 13).Totals() != before[3].Totals() || mustAt(t, agg, 13).Index != 13 {
+		t.Errorf("Absorb of packed intervals: %d intervals", agg.Len())
+	}
+	// Memory: the encoded form of a busy interval is a small fraction of
+	// its histograms' ~197 KB each.
+	var size int
+	for _, p := range tl.packed {
+		size += len(p.sendLag)
+		for i := range p.resp {
+			size += len(p.resp[i]) + len(p.svc[i])
+		}
+	}
+	if per := size / len(tl.packed); per > 2048 {
+		t.Errorf("a packed interval holds %d bytes of histograms; want a few hundred", per)
 	}
 }

@@ -30,7 +30,7 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 	if done := st.Succeeded + st.Failed; done > 0 {
 		st.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(done)
 	}
-	if lag := time.Duration(total.SendLag.ValueAtQuantile(99)); total.SendLag.TotalCount() > 0 && lag > g.MaxSendLag {
+	if lag := time.Duration(metrics.ValueAtPercentile(total.SendLag, 99)); total.SendLag.TotalCount() > 0 && lag > g.MaxSendLag {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
 			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
 			lag.Round(10*time.Microsecond), g.MaxSendLag))
@@ -39,6 +39,13 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
 			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
 			st.Dropped, g.MaxInFlight))
+	}
+	if n := st.Errors[metrics.LocalResource.String()]; n > 0 {
+		// The generator's own failure: these requests were never sent,
+		// so the target saw less load than intended.
+		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
+			"%d requests failed with local_resource: an agent ran out of file descriptors (EMFILE/ENFILE) and never sent them; raise the agents' open-file limit (ulimit -n, or LimitNOFILE= under systemd) above max_conns × targets, lower client.max_conns (or --max-conns), or add agents",
+			n))
 	}
 	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
 		// Not generator-limited (the pool is the user's setting), but the
@@ -70,7 +77,8 @@ func Ceiling(ivs []reporters.Interval, step time.Duration) *reporters.Ceiling {
 	}
 	var saturated []float64
 	for _, iv := range ivs {
-		if iv.Intended > 0 && float64(iv.Succeeded) < 0.95*float64(iv.Intended) {
+		// Lost arrivals (a lost agent's) say nothing of the target.
+		if played := iv.Intended - iv.Lost; played > 0 && float64(iv.Succeeded) < 0.95*float64(played) {
 			saturated = append(saturated, float64(iv.Succeeded)/step.Seconds())
 		}
 	}

@@ -100,12 +100,15 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 	var out []reporters.Interval
 	for idx := uint32(0); idx <= last; idx++ {
 		iv := reporters.Interval{TS: float64(idx) * float64(tl.Step) / 1e9, Lost: p.LostAt[idx]}
-		if m := tl.Intervals[idx]; m != nil {
+		if m, ok := tl.At(idx); ok {
 			if err := fillInterval(&iv, tl, m); err != nil {
 				return nil, err
 			}
 			iv.CPUS = (m.CPU / share).Seconds()
 		}
+		// Intended is every arrival due in the interval, as the stage's:
+		// the lost ones (never reached, so no agent counted them) too.
+		iv.Intended += iv.Lost
 		out = append(out, iv)
 	}
 	return out, nil
@@ -123,12 +126,21 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 		if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
 			iv.Requests = append(iv.Requests, reporters.IntervalRequest{
 				Name: tl.Names[k], Intended: s.Intended, Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed,
-				Dropped: s.Dropped, P50MS: ms(s.Response.ValueAtQuantile(50)), P99MS: ms(s.Response.ValueAtQuantile(99)),
+				Dropped: s.Dropped, P50MS: ms(metrics.ValueAtPercentile(s.Response, 50)), P75MS: ms(metrics.ValueAtPercentile(s.Response, 75)),
+				P95MS: ms(metrics.ValueAtPercentile(s.Response, 95)), P99MS: ms(metrics.ValueAtPercentile(s.Response, 99)),
 			})
 		}
 	}
 	iv.Intended, iv.Issued, iv.Succeeded, iv.Failed, iv.Dropped = tt.Intended, tt.Issued, tt.Succeeded, tt.Failed, tt.Dropped
-	iv.P50MS, iv.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(99))
+	iv.P50MS, iv.P75MS = ms(metrics.ValueAtPercentile(h, 50)), ms(metrics.ValueAtPercentile(h, 75))
+	iv.P95MS, iv.P99MS = ms(metrics.ValueAtPercentile(h, 95)), ms(metrics.ValueAtPercentile(h, 99))
+	iv.P90MS, iv.P999MS = ms(metrics.ValueAtPercentile(h, 90)), ms(metrics.ValueAtPercentile(h, 99.9))
+	if h.TotalCount() > 0 {
+		iv.MaxMS = ms(h.Max())
+	}
+	if tt.Failed > 0 {
+		iv.Errors = Errors(tt)
+	}
 	if h.TotalCount() > 0 {
 		enc, err := metrics.EncodeHistogram(h)
 		if err != nil {
@@ -136,7 +148,7 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 		}
 		iv.Histogram = string(enc)
 	}
-	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(m.SendLag.ValueAtQuantile(99))
+	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(metrics.ValueAtPercentile(m.SendLag, 99))
 	return nil
 }
 
@@ -146,10 +158,12 @@ func Percentiles(h *hdrhistogram.Histogram) reporters.Percentiles {
 		return reporters.Percentiles{}
 	}
 	return reporters.Percentiles{
-		P50:  ms(h.ValueAtQuantile(50)),
-		P90:  ms(h.ValueAtQuantile(90)),
-		P99:  ms(h.ValueAtQuantile(99)),
-		P999: ms(h.ValueAtQuantile(99.9)),
+		P50:  ms(metrics.ValueAtPercentile(h, 50)),
+		P75:  ms(metrics.ValueAtPercentile(h, 75)),
+		P90:  ms(metrics.ValueAtPercentile(h, 90)),
+		P95:  ms(metrics.ValueAtPercentile(h, 95)),
+		P99:  ms(metrics.ValueAtPercentile(h, 99)),
+		P999: ms(metrics.ValueAtPercentile(h, 99.9)),
 		Max:  ms(h.Max()),
 		Mean: h.Mean() / 1e6,
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -51,11 +52,27 @@ func TestStage(t *testing.T) {
 	if len(st.Requests) != 2 || st.Requests[1].Name != "post" || st.Requests[1].ResponseTimeMS.P50 < 2.99 {
 		t.Errorf("requests %+v", st.Requests)
 	}
-	if len(st.Intervals) != 4 || st.Intervals[3].Lost != 10 || st.Intervals[2].Intended != 0 || st.Intervals[1].TS != 0.5 {
+	var sum uint64
+	for _, iv := range st.Intervals {
+		sum += iv.Intended
+	}
+	if sum != st.Intended {
+		t.Errorf("intervals' intended add up to %d; the stage's is %d", sum, st.Intended)
+	}
+	if len(st.Intervals) != 4 || st.Intervals[3].Lost != 10 || st.Intervals[3].Intended != 10 || st.Intervals[2].Intended != 0 || st.Intervals[1].TS != 0.5 {
 		t.Errorf("intervals %+v; want 4, the losses in the last", st.Intervals)
 	}
 	if st.Intervals[0].CPUS != 0.2 || st.Intervals[0].Histogram == "" || st.Intervals[2].Histogram != "" {
 		t.Errorf("interval 0 cpu %v (want 0.2: shared by 2 agents), histograms %q/%q", st.Intervals[0].CPUS, st.Intervals[0].Histogram[:min(8, len(st.Intervals[0].Histogram))], st.Intervals[2].Histogram)
+	}
+	// Interval 1 holds 48 responses of 3 ms: every percentile is the top
+	// of that bucket, on the interval and on its request (post).
+	if iv := st.Intervals[1]; iv.P50MS < 2.99 || iv.P75MS != iv.P50MS || iv.P95MS != iv.P50MS || iv.P99MS != iv.P50MS ||
+		len(iv.Requests) != 1 || iv.Requests[0].P75MS != iv.P50MS || iv.Requests[0].P95MS != iv.P50MS {
+		t.Errorf("interval 1 %+v; want p50 = p75 = p95 = p99 = 3 ms, on its request too", iv)
+	}
+	if iv := st.Intervals[1]; iv.MaxMS < 2.99 || iv.MaxMS > 3.01 || iv.P90MS != iv.MaxMS || iv.P999MS != iv.MaxMS || iv.Errors["http_5xx"] != 1 || st.Intervals[2].Errors != nil {
+		t.Errorf("interval 1: p90 %v p99.9 %v max %v errors %v; want 3 ms each and 1 http_5xx (interval 2 none)", iv.P90MS, iv.P999MS, iv.MaxMS, iv.Errors)
 	}
 	h, err := metrics.DecodeHistogram([]byte(st.Histogram), metrics.DefaultGeometry())
 	if err != nil || h.TotalCount() != 96 {
@@ -80,8 +97,42 @@ func TestGeneratorHealth(t *testing.T) {
 	if st.AgentCPUS != 0.5 || st.CPUPerRequestUS != 5000 {
 		t.Errorf("cpu %v s, %v µs/request; want 0.5, 5000", st.AgentCPUS, st.CPUPerRequestUS)
 	}
+	fds := reporters.Stage{Name: "fds", Issued: 100, Succeeded: 90, Failed: 10, Errors: map[string]uint64{"local_resource": 10}}
+	if w := GeneratorHealth(&fds, metrics.NewInterval(metrics.DefaultGeometry(), 1), Generator{MaxSendLag: time.Second}); !fds.GeneratorLimited || len(w) != 1 ||
+		!strings.Contains(w[0], "file descriptors") {
+		t.Errorf("local_resource failures: warnings %q limited %v; want generator-limited with advice", w, fds.GeneratorLimited)
+	}
 	calm := reporters.Stage{Name: "calm", Issued: 1000, Succeeded: 1000, ConnWaits: 9}
 	if w := GeneratorHealth(&calm, metrics.NewInterval(metrics.DefaultGeometry(), 1), Generator{MaxSendLag: time.Millisecond}); len(w) != 0 || calm.GeneratorLimited {
 		t.Errorf("a calm stage: warnings %q limited %v", w, calm.GeneratorLimited)
+	}
+}
+
+// TestPercentiles: every summary percentile is by nearest rank (rank
+// ⌈p·N/100⌉, the top of that value's bucket): of 1,600 values of
+// 1..1,600 ms, p50 is the 800th, p75 the 1,200th, p90 the 1,440th, p95 the
+// 1,520th, p99 the 1,584th and p99.9 the 1,599th (⌈1598.4⌉).
+func TestPercentiles(t *testing.T) {
+	g := metrics.DefaultGeometry()
+	h := g.New()
+	for i := int64(1); i <= 1600; i++ {
+		if err := h.RecordValue(i * int64(time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// top is the top of the bucket of the rank-th value, in ms.
+	top := func(rank int64) float64 {
+		one := g.New()
+		_ = one.RecordValue(rank * int64(time.Millisecond))
+		return float64(one.Max()) / 1e6
+	}
+	got := Percentiles(h)
+	want := reporters.Percentiles{P50: top(800), P75: top(1200), P90: top(1440), P95: top(1520), P99: top(1584), P999: top(1599),
+		Max: top(1600), Mean: h.Mean() / 1e6}
+	if got != want {
+		t.Errorf("Percentiles(1..1600 ms) = %+v; want %+v", got, want)
+	}
+	if got := Percentiles(g.New()); got != (reporters.Percentiles{}) {
+		t.Errorf("Percentiles(empty) = %+v; want zeros", got)
 	}
 }

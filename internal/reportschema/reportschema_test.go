@@ -66,7 +66,7 @@ func TestCheckedInReportsValidate(t *testing.T) {
 // gaps included, and balances.
 func fullReport() *reporters.Report {
 	at, hit := 2.0, 0.875
-	pct := reporters.Percentiles{P50: 0.6, P90: 1.2, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7}
+	pct := reporters.Percentiles{P50: 0.6, P75: 0.9, P90: 1.2, P95: 2.5, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7}
 	return &reporters.Report{
 		Schema: reporters.Schema, Scenario: "full", RunID: "0123456789abcdef",
 		Started: time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC),
@@ -80,10 +80,11 @@ func fullReport() *reporters.Report {
 			BytesIn:   62080, BodyTruncated: 1, OverRange: 2, ConnWaits: 12,
 			Requests: []reporters.Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
 				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: pct}},
-			Intervals: []reporters.Interval{{TS: 1, Intended: 994, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
-				P50MS: 0.6, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.052,
+			Intervals: []reporters.Interval{{TS: 1, Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
+				P50MS: 0.6, P75MS: 0.9, P95MS: 2.5, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.052,
+				P90MS: 1.2, P999MS: 250, MaxMS: 1003.5, Errors: map[string]uint64{"http_5xx": 15},
 				Histogram: "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu", Lost: 6,
-				Requests: []reporters.IntervalRequest{{Name: "get", Intended: 994, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P99MS: 12.5}}}},
+				Requests: []reporters.IntervalRequest{{Name: "get", Intended: 994, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P75MS: 0.9, P95MS: 2.5, P99MS: 12.5}}}},
 			Histogram: "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu",
 			Started:   time.Date(2026, 11, 23, 4, 0, 1, 500_000_000, time.UTC),
 			Gaps: []reporters.Gap{{Agent: "agent-2", Cause: "silent", LastHeardS: 0.5, DetectedS: 3.5, CutS: 4, CutIndex: 4000, Lost: 6,
