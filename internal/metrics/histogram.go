@@ -181,11 +181,3 @@ func peekGeometry(b []byte) (Geometry, error) {
 		Highest: int64(binary.BigEndian.Uint64(inner[24:32])),
 	}, nil
 }
-
-// encodeNonEmpty encodes h, or returns nil for an empty histogram.
-func encodeNonEmpty(h *hdrhistogram.Histogram) ([]byte, error) {
-	if h.TotalCount() == 0 {
-		return nil, nil
-	}
-	return EncodeHistogram(h)
-}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -38,14 +39,17 @@ type Timeline struct {
 	packed map[uint32]*packedInterval
 }
 
-// packedInterval is an interval with its histograms encoded; nil encodings
-// are empty histograms.
+// packedInterval is an interval with its histograms encoded (V2
+// compressed, without the base64 of the wire); nil encodings are empty
+// histograms. Service times are not kept per interval once packed: no
+// reader needs them (the report's and the judges' are response times and
+// send lag), and Total keeps every value.
 type packedInterval struct {
-	counters  []Counters
-	resp, svc [][]byte
-	sendLag   []byte
-	inFlight  uint64
-	cpu       time.Duration
+	counters []Counters
+	resp     [][]byte
+	sendLag  []byte
+	inFlight uint64
+	cpu      time.Duration
 }
 
 // NewTimeline returns an empty timeline of len(names) series.
@@ -163,14 +167,11 @@ func (t *Timeline) Pack(before uint32) error {
 			continue
 		}
 		p := &packedInterval{counters: make([]Counters, len(iv.Series)), resp: make([][]byte, len(iv.Series)),
-			svc: make([][]byte, len(iv.Series)), inFlight: iv.InFlight, cpu: iv.CPU}
+			inFlight: iv.InFlight, cpu: iv.CPU}
 		var err error
 		for i, s := range iv.Series {
 			p.counters[i] = s.Counters
 			if p.resp[i], err = encodeNonEmpty(s.Response); err != nil {
-				return fmt.Errorf("pack interval %d: %w", idx, err)
-			}
-			if p.svc[i], err = encodeNonEmpty(s.Service); err != nil {
 				return fmt.Errorf("pack interval %d: %w", idx, err)
 			}
 		}
@@ -222,9 +223,7 @@ func (t *Timeline) decode(idx uint32, p *packedInterval) (*Interval, error) {
 		if iv.Series[i].Response, err = t.decodeOrNew(p.resp[i]); err != nil {
 			return nil, err
 		}
-		if iv.Series[i].Service, err = t.decodeOrNew(p.svc[i]); err != nil {
-			return nil, err
-		}
+		iv.Series[i].Service = t.Geometry.New()
 	}
 	if iv.SendLag, err = t.decodeOrNew(p.sendLag); err != nil {
 		return nil, err
@@ -238,5 +237,23 @@ func (t *Timeline) decodeOrNew(b []byte) (*hdrhistogram.Histogram, error) {
 	if b == nil {
 		return t.Geometry.New(), nil
 	}
-	return DecodeHistogram(b, t.Geometry)
+	return DecodeHistogram([]byte(base64.StdEncoding.EncodeToString(b)), t.Geometry)
+}
+
+// encodeNonEmpty encodes h without base64, or returns nil for an empty
+// histogram.
+func encodeNonEmpty(h *hdrhistogram.Histogram) ([]byte, error) {
+	if h.TotalCount() == 0 {
+		return nil, nil
+	}
+	b64, err := EncodeHistogram(h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	n, err := base64.StdEncoding.Decode(out, b64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHistogram, err)
+	}
+	return out[:n:n], nil
 }
