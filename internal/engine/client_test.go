@@ -53,9 +53,12 @@ func runClientLimits(t *testing.T, target string, o ClientOptions, lim Limits, n
 	return c
 }
 
-// rawServer answers every request on every connection with reply (after
-// reading the request head), then closes the connection when closeAfter.
-func rawServer(t *testing.T, reply string, closeAfter bool) string {
+// serveConns accepts loopback connections until the test ends, calling
+// accepted (when not nil) in the accept loop and handle on its own
+// goroutine for each connection, which is closed when handle returns. It
+// returns the listener's address; the cleanup closes the listener and
+// waits for every handler.
+func serveConns(t *testing.T, accepted func(), handle func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,30 +74,42 @@ func rawServer(t *testing.T, reply string, closeAfter bool) string {
 			if err != nil {
 				return
 			}
+			if accepted != nil {
+				accepted()
+			}
 			wg.Add(1)
-			go func() { // exits when the client closes or after one reply
+			go func() { // exits when handle returns
 				defer wg.Done()
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(c)
-				for {
-					for { // the request head
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						if line == "\r\n" {
-							break
-						}
-					}
-					if _, err := c.Write([]byte(reply)); err != nil || closeAfter {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
+}
+
+// rawServer answers every request on every connection with reply (after
+// reading the request head), then closes the connection when closeAfter.
+func rawServer(t *testing.T, reply string, closeAfter bool) string {
+	t.Helper()
+	return "http://" + serveConns(t, nil, func(c net.Conn) { // returns when the client closes or after one reply
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for {
+			for { // the request head
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			if _, err := c.Write([]byte(reply)); err != nil || closeAfter {
+				return
+			}
+		}
+	})
 }
 
 func TestProtocolErrors(t *testing.T) {

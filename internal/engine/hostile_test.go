@@ -42,51 +42,31 @@ func (s *junkServer) wait() { s.conns.Wait() }
 
 func newJunkServer(t *testing.T, reply, junk string) *junkServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &junkServer{url: "http://" + ln.Addr().String(), sent: make(chan struct{}, 10000), closed: make(chan struct{}, 10000)}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() { // exits when the listener is closed
-		defer wg.Done()
+	s := &junkServer{sent: make(chan struct{}, 10000), closed: make(chan struct{}, 10000)}
+	s.url = "http://" + serveConns(t, func() { s.conns.Add(1) }, func(c net.Conn) { // returns when the client closes, or after 30 s
+		defer s.conns.Done()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		junkOut := false
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := http.ReadRequest(br); err != nil {
+				s.closed <- struct{}{}
 				return
 			}
-			wg.Add(1)
-			s.conns.Add(1)
-			go func() { // exits when the client closes, or after 30 s
-				defer wg.Done()
-				defer s.conns.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				br := bufio.NewReader(c)
-				junkOut := false
-				for {
-					if _, err := http.ReadRequest(br); err != nil {
-						s.closed <- struct{}{}
-						return
-					}
-					if junkOut {
-						s.raced.Add(1)
-					}
-					if _, err := io.WriteString(c, reply); err != nil {
-						return
-					}
-					time.Sleep(5 * time.Millisecond)
-					if _, err := io.WriteString(c, junk); err != nil {
-						return
-					}
-					junkOut = true
-					s.sent <- struct{}{}
-				}
-			}()
+			if junkOut {
+				s.raced.Add(1)
+			}
+			if _, err := io.WriteString(c, reply); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+			if _, err := io.WriteString(c, junk); err != nil {
+				return
+			}
+			junkOut = true
+			s.sent <- struct{}{}
 		}
-	}()
+	})
 	return s
 }
 
@@ -222,40 +202,20 @@ func TestHostileHeaderSize(t *testing.T) {
 // size bytes (or until the client closes).
 func floodServer(t *testing.T, head, fill string, size int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Converted once: the allocations of the run are measured.
 	b := []byte(fill)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() { // exits when the listener is closed
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return "http://" + serveConns(t, nil, func(c net.Conn) { // returns when the flood is written or the client closes
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, head); err != nil {
+			return
+		}
+		for n := 0; n < size; n += len(b) {
+			if _, err := c.Write(b); err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() { // exits when the flood is written or the client closes
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				if _, err := io.WriteString(c, head); err != nil {
-					return
-				}
-				for n := 0; n < size; n += len(b) {
-					if _, err := c.Write(b); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
