@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
@@ -299,8 +300,13 @@ func (s *session) assign(m *surgev1.Assign) error {
 	}
 	s.epoch = a.Epoch
 	s.pending = &a
+	var warnings []string
+	if w := engine.FileLimitWarning(&a.Job); w != "" {
+		warnings = append(warnings, w)
+	}
 	return s.send(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Accepted{Accepted: &surgev1.Accepted{
-		Epoch: a.Epoch, StageIndex: a.StageIndex, OwnArrivals: a.Job.Share.Count(a.Job.First, a.Job.End)}}})
+		Epoch: a.Epoch, StageIndex: a.StageIndex, OwnArrivals: a.Job.Share.Count(a.Job.First, a.Job.End),
+		Warnings: warnings}}})
 }
 
 func (s *session) start(m *surgev1.Start) error {

@@ -47,6 +47,9 @@ type run struct {
 	// joiners are agents that joined mid-run and were left idle (named
 	// once).
 	joiners map[string]bool
+	// agentWarned are the agents' preflight warnings already in the
+	// report (each once, whatever the number of stages).
+	agentWarned map[string]bool
 	// lossErr collects the stages an agent was lost in under
 	// on_agent_loss: degrade, beyond safety.max_lost: the run goes on and
 	// is invalid at the end.
@@ -233,6 +236,30 @@ func newID() string {
 func (r *run) logf(format string, args ...any) {
 	if r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, format+"\n", args...)
+	}
+}
+
+// agentWarnings puts an agent's preflight warnings (Accepted.warnings)
+// into the report, each once. They are the agent's words: bounded in
+// number and length, one line each.
+func (r *run) agentWarnings(agent string, ws []string) {
+	const maxWarnings, maxLen = 8, 1000
+	for i, w := range ws {
+		if i == maxWarnings {
+			break
+		}
+		w = strings.Join(strings.Fields(w), " ")
+		if len(w) > maxLen {
+			w = strings.ToValidUTF8(w[:maxLen], "") + "…"
+		}
+		if w == "" || r.agentWarned[agent+"\x00"+w] {
+			continue
+		}
+		if r.agentWarned == nil {
+			r.agentWarned = map[string]bool{}
+		}
+		r.agentWarned[agent+"\x00"+w] = true
+		r.warn("agent %s: %s", agent, w)
 	}
 }
 

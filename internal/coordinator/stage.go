@@ -242,6 +242,7 @@ func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 				}
 				cn.heard = time.Now()
 				j.accepted = true
+				r.agentWarnings(cn.name, acc.GetWarnings())
 			case in.msg.GetError() != nil:
 				e := in.msg.GetError()
 				switch e.GetCode() {

@@ -88,7 +88,7 @@ func newNativeReq(u *url.URL, method string, static []h1.Header, host string, bo
 	}, nil
 }
 
-func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) time.Time {
+func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) instants {
 	start := time.Now()
 	opt := h1.Options{
 		Deadline:        start.Add(timeout),
@@ -106,10 +106,10 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 		var err error
 		if nr, err = t.render(s, c, i); err != nil {
 			res.Outcome = metrics.Other
-			return time.Time{}
+			return instants{}
 		}
 	}
-	var connAt time.Time
+	var at instants // of the first hop
 	for hop := 0; ; hop++ {
 		r, err := t.c.Do(nr.target, &nr.req, opt)
 		if r.Phase > h1.PhaseWrite { // counted as nethttp does: body bytes that were sent
@@ -118,24 +118,24 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 		res.BytesIn += r.BodyBytes
 		res.Truncated = res.Truncated || r.Truncated
 		res.ConnWait = res.ConnWait || r.Waited
-		if connAt.IsZero() {
-			connAt = r.ConnAt
+		if hop == 0 {
+			at = instants{onWire: r.ConnAt, firstByte: r.FirstByte}
 		}
 		if err != nil {
 			res.Outcome = classifyNative(err, r.Phase)
-			return connAt
+			return at
 		}
 		if hop < t.follow && isRedirect(r.Status) && r.Location != "" {
 			next, err := redirect(nr, r.Status, r.Location)
 			if err != nil {
 				res.Outcome = metrics.ProtocolError
-				return connAt
+				return at
 			}
 			nr = next
 			continue
 		}
 		res.Outcome = c.classifyStatus(r.Status)
-		return connAt
+		return at
 	}
 }
 

@@ -20,11 +20,18 @@ import (
 type transport interface {
 	// do performs the request of arrival i (following redirects when the
 	// job asks) within timeout, and fills res's Outcome, BytesIn, BytesOut
-	// and Truncated. It returns when the request had a connection in hand
-	// (service time starts there), or the zero time if it never had one.
-	do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) time.Time
+	// and Truncated (the native client also ConnWait).
+	// It returns the request's instants on its way: when it had a
+	// connection in hand (on the wire: service time starts there) and
+	// when the first response byte came, each zero if it never got there.
+	do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) instants
 	// close ends every connection; outstanding do calls return promptly.
 	close()
+}
+
+// instants are the points a request reached after it was dispatched.
+type instants struct {
+	onWire, firstByte time.Time
 }
 
 // netHTTP is the transport built on Go's net/http: HTTP/2, and HTTP/1.1
@@ -115,7 +122,7 @@ func (t *netHTTP) close() {
 	t.tr.CloseIdleConnections()
 }
 
-func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) time.Time {
+func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) instants {
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
 	// The trace marks when the request got its connection (the actual
@@ -126,7 +133,7 @@ func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.
 	hreq, err := t.build(httptrace.WithClientTrace(ctx, ph.trace()), c, i)
 	if err != nil {
 		res.Outcome = metrics.Other
-		return time.Time{}
+		return instants{}
 	}
 	res.BytesOut = hreq.ContentLength
 	resp, err := t.client.Do(hreq)
@@ -135,14 +142,14 @@ func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.
 		resp.Body.Close()
 		if err == nil {
 			res.Outcome = c.classifyStatus(resp.StatusCode)
-			return ph.connAt()
+			return ph.instants()
 		}
 	}
 	res.Outcome = classifyErr(err)
 	if res.Outcome == metrics.Timeout {
 		res.Outcome = ph.timeoutClass()
 	}
-	return ph.connAt()
+	return ph.instants()
 }
 
 // build renders the request of arrival i.
@@ -191,20 +198,25 @@ func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) 
 // goroutines), how far a request got.
 type phases struct {
 	conn      atomic.Int64 // unix ns when the connection was ready; 0 = not yet
-	firstByte atomic.Bool
+	firstByte atomic.Int64 // unix ns when the first response byte came; 0 = not yet
 }
 
 func (p *phases) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GotConn:              func(httptrace.GotConnInfo) { p.conn.Store(time.Now().UnixNano()) },
-		GotFirstResponseByte: func() { p.firstByte.Store(true) },
+		GotFirstResponseByte: func() { p.firstByte.Store(time.Now().UnixNano()) },
 	}
 }
 
-// connAt is when the request got its connection, with a monotonic reading
-// relative to now, or zero.
-func (p *phases) connAt() time.Time {
-	ns := p.conn.Load()
+// instants are when the request got its connection and its first response
+// byte, with monotonic readings relative to now, or zero.
+func (p *phases) instants() instants {
+	return instants{onWire: monotonic(p.conn.Load()), firstByte: monotonic(p.firstByte.Load())}
+}
+
+// monotonic turns unix ns (0: never) into a time with a monotonic
+// reading relative to now, so it subtracts exactly from other instants.
+func monotonic(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}
@@ -217,7 +229,7 @@ func (p *phases) timeoutClass() metrics.Outcome {
 	switch {
 	case p.conn.Load() == 0:
 		return metrics.TimeoutConnect
-	case !p.firstByte.Load():
+	case p.firstByte.Load() == 0:
 		return metrics.TimeoutFirstByte
 	default:
 		return metrics.Timeout

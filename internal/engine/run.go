@@ -331,13 +331,22 @@ func (r *runner) send(i uint64, req int, intended time.Time) {
 	}
 	start := time.Now()
 	res := metrics.Result{Request: req}
-	connAt := r.tp.do(c, i, timeout, &res)
+	at := r.tp.do(c, i, timeout, &res)
 	done := time.Now()
 	res.Response = done.Sub(intended)
-	if connAt.IsZero() {
-		connAt = start
+	res.Service = done.Sub(start)
+	switch {
+	case !at.onWire.IsZero():
+		res.Service = done.Sub(at.onWire)
+		res.OnWire, res.HasOnWire = at.onWire.Sub(intended), true
+	case res.ConnWait:
+		// It waited for a pooled connection and never got one: late on
+		// the wire by its whole wait at least.
+		res.OnWire, res.HasOnWire = done.Sub(intended), true
 	}
-	res.Service = done.Sub(connAt)
+	if !at.firstByte.IsZero() && !at.onWire.IsZero() {
+		res.TTFB, res.HasTTFB = at.firstByte.Sub(at.onWire), true
+	}
 
 	slot := r.slot(done.Sub(r.t0))
 	r.mu.Lock()

@@ -173,6 +173,7 @@ type Result struct {
 	Truncated bool      // the body was longer than MaxBody
 	BytesOut  int64     // request bytes written
 	ConnAt    time.Time // when a connection was in hand (write start); zero if never
+	FirstByte time.Time // when the first response byte was read; zero if never
 	Phase     Phase     // PhaseDone on success; where it failed otherwise
 	NewConn   bool      // the connection was dialled for this request
 	Waited    bool      // the request waited at MaxConnsPerHost or MaxDialsPerHost
@@ -359,6 +360,7 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 		c.release(cn, false)
 		return res, c.ioErr("read response", err)
 	}
+	res.FirstByte = time.Now()
 	res.Phase = PhaseBody
 	if !firstDL.Equal(dl) {
 		if err := cn.setReadDeadline(dl); err != nil {

@@ -14,11 +14,14 @@ type Series struct {
 	Response *hdrhistogram.Histogram
 	// Service is completion − actual send time (ns), what closed-loop tools report.
 	Service *hdrhistogram.Histogram
+	// TTFB is first response byte − on the wire (ns): the wait for the
+	// target's answer, of the requests that got one.
+	TTFB *hdrhistogram.Histogram
 }
 
 // NewSeries returns an empty series of geometry g.
 func NewSeries(g Geometry) Series {
-	return Series{Response: g.New(), Service: g.New()}
+	return Series{Response: g.New(), Service: g.New(), TTFB: g.New()}
 }
 
 // Merge adds o into s.
@@ -30,6 +33,9 @@ func (s *Series) Merge(o Series) error {
 	if err := Merge(s.Service, o.Service); err != nil {
 		return fmt.Errorf("service time: %w", err)
 	}
+	if err := Merge(s.TTFB, o.TTFB); err != nil {
+		return fmt.Errorf("time to first byte: %w", err)
+	}
 	return nil
 }
 
@@ -38,6 +44,7 @@ func (s *Series) Reset() {
 	s.Counters = Counters{}
 	s.Response.Reset()
 	s.Service.Reset()
+	s.TTFB.Reset()
 }
 
 // Interval is everything one agent recorded during one reporting interval.
@@ -46,8 +53,15 @@ type Interval struct {
 	Index uint32
 	// Series holds one entry per request of the assignment, by index.
 	Series []Series
-	// SendLag is actual send − intended send (ns) over all requests.
+	// SendLag is actual send − intended send (ns) over all requests: when
+	// the pacer dispatched them.
 	SendLag *hdrhistogram.Histogram
+	// OnWireLag is on the wire − intended send (ns) over all requests
+	// that completed: when a connection was in hand and the request went
+	// out, so it adds the wait for a pooled connection and the dial to
+	// the send lag. A request that never got a connection while it waited
+	// for a pooled one counts its whole wait.
+	OnWireLag *hdrhistogram.Histogram
 	// InFlight is the number of requests outstanding when the interval closed.
 	InFlight uint64
 	// CPU is the CPU time the agent's process used during the interval
@@ -57,7 +71,7 @@ type Interval struct {
 
 // NewInterval returns an empty interval for n requests.
 func NewInterval(g Geometry, n int) *Interval {
-	iv := &Interval{Series: make([]Series, n), SendLag: g.New()}
+	iv := &Interval{Series: make([]Series, n), SendLag: g.New(), OnWireLag: g.New()}
 	for i := range iv.Series {
 		iv.Series[i] = NewSeries(g)
 	}
@@ -86,17 +100,34 @@ func (iv *Interval) Merge(o *Interval) error {
 	if err := Merge(iv.SendLag, o.SendLag); err != nil {
 		return fmt.Errorf("send lag: %w", err)
 	}
+	if err := Merge(iv.OnWireLag, o.OnWireLag); err != nil {
+		return fmt.Errorf("on-wire lag: %w", err)
+	}
 	iv.InFlight += o.InFlight
 	iv.CPU += o.CPU
 	return nil
 }
 
-// Result is one finished request, as the engine observed it.
+// Result is one finished request, as the engine observed it. Its
+// durations come from the request's instants: intended (the schedule's),
+// dispatched (the pacer handed it to a sender: SendLag), on the wire (a
+// connection was in hand and writing began), first byte (of the
+// response) and done.
 type Result struct {
-	Request  int
-	Outcome  Outcome
+	Request int
+	Outcome Outcome
+	// Response is done − intended; Service is done − on the wire (done −
+	// dispatched for a request that never got a connection).
 	Response time.Duration
 	Service  time.Duration
+	// OnWire is on the wire − intended, when HasOnWire: the request got
+	// a connection, or waited for a pooled one until it failed (then
+	// done − intended: the least it was late by).
+	OnWire    time.Duration
+	HasOnWire bool
+	// TTFB is first byte − on the wire, when HasTTFB.
+	TTFB     time.Duration
+	HasTTFB  bool
 	BytesIn  int64
 	BytesOut int64
 	// Truncated is set when the body was longer than the read limit.
@@ -188,7 +219,8 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 	if r.closed {
 		return false
 	}
-	s := &r.slot(index).Series[res.Request]
+	iv := r.slot(index)
+	s := &iv.Series[res.Request]
 	if res.Outcome == OK {
 		s.Succeeded++
 	} else {
@@ -200,6 +232,12 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 	}
 	if r.geom.record(s.Service, res.Service) {
 		s.OverRange++
+	}
+	if res.HasTTFB {
+		r.geom.record(s.TTFB, res.TTFB)
+	}
+	if res.HasOnWire {
+		r.geom.record(iv.OnWireLag, res.OnWire)
 	}
 	if res.BytesIn > 0 {
 		s.BytesIn += uint64(res.BytesIn)
@@ -277,6 +315,7 @@ func (iv *Interval) reset() {
 		iv.Series[i].Reset()
 	}
 	iv.SendLag.Reset()
+	iv.OnWireLag.Reset()
 	iv.InFlight = 0
 	iv.CPU = 0
 }

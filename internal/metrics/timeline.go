@@ -41,13 +41,14 @@ type Timeline struct {
 
 // packedInterval is an interval with its histograms encoded (V2
 // compressed, without the base64 of the wire); nil encodings are empty
-// histograms. Service times are not kept per interval once packed: no
-// reader needs them (the report's and the judges' are response times and
-// send lag), and Total keeps every value.
+// histograms. Times to first byte are not kept per interval once packed:
+// no per-interval reader needs them, and Total keeps every value.
 type packedInterval struct {
 	counters []Counters
 	resp     [][]byte
+	svc      [][]byte
 	sendLag  []byte
+	onWire   []byte
 	inFlight uint64
 	cpu      time.Duration
 }
@@ -166,7 +167,8 @@ func (t *Timeline) Pack(before uint32) error {
 		if idx >= before {
 			continue
 		}
-		p := &packedInterval{counters: make([]Counters, len(iv.Series)), resp: make([][]byte, len(iv.Series)),
+		n := len(iv.Series)
+		p := &packedInterval{counters: make([]Counters, n), resp: make([][]byte, n), svc: make([][]byte, n),
 			inFlight: iv.InFlight, cpu: iv.CPU}
 		var err error
 		for i, s := range iv.Series {
@@ -174,8 +176,14 @@ func (t *Timeline) Pack(before uint32) error {
 			if p.resp[i], err = encodeNonEmpty(s.Response); err != nil {
 				return fmt.Errorf("pack interval %d: %w", idx, err)
 			}
+			if p.svc[i], err = encodeNonEmpty(s.Service); err != nil {
+				return fmt.Errorf("pack interval %d: %w", idx, err)
+			}
 		}
 		if p.sendLag, err = encodeNonEmpty(iv.SendLag); err != nil {
+			return fmt.Errorf("pack interval %d: %w", idx, err)
+		}
+		if p.onWire, err = encodeNonEmpty(iv.OnWireLag); err != nil {
 			return fmt.Errorf("pack interval %d: %w", idx, err)
 		}
 		t.packed[idx] = p
@@ -223,9 +231,15 @@ func (t *Timeline) decode(idx uint32, p *packedInterval) (*Interval, error) {
 		if iv.Series[i].Response, err = t.decodeOrNew(p.resp[i]); err != nil {
 			return nil, err
 		}
-		iv.Series[i].Service = t.Geometry.New()
+		if iv.Series[i].Service, err = t.decodeOrNew(p.svc[i]); err != nil {
+			return nil, err
+		}
+		iv.Series[i].TTFB = t.Geometry.New()
 	}
 	if iv.SendLag, err = t.decodeOrNew(p.sendLag); err != nil {
+		return nil, err
+	}
+	if iv.OnWireLag, err = t.decodeOrNew(p.onWire); err != nil {
 		return nil, err
 	}
 	return iv, nil

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
@@ -371,12 +373,18 @@ func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1
 	if m.SendLag, err = metrics.EncodeHistogram(iv.SendLag); err != nil {
 		return nil, err
 	}
+	if m.OnWireLag, err = metrics.EncodeHistogram(iv.OnWireLag); err != nil {
+		return nil, err
+	}
 	for k, s := range iv.Series {
 		ps := &surgev1.Series{RequestIndex: uint32(k), Counters: CountersToProto(s.Counters)}
 		if ps.ResponseTime, err = metrics.EncodeHistogram(s.Response); err != nil {
 			return nil, err
 		}
 		if ps.ServiceTime, err = metrics.EncodeHistogram(s.Service); err != nil {
+			return nil, err
+		}
+		if ps.Ttfb, err = metrics.EncodeHistogram(s.TTFB); err != nil {
 			return nil, err
 		}
 		m.Series = append(m.Series, ps)
@@ -402,6 +410,9 @@ func SnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int) (
 	if iv.SendLag, err = metrics.DecodeHistogram(m.GetSendLag(), g); err != nil {
 		return nil, fmt.Errorf("%w: send lag: %w", ErrMalformed, err)
 	}
+	if iv.OnWireLag, err = decodeOptional(m.GetOnWireLag(), g); err != nil {
+		return nil, fmt.Errorf("%w: on-wire lag: %w", ErrMalformed, err)
+	}
 	seen := make([]bool, nRequests)
 	for _, ps := range m.GetSeries() {
 		k := int(ps.GetRequestIndex())
@@ -419,11 +430,23 @@ func SnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int) (
 		if s.Service, err = metrics.DecodeHistogram(ps.GetServiceTime(), g); err != nil {
 			return nil, fmt.Errorf("%w: request %d service time: %w", ErrMalformed, k, err)
 		}
+		if s.TTFB, err = decodeOptional(ps.GetTtfb(), g); err != nil {
+			return nil, fmt.Errorf("%w: request %d time to first byte: %w", ErrMalformed, k, err)
+		}
 		if n := uint64(s.Response.TotalCount()); n != s.Completed() {
 			return nil, fmt.Errorf("%w: request %d: %d response times for %d completions", ErrMalformed, k, n, s.Completed())
 		}
 	}
 	return iv, nil
+}
+
+// decodeOptional decodes a histogram an older agent leaves out: absent
+// is empty.
+func decodeOptional(b []byte, g metrics.Geometry) (*hdrhistogram.Histogram, error) {
+	if len(b) == 0 {
+		return g.New(), nil
+	}
+	return metrics.DecodeHistogram(b, g)
 }
 
 // Done is the domain view of a Done message.

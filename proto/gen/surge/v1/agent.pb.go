@@ -2077,7 +2077,11 @@ type Accepted struct {
 	Epoch      uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	StageIndex uint32                 `protobuf:"varint,2,opt,name=stage_index,json=stageIndex,proto3" json:"stage_index,omitempty"`
 	// own_arrivals is how many arrivals of the schedule this agent owns.
-	OwnArrivals   uint64 `protobuf:"varint,3,opt,name=own_arrivals,json=ownArrivals,proto3" json:"own_arrivals,omitempty"`
+	OwnArrivals uint64 `protobuf:"varint,3,opt,name=own_arrivals,json=ownArrivals,proto3" json:"own_arrivals,omitempty"`
+	// warnings are the agent's preflight findings about its own host that
+	// do not stop the run but may limit it (an open-file limit below
+	// max_conns × targets); the coordinator shows them in its report.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2131,6 +2135,13 @@ func (x *Accepted) GetOwnArrivals() uint64 {
 		return x.OwnArrivals
 	}
 	return 0
+}
+
+func (x *Accepted) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // Start fires the accepted assignment at T0.
@@ -2392,7 +2403,11 @@ type Snapshot struct {
 	InFlight uint64 `protobuf:"varint,6,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
 	// cpu_nanos is the CPU time (user + system) the agent's process used
 	// during the interval: the generator's own cost.
-	CpuNanos      int64 `protobuf:"varint,7,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
+	CpuNanos int64 `protobuf:"varint,7,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
+	// on_wire_lag is the HDR histogram of (on the wire - intended send) in
+	// ns of the requests that completed in the interval: the send lag plus
+	// the wait for a connection. Empty from agents that predate it.
+	OnWireLag     []byte `protobuf:"bytes,8,opt,name=on_wire_lag,json=onWireLag,proto3" json:"on_wire_lag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2476,6 +2491,13 @@ func (x *Snapshot) GetCpuNanos() int64 {
 	return 0
 }
 
+func (x *Snapshot) GetOnWireLag() []byte {
+	if x != nil {
+		return x.OnWireLag
+	}
+	return nil
+}
+
 // Series is the counters and histograms of one request name in one interval.
 type Series struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -2483,8 +2505,11 @@ type Series struct {
 	Counters     *Counters              `protobuf:"bytes,2,opt,name=counters,proto3" json:"counters,omitempty"`
 	// response_time and service_time are HDR V2-compressed histograms
 	// (base64 text as produced by HdrHistogram encoders) in nanoseconds.
-	ResponseTime  []byte `protobuf:"bytes,3,opt,name=response_time,json=responseTime,proto3" json:"response_time,omitempty"`
-	ServiceTime   []byte `protobuf:"bytes,4,opt,name=service_time,json=serviceTime,proto3" json:"service_time,omitempty"`
+	ResponseTime []byte `protobuf:"bytes,3,opt,name=response_time,json=responseTime,proto3" json:"response_time,omitempty"`
+	ServiceTime  []byte `protobuf:"bytes,4,opt,name=service_time,json=serviceTime,proto3" json:"service_time,omitempty"`
+	// ttfb is the HDR histogram of (first response byte - on the wire) in
+	// ns. Empty from agents that predate it.
+	Ttfb          []byte `protobuf:"bytes,5,opt,name=ttfb,proto3" json:"ttfb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2543,6 +2568,13 @@ func (x *Series) GetResponseTime() []byte {
 func (x *Series) GetServiceTime() []byte {
 	if x != nil {
 		return x.ServiceTime
+	}
+	return nil
+}
+
+func (x *Series) GetTtfb() []byte {
+	if x != nil {
+		return x.Ttfb
 	}
 	return nil
 }
@@ -2966,12 +2998,13 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\rHistogramSpec\x12!\n" +
 	"\flowest_nanos\x18\x01 \x01(\x03R\vlowestNanos\x12#\n" +
 	"\rhighest_nanos\x18\x02 \x01(\x03R\fhighestNanos\x12/\n" +
-	"\x13significant_figures\x18\x03 \x01(\rR\x12significantFigures\"d\n" +
+	"\x13significant_figures\x18\x03 \x01(\rR\x12significantFigures\"\x80\x01\n" +
 	"\bAccepted\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
 	"stageIndex\x12!\n" +
-	"\fown_arrivals\x18\x03 \x01(\x04R\vownArrivals\"`\n" +
+	"\fown_arrivals\x18\x03 \x01(\x04R\vownArrivals\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"`\n" +
 	"\x05Start\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
@@ -2988,7 +3021,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x13send_time_unix_nano\x18\x04 \x01(\x03R\x10sendTimeUnixNano\"4\n" +
 	"\x04Stop\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xdc\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xfc\x01\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
@@ -2997,12 +3030,14 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x06series\x18\x04 \x03(\v2\x10.surge.v1.SeriesR\x06series\x12\x19\n" +
 	"\bsend_lag\x18\x05 \x01(\fR\asendLag\x12\x1b\n" +
 	"\tin_flight\x18\x06 \x01(\x04R\binFlight\x12\x1b\n" +
-	"\tcpu_nanos\x18\a \x01(\x03R\bcpuNanos\"\xa5\x01\n" +
+	"\tcpu_nanos\x18\a \x01(\x03R\bcpuNanos\x12\x1e\n" +
+	"\von_wire_lag\x18\b \x01(\fR\tonWireLag\"\xb9\x01\n" +
 	"\x06Series\x12#\n" +
 	"\rrequest_index\x18\x01 \x01(\rR\frequestIndex\x12.\n" +
 	"\bcounters\x18\x02 \x01(\v2\x12.surge.v1.CountersR\bcounters\x12#\n" +
 	"\rresponse_time\x18\x03 \x01(\fR\fresponseTime\x12!\n" +
-	"\fservice_time\x18\x04 \x01(\fR\vserviceTime\"\x9e\x04\n" +
+	"\fservice_time\x18\x04 \x01(\fR\vserviceTime\x12\x12\n" +
+	"\x04ttfb\x18\x05 \x01(\fR\x04ttfb\"\x9e\x04\n" +
 	"\bCounters\x12\x1a\n" +
 	"\bintended\x18\x01 \x01(\x04R\bintended\x12\x16\n" +
 	"\x06issued\x18\x02 \x01(\x04R\x06issued\x12\x18\n" +
