@@ -236,8 +236,18 @@ type Stage struct {
 	ResponseTimeMS Percentiles `json:"response_time_ms"`
 	// ServiceTimeMS is measured from the actual send time.
 	ServiceTimeMS Percentiles `json:"service_time_ms"`
-	// SendLagMS is actual − intended send time: the generator's own health.
-	SendLagMS Percentiles       `json:"send_lag_ms"`
+	// SendLagMS is actual − intended send time (when the pacer dispatched
+	// the request): the generator's own health.
+	SendLagMS Percentiles `json:"send_lag_ms"`
+	// OnWireLagMS is on the wire − intended send time: the send lag plus
+	// the wait for a connection (a pooled one at the pool's bound, or a
+	// dial), of the requests that completed. The schedule's fidelity as
+	// the target saw it; over the generator bound at p99, the stage is
+	// generator-limited (PoolLimited when the pool held requests back).
+	OnWireLagMS Percentiles `json:"on_wire_lag_ms,omitzero"`
+	// TTFBMS is the time to first byte: first response byte − on the
+	// wire, of the requests that got a response.
+	TTFBMS    Percentiles       `json:"ttfb_ms,omitzero"`
 	Errors    map[string]uint64 `json:"errors"`
 	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
 	// BytesIn is response body bytes read; BodyTruncated counts responses
@@ -275,6 +285,10 @@ type Stage struct {
 	// GeneratorNotes say why and what to do.
 	GeneratorLimited bool     `json:"generator_limited"`
 	GeneratorNotes   []string `json:"generator_notes,omitempty"`
+	// PoolLimited is set (with GeneratorLimited) when requests waited for
+	// a pooled connection so long that the on-wire lag p99 passed the
+	// bound: client.max_conns, not the agents' CPU, held the load back.
+	PoolLimited bool `json:"pool_limited,omitempty"`
 	// Bottleneck is the target component that was most loaded during the
 	// stage (highest mean utilisation, then queue depth), read from the
 	// target's Prometheus /metrics; Components has every component's load,
@@ -427,6 +441,11 @@ type Request struct {
 	Dropped        uint64            `json:"dropped"`
 	Errors         map[string]uint64 `json:"errors"`
 	ResponseTimeMS Percentiles       `json:"response_time_ms"`
+	// ServiceTimeMS is done − on the wire, TTFBMS first byte − on the
+	// wire: with ResponseTimeMS (done − intended) they place each
+	// request's instants (intended, on the wire, first byte, done).
+	ServiceTimeMS Percentiles `json:"service_time_ms,omitzero"`
+	TTFBMS        Percentiles `json:"ttfb_ms,omitzero"`
 }
 
 // Percentiles summarise a latency histogram, in milliseconds. Each is by
@@ -464,6 +483,9 @@ type Interval struct {
 	InFlight     uint64  `json:"in_flight"`
 	SendLagP99MS float64 `json:"send_lag_p99_ms"`
 	CPUS         float64 `json:"cpu_s"`
+	// OnWireLagP99MS is the interval's on-wire lag p99 (see
+	// Stage.OnWireLagMS), of the requests that completed in it.
+	OnWireLagP99MS float64 `json:"on_wire_lag_p99_ms,omitzero"`
 	// Histogram is the interval's merged response-time histogram (ns, all
 	// requests), HdrHistogram V2 compressed, base64; empty for an interval
 	// without responses.

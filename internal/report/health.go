@@ -35,6 +35,10 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 			"send lag p99 %v is over %v: the agents could not send on time, so the target saw less load than intended at those instants; add agents (or cores), lower the rate per agent, or bound the connection pool (client.max_conns in the scenario, or --max-conns) so late arrivals wait for a connection instead of dialling new ones",
 			lag.Round(10*time.Microsecond), g.MaxSendLag))
 	}
+	if note, pool := onWireNote(st, total, g); note != "" {
+		st.GeneratorNotes = append(st.GeneratorNotes, note)
+		st.PoolLimited = pool
+	}
 	if st.Dropped > 0 {
 		st.GeneratorNotes = append(st.GeneratorNotes, fmt.Sprintf(
 			"%d arrivals were dropped at the in-flight cap (%d per agent): raise it (client.max_in_flight in the scenario, or --max-in-flight) if the target may hold that many requests, or add agents",
@@ -47,7 +51,7 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 			"%d requests failed with local_resource: an agent ran out of file descriptors (EMFILE/ENFILE) and never sent them; raise the agents' open-file limit (ulimit -n, or LimitNOFILE= under systemd) above max_conns × targets, lower client.max_conns (or --max-conns), or add agents",
 			n))
 	}
-	if st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued { // 1% or more
+	if !st.PoolLimited && manyWaited(st) {
 		// Not generator-limited (the pool is the user's setting), but the
 		// client held those sends back: say so where the numbers are read.
 		warnings = append(warnings, fmt.Sprintf("stage %s: %d of %d requests (%.1f%%) waited for a pooled connection at the bound of %d per agent; their response times include that wait. If the target can take more connections, raise client.max_conns (or --max-conns)",
@@ -60,6 +64,37 @@ func GeneratorHealth(st *reporters.Stage, total *metrics.Interval, g Generator) 
 		}
 	}
 	return warnings
+}
+
+// manyWaited reports that 1% or more of the stage's requests waited for
+// a pooled connection at the pool's bound.
+func manyWaited(st *reporters.Stage) bool {
+	return st.ConnWaits > 0 && st.ConnWaits*100 >= st.Issued
+}
+
+// onWireNote judges the on-wire lag (on the wire − intended): when its p99
+// is over the generator bound while the send lag is not (that has its own
+// note), the requests were dispatched on time but went out late, so the
+// target was not offered the scheduled load at those instants. pool is
+// set when the pool's bound held them (manyWaited): raising max_conns is
+// the fix. Otherwise the connections themselves were slow to come (dials,
+// TLS handshakes).
+func onWireNote(st *reporters.Stage, total *metrics.Interval, g Generator) (note string, pool bool) {
+	if total.OnWireLag == nil || total.OnWireLag.TotalCount() == 0 {
+		return "", false
+	}
+	lag := time.Duration(metrics.ValueAtPercentile(total.OnWireLag, 99))
+	send := time.Duration(metrics.ValueAtPercentile(total.SendLag, 99))
+	if lag <= g.MaxSendLag || total.SendLag.TotalCount() > 0 && send > g.MaxSendLag {
+		return "", false
+	}
+	head := fmt.Sprintf("on-wire lag p99 %v is over %v (send lag p99 %v): requests were dispatched on time but went out on the wire late, so the target saw less load than intended at those instants",
+		lag.Round(10*time.Microsecond), g.MaxSendLag, send.Round(10*time.Microsecond))
+	if manyWaited(st) {
+		return fmt.Sprintf("%s; pool-limited: %d of %d requests (%.1f%%) waited for a pooled connection at the bound of %d per agent. Raise client.max_conns (or --max-conns) if the target can take more connections, or add agents",
+			head, st.ConnWaits, st.Issued, 100*float64(st.ConnWaits)/float64(max(st.Issued, 1)), g.MaxConns), true
+	}
+	return head + "; connections came late (dials or TLS handshakes, or a pooled connection at client.max_conns): keep connections alive and reusable (no per-request connections), or raise client.max_conns (or --max-conns) if it bounds the pool", false
 }
 
 // Ceiling measures a played stage's ceiling from its intervals (of length

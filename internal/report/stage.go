@@ -36,12 +36,15 @@ type Played struct {
 // (or lost arrivals).
 func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 	t := tl.Total.Totals()
-	resp, svc := tl.Geometry.New(), tl.Geometry.New()
+	resp, svc, ttfb := tl.Geometry.New(), tl.Geometry.New(), tl.Geometry.New()
 	for _, s := range tl.Total.Series {
 		if err := metrics.Merge(resp, s.Response); err != nil {
 			return reporters.Stage{}, err
 		}
 		if err := metrics.Merge(svc, s.Service); err != nil {
+			return reporters.Stage{}, err
+		}
+		if err := metrics.Merge(ttfb, s.TTFB); err != nil {
 			return reporters.Stage{}, err
 		}
 	}
@@ -60,6 +63,8 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 		ResponseTimeMS: Percentiles(resp),
 		ServiceTimeMS:  Percentiles(svc),
 		SendLagMS:      Percentiles(tl.Total.SendLag),
+		OnWireLagMS:    Percentiles(tl.Total.OnWireLag),
+		TTFBMS:         Percentiles(ttfb),
 		Errors:         Errors(t),
 		BytesIn:        t.BytesIn,
 		BodyTruncated:  t.BodyTruncated,
@@ -80,6 +85,7 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 		st.Requests = append(st.Requests, reporters.Request{
 			Name: tl.Names[k], Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
 			Errors: Errors(s.Counters), ResponseTimeMS: Percentiles(s.Response),
+			ServiceTimeMS: Percentiles(s.Service), TTFBMS: Percentiles(s.TTFB),
 		})
 	}
 	st.Intervals, err = intervals(tl, p)
@@ -149,6 +155,7 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 		iv.Histogram = string(enc)
 	}
 	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(metrics.ValueAtPercentile(m.SendLag, 99))
+	iv.OnWireLagP99MS = ms(metrics.ValueAtPercentile(m.OnWireLag, 99))
 	return nil
 }
 

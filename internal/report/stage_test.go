@@ -136,3 +136,50 @@ func TestPercentiles(t *testing.T) {
 		t.Errorf("Percentiles(empty) = %+v; want zeros", got)
 	}
 }
+
+// TestOnWireLag: a stage whose requests were dispatched on time (send lag
+// under the bound) but went out late (on-wire lag p99 over it) is
+// generator-limited, and pool-limited with the max_conns advice when 1%
+// or more waited for a pooled connection; send lag over the bound says
+// so once (its own note); an on-wire lag under the bound says nothing.
+func TestOnWireLag(t *testing.T) {
+	g := metrics.DefaultGeometry()
+	total := func(send, wire time.Duration) *metrics.Interval {
+		iv := metrics.NewInterval(g, 1)
+		for range 100 {
+			_ = iv.SendLag.RecordValue(int64(send))
+			_ = iv.OnWireLag.RecordValue(int64(wire))
+		}
+		return iv
+	}
+	gen := Generator{MaxSendLag: 5 * time.Millisecond, MaxConns: 8}
+	for _, tc := range []struct {
+		name             string
+		send, wire       time.Duration
+		waits            uint64
+		limited, pool    bool
+		notes            int
+		noteHas, warnHas string
+	}{
+		{name: "pool", send: time.Millisecond, wire: 900 * time.Millisecond, waits: 8, limited: true, pool: true, notes: 1,
+			noteHas: "pool-limited: 8 of 100 requests (8.0%) waited for a pooled connection at the bound of 8 per agent. Raise client.max_conns"},
+		{name: "slow connections", send: time.Millisecond, wire: 40 * time.Millisecond, limited: true, notes: 1, noteHas: "connections came late"},
+		{name: "message", send: time.Millisecond, wire: 40 * time.Millisecond, limited: true, notes: 1, noteHas: "on-wire lag p99 40.01ms is over 5ms (send lag p99 1ms): requests were dispatched on time but went out on the wire late"},
+		{name: "send lag says it", send: 20 * time.Millisecond, wire: 40 * time.Millisecond, limited: true, notes: 1, noteHas: "send lag p99 20ms is over 5ms"},
+		{name: "on time", send: time.Millisecond, wire: 4 * time.Millisecond, waits: 3, notes: 0, warnHas: "waited for a pooled connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := reporters.Stage{Name: "s", Issued: 100, Succeeded: 100, ConnWaits: tc.waits}
+			warns := GeneratorHealth(&st, total(tc.send, tc.wire), gen)
+			if st.GeneratorLimited != tc.limited || st.PoolLimited != tc.pool || len(st.GeneratorNotes) != tc.notes {
+				t.Fatalf("limited %v pool %v notes %q; want %v %v %d", st.GeneratorLimited, st.PoolLimited, st.GeneratorNotes, tc.limited, tc.pool, tc.notes)
+			}
+			if tc.noteHas != "" && !strings.Contains(st.GeneratorNotes[0], tc.noteHas) {
+				t.Errorf("note %q lacks %q", st.GeneratorNotes[0], tc.noteHas)
+			}
+			if tc.warnHas != "" && (len(warns) != 1 || !strings.Contains(warns[0], tc.warnHas)) {
+				t.Errorf("warnings %q; want one with %q", warns, tc.warnHas)
+			}
+		})
+	}
+}
