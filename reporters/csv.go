@@ -18,7 +18,11 @@ var CSVHeader = append([]string{
 	"p50_ms", "p99_ms", "in_flight", "send_lag_p99_ms", "cpu_s",
 	"p75_ms", "p95_ms",
 	"timestamp", "lost", "p90_ms", "p99.9_ms", "max_ms",
-}, csvErrorColumns()...)
+}, append(csvErrorColumns(), csvLaterColumns...)...)
+
+// csvLaterColumns were added after the per-class failure columns (a class
+// added later goes after them in turn).
+var csvLaterColumns = []string{"on_wire_lag_p99_ms"}
 
 // csvErrorColumns are the per-class failure columns, "errors_" + the class,
 // in the order of the classes (new classes are added last).
@@ -45,7 +49,9 @@ const CSVAllRequests = "*"
 // milliseconds: the stage's T0 plus t_s; empty for a stage without one),
 // on every row; lost, p90_ms, p99.9_ms, max_ms and the failures by class
 // (errors_CLASS, one column per class) belong to the interval as a whole
-// and are empty on the per-request rows.
+// and are empty on the per-request rows; so is on_wire_lag_p99_ms (the
+// interval's on-wire lag p99: when the requests went out on the wire,
+// against when they were due), which comes after the failure columns.
 //
 // The output is RFC 4180 (encoding/csv, CRLF-free "\n" line ends, quoting
 // as needed). Numbers are plain decimals, never in exponent form; a
@@ -69,6 +75,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 			for o := metrics.OK + 1; o < metrics.NumOutcomes; o++ {
 				row = append(row, u(iv.Errors[o.String()]))
 			}
+			row = append(row, csvFloat(iv.OnWireLagP99MS))
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("write timeseries.csv: %w", err)
 			}

@@ -25,6 +25,8 @@ func sampleReport() *Report {
 			ResponseTimeMS: Percentiles{P50: 0.612, P75: 0.9, P90: 1.25, P95: 2.5, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7},
 			ServiceTimeMS:  Percentiles{P50: 0.101, P75: 0.15, P90: 0.2, P95: 0.8, P99: 3, P999: 9.5, Max: 1000, Mean: 0.4},
 			SendLagMS:      Percentiles{P50: 0.5, P75: 0.75, P90: 1, P95: 1.05, P99: 1.1, P999: 2, Max: 3, Mean: 0.55},
+			OnWireLagMS:    Percentiles{P50: 0.6, P75: 0.8, P90: 1.2, P95: 1.5, P99: 3.25, P999: 9, Max: 12, Mean: 0.7},
+			TTFBMS:         Percentiles{P50: 0.4, P75: 0.5, P90: 0.6, P95: 0.7, P99: 1.9, P999: 2, Max: 2, Mean: 0.45},
 			Errors:         map[string]uint64{"http_5xx": 10, "timeout": 5},
 			DroppedBy:      map[string]uint64{"in_flight_cap": 4},
 			BytesIn:        62080, ConnWaits: 12,

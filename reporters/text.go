@@ -26,6 +26,12 @@ func WriteText(w io.Writer, r *Report) error {
 		row("response time", s.ResponseTimeMS)
 		row("service time", s.ServiceTimeMS)
 		row("send lag", s.SendLagMS)
+		if s.OnWireLagMS != (Percentiles{}) { // none recorded (or a report from before it)
+			row("on-wire lag", s.OnWireLagMS)
+		}
+		if s.TTFBMS != (Percentiles{}) {
+			row("time to first byte", s.TTFBMS)
+		}
 		tw.Flush()
 		if len(s.Errors) > 0 {
 			fmt.Fprintf(&b, "  errors: %s\n", counts(s.Errors))

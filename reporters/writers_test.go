@@ -44,7 +44,7 @@ func writersReport(t *testing.T) *Report {
 	r := sampleReport()
 	s := &r.Stages[0]
 	s.Intervals = []Interval{
-		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, CPUS: 0.026,
+		{TS: 0, Intended: 500, Issued: 498, Succeeded: 485, Failed: 8, Dropped: 2, P50MS: 0.6, P75MS: 0.85, P95MS: 1.45, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, OnWireLagP99MS: 3.25, CPUS: 0.026,
 			P90MS: 1.2, P999MS: 12.5, MaxMS: 12.5, Errors: map[string]uint64{"http_5xx": 6, "timeout": 2},
 			Histogram: testHist(t, spread(99, 500_000, 10_000, 12_500_000)...),
 			Requests: []IntervalRequest{

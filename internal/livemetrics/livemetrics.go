@@ -21,18 +21,20 @@ var liveBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .
 
 // Exporter exports the run as it plays on a Prometheus /metrics endpoint: the
 // merged counters and response times of every snapshot, by stage and
-// request name, the agents alive and the last interval's send lag. It is
+// request name, the agents alive and the last interval's send and on-wire
+// lag. It is
 // a prometheus.Collector over state merge updates; Serve runs its server.
 type Exporter struct {
 	mu     sync.Mutex
 	series map[liveKey]*liveSeries
 	lag    map[string]float64 // by stage: the last snapshot's send-lag p99, seconds
+	onWire map[string]float64 // by stage: the last snapshot's on-wire lag p99, seconds
 	lost   map[string]uint64  // by stage: arrivals lost to lost agents
 	alive  int
 	// runID and scenario label surge_run_info once SetRun was called.
 	runID, scenario string
 
-	descCount, descFailed, descResp, descAlive, descLag, descInfo *prometheus.Desc
+	descCount, descFailed, descResp, descAlive, descLag, descOnWire, descInfo *prometheus.Desc
 }
 
 type liveKey struct{ stage, request string }
@@ -48,7 +50,7 @@ type liveSeries struct {
 // New returns an exporter with nothing observed yet.
 func New() *Exporter {
 	return &Exporter{
-		series: map[liveKey]*liveSeries{}, lag: map[string]float64{}, lost: map[string]uint64{},
+		series: map[liveKey]*liveSeries{}, lag: map[string]float64{}, onWire: map[string]float64{}, lost: map[string]uint64{},
 		descCount: prometheus.NewDesc("surge_run_requests_total",
 			"Arrivals of the run by stage, request name and what became of them: intended (reached by an agent), issued, succeeded, dropped; "+
 				"and lost (owned by a lost agent and never reached; per stage, with no request name: which request an unreached arrival would have been is not known).",
@@ -62,6 +64,8 @@ func New() *Exporter {
 		descAlive: prometheus.NewDesc("surge_run_agents_alive", "Agents connected and not lost.", nil, nil),
 		descLag: prometheus.NewDesc("surge_run_send_lag_p99_seconds",
 			"Send lag p99 of the last snapshot of each stage: the generator's own lateness.", []string{"stage"}, nil),
+		descOnWire: prometheus.NewDesc("surge_run_on_wire_lag_p99_seconds",
+			"On-wire lag p99 (on the wire - intended send: the send lag plus the wait for a connection) of the last snapshot of each stage.", []string{"stage"}, nil),
 	}
 }
 
@@ -102,11 +106,14 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	if iv.SendLag.TotalCount() > 0 {
 		l.lag[stage] = float64(metrics.ValueAtPercentile(iv.SendLag, 99)) / float64(time.Second)
 	}
+	if iv.OnWireLag != nil && iv.OnWireLag.TotalCount() > 0 {
+		l.onWire[stage] = float64(metrics.ValueAtPercentile(iv.OnWireLag, 99)) / float64(time.Second)
+	}
 }
 
 // Describe implements prometheus.Collector.
 func (l *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag, l.descInfo} {
+	for _, d := range []*prometheus.Desc{l.descCount, l.descFailed, l.descResp, l.descAlive, l.descLag, l.descOnWire, l.descInfo} {
 		ch <- d
 	}
 }
@@ -132,6 +139,9 @@ func (l *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 	for stage, v := range l.lag {
 		ch <- prometheus.MustNewConstMetric(l.descLag, prometheus.GaugeValue, v, stage)
+	}
+	for stage, v := range l.onWire {
+		ch <- prometheus.MustNewConstMetric(l.descOnWire, prometheus.GaugeValue, v, stage)
 	}
 	for stage, n := range l.lost {
 		ch <- prometheus.MustNewConstMetric(l.descCount, prometheus.CounterValue, float64(n), stage, "", "lost")

@@ -49,6 +49,9 @@ func TestExporter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := iv.OnWireLag.RecordValue(int64(30 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
 		if err := iv.SendLag.RecordValue(int64(2 * time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
@@ -98,6 +101,9 @@ func TestExporter(t *testing.T) {
 	}
 	if l := fams["surge_run_send_lag_p99_seconds"].GetMetric(); len(l) != 1 || l[0].GetGauge().GetValue() < 0.002 || l[0].GetGauge().GetValue() > 0.0021 {
 		t.Errorf("send lag %v; want about 0.002 s", l)
+	}
+	if l := fams["surge_run_on_wire_lag_p99_seconds"].GetMetric(); len(l) != 1 || l[0].GetGauge().GetValue() < 0.03 || l[0].GetGauge().GetValue() > 0.0301 {
+		t.Errorf("on-wire lag %v; want about 0.03 s", l)
 	}
 }
 
