@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"time"
+	"unsafe"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -51,6 +52,16 @@ type packedInterval struct {
 	onWire   []byte
 	inFlight uint64
 	cpu      time.Duration
+}
+
+// size is about how many bytes p holds: its own fields, the counters
+// and the encoded histograms (the maps it is kept in are not counted).
+func (p *packedInterval) size() int {
+	n := int(unsafe.Sizeof(*p)) + len(p.counters)*int(unsafe.Sizeof(Counters{})) + len(p.sendLag) + len(p.onWire)
+	for i := range p.resp {
+		n += len(p.resp[i]) + len(p.svc[i]) + 2*int(unsafe.Sizeof(p.resp[i]))
+	}
+	return n
 }
 
 // NewTimeline returns an empty timeline of len(names) series.

@@ -193,7 +193,8 @@ func sampleInterval() *metrics.Interval {
 		if k == 3 {
 			o = metrics.Timeout
 		}
-		r.Finished(0, metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10})
+		r.Finished(0, metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10,
+			OnWire: time.Duration(k) * time.Millisecond, HasOnWire: true, TTFB: 700 * time.Microsecond, HasTTFB: k%3 != 0})
 	}
 	iv := r.Rotate()
 	iv.Index = 4
@@ -214,12 +215,36 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Errorf("got index %d in flight %d totals %+v; want 4, 3, %+v", got.Index, got.InFlight, got.Totals(), iv.Totals())
 	}
 	for k := range iv.Series {
-		if !got.Series[k].Response.Equals(iv.Series[k].Response) || !got.Series[k].Service.Equals(iv.Series[k].Service) {
+		if !got.Series[k].Response.Equals(iv.Series[k].Response) || !got.Series[k].Service.Equals(iv.Series[k].Service) ||
+			!got.Series[k].TTFB.Equals(iv.Series[k].TTFB) || iv.Series[k].TTFB.TotalCount() == 0 {
 			t.Errorf("series %d histograms differ after the round trip", k)
 		}
 	}
 	if !got.SendLag.Equals(iv.SendLag) {
 		t.Error("send lag differs after the round trip")
+	}
+	if !got.OnWireLag.Equals(iv.OnWireLag) || iv.OnWireLag.TotalCount() == 0 {
+		t.Error("on-wire lag differs after the round trip")
+	}
+}
+
+// TestSnapshotFromOlderAgent: a snapshot without the histograms added
+// later (on-wire lag, time to first byte) decodes with them empty.
+func TestSnapshotFromOlderAgent(t *testing.T) {
+	m, err := SnapshotToProto(3, 1, sampleInterval())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.OnWireLag = nil
+	for _, s := range m.Series {
+		s.Ttfb = nil
+	}
+	got, err := SnapshotFromProto(m, metrics.DefaultGeometry(), 2)
+	if err != nil {
+		t.Fatalf("SnapshotFromProto: %v", err)
+	}
+	if got.OnWireLag.TotalCount() != 0 || got.Series[0].TTFB.TotalCount() != 0 {
+		t.Error("absent histograms should decode empty")
 	}
 }
 
@@ -236,6 +261,8 @@ func TestSnapshotFromProtoRejects(t *testing.T) {
 		"garbage hist":    {func(m *surgev1.Snapshot) { m.Series[1].ResponseTime = []byte("zz") }, "response time"},
 		"count mismatch":  {func(m *surgev1.Snapshot) { m.Series[0].Counters.Succeeded++ }, "response times for"},
 		"no send lag":     {func(m *surgev1.Snapshot) { m.SendLag = nil }, "send lag"},
+		"garbage on-wire": {func(m *surgev1.Snapshot) { m.OnWireLag = []byte("zz") }, "on-wire lag"},
+		"garbage ttfb":    {func(m *surgev1.Snapshot) { m.Series[0].Ttfb = []byte("zz") }, "time to first byte"},
 	}
 	for name, tt := range tests {
 		m, err := SnapshotToProto(3, 1, sampleInterval())
