@@ -646,9 +646,42 @@ func checkJUnit(t *testing.T, out string, rep *reporters.Report) {
 			doc.Tests, doc.Failures, doc.Errors, suite.Tests, suite.Failures, suite.Errors, len(suite.Cases), failures, errs)
 	}
 	wantCases := len(rep.Thresholds)
+	known := map[ck]bool{}
+	for _, th := range rep.Thresholds {
+		known[ck{"run", th.Expr}] = true
+	}
 	for _, s := range rep.Stages {
 		class := "stage " + s.Name
 		wantCases += len(s.Thresholds) + 2
+		known[ck{class, "generator"}], known[ck{class, "played fully"}] = true, true
+		for _, th := range s.Thresholds {
+			known[ck{class, th.Expr}] = true
+		}
+		// The default error check (reporters.DefaultMaxErrorRate) fails a
+		// stage with no testcase of its own today. A writer may add one
+		// case for it per stage (whatever its name): it must then fail
+		// exactly when the verdict's reasons fail the stage on it.
+		defaultFail := false
+		for _, r := range rep.Reasons {
+			if strings.HasPrefix(r, class+": ") && (strings.Contains(r, "over the default limit") || strings.Contains(r, "no request succeeded")) {
+				defaultFail = true
+			}
+		}
+		var extra []int
+		for i, c := range suite.Cases {
+			if c.Classname == class && !known[ck{class, c.Name}] {
+				extra = append(extra, i)
+			}
+		}
+		switch {
+		case len(extra) > 1:
+			t.Errorf("junit.xml %s has %d testcases beyond its thresholds, generator and played fully", class, len(extra))
+		case len(extra) == 1:
+			wantCases++
+			if c := suite.Cases[extra[0]]; (c.Failure != nil) != defaultFail {
+				t.Errorf("junit.xml %s testcase %q: failure %v; the verdict's reasons fail the stage on its errors: %v", class, c.Name, c.Failure, defaultFail)
+			}
+		}
 		for _, th := range s.Thresholds {
 			i, ok := cases[ck{class, th.Expr}]
 			if !ok {
