@@ -57,6 +57,9 @@ type junitProblem struct {
 //   - one testcase per threshold, named by its expression: a failed one
 //     has <failure message="measured VALUE, want EXPR"/>, one with no data
 //     <error message="no samples to judge: EXPR"/>;
+//   - without a threshold on error_rate or failed, a testcase "errors
+//     (default limit)", failing when the stage has no success at all or
+//     more than DefaultMaxErrorRate of its requests failed;
 //   - a testcase "generator", failing when the generator limited the stage
 //     (message = its generator notes);
 //   - a testcase "played fully", failing when arrivals were lost or the
@@ -96,6 +99,14 @@ func WriteJUnit(w io.Writer, r *Report) error {
 				if t.WindowAtS != nil {
 					c.Failure.Text = fmt.Sprintf("worst window started %gs into stage %s", *t.WindowAtS, s.Name)
 				}
+			}
+			suite.Cases = append(suite.Cases, c)
+		}
+		if !s.judgesErrors() { // the default limit judges its errors
+			c := junitCase{Classname: class, Name: "errors (default limit)", Time: dur}
+			if reason := s.defaultErrorCheck(); reason != "" {
+				c.Failure = &junitProblem{Message: reason, Type: "default_error_rate",
+					Text: "no threshold on error_rate or failed applies to this stage, so the default limit judged its errors"}
 			}
 			suite.Cases = append(suite.Cases, c)
 		}

@@ -135,13 +135,22 @@ func (r *Report) Judge() {
 	}
 }
 
+// judgesErrors reports that a threshold on error_rate or failed applies
+// to the stage, so the default limit does not.
+func (s *Stage) judgesErrors() bool {
+	for _, t := range s.Thresholds {
+		if m := thresholdMetric(t.Expr); m == "error_rate" || m == "failed" {
+			return true
+		}
+	}
+	return false
+}
+
 // defaultErrorCheck is the default judgement of a stage's errors (see
 // DefaultMaxErrorRate): the reason it fails, or "".
 func (s *Stage) defaultErrorCheck() string {
-	for _, t := range s.Thresholds {
-		if m := thresholdMetric(t.Expr); m == "error_rate" || m == "failed" {
-			return ""
-		}
+	if s.judgesErrors() {
+		return ""
 	}
 	done := s.Succeeded + s.Failed
 	if done == 0 || s.Failed == 0 {

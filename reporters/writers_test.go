@@ -122,25 +122,29 @@ func TestWriteJUnitGolden(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatalf("junit.xml does not parse: %v", err)
 	}
-	// Stage echo: generator and played fully fail. Stage peak: 4
-	// thresholds (1 pass, 2 failures, 1 error), generator and played
-	// fully pass. The run: 1 threshold, failing.
-	if doc.Tests != 2+6+1 || doc.Failures != 2+2+1 || doc.Errors != 1 {
-		t.Errorf("tests %d failures %d errors %d, want 9 5 1", doc.Tests, doc.Failures, doc.Errors)
+	// Stage echo: no threshold on errors, so the default limit judges
+	// them (8 of 493 failed: passes); generator and played fully fail.
+	// Stage peak: 4 thresholds (1 pass, 2 failures, 1 error), generator
+	// and played fully pass. The run: 1 threshold, failing.
+	if doc.Tests != 3+6+1 || doc.Failures != 2+2+1 || doc.Errors != 1 {
+		t.Errorf("tests %d failures %d errors %d, want 10 5 1", doc.Tests, doc.Failures, doc.Errors)
 	}
 	s := doc.Suites[0]
 	if s.Name != "surge: golden" || s.Tests != doc.Tests || s.Failures != doc.Failures || s.Errors != doc.Errors || s.Time != "3" {
 		t.Errorf("suite %q tests %d failures %d errors %d time %s", s.Name, s.Tests, s.Failures, s.Errors, s.Time)
 	}
-	c := s.Cases[3]
+	if c := s.Cases[0]; c.Name != "errors (default limit)" || c.Failure != nil {
+		t.Errorf("default error limit case read back as %+v", c)
+	}
+	c := s.Cases[4]
 	if c.Classname != `stage peak, "quoted" <&>` || c.Name != "p50 < 1ms" || c.Failure == nil ||
 		c.Failure.Message != "measured 2.5ms, want p50 < 1ms" || c.Time != "2" {
 		t.Errorf("threshold case read back as %+v", c)
 	}
-	if c := s.Cases[4]; c.Error == nil || c.Error.Message != `no samples to judge: error_rate < 1% & "x"` {
+	if c := s.Cases[5]; c.Error == nil || c.Error.Message != `no samples to judge: error_rate < 1% & "x"` {
 		t.Errorf("no-data case read back as %+v", c)
 	}
-	if c := s.Cases[5]; c.Failure == nil || c.Failure.Message != "measured 100, want rps > 200" {
+	if c := s.Cases[6]; c.Failure == nil || c.Failure.Message != "measured 100, want rps > 200" {
 		t.Errorf("threshold without a shown value read back as %+v", c)
 	}
 }
@@ -157,8 +161,21 @@ func TestWriteJUnitPass(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Tests != 3 || doc.Failures != 0 || doc.Errors != 0 || doc.Suites[0].Cases[0].Time != "1.235" {
+	if doc.Tests != 4 || doc.Failures != 0 || doc.Errors != 0 || doc.Suites[0].Cases[0].Time != "1.235" {
 		t.Errorf("got %+v", doc)
+	}
+	// Every request failed: the default limit fails the stage.
+	r.Stages[0].Failed, r.Stages[0].Errors = 40, map[string]uint64{"tls_error": 40}
+	b.Reset()
+	if err := WriteJUnit(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	doc = junitSuites{}
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if c := doc.Suites[0].Cases[1]; doc.Failures != 1 || c.Failure == nil || !strings.Contains(c.Failure.Message, "no request succeeded") {
+		t.Errorf("all failed: %d failures, case %+v", doc.Failures, c)
 	}
 }
 
