@@ -109,6 +109,14 @@ type Options struct {
 	StartTarget func(name string) (url string, stop func() error, err error)
 	// Verbose shows the gossip library's own log lines on Log.
 	Verbose bool
+	// Hlog, if set, receives latency.hlog (the HdrHistogram interval log)
+	// as the run plays, a stage at a time when it ends: per interval the
+	// response times (untagged, and tagged with the stage and with each
+	// request name) and the stage's service time, send lag and on-wire
+	// lag (see reporters.HlogWriter). report.json keeps only the response
+	// times per interval, from which reporters.WriteHlog writes the first
+	// two kinds of line. The run does not close it.
+	Hlog io.Writer
 }
 
 // Search overrides a capacity search's settings, field by field; zero
@@ -328,7 +336,7 @@ func config(o Options) coordinator.Config {
 	}
 	c.Log, c.Progress, c.Listening = o.Log, o.Progress, o.Listening
 	c.GossipKey, c.DialOptions, c.PlaintextRemote = o.GossipKey, o.DialOptions, o.PlaintextRemote
-	c.StartTarget, c.Verbose = o.StartTarget, o.Verbose
+	c.StartTarget, c.Verbose, c.Hlog = o.StartTarget, o.Verbose, o.Hlog
 	return c
 }
 

@@ -100,21 +100,8 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	var b bytes.Buffer
 	lw := hdrhistogram.NewHistogramLogWriter(&b)
 	lw.SetBaseTime(startMS)
-	secs := fmt.Sprintf("%.3f", float64(startMS)/1000)
-	for _, c := range []string{
-		fmt.Sprintf("[surge run %s scenario %s: response times in ns, Interval_Max in ms]", oneLine(r.RunID), oneLine(r.Scenario)),
-		fmt.Sprintf("[Histogram log format version %s]", hdrhistogram.HISTOGRAM_LOG_FORMAT_VERSION),
-		// The library writes these two in whole seconds; its reader (like
-		// Java's) takes fractions.
-		fmt.Sprintf("[StartTime: %s (seconds since epoch), %s]", secs, time.UnixMilli(startMS).UTC().Format("Mon Jan 02 15:04:05 MST 2006")),
-		fmt.Sprintf("[BaseTime: %s (seconds since epoch)]", secs),
-	} {
-		if err := lw.OutputComment(c); err != nil {
-			return fmt.Errorf("hlog: %w", err)
-		}
-	}
-	if err := lw.OutputLegend(); err != nil {
-		return fmt.Errorf("hlog: %w", err)
+	if err := writeHlogHeader(lw, r.RunID, r.Scenario, startMS); err != nil {
+		return err
 	}
 	// Keep readers' scans simple: in time order, the untagged line first.
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].start < lines[j].start })
@@ -127,6 +114,29 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 		}
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("hlog: %w", err)
+	}
+	return nil
+}
+
+// writeHlogHeader writes latency.hlog's header: a comment naming the run,
+// the format version, StartTime and BaseTime (startMS, with millisecond
+// resolution) and the legend.
+func writeHlogHeader(lw *hdrhistogram.HistogramLogWriter, runID, scenario string, startMS int64) error {
+	secs := fmt.Sprintf("%.3f", float64(startMS)/1000)
+	for _, c := range []string{
+		fmt.Sprintf("[surge run %s scenario %s: response times in ns, Interval_Max in ms]", oneLine(runID), oneLine(scenario)),
+		fmt.Sprintf("[Histogram log format version %s]", hdrhistogram.HISTOGRAM_LOG_FORMAT_VERSION),
+		// The library writes these two in whole seconds; its reader (like
+		// Java's) takes fractions.
+		fmt.Sprintf("[StartTime: %s (seconds since epoch), %s]", secs, time.UnixMilli(startMS).UTC().Format("Mon Jan 02 15:04:05 MST 2006")),
+		fmt.Sprintf("[BaseTime: %s (seconds since epoch)]", secs),
+	} {
+		if err := lw.OutputComment(c); err != nil {
+			return fmt.Errorf("hlog: %w", err)
+		}
+	}
+	if err := lw.OutputLegend(); err != nil {
 		return fmt.Errorf("hlog: %w", err)
 	}
 	return nil

@@ -149,6 +149,19 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 					fmt.Fprintf(stderr, "waiting up to %v for %d agent(s) to join %s\n", opts.Wait, opts.Expect, addr)
 				}
 			}
+			// latency.hlog is written as the run plays (it has more than
+			// report.json keeps), into a partial file renamed at the end;
+			// an --out that cannot be written fails now, not after the run.
+			streamed := map[string]string{}
+			if slices.Contains(formats, "hlog") {
+				f, err := createPartial(out, reportFormats["hlog"].file)
+				if err != nil {
+					return fail(exitcode.CannotRun, err)
+				}
+				defer f.Close()
+				defer os.Remove(f.Name()) // when it was not renamed into place
+				opts.Hlog, streamed["hlog"] = f, f.Name()
+			}
 			plan, err := compileRun(args[0], opts, stderr)
 			if err != nil {
 				return err
@@ -159,7 +172,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
-				paths, err := writeReports(out, rep, formats)
+				paths, err := writeReports(out, rep, formats, streamed)
 				if err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
@@ -411,14 +424,23 @@ func checkFormats(formats []string) error {
 
 // writeReports writes each format into dir and returns the paths written.
 // report.json is always written, first: every other format can be
-// rendered again from it.
-func writeReports(dir string, rep *reporters.Report, formats []string) ([]string, error) {
+// rendered again from it. A format in streamed was written during the run
+// into the partial file it names, which is renamed into place.
+func writeReports(dir string, rep *reporters.Report, formats []string, streamed map[string]string) ([]string, error) {
 	if !slices.Contains(formats, "json") {
 		formats = append([]string{"json"}, formats...)
 	}
 	var paths []string
 	for _, f := range formats {
 		rf := reportFormats[f]
+		if partial, ok := streamed[f]; ok {
+			path := filepath.Join(dir, rf.file)
+			if err := os.Rename(partial, path); err != nil {
+				return paths, fmt.Errorf("write %s: %w", rf.file, err)
+			}
+			paths = append(paths, path)
+			continue
+		}
 		path, err := writeFileAtomic(dir, rf.file, func(w io.Writer) error { return rf.write(w, rep) })
 		if err != nil {
 			return paths, err
@@ -426,6 +448,19 @@ func writeReports(dir string, rep *reporters.Report, formats []string) ([]string
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// createPartial creates dir (if need be) and the partial file of name in
+// it, for a format written while the run plays.
+func createPartial(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report directory: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".partial"))
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	return f, nil
 }
 
 // writeFileAtomic writes name in dir through a temporary file renamed into

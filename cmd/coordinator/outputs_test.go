@@ -331,14 +331,46 @@ func checkHlog(t *testing.T, out string, rep *reporters.Report) {
 	if untaggedTotal != runTotal {
 		t.Errorf("untagged lines hold %d responses; report.json's stages %d", untaggedTotal, runTotal)
 	}
-	if len(tagged) != len(rep.Stages) {
-		t.Errorf("latency.hlog tags %v; want one per stage", func() []string {
-			var k []string
-			for tag := range tagged {
-				k = append(k, tag)
+	// Besides the stage's own tag, the run's hlog has a tag per request
+	// name (2+ per stage here) and the stage's service time, send lag and
+	// on-wire lag: each adds up to report.json's counts, and merged gives
+	// report.json's percentiles.
+	want := map[string]bool{}
+	for _, s := range rep.Stages {
+		want[s.Name] = true
+		sum := func(tag string) (*hdrhistogram.Histogram, uint64) {
+			want[tag] = true
+			h := metrics.DefaultGeometry().New()
+			for _, l := range tagged[tag] {
+				h.Merge(l.h)
 			}
-			return k
-		}())
+			return h, uint64(h.TotalCount())
+		}
+		for _, rq := range s.Requests {
+			if _, n := sum(s.Name + "/" + rq.Name); n != rq.Succeeded+rq.Failed {
+				t.Errorf("stage %s request %s: tagged lines hold %d responses; report.json %d", s.Name, rq.Name, n, rq.Succeeded+rq.Failed)
+			}
+		}
+		pct := func(h *hdrhistogram.Histogram) float64 { return float64(metrics.ValueAtPercentile(h, 99)) / 1e6 }
+		for _, k := range []struct {
+			kind string
+			n    uint64
+			p99  float64
+		}{
+			{reporters.HlogService, s.Succeeded + s.Failed, s.ServiceTimeMS.P99},
+			{reporters.HlogSendLag, s.Issued, s.SendLagMS.P99},
+			{reporters.HlogOnWireLag, s.Succeeded + s.Failed, s.OnWireLagMS.P99},
+		} {
+			h, n := sum(s.Name + ":" + k.kind)
+			if n != k.n || pct(h) != k.p99 {
+				t.Errorf("stage %s %s: tagged lines hold %d values, p99 %v ms; report.json %d, p99 %v ms", s.Name, k.kind, n, pct(h), k.n, k.p99)
+			}
+		}
+	}
+	for tag := range tagged {
+		if !want[tag] {
+			t.Errorf("latency.hlog has lines tagged %q, which names no stage, request or kind", tag)
+		}
 	}
 }
 

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,7 +48,8 @@ the exit code is the verdict's, as for run: 0 pass, 1 fail, 4 invalid.`,
 					return fail(exitcode.CannotRun, err)
 				}
 			} else {
-				paths, err := writeReports(out, rep, formats)
+				formats = keepRunHlog(out, formats, stderr)
+				paths, err := writeReports(out, rep, formats, nil)
 				if err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
@@ -61,6 +65,21 @@ the exit code is the verdict's, as for run: 0 pass, 1 fail, 4 invalid.`,
 	f.StringVar(&out, "out", "", "directory to write the formats into (default: print the summary)")
 	f.StringSliceVar(&formats, "format", defaultFormats, "formats written into --out: json, csv, junit, hlog, html, text")
 	return cmd
+}
+
+// keepRunHlog leaves hlog out of formats when out already holds a
+// latency.hlog: the run's own has lines report.json cannot give again
+// (per request name, service time, send lag, on-wire lag).
+func keepRunHlog(out string, formats []string, stderr io.Writer) []string {
+	name := reportFormats["hlog"].file
+	if !slices.Contains(formats, "hlog") {
+		return formats
+	}
+	if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+		return formats
+	}
+	fmt.Fprintf(stderr, "note: %s kept as the run wrote it (it has more than report.json can render again)\n", filepath.Join(out, name))
+	return slices.DeleteFunc(slices.Clone(formats), func(f string) bool { return f == "hlog" })
 }
 
 // rejudge sets rep's verdict from its data. A report saved by an older

@@ -90,6 +90,11 @@ type Config struct {
 	// after the run: package surge lingers): the run reports into it, and
 	// MetricsListen is not used.
 	Metrics *livemetrics.Exporter
+	// Hlog, if set, receives latency.hlog as the run plays, a stage at a
+	// time when it ends (reporters.HlogWriter): every histogram the
+	// coordinator keeps per interval, tagged, of which report.json has
+	// only the response times. The run does not close it.
+	Hlog io.Writer
 	// Progress, if set, receives the playing stage's progress once per
 	// heartbeat instead of a plain line on Log.
 	Progress func(Progress)

@@ -47,6 +47,8 @@ type run struct {
 	// joiners are agents that joined mid-run and were left idle (named
 	// once).
 	joiners map[string]bool
+	// hlog writes latency.hlog a stage at a time; nil without Config.Hlog.
+	hlog *reporters.HlogWriter
 	// agentWarned are the agents' preflight warnings already in the
 	// report (each once, whatever the number of stages).
 	agentWarned map[string]bool
@@ -81,6 +83,9 @@ func Play(ctx context.Context, cfg Config, plan *stages.Plan) (*reporters.Report
 		r.cfg.Name = "coordinator-" + r.id[:6]
 	}
 	r.report = &reporters.Report{Schema: reporters.Schema, Scenario: sc.Name, RunID: r.id, Started: time.Now().UTC()}
+	if cfg.Hlog != nil {
+		r.hlog = reporters.NewHlogWriter(cfg.Hlog, r.id, sc.Name, r.report.Started)
+	}
 	if r.cfg.Expect <= 0 && len(r.cfg.GossipKey) == 0 {
 		r.cfg.GossipKey = make([]byte, 32)
 		_, _ = rand.Read(r.cfg.GossipKey)
@@ -216,6 +221,11 @@ func (r *run) finish(runErr error) (*reporters.Report, error) {
 	for _, c := range r.conns {
 		r.report.Agents = append(r.report.Agents, c.total)
 	}
+	if r.hlog != nil {
+		if err := r.hlog.Flush(); err != nil {
+			r.warn("latency.hlog: %v", err)
+		}
+	}
 	r.judgeRun()
 	r.report.Judge()
 	if err := r.report.Check(); err != nil && runErr == nil {
@@ -231,6 +241,18 @@ func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// writeHlog writes a finished stage's intervals to latency.hlog, if the
+// run writes one; a failure to write is a warning (report.json is whole
+// either way).
+func (r *run) writeHlog(name string, started time.Time, tl *metrics.Timeline) {
+	if r.hlog == nil {
+		return
+	}
+	if err := r.hlog.Stage(name, started, tl); err != nil {
+		r.warn("latency.hlog: %v", err)
+	}
 }
 
 func (r *run) logf(format string, args ...any) {

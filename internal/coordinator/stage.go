@@ -619,6 +619,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
 	st.Started = sr.t0.UTC()
+	r.writeHlog(st.Name, st.Started, sr.tl)
 	st.Gaps = sr.gaps
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)

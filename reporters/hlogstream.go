@@ -1,0 +1,145 @@
+package reporters
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/surgeload/surge/internal/metrics"
+)
+
+// The tags of latency.hlog's lines besides the stage's own (Tag=STAGE,
+// its response times): Tag=STAGE/REQUEST for one request name's response
+// times (when the stage has more than one), and Tag=STAGE:KIND for the
+// stage's other histograms.
+const (
+	HlogService   = "service_time" // done − on the wire
+	HlogSendLag   = "send_lag"     // dispatched − intended
+	HlogOnWireLag = "on_wire_lag"  // on the wire − intended
+)
+
+// HlogWriter writes latency.hlog while a run plays, a stage at a time
+// from the stage's merged data, so it holds every histogram the
+// coordinator has per interval — response time per request name, service
+// time, send lag and on-wire lag — without report.json having to carry
+// them (report.json has each interval's response times, all requests
+// merged: what WriteHlog writes from it).
+//
+// The header is WriteHlog's. Then, per interval of each stage, at its
+// real instant (the stage's T0 plus the interval's offset), lines in this
+// order, each left out when its histogram is empty:
+//
+//	START,LENGTH,MAX,HISTOGRAM                    response time, all requests (the untagged, whole-run line)
+//	Tag=STAGE,START,LENGTH,MAX,HISTOGRAM          the same histogram, tagged with the stage
+//	Tag=STAGE/REQUEST,...                         one request name's response time (stages with 2+ names)
+//	Tag=STAGE:service_time,...                    service time, all requests
+//	Tag=STAGE:send_lag,...                        send lag
+//	Tag=STAGE:on_wire_lag,...                     on-wire lag
+//
+// Names are made valid tags as in WriteHlog (a comma, space or line break
+// becomes "_"). Nothing is kept between stages; Flush ends the file.
+type HlogWriter struct {
+	bw   *bufio.Writer
+	lw   *hdrhistogram.HistogramLogWriter
+	n    int // interval lines written
+	head func() error
+}
+
+// NewHlogWriter returns a writer whose header (written with the first
+// stage, or by Flush) names run and scenario and has start as StartTime
+// and BaseTime.
+func NewHlogWriter(w io.Writer, runID, scenario string, start time.Time) *HlogWriter {
+	bw := bufio.NewWriter(w)
+	h := &HlogWriter{bw: bw, lw: hdrhistogram.NewHistogramLogWriter(bw)}
+	startMS := start.UnixMilli()
+	h.lw.SetBaseTime(startMS)
+	h.head = func() error { return writeHlogHeader(h.lw, runID, scenario, startMS) }
+	return h
+}
+
+// Lines is how many interval lines were written so far.
+func (h *HlogWriter) Lines() int { return h.n }
+
+// Stage writes the lines of every interval of a stage's merged data tl,
+// whose T0 was started.
+func (h *HlogWriter) Stage(stage string, started time.Time, tl *metrics.Timeline) error {
+	if err := h.header(); err != nil {
+		return err
+	}
+	last, ok := tl.Last()
+	if !ok {
+		return nil
+	}
+	tag := hlogTag(stage)
+	length := tl.Step.Milliseconds()
+	for idx := uint32(0); idx <= last; idx++ {
+		iv, ok := tl.At(idx)
+		if !ok {
+			continue
+		}
+		from := started.Add(time.Duration(idx) * tl.Step).UnixMilli()
+		all := iv.Select(-1)
+		lines := []hlogLine{{"", all.Response}, {tag, all.Response}}
+		if len(iv.Series) > 1 {
+			for i, s := range iv.Series {
+				lines = append(lines, hlogLine{tag + "/" + hlogTag(tl.Names[i]), s.Response})
+			}
+		}
+		lines = append(lines, hlogLine{tag + ":" + HlogService, all.Service},
+			hlogLine{tag + ":" + HlogSendLag, iv.SendLag}, hlogLine{tag + ":" + HlogOnWireLag, iv.OnWireLag})
+		for _, l := range lines {
+			if l.h == nil || l.h.TotalCount() == 0 {
+				continue
+			}
+			if err := h.line(l.tag, l.h, from, from+length); err != nil {
+				return fmt.Errorf("hlog: stage %s interval %d: %w", stage, idx, err)
+			}
+		}
+	}
+	return nil
+}
+
+// hlogLine is one line to write: its tag ("" for none) and histogram.
+type hlogLine struct {
+	tag string
+	h   *hdrhistogram.Histogram
+}
+
+// line writes one interval line of h (restoring its tag and times after:
+// it may be the merged data's own histogram).
+func (h *HlogWriter) line(tag string, hist *hdrhistogram.Histogram, from, to int64) error {
+	oldTag, oldStart, oldEnd := hist.Tag(), hist.StartTimeMs(), hist.EndTimeMs()
+	defer func() { hist.SetTag(oldTag); hist.SetStartTimeMs(oldStart); hist.SetEndTimeMs(oldEnd) }()
+	hist.SetTag(tag)
+	hist.SetStartTimeMs(from)
+	hist.SetEndTimeMs(to)
+	if err := h.lw.OutputIntervalHistogram(hist); err != nil {
+		return err
+	}
+	h.n++
+	return nil
+}
+
+func (h *HlogWriter) header() error {
+	if h.head == nil {
+		return nil
+	}
+	head := h.head
+	h.head = nil
+	return head()
+}
+
+// Flush writes the header if no stage was written and flushes what is
+// buffered.
+func (h *HlogWriter) Flush() error {
+	if err := h.header(); err != nil {
+		return err
+	}
+	if err := h.bw.Flush(); err != nil {
+		return fmt.Errorf("hlog: %w", err)
+	}
+	return nil
+}
