@@ -1,6 +1,8 @@
 package reporters
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -620,12 +622,81 @@ func (r *Report) Check() error {
 	return errors.Join(errs...)
 }
 
-// WriteJSON writes r as indented JSON.
+// WriteJSON writes r as indented JSON, byte for byte what a json.Encoder
+// with SetIndent("", "  ") writes, but streamed: the stages' intervals
+// (nearly all of a long run's report) are encoded one at a time instead
+// of the whole document in one buffer, so writing a day-long report does
+// not need another copy of it in memory.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
+	bw := bufio.NewWriter(w)
+	if err := writeJSON(bw, r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// intervalsHole is where a stage's intervals go in the report encoded
+// without them: a stage's fields are at an indent of 6 (report, stages
+// array, stage), and no string holds a raw line break.
+const intervalsHole = "\n      \"intervals\": null"
+
+func writeJSON(w *bufio.Writer, r *Report) error {
+	shallow := *r
+	if r.Stages != nil {
+		shallow.Stages = make([]Stage, len(r.Stages))
+	}
+	for i := range r.Stages {
+		shallow.Stages[i] = r.Stages[i]
+		shallow.Stages[i].Intervals = nil
+	}
+	doc, err := json.MarshalIndent(&shallow, "", "  ")
+	if err != nil {
+		return err
+	}
+	for i := range r.Stages {
+		at := bytes.Index(doc, []byte(intervalsHole))
+		if at < 0 { // cannot happen: every stage has the field
+			return fmt.Errorf("stage %d: no intervals field in the encoding", i)
+		}
+		at += len(intervalsHole) - len("null")
+		w.Write(doc[:at])
+		doc = doc[at+len("null"):]
+		if err := writeIntervals(w, r.Stages[i].Intervals); err != nil {
+			return fmt.Errorf("stage %s: %w", r.Stages[i].Name, err)
+		}
+	}
+	w.Write(doc)
+	return w.WriteByte('\n')
+}
+
+// writeIntervals writes a stage's intervals as the indented encoder
+// would at their depth.
+func writeIntervals(w *bufio.Writer, ivs []Interval) error {
+	switch {
+	case ivs == nil:
+		_, err := w.WriteString("null")
+		return err
+	case len(ivs) == 0:
+		_, err := w.WriteString("[]")
+		return err
+	}
+	const in = "        " // an interval's indent: stage fields + 2
+	w.WriteString("[\n")
+	for k := range ivs {
+		b, err := json.MarshalIndent(&ivs[k], in, "  ")
+		if err != nil {
+			return err
+		}
+		w.WriteString(in)
+		w.Write(b)
+		if k < len(ivs)-1 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('\n')
+	}
+	_, err := w.WriteString("      ]")
+	return err
 }
