@@ -1,7 +1,7 @@
 package reporters
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -46,13 +46,17 @@ import (
 // ns-valued logs. Use an output value unit ratio of 1e6 with
 // HistogramLogProcessor (-outputValueUnitRatio 1000000) to see ms.
 //
-// Every histogram is decoded before anything is written, so a corrupt
-// one returns an error naming its stage and interval and writes nothing.
+// Every histogram is checked before anything is written, so a corrupt
+// one returns an error naming its stage and interval and writes nothing;
+// then each is decoded again as it is written, so the memory needed does
+// not grow with the number of intervals.
 func WriteHlog(w io.Writer, r *Report, start time.Time) error {
+	// A line refers to its interval's histogram, decoded when written: a
+	// long run's report has tens of thousands, each ~197 KB decoded.
 	type line struct {
-		h          *hdrhistogram.Histogram
-		tag        string
-		start, end int64 // ms since the epoch
+		stage, interval int
+		tag             string
+		start, end      int64 // ms since the epoch
 	}
 	runLen := 0.0
 	for _, s := range r.Stages {
@@ -66,7 +70,7 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	startMS := start.UnixMilli()
 	var lines []line
 	next := float64(startMS) / 1000 // where a stage without Started begins, in s since the epoch
-	for _, s := range r.Stages {
+	for si, s := range r.Stages {
 		length := intervalLen(s.Intervals)
 		if length == 0 {
 			length = runLen
@@ -83,13 +87,14 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 			if iv.Histogram == "" {
 				continue
 			}
-			h, err := decodeHistogram(iv.Histogram)
-			if err != nil {
+			// Decoded now to refuse a damaged report before writing.
+			if _, err := decodeHistogram(iv.Histogram); err != nil {
 				return fmt.Errorf("hlog: stage %s interval %d (t_s %g): histogram: %w", s.Name, i, iv.TS, err)
 			}
 			from := int64(math.Round((at + iv.TS) * 1000))
 			to := from + int64(math.Round(length*1000))
-			lines = append(lines, line{h: h, start: from, end: to}, line{h: h, tag: hlogTag(s.Name), start: from, end: to})
+			lines = append(lines, line{stage: si, interval: i, start: from, end: to},
+				line{stage: si, interval: i, tag: hlogTag(s.Name), start: from, end: to})
 		}
 		if !(end >= 0) || math.IsInf(end, 0) {
 			end = 0
@@ -97,8 +102,8 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 		next = at + end
 	}
 
-	var b bytes.Buffer
-	lw := hdrhistogram.NewHistogramLogWriter(&b)
+	bw := bufio.NewWriter(w)
+	lw := hdrhistogram.NewHistogramLogWriter(bw)
 	lw.SetBaseTime(startMS)
 	if err := writeHlogHeader(lw, r.RunID, r.Scenario, startMS); err != nil {
 		return err
@@ -106,14 +111,18 @@ func WriteHlog(w io.Writer, r *Report, start time.Time) error {
 	// Keep readers' scans simple: in time order, the untagged line first.
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].start < lines[j].start })
 	for _, l := range lines {
-		l.h.SetTag(l.tag)
-		l.h.SetStartTimeMs(l.start)
-		l.h.SetEndTimeMs(l.end)
-		if err := lw.OutputIntervalHistogram(l.h); err != nil {
+		h, err := decodeHistogram(r.Stages[l.stage].Intervals[l.interval].Histogram)
+		if err != nil { // decoded once already
+			return fmt.Errorf("hlog: %w", err)
+		}
+		h.SetTag(l.tag)
+		h.SetStartTimeMs(l.start)
+		h.SetEndTimeMs(l.end)
+		if err := lw.OutputIntervalHistogram(h); err != nil {
 			return fmt.Errorf("hlog: stage %s: %w", l.tag, err)
 		}
 	}
-	if _, err := w.Write(b.Bytes()); err != nil {
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("hlog: %w", err)
 	}
 	return nil
