@@ -241,9 +241,10 @@ func measure(c config, stdout io.Writer) error {
 	return enc.Encode(s)
 }
 
-// rateAt is the request rate of interval i: the mean, or with -diurnal d a
-// day's shape 1 − (d−1)·cos(2π·i/intervals)… scaled so that the trough is
-// 2−d times the mean and the peak d times, mid-run.
+// rateAt is the request rate of interval i: the mean, or with -diurnal d
+// a day's shape mean·(1 − (d−1)·cos(2π·(i+½)/intervals)), which swings
+// between (2−d)·mean at the run's ends and d·mean at mid-run and keeps
+// the mean.
 func rateAt(c config, i int) float64 {
 	if c.diurnal == 0 {
 		return float64(c.rate)
@@ -252,10 +253,11 @@ func rateAt(c config, i int) float64 {
 	return float64(c.rate) * (1 - (c.diurnal-1)*math.Cos(phase))
 }
 
-// latencies draws realistic request timings: a log-normal body (median
-// 12 ms, σ 0.45), 1% slow tail (×4–40) and a few timeouts-ish outliers,
-// a median that grows with the load; send lag mostly tens of µs with an
-// exponential tail.
+// latencies draws realistic request timings: a log-normal body (σ 0.45,
+// median 12 ms at the mean rate, growing with the load: 12·(0.6 + 0.4·load)
+// ms), a 1% slow tail (×4–40) and 0.02% multi-second outliers (×200–500);
+// send lag 20 µs plus an exponential of mean 60 µs, and 0.1% of arrivals
+// late by a further exponential of mean 2 ms.
 type latencies struct{ r *rand.Rand }
 
 func newLatencies(seed uint64) *latencies {
@@ -263,7 +265,7 @@ func newLatencies(seed uint64) *latencies {
 }
 
 func (l *latencies) next(load float64) (resp, svc, lag time.Duration) {
-	median := 12e6 * (0.8 + 0.4*load) // ns
+	median := 12e6 * (0.6 + 0.4*load) // ns
 	v := median * math.Exp(0.45*l.r.NormFloat64())
 	switch u := l.r.Float64(); {
 	case u < 0.0002:
