@@ -177,6 +177,8 @@ D_FILLRSS=$(dj '.fill_rss_mb * 10 | round / 10')
 D_FILLPEAK=$(dj '.fill_peak_rss_mb * 10 | round / 10')
 D_REPPEAK=$(dj '.report_peak_rss_mb * 10 | round / 10')
 D_REPHEAP=$(dj '.report_heap_mb * 10 | round / 10')
+D_BUILDPEAK=$(dj '.build_peak_rss_mb * 10 | round / 10')
+D_WRITEPEAK=$(dj '.write_peak_rss_mb * 10 | round / 10')
 D_REPBUILD=$(dj '.report_build_s')
 D_REPWRITE=$(dj '.report_write_s')
 D_JSON=$(dj '.report_json_bytes / 1048576 * 10 | round / 10')
@@ -230,7 +232,7 @@ EXTRA=$(awk -v a="$A1" -v s="$S1" 'BEGIN { if (s == "-") print "n/a"; else print
 	echo "| requests recorded | $D_REQ (constant 1,000 req/s, latencies log-normal around 12 ms with a 1% slow tail) |"
 	echo "| live heap per packed interval | **$D_BPI B** (heap growth over the day ÷ intervals) |"
 	echo "| after the day, before the report: live heap / RSS / peak RSS | $D_FILLHEAP MB / $D_FILLRSS MB / $D_FILLPEAK MB (filled in $D_FILLS s) |"
-	echo "| building the report (report.Stage, Judge, Check) and writing report.json: peak RSS | **$D_REPPEAK MB** (live heap with the report held: $D_REPHEAP MB; built in $D_REPBUILD s, written in $D_REPWRITE s) |"
+	echo "| building the report (report.Stage, Judge, Check) and writing report.json: peak RSS | **$D_REPPEAK MB**: $D_BUILDPEAK MB while building (in $D_REPBUILD s), $D_WRITEPEAK MB while writing (in $D_REPWRITE s); live heap with the report held: $D_REPHEAP MB |"
 	echo "| report.json | $D_JSON MB |"
 	echo "| peak RSS of the whole process | **$D_PEAK MB**; with the coordinator's baseline (the 1000 req/s run's RSS at ${WARMUP} s, $A1 MB): **$DAY_TOTAL MB** (must be under 500 MB) |"
 	echo "| time | $D_ELAPSED s for daymem's work ($DAY_S s wall, the build excluded) |"

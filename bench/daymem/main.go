@@ -133,13 +133,18 @@ type summary struct {
 	ReportPeakRSSMB     float64 `json:"report_peak_rss_mb"`
 	ReportPeakSampledMB float64 `json:"report_peak_sampled_rss_mb"`
 	HWMReset            bool    `json:"hwm_reset"`
-	ReportHeapMB        float64 `json:"report_heap_mb"`
-	ReportBuildS        float64 `json:"report_build_s"`
-	ReportWriteS        float64 `json:"report_write_s"`
-	ReportJSONBytes     int64   `json:"report_json_bytes"`
-	OtherFilesBytes     int64   `json:"other_files_bytes,omitempty"`
-	PeakRSSMB           float64 `json:"peak_rss_mb"`
-	ElapsedS            float64 `json:"elapsed_s"`
+	// BuildPeakRSSMB and WritePeakRSSMB split ReportPeakRSSMB: VmHWM
+	// over report.Stage, Judge and Check, and over writing the files (with
+	// VmHWM reset between them).
+	BuildPeakRSSMB  float64 `json:"build_peak_rss_mb"`
+	WritePeakRSSMB  float64 `json:"write_peak_rss_mb"`
+	ReportHeapMB    float64 `json:"report_heap_mb"`
+	ReportBuildS    float64 `json:"report_build_s"`
+	ReportWriteS    float64 `json:"report_write_s"`
+	ReportJSONBytes int64   `json:"report_json_bytes"`
+	OtherFilesBytes int64   `json:"other_files_bytes,omitempty"`
+	PeakRSSMB       float64 `json:"peak_rss_mb"`
+	ElapsedS        float64 `json:"elapsed_s"`
 }
 
 func measure(c config, stdout io.Writer) error {
@@ -209,6 +214,10 @@ func measure(c config, stdout io.Writer) error {
 		return fmt.Errorf("report check: %w", err)
 	}
 	buildS := secs(time.Since(t0))
+	buildHWM := procMB("VmHWM")
+	if hwmReset {
+		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	}
 	dir, cleanup, err := outDir(c.out)
 	if err != nil {
 		return err
@@ -229,13 +238,15 @@ func measure(c config, stdout io.Writer) error {
 	runtime.KeepAlive(rep)
 	runtime.KeepAlive(tl)
 	sampled := stop()
-	reportHWM := procMB("VmHWM")
+	writeHWM := procMB("VmHWM")
+	reportHWM := max(buildHWM, writeHWM)
 
 	s := summary{Kind: "summary", Intervals: c.intervals, Rate: c.rate, Names: c.names, Diurnal: c.diurnal, Requests: requests,
 		BytesPerInterval: (fillHeap - baseHeap) * (1 << 20) / float64(c.intervals),
 		BaseHeapMB:       baseHeap, BaseRSSMB: baseRSS,
 		FillHeapMB: fillHeap, FillRSSMB: fillRSS, FillPeakRSSMB: fillHWM, FillS: fillS,
-		ReportPeakRSSMB: reportHWM, ReportPeakSampledMB: sampled, HWMReset: hwmReset, ReportHeapMB: repHeap,
+		ReportPeakRSSMB: reportHWM, ReportPeakSampledMB: sampled, HWMReset: hwmReset,
+		BuildPeakRSSMB: buildHWM, WritePeakRSSMB: writeHWM, ReportHeapMB: repHeap,
 		ReportBuildS: buildS, ReportWriteS: writeS, ReportJSONBytes: jsonBytes, OtherFilesBytes: otherBytes,
 		PeakRSSMB: max(fillHWM, reportHWM, sampled), ElapsedS: secs(time.Since(start))}
 	return enc.Encode(s)
