@@ -102,7 +102,7 @@ reference-check:
 	bash scripts/install-hdrjs.sh
 	$(GO) test -tags reference -run 'Reference' -count=1 -v ./reporters
 
-## soak-coordinator: the coordinator's RSS over 16 request names at 200 req/s, 1 name at 10k req/s and 1 at 1k/s (SOAKC_DURATION s each, 600), and the 24 h extrapolation; writes bench/SOAK-COORDINATOR.md
+## soak-coordinator: the coordinator's RSS over 16 request names at 200 req/s, 1 name at 10k req/s and 1 at 1k/s (SOAKC_DURATION s each, 600), and a 24 h day at 1k req/s measured by bench/daymem (about 5 min); writes its section of bench/SOAK.md
 .PHONY: soak-coordinator
 soak-coordinator:
 	bash bench/soak-coordinator.sh

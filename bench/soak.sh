@@ -5,7 +5,9 @@
 # --expect 1` and one external agent process — at SOAK_RATE req/s for
 # SOAK_DURATION seconds. Every 5 s it samples the agent's VmRSS and CPU ticks
 # from /proc into samples.csv in the work directory; at the end it reads
-# report.json and writes bench/SOAK.md: the run's accounting, send lag, CPU
+# report.json and writes bench/SOAK.md (keeping the section between
+# <!-- soak-coordinator:begin --> and <!-- soak-coordinator:end --> that
+# bench/soak-coordinator.sh writes): the run's accounting, send lag, CPU
 # per request, RSS at 60 s, at the end and at its peak, the least-squares RSS
 # slope over the samples after the warm-up, and a verdict:
 #   PASS  peak RSS < 100 MB and the slope's growth over the post-warm-up
@@ -214,6 +216,15 @@ fi
 } >"$WORK/SOAK.md"
 
 cat "$WORK/SOAK.md"
+# Keep the section bench/soak-coordinator.sh wrote into the file, markers
+# included: this script owns the rest of it.
+if [ -f "$OUT" ] && grep -qxF '<!-- soak-coordinator:begin -->' "$OUT"; then
+	{
+		echo
+		awk '$0 == "<!-- soak-coordinator:begin -->" { on = 1 } on { print } $0 == "<!-- soak-coordinator:end -->" { on = 0 }' "$OUT"
+	} >>"$WORK/SOAK.md"
+	log "kept the soak-coordinator section of ${OUT#"$ROOT"/}"
+fi
 mkdir -p "$(dirname "$OUT")"
 cp "$WORK/SOAK.md" "$OUT"
 log "written to ${OUT#"$ROOT"/}; samples in $CSV$([ "$KEEP" = 1 ] || echo " (removed at exit; SOAK_KEEP=1 keeps them)")"
