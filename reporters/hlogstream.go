@@ -21,9 +21,9 @@ const (
 	HlogOnWireLag = "on_wire_lag"  // on the wire − intended
 )
 
-// HlogWriter writes latency.hlog while a run plays, a stage at a time
-// from the stage's merged data, so it holds every histogram the
-// coordinator has per interval — response time per request name, service
+// HlogWriter writes latency.hlog while a run plays, an interval at a time
+// as the coordinator packs it (metrics.Timeline.Emit), so it holds every
+// histogram the coordinator has per interval — response time per request name, service
 // time, send lag and on-wire lag — without report.json having to carry
 // them (report.json has each interval's response times, all requests
 // merged: what WriteHlog writes from it).
@@ -40,7 +40,10 @@ const (
 //	Tag=STAGE:on_wire_lag,...                     on-wire lag
 //
 // Names are made valid tags as in WriteHlog (a comma, space or line break
-// becomes "_"). Nothing is kept between stages; Flush ends the file.
+// becomes "_"). Lines come in time order, except the rare late part of an
+// interval (a snapshot that came after the interval was written), which
+// follows at its own interval's instant. Nothing is kept; Flush ends the
+// file.
 type HlogWriter struct {
 	bw   *bufio.Writer
 	lw   *hdrhistogram.HistogramLogWriter
@@ -49,7 +52,7 @@ type HlogWriter struct {
 }
 
 // NewHlogWriter returns a writer whose header (written with the first
-// stage, or by Flush) names run and scenario and has start as StartTime
+// interval, or by Flush) names run and scenario and has start as StartTime
 // and BaseTime.
 func NewHlogWriter(w io.Writer, runID, scenario string, start time.Time) *HlogWriter {
 	bw := bufio.NewWriter(w)
@@ -63,40 +66,34 @@ func NewHlogWriter(w io.Writer, runID, scenario string, start time.Time) *HlogWr
 // Lines is how many interval lines were written so far.
 func (h *HlogWriter) Lines() int { return h.n }
 
-// Stage writes the lines of every interval of a stage's merged data tl,
-// whose T0 was started.
-func (h *HlogWriter) Stage(stage string, started time.Time, tl *metrics.Timeline) error {
+// Interval writes the lines of one interval of a stage whose T0 was
+// started: iv is its merged data (Index its position, of length step),
+// names the request names by series. Called for a late part of an
+// interval already written (see metrics.Timeline.Emit), it writes that
+// part's lines, at the interval's instant again: a reader that sums lines
+// gets every value once.
+func (h *HlogWriter) Interval(stage string, started time.Time, step time.Duration, names []string, iv *metrics.Interval) error {
 	if err := h.header(); err != nil {
 		return err
 	}
-	last, ok := tl.Last()
-	if !ok {
-		return nil
-	}
 	tag := hlogTag(stage)
-	length := tl.Step.Milliseconds()
-	for idx := uint32(0); idx <= last; idx++ {
-		iv, ok := tl.At(idx)
-		if !ok {
+	from := started.Add(time.Duration(iv.Index) * step).UnixMilli()
+	to := from + step.Milliseconds()
+	all := iv.Select(-1)
+	lines := []hlogLine{{"", all.Response}, {tag, all.Response}}
+	if len(iv.Series) > 1 {
+		for i, s := range iv.Series {
+			lines = append(lines, hlogLine{tag + "/" + hlogTag(names[i]), s.Response})
+		}
+	}
+	lines = append(lines, hlogLine{tag + ":" + HlogService, all.Service},
+		hlogLine{tag + ":" + HlogSendLag, iv.SendLag}, hlogLine{tag + ":" + HlogOnWireLag, iv.OnWireLag})
+	for _, l := range lines {
+		if l.h == nil || l.h.TotalCount() == 0 {
 			continue
 		}
-		from := started.Add(time.Duration(idx) * tl.Step).UnixMilli()
-		all := iv.Select(-1)
-		lines := []hlogLine{{"", all.Response}, {tag, all.Response}}
-		if len(iv.Series) > 1 {
-			for i, s := range iv.Series {
-				lines = append(lines, hlogLine{tag + "/" + hlogTag(tl.Names[i]), s.Response})
-			}
-		}
-		lines = append(lines, hlogLine{tag + ":" + HlogService, all.Service},
-			hlogLine{tag + ":" + HlogSendLag, iv.SendLag}, hlogLine{tag + ":" + HlogOnWireLag, iv.OnWireLag})
-		for _, l := range lines {
-			if l.h == nil || l.h.TotalCount() == 0 {
-				continue
-			}
-			if err := h.line(l.tag, l.h, from, from+length); err != nil {
-				return fmt.Errorf("hlog: stage %s interval %d: %w", stage, idx, err)
-			}
+		if err := h.line(l.tag, l.h, from, to); err != nil {
+			return fmt.Errorf("hlog: stage %s interval %d: %w", stage, iv.Index, err)
 		}
 	}
 	return nil

@@ -243,15 +243,21 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// writeHlog writes a finished stage's intervals to latency.hlog, if the
-// run writes one; a failure to write is a warning (report.json is whole
-// either way).
-func (r *run) writeHlog(name string, started time.Time, tl *metrics.Timeline) {
+// hlogEmit returns what writes a stage's intervals to latency.hlog as its
+// timeline packs them (metrics.Timeline.Emit), or nil when the run writes
+// none; a failure to write is warned about once per stage (report.json
+// is whole either way).
+func (r *run) hlogEmit(sr *stageRun) func(*metrics.Interval, bool) error {
 	if r.hlog == nil {
-		return
+		return nil
 	}
-	if err := r.hlog.Stage(name, started, tl); err != nil {
-		r.warn("latency.hlog: %v", err)
+	warned := false
+	return func(iv *metrics.Interval, _ bool) error {
+		if err := r.hlog.Interval(sr.name, sr.t0, sr.tl.Step, sr.tl.Names, iv); err != nil && !warned {
+			warned = true
+			r.warn("latency.hlog: %v", err)
+		}
+		return nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -176,6 +177,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 	}
 
 	sr.t0 = time.Now().Add(r.cfg.Lead)
+	sr.tl.Emit = r.hlogEmit(sr)
 	for _, cn := range live {
 		if err := r.start(cn, sr, cn.stage.jobs[0]); err != nil {
 			cn.markLost(err)
@@ -614,12 +616,15 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		cn.stage = nil
 	}
 	r.metrics.AddLost(sr.stage, lost)
+	// Every snapshot is in: pack (and emit) what is left.
+	if err := sr.tl.Pack(math.MaxUint32); err != nil {
+		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
+	}
 	st, err := report.Stage(sr.tl, sr.played(lost, inFlight))
 	if err != nil {
 		return nil, fmt.Errorf("%w: stage %s: %w", ErrRunFailed, sr.name, err)
 	}
 	st.Started = sr.t0.UTC()
-	r.writeHlog(st.Name, st.Started, sr.tl)
 	st.Gaps = sr.gaps
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)

@@ -3,6 +3,7 @@ package metrics
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -24,7 +25,10 @@ const MaxIntervalIndex = 1 << 20
 // interval: intervals no snapshot can reach any more are packed (Pack),
 // their histograms kept encoded (V2 compressed, tens of bytes to a few
 // KB each instead of about 197 KB), and decoded again only when read (At,
-// Range). An interval is unpacked if a late snapshot still arrives for it.
+// Range). A packed interval keeps its counters, response times (per
+// request, and all merged: ResponseEncoding), send lag and on-wire lag;
+// its service times and times to first byte go only to Emit (and Total).
+// An interval is unpacked if a late snapshot still arrives for it.
 type Timeline struct {
 	// Geometry is the histograms' geometry, the same on every agent.
 	Geometry Geometry
@@ -36,18 +40,30 @@ type Timeline struct {
 	// Total is every snapshot merged.
 	Total *Interval
 
+	// Emit, if set, receives each interval with all of its data (service
+	// times and times to first byte included) once, in index order, as
+	// it is packed, with late false; and any snapshot that arrives for an
+	// interval already emitted, on its own, with late true, before it is
+	// merged. It must not keep or change iv. Its error is returned by
+	// Pack or Add, after the packing or merging is done.
+	Emit func(iv *Interval, late bool) error
+
 	live   map[uint32]*Interval // merged snapshots by interval index, not packed
 	packed map[uint32]*packedInterval
+	// emitted is the bound below which every interval was emitted: the
+	// highest Pack bound so far.
+	emitted uint32
 }
 
 // packedInterval is an interval with its histograms encoded (V2
-// compressed, without the base64 of the wire); nil encodings are empty
-// histograms. Times to first byte are not kept per interval once packed:
-// no per-interval reader needs them, and Total keeps every value.
+// compressed); empty encodings are empty histograms. Response times are
+// kept in base64, the report's form, so the report can share them (all
+// is resp[0] for one request); the lags without it. Service times and
+// times to first byte are not kept (see Timeline).
 type packedInterval struct {
 	counters []Counters
-	resp     [][]byte
-	svc      [][]byte
+	resp     []string
+	all      string
 	sendLag  []byte
 	onWire   []byte
 	inFlight uint64
@@ -59,7 +75,10 @@ type packedInterval struct {
 func (p *packedInterval) size() int {
 	n := int(unsafe.Sizeof(*p)) + len(p.counters)*int(unsafe.Sizeof(Counters{})) + len(p.sendLag) + len(p.onWire)
 	for i := range p.resp {
-		n += len(p.resp[i]) + len(p.svc[i]) + 2*int(unsafe.Sizeof(p.resp[i]))
+		n += len(p.resp[i]) + int(unsafe.Sizeof(p.resp[i]))
+	}
+	if len(p.resp) > 1 {
+		n += len(p.all)
 	}
 	return n
 }
@@ -77,6 +96,10 @@ func (t *Timeline) Add(iv *Interval) error {
 	if iv.Index > MaxIntervalIndex {
 		return fmt.Errorf("interval index %d out of range", iv.Index)
 	}
+	var emitErr error
+	if t.Emit != nil && iv.Index < t.emitted {
+		emitErr = t.Emit(iv, true)
+	}
 	dst, err := t.unpack(iv.Index)
 	if err != nil {
 		return err
@@ -89,7 +112,10 @@ func (t *Timeline) Add(iv *Interval) error {
 	if err := dst.Merge(iv); err != nil {
 		return err
 	}
-	return t.Total.Merge(iv)
+	if err := t.Total.Merge(iv); err != nil {
+		return err
+	}
+	return emitErr
 }
 
 // Len is the number of intervals with data.
@@ -172,35 +198,75 @@ func (t *Timeline) Absorb(o *Timeline, base uint32) error {
 }
 
 // Pack encodes the intervals before index before, which no snapshot is
-// expected to reach any more.
+// expected to reach any more, emitting (Emit) those not emitted yet, in
+// index order.
 func (t *Timeline) Pack(before uint32) error {
-	for idx, iv := range t.live {
-		if idx >= before {
-			continue
+	var idxs []uint32
+	for idx := range t.live {
+		if idx < before {
+			idxs = append(idxs, idx)
 		}
-		n := len(iv.Series)
-		p := &packedInterval{counters: make([]Counters, n), resp: make([][]byte, n), svc: make([][]byte, n),
-			inFlight: iv.InFlight, cpu: iv.CPU}
-		var err error
-		for i, s := range iv.Series {
-			p.counters[i] = s.Counters
-			if p.resp[i], err = encodeNonEmpty(s.Response); err != nil {
-				return fmt.Errorf("pack interval %d: %w", idx, err)
-			}
-			if p.svc[i], err = encodeNonEmpty(s.Service); err != nil {
-				return fmt.Errorf("pack interval %d: %w", idx, err)
+	}
+	slices.Sort(idxs)
+	var emitErr error
+	for _, idx := range idxs {
+		iv := t.live[idx]
+		if t.Emit != nil && idx >= t.emitted {
+			if err := t.Emit(iv, false); err != nil && emitErr == nil {
+				emitErr = err
 			}
 		}
-		if p.sendLag, err = encodeNonEmpty(iv.SendLag); err != nil {
-			return fmt.Errorf("pack interval %d: %w", idx, err)
-		}
-		if p.onWire, err = encodeNonEmpty(iv.OnWireLag); err != nil {
+		p, err := t.pack(iv)
+		if err != nil {
 			return fmt.Errorf("pack interval %d: %w", idx, err)
 		}
 		t.packed[idx] = p
 		delete(t.live, idx)
 	}
-	return nil
+	t.emitted = max(t.emitted, before)
+	return emitErr
+}
+
+func (t *Timeline) pack(iv *Interval) (*packedInterval, error) {
+	n := len(iv.Series)
+	p := &packedInterval{counters: make([]Counters, n), resp: make([]string, n), inFlight: iv.InFlight, cpu: iv.CPU}
+	var err error
+	for i, s := range iv.Series {
+		p.counters[i] = s.Counters
+		if p.resp[i], err = encodeBase64(s.Response); err != nil {
+			return nil, err
+		}
+	}
+	switch n {
+	case 0:
+	case 1:
+		p.all = p.resp[0]
+	default:
+		if p.all, err = encodeBase64(iv.Select(-1).Response); err != nil {
+			return nil, err
+		}
+	}
+	if p.sendLag, err = encodeNonEmpty(iv.SendLag); err != nil {
+		return nil, err
+	}
+	if p.onWire, err = encodeNonEmpty(iv.OnWireLag); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ResponseEncoding returns interval idx's response times, every request
+// merged, HdrHistogram V2 compressed and base64 (as EncodeHistogram), or
+// "" when it has none. A packed interval's is the one it keeps.
+func (t *Timeline) ResponseEncoding(idx uint32) (string, error) {
+	if p, ok := t.packed[idx]; ok {
+		return p.all, nil
+	}
+	iv, ok := t.live[idx]
+	if !ok {
+		return "", nil
+	}
+	return encodeBase64(iv.Select(-1).Response)
 }
 
 // unpack returns interval idx as a live interval, decoding it if it was
@@ -239,13 +305,12 @@ func (t *Timeline) decode(idx uint32, p *packedInterval) (*Interval, error) {
 	var err error
 	for i := range p.counters {
 		iv.Series[i].Counters = p.counters[i]
-		if iv.Series[i].Response, err = t.decodeOrNew(p.resp[i]); err != nil {
+		if p.resp[i] == "" {
+			iv.Series[i].Response = t.Geometry.New()
+		} else if iv.Series[i].Response, err = DecodeHistogram([]byte(p.resp[i]), t.Geometry); err != nil {
 			return nil, err
 		}
-		if iv.Series[i].Service, err = t.decodeOrNew(p.svc[i]); err != nil {
-			return nil, err
-		}
-		iv.Series[i].TTFB = t.Geometry.New()
+		iv.Series[i].Service, iv.Series[i].TTFB = t.Geometry.New(), t.Geometry.New()
 	}
 	if iv.SendLag, err = t.decodeOrNew(p.sendLag); err != nil {
 		return nil, err
@@ -263,6 +328,16 @@ func (t *Timeline) decodeOrNew(b []byte) (*hdrhistogram.Histogram, error) {
 		return t.Geometry.New(), nil
 	}
 	return DecodeHistogram([]byte(base64.StdEncoding.EncodeToString(b)), t.Geometry)
+}
+
+// encodeBase64 encodes h (EncodeHistogram), or returns "" for an empty
+// histogram.
+func encodeBase64(h *hdrhistogram.Histogram) (string, error) {
+	if h.TotalCount() == 0 {
+		return "", nil
+	}
+	b, err := EncodeHistogram(h)
+	return string(b), err
 }
 
 // encodeNonEmpty encodes h without base64, or returns nil for an empty

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -122,10 +124,23 @@ func TestTimelinePack(t *testing.T) {
 	for idx, want := range before {
 		got := mustAt(t, tl, idx)
 		if got.Index != idx || got.Totals() != want.Totals() || got.InFlight != want.InFlight || got.CPU != want.CPU ||
-			!got.Series[0].Response.Equals(want.Series[0].Response) || !got.Series[0].Service.Equals(want.Series[0].Service) ||
-			got.Series[0].Service.TotalCount() != 1 || !got.SendLag.Equals(want.SendLag) || !got.OnWireLag.Equals(want.OnWireLag) ||
+			!got.Series[0].Response.Equals(want.Series[0].Response) || !got.SendLag.Equals(want.SendLag) || !got.OnWireLag.Equals(want.OnWireLag) ||
 			got.OnWireLag.TotalCount() != 1 || got.Series[1].Response.TotalCount() != 0 {
 			t.Errorf("interval %d read back differs after packing", idx)
+		}
+		// Service times go to Emit and Total only once packed.
+		if packed := idx < 4; packed != (got.Series[0].Service.TotalCount() == 0) {
+			t.Errorf("interval %d (packed %v) has %d service times", idx, packed, got.Series[0].Service.TotalCount())
+		}
+		// The response encoding is the merged response times of every
+		// request, packed or not.
+		enc, err := tl.ResponseEncoding(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := DecodeHistogram([]byte(enc), tl.Geometry)
+		if err != nil || !h.Equals(want.Select(-1).Response) {
+			t.Errorf("interval %d: ResponseEncoding differs from the merged response times (%v)", idx, err)
 		}
 	}
 	if r := tl.Range(0, 6); r.Totals() != whole.Totals() || !r.Series[0].Response.Equals(whole.Series[0].Response) {
@@ -193,4 +208,55 @@ func BenchmarkTimelinePack(b *testing.B) {
 		size += p.size()
 	}
 	b.ReportMetric(float64(size)/float64(len(tl.packed)), "B/interval")
+}
+
+// TestTimelineEmit: Emit sees each interval once, in index order, with
+// all its data (service times too) as it is packed; a snapshot of an
+// interval already emitted is passed on its own as late, and merged; the
+// interval is not emitted again when it is packed once more.
+func TestTimelineEmit(t *testing.T) {
+	tl := NewTimeline(DefaultGeometry(), []string{"a", "b"}, time.Second)
+	type emitted struct {
+		idx      uint32
+		late     bool
+		intended uint64
+		service  int64
+	}
+	var got []emitted
+	tl.Emit = func(iv *Interval, late bool) error {
+		got = append(got, emitted{iv.Index, late, iv.Totals().Intended, iv.Select(-1).Service.TotalCount()})
+		return nil
+	}
+	for _, idx := range []uint32{5, 0, 3, 1} { // out of order; 2 and 4 have no data
+		iv := snapshot(t, idx, 10, time.Millisecond)
+		_ = iv.Series[0].Service.RecordValue(int64(time.Millisecond))
+		if err := tl.Add(iv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tl.Pack(4); err != nil {
+		t.Fatal(err)
+	}
+	late := snapshot(t, 1, 7, time.Millisecond)
+	if err := tl.Add(late); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Pack(6); err != nil {
+		t.Fatal(err)
+	}
+	want := []emitted{{0, false, 10, 1}, {1, false, 10, 1}, {3, false, 10, 1}, {1, true, 7, 0}, {5, false, 10, 1}}
+	if !slices.Equal(got, want) {
+		t.Errorf("emitted %+v; want %+v", got, want)
+	}
+	if n := mustAt(t, tl, 1).Totals().Intended; n != 17 {
+		t.Errorf("interval 1 after the late snapshot: intended %d; want 17", n)
+	}
+	// An Emit error is returned once the packing is done.
+	tl.Emit = func(*Interval, bool) error { return errors.New("disk full") }
+	if err := tl.Add(snapshot(t, 9, 1, time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Pack(10); err == nil || tl.Len() != 5 || len(tl.live) != 0 {
+		t.Errorf("Pack with a failing Emit: %v, %d intervals, %d live; want the error, 5 packed", err, tl.Len(), len(tl.live))
+	}
 }

@@ -110,6 +110,12 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 			if err := fillInterval(&iv, tl, m); err != nil {
 				return nil, err
 			}
+			// The timeline's own encoding: a packed interval's is shared
+			// with the report, not copied.
+			var err error
+			if iv.Histogram, err = tl.ResponseEncoding(idx); err != nil {
+				return nil, err
+			}
 			iv.CPUS = (m.CPU / share).Seconds()
 		}
 		// Intended is every arrival due in the interval, as the stage's:
@@ -120,8 +126,8 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 	return out, nil
 }
 
-// fillInterval fills one interval's counts, percentiles and histogram
-// from its merged data m.
+// fillInterval fills one interval's counts and percentiles from its
+// merged data m.
 func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Interval) error {
 	tt := m.Totals()
 	h := tl.Geometry.New()
@@ -146,13 +152,6 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 	}
 	if tt.Failed > 0 {
 		iv.Errors = Errors(tt)
-	}
-	if h.TotalCount() > 0 {
-		enc, err := metrics.EncodeHistogram(h)
-		if err != nil {
-			return err
-		}
-		iv.Histogram = string(enc)
 	}
 	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(metrics.ValueAtPercentile(m.SendLag, 99))
 	iv.OnWireLagP99MS = ms(metrics.ValueAtPercentile(m.OnWireLag, 99))
