@@ -6,10 +6,11 @@
 // of a stage, with the same code: every interval is a merged snapshot
 // (metrics.NewInterval, default geometry) whose latencies are drawn from
 // a log-normal body with a slow tail, recorded into each request name's
-// Response and Service histograms and the interval's SendLag, with
-// counters that balance (intended = issued = succeeded); it is added to a
-// metrics.Timeline, and intervals are packed packLag (3) behind the
-// newest, as internal/coordinator does. Every -every intervals it runs a
+// Response, Service and TTFB histograms and the interval's SendLag and
+// OnWireLag, with counters that balance (intended = issued = succeeded);
+// it is added to a metrics.Timeline, and intervals are packed packLag (3)
+// behind the newest, as internal/coordinator does, each written to
+// latency.hlog as it is packed (Timeline.Emit), as the coordinator does. Every -every intervals it runs a
 // GC and samples the live heap and VmRSS. At the end it builds the stage
 // report with report.Stage, judges and checks it as the coordinator does,
 // and writes report.json (and, with -formats, the other default outputs)
@@ -77,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.every, "every", 3600, "sample the heap and RSS every this many intervals")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
 	fs.StringVar(&c.out, "out", "", "directory for report.json (default: a temporary directory, removed at the end)")
-	fs.StringVar(&c.formats, "formats", "json", "outputs to write: json, or a comma list of json,csv,junit,hlog,html as the coordinator's --format")
+	fs.StringVar(&c.formats, "formats", "json", "outputs to write at the end: json, or a comma list of json,csv,junit,html as the coordinator's --format (latency.hlog is always written, as the run plays)")
 	fs.StringVar(&c.profile, "memprofile", "", "write a heap profile here once the report is written, the report still held (go tool pprof -top)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -157,6 +158,21 @@ func measure(c config, stdout io.Writer) error {
 	}
 	tl := metrics.NewTimeline(g, names, c.step)
 	src := metrics.NewInterval(g, c.names) // refilled for every interval: Add copies it
+	// latency.hlog is written as the coordinator does: each interval as
+	// the timeline packs it (Emit), with its service times and lags.
+	dir, cleanup, err := outDir(c.out)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	started := time.Unix(1_800_000_000, 0).UTC()
+	hf, err := os.Create(filepath.Join(dir, "latency.hlog"))
+	if err != nil {
+		return err
+	}
+	defer hf.Close()
+	hlog := reporters.NewHlogWriter(hf, "daymem", "daymem", started)
+	tl.Emit = func(iv *metrics.Interval, _ bool) error { return hlog.Interval("day", started, c.step, names, iv) }
 	gen := newLatencies(c.seed)
 
 	baseHeap, baseRSS := heapMB(), procMB("VmRSS")
@@ -189,6 +205,9 @@ func measure(c config, stdout io.Writer) error {
 	if err := tl.Pack(math.MaxUint32); err != nil {
 		return err
 	}
+	if err := hlog.Flush(); err != nil {
+		return err
+	}
 	fillHeap, fillRSS, fillHWM := heapMB(), procMB("VmRSS"), procMB("VmHWM")
 	fillS := secs(time.Since(start))
 	if err := enc.Encode(sample{Kind: "sample", Intervals: c.intervals, HeapMB: fillHeap, RSSMB: fillRSS, ElapsedS: fillS}); err != nil {
@@ -205,7 +224,7 @@ func measure(c config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	st.Started = time.Unix(1_800_000_000, 0).UTC()
+	st.Started = started
 	rep := &reporters.Report{Schema: reporters.Schema, Scenario: "daymem", RunID: "daymem", Started: st.Started,
 		Stages: []reporters.Stage{st},
 		Agents: []reporters.Agent{{Name: "agent-1", Intended: requests, Issued: requests, Succeeded: requests}}}
@@ -218,11 +237,6 @@ func measure(c config, stdout io.Writer) error {
 	if hwmReset {
 		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	}
-	dir, cleanup, err := outDir(c.out)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	t1 := time.Now()
 	jsonBytes, otherBytes, err := writeReports(dir, rep, c.formats)
 	if err != nil {
@@ -298,6 +312,7 @@ func fill(src *metrics.Interval, idx uint32, n int, gen *latencies, load float64
 		src.Series[k].Reset()
 	}
 	src.SendLag.Reset()
+	src.OnWireLag.Reset()
 	src.Index, src.InFlight, src.CPU = idx, 0, 0
 	for j := 0; j < n; j++ {
 		s := &src.Series[j%len(src.Series)]
@@ -308,7 +323,9 @@ func fill(src *metrics.Interval, idx uint32, n int, gen *latencies, load float64
 		s.BytesIn += 2
 		_ = s.Response.RecordValue(int64(resp))
 		_ = s.Service.RecordValue(int64(svc))
+		_ = s.TTFB.RecordValue(int64(svc) * 9 / 10)
 		_ = src.SendLag.RecordValue(int64(lag))
+		_ = src.OnWireLag.RecordValue(int64(lag) + 30_000) // a pooled connection in hand 30 µs later
 	}
 	src.CPU = time.Duration(n) * 20 * time.Microsecond
 }
@@ -321,7 +338,6 @@ func writeReports(dir string, rep *reporters.Report, formats string) (jsonBytes,
 		"json":  {"report.json", reporters.WriteJSON},
 		"csv":   {"timeseries.csv", reporters.WriteCSV},
 		"junit": {"junit.xml", reporters.WriteJUnit},
-		"hlog":  {"latency.hlog", func(w io.Writer, r *reporters.Report) error { return reporters.WriteHlog(w, r, r.Started) }},
 		"html":  {"report.html", reporters.WriteHTML},
 	}
 	list := strings.Split(formats, ",")

@@ -321,10 +321,14 @@ func (iv *Interval) reset() {
 }
 
 // Select returns the series a selector picks out of iv: request i, or
-// every request merged when i < 0.
+// every request merged when i < 0 (the one request itself when iv has
+// only one: callers only read it).
 func (iv *Interval) Select(i int) Series {
 	if i >= 0 {
 		return iv.Series[i]
+	}
+	if len(iv.Series) == 1 {
+		return iv.Series[0]
 	}
 	out := NewSeries(DefaultGeometry())
 	for _, s := range iv.Series {
