@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -63,7 +64,9 @@ type config struct {
 	seed      uint64
 	out       string
 	formats   string
-	profile   string
+	// memLimitMiB is the soft memory limit, as the coordinator sets it.
+	memLimitMiB int64
+	profile     string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -79,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
 	fs.StringVar(&c.out, "out", "", "directory for report.json (default: a temporary directory, removed at the end)")
 	fs.StringVar(&c.formats, "formats", "json", "outputs to write at the end: json, or a comma list of json,csv,junit,html as the coordinator's --format (latency.hlog is always written, as the run plays)")
+	fs.Int64Var(&c.memLimitMiB, "memory-limit-mib", 448, "soft memory limit in MiB, as the coordinator's run --memory-limit default (448MiB); 0 for none; GOMEMLIMIT wins when set")
 	fs.StringVar(&c.profile, "memprofile", "", "write a heap profile here once the report is written, the report still held (go tool pprof -top)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -87,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.diurnal < 0 || c.diurnal > 2 {
 		fmt.Fprintln(stderr, "daymem: -intervals must be in [1, 2^20], -rate, -names, -every and -step positive, -diurnal in [0, 2]")
 		return 2
+	}
+	if c.memLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(c.memLimitMiB << 20)
 	}
 	if err := measure(c, stdout); err != nil {
 		fmt.Fprintf(stderr, "daymem: %v\n", err)

@@ -99,7 +99,9 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		sf             = &searchFlagValues{}
 		formats        []string
 		maxClockOffset = opts.MaxClockOffset
+		memLimit       byteSize
 	)
+	_ = memLimit.Set(defaultMemoryLimit)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario (embedded agents by default) and write report.json",
@@ -137,6 +139,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 			if err := checkFormats(formats); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
+			applyMemoryLimit(int64(memLimit))
 			if !quiet {
 				view := newLiveView(stderr)
 				opts.Log, opts.Progress = view, view.show
@@ -208,6 +211,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.Var(&memLimit, "memory-limit", "soft limit on this process's memory (Go's GOMEMLIMIT, which wins when set): the collector runs and returns memory to stay under it; 0 for none. Raise it for runs of many request names over many hours (about 2 KB per interval per name is kept)")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also show the gossip library's own log lines (prefixed gossip:)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
 	f.DurationVar(&opts.MetricsLinger, "metrics-linger", surge.DefaultMetricsLinger, "keep --metrics-listen's /metrics up this long after the run, so the last scrape sees the end (negative: not at all)")
