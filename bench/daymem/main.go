@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
 	fs.StringVar(&c.out, "out", "", "directory for report.json (default: a temporary directory, removed at the end)")
 	fs.StringVar(&c.formats, "formats", "json", "outputs to write at the end: json, or a comma list of json,csv,junit,html as the coordinator's --format (latency.hlog is always written, as the run plays)")
-	fs.Int64Var(&c.memLimitMiB, "memory-limit-mib", 448, "soft memory limit in MiB, as the coordinator's run --memory-limit default (448MiB); 0 for none; GOMEMLIMIT wins when set")
+	fs.Int64Var(&c.memLimitMiB, "memory-limit-mib", 400, "soft memory limit in MiB, as the coordinator's run --memory-limit default (400MiB); 0 for none; GOMEMLIMIT wins when set")
 	fs.StringVar(&c.profile, "memprofile", "", "write a heap profile here once the report is written, the report still held (go tool pprof -top)")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -18,7 +18,7 @@ import (
 // settles at 2.5–3× its live data. The soft limit makes the collector
 // run and return memory before that (bench/SOAK.md measures a 24 h day
 // at 1k req/s under it).
-const defaultMemoryLimit = "448MiB"
+const defaultMemoryLimit = "400MiB"
 
 // byteSize is a flag value of bytes with an optional binary (KiB, MiB,
 // GiB, TiB) or decimal (KB, MB, GB, TB) unit, as GOMEMLIMIT writes them;
@@ -57,7 +57,7 @@ var byteUnits = []struct {
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
 }
 
-// parseByteSize reads "448MiB", "2GB", "1048576" or "0".
+// parseByteSize reads "400MiB", "2GB", "1048576" or "0".
 func parseByteSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
@@ -69,7 +69,7 @@ func parseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q is not a size in bytes (like 448MiB, 2GiB or 0)", s)
+		return 0, fmt.Errorf("%q is not a size in bytes (like 400MiB, 2GiB or 0)", s)
 	}
 	return n * mult, nil
 }
