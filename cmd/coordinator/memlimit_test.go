@@ -8,7 +8,7 @@ func TestParseByteSize(t *testing.T) {
 		want int64
 		ok   bool
 	}{
-		{"400MiB", 448 << 20, true}, {"2GiB", 2 << 30, true}, {"500MB", 500e6, true}, {"1048576", 1 << 20, true},
+		{"400MiB", 400 << 20, true}, {"2GiB", 2 << 30, true}, {"500MB", 500e6, true}, {"1048576", 1 << 20, true},
 		{"0", 0, true}, {" 3 KiB ", 3 << 10, true}, {"12B", 12, true},
 		{"", 0, false}, {"-1MiB", 0, false}, {"lots", 0, false}, {"1.5GiB", 0, false}, {"9999999999TiB", 0, false},
 	} {
