@@ -98,7 +98,7 @@ coordinator certificate of that CA may drive this agent) and
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Join, "join", nil, "gossip address(es) of the coordinator (host:port), required")
-	f.StringVar(&cfg.Name, "name", "", "unique agent name (default: hostname plus a random suffix)")
+	f.StringVar(&cfg.Name, "name", "", "unique agent name (default: agent-HOST-PID- and 64 random bits, unique by construction)")
 	f.StringVar(&cfg.GossipListen, "gossip-listen", cfg.GossipListen, "gossip ip:port (port 0 picks a free one)")
 	f.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC ip:port the coordinator dials (port 0 picks a free one)")
 	f.DurationVar(&cfg.Lease, "lease", cfg.Lease, "stop firing after this long without a message from the coordinator")

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +26,23 @@ import (
 // Version is the software version advertised in gossip metadata.
 const Version = "0.1.0"
 
+// DefaultName is an agent name unique by construction: agent-HOST-PID-
+// and 64 random bits, so many agents on one host (or on hosts of one
+// name) never collide in gossip, which refuses a second member of a name.
+func DefaultName() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "host"
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("agent-%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
 // Config configures an Agent.
 type Config struct {
-	// Name must be unique in the cluster; empty means hostname plus a
-	// random suffix.
+	// Name must be unique in the cluster; empty means one unique by
+	// construction (DefaultName: host, process id and 64 random bits).
 	Name string
 	// GossipListen is the gossip ip:port; port 0 picks a free port.
 	GossipListen string
@@ -157,8 +172,7 @@ func Start(cfg Config) (*Agent, error) {
 		cfg.Cores = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Name == "" {
-		host, _ := os.Hostname()
-		cfg.Name = fmt.Sprintf("agent-%s-%04x", host, time.Now().UnixNano()&0xffff)
+		cfg.Name = DefaultName()
 	}
 	if _, err := netip.ParseAddrPort(cfg.GRPCListen); err != nil {
 		return nil, fmt.Errorf("agent: grpc listen address %q must be ip:port: %w", cfg.GRPCListen, err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,5 +341,23 @@ func TestJoinFailureLoggedPerReason(t *testing.T) {
 	}
 	if !strings.Contains(lines[0], "cannot join ["+seed.Addr()+"] yet") || !strings.Contains(out, "still cannot join") || strings.Contains(out, "memberlist") {
 		t.Errorf("log:\n%s\nwant a line per reason of failing to join, none of memberlist's", out)
+	}
+}
+
+// TestDefaultNameUnique: default names carry the host, the process id and
+// 64 random bits, so 10,000 of them from one process never collide (the
+// 16 bits they had collided for 2 of 50 agents on one host).
+func TestDefaultNameUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		n := DefaultName()
+		if seen[n] {
+			t.Fatalf("DefaultName repeated %q", n)
+		}
+		seen[n] = true
+	}
+	host, _ := os.Hostname()
+	if n := DefaultName(); !strings.HasPrefix(n, fmt.Sprintf("agent-%s-%d-", host, os.Getpid())) || len(n) != len(fmt.Sprintf("agent-%s-%d-", host, os.Getpid()))+16 {
+		t.Errorf("DefaultName() = %q; want agent-HOST-PID-16 hex digits", n)
 	}
 }
