@@ -200,7 +200,10 @@ type Node struct {
 	// lock of its own; reading them later races with gossip, so members are
 	// copied inside the callbacks (which memberlist calls under that lock).
 	live    map[string]Member
-	notify  chan struct{}
+	// conflicts are the names two members claimed at once (by name: the
+	// addresses), as memberlist refused the second.
+	conflicts map[string]string
+	notify    chan struct{}
 	closeMu sync.Once
 	log     *gossipLog
 }
@@ -256,6 +259,7 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}, log: glog}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
+	mc.Conflict = (*conflicts)(n)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		glog.close()
@@ -374,6 +378,36 @@ func (d *delegate) NotifyMsg([]byte)                {}
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (d *delegate) LocalState(bool) []byte          { return nil }
 func (d *delegate) MergeRemoteState([]byte, bool)   {}
+
+// Conflicts describes, one line per name, the members memberlist refused
+// because another member already had their name.
+func (n *Node) Conflicts() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, 0, len(n.conflicts))
+	for _, c := range n.conflicts {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// conflicts records refused joins; it is memberlist.ConflictDelegate.
+type conflicts Node
+
+var _ memberlist.ConflictDelegate = (*conflicts)(nil)
+
+func (c *conflicts) NotifyConflict(existing, other *memberlist.Node) {
+	n := (*Node)(c)
+	at := func(m *memberlist.Node) string { return net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))) }
+	n.mu.Lock()
+	if n.conflicts == nil {
+		n.conflicts = map[string]string{}
+	}
+	n.conflicts[existing.Name] = fmt.Sprintf("member %s at %s was refused: a member of that name is already at %s (names must be unique)",
+		other.Name, at(other), at(existing))
+	n.mu.Unlock()
+}
 
 // events records membership changes; it is memberlist.EventDelegate.
 type events Node

@@ -130,3 +130,25 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+// TestNameConflict: a second member with a name already taken is refused
+// by gossip, and the node that refused it says why (Conflicts), so the
+// coordinator can name it instead of waiting for an agent that never
+// joins.
+func TestNameConflict(t *testing.T) {
+	c := startNode(t, "coord", Meta{Role: RoleCoordinator, Protocol: 1})
+	a := startNode(t, "agent-x", Meta{Role: RoleAgent, GRPC: "127.0.0.1:7001", Protocol: 1})
+	b := startNode(t, "agent-x", Meta{Role: RoleAgent, GRPC: "127.0.0.1:7002", Protocol: 1})
+	if _, err := a.Join([]string{c.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first agent-x", func() bool { return len(c.Members()) == 1 })
+	_, _ = b.Join([]string{c.Addr()}) // refused, whatever Join says
+	waitFor(t, "the conflict to be seen", func() bool { return len(c.Conflicts()) == 1 })
+	if got := c.Conflicts()[0]; !strings.Contains(got, "member agent-x at "+b.Addr()+" was refused") || !strings.Contains(got, a.Addr()) {
+		t.Errorf("conflict = %q; want agent-x at %s refused, %s holding the name", got, b.Addr(), a.Addr())
+	}
+	if ms := c.Members(); len(ms) != 1 || ms[0].Meta.GRPC != "127.0.0.1:7001" {
+		t.Errorf("members = %+v; want only the first agent-x", ms)
+	}
+}

@@ -355,6 +355,12 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 				ok = append(ok, m)
 			}
 		}
+		for _, c := range r.node.Conflicts() {
+			if _, seen := refused[c]; !seen {
+				refused[c] = c
+				r.warn("%s", c)
+			}
+		}
 		for _, ev := range r.node.Events() {
 			if ev.Member.Meta.Role == cluster.RoleAgent {
 				r.logf("agent %s %s (%s)", ev.Member.Name, ev.Kind, ev.Member.Meta.GRPC)
