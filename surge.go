@@ -192,6 +192,25 @@ type Plan struct {
 	closeOnce sync.Once
 }
 
+// Length is how long the plan's load plays at most: every stage's
+// scheduled length, a capacity search counted at its step bound (steps ×
+// hold); cooldowns, lead times and drains come on top.
+func (p *Plan) Length() time.Duration {
+	var d time.Duration
+	for _, st := range p.plan.Stages {
+		switch {
+		case st.Schedule != nil:
+			d += st.Schedule.Duration()
+		case st.Search != nil:
+			d += time.Duration(st.Search.MaxSteps) * st.Search.Hold.Std()
+		}
+	}
+	return d
+}
+
+// Names are the plan's request names.
+func (p *Plan) Names() []string { return p.plan.Names() }
+
 // DefaultMetricsLinger is how long the live metrics stay up after a run:
 // long enough for a Prometheus scraping every 15 s to see the end.
 const DefaultMetricsLinger = 20 * time.Second

@@ -170,12 +170,15 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				return err
 			}
 			defer plan.Close() // the live metrics' linger ends with the command
+			if err := checkOut(out, reportSize(plan.Length(), opts.Interval, len(plan.Names()))); err != nil {
+				return fail(exitcode.CannotRun, err)
+			}
 			rep, runErr := plan.Run(ctx)
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
-				paths, err := writeReports(out, rep, formats, streamed)
+				paths, err := writeReports(out, rep, formats, streamed, stderr)
 				if err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
@@ -428,28 +431,33 @@ func checkFormats(formats []string) error {
 
 // writeReports writes each format into dir and returns the paths written.
 // report.json is always written, first: every other format can be
-// rendered again from it. A format in streamed was written during the run
-// into the partial file it names, which is renamed into place.
-func writeReports(dir string, rep *reporters.Report, formats []string, streamed map[string]string) ([]string, error) {
-	if !slices.Contains(formats, "json") {
-		formats = append([]string{"json"}, formats...)
-	}
+// rendered again from it, so failing to write it is the only error; a
+// failure with another format is a warning on warn and the others are
+// still written. A format in streamed was written during the run into the
+// partial file it names, which is renamed into place.
+func writeReports(dir string, rep *reporters.Report, formats []string, streamed map[string]string, warn io.Writer) ([]string, error) {
+	formats = append([]string{"json"}, slices.DeleteFunc(slices.Clone(formats), func(f string) bool { return f == "json" })...)
 	var paths []string
 	for _, f := range formats {
 		rf := reportFormats[f]
+		var path string
+		var err error
 		if partial, ok := streamed[f]; ok {
-			path := filepath.Join(dir, rf.file)
-			if err := os.Rename(partial, path); err != nil {
-				return paths, fmt.Errorf("write %s: %w", rf.file, err)
+			path = filepath.Join(dir, rf.file)
+			if err = os.Rename(partial, path); err != nil {
+				err = fmt.Errorf("write %s: %w", rf.file, err)
 			}
-			paths = append(paths, path)
-			continue
+		} else {
+			path, err = writeFileAtomic(dir, rf.file, func(w io.Writer) error { return rf.write(w, rep) })
 		}
-		path, err := writeFileAtomic(dir, rf.file, func(w io.Writer) error { return rf.write(w, rep) })
-		if err != nil {
+		switch {
+		case err != nil && f == "json":
 			return paths, err
+		case err != nil:
+			fmt.Fprintf(warn, "warning: %v (report.json is whole; render it again with `coordinator report`)\n", err)
+		default:
+			paths = append(paths, path)
 		}
-		paths = append(paths, path)
 	}
 	return paths, nil
 }
@@ -458,11 +466,11 @@ func writeReports(dir string, rep *reporters.Report, formats []string, streamed 
 // it, for a format written while the run plays.
 func createPartial(dir, name string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("report directory: %w", err)
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	f, err := os.Create(filepath.Join(dir, name+".partial"))
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
+		return nil, fmt.Errorf("--out %s is not writable: %w", dir, err)
 	}
 	return f, nil
 }

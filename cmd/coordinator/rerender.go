@@ -49,7 +49,7 @@ the exit code is the verdict's, as for run: 0 pass, 1 fail, 4 invalid.`,
 				}
 			} else {
 				formats = keepRunHlog(out, formats, stderr)
-				paths, err := writeReports(out, rep, formats, nil)
+				paths, err := writeReports(out, rep, formats, nil, stderr)
 				if err != nil {
 					return fail(exitcode.CannotRun, err)
 				}
