@@ -50,6 +50,12 @@ type Options struct {
 	// Expect, when > 0, starts no agent and waits (at most Wait) for that
 	// many external agents to join GossipListen.
 	Expect int
+	// MinAgents, when > 0, lets the run start with fewer agents than
+	// Expect (or Agents) ready, down to this many. By default every one
+	// must complete the handshake, or the run fails before any load is
+	// sent, naming why each did not (refused, unreachable, another
+	// coordinator's).
+	MinAgents int
 	// GossipListen is the ip:port agents join. Default 127.0.0.1:7946;
 	// use 127.0.0.1:0 for an ephemeral port (embedded mode).
 	GossipListen string
@@ -339,7 +345,7 @@ func overrides(o Options) stages.Overrides {
 func config(o Options) coordinator.Config {
 	c := coordinator.DefaultConfig()
 	c.Overrides = overrides(o)
-	c.Expect, c.Capacity = o.Expect, o.Capacity
+	c.Expect, c.Capacity, c.MinAgents = o.Expect, o.Capacity, o.MinAgents
 	if o.Agents > 0 {
 		c.Agents = o.Agents
 	}

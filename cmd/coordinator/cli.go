@@ -202,7 +202,8 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&opts.Agents, "agents", opts.Agents, "number of agents to start in this process (embedded mode)")
-	f.IntVar(&opts.Expect, "expect", 0, "wait for this many external agents instead of starting any")
+	f.IntVar(&opts.Expect, "expect", 0, "wait for this many external agents instead of starting any; every one must accept, or the run fails before any load is sent")
+	f.IntVar(&opts.MinAgents, "min-agents", 0, "start with fewer agents than --expect ready, down to this many (default: all of them)")
 	f.DurationVar(&opts.Wait, "wait", 10*time.Second, "how long to wait for agents to join")
 	f.StringVar(&opts.GossipListen, "gossip-listen", opts.GossipListen, "gossip ip:port agents join")
 	f.DurationVar(&opts.Interval, "interval", opts.Interval, "reporting interval")

@@ -42,6 +42,11 @@ type Config struct {
 	// Expect, when > 0, waits for that many external agents instead of
 	// starting any.
 	Expect int
+	// MinAgents, when > 0, lets the run start with fewer agents than
+	// Expect (or Agents) completing the handshake, down to this many;
+	// by default every one must, or the run fails before T0 naming why
+	// each did not.
+	MinAgents int
 	// Wait bounds how long to wait for agents to join.
 	Wait time.Duration
 	// Interval is the reporting interval.

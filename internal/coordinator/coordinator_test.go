@@ -492,3 +492,83 @@ func TestGeneratorLimitedFlagged(t *testing.T) {
 }
 
 func ms(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }
+
+// TestTwoCoordinatorsOneFleet: two coordinators each expect the same two
+// agents (which joined both gossip clusters, merging them). An agent
+// serves one coordinator at a time, so at most one run gets both; the
+// other fails before T0 naming the refusal. Never do both play with half
+// the fleet (which doubled the target's load and passed twice).
+func TestTwoCoordinatorsOneFleet(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	addrs := make(chan string, 2)
+	var (
+		mu     sync.Mutex
+		agents []*agent.Agent
+	)
+	joined := make(chan struct{})
+	defer func() {
+		<-joined
+		for _, a := range agents {
+			a.Close()
+		}
+	}()
+	go func() { // the agents join both coordinators once both listen
+		defer close(joined)
+		join := []string{<-addrs, <-addrs}
+		for i := range 2 {
+			ac := agent.DefaultConfig()
+			ac.Name = fmt.Sprintf("shared-%d", i)
+			ac.Join = join
+			a, err := agent.Start(ac)
+			if err != nil {
+				t.Errorf("start agent: %v", err)
+				return
+			}
+			mu.Lock()
+			agents = append(agents, a)
+			mu.Unlock()
+		}
+	}()
+	type result struct {
+		rep *reporters.Report
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		cfg := testConfig(0)
+		cfg.Expect, cfg.Wait = 2, 10*time.Second
+		cfg.Listening = func(addr string) { addrs <- addr }
+		cfg.Log = newTestLog(t)
+		go func() {
+			rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "50", "1s"))
+			results <- result{rep, err}
+		}()
+	}
+	var played, refused int
+	for range 2 {
+		r := <-results
+		switch {
+		case r.err == nil:
+			played++
+			if st := r.rep.Stages[0]; st.Succeeded != 50 || len(r.rep.Agents) != 2 {
+				t.Errorf("the run that played: succeeded %d with %d agents; want 50 with both", st.Succeeded, len(r.rep.Agents))
+			}
+		case errors.Is(r.err, ErrNoAgents):
+			refused++
+			if !strings.Contains(r.err.Error(), "of 2 agents completed the handshake") {
+				t.Errorf("refused run: %v; want it to say how many of 2 were ready and why not the others", r.err)
+			}
+		default:
+			t.Errorf("Run: %v", r.err)
+		}
+	}
+	t.Logf("%d run(s) played, %d refused", played, refused)
+	if played > 1 || played+refused != 2 {
+		t.Errorf("%d runs played and %d were refused; want at most one playing", played, refused)
+	}
+	if n := hits.Load(); n > 50 {
+		t.Errorf("the target got %d requests; at most one run's 50", n)
+	}
+}

@@ -209,7 +209,11 @@ func (r *run) setUp(ctx context.Context) (stop func(), err error) {
 			c.close()
 		}
 	})
-	return stop, r.connect(ctx, members)
+	need := want
+	if cfg.MinAgents > 0 {
+		need = min(need, cfg.MinAgents)
+	}
+	return stop, r.connect(ctx, members, max(need, 1))
 }
 
 // finish closes the run's accounts: the agents' totals, the run-wide
@@ -372,6 +376,10 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 		select {
 		case <-poll.C:
 		case <-deadline.C:
+			if r.cfg.MinAgents > 0 && len(ok) >= r.cfg.MinAgents {
+				r.warn("%d of %d agents joined %s within %v; going on with them (--min-agents %d)", len(ok), want, r.node.Addr(), r.cfg.Wait, r.cfg.MinAgents)
+				return ok, nil
+			}
 			msg := fmt.Sprintf("%d of %d agents joined %s within %v", len(ok), want, r.node.Addr(), r.cfg.Wait)
 			if len(refused) > 0 {
 				reasons := make([]string, 0, len(refused))
@@ -389,8 +397,9 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 }
 
 // connect dials every agent, exchanges Hello/Ready (protocol check and one
-// clock reading) and keeps those that answer.
-func (r *run) connect(ctx context.Context, members []cluster.Member) error {
+// clock reading) and keeps those that answer; fewer than need of them is
+// an error naming why each other one did not.
+func (r *run) connect(ctx context.Context, members []cluster.Member, need int) error {
 	var dialProblems []string
 	var added []*conn
 	for _, m := range members {
@@ -442,8 +451,12 @@ func (r *run) connect(ctx context.Context, members []cluster.Member) error {
 			r.warn("%v", c.lost)
 		}
 	}
-	if len(names) == 0 {
-		return fmt.Errorf("%w: no agent completed the handshake: %s", ErrNoAgents, strings.Join(problems, "; "))
+	if len(names) < need {
+		if len(problems) == 0 {
+			problems = append(problems, "no other reason given")
+		}
+		return fmt.Errorf("%w: %d of %d agents completed the handshake (%s); the others: %s", ErrNoAgents, len(names), need,
+			minAgentsHint(r.cfg), strings.Join(problems, "; "))
 	}
 	r.logf("%d agents ready: %s", len(names), strings.Join(names, ", "))
 	return nil
@@ -535,7 +548,7 @@ func (r *run) admitJoiners(ctx context.Context) {
 		return
 	}
 	before := len(r.conns)
-	if err := r.connect(ctx, fresh); err != nil {
+	if err := r.connect(ctx, fresh, 1); err != nil {
 		r.warn("agents that joined mid-run could not be admitted: %v", err)
 	}
 	for _, c := range r.conns[before:] {
@@ -610,4 +623,13 @@ func (r *run) resolveTarget(st stages.Stage) (*url.URL, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: stage %s: %w", ErrTargetUnreachable, st.Name, err)
 	}
 	return u, stop, nil
+}
+
+// minAgentsHint says how many agents the run needed, and how to need
+// fewer.
+func minAgentsHint(cfg Config) string {
+	if cfg.MinAgents > 0 {
+		return fmt.Sprintf("--min-agents %d", cfg.MinAgents)
+	}
+	return "all are needed unless --min-agents allows fewer"
 }
