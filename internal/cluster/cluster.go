@@ -199,13 +199,13 @@ type Node struct {
 	// Members returns pointers into its own state, which it updates under a
 	// lock of its own; reading them later races with gossip, so members are
 	// copied inside the callbacks (which memberlist calls under that lock).
-	live    map[string]Member
+	live map[string]Member
 	// conflicts are the names two members claimed at once (by name: the
 	// addresses), as memberlist refused the second.
 	conflicts map[string]string
 	notify    chan struct{}
-	closeMu sync.Once
-	log     *gossipLog
+	closeMu   sync.Once
+	log       *gossipLog
 }
 
 // Start creates the node and binds its gossip listener. It does not join
