@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/surgeload/surge/internal/schedule"
@@ -95,14 +96,12 @@ func (r *run) agentLost(sr *stageRun, cn *conn, cause string, err error) {
 	if rest.Cycle == 0 {
 		return // nothing left to play
 	}
-	var survivors []*conn
-	for _, s := range sr.live {
-		if s.lost == nil && s.stage != nil {
-			survivors = append(survivors, s)
-		}
+	survivors, silent := takers(sr.live, r.silenceBound(), time.Now())
+	if len(silent) > 0 {
+		r.warn("stage %s: not giving agent %s's share to agents not heard from within %v: %s", sr.name, cn.name, r.silenceBound(), strings.Join(silent, ", "))
 	}
 	if len(survivors) == 0 {
-		r.warn("stage %s: no agent left to take over the share of agent %s: its arrivals are lost", sr.name, cn.name)
+		r.warn("stage %s: no agent heard from is left to take over the share of agent %s: its arrivals are lost", sr.name, cn.name)
 		return
 	}
 	parts, err := schedule.Divide(rest, len(survivors))
@@ -187,4 +186,26 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// silenceBound is how long a live agent may have been silent and still be
+// given a lost agent's share: half the agent timeout, so an agent on its
+// way to being declared lost itself is never handed more.
+func (r *run) silenceBound() time.Duration { return r.cfg.AgentTimeout / 2 }
+
+// takers are the agents of live that may take a lost agent's share over:
+// playing the stage, not lost, and heard from within bound of now. silent
+// names those left out for their silence (not lost yet, but they may be
+// next).
+func takers(live []*conn, bound time.Duration, now time.Time) (ok []*conn, silent []string) {
+	for _, s := range live {
+		switch quiet := now.Sub(s.heard); {
+		case s.lost != nil || s.stage == nil:
+		case quiet > bound:
+			silent = append(silent, fmt.Sprintf("%s (silent %v)", s.name, quiet.Round(time.Millisecond)))
+		default:
+			ok = append(ok, s)
+		}
+	}
+	return ok, silent
 }
