@@ -40,9 +40,13 @@ type AgentOptions struct {
 	// the gossip library's own lines.
 	Log     io.Writer
 	Verbose bool
-	// ServerOptions secure the agent's gRPC server (mutual TLS, token);
-	// empty means plaintext, for loopback only.
+	// ServerOptions secure the agent's gRPC server (mutual TLS); empty
+	// means plaintext, for loopback only.
 	ServerOptions []grpc.ServerOption
+	// Token, if set, is the shared token the agent proves it holds in
+	// each Session handshake, taking commands only from a coordinator that
+	// proves it back (Options.Token); it is never sent.
+	Token []byte
 }
 
 // Agent is an agent running in this program.
@@ -54,6 +58,7 @@ type Agent struct{ a *agent.Agent }
 func StartAgent(o AgentOptions) (*Agent, error) {
 	c := agent.DefaultConfig()
 	c.Name, c.Join, c.GossipKey, c.Log, c.ServerOptions, c.Verbose = o.Name, o.Join, o.GossipKey, o.Log, o.ServerOptions, o.Verbose
+	c.Token = o.Token
 	if o.GossipListen != "" {
 		c.GossipListen = o.GossipListen
 	}

@@ -110,6 +110,10 @@ type Options struct {
 	// only loopback agents may use unless PlaintextRemote is set.
 	DialOptions     []grpc.DialOption
 	PlaintextRemote bool
+	// Token, if set, is the shared token: every external agent must prove
+	// it holds it in the Session handshake or it is refused, and the
+	// coordinator proves it back (AgentOptions.Token); it is never sent.
+	Token []byte
 	// StartTarget starts a bundled topology and returns its base URL and a
 	// stop function; nil starts it from package targets on loopback.
 	StartTarget func(name string) (url string, stop func() error, err error)
@@ -360,7 +364,7 @@ func config(o Options) coordinator.Config {
 		c.MaxClockOffset = o.MaxClockOffset
 	}
 	c.Log, c.Progress, c.Listening = o.Log, o.Progress, o.Listening
-	c.GossipKey, c.DialOptions, c.PlaintextRemote = o.GossipKey, o.DialOptions, o.PlaintextRemote
+	c.GossipKey, c.DialOptions, c.PlaintextRemote, c.Token = o.GossipKey, o.DialOptions, o.PlaintextRemote, o.Token
 	c.StartTarget, c.Verbose, c.Hlog = o.StartTarget, o.Verbose, o.Hlog
 	return c
 }

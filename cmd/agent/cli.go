@@ -57,15 +57,19 @@ coordinator certificate of that CA may drive this agent) and
 			}
 			cfg.Engine.Allow = allow
 			var logMu sync.Mutex
-			opts, err := sec.ServerOptions(func(remote string, err error) {
+			refused := func(remote string, err error) {
 				logMu.Lock()
 				defer logMu.Unlock()
 				fmt.Fprintf(stderr, "agent: refused %s: %v\n", remote, err)
-			})
+			}
+			opts, err := sec.ServerOptions(refused)
 			if err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}
-			cfg.ServerOptions = opts
+			cfg.ServerOptions, cfg.Refused = opts, refused
+			if cfg.Token, err = sec.SessionToken(); err != nil {
+				return exitcode.New(exitcode.Invalid, err)
+			}
 			if cfg.GossipKey, err = sec.GossipKey(); err != nil {
 				return exitcode.New(exitcode.Invalid, err)
 			}

@@ -354,8 +354,11 @@ func securityOptions(cfg *surge.Options, sec *auth.Flags, stderr io.Writer) erro
 		}
 		return nil
 	}
-	cfg.DialOptions, err = sec.DialOptions()
+	if cfg.DialOptions, err = sec.DialOptions(); err != nil {
+		return err
+	}
 	cfg.PlaintextRemote = sec.AllowRemote
+	cfg.Token, err = sec.SessionToken()
 	return err
 }
 

@@ -84,10 +84,18 @@ type Config struct {
 	// ClockSkew shifts the wall clock the agent reports and reads T0 on.
 	// Only tests set it, to play an agent whose clock is off.
 	ClockSkew time.Duration
-	// ServerOptions secure the Session server (transport credentials,
-	// interceptors that check the coordinator's role or token: see
-	// internal/auth). Empty means plaintext, for loopback only.
+	// ServerOptions secure the Session server (transport credentials that
+	// check the coordinator's certificate and role: see internal/auth).
+	// Empty means plaintext, for loopback only.
 	ServerOptions []grpc.ServerOption
+	// Token, if set, is the shared token: the agent proves it holds it in
+	// every Session handshake (tokenproof.Proof) and takes no command from a
+	// coordinator that does not prove it back. It is never sent.
+	Token []byte
+	// Refused, if set, hears of a coordinator refused in the handshake
+	// (its remote address and why), as auth.Config.Refused does of
+	// connections refused by the transport.
+	Refused func(remote string, err error)
 }
 
 // DefaultConfig returns an agent on loopback with ephemeral ports, a

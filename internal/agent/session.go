@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/metrics"
+	"github.com/surgeload/surge/internal/tokenproof"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 )
@@ -222,7 +224,12 @@ func (s *session) handshake() error {
 		return status.Error(codes.FailedPrecondition, msg)
 	}
 	s.runID = h.GetRunId()
-	return s.send(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Ready{Ready: &surgev1.Ready{
+	nonce := tokenproof.Nonce()
+	var proof []byte
+	if tok := s.a.cfg.Token; tok != nil {
+		proof = tokenproof.Proof(tok, tokenproof.ProofAgent, s.runID, h.GetAuthNonce(), nonce)
+	}
+	if err := s.send(&surgev1.SessionResponse{Msg: &surgev1.SessionResponse_Ready{Ready: &surgev1.Ready{
 		ProtocolVersion:             s.a.cfg.Protocol,
 		AgentName:                   s.a.cfg.Name,
 		EchoCoordinatorTimeUnixNano: h.GetCoordinatorTimeUnixNano(),
@@ -231,7 +238,39 @@ func (s *session) handshake() error {
 		Cores:                       uint32(s.a.cfg.Cores),
 		Version:                     Version,
 		LeaseNanos:                  int64(s.a.cfg.Lease),
-	}}})
+		AuthNonce:                   nonce,
+		AuthProof:                   proof,
+	}}}); err != nil {
+		return err
+	}
+	if s.a.cfg.Token == nil {
+		return nil
+	}
+	return s.checkCoordinatorProof(h, nonce)
+}
+
+// checkCoordinatorProof takes the coordinator's AuthProof, the message
+// that must follow Ready in token mode, and refuses the session unless it
+// proves the coordinator holds the token.
+func (s *session) checkCoordinatorProof(h *surgev1.Hello, nonce []byte) error {
+	m, err := s.stream.Recv()
+	if err != nil {
+		return err
+	}
+	if p := m.GetAuthProof(); p != nil && tokenproof.VerifyProof(s.a.cfg.Token, tokenproof.ProofCoordinator, s.runID, h.GetAuthNonce(), nonce, p.GetProof()) {
+		return nil
+	}
+	msg := fmt.Sprintf("coordinator %s did not prove it holds the shared token: session refused", h.GetCoordinatorName())
+	_ = s.sendError(surgev1.ErrorCode_ERROR_CODE_UNAUTHENTICATED, true, "%s", msg)
+	s.a.logf("refused: %s", msg)
+	if s.a.cfg.Refused != nil {
+		remote := "unknown"
+		if p, ok := peer.FromContext(s.stream.Context()); ok && p.Addr != nil {
+			remote = p.Addr.String()
+		}
+		s.a.cfg.Refused(remote, errors.New(msg))
+	}
+	return status.Error(codes.Unauthenticated, msg)
 }
 
 // handle acts on one coordinator message, received at the given instant.

@@ -23,9 +23,13 @@
 //
 // ServerOptions (for agent.Config.ServerOptions) and DialOptions (for
 // coordinator.Config.DialOptions) build gRPC options from a Config:
-// mutual TLS 1.3, a shared bearer token (compared in constant time), both,
-// or, asked for explicitly, plaintext. A token without TLS travels in
-// clear; Flags.Check allows that on loopback only.
+// mutual TLS 1.3, a shared token, both, or, asked for explicitly,
+// plaintext. The token never travels: in the Session handshake each side
+// proves it holds it (internal/tokenproof: an HMAC keyed by the token over both sides'
+// random nonces, the agent first), so a rogue gossip member that the
+// coordinator dials, or a rogue coordinator that dials an agent, learns
+// nothing it can use. A token without TLS authenticates but encrypts
+// nothing; Flags.Check allows that on loopback only.
 //
 // Gossip is encrypted and authenticated by memberlist with a shared
 // AES-GCM key (ReadGossipKey): a node without it never joins.

@@ -126,6 +126,10 @@ func (f *Flags) Config() Config {
 	return Config{CAFile: f.CAFile, CertFile: f.CertFile, KeyFile: f.KeyFile, TokenFile: f.TokenFile, Insecure: !f.Secured()}
 }
 
+// SessionToken reads the token of --token-file, or returns nil when it is
+// not set: the secret the Session handshake proves (see internal/tokenproof).
+func (f *Flags) SessionToken() ([]byte, error) { return f.Config().SessionToken() }
+
 // ServerOptions are the agent's Session server options the flags ask for:
 // none for plaintext. refused may be nil (see Config.Refused).
 func (f *Flags) ServerOptions(refused func(remote string, err error)) ([]grpc.ServerOption, error) {

@@ -1,23 +1,15 @@
 package auth
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 )
 
 // Config says how one side of the control channel (the coordinator's
@@ -35,10 +27,12 @@ type Config struct {
 	// an agent. The certificate must chain to CAFile and carry this side's
 	// role; the key file must not be open to every user.
 	CertFile, KeyFile string
-	// TokenFile holds the shared token (the file token of certs init): the
-	// coordinator sends it with every call as "authorization: Bearer
-	// <token>", the agent compares it in constant time. Without TLS it
-	// travels in clear, so the commands allow that on loopback only.
+	// TokenFile holds the shared token (the file token of certs init). It
+	// never travels: each side proves it holds it in the Session
+	// handshake (internal/tokenproof, an HMAC over both sides' nonces), the agent first,
+	// and each refuses a peer whose proof is wrong (SessionToken gives it
+	// to the coordinator and agent). Plaintext token mode is still allowed
+	// on loopback only: the proofs authenticate, but nothing is encrypted.
 	TokenFile string
 	// Token, if set, is used instead of reading TokenFile.
 	Token []byte
@@ -150,13 +144,8 @@ func ServerOptions(c Config) ([]grpc.ServerOption, error) {
 		}
 		opts = append(opts, grpc.Creds(creds))
 	}
-	tok, err := c.token()
-	if err != nil {
+	if _, err := c.token(); err != nil { // read now: a bad token file fails at start
 		return nil, err
-	}
-	if tok != nil {
-		tc := tokenCheck{want: sha256.Sum256(tok), refused: c.Refused}
-		opts = append(opts, grpc.ChainUnaryInterceptor(tc.unary), grpc.ChainStreamInterceptor(tc.stream))
 	}
 	return opts, nil
 }
@@ -189,80 +178,15 @@ func DialOptions(c Config) ([]grpc.DialOption, error) {
 	} else {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
-	tok, err := c.token()
-	if err != nil {
+	if _, err := c.token(); err != nil {
 		return nil, err
-	}
-	if tok != nil {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer{header: "Bearer " + string(tok), secure: c.TLS()}))
 	}
 	return opts, nil
 }
 
-// bearer sends the shared token with every call; it is
-// credentials.PerRPCCredentials.
-type bearer struct {
-	header string
-	// secure is whether the transport is TLS. gRPC refuses per-call
-	// credentials that require transport security on a plaintext
-	// connection, so plaintext token mode (loopback) must say it does not.
-	secure bool
-}
-
-var _ credentials.PerRPCCredentials = bearer{}
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": b.header}, nil
-}
-
-func (b bearer) RequireTransportSecurity() bool { return b.secure }
-
-// ErrToken is wrapped (as the message of an Unauthenticated status) by
-// refusals of calls without the right token.
-var ErrToken = errors.New("missing or wrong token")
-
-// tokenCheck refuses calls that do not carry the shared token. It compares
-// SHA-256 digests in constant time, so neither the token's bytes nor its
-// length leak through timing.
-type tokenCheck struct {
-	want    [sha256.Size]byte
-	refused func(remote string, err error)
-}
-
-func (t tokenCheck) check(ctx context.Context) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
-	ok := false
-	if len(vals) == 1 && len(vals[0]) > len("Bearer ") && strings.EqualFold(vals[0][:len("Bearer ")], "Bearer ") {
-		got := sha256.Sum256([]byte(vals[0][len("Bearer "):]))
-		ok = subtle.ConstantTimeCompare(got[:], t.want[:]) == 1
-	}
-	if ok {
-		return nil
-	}
-	if t.refused != nil {
-		remote := "unknown"
-		if p, found := peer.FromContext(ctx); found && p.Addr != nil {
-			remote = p.Addr.String()
-		}
-		t.refused(remote, ErrToken)
-	}
-	return status.Error(codes.Unauthenticated, ErrToken.Error())
-}
-
-func (t tokenCheck) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := t.check(ctx); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
-func (t tokenCheck) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := t.check(ss.Context()); err != nil {
-		return err
-	}
-	return handler(srv, ss)
-}
+// SessionToken returns the shared token the Session handshake proves, or
+// nil without one.
+func (c Config) SessionToken() ([]byte, error) { return c.token() }
 
 // refusingCreds reports failed server handshakes to refused.
 type refusingCreds struct {

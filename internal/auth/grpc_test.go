@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/surgeload/surge/internal/agent"
+	"github.com/surgeload/surge/internal/tokenproof"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 )
@@ -255,6 +257,10 @@ func TestCoordinatorRefusesServers(t *testing.T) {
 	}
 }
 
+// TestToken: in token mode the token never travels. The agent proves it
+// holds it in Ready, and takes a command only once the coordinator proved
+// it back; with the wrong token (or none) on either side the session is
+// refused, and a peer without the token sees nothing of it.
 func TestToken(t *testing.T) {
 	p := newPKI(t)
 	withToken := func(c Config, tok string) Config { c.Token = []byte(tok); return c }
@@ -279,19 +285,110 @@ func TestToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			agentTok, err := tt.server.SessionToken()
+			if err != nil {
+				t.Fatal(err)
+			}
 			dopts, err := DialOptions(tt.client)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = session(startAgent(t, sopts).GRPCAddr(), dopts...)
+			coordTok, err := tt.client.SessionToken()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := startTokenAgent(t, sopts, agentTok)
+			agentProved, err := tokenSession(a.GRPCAddr(), coordTok, agentTok, dopts...)
 			switch {
-			case tt.ok && err != nil:
-				t.Fatalf("session = %v; want Ready", err)
+			case tt.ok && (err != nil || !agentProved):
+				t.Fatalf("session = %v, agent proved %v; want a heartbeat answered after both proofs", err, agentProved)
+			case !tt.ok && err == nil:
+				t.Fatal("session went on; want the agent to refuse the coordinator's proof")
 			case !tt.ok && status.Code(err) != codes.Unauthenticated:
 				t.Fatalf("session = %v; want Unauthenticated", err)
+			case !tt.ok && coordTok != nil && agentProved:
+				t.Fatal("the agent's proof passed a check with another token")
 			}
 		})
 	}
+}
+
+// startTokenAgent starts a real agent with the shared token tok.
+func startTokenAgent(t *testing.T, opts []grpc.ServerOption, tok []byte) *agent.Agent {
+	t.Helper()
+	cfg := agent.DefaultConfig()
+	cfg.Name = "auth-test-agent"
+	cfg.ServerOptions, cfg.Token = opts, tok
+	a, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// tokenSession plays the coordinator's side of the handshake with token
+// tok (nil: none): Hello with a nonce, Ready (whose proof it checks with
+// tok, reporting whether it passed), its own proof, then a heartbeat;
+// nil means the heartbeat was answered. No message of the agent may
+// carry the agent's token agentTok.
+func tokenSession(addr string, tok, agentTok []byte, opts ...grpc.DialOption) (agentProved bool, err error) {
+	cc, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return false, err
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a bound, not a timing assertion
+	defer cancel()
+	s, err := surgev1.NewAgentServiceClient(cc).Session(ctx)
+	if err != nil {
+		return false, err
+	}
+	nonce := tokenproof.Nonce()
+	if err := s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
+		ProtocolVersion: wire.ProtocolVersion, CoordinatorName: "auth-test", RunId: "r1",
+		CoordinatorTimeUnixNano: time.Now().UnixNano(), AuthNonce: nonce}}}); err != nil {
+		return false, err
+	}
+	recv := func() (*surgev1.SessionResponse, error) {
+		m, err := s.Recv()
+		if err == nil && agentTok != nil && bytes.Contains([]byte(m.String()), agentTok) {
+			return nil, fmt.Errorf("the agent sent its token: %v", m)
+		}
+		return m, err
+	}
+	m, err := recv()
+	if err != nil {
+		return false, err
+	}
+	rd := m.GetReady()
+	if rd == nil {
+		return false, fmt.Errorf("answer to hello: %v", m)
+	}
+	if tok != nil {
+		agentProved = tokenproof.VerifyProof(tok, tokenproof.ProofAgent, "r1", nonce, rd.GetAuthNonce(), rd.GetAuthProof())
+		if err := s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_AuthProof{AuthProof: &surgev1.AuthProof{
+			Proof: tokenproof.Proof(tok, tokenproof.ProofCoordinator, "r1", nonce, rd.GetAuthNonce())}}}); err != nil {
+			return agentProved, err
+		}
+	}
+	if err := s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{Seq: 1}}}); err != nil {
+		_, rerr := recv()
+		return agentProved, rerr
+	}
+	m, err = recv()
+	switch {
+	case err != nil:
+		return agentProved, err
+	case m.GetError() != nil:
+		if _, rerr := recv(); rerr != nil {
+			return agentProved, rerr // the status, after the Error message
+		}
+		return agentProved, fmt.Errorf("agent: %s", m.GetError().GetMessage())
+	case m.GetHeartbeatAck() == nil:
+		return agentProved, fmt.Errorf("answer to the heartbeat: %v", m)
+	}
+	return agentProved, nil
 }
 
 func TestConfigErrors(t *testing.T) {

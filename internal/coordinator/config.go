@@ -122,9 +122,13 @@ type Config struct {
 	// which carries no authority.
 	PlaintextRemote bool
 	// DialOptions secure the gRPC connections to agents (transport
-	// credentials, per-RPC token: see internal/auth). Empty means
-	// plaintext, which only loopback agents may use.
+	// credentials: see internal/auth). Empty means plaintext, which only
+	// loopback agents may use.
 	DialOptions []grpc.DialOption
+	// Token, if set, is the shared token: every agent must prove it holds
+	// it in the Session handshake (tokenproof.Proof) or it is refused, and the
+	// coordinator proves it back. It is never sent.
+	Token []byte
 }
 
 // DefaultConfig is embedded mode with two agents on loopback.

@@ -17,6 +17,7 @@ import (
 	"github.com/surgeload/surge/internal/livemetrics"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/stages"
+	"github.com/surgeload/surge/internal/tokenproof"
 	"github.com/surgeload/surge/internal/wire"
 	surgev1 "github.com/surgeload/surge/proto/gen/surge/v1"
 	"github.com/surgeload/surge/reporters"
@@ -417,9 +418,10 @@ func (r *run) connect(ctx context.Context, members []cluster.Member, need int) e
 		}
 		r.conns = append(r.conns, c)
 		added = append(added, c)
+		c.nonce = tokenproof.Nonce()
 		err = c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
 			ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
-			CoordinatorTimeUnixNano: time.Now().UnixNano(),
+			CoordinatorTimeUnixNano: time.Now().UnixNano(), AuthNonce: c.nonce,
 		}}})
 		if err != nil {
 			c.markLost(err)
@@ -484,6 +486,10 @@ func (r *run) handshake(in inMsg) {
 		c.lease = time.Duration(rd.GetLeaseNanos())
 		if c.lease <= 0 || c.lease > time.Hour {
 			c.markLost(fmt.Errorf("agent %s announces a lease of %v; want (0, 1h]", c.name, c.lease))
+			break
+		}
+		if err := r.proveToken(c, rd); err != nil {
+			c.markLost(err)
 			break
 		}
 		c.heard = time.Now()
@@ -623,6 +629,22 @@ func (r *run) resolveTarget(st stages.Stage) (*url.URL, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: stage %s: %w", ErrTargetUnreachable, st.Name, err)
 	}
 	return u, stop, nil
+}
+
+// proveToken, in token mode, checks the agent's proof that it holds the
+// shared token (refusing it otherwise: a gossip member is not an agent of
+// ours by joining) and sends the coordinator's own proof. The token
+// itself is never sent.
+func (r *run) proveToken(c *conn, rd *surgev1.Ready) error {
+	tok := r.cfg.Token
+	if tok == nil {
+		return nil
+	}
+	if !tokenproof.VerifyProof(tok, tokenproof.ProofAgent, r.id, c.nonce, rd.GetAuthNonce(), rd.GetAuthProof()) {
+		return fmt.Errorf("agent %s did not prove it holds the shared token: refused (an agent without --token-file, another token, or not one of ours)", c.name)
+	}
+	return c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_AuthProof{AuthProof: &surgev1.AuthProof{
+		Proof: tokenproof.Proof(tok, tokenproof.ProofCoordinator, r.id, c.nonce, rd.GetAuthNonce())}}})
 }
 
 // minAgentsHint says how many agents the run needed, and how to need

@@ -27,6 +27,8 @@ type conn struct {
 	sendMu sync.Mutex
 
 	ready bool
+	// nonce is the coordinator's challenge of this session (Hello).
+	nonce []byte
 	// clock is the estimate of the agent's clock offset (agent clock −
 	// coordinator clock) from the exchanges with the lowest round trip.
 	clock clockFilter

@@ -312,6 +312,7 @@ const (
 	ErrorCode_ERROR_CODE_TARGET_NOT_ALLOWED ErrorCode = 4
 	ErrorCode_ERROR_CODE_BUSY               ErrorCode = 5
 	ErrorCode_ERROR_CODE_INTERNAL           ErrorCode = 6
+	ErrorCode_ERROR_CODE_UNAUTHENTICATED    ErrorCode = 7
 )
 
 // Enum value maps for ErrorCode.
@@ -324,6 +325,7 @@ var (
 		4: "ERROR_CODE_TARGET_NOT_ALLOWED",
 		5: "ERROR_CODE_BUSY",
 		6: "ERROR_CODE_INTERNAL",
+		7: "ERROR_CODE_UNAUTHENTICATED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":        0,
@@ -333,6 +335,7 @@ var (
 		"ERROR_CODE_TARGET_NOT_ALLOWED": 4,
 		"ERROR_CODE_BUSY":               5,
 		"ERROR_CODE_INTERNAL":           6,
+		"ERROR_CODE_UNAUTHENTICATED":    7,
 	}
 )
 
@@ -373,6 +376,7 @@ type SessionRequest struct {
 	//	*SessionRequest_Start
 	//	*SessionRequest_Heartbeat
 	//	*SessionRequest_Stop
+	//	*SessionRequest_AuthProof
 	Msg           isSessionRequest_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -460,6 +464,15 @@ func (x *SessionRequest) GetStop() *Stop {
 	return nil
 }
 
+func (x *SessionRequest) GetAuthProof() *AuthProof {
+	if x != nil {
+		if x, ok := x.Msg.(*SessionRequest_AuthProof); ok {
+			return x.AuthProof
+		}
+	}
+	return nil
+}
+
 type isSessionRequest_Msg interface {
 	isSessionRequest_Msg()
 }
@@ -484,6 +497,10 @@ type SessionRequest_Stop struct {
 	Stop *Stop `protobuf:"bytes,5,opt,name=stop,proto3,oneof"`
 }
 
+type SessionRequest_AuthProof struct {
+	AuthProof *AuthProof `protobuf:"bytes,6,opt,name=auth_proof,json=authProof,proto3,oneof"`
+}
+
 func (*SessionRequest_Hello) isSessionRequest_Msg() {}
 
 func (*SessionRequest_Assign) isSessionRequest_Msg() {}
@@ -493,6 +510,8 @@ func (*SessionRequest_Start) isSessionRequest_Msg() {}
 func (*SessionRequest_Heartbeat) isSessionRequest_Msg() {}
 
 func (*SessionRequest_Stop) isSessionRequest_Msg() {}
+
+func (*SessionRequest_AuthProof) isSessionRequest_Msg() {}
 
 // SessionResponse is one agent-to-coordinator message.
 type SessionResponse struct {
@@ -651,8 +670,11 @@ type Hello struct {
 	RunId           string `protobuf:"bytes,3,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	// coordinator_time_unix_nano is the coordinator's wall clock when sending (t1).
 	CoordinatorTimeUnixNano int64 `protobuf:"varint,4,opt,name=coordinator_time_unix_nano,json=coordinatorTimeUnixNano,proto3" json:"coordinator_time_unix_nano,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// auth_nonce is the coordinator's challenge (32 random bytes) for the
+	// shared-token proofs (Ready.auth_proof, AuthProof).
+	AuthNonce     []byte `protobuf:"bytes,5,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -713,6 +735,13 @@ func (x *Hello) GetCoordinatorTimeUnixNano() int64 {
 	return 0
 }
 
+func (x *Hello) GetAuthNonce() []byte {
+	if x != nil {
+		return x.AuthNonce
+	}
+	return nil
+}
+
 // Ready answers Hello with the agent's identity and clock readings, from
 // which the coordinator estimates the agent's clock offset NTP-style:
 // offset = ((t2 - t1) + (t3 - t4)) / 2.
@@ -731,7 +760,15 @@ type Ready struct {
 	// lease_nanos is the agent's lease: it stops firing this long after the
 	// last message it received. The coordinator re-assigns a silent agent's
 	// share only from after that instant, so no arrival is fired twice.
-	LeaseNanos    int64 `protobuf:"varint,8,opt,name=lease_nanos,json=leaseNanos,proto3" json:"lease_nanos,omitempty"`
+	LeaseNanos int64 `protobuf:"varint,8,opt,name=lease_nanos,json=leaseNanos,proto3" json:"lease_nanos,omitempty"`
+	// auth_nonce is the agent's challenge (32 random bytes); auth_proof, in
+	// token mode, is HMAC-SHA256 keyed by the shared token over the agent
+	// role, the run id and both nonces: the agent shows it holds the token
+	// without sending it. The coordinator refuses an agent whose proof is
+	// wrong, then proves itself (AuthProof) before the agent takes any
+	// command.
+	AuthNonce     []byte `protobuf:"bytes,9,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
+	AuthProof     []byte `protobuf:"bytes,10,opt,name=auth_proof,json=authProof,proto3" json:"auth_proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -822,6 +859,68 @@ func (x *Ready) GetLeaseNanos() int64 {
 	return 0
 }
 
+func (x *Ready) GetAuthNonce() []byte {
+	if x != nil {
+		return x.AuthNonce
+	}
+	return nil
+}
+
+func (x *Ready) GetAuthProof() []byte {
+	if x != nil {
+		return x.AuthProof
+	}
+	return nil
+}
+
+// AuthProof is the coordinator's answer to the agent's challenge in token
+// mode: HMAC-SHA256 keyed by the shared token over the coordinator role,
+// the run id and both nonces. It follows Ready; an agent in token mode
+// takes no other message before a right one.
+type AuthProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proof         []byte                 `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthProof) Reset() {
+	*x = AuthProof{}
+	mi := &file_surge_v1_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthProof) ProtoMessage() {}
+
+func (x *AuthProof) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthProof.ProtoReflect.Descriptor instead.
+func (*AuthProof) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AuthProof) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
 // Assign gives an agent its part of one stage. Nothing fires until Start.
 type Assign struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -850,7 +949,7 @@ type Assign struct {
 
 func (x *Assign) Reset() {
 	*x = Assign{}
-	mi := &file_surge_v1_agent_proto_msgTypes[4]
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +961,7 @@ func (x *Assign) String() string {
 func (*Assign) ProtoMessage() {}
 
 func (x *Assign) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[4]
+	mi := &file_surge_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +974,7 @@ func (x *Assign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assign.ProtoReflect.Descriptor instead.
 func (*Assign) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Assign) GetRunId() string {
@@ -1000,7 +1099,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1111,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[5]
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1124,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Client) GetConnectionMode() ConnectionMode {
@@ -1105,7 +1204,7 @@ type DataTable struct {
 
 func (x *DataTable) Reset() {
 	*x = DataTable{}
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1216,7 @@ func (x *DataTable) String() string {
 func (*DataTable) ProtoMessage() {}
 
 func (x *DataTable) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1229,7 @@ func (x *DataTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataTable.ProtoReflect.Descriptor instead.
 func (*DataTable) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DataTable) GetName() string {
@@ -1178,7 +1277,7 @@ type RequestDef struct {
 
 func (x *RequestDef) Reset() {
 	*x = RequestDef{}
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1289,7 @@ func (x *RequestDef) String() string {
 func (*RequestDef) ProtoMessage() {}
 
 func (x *RequestDef) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1302,7 @@ func (x *RequestDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestDef.ProtoReflect.Descriptor instead.
 func (*RequestDef) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RequestDef) GetName() string {
@@ -1280,7 +1379,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1391,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1404,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Header) GetName() string {
@@ -1351,7 +1450,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1462,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1475,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Schedule) GetCurve() isSchedule_Curve {
@@ -1504,7 +1603,7 @@ type RampRate struct {
 
 func (x *RampRate) Reset() {
 	*x = RampRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1615,7 @@ func (x *RampRate) String() string {
 func (*RampRate) ProtoMessage() {}
 
 func (x *RampRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1628,7 @@ func (x *RampRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RampRate.ProtoReflect.Descriptor instead.
 func (*RampRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RampRate) GetFromPerSecond() float64 {
@@ -1563,7 +1662,7 @@ type StepRates struct {
 
 func (x *StepRates) Reset() {
 	*x = StepRates{}
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1674,7 @@ func (x *StepRates) String() string {
 func (*StepRates) ProtoMessage() {}
 
 func (x *StepRates) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1687,7 @@ func (x *StepRates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRates.ProtoReflect.Descriptor instead.
 func (*StepRates) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepRates) GetSteps() []*StepRate {
@@ -1609,7 +1708,7 @@ type StepRate struct {
 
 func (x *StepRate) Reset() {
 	*x = StepRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1720,7 @@ func (x *StepRate) String() string {
 func (*StepRate) ProtoMessage() {}
 
 func (x *StepRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1733,7 @@ func (x *StepRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRate.ProtoReflect.Descriptor instead.
 func (*StepRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StepRate) GetRatePerSecond() float64 {
@@ -1666,7 +1765,7 @@ type DiurnalRate struct {
 
 func (x *DiurnalRate) Reset() {
 	*x = DiurnalRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1777,7 @@ func (x *DiurnalRate) String() string {
 func (*DiurnalRate) ProtoMessage() {}
 
 func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1790,7 @@ func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiurnalRate.ProtoReflect.Descriptor instead.
 func (*DiurnalRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DiurnalRate) GetDailyRequests() float64 {
@@ -1751,7 +1850,7 @@ type Spike struct {
 
 func (x *Spike) Reset() {
 	*x = Spike{}
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1862,7 @@ func (x *Spike) String() string {
 func (*Spike) ProtoMessage() {}
 
 func (x *Spike) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1875,7 @@ func (x *Spike) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spike.ProtoReflect.Descriptor instead.
 func (*Spike) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Spike) GetAtNanos() int64 {
@@ -1832,7 +1931,7 @@ type ConstantRate struct {
 
 func (x *ConstantRate) Reset() {
 	*x = ConstantRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1943,7 @@ func (x *ConstantRate) String() string {
 func (*ConstantRate) ProtoMessage() {}
 
 func (x *ConstantRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1956,7 @@ func (x *ConstantRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConstantRate.ProtoReflect.Descriptor instead.
 func (*ConstantRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConstantRate) GetRatePerSecond() float64 {
@@ -1887,7 +1986,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +1998,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2011,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Share) GetCycle() uint32 {
@@ -1947,7 +2046,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2058,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2071,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Limits) GetMaxInFlight() uint32 {
@@ -2022,7 +2121,7 @@ type HistogramSpec struct {
 
 func (x *HistogramSpec) Reset() {
 	*x = HistogramSpec{}
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2133,7 @@ func (x *HistogramSpec) String() string {
 func (*HistogramSpec) ProtoMessage() {}
 
 func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2146,7 @@ func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramSpec.ProtoReflect.Descriptor instead.
 func (*HistogramSpec) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HistogramSpec) GetLowestNanos() int64 {
@@ -2088,7 +2187,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2199,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2212,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Accepted) GetEpoch() uint64 {
@@ -2158,7 +2257,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2269,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2282,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Start) GetEpoch() uint64 {
@@ -2221,7 +2320,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2332,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2345,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Heartbeat) GetSeq() uint64 {
@@ -2279,7 +2378,7 @@ type HeartbeatAck struct {
 
 func (x *HeartbeatAck) Reset() {
 	*x = HeartbeatAck{}
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2390,7 @@ func (x *HeartbeatAck) String() string {
 func (*HeartbeatAck) ProtoMessage() {}
 
 func (x *HeartbeatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2403,7 @@ func (x *HeartbeatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatAck.ProtoReflect.Descriptor instead.
 func (*HeartbeatAck) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HeartbeatAck) GetSeq() uint64 {
@@ -2346,7 +2445,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2457,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2470,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -2414,7 +2513,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2525,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2538,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2516,7 +2615,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2627,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2640,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2606,7 +2705,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2717,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2730,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2734,7 +2833,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2746,7 +2845,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2759,7 +2858,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -2809,7 +2908,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +2920,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +2933,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2862,13 +2961,15 @@ var File_surge_v1_agent_proto protoreflect.FileDescriptor
 
 const file_surge_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x14surge/v1/agent.proto\x12\bsurge.v1\"\xf0\x01\n" +
+	"\x14surge/v1/agent.proto\x12\bsurge.v1\"\xa6\x02\n" +
 	"\x0eSessionRequest\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.surge.v1.HelloH\x00R\x05hello\x12*\n" +
 	"\x06assign\x18\x02 \x01(\v2\x10.surge.v1.AssignH\x00R\x06assign\x12'\n" +
 	"\x05start\x18\x03 \x01(\v2\x0f.surge.v1.StartH\x00R\x05start\x123\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x13.surge.v1.HeartbeatH\x00R\theartbeat\x12$\n" +
-	"\x04stop\x18\x05 \x01(\v2\x0e.surge.v1.StopH\x00R\x04stopB\x05\n" +
+	"\x04stop\x18\x05 \x01(\v2\x0e.surge.v1.StopH\x00R\x04stop\x124\n" +
+	"\n" +
+	"auth_proof\x18\x06 \x01(\v2\x13.surge.v1.AuthProofH\x00R\tauthProofB\x05\n" +
 	"\x03msg\"\xb3\x02\n" +
 	"\x0fSessionResponse\x12'\n" +
 	"\x05ready\x18\x01 \x01(\v2\x0f.surge.v1.ReadyH\x00R\x05ready\x120\n" +
@@ -2877,12 +2978,14 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x04done\x18\x04 \x01(\v2\x0e.surge.v1.DoneH\x00R\x04done\x12'\n" +
 	"\x05error\x18\x05 \x01(\v2\x0f.surge.v1.ErrorH\x00R\x05error\x12=\n" +
 	"\rheartbeat_ack\x18\x06 \x01(\v2\x16.surge.v1.HeartbeatAckH\x00R\fheartbeatAckB\x05\n" +
-	"\x03msg\"\xb1\x01\n" +
+	"\x03msg\"\xd0\x01\n" +
 	"\x05Hello\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12)\n" +
 	"\x10coordinator_name\x18\x02 \x01(\tR\x0fcoordinatorName\x12\x15\n" +
 	"\x06run_id\x18\x03 \x01(\tR\x05runId\x12;\n" +
-	"\x1acoordinator_time_unix_nano\x18\x04 \x01(\x03R\x17coordinatorTimeUnixNano\"\xcc\x02\n" +
+	"\x1acoordinator_time_unix_nano\x18\x04 \x01(\x03R\x17coordinatorTimeUnixNano\x12\x1d\n" +
+	"\n" +
+	"auth_nonce\x18\x05 \x01(\fR\tauthNonce\"\x8a\x03\n" +
 	"\x05Ready\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x1d\n" +
 	"\n" +
@@ -2893,7 +2996,14 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x05cores\x18\x06 \x01(\rR\x05cores\x12\x18\n" +
 	"\aversion\x18\a \x01(\tR\aversion\x12\x1f\n" +
 	"\vlease_nanos\x18\b \x01(\x03R\n" +
-	"leaseNanos\"\xf8\x03\n" +
+	"leaseNanos\x12\x1d\n" +
+	"\n" +
+	"auth_nonce\x18\t \x01(\fR\tauthNonce\x12\x1d\n" +
+	"\n" +
+	"auth_proof\x18\n" +
+	" \x01(\fR\tauthProof\"!\n" +
+	"\tAuthProof\x12\x14\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\"\xf8\x03\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1f\n" +
@@ -3091,7 +3201,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\aArrival\x12\x17\n" +
 	"\x13ARRIVAL_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fARRIVAL_UNIFORM\x10\x01\x12\x13\n" +
-	"\x0fARRIVAL_POISSON\x10\x02*\xe0\x01\n" +
+	"\x0fARRIVAL_POISSON\x10\x02*\x80\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_CODE_PROTOCOL_MISMATCH\x10\x01\x12!\n" +
@@ -3099,7 +3209,8 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x1dERROR_CODE_TARGET_UNREACHABLE\x10\x03\x12!\n" +
 	"\x1dERROR_CODE_TARGET_NOT_ALLOWED\x10\x04\x12\x13\n" +
 	"\x0fERROR_CODE_BUSY\x10\x05\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\x062R\n" +
+	"\x13ERROR_CODE_INTERNAL\x10\x06\x12\x1e\n" +
+	"\x1aERROR_CODE_UNAUTHENTICATED\x10\a2R\n" +
 	"\fAgentService\x12B\n" +
 	"\aSession\x12\x18.surge.v1.SessionRequest\x1a\x19.surge.v1.SessionResponse(\x010\x01B7Z5github.com/surgeload/surge/proto/gen/surge/v1;surgev1b\x06proto3"
 
@@ -3116,7 +3227,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(ConnectionMode)(0),     // 0: surge.v1.ConnectionMode
 	(Protocol)(0),           // 1: surge.v1.Protocol
@@ -3128,78 +3239,80 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*SessionResponse)(nil), // 7: surge.v1.SessionResponse
 	(*Hello)(nil),           // 8: surge.v1.Hello
 	(*Ready)(nil),           // 9: surge.v1.Ready
-	(*Assign)(nil),          // 10: surge.v1.Assign
-	(*Client)(nil),          // 11: surge.v1.Client
-	(*DataTable)(nil),       // 12: surge.v1.DataTable
-	(*RequestDef)(nil),      // 13: surge.v1.RequestDef
-	(*Header)(nil),          // 14: surge.v1.Header
-	(*Schedule)(nil),        // 15: surge.v1.Schedule
-	(*RampRate)(nil),        // 16: surge.v1.RampRate
-	(*StepRates)(nil),       // 17: surge.v1.StepRates
-	(*StepRate)(nil),        // 18: surge.v1.StepRate
-	(*DiurnalRate)(nil),     // 19: surge.v1.DiurnalRate
-	(*Spike)(nil),           // 20: surge.v1.Spike
-	(*ConstantRate)(nil),    // 21: surge.v1.ConstantRate
-	(*Share)(nil),           // 22: surge.v1.Share
-	(*Limits)(nil),          // 23: surge.v1.Limits
-	(*HistogramSpec)(nil),   // 24: surge.v1.HistogramSpec
-	(*Accepted)(nil),        // 25: surge.v1.Accepted
-	(*Start)(nil),           // 26: surge.v1.Start
-	(*Heartbeat)(nil),       // 27: surge.v1.Heartbeat
-	(*HeartbeatAck)(nil),    // 28: surge.v1.HeartbeatAck
-	(*Stop)(nil),            // 29: surge.v1.Stop
-	(*Snapshot)(nil),        // 30: surge.v1.Snapshot
-	(*Series)(nil),          // 31: surge.v1.Series
-	(*Counters)(nil),        // 32: surge.v1.Counters
-	(*Done)(nil),            // 33: surge.v1.Done
-	(*Error)(nil),           // 34: surge.v1.Error
-	nil,                     // 35: surge.v1.Counters.ErrorsEntry
-	nil,                     // 36: surge.v1.Counters.DroppedByEntry
+	(*AuthProof)(nil),       // 10: surge.v1.AuthProof
+	(*Assign)(nil),          // 11: surge.v1.Assign
+	(*Client)(nil),          // 12: surge.v1.Client
+	(*DataTable)(nil),       // 13: surge.v1.DataTable
+	(*RequestDef)(nil),      // 14: surge.v1.RequestDef
+	(*Header)(nil),          // 15: surge.v1.Header
+	(*Schedule)(nil),        // 16: surge.v1.Schedule
+	(*RampRate)(nil),        // 17: surge.v1.RampRate
+	(*StepRates)(nil),       // 18: surge.v1.StepRates
+	(*StepRate)(nil),        // 19: surge.v1.StepRate
+	(*DiurnalRate)(nil),     // 20: surge.v1.DiurnalRate
+	(*Spike)(nil),           // 21: surge.v1.Spike
+	(*ConstantRate)(nil),    // 22: surge.v1.ConstantRate
+	(*Share)(nil),           // 23: surge.v1.Share
+	(*Limits)(nil),          // 24: surge.v1.Limits
+	(*HistogramSpec)(nil),   // 25: surge.v1.HistogramSpec
+	(*Accepted)(nil),        // 26: surge.v1.Accepted
+	(*Start)(nil),           // 27: surge.v1.Start
+	(*Heartbeat)(nil),       // 28: surge.v1.Heartbeat
+	(*HeartbeatAck)(nil),    // 29: surge.v1.HeartbeatAck
+	(*Stop)(nil),            // 30: surge.v1.Stop
+	(*Snapshot)(nil),        // 31: surge.v1.Snapshot
+	(*Series)(nil),          // 32: surge.v1.Series
+	(*Counters)(nil),        // 33: surge.v1.Counters
+	(*Done)(nil),            // 34: surge.v1.Done
+	(*Error)(nil),           // 35: surge.v1.Error
+	nil,                     // 36: surge.v1.Counters.ErrorsEntry
+	nil,                     // 37: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	8,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
-	10, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
-	26, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
-	27, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	29, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
-	9,  // 5: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
-	25, // 6: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	30, // 7: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	33, // 8: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	34, // 9: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	28, // 10: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
-	13, // 11: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	15, // 12: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	22, // 13: surge.v1.Assign.share:type_name -> surge.v1.Share
-	23, // 14: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	24, // 15: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
-	12, // 16: surge.v1.Assign.data:type_name -> surge.v1.DataTable
-	11, // 17: surge.v1.Assign.client:type_name -> surge.v1.Client
-	0,  // 18: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
-	1,  // 19: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
-	2,  // 20: surge.v1.Client.timing:type_name -> surge.v1.Timing
-	3,  // 21: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
-	14, // 22: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	21, // 23: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	16, // 24: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
-	17, // 25: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
-	19, // 26: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
-	4,  // 27: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	20, // 28: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
-	18, // 29: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	31, // 30: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	32, // 31: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	35, // 32: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	36, // 33: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	32, // 34: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	5,  // 35: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	6,  // 36: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	7,  // 37: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	37, // [37:38] is the sub-list for method output_type
-	36, // [36:37] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	11, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
+	27, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
+	28, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
+	30, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	10, // 5: surge.v1.SessionRequest.auth_proof:type_name -> surge.v1.AuthProof
+	9,  // 6: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
+	26, // 7: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
+	31, // 8: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	34, // 9: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	35, // 10: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	29, // 11: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
+	14, // 12: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	16, // 13: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	23, // 14: surge.v1.Assign.share:type_name -> surge.v1.Share
+	24, // 15: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	25, // 16: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	13, // 17: surge.v1.Assign.data:type_name -> surge.v1.DataTable
+	12, // 18: surge.v1.Assign.client:type_name -> surge.v1.Client
+	0,  // 19: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
+	1,  // 20: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
+	2,  // 21: surge.v1.Client.timing:type_name -> surge.v1.Timing
+	3,  // 22: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
+	15, // 23: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	22, // 24: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	17, // 25: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	18, // 26: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	20, // 27: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	4,  // 28: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	21, // 29: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	19, // 30: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	32, // 31: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	33, // 32: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	36, // 33: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	37, // 34: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	33, // 35: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	5,  // 36: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	6,  // 37: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	7,  // 38: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	38, // [38:39] is the sub-list for method output_type
+	37, // [37:38] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -3213,6 +3326,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionRequest_Start)(nil),
 		(*SessionRequest_Heartbeat)(nil),
 		(*SessionRequest_Stop)(nil),
+		(*SessionRequest_AuthProof)(nil),
 	}
 	file_surge_v1_agent_proto_msgTypes[1].OneofWrappers = []any{
 		(*SessionResponse_Ready)(nil),
@@ -3222,7 +3336,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Error)(nil),
 		(*SessionResponse_HeartbeatAck)(nil),
 	}
-	file_surge_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
+	file_surge_v1_agent_proto_msgTypes[10].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
 		(*Schedule_Ramp)(nil),
 		(*Schedule_Steps)(nil),
@@ -3234,7 +3348,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
