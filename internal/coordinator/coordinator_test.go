@@ -572,3 +572,60 @@ func TestTwoCoordinatorsOneFleet(t *testing.T) {
 		t.Errorf("the target got %d requests; at most one run's 50", n)
 	}
 }
+
+// TestTokenProofs: in token mode an agent that cannot prove it holds the
+// coordinator's token (another one, or none: a rogue gossip member) is
+// refused before T0 and nothing is sent to the target; an agent with the
+// same token plays.
+func TestTokenProofs(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	tok := []byte("0123456789abcdef0123456789abcdef")
+	for _, tc := range []struct {
+		name     string
+		agentTok []byte
+		ok       bool
+	}{
+		{"same token", tok, true},
+		{"another token", []byte("fedcba9876543210fedcba9876543210"), false},
+		{"no token", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hits.Store(0)
+			cfg := testConfig(0)
+			cfg.Expect, cfg.Wait, cfg.Token = 1, 5*time.Second, tok
+			cfg.Log = newTestLog(t)
+			var mu sync.Mutex
+			var started []*agent.Agent
+			cfg.Listening = func(addr string) {
+				ac := agent.DefaultConfig()
+				ac.Join, ac.Token = []string{addr}, tc.agentTok
+				a, err := agent.Start(ac)
+				if err != nil {
+					t.Errorf("start agent: %v", err)
+					return
+				}
+				mu.Lock()
+				started = append(started, a)
+				mu.Unlock()
+			}
+			defer func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, a := range started {
+					a.Close()
+				}
+			}()
+			rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "20", "500ms"))
+			switch {
+			case tc.ok && (err != nil || rep.Stages[0].Succeeded != 10):
+				t.Fatalf("Run = %v; want 10 requests played", err)
+			case !tc.ok && (!errors.Is(err, ErrNoAgents) || !strings.Contains(err.Error(), "did not prove it holds the shared token")):
+				t.Fatalf("Run = %v; want ErrNoAgents naming the failed proof", err)
+			case !tc.ok && hits.Load() != 0:
+				t.Fatalf("the target got %d requests from a refused agent", hits.Load())
+			}
+		})
+	}
+}
