@@ -107,3 +107,64 @@ func TestHlogReadByReference(t *testing.T) {
 		t.Errorf("hdr-histogram-js read %d intervals; want %d", len(got), k)
 	}
 }
+
+// TestHlogStreamReadByReference: the latency.hlog a run writes as it plays
+// (HlogWriter), read by hdr-histogram-js: per interval the untagged and
+// stage lines, a line per request name (Tag=STAGE/REQUEST), and the
+// stage's service time, send lag and on-wire lag (Tag=STAGE:KIND), each
+// with the counts and nearest-rank percentiles Surge has for them.
+func TestHlogStreamReadByReference(t *testing.T) {
+	g := metrics.DefaultGeometry()
+	names := []string{"get", "post /x"}
+	iv := metrics.NewInterval(g, 2)
+	iv.Index = 3
+	for i := int64(1); i <= 400; i++ {
+		s := &iv.Series[i%2]
+		_ = s.Response.RecordValue(i * 1_000_000)
+		_ = s.Service.RecordValue(i * 700_000)
+		_ = iv.SendLag.RecordValue(i * 1_000)
+		_ = iv.OnWireLag.RecordValue(i * 3_000)
+	}
+	started := hlogStart.Add(1500 * time.Millisecond)
+	var b bytes.Buffer
+	w := NewHlogWriter(&b, "r1", "stream", hlogStart)
+	if err := w.Interval("stage a", started, 500*time.Millisecond, names, iv); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	all := iv.Select(-1)
+	want := []struct {
+		tag string
+		h   interface {
+			TotalCount() int64
+		}
+		q func(float64) int64
+	}{
+		{"", all.Response, func(p float64) int64 { return metrics.ValueAtPercentile(all.Response, p) }},
+		{"stage_a", all.Response, func(p float64) int64 { return metrics.ValueAtPercentile(all.Response, p) }},
+		{"stage_a/get", iv.Series[0].Response, func(p float64) int64 { return metrics.ValueAtPercentile(iv.Series[0].Response, p) }},
+		{"stage_a/post_/x", iv.Series[1].Response, func(p float64) int64 { return metrics.ValueAtPercentile(iv.Series[1].Response, p) }},
+		{"stage_a:service_time", all.Service, func(p float64) int64 { return metrics.ValueAtPercentile(all.Service, p) }},
+		{"stage_a:send_lag", iv.SendLag, func(p float64) int64 { return metrics.ValueAtPercentile(iv.SendLag, p) }},
+		{"stage_a:on_wire_lag", iv.OnWireLag, func(p float64) int64 { return metrics.ValueAtPercentile(iv.OnWireLag, p) }},
+	}
+	got := readWithJS(t, b.Bytes(), "50,99,99.9,100")
+	if len(got) != len(want) {
+		t.Fatalf("hdr-histogram-js read %d intervals; want %d: %+v", len(got), len(want), got)
+	}
+	at := started.Add(3 * 500 * time.Millisecond).UnixMilli()
+	for k, w := range want {
+		gk := got[k]
+		if gk.Tag != w.tag || gk.Start != at || gk.End != at+500 || gk.Count != w.h.TotalCount() {
+			t.Errorf("line %d: %+v; want tag %q from %d to %d with %d values", k, gk, w.tag, at, at+500, w.h.TotalCount())
+		}
+		for _, q := range []float64{50, 99, 99.9, 100} {
+			key := strconv.FormatFloat(q, 'f', -1, 64)
+			if gk.Values[key] != float64(w.q(q)) {
+				t.Errorf("line %d (%s): p%s = %v by hdr-histogram-js, %v by Surge", k, w.tag, key, gk.Values[key], w.q(q))
+			}
+		}
+	}
+}
