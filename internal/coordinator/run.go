@@ -224,7 +224,9 @@ func (r *run) finish(runErr error) (*reporters.Report, error) {
 		runErr = fmt.Errorf("%w: %w", ErrRunFailed, r.lossErr)
 	}
 	for _, c := range r.conns {
-		r.report.Agents = append(r.report.Agents, c.total)
+		if c.ready { // one refused in the handshake never was the run's
+			r.report.Agents = append(r.report.Agents, c.total)
+		}
 	}
 	if r.hlog != nil {
 		if err := r.hlog.Flush(); err != nil {
