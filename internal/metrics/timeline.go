@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -57,13 +58,13 @@ type Timeline struct {
 
 // packedInterval is an interval with its histograms encoded (V2
 // compressed); empty encodings are empty histograms. Response times are
-// kept in base64, the report's form, so the report can share them (all
-// is resp[0] for one request); the lags without it. Service times and
-// times to first byte are not kept (see Timeline).
+// kept in base64, the report's form, so that a one-request interval's
+// report entry shares them; the lags without it. The counters of every
+// series are uvarints (packCounters): mostly zeros, a byte each. Service
+// times and times to first byte are not kept (see Timeline).
 type packedInterval struct {
-	counters []Counters
+	counters []byte
 	resp     []string
-	all      string
 	sendLag  []byte
 	onWire   []byte
 	inFlight uint64
@@ -73,14 +74,42 @@ type packedInterval struct {
 // size is about how many bytes p holds: its own fields, the counters
 // and the encoded histograms (the maps it is kept in are not counted).
 func (p *packedInterval) size() int {
-	n := int(unsafe.Sizeof(*p)) + len(p.counters)*int(unsafe.Sizeof(Counters{})) + len(p.sendLag) + len(p.onWire)
+	n := int(unsafe.Sizeof(*p)) + len(p.counters) + len(p.sendLag) + len(p.onWire)
 	for i := range p.resp {
 		n += len(p.resp[i]) + int(unsafe.Sizeof(p.resp[i]))
 	}
-	if len(p.resp) > 1 {
-		n += len(p.all)
-	}
 	return n
+}
+
+// counterWords views c as the uint64 words it is made of (every field of
+// Counters is a uint64 or an array of them; TestCounterWords checks).
+func counterWords(c *Counters) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(c)), unsafe.Sizeof(*c)/8)
+}
+
+// packCounters appends the counters of every series of iv as uvarints.
+func packCounters(b []byte, iv *Interval) []byte {
+	for i := range iv.Series {
+		for _, w := range counterWords(&iv.Series[i].Counters) {
+			b = binary.AppendUvarint(b, w)
+		}
+	}
+	return b
+}
+
+// unpackCounters reads what packCounters wrote into iv's series.
+func unpackCounters(b []byte, iv *Interval) error {
+	for i := range iv.Series {
+		ws := counterWords(&iv.Series[i].Counters)
+		for k := range ws {
+			v, n := binary.Uvarint(b)
+			if n <= 0 {
+				return fmt.Errorf("%w: packed counters cut short", ErrHistogram)
+			}
+			ws[k], b = v, b[n:]
+		}
+	}
+	return nil
 }
 
 // NewTimeline returns an empty timeline of len(names) series.
@@ -228,21 +257,10 @@ func (t *Timeline) Pack(before uint32) error {
 }
 
 func (t *Timeline) pack(iv *Interval) (*packedInterval, error) {
-	n := len(iv.Series)
-	p := &packedInterval{counters: make([]Counters, n), resp: make([]string, n), inFlight: iv.InFlight, cpu: iv.CPU}
+	p := &packedInterval{counters: packCounters(nil, iv), resp: make([]string, len(iv.Series)), inFlight: iv.InFlight, cpu: iv.CPU}
 	var err error
 	for i, s := range iv.Series {
-		p.counters[i] = s.Counters
 		if p.resp[i], err = encodeBase64(s.Response); err != nil {
-			return nil, err
-		}
-	}
-	switch n {
-	case 0:
-	case 1:
-		p.all = p.resp[0]
-	default:
-		if p.all, err = encodeBase64(iv.Select(-1).Response); err != nil {
 			return nil, err
 		}
 	}
@@ -257,12 +275,13 @@ func (t *Timeline) pack(iv *Interval) (*packedInterval, error) {
 
 // ResponseEncoding returns interval idx's response times, every request
 // merged, HdrHistogram V2 compressed and base64 (as EncodeHistogram), or
-// "" when it has none. A packed interval's is the one it keeps.
+// "" when it has none. A packed interval of one request returns the
+// encoding it keeps (shared, not copied).
 func (t *Timeline) ResponseEncoding(idx uint32) (string, error) {
-	if p, ok := t.packed[idx]; ok {
-		return p.all, nil
+	if p, ok := t.packed[idx]; ok && len(p.resp) == 1 {
+		return p.resp[0], nil
 	}
-	iv, ok := t.live[idx]
+	iv, ok := t.At(idx)
 	if !ok {
 		return "", nil
 	}
@@ -301,10 +320,12 @@ func (t *Timeline) indexes() []uint32 {
 }
 
 func (t *Timeline) decode(idx uint32, p *packedInterval) (*Interval, error) {
-	iv := &Interval{Index: idx, Series: make([]Series, len(p.counters)), InFlight: p.inFlight, CPU: p.cpu}
+	iv := &Interval{Index: idx, Series: make([]Series, len(p.resp)), InFlight: p.inFlight, CPU: p.cpu}
+	if err := unpackCounters(p.counters, iv); err != nil {
+		return nil, err
+	}
 	var err error
-	for i := range p.counters {
-		iv.Series[i].Counters = p.counters[i]
+	for i := range p.resp {
 		if p.resp[i] == "" {
 			iv.Series[i].Response = t.Geometry.New()
 		} else if iv.Series[i].Response, err = DecodeHistogram([]byte(p.resp[i]), t.Geometry); err != nil {

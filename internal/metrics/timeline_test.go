@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -258,5 +259,44 @@ func TestTimelineEmit(t *testing.T) {
 	}
 	if err := tl.Pack(10); err == nil || tl.Len() != 5 || len(tl.live) != 0 {
 		t.Errorf("Pack with a failing Emit: %v, %d intervals, %d live; want the error, 5 packed", err, tl.Len(), len(tl.live))
+	}
+}
+
+// TestCounterWords: Counters is made of uint64 words only (packCounters
+// relies on it), and packing round-trips every word.
+func TestCounterWords(t *testing.T) {
+	var check func(rt reflect.Type)
+	check = func(rt reflect.Type) {
+		switch rt.Kind() {
+		case reflect.Uint64:
+		case reflect.Array:
+			check(rt.Elem())
+		case reflect.Struct:
+			for f := range rt.Fields() {
+				check(f.Type)
+			}
+		default:
+			t.Fatalf("Counters holds a %v: packCounters reads it as uint64 words", rt)
+		}
+	}
+	check(reflect.TypeFor[Counters]())
+	iv := NewInterval(DefaultGeometry(), 2)
+	for i := range iv.Series {
+		ws := counterWords(&iv.Series[i].Counters)
+		for k := range ws {
+			ws[k] = uint64(k*1000+i) << (k % 50)
+		}
+	}
+	back := NewInterval(DefaultGeometry(), 2)
+	if err := unpackCounters(packCounters(nil, iv), back); err != nil {
+		t.Fatal(err)
+	}
+	for i := range iv.Series {
+		if back.Series[i].Counters != iv.Series[i].Counters {
+			t.Errorf("series %d: %+v read back as %+v", i, iv.Series[i].Counters, back.Series[i].Counters)
+		}
+	}
+	if err := unpackCounters(packCounters(nil, iv)[:10], back); err == nil {
+		t.Error("cut-short counters read without an error")
 	}
 }
