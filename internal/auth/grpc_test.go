@@ -375,10 +375,9 @@ func tokenSession(addr string, tok, agentTok []byte, opts ...grpc.DialOption) (a
 			return agentProved, err
 		}
 	}
-	if err := s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{Seq: 1}}}); err != nil {
-		_, rerr := recv()
-		return agentProved, rerr
-	}
+	// The agent may have refused (and closed) before the heartbeat is
+	// written: then the Send fails and what it said is still to be read.
+	_ = s.Send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{Seq: 1}}})
 	m, err = recv()
 	switch {
 	case err != nil:
