@@ -222,27 +222,7 @@ func TestVersionMismatchRefused(t *testing.T) {
 	cfg := testConfig(0)
 	cfg.Expect = 1
 	cfg.Wait = 3 * time.Second
-	var mu sync.Mutex
-	var started []*agent.Agent
-	cfg.Listening = func(addr string) {
-		ac := agent.DefaultConfig()
-		ac.Name = "old-agent"
-		ac.Protocol = 99
-		ac.Join = []string{addr}
-		a, err := agent.Start(ac)
-		if err != nil {
-			t.Errorf("start agent: %v", err)
-			return
-		}
-		mu.Lock()
-		started = append(started, a)
-		mu.Unlock()
-	}
-	defer func() {
-		for _, a := range started {
-			a.Close()
-		}
-	}()
+	agentOnListen(t, &cfg, func(ac *agent.Config) { ac.Name, ac.Protocol = "old-agent", 99 })
 	rep, err := Run(context.Background(), cfg, mustScenario(t, "http://127.0.0.1:1", "10", "1s"))
 	if !errors.Is(err, ErrNoAgents) || rep != nil {
 		t.Fatalf("Run = %v, %v; want ErrNoAgents", rep, err)
@@ -596,27 +576,7 @@ func TestTokenProofs(t *testing.T) {
 			cfg := testConfig(0)
 			cfg.Expect, cfg.Wait, cfg.Token = 1, 5*time.Second, tok
 			cfg.Log = newTestLog(t)
-			var mu sync.Mutex
-			var started []*agent.Agent
-			cfg.Listening = func(addr string) {
-				ac := agent.DefaultConfig()
-				ac.Join, ac.Token = []string{addr}, tc.agentTok
-				a, err := agent.Start(ac)
-				if err != nil {
-					t.Errorf("start agent: %v", err)
-					return
-				}
-				mu.Lock()
-				started = append(started, a)
-				mu.Unlock()
-			}
-			defer func() {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, a := range started {
-					a.Close()
-				}
-			}()
+			agentOnListen(t, &cfg, func(ac *agent.Config) { ac.Token = tc.agentTok })
 			rep, err := Run(context.Background(), cfg, mustScenario(t, srv.URL, "20", "500ms"))
 			switch {
 			case tc.ok && (err != nil || rep.Stages[0].Succeeded != 10):
@@ -628,4 +588,33 @@ func TestTokenProofs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentOnListen makes cfg start one external agent, set up by setUp, that
+// joins the coordinator as soon as it listens; the agent is closed when
+// the test ends.
+func agentOnListen(t *testing.T, cfg *Config, setUp func(*agent.Config)) {
+	t.Helper()
+	var mu sync.Mutex
+	var started []*agent.Agent
+	cfg.Listening = func(addr string) {
+		ac := agent.DefaultConfig()
+		ac.Join = []string{addr}
+		setUp(&ac)
+		a, err := agent.Start(ac)
+		if err != nil {
+			t.Errorf("start agent: %v", err)
+			return
+		}
+		mu.Lock()
+		started = append(started, a)
+		mu.Unlock()
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range started {
+			a.Close()
+		}
+	})
 }
