@@ -237,7 +237,7 @@ EXTRA=$(awk -v a="$A1" -v s="$S1" 'BEGIN { if (s == "-") print "n/a"; else print
 	echo "| peak RSS of the whole process | **$D_PEAK MB**; with the coordinator's baseline (the 1000 req/s run's RSS at ${WARMUP} s, $A1 MB): **$DAY_TOTAL MB** (must be under 500 MB) |"
 	echo "| time | $D_ELAPSED s for daymem's work ($DAY_S s wall, the build excluded) |"
 	echo
-	echo "bench/daymem holds what the coordinator holds for one stage: the same \`metrics.Timeline\`, every interval packed 3 behind the newest as \`internal/coordinator\` does, then \`report.Stage\` and \`reporters.WriteJSON\`. Its peak is the kernel's VmHWM, reset (\`/proc/self/clear_refs\`) between the two phases and also sampled every 20 ms. The other outputs the coordinator writes by default (timeseries.csv, junit.xml, latency.hlog, report.html) are not in this figure."
+	echo "bench/daymem holds what the coordinator holds for one stage: the same \`metrics.Timeline\`, every interval packed 3 behind the newest and written to latency.hlog as it packs, as \`internal/coordinator\` does, then \`report.Stage\` and \`reporters.WriteJSON\`. Its peak is the kernel's VmHWM, reset (\`/proc/self/clear_refs\`) between the two phases and also sampled every 20 ms. The other outputs the coordinator writes at the end by default (timeseries.csv, junit.xml, report.html) are not in this figure."
 	echo
 	echo "Secondary, noise-prone: the old extrapolation, the 1000 req/s run's RSS at ${WARMUP} s + its slope × 1,440 min, gives **$EXTRA MB**. Over a run of a few minutes that slope is mostly the GC's heap target and the allocator settling, not growth; it is printed for comparison and is not part of the verdict."
 	echo "$END_MARK"
