@@ -76,8 +76,9 @@ type Options struct {
 	// mode: capacity; Search overrides the scenario's search settings.
 	Capacity bool
 	Search   Search
-	// MaxSendLag is the send-lag p99 above which a stage is flagged
-	// generator-limited. Default 5ms.
+	// MaxSendLag is the send-lag (and on-wire lag) p99 above which a
+	// stage is flagged generator-limited. 0 (DefaultOptions) takes the
+	// scenario's safety.max_send_lag, else 5ms.
 	MaxSendLag time.Duration
 	// AgentTimeout declares an agent lost when nothing came from it for
 	// this long. Default 3s.
@@ -149,7 +150,7 @@ type Search struct {
 func DefaultOptions() Options {
 	c := coordinator.DefaultConfig()
 	return Options{Agents: c.Agents, GossipListen: c.GossipListen, Wait: c.Wait, Interval: c.Interval,
-		MaxSendLag: c.MaxSendLag, AgentTimeout: c.AgentTimeout, MaxClockOffset: c.MaxClockOffset}
+		AgentTimeout: c.AgentTimeout, MaxClockOffset: c.MaxClockOffset}
 }
 
 // Load reads and validates the scenario file at path. Every problem is

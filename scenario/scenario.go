@@ -262,7 +262,17 @@ type Safety struct {
 	// search step on. Default false: they stay idle, and the split of the
 	// run stays the one it started with.
 	RebalanceOnJoin bool `yaml:"rebalance_on_join" json:"rebalance_on_join,omitempty"`
+	// MaxSendLag is the generator's fidelity bound for this scenario: a
+	// stage whose send lag or on-wire lag p99 passes it is
+	// generator-limited (the run is invalid). Default: the coordinator's
+	// --max-send-lag (5ms), which also overrides it when given; at most
+	// MaxSendLagBound.
+	MaxSendLag Duration `yaml:"max_send_lag" json:"max_send_lag,omitempty"`
 }
+
+// MaxSendLagBound bounds safety.max_send_lag: beyond it a run is too late
+// to say anything of its schedule.
+const MaxSendLagBound = Duration(time.Second)
 
 // Capacity holds the inputs of the capacity plan (the scaling staircase of
 // coordinator plan). Every field is optional; the plan computes the steps

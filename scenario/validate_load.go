@@ -503,6 +503,15 @@ func (c *checker) safety(sf *Safety) (Safety, bool) {
 			c.add(durPath, "max_duration must be at most %s (got %s)", MaxDuration, sf.MaxDuration)
 		}
 	}
+	lagPath := "safety.max_send_lag"
+	if sf.MaxSendLag != 0 || c.set(lagPath) {
+		switch {
+		case sf.MaxSendLag <= 0:
+			c.add(lagPath, "max_send_lag must be > 0 (got %s)", sf.MaxSendLag)
+		case sf.MaxSendLag > MaxSendLagBound:
+			c.add(lagPath, "max_send_lag must be at most %s (got %s)", MaxSendLagBound, sf.MaxSendLag)
+		}
+	}
 	lossPath := "safety.on_agent_loss"
 	if sf.OnAgentLoss != "" || c.set(lossPath) {
 		if sf.OnAgentLoss != OnAgentLossDegrade && sf.OnAgentLoss != OnAgentLossAbort {

@@ -211,7 +211,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.DurationVar(&limits.Timeout, "timeout", limits.Timeout, "default per-request total timeout")
 	f.Int64Var(&limits.MaxBodyBytes, "max-body", limits.MaxBodyBytes, "response body bytes read per request (the rest is discarded)")
 	f.IntVar(&limits.MaxConns, "max-conns", limits.MaxConns, "per agent: connections to one target at most (0 = no bound); arrivals then wait for one, counted in response time")
-	f.DurationVar(&opts.MaxSendLag, "max-send-lag", opts.MaxSendLag, "send-lag p99 above which a stage is flagged generator-limited")
+	f.DurationVar(&opts.MaxSendLag, "max-send-lag", 0, "send-lag (and on-wire lag) p99 above which a stage is flagged generator-limited (default: the scenario's safety.max_send_lag, else 5ms)")
 	f.StringVar(&out, "out", "surge-results", "directory the reports are written to")
 	f.StringSliceVar(&formats, "format", defaultFormats, "reports written into --out: json (report.json), csv (timeseries.csv), junit (junit.xml), hlog (latency.hlog), html (report.html), text (summary.txt)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")

@@ -60,8 +60,10 @@ type Config struct {
 	Lead time.Duration
 	// Heartbeat is the period of heartbeats renewing the agents' leases.
 	Heartbeat time.Duration
-	// MaxSendLag is the send-lag p99 above which a stage is flagged
-	// generator-limited (the generator could not send on time).
+	// MaxSendLag is the send-lag (and on-wire lag) p99 above which a stage
+	// is flagged generator-limited (the generator could not send on
+	// time); 0 takes the scenario's safety.max_send_lag, else
+	// DefaultConfig's.
 	MaxSendLag time.Duration
 	// Log receives progress lines and warnings; nil discards them.
 	Log io.Writer

@@ -618,3 +618,29 @@ func agentOnListen(t *testing.T, cfg *Config, setUp func(*agent.Config)) {
 		}
 	})
 }
+
+// TestScenarioMaxSendLag: without a bound from the caller, the scenario's
+// safety.max_send_lag judges the generator (here 1ns: any lateness is
+// too much, so the stage is generator-limited, naming the bound); a
+// caller's bound overrides it.
+func TestScenarioMaxSendLag(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	sc := mustParse(t, "name: lag\nstages: [{url: \""+srv.URL+"\"}]\nrequests: [{name: get, path: /}]\n"+
+		"load: {constant: {rate: 50, duration: 500ms}}\nsafety: {max_send_lag: 1ns}\n")
+	for _, tc := range []struct {
+		bound   time.Duration
+		limited bool
+	}{{0, true}, {time.Minute, false}} {
+		cfg := testConfig(1)
+		cfg.MaxSendLag = tc.bound
+		rep, err := Run(context.Background(), cfg, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := rep.Stages[0]
+		if st.GeneratorLimited != tc.limited || tc.limited && !strings.Contains(strings.Join(st.GeneratorNotes, " "), "is over 1ns") {
+			t.Errorf("caller's bound %v: limited %v, notes %q; want limited %v by the scenario's 1ns", tc.bound, st.GeneratorLimited, st.GeneratorNotes, tc.limited)
+		}
+	}
+}

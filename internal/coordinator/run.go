@@ -74,6 +74,9 @@ func Run(ctx context.Context, cfg Config, sc *scenario.Scenario) (*reporters.Rep
 // load was sent, so what was measured is never lost. cfg.Overrides is not
 // read: plan was compiled with them.
 func Play(ctx context.Context, cfg Config, plan *stages.Plan) (*reporters.Report, error) {
+	if cfg.MaxSendLag <= 0 && plan.Scenario != nil && plan.Scenario.Safety.MaxSendLag > 0 {
+		cfg.MaxSendLag = plan.Scenario.Safety.MaxSendLag.Std() // the scenario's bound, unless the caller set one
+	}
 	cfg = withDefaults(cfg)
 	if cfg.Expect <= 0 && cfg.Agents <= 0 {
 		return nil, fmt.Errorf("%w: embedded mode needs at least one agent (--agents)", ErrNoAgents)
