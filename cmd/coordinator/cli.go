@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,6 +122,9 @@ plaintext, unauthenticated control plane. The TLS and token flags secure the
 connections to external agents (--expect); embedded agents talk over loopback.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Callbacks (gossip's log, the listening notices) write from
+			// several goroutines: one lock for every write to stderr.
+			stderr := &syncWriter{w: stderr}
 			if err := checkRunFlags(&opts, limits, maxClockOffset, &sec); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
@@ -503,4 +507,16 @@ func writeFileAtomic(dir, name string, write func(io.Writer) error) (string, err
 		return "", fmt.Errorf("write %s: %w", name, err)
 	}
 	return path, nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -27,7 +27,11 @@ type liveView struct {
 }
 
 func newLiveView(w io.Writer) *liveView {
-	f, ok := w.(*os.File)
+	under := w
+	if sw, ok := w.(*syncWriter); ok {
+		under = sw.w
+	}
+	f, ok := under.(*os.File)
 	return &liveView{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
 }
 
