@@ -107,13 +107,22 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 	for idx := uint32(0); idx <= last; idx++ {
 		iv := reporters.Interval{TS: float64(idx) * float64(tl.Step) / 1e9, Lost: p.LostAt[idx]}
 		if m, ok := tl.At(idx); ok {
-			if err := fillInterval(&iv, tl, m); err != nil {
+			merged, err := fillInterval(&iv, tl, m)
+			if err != nil {
 				return nil, err
 			}
-			// The timeline's own encoding: a packed interval's is shared
-			// with the report, not copied.
-			var err error
-			if iv.Histogram, err = tl.ResponseEncoding(idx); err != nil {
+			// One request: the timeline's own encoding, which a packed
+			// interval shares with the report instead of copying. Several:
+			// the merge fillInterval made, encoded once.
+			switch {
+			case len(m.Series) == 1:
+				iv.Histogram, err = tl.ResponseEncoding(idx)
+			case merged.TotalCount() > 0:
+				var b []byte
+				b, err = metrics.EncodeHistogram(merged)
+				iv.Histogram = string(b)
+			}
+			if err != nil {
 				return nil, err
 			}
 			iv.CPUS = (m.CPU / share).Seconds()
@@ -127,13 +136,13 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 }
 
 // fillInterval fills one interval's counts and percentiles from its
-// merged data m.
-func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Interval) error {
+// merged data m, and returns its response times, every request merged.
+func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Interval) (merged *hdrhistogram.Histogram, err error) {
 	tt := m.Totals()
 	h := tl.Geometry.New()
 	for k, s := range m.Series {
 		if err := metrics.Merge(h, s.Response); err != nil {
-			return err
+			return nil, err
 		}
 		if s.Intended+s.Issued+s.Succeeded+s.Failed+s.Dropped > 0 {
 			iv.Requests = append(iv.Requests, reporters.IntervalRequest{
@@ -155,7 +164,7 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 	}
 	iv.InFlight, iv.SendLagP99MS = m.InFlight, ms(metrics.ValueAtPercentile(m.SendLag, 99))
 	iv.OnWireLagP99MS = ms(metrics.ValueAtPercentile(m.OnWireLag, 99))
-	return nil
+	return h, nil
 }
 
 // Percentiles summarises a merged histogram in milliseconds.
