@@ -234,10 +234,17 @@ type Stage struct {
 	Dropped uint64 `json:"dropped"`
 	// Lost arrivals are owned by an agent that never reported reaching
 	// them: it was lost (before the survivors took its share over — see
-	// Gaps), or the run stopped early. Requests a lost agent sent after its
-	// last snapshot are among them: nothing can report them any more.
-	Lost          uint64 `json:"lost"`
-	InFlightAtEnd uint64 `json:"in_flight_at_end"`
+	// Gaps), or the run stopped early. An agent whose stream broke and
+	// that came back within its lease reported everything it sent: only a
+	// lost agent's requests sent after its last report can be among them,
+	// and SentUnreported bounds those.
+	Lost uint64 `json:"lost"`
+	// SentUnreported is an upper bound on the lost arrivals that lost
+	// agents may have sent anyway (due before their lease ran out, never
+	// reported): the target may have received up to this many requests
+	// more than Issued. Part of Lost, not beside it.
+	SentUnreported uint64 `json:"sent_unreported,omitempty"`
+	InFlightAtEnd  uint64 `json:"in_flight_at_end"`
 	// DurationS is the scheduled length of the stage's load, in seconds.
 	DurationS float64 `json:"duration_s"`
 	// IntendedRPS is Intended / DurationS; AchievedRPS is Issued / DurationS.
@@ -363,18 +370,21 @@ type Ceiling struct {
 
 // How an agent was found lost (Gap.Cause).
 const (
-	// GapStream: its stream broke. An agent stops firing when its stream
-	// ends, so its share can be taken over at once.
+	// GapStream: its stream broke and the coordinator could not resume
+	// its session within its lease. It may have fired on until the lease
+	// ran out, so its share is taken over only after that.
 	GapStream = "stream broken"
-	// GapSilent: nothing came from it for the coordinator's --agent-timeout. It may
-	// still be firing (a one-way partition) until its lease runs out.
+	// GapSilent: nothing came from it for the coordinator's
+	// --agent-timeout, and no resume succeeded within its lease. It may
+	// still have been firing (a one-way partition) until the lease ran out.
 	GapSilent = "silent"
-	// GapGossip: gossip declared it dead or gone.
+	// GapGossip: gossip declared it dead or gone, it fell silent, and no
+	// resume succeeded within its lease.
 	GapGossip = "gossip: dead"
 	// GapError: it sent an error, or a message that does not add up.
 	GapError = "error"
 	// GapStopped: it stopped firing on its own (shut down, lease
-	// expired) and said so in Done.
+	// expired, restarted) and said so.
 	GapStopped = "stopped early"
 )
 
@@ -548,6 +558,9 @@ type Agent struct {
 	// within ± ClockErrorMS (half that round trip).
 	ClockOffsetMS float64 `json:"clock_offset_ms"`
 	ClockErrorMS  float64 `json:"clock_error_ms"`
+	// Resumes is how many times its stream broke and its session was
+	// resumed on a new one (within its lease: nothing lost).
+	Resumes int `json:"resumes,omitempty"`
 }
 
 // Gap is an agent lost mid-stage, and what became of its share. Times are
@@ -566,9 +579,15 @@ type Gap struct {
 	// lease ran out, so no arrival is fired twice).
 	CutS     float64 `json:"cut_s"`
 	CutIndex uint64  `json:"cut_index"`
-	// Lost is the arrivals it owned and never reached, and those no
-	// survivor took over: counted exactly from the schedule.
+	// Lost is the arrivals it owned and never reported reaching, and
+	// those no survivor took over: counted exactly from the schedule.
 	Lost uint64 `json:"lost"`
+	// SentUnreported bounds how many of Lost the agent may have sent all
+	// the same (due before its lease ran out, never reported: the target
+	// may have them); SentUnreportedMin is how many it certainly sent (its
+	// last dispatch counter heard, beyond what it reported).
+	SentUnreported    uint64 `json:"sent_unreported,omitempty"`
+	SentUnreportedMin uint64 `json:"sent_unreported_min,omitempty"`
 	// TakenBy are the survivors that took its share over from the cut;
 	// empty when none did (on_agent_loss: abort, or no survivor).
 	TakenBy []string `json:"taken_by,omitempty"`
@@ -586,6 +605,16 @@ func (r *Report) Check() error {
 		}
 		if s.Issued != s.Succeeded+s.Failed+s.InFlightAtEnd {
 			errs = append(errs, fmt.Errorf("%w: stage %s: issued %d != succeeded %d + failed %d + in flight %d", ErrUnbalanced, s.Name, s.Issued, s.Succeeded, s.Failed, s.InFlightAtEnd))
+		}
+		var unreported uint64
+		for _, g := range s.Gaps {
+			unreported += g.SentUnreported
+			if g.SentUnreportedMin > g.SentUnreported || g.SentUnreported > g.Lost {
+				errs = append(errs, fmt.Errorf("%w: stage %s: gap of %s: want sent_unreported_min %d <= sent_unreported %d <= lost %d", ErrUnbalanced, s.Name, g.Agent, g.SentUnreportedMin, g.SentUnreported, g.Lost))
+			}
+		}
+		if s.SentUnreported != unreported || s.SentUnreported > s.Lost {
+			errs = append(errs, fmt.Errorf("%w: stage %s: sent_unreported %d: want the sum of its gaps' (%d), within lost %d", ErrUnbalanced, s.Name, s.SentUnreported, unreported, s.Lost))
 		}
 		var failed uint64
 		for _, n := range s.Errors {

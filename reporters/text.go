@@ -17,6 +17,9 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "\nstage %s → %s\n", s.Name, s.Target)
 		fmt.Fprintf(&b, "  requests  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
 			s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
+		if s.SentUnreported > 0 {
+			fmt.Fprintf(&b, "  of the lost, lost agents may have sent up to %d before their lease ran out (never reported: the target may have them)\n", s.SentUnreported)
+		}
 		fmt.Fprintf(&b, "  rate      intended %.1f/s  achieved %.1f/s  over %.3gs\n", s.IntendedRPS, s.AchievedRPS, s.DurationS)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "  latency (ms)\tp50\tp75\tp90\tp95\tp99\tp99.9\tmax\tmean\t\n")
@@ -119,8 +122,12 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "\nagents\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, a := range r.Agents {
-			fmt.Fprintf(tw, "  %s\tintended %d\tissued %d\tsucceeded %d\tfailed %d\tdropped %d\tlost %d\tclock offset %+.3fms\n",
-				a.Name, a.Intended, a.Issued, a.Succeeded, a.Failed, a.Dropped, a.Lost, a.ClockOffsetMS)
+			resumed := ""
+			if a.Resumes > 0 {
+				resumed = fmt.Sprintf("\tsession resumed %d×", a.Resumes)
+			}
+			fmt.Fprintf(tw, "  %s\tintended %d\tissued %d\tsucceeded %d\tfailed %d\tdropped %d\tlost %d\tclock offset %+.3fms%s\n",
+				a.Name, a.Intended, a.Issued, a.Succeeded, a.Failed, a.Dropped, a.Lost, a.ClockOffsetMS, resumed)
 		}
 		tw.Flush()
 	}

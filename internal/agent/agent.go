@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -56,7 +55,11 @@ type Config struct {
 	// Only tests set it, to play an incompatible agent.
 	Protocol uint32
 	// Lease is how long the agent keeps firing without hearing from its
-	// coordinator. The coordinator sends a heartbeat every second.
+	// coordinator. The coordinator sends a heartbeat every second; when
+	// its stream breaks, the agent fires on and keeps its results, and a
+	// coordinator that resumes the session within the lease loses nothing.
+	// A longer lease survives longer blips; a dead agent's share is taken
+	// over only once its lease has run out.
 	Lease time.Duration
 	// Engine configures the firing engine (allowed targets, pools).
 	Engine engine.Config
@@ -99,13 +102,14 @@ type Config struct {
 }
 
 // DefaultConfig returns an agent on loopback with ephemeral ports, a
-// five-second lease, and its own limits of 100,000 req/s and 24 hours per
+// ten-second lease (a network blip of several seconds is resumed without
+// loss: see Config.Lease), and its own limits of 100,000 req/s and 24 hours per
 // assignment.
 func DefaultConfig() Config {
 	return Config{
 		GossipListen: "127.0.0.1:0",
 		GRPCListen:   "127.0.0.1:0",
-		Lease:        5 * time.Second,
+		Lease:        10 * time.Second,
 		Engine:       engine.DefaultConfig(),
 		MaxRate:      100_000,
 		MaxDuration:  24 * time.Hour,
@@ -154,7 +158,10 @@ type Agent struct {
 	srv     *grpc.Server
 	lis     net.Listener
 	engine  *engine.Engine
-	busy    atomic.Bool
+	// run is the session of the run the agent plays or last played
+	// (kept, once over, for a coordinator resuming to fetch its results).
+	runMu sync.Mutex
+	run   *session
 	served  chan struct{}
 	closing chan struct{}
 	once    sync.Once

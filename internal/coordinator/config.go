@@ -109,9 +109,11 @@ type Config struct {
 	// coordinator's by more than this (estimated offset plus its error
 	// bound). T0 is mapped into each agent's clock either way.
 	MaxClockOffset time.Duration
-	// AgentTimeout declares an agent lost when nothing (snapshot, heartbeat
-	// ack) came from it for this long while it plays a stage. A broken
-	// stream or gossip declaring it dead counts at once.
+	// AgentTimeout is how long an agent playing a stage may be silent (no
+	// snapshot, no heartbeat ack) before its stream is taken for broken
+	// and its session resumed on a new one. A broken stream, or gossip
+	// declaring it gone, counts at once. The agent is lost only when no
+	// resume succeeds within its lease.
 	AgentTimeout time.Duration
 	// TakeoverLead is how far ahead of the moment an agent is found lost
 	// the survivors take over its share (the cut), so that they hold the

@@ -475,6 +475,9 @@ func (r *run) connect(ctx context.Context, members []cluster.Member, need int) e
 func (r *run) handshake(in inMsg) {
 	t4 := time.Now().UnixNano()
 	c := in.c
+	if stale(in) {
+		return
+	}
 	switch {
 	case in.err != nil:
 		c.markLost(fmt.Errorf("agent %s: %w", c.name, in.err))

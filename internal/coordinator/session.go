@@ -3,7 +3,9 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -17,14 +19,34 @@ import (
 	"github.com/surgeload/surge/reporters"
 )
 
-// conn is the coordinator's side of one agent's Session stream.
+// conn is the coordinator's side of one agent's session: its current
+// Session stream, and the next one when that breaks and the session is
+// resumed.
 type conn struct {
-	name   string
-	addr   string
+	name string
+	addr string
+	// cc, stream and cancel are the current stream (guarded by sendMu);
+	// gen numbers it: messages of an older stream are ignored.
 	cc     *grpc.ClientConn
 	stream grpc.BidiStreamingClient[surgev1.SessionRequest, surgev1.SessionResponse]
 	cancel context.CancelFunc
 	sendMu sync.Mutex
+	gen    uint64
+	// acked is the last result (SessionResponse.seq) taken: results come
+	// in order, once each; the agent forgets those acknowledged.
+	acked atomic.Uint64
+	// detached is when its stream was found broken (zero while attached);
+	// detachCause and detachErr say how. redialStop ends the redialling.
+	detached    time.Time
+	detachCause string
+	detachErr   error
+	redialStop  context.CancelFunc
+	// quietFrom is when the coordinator itself last woke from a stall
+	// (SIGSTOP, a starved process): an agent's silence is counted from
+	// no earlier.
+	quietFrom time.Time
+	// dups counts results received twice (sent again on a resume).
+	dups int
 
 	ready bool
 	// nonce is the coordinator's challenge of this session (Hello).
@@ -42,7 +64,11 @@ type conn struct {
 	// not); it is lost once it is also silent.
 	gossipGone time.Time
 	// lost is set once the agent can no longer be used; it is never cleared.
-	lost  error
+	lost error
+	// lostLeaseEnd is, for an agent lost while it played, the latest
+	// instant it may have fired until (its lease's end, or when it was
+	// found lost if earlier).
+	lostLeaseEnd time.Time
 	total reporters.Agent
 
 	stage *agentStage // per-stage state, reset for every stage
@@ -70,6 +96,9 @@ type agentJob struct {
 	reached  map[uint32]uint64
 	inFlight uint64 // from Done
 	stopped  string
+	// dispatched is the agent's dispatch counter for the job, from its
+	// last heartbeat ack: arrivals it certainly reached.
+	dispatched uint64
 	// from is the lost agent whose share this job took over (nil for a
 	// stage's first assignment).
 	from *conn
@@ -116,16 +145,18 @@ func (as *agentStage) counters() metrics.Counters {
 	return c
 }
 
-// inMsg is one message (or the stream's end) from an agent.
+// inMsg is one message (or the stream's end) from an agent's stream gen,
+// or a resumed stream ready to take over (resumed).
 type inMsg struct {
-	c   *conn
-	msg *surgev1.SessionResponse
-	err error
+	c       *conn
+	gen     uint64
+	msg     *surgev1.SessionResponse
+	err     error
+	resumed *resumedStream
 }
 
-// dial opens the Session stream of an agent found by gossip and starts its
-// receiving goroutine, which forwards to inbox until the stream ends.
-func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg, secure []grpc.DialOption) (*conn, error) {
+// dialOptions are the options of every connection to an agent.
+func dialOptions(secure []grpc.DialOption) []grpc.DialOption {
 	opts := []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
@@ -133,41 +164,65 @@ func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg, secure []gr
 	if len(secure) == 0 {
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
-	cc, err := grpc.NewClient(m.Meta.GRPC, append(opts, secure...)...)
+	return append(opts, secure...)
+}
+
+// openStream connects to an agent's gRPC address and opens a Session
+// stream that lives as long as sctx: cancelling it ends the stream (or
+// the attempt to open it).
+func openStream(sctx context.Context, name, addr string, secure []grpc.DialOption) (*grpc.ClientConn, grpc.BidiStreamingClient[surgev1.SessionRequest, surgev1.SessionResponse], error) {
+	cc, err := grpc.NewClient(addr, dialOptions(secure)...)
 	if err != nil {
-		return nil, fmt.Errorf("agent %s at %s: %w", m.Name, m.Meta.GRPC, err)
+		return nil, nil, fmt.Errorf("agent %s at %s: %w", name, addr, err)
 	}
-	// No deadline on the stream context: it would cover the whole run. Nor
-	// the run's cancellation: on an interrupt the coordinator still sends
-	// Stop and collects the last snapshots; close() ends the stream.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stream, err := surgev1.NewAgentServiceClient(cc).Session(sctx)
 	if err != nil {
-		cancel()
 		cc.Close()
-		return nil, fmt.Errorf("agent %s at %s: open session: %w", m.Name, m.Meta.GRPC, err)
+		return nil, nil, fmt.Errorf("agent %s at %s: open session: %w", name, addr, err)
+	}
+	return cc, stream, nil
+}
+
+// dial opens the Session stream of an agent found by gossip and starts its
+// receiving goroutine, which forwards to inbox until the stream ends.
+func dial(ctx context.Context, m cluster.Member, inbox chan<- inMsg, secure []grpc.DialOption) (*conn, error) {
+	// No deadline on the stream context: it would cover the whole run.
+	// Nor the run's cancellation: on an interrupt the coordinator still
+	// sends Stop and collects the last snapshots; close() ends the stream.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cc, stream, err := openStream(sctx, m.Name, m.Meta.GRPC, secure)
+	if err != nil {
+		cancel()
+		return nil, err
 	}
 	c := &conn{name: m.Name, addr: m.Meta.GRPC, cc: cc, stream: stream, cancel: cancel}
 	c.total.Name = m.Name
-	go func() { // exits when Recv fails (stream ended or cancelled)
-		for {
-			msg, err := stream.Recv()
-			select {
-			case inbox <- inMsg{c: c, msg: msg, err: err}:
-			case <-sctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	go c.receive(sctx, 0, stream, inbox) // exits when the stream ends
 	return c, nil
+}
+
+// receive forwards what stream gen of c receives to inbox until Recv
+// fails (the stream ended or was cancelled).
+func (c *conn) receive(sctx context.Context, gen uint64, stream grpc.BidiStreamingClient[surgev1.SessionRequest, surgev1.SessionResponse], inbox chan<- inMsg) {
+	for {
+		msg, err := stream.Recv()
+		select {
+		case inbox <- inMsg{c: c, gen: gen, msg: msg, err: err}:
+		case <-sctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (c *conn) send(m *surgev1.SessionRequest) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
+	if c.stream == nil {
+		return fmt.Errorf("agent %s: no stream (its session is being resumed)", c.name)
+	}
 	if err := c.stream.Send(m); err != nil {
 		return fmt.Errorf("agent %s: send: %w", c.name, err)
 	}
@@ -175,11 +230,11 @@ func (c *conn) send(m *surgev1.SessionRequest) error {
 	return nil
 }
 
-// ping sends one heartbeat: it renews the agent's lease and is one clock
-// exchange.
+// ping sends one heartbeat: it renews the agent's lease, acknowledges the
+// results taken so far, and is one clock exchange.
 func (c *conn) ping(seq uint64) error {
 	return c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Heartbeat{Heartbeat: &surgev1.Heartbeat{
-		Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano()}}})
+		Seq: seq, CoordinatorTimeUnixNano: time.Now().UnixNano(), AckedSeq: c.acked.Load()}}})
 }
 
 // clockSamples is how many exchanges the clock filter keeps; the one with
@@ -225,13 +280,38 @@ func (f *clockFilter) best() (s clockSample, ok bool) {
 // offset is the estimated agent clock − coordinator clock.
 func (f *clockFilter) offset() time.Duration { s, _ := f.best(); return s.offset }
 
-// close ends the stream and the connection.
+// close ends the session: the agent is told it may forget it, and the
+// stream, the connection and any redialling end. It is idempotent.
 func (c *conn) close() {
+	c.stopRedial()
+	_ = c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: math.MaxUint64, Reason: "session closed", End: true}}})
+	c.dropStream(true)
+}
+
+// dropStream ends the current stream and its connection. With hangUp the
+// stream is half-closed first, which the agent reads as the end of the
+// session; without, it is only cancelled, as a broken stream is, and the
+// agent keeps the session for a resume.
+func (c *conn) dropStream(hangUp bool) {
 	c.sendMu.Lock()
-	_ = c.stream.CloseSend()
-	c.sendMu.Unlock()
+	defer c.sendMu.Unlock()
+	if c.stream == nil {
+		return
+	}
+	if hangUp {
+		_ = c.stream.CloseSend()
+	}
 	c.cancel()
 	c.cc.Close()
+	c.stream = nil
+}
+
+// stopRedial ends the redialling of a broken stream, if any.
+func (c *conn) stopRedial() {
+	if c.redialStop != nil {
+		c.redialStop()
+		c.redialStop = nil
+	}
 }
 
 func (c *conn) live() bool { return c.ready && c.lost == nil }

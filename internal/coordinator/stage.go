@@ -228,6 +228,9 @@ func (r *run) awaitAccepted(ctx context.Context, live []*conn) error {
 		select {
 		case in := <-r.inbox:
 			cn := in.c
+			if stale(in) {
+				continue
+			}
 			switch {
 			case in.err != nil:
 				cn.markLost(fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
@@ -291,10 +294,18 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 			grace = time.After(5 * time.Second)
 		}
 	}
+	defer func() {
+		for _, cn := range live {
+			cn.stopRedial()
+		}
+	}()
+	lastTick := time.Now()
 	for {
 		pending := 0
 		for _, cn := range live {
-			if cn.lost == nil && !cn.stage.done() {
+			// An agent being resumed is waited for even when its jobs
+			// are done: it needs a stream for the next stage.
+			if cn.lost == nil && (!cn.stage.done() || !cn.detached.IsZero()) {
 				pending++
 			}
 		}
@@ -311,6 +322,16 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 			r.membership(sr, live)
 		case <-hb.C:
 			seq++
+			now := time.Now()
+			if now.Sub(lastTick) > 2*r.cfg.Heartbeat {
+				// The coordinator itself was stalled (stopped, starved):
+				// no agent was heard meanwhile, and that is not theirs.
+				r.logf("stage %s: the coordinator did not run for %v; agents' silence is counted from now", sr.name, now.Sub(lastTick).Round(time.Millisecond))
+				for _, cn := range live {
+					cn.quietFrom = now
+				}
+			}
+			lastTick = now
 			for _, cn := range live {
 				r.beat(sr, cn, seq)
 			}
@@ -330,13 +351,13 @@ func (r *run) collect(ctx context.Context, live []*conn, sr *stageRun, t0 time.T
 			stop("coordinator interrupted")
 		case <-grace:
 			for _, cn := range live {
-				if cn.lost == nil && !cn.stage.done() {
+				if cn.lost == nil && (!cn.stage.done() || !cn.detached.IsZero()) {
 					cn.markLost(fmt.Errorf("agent %s: no done within 5s of stop", cn.name))
 				}
 			}
 		case <-limit.C:
 			for _, cn := range live {
-				if cn.lost == nil && !cn.stage.done() {
+				if cn.lost == nil && (!cn.stage.done() || !cn.detached.IsZero()) {
 					cn.markLost(fmt.Errorf("agent %s: silent past the end of the stage", cn.name))
 				}
 			}
@@ -384,42 +405,67 @@ func (r *run) membership(sr *stageRun, live []*conn) {
 	}
 }
 
-// gossipCheck declares lost an agent gossip says is gone once nothing
-// came from it for two heartbeats.
+// gossipCheck treats an agent gossip says is gone, once nothing came from
+// it for two heartbeats, as one whose stream broke: its session is
+// resumed if it is only the network (gossip shares it), and it is lost if
+// not resumed within its lease.
 func (r *run) gossipCheck(sr *stageRun, cn *conn) {
-	if cn.gossipGone.IsZero() || cn.lost != nil || cn.stage == nil || cn.stage.done() {
+	if cn.gossipGone.IsZero() || cn.lost != nil || cn.stage == nil || cn.stage.done() || !cn.detached.IsZero() {
 		return
 	}
-	if silent := time.Since(cn.heard); silent > 2*r.cfg.Heartbeat {
-		r.agentLost(sr, cn, causeGossip, fmt.Errorf("agent %s left the cluster (gossip) and is silent for %v", cn.name, silent.Round(time.Millisecond)))
+	if silent := r.silence(cn, time.Now()); silent > 2*r.cfg.Heartbeat {
+		r.detach(sr, cn, causeGossip, fmt.Errorf("agent %s left the cluster (gossip) and is silent for %v", cn.name, silent.Round(time.Millisecond)))
 	}
 }
 
-// beat checks one agent once per heartbeat: lost when silent past
-// --agent-timeout (or gone by gossip and silent), else pinged.
+// silence is how long nothing came from cn, counted from no earlier than
+// the coordinator's own last stall.
+func (r *run) silence(cn *conn, now time.Time) time.Duration {
+	return now.Sub(later(cn.heard, cn.quietFrom))
+}
+
+// beat checks one agent once per heartbeat: an agent being resumed is
+// lost once its lease has run out; one silent past --agent-timeout (or
+// gone by gossip and silent) is resumed; any other is pinged.
 func (r *run) beat(sr *stageRun, cn *conn, seq uint64) {
 	if cn.lost != nil {
 		return
 	}
-	if silent := time.Since(cn.heard); !cn.stage.done() && silent > r.cfg.AgentTimeout {
-		r.agentLost(sr, cn, causeSilent, fmt.Errorf("agent %s: silent for %v (no snapshot or heartbeat ack; --agent-timeout %v)",
+	now := time.Now()
+	if !cn.detached.IsZero() {
+		// It stops firing a lease after the last message it had, which
+		// was sent no later than cn.sent.
+		if end := cn.sent.Add(cn.lease + leaseSlack); now.After(end) {
+			r.agentLost(sr, cn, cn.detachCause, fmt.Errorf("%w; not resumed within its lease (%v): lost", cn.detachErr, cn.lease))
+		}
+		return
+	}
+	if silent := r.silence(cn, now); !cn.stage.done() && silent > r.cfg.AgentTimeout {
+		r.detach(sr, cn, causeSilent, fmt.Errorf("agent %s: silent for %v (no snapshot or heartbeat ack; --agent-timeout %v)",
 			cn.name, silent.Round(time.Millisecond), r.cfg.AgentTimeout))
 		return
 	}
-	if r.gossipCheck(sr, cn); cn.lost != nil {
+	if r.gossipCheck(sr, cn); !cn.detached.IsZero() {
 		return
 	}
 	if err := cn.ping(seq); err != nil {
-		r.agentLost(sr, cn, causeStream, err)
+		r.detach(sr, cn, causeStream, err)
 	}
 }
 
 // handle merges one agent message into the stage.
 func (r *run) handle(in inMsg, sr *stageRun) {
 	cn := in.c
+	if in.resumed != nil {
+		r.resumed(sr, cn, in.resumed)
+		return
+	}
+	if in.gen != cn.gen {
+		return // an older stream's: the resumed one sends its results again
+	}
 	if in.err != nil {
 		if cn.lost == nil {
-			r.agentLost(sr, cn, causeStream, fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
+			r.detach(sr, cn, causeStream, fmt.Errorf("agent %s: stream ended: %w", cn.name, in.err))
 		}
 		return
 	}
@@ -427,11 +473,36 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 	cn.heard = t4
 	if ack := in.msg.GetHeartbeatAck(); ack != nil {
 		cn.clock.add(ack.GetEchoCoordinatorTimeUnixNano(), ack.GetReceiveTimeUnixNano(), ack.GetSendTimeUnixNano(), t4.UnixNano())
+		if cn.stage != nil {
+			for _, jr := range ack.GetReached() {
+				if j := cn.stage.job(jr.GetEpoch()); j != nil {
+					j.dispatched = max(j.dispatched, jr.GetReached())
+				}
+			}
+		}
 		return
+	}
+	if seq := in.msg.GetSeq(); seq > 0 {
+		switch last := cn.acked.Load(); {
+		case seq <= last:
+			cn.dups++ // sent again on a resume: taken already
+			return
+		case seq > last+1:
+			if cn.lost == nil {
+				r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: result %d after %d: results are missing", cn.name, seq, last))
+			}
+			return
+		}
+		cn.acked.Store(seq)
 	}
 	if cn.stage == nil {
 		return
 	}
+	defer func() {
+		if cn.lost != nil && cn.detached.IsZero() && cn.stage != nil && cn.stage.done() {
+			r.release(cn) // lost, came back, and sent all it kept
+		}
+	}()
 	switch msg := in.msg.GetMsg().(type) {
 	case *surgev1.SessionResponse_Snapshot:
 		s := msg.Snapshot
@@ -574,9 +645,14 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		// Arrivals a job owned but its agent never reached are lost;
 		// requests it issued without a reported completion are in flight
 		// at the end.
-		var agentLost, agentInFlight uint64
+		var agentLost, agentInFlight, unreported, unreportedMin uint64
 		stopped := "" // why the agent stopped early on its own, if it did
 		for _, j := range as.jobs {
+			if cn.lost != nil && !j.done {
+				hi, lo := sr.sentUnreported(cn, j)
+				unreported += hi
+				unreportedMin += lo
+			}
 			if j.done && j.stopped != "" && stopped == "" {
 				stopped = j.stopped
 			}
@@ -596,6 +672,7 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 			lostAgents = append(lostAgents, cn.lost)
 			if g, ok := sr.gapOf[cn.name]; ok {
 				sr.gaps[g].Lost = agentLost
+				sr.gaps[g].SentUnreported, sr.gaps[g].SentUnreportedMin = unreported, unreportedMin
 			}
 			r.warn("stage %s: %v; %d of its %d arrivals lost", sr.name, cn.lost, agentLost, as.own())
 		case stopped != "" && sr.stopped == "":
@@ -626,6 +703,9 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 	}
 	st.Started = sr.t0.UTC()
 	st.Gaps = sr.gaps
+	for _, g := range sr.gaps {
+		st.SentUnreported += g.SentUnreported
+	}
 	r.generatorHealth(&st, sr)
 	r.targetLoad(&st, sr)
 	st.AbortedBy = sr.abortedBy
@@ -636,6 +716,22 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		return &st, fmt.Errorf("%w: %w: stage %s: %w", ErrRunFailed, ErrAgentLost, sr.name, errors.Join(lostAgents...))
 	}
 	return &st, nil
+}
+
+// sentUnreported bounds what job j of lost agent cn may have sent that
+// it never reported: at most every arrival it owned that fell due before
+// its lease ran out, less those reported; at least its last dispatch
+// counter heard, less those reported.
+func (sr *stageRun) sentUnreported(cn *conn, j *agentJob) (most, least uint64) {
+	if cn.lostLeaseEnd.IsZero() || sr.sched == nil || j.first >= j.end {
+		return 0, 0
+	}
+	until := min(j.end, max(j.first, sr.sched.CountBefore(max(cn.lostLeaseEnd.Sub(sr.t0), 0))))
+	due := j.share.Count(j.first, until)
+	reported := j.counters.Intended
+	most = due - min(due, reported)
+	least = min(most, j.dispatched-min(j.dispatched, reported))
+	return most, least
 }
 
 func hasGap(sr *stageRun, name string) bool {

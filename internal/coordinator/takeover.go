@@ -35,12 +35,22 @@ func (r *run) agentLost(sr *stageRun, cn *conn, cause string, err error) {
 		return
 	}
 	cn.markLost(err)
-	_ = cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: r.epoch, Reason: err.Error()}}})
-	cn.close()
+	now := time.Now()
+	// The latest instant it may have fired until: its lease's end, unless
+	// it said it stopped.
+	cn.lostLeaseEnd = now
+	if cause != causeStopped {
+		cn.lostLeaseEnd = later(now, cn.sent.Add(cn.lease+leaseSlack))
+	}
+	if cn.detached.IsZero() {
+		_ = cn.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Stop{Stop: &surgev1.Stop{Epoch: r.epoch, Reason: err.Error()}}})
+		cn.close()
+	}
+	// else it is still redialled until the stage is over: should it come
+	// back, it sends the results it kept, which count.
 	if cn.stage == nil || cn.stage.finished() {
 		return
 	}
-	now := time.Now()
 	gap := reporters.Gap{Agent: cn.name, Cause: cause, LastHeardS: sinceS(sr.t0, cn.heard), DetectedS: sinceS(sr.t0, now)}
 	r.warn("stage %s: %v", sr.name, err)
 	defer func() {
@@ -60,12 +70,10 @@ func (r *run) agentLost(sr *stageRun, cn *conn, cause string, err error) {
 	}
 
 	// The cut: far enough ahead for the survivors to hold their new
-	// assignment before it falls due, and — unless its stream broke, which
-	// stops an agent — after the lost agent's lease has run out.
-	cut := now.Add(r.cfg.TakeoverLead)
-	if cause != causeStream && cause != causeStopped {
-		cut = later(cut, cn.sent.Add(cn.lease+leaseSlack))
-	}
+	// assignment before it falls due, and — unless it said it stopped —
+	// after the lost agent's lease has run out (a broken stream does not
+	// stop an agent: it fires on, waiting to be resumed).
+	cut := later(now.Add(r.cfg.TakeoverLead), cn.lostLeaseEnd)
 	n := sr.sched.Len()
 	at := sr.sched.CountBefore(max(cut.Sub(sr.t0), 0))
 	for _, j := range cn.stage.jobs {
@@ -201,6 +209,8 @@ func takers(live []*conn, bound time.Duration, now time.Time) (ok []*conn, silen
 	for _, s := range live {
 		switch quiet := now.Sub(s.heard); {
 		case s.lost != nil || s.stage == nil:
+		case !s.detached.IsZero():
+			silent = append(silent, fmt.Sprintf("%s (being resumed)", s.name))
 		case quiet > bound:
 			silent = append(silent, fmt.Sprintf("%s (silent %v)", s.name, quiet.Round(time.Millisecond)))
 		default:

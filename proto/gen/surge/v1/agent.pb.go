@@ -22,6 +22,14 @@
 //   coordinator -> Stop             at any time; the agent stops firing and reports Done
 //   agent -> Error                  instead of any reply when something is wrong
 //
+// Resume: results (Snapshot, Done, a job's Error) carry a sequence number
+// (SessionResponse.seq) and stay in the agent's outbox until the
+// coordinator acknowledges them (Heartbeat.acked_seq). When a stream
+// breaks, the agent keeps firing within its lease and keeps every result;
+// the coordinator opens a new Session with Hello{resume, acked_seq}, and
+// the agent answers Ready{resumed} and sends again every result after
+// acked_seq, in order. The coordinator takes each sequence number once.
+//
 // Field values are validated by internal/wire; nothing here is trusted.
 
 package surgev1
@@ -516,6 +524,9 @@ func (*SessionRequest_AuthProof) isSessionRequest_Msg() {}
 // SessionResponse is one agent-to-coordinator message.
 type SessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the results (Snapshot, Done, a running job's Error) of one
+	// run's session from 1, across streams; 0 on every other message.
+	Seq uint64 `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*SessionResponse_Ready
@@ -557,6 +568,13 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
 	return file_surge_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SessionResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
 }
 
 func (x *SessionResponse) GetMsg() isSessionResponse_Msg {
@@ -672,7 +690,14 @@ type Hello struct {
 	CoordinatorTimeUnixNano int64 `protobuf:"varint,4,opt,name=coordinator_time_unix_nano,json=coordinatorTimeUnixNano,proto3" json:"coordinator_time_unix_nano,omitempty"`
 	// auth_nonce is the coordinator's challenge (32 random bytes) for the
 	// shared-token proofs (Ready.auth_proof, AuthProof).
-	AuthNonce     []byte `protobuf:"bytes,5,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
+	AuthNonce []byte `protobuf:"bytes,5,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
+	// resume asks the agent to take this stream as the one of run_id's
+	// session, whose last stream broke: nothing is assigned again; the agent
+	// sends again every result after acked_seq.
+	Resume bool `protobuf:"varint,6,opt,name=resume,proto3" json:"resume,omitempty"`
+	// acked_seq is the highest result sequence number the coordinator has
+	// taken (resume only).
+	AckedSeq      uint64 `protobuf:"varint,7,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -742,6 +767,20 @@ func (x *Hello) GetAuthNonce() []byte {
 	return nil
 }
 
+func (x *Hello) GetResume() bool {
+	if x != nil {
+		return x.Resume
+	}
+	return false
+}
+
+func (x *Hello) GetAckedSeq() uint64 {
+	if x != nil {
+		return x.AckedSeq
+	}
+	return 0
+}
+
 // Ready answers Hello with the agent's identity and clock readings, from
 // which the coordinator estimates the agent's clock offset NTP-style:
 // offset = ((t2 - t1) + (t3 - t4)) / 2.
@@ -767,8 +806,13 @@ type Ready struct {
 	// without sending it. The coordinator refuses an agent whose proof is
 	// wrong, then proves itself (AuthProof) before the agent takes any
 	// command.
-	AuthNonce     []byte `protobuf:"bytes,9,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
-	AuthProof     []byte `protobuf:"bytes,10,opt,name=auth_proof,json=authProof,proto3" json:"auth_proof,omitempty"`
+	AuthNonce []byte `protobuf:"bytes,9,opt,name=auth_nonce,json=authNonce,proto3" json:"auth_nonce,omitempty"`
+	AuthProof []byte `protobuf:"bytes,10,opt,name=auth_proof,json=authProof,proto3" json:"auth_proof,omitempty"`
+	// resumed answers Hello.resume: true when the agent still holds the
+	// run's session (its jobs, and its unacknowledged results); false when
+	// it does not (it restarted, or never played the run): nothing of the
+	// run is firing there, and nothing can be recovered.
+	Resumed       bool `protobuf:"varint,11,opt,name=resumed,proto3" json:"resumed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -871,6 +915,13 @@ func (x *Ready) GetAuthProof() []byte {
 		return x.AuthProof
 	}
 	return nil
+}
+
+func (x *Ready) GetResumed() bool {
+	if x != nil {
+		return x.Resumed
+	}
+	return false
 }
 
 // AuthProof is the coordinator's answer to the agent's challenge in token
@@ -2314,8 +2365,11 @@ type Heartbeat struct {
 	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// coordinator_time_unix_nano is the coordinator's wall clock when sending (t1).
 	CoordinatorTimeUnixNano int64 `protobuf:"varint,2,opt,name=coordinator_time_unix_nano,json=coordinatorTimeUnixNano,proto3" json:"coordinator_time_unix_nano,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// acked_seq acknowledges every result up to this sequence number: the
+	// agent forgets them.
+	AckedSeq      uint64 `protobuf:"varint,3,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
@@ -2362,6 +2416,13 @@ func (x *Heartbeat) GetCoordinatorTimeUnixNano() int64 {
 	return 0
 }
 
+func (x *Heartbeat) GetAckedSeq() uint64 {
+	if x != nil {
+		return x.AckedSeq
+	}
+	return 0
+}
+
 // HeartbeatAck answers one Heartbeat.
 type HeartbeatAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2372,8 +2433,12 @@ type HeartbeatAck struct {
 	ReceiveTimeUnixNano int64 `protobuf:"varint,3,opt,name=receive_time_unix_nano,json=receiveTimeUnixNano,proto3" json:"receive_time_unix_nano,omitempty"`
 	// send_time_unix_nano is the agent's wall clock when sending the ack (t3).
 	SendTimeUnixNano int64 `protobuf:"varint,4,opt,name=send_time_unix_nano,json=sendTimeUnixNano,proto3" json:"send_time_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// reached is, per running job, how many of its arrivals the agent has
+	// reached (sent or dropped) so far: what the coordinator knows was sent
+	// should the agent never report again.
+	Reached       []*JobReach `protobuf:"bytes,5,rep,name=reached,proto3" json:"reached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatAck) Reset() {
@@ -2434,18 +2499,82 @@ func (x *HeartbeatAck) GetSendTimeUnixNano() int64 {
 	return 0
 }
 
-// Stop ends the agent's assignments of this epoch and older early.
-type Stop struct {
+func (x *HeartbeatAck) GetReached() []*JobReach {
+	if x != nil {
+		return x.Reached
+	}
+	return nil
+}
+
+// JobReach is one running job's dispatch counter.
+type JobReach struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reached       uint64                 `protobuf:"varint,2,opt,name=reached,proto3" json:"reached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobReach) Reset() {
+	*x = JobReach{}
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobReach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobReach) ProtoMessage() {}
+
+func (x *JobReach) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobReach.ProtoReflect.Descriptor instead.
+func (*JobReach) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *JobReach) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JobReach) GetReached() uint64 {
+	if x != nil {
+		return x.Reached
+	}
+	return 0
+}
+
+// Stop ends the agent's assignments of this epoch and older early.
+type Stop struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Epoch  uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// end closes the session: the run is over for this agent (or the
+	// coordinator gave up on it), so it keeps nothing for a resume and is
+	// free for another run at once.
+	End           bool `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2586,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2599,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -2485,6 +2614,13 @@ func (x *Stop) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *Stop) GetEnd() bool {
+	if x != nil {
+		return x.End
+	}
+	return false
 }
 
 // Snapshot is one agent's data for one interval of one stage.
@@ -2513,7 +2649,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2661,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2674,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2615,7 +2751,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2763,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2776,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2705,7 +2841,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +2853,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +2866,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2833,7 +2969,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2845,7 +2981,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +2994,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -2908,7 +3044,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[29]
+	mi := &file_surge_v1_agent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3056,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[29]
+	mi := &file_surge_v1_agent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3069,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{29}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -2970,22 +3106,25 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x04stop\x18\x05 \x01(\v2\x0e.surge.v1.StopH\x00R\x04stop\x124\n" +
 	"\n" +
 	"auth_proof\x18\x06 \x01(\v2\x13.surge.v1.AuthProofH\x00R\tauthProofB\x05\n" +
-	"\x03msg\"\xb3\x02\n" +
-	"\x0fSessionResponse\x12'\n" +
+	"\x03msg\"\xc5\x02\n" +
+	"\x0fSessionResponse\x12\x10\n" +
+	"\x03seq\x18\a \x01(\x04R\x03seq\x12'\n" +
 	"\x05ready\x18\x01 \x01(\v2\x0f.surge.v1.ReadyH\x00R\x05ready\x120\n" +
 	"\baccepted\x18\x02 \x01(\v2\x12.surge.v1.AcceptedH\x00R\baccepted\x120\n" +
 	"\bsnapshot\x18\x03 \x01(\v2\x12.surge.v1.SnapshotH\x00R\bsnapshot\x12$\n" +
 	"\x04done\x18\x04 \x01(\v2\x0e.surge.v1.DoneH\x00R\x04done\x12'\n" +
 	"\x05error\x18\x05 \x01(\v2\x0f.surge.v1.ErrorH\x00R\x05error\x12=\n" +
 	"\rheartbeat_ack\x18\x06 \x01(\v2\x16.surge.v1.HeartbeatAckH\x00R\fheartbeatAckB\x05\n" +
-	"\x03msg\"\xd0\x01\n" +
+	"\x03msg\"\x85\x02\n" +
 	"\x05Hello\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12)\n" +
 	"\x10coordinator_name\x18\x02 \x01(\tR\x0fcoordinatorName\x12\x15\n" +
 	"\x06run_id\x18\x03 \x01(\tR\x05runId\x12;\n" +
 	"\x1acoordinator_time_unix_nano\x18\x04 \x01(\x03R\x17coordinatorTimeUnixNano\x12\x1d\n" +
 	"\n" +
-	"auth_nonce\x18\x05 \x01(\fR\tauthNonce\"\x8a\x03\n" +
+	"auth_nonce\x18\x05 \x01(\fR\tauthNonce\x12\x16\n" +
+	"\x06resume\x18\x06 \x01(\bR\x06resume\x12\x1b\n" +
+	"\tacked_seq\x18\a \x01(\x04R\backedSeq\"\xa4\x03\n" +
 	"\x05Ready\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x1d\n" +
 	"\n" +
@@ -3001,7 +3140,8 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"auth_nonce\x18\t \x01(\fR\tauthNonce\x12\x1d\n" +
 	"\n" +
 	"auth_proof\x18\n" +
-	" \x01(\fR\tauthProof\"!\n" +
+	" \x01(\fR\tauthProof\x12\x18\n" +
+	"\aresumed\x18\v \x01(\bR\aresumed\"!\n" +
 	"\tAuthProof\x12\x14\n" +
 	"\x05proof\x18\x01 \x01(\fR\x05proof\"\xf8\x03\n" +
 	"\x06Assign\x12\x15\n" +
@@ -3120,18 +3260,24 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
 	"stageIndex\x12 \n" +
 	"\ft0_unix_nano\x18\x03 \x01(\x03R\n" +
-	"t0UnixNano\"Z\n" +
+	"t0UnixNano\"w\n" +
 	"\tHeartbeat\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12;\n" +
-	"\x1acoordinator_time_unix_nano\x18\x02 \x01(\x03R\x17coordinatorTimeUnixNano\"\xca\x01\n" +
+	"\x1acoordinator_time_unix_nano\x18\x02 \x01(\x03R\x17coordinatorTimeUnixNano\x12\x1b\n" +
+	"\tacked_seq\x18\x03 \x01(\x04R\backedSeq\"\xf8\x01\n" +
 	"\fHeartbeatAck\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12D\n" +
 	"\x1fecho_coordinator_time_unix_nano\x18\x02 \x01(\x03R\x1bechoCoordinatorTimeUnixNano\x123\n" +
 	"\x16receive_time_unix_nano\x18\x03 \x01(\x03R\x13receiveTimeUnixNano\x12-\n" +
-	"\x13send_time_unix_nano\x18\x04 \x01(\x03R\x10sendTimeUnixNano\"4\n" +
+	"\x13send_time_unix_nano\x18\x04 \x01(\x03R\x10sendTimeUnixNano\x12,\n" +
+	"\areached\x18\x05 \x03(\v2\x12.surge.v1.JobReachR\areached\":\n" +
+	"\bJobReach\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\areached\x18\x02 \x01(\x04R\areached\"F\n" +
 	"\x04Stop\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xfc\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\bR\x03end\"\xfc\x01\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1f\n" +
 	"\vstage_index\x18\x02 \x01(\rR\n" +
@@ -3227,7 +3373,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(ConnectionMode)(0),     // 0: surge.v1.ConnectionMode
 	(Protocol)(0),           // 1: surge.v1.Protocol
@@ -3259,27 +3405,28 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*Start)(nil),           // 27: surge.v1.Start
 	(*Heartbeat)(nil),       // 28: surge.v1.Heartbeat
 	(*HeartbeatAck)(nil),    // 29: surge.v1.HeartbeatAck
-	(*Stop)(nil),            // 30: surge.v1.Stop
-	(*Snapshot)(nil),        // 31: surge.v1.Snapshot
-	(*Series)(nil),          // 32: surge.v1.Series
-	(*Counters)(nil),        // 33: surge.v1.Counters
-	(*Done)(nil),            // 34: surge.v1.Done
-	(*Error)(nil),           // 35: surge.v1.Error
-	nil,                     // 36: surge.v1.Counters.ErrorsEntry
-	nil,                     // 37: surge.v1.Counters.DroppedByEntry
+	(*JobReach)(nil),        // 30: surge.v1.JobReach
+	(*Stop)(nil),            // 31: surge.v1.Stop
+	(*Snapshot)(nil),        // 32: surge.v1.Snapshot
+	(*Series)(nil),          // 33: surge.v1.Series
+	(*Counters)(nil),        // 34: surge.v1.Counters
+	(*Done)(nil),            // 35: surge.v1.Done
+	(*Error)(nil),           // 36: surge.v1.Error
+	nil,                     // 37: surge.v1.Counters.ErrorsEntry
+	nil,                     // 38: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	8,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
 	11, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
 	27, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
 	28, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	30, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	31, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
 	10, // 5: surge.v1.SessionRequest.auth_proof:type_name -> surge.v1.AuthProof
 	9,  // 6: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
 	26, // 7: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	31, // 8: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	34, // 9: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	35, // 10: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	32, // 8: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	35, // 9: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	36, // 10: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
 	29, // 11: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
 	14, // 12: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
 	16, // 13: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
@@ -3300,19 +3447,20 @@ var file_surge_v1_agent_proto_depIdxs = []int32{
 	4,  // 28: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
 	21, // 29: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
 	19, // 30: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	32, // 31: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	33, // 32: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	36, // 33: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	37, // 34: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	33, // 35: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	5,  // 36: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	6,  // 37: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	7,  // 38: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	38, // [38:39] is the sub-list for method output_type
-	37, // [37:38] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	30, // 31: surge.v1.HeartbeatAck.reached:type_name -> surge.v1.JobReach
+	33, // 32: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	34, // 33: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	37, // 34: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	38, // 35: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	34, // 36: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	5,  // 37: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	6,  // 38: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	7,  // 39: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	39, // [39:40] is the sub-list for method output_type
+	38, // [38:39] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -3348,7 +3496,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

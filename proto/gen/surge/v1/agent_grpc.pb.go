@@ -22,6 +22,14 @@
 //   coordinator -> Stop             at any time; the agent stops firing and reports Done
 //   agent -> Error                  instead of any reply when something is wrong
 //
+// Resume: results (Snapshot, Done, a job's Error) carry a sequence number
+// (SessionResponse.seq) and stay in the agent's outbox until the
+// coordinator acknowledges them (Heartbeat.acked_seq). When a stream
+// breaks, the agent keeps firing within its lease and keeps every result;
+// the coordinator opens a new Session with Hello{resume, acked_seq}, and
+// the agent answers Ready{resumed} and sends again every result after
+// acked_seq, in order. The coordinator takes each sequence number once.
+//
 // Field values are validated by internal/wire; nothing here is trusted.
 
 package surgev1
