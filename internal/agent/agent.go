@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -47,6 +48,10 @@ type Config struct {
 	GossipListen string
 	// GRPCListen is the ip:port of the Session server; port 0 picks one.
 	GRPCListen string
+	// AdvertiseGRPC, if set, is the ip:port advertised in gossip for the
+	// coordinator to dial instead of the bound address: a forwarded port,
+	// or a test's proxy in front of the agent.
+	AdvertiseGRPC string
 	// Join lists gossip addresses of members to join (the coordinator's).
 	Join []string
 	// Cores is advertised as the agent's capacity; 0 means GOMAXPROCS.
@@ -160,8 +165,8 @@ type Agent struct {
 	engine  *engine.Engine
 	// run is the session of the run the agent plays or last played
 	// (kept, once over, for a coordinator resuming to fetch its results).
-	runMu sync.Mutex
-	run   *session
+	runMu   sync.Mutex
+	run     *session
 	served  chan struct{}
 	closing chan struct{}
 	once    sync.Once
@@ -218,7 +223,7 @@ func Start(cfg Config) (*Agent, error) {
 	node, err := cluster.Start(cluster.Config{
 		Name:   cfg.Name,
 		Listen: cfg.GossipListen,
-		Meta: cluster.Meta{Role: cluster.RoleAgent, GRPC: lis.Addr().String(), Protocol: cfg.Protocol,
+		Meta: cluster.Meta{Role: cluster.RoleAgent, GRPC: cmp.Or(cfg.AdvertiseGRPC, lis.Addr().String()), Protocol: cfg.Protocol,
 			Cores: cfg.Cores, Version: Version},
 		Log:                  cfg.Log,
 		Verbose:              cfg.Verbose,

@@ -69,7 +69,7 @@ type conn struct {
 	// instant it may have fired until (its lease's end, or when it was
 	// found lost if earlier).
 	lostLeaseEnd time.Time
-	total reporters.Agent
+	total        reporters.Agent
 
 	stage *agentStage // per-stage state, reset for every stage
 }
