@@ -66,6 +66,7 @@ fuzz:
 ## faults: process-level fault tests with the real binaries: SIGKILL/SIGSTOP of agents and the
 ## coordinator, and (as root) a network-namespace partition. The short ones also run in `make test`.
 faults:
+	bash scripts/install-faults-deps.sh
 	$(GO) test -tags faults -count=1 -timeout 10m -v ./faults
 
 ## bench: Go benchmarks of the hot paths (schedule generation, templates, recorder, echo target)
