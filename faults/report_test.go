@@ -24,17 +24,18 @@ type report struct {
 type stage struct {
 	Name string `json:"name"`
 	// Started is the wall time of the stage's T0 on the coordinator.
-	Started       time.Time  `json:"started"`
-	Intended      uint64     `json:"intended"`
-	Issued        uint64     `json:"issued"`
-	Succeeded     uint64     `json:"succeeded"`
-	Failed        uint64     `json:"failed"`
-	Dropped       uint64     `json:"dropped"`
-	Lost          uint64     `json:"lost"`
-	InFlightAtEnd uint64     `json:"in_flight_at_end"`
-	DurationS     float64    `json:"duration_s"`
-	Gaps          []gap      `json:"gaps"`
-	Intervals     []interval `json:"intervals"`
+	Started        time.Time  `json:"started"`
+	Intended       uint64     `json:"intended"`
+	Issued         uint64     `json:"issued"`
+	Succeeded      uint64     `json:"succeeded"`
+	Failed         uint64     `json:"failed"`
+	Dropped        uint64     `json:"dropped"`
+	Lost           uint64     `json:"lost"`
+	SentUnreported uint64     `json:"sent_unreported"`
+	InFlightAtEnd  uint64     `json:"in_flight_at_end"`
+	DurationS      float64    `json:"duration_s"`
+	Gaps           []gap      `json:"gaps"`
+	Intervals      []interval `json:"intervals"`
 }
 
 // gap is an agent lost during a stage; times are seconds since T0.
@@ -47,6 +48,10 @@ type gap struct {
 	CutIndex   uint64   `json:"cut_index"`
 	Lost       uint64   `json:"lost"`
 	TakenBy    []string `json:"taken_by"`
+	// SentUnreported and SentUnreportedMin bound what the lost agent sent
+	// and never reported.
+	SentUnreported    uint64 `json:"sent_unreported"`
+	SentUnreportedMin uint64 `json:"sent_unreported_min"`
 }
 
 type interval struct {

@@ -32,7 +32,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Long: `The agent joins the gossip cluster at --join, advertising its gRPC address,
 protocol version and core count. The coordinator dials it and assigns it a
 share of each stage's schedule. The agent stops firing by itself when it has
-not heard from its coordinator for --lease.
+not heard from its coordinator for --lease; until then, a coordinator whose
+stream broke (a network blip) resumes the session on a new one and loses
+nothing.
 
 On loopback the control plane may be plaintext. Any other --gossip-listen or
 --grpc-listen needs --tls-ca, --tls-cert and --tls-key (mutual TLS: only a
