@@ -216,3 +216,32 @@ func stale(in inMsg) bool {
 	}
 	return in.gen != in.c.gen
 }
+
+// keepAlive pings every live agent once per heartbeat while no stage
+// plays (between connecting and the first stage, while a stage's report
+// is built, between stages), so that no agent's lease runs out then; the
+// acks wait in the inbox for the next stage. halt stops it and waits:
+// collect pings from then on.
+func (r *run) keepAlive() (halt func()) {
+	live := r.live()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // exits on halt
+		defer close(done)
+		t := time.NewTicker(r.cfg.Heartbeat)
+		defer t.Stop()
+		for seq := uint64(1); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			for _, c := range live {
+				_ = c.ping(seq) // a broken stream shows at the next assignment
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}

@@ -53,6 +53,9 @@ type run struct {
 	// agentWarned are the agents' preflight warnings already in the
 	// report (each once, whatever the number of stages).
 	agentWarned map[string]bool
+	// haltKeepAlive stops the pings that keep the agents' leases while
+	// no stage plays; nil while one does.
+	haltKeepAlive func()
 	// lossErr collects the stages an agent was lost in under
 	// on_agent_loss: degrade, beyond safety.max_lost: the run goes on and
 	// is invalid at the end.
@@ -217,7 +220,21 @@ func (r *run) setUp(ctx context.Context) (stop func(), err error) {
 	if cfg.MinAgents > 0 {
 		need = min(need, cfg.MinAgents)
 	}
-	return stop, r.connect(ctx, members, max(need, 1))
+	if err := r.connect(ctx, members, max(need, 1)); err != nil {
+		return stop, err
+	}
+	r.haltKeepAlive = r.keepAlive()
+	undo = append(undo, func() { r.pauseKeepAlive() })
+	return stop, nil
+}
+
+// pauseKeepAlive stops the pings between stages (see keepAlive), if they
+// run.
+func (r *run) pauseKeepAlive() {
+	if r.haltKeepAlive != nil {
+		r.haltKeepAlive()
+		r.haltKeepAlive = nil
+	}
 }
 
 // finish closes the run's accounts: the agents' totals, the run-wide

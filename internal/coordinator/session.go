@@ -99,12 +99,29 @@ type agentJob struct {
 	// dispatched is the agent's dispatch counter for the job, from its
 	// last heartbeat ack: arrivals it certainly reached.
 	dispatched uint64
+	// taken has bit k set once the job's snapshot of interval k is merged
+	// (a bitset: a day of 1 s intervals is 11 KB).
+	taken []uint64
 	// from is the lost agent whose share this job took over (nil for a
 	// stage's first assignment).
 	from *conn
 }
 
 func (j *agentJob) own() uint64 { return j.share.Count(j.first, j.end) }
+
+// take marks the job's snapshot of interval k merged; false if it was
+// already.
+func (j *agentJob) take(k uint32) bool {
+	w, bit := int(k/64), uint64(1)<<(k%64)
+	if w >= len(j.taken) {
+		j.taken = append(j.taken, make([]uint64, w+1-len(j.taken))...)
+	}
+	if j.taken[w]&bit != 0 {
+		return false
+	}
+	j.taken[w] |= bit
+	return true
+}
 
 // job returns the agent's job of epoch e, or nil.
 func (as *agentStage) job(e uint64) *agentJob {

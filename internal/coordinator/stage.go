@@ -137,6 +137,8 @@ func tookOver(st *reporters.Stage) bool {
 // returned stageRun, for finishStage.
 func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Schedule, target *url.URL, step bool) (*stageRun, error) {
 	st := r.plan.Stages[k]
+	r.pauseKeepAlive()
+	defer func() { r.haltKeepAlive = r.keepAlive() }()
 	r.admitJoiners(ctx)
 	live := r.live()
 	if len(live) == 0 {
@@ -510,6 +512,16 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 		if j == nil || s.GetStageIndex() != sr.index {
 			return // from an older epoch or stage
 		}
+		if last := sr.lastInterval(); s.GetInterval() > last {
+			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad snapshot: interval %d is past the stage's last (%d)", cn.name, s.GetInterval(), last))
+			return
+		}
+		if !j.take(s.GetInterval()) {
+			// (run, epoch, stage, interval) taken already: a result sent
+			// again under a new number is still taken once.
+			cn.dups++
+			return
+		}
 		iv, err := wire.SnapshotFromProto(s, sr.tl.Geometry, len(sr.tl.Names))
 		if err != nil {
 			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
@@ -716,6 +728,16 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 		return &st, fmt.Errorf("%w: %w: stage %s: %w", ErrRunFailed, ErrAgentLost, sr.name, errors.Join(lostAgents...))
 	}
 	return &st, nil
+}
+
+// lastInterval is the highest interval index a snapshot of the stage may
+// carry: its schedule and drain, and slack for a clock a little off.
+func (sr *stageRun) lastInterval() uint32 {
+	if sr.tl.Step <= 0 {
+		return math.MaxUint32
+	}
+	n := (sr.dur + sr.limits.Drain + time.Minute) / sr.tl.Step
+	return uint32(min(n, math.MaxUint32))
 }
 
 // sentUnreported bounds what job j of lost agent cn may have sent that

@@ -72,7 +72,7 @@ func fullReport() *reporters.Report {
 		Started: time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC),
 		Stages: []reporters.Stage{{
 			Name: "cache", Target: "http://127.0.0.1:8080",
-			Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, Lost: 6, InFlightAtEnd: 5,
+			Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, Lost: 6, SentUnreported: 4, InFlightAtEnd: 5,
 			DurationS: 1, IntendedRPS: 1000, AchievedRPS: 990,
 			ResponseTimeMS: pct, ServiceTimeMS: pct, SendLagMS: pct, OnWireLagMS: pct, TTFBMS: pct,
 			Errors:    map[string]uint64{"http_5xx": 10, "timeout": 5},
@@ -87,7 +87,7 @@ func fullReport() *reporters.Report {
 				Requests: []reporters.IntervalRequest{{Name: "get", Intended: 994, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, P50MS: 0.6, P75MS: 0.9, P95MS: 2.5, P99MS: 12.5}}}},
 			Histogram: "HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmQVhAwAvBQIu",
 			Started:   time.Date(2026, 11, 23, 4, 0, 1, 500_000_000, time.UTC),
-			Gaps: []reporters.Gap{{Agent: "agent-2", Cause: "silent", LastHeardS: 0.5, DetectedS: 3.5, CutS: 4, CutIndex: 4000, Lost: 6,
+			Gaps: []reporters.Gap{{Agent: "agent-2", Cause: "silent", LastHeardS: 0.5, DetectedS: 3.5, CutS: 4, CutIndex: 4000, Lost: 6, SentUnreported: 4, SentUnreportedMin: 1,
 				TakenBy: []string{"agent-1"}}},
 			Stopped: "aborted: threshold p99 < 1ms failed", AbortedBy: "p99 < 1ms",
 			AgentCPUS: 0.052, CPUPerRequestUS: 52.8,
@@ -112,7 +112,7 @@ func fullReport() *reporters.Report {
 		}},
 		Agents: []reporters.Agent{
 			{Name: "agent-1", Intended: 500, Issued: 495, Succeeded: 485, Failed: 8, Dropped: 2, Lost: 3, InFlightAtEnd: 2, ClockOffsetMS: 0.123, ClockErrorMS: 0.05},
-			{Name: "agent-2", Intended: 500, Issued: 495, Succeeded: 485, Failed: 7, Dropped: 2, Lost: 3, InFlightAtEnd: 3, ClockOffsetMS: -0.05, ClockErrorMS: 0.04},
+			{Name: "agent-2", Intended: 500, Issued: 495, Succeeded: 485, Failed: 7, Dropped: 2, Lost: 3, InFlightAtEnd: 3, ClockOffsetMS: -0.05, ClockErrorMS: 0.04, Resumes: 1},
 		},
 		Warnings:   []string{"agent agent-2 lost: silent"},
 		Thresholds: []reporters.ThresholdResult{{Expr: "error_rate < 5%", Pass: true, Value: 0.015, Measured: "1.50%"}},
