@@ -172,15 +172,16 @@ func TestStopCoordinator(t *testing.T) {
 	t.Logf("coordinator (pid %d) stopped for %v, %v after the first request", coord.pid(), resumed.Sub(stopped).Round(time.Millisecond), stopped.Sub(first).Round(time.Millisecond))
 
 	code := coord.wait(t, 90*time.Second)
-	checkBlip(t, code, out, tg.snapshot(), stopped, resumed, true)
+	// The coordinator counts its own stall out of the agents' silence:
+	// the streams survive, no resume is needed.
+	checkBlip(t, code, out, tg.snapshot(), stopped, resumed, false)
 }
 
 // checkBlip checks a run that had one blip from from to to: exit code 0,
 // nothing lost, no gap, counts exact and balanced, a valid verdict, every
 // issued request at the target exactly once, and the agents firing at the
 // full rate through the blip. With wantResume, at least one agent's
-// session must have been resumed (checked only when report.json has the
-// agents' resumes field).
+// session must have been resumed.
 func checkBlip(t *testing.T, code int, out string, hits []hit, from, to time.Time, wantResume bool) {
 	t.Helper()
 	r, st := readReport(t, out)
@@ -236,23 +237,18 @@ func checkBlip(t *testing.T, code int, out string, hits []hit, from, to time.Tim
 	}
 	checkFiring(t, hits, st, fromS, toS+2, blipRate, 0.90)
 
-	// How many times the coordinator resumed each agent's session.
-	var has, resumed bool
+	// How many times the coordinator resumed each agent's session
+	// (agents[].resumes, left out when 0).
+	resumed := false
 	for _, a := range extra.Agents {
-		if a.Resumes == nil {
-			t.Logf("agent %s: no resumes field in report.json", a.Name)
-			continue
+		n := 0
+		if a.Resumes != nil {
+			n = *a.Resumes
 		}
-		has = true
-		t.Logf("agent %s: resumes %d", a.Name, *a.Resumes)
-		if *a.Resumes >= 1 {
-			resumed = true
-		}
+		t.Logf("agent %s: resumes %d", a.Name, n)
+		resumed = resumed || n >= 1
 	}
-	switch {
-	case !has:
-		t.Logf("report.json has no agents[].resumes field: the resume count is not checked")
-	case wantResume && !resumed:
+	if wantResume && !resumed {
 		t.Errorf("no agent has resumes >= 1: the blip outlasted the coordinator's agent timeout, so it must have resumed a session")
 	}
 }
@@ -283,7 +279,7 @@ func checkFiring(t *testing.T, hits []hit, st *stage, from, to, rate, frac float
 
 // blipExtra is what checkBlip reads from report.json beyond the shared
 // report struct: the verdict's reasons and the agents' resume counts
-// (agents[].resumes, absent until the coordinator reports it).
+// (agents[].resumes, left out when 0).
 type blipExtra struct {
 	Reasons []string `json:"verdict_reasons"`
 	Agents  []struct {
