@@ -230,7 +230,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.DurationVar(&opts.Search.Hold, "search-hold", 0, "capacity search: how long each rate is held (default 20s)")
 	f.IntVar(&opts.Search.MaxSteps, "search-max-steps", 0, "capacity search: at most this many rates (default 12)")
 	f.StringArrayVar(&opts.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
-	f.DurationVar(&opts.AgentTimeout, "agent-timeout", opts.AgentTimeout, "declare an agent lost when nothing (snapshot, heartbeat ack) came from it for this long; its share is then taken over once its own lease has run out")
+	f.DurationVar(&opts.AgentTimeout, "agent-timeout", opts.AgentTimeout, "take an agent's stream for broken when nothing (snapshot, heartbeat ack) came from it for this long, and resume its session on a new one; it is lost (its share taken over) only if not back within its own lease")
 	f.DurationVar(&maxClockOffset, "max-clock-offset", maxClockOffset, "refuse an agent whose clock differs from this one's by more than this (estimated offset plus error bound); 0 = no limit")
 	sec.Register(f, auth.RoleCoordinator)
 	return cmd
