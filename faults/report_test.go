@@ -200,12 +200,13 @@ func checkLostInGap(t *testing.T, st *stage, from, to float64) {
 }
 
 // checkRecovery checks that every whole second of stage time in [from,
-// to) had at least frac of the rate at the target.
+// to) had at least frac of the rate at the target: after a cut, the
+// survivors carry the whole rate; through a blip, the agents fire on.
 func checkRecovery(t *testing.T, hits []hit, st *stage, from, to, rate, frac float64) {
 	t.Helper()
 	first, last := int(math.Ceil(from)), int(math.Floor(to))
 	if last <= first {
-		t.Errorf("no whole second between %.2fs and %.2fs to check the rate after the cut", from, to)
+		t.Errorf("no whole second between %.2fs and %.2fs to check the rate", from, to)
 		return
 	}
 	counts := make([]int, last)
@@ -217,7 +218,7 @@ func checkRecovery(t *testing.T, hits []hit, st *stage, from, to, rate, frac flo
 	t.Logf("requests per second at the target (stage seconds 0..%d): %v", last-1, counts)
 	for s := first; s < last; s++ {
 		if float64(counts[s]) < frac*rate {
-			t.Errorf("second %d (after the cut at %.2fs): the target saw %d requests; want >= %.0f (%.0f%% of %.0f/s)",
+			t.Errorf("second %d (checked from %.2fs): the target saw %d requests; want >= %.0f (%.0f%% of %.0f/s)",
 				s, from, counts[s], frac*rate, frac*100, rate)
 		}
 	}

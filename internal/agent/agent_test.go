@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/surgeload/surge/internal/cluster"
 	"github.com/surgeload/surge/internal/engine"
@@ -44,16 +42,7 @@ func startAgent(t *testing.T, lease time.Duration) *Agent {
 
 func dialSession(t *testing.T, a *Agent) client {
 	t.Helper()
-	cc, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); cc.Close() })
-	s, err := surgev1.NewAgentServiceClient(cc).Session(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := dialCancel(t, a)
 	return s
 }
 
