@@ -194,3 +194,47 @@ func TestResumeReplaysUnacknowledged(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLateTakeoverSkipsOverdue: a takeover (first index past 0) whose
+// Start arrives after its first arrivals fell due does not fire them in
+// a burst and is not refused: it plays from the first arrival due within
+// the last interval, and its Done reports only what it reached (the
+// coordinator counts the rest lost).
+func TestLateTakeoverSkipsOverdue(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	a := startAgent(t, 10*time.Second)
+	s := dialSession(t, a)
+	mustSend(t, s, helloRun("r", false, 0))
+	mustReady(t, s)
+	as := assignment(t, srv.URL, 100, 4*time.Second)
+	as.Schedule.FirstIndex = 100 // due 1 s after T0
+	mustSend(t, s, &surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Assign{Assign: as}})
+	if m, err := s.Recv(); err != nil || m.GetAccepted().GetOwnArrivals() != 300 {
+		t.Fatalf("assign: %v %v", m, err)
+	}
+	// T0 3 s ago: arrivals 100 to about 290 are overdue.
+	mustSend(t, s, &surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Start{Start: &surgev1.Start{Epoch: 1, T0UnixNano: time.Now().Add(-3 * time.Second).UnixNano()}}})
+	for {
+		m, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := m.GetError(); e != nil {
+			t.Fatalf("late takeover refused: %v", e.GetMessage())
+		}
+		if d := m.GetDone(); d != nil {
+			done, err := wire.DoneFromProto(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// At most the last second's 100 arrivals and one interval's
+			// worth, however late the machine ran.
+			if done.Totals.Intended == 0 || done.Totals.Intended > 111 || done.Stopped != "" || uint64(hits.Load()) != done.Totals.Issued {
+				t.Errorf("done %+v, target saw %d; want at most the ~100 arrivals not yet overdue, all sent", done, hits.Load())
+			}
+			return
+		}
+	}
+}

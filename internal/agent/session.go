@@ -731,10 +731,19 @@ func (s *session) start(m *surgev1.Start) *surgev1.SessionResponse {
 	if d := t0.Sub(now); d > time.Minute {
 		return errorMsg(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "T0 is %v away from now; refusing", d)
 	}
-	// An assignment taking over from a cut index starts after T0; its
-	// first arrival must still be ahead (within an interval).
+	// A stage's first assignment starts at T0, ahead. One taking over
+	// from a cut index starts after T0, and its first arrival should still
+	// be ahead: when the Start comes late (a starved machine, a slow
+	// network), the arrivals overdue by more than an interval are not
+	// fired in a burst. They are never reached, so the coordinator counts
+	// them lost, in their intervals, and warns; the rest play as assigned.
 	if first := t0.Add(a.Job.Schedule.At(a.Job.First)); now.Sub(first) > a.Job.Interval {
-		return errorMsg(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "the first arrival of epoch %d fell due %v ago; refusing", a.Epoch, now.Sub(first))
+		if a.Job.First == 0 {
+			return errorMsg(surgev1.ErrorCode_ERROR_CODE_INVALID_ASSIGNMENT, false, "the first arrival of epoch %d fell due %v ago; refusing", a.Epoch, now.Sub(first))
+		}
+		from := min(max(a.Job.Schedule.CountBefore(now.Add(-a.Job.Interval).Sub(t0)), a.Job.First), a.Job.End)
+		s.a.logf("epoch %d started %v after its first arrival fell due: arrivals %d to %d are not fired (counted lost)", a.Epoch, now.Sub(first).Round(time.Millisecond), a.Job.First, from)
+		a.Job.First = from
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	j := &job{cancel: cancel, done: make(chan struct{}), peak: a.Job.Schedule.Curve().Peak() * a.Job.Share.Fraction()}

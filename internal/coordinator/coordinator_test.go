@@ -333,12 +333,23 @@ func TestAgentLostMidRun(t *testing.T) {
 		t.Fatalf("gaps %+v; want fleet-0's", st.Gaps)
 	}
 	g := st.Gaps[0]
-	if g.Agent != "fleet-0" || !slices.Equal(g.TakenBy, []string{"fleet-1"}) || g.Lost != st.Lost || g.Cause != causeStopped {
-		t.Errorf("gap %+v; want fleet-0 stopped early, taken over by fleet-1, losing the stage's %d", g, st.Lost)
+	// The survivor loses nothing, unless its takeover started so late on
+	// a starved machine that it skipped what was overdue: then it says so.
+	var survivorLost uint64
+	for _, a := range rep.Agents {
+		if a.Name == "fleet-1" {
+			survivorLost = a.Lost
+		}
+	}
+	if survivorLost > 0 && !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "fleet-1 reached") }) {
+		t.Errorf("survivor lost %d arrivals and no warning says why: %q", survivorLost, rep.Warnings)
+	}
+	if g.Agent != "fleet-0" || !slices.Equal(g.TakenBy, []string{"fleet-1"}) || g.Lost+survivorLost != st.Lost || g.Cause != causeStopped {
+		t.Errorf("gap %+v (survivor lost %d); want fleet-0 stopped early, taken over by fleet-1, the two losing the stage's %d", g, survivorLost, st.Lost)
 	}
 	// The cut is ahead of the detection by the takeover lead, and the
-	// survivor played everything from it on: fleet-1 owns its half plus
-	// fleet-0's share from the cut, and lost none of it.
+	// survivor played from it on: fleet-1 owns its half plus fleet-0's
+	// share from the cut.
 	if g.CutS < g.DetectedS || g.CutS > g.DetectedS+cfg.TakeoverLead.Seconds()+0.3 {
 		t.Errorf("cut at %.3fs, detected at %.3fs; want the cut within the takeover lead", g.CutS, g.DetectedS)
 	}
@@ -353,8 +364,8 @@ func TestAgentLostMidRun(t *testing.T) {
 		if a.Intended != a.Issued+a.Dropped+a.Lost {
 			t.Errorf("agent %+v does not balance", a)
 		}
-		if a.Name == "fleet-1" && (a.Lost != 0 || a.Intended <= 400) {
-			t.Errorf("survivor %+v; want more than its own 400 arrivals, none lost", a)
+		if a.Name == "fleet-1" && a.Intended <= 400 {
+			t.Errorf("survivor %+v; want more than its own 400 arrivals", a)
 		}
 	}
 	// The target saw exactly what the report says was issued.

@@ -672,6 +672,12 @@ func (r *run) finishStage(sr *stageRun) (*reporters.Stage, error) {
 			agentLost += jl
 			if jl > 0 {
 				r.placeLost(sr, j)
+				if cn.lost == nil && j.done && j.stopped == "" {
+					// Played to the end, yet short: a takeover started
+					// after some of its arrivals were overdue.
+					r.warn("stage %s: agent %s reached %d of the %d arrivals of epoch %d (a takeover that started late does not fire what was overdue): %d lost",
+						sr.name, cn.name, j.counters.Intended, j.own(), j.epoch, jl)
+				}
 			}
 			if j.done {
 				agentInFlight += j.inFlight
