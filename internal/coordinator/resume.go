@@ -21,11 +21,16 @@ import (
 // within its lease is lost, and its share taken over from a cut after the
 // lease ran out, so no arrival is fired twice.
 
-// redialEvery is the pause between two resume attempts; resumeTimeout
-// bounds one attempt (connect, Hello, Ready, and the token proofs).
+// redialEvery is the pause between two resume attempts. resumeTimeout
+// bounds the first attempt (connect, Hello, Ready, and the token proofs);
+// each one that times out gives the next half as long again, up to
+// maxResumeTimeout, so that a starved agent (or coordinator) that answers
+// slowly is still reached, while the first attempts stay short enough to
+// catch a link as soon as it is back.
 const (
-	redialEvery   = 250 * time.Millisecond
-	resumeTimeout = 2 * time.Second
+	redialEvery      = 250 * time.Millisecond
+	resumeTimeout    = 2 * time.Second
+	maxResumeTimeout = 6 * time.Second
 )
 
 // resumedStream is a new stream to an agent whose session it resumed (or
@@ -64,14 +69,19 @@ func (r *run) detach(sr *stageRun, cn *conn, cause string, err error) {
 // redial tries to resume cn's session every redialEvery until one attempt
 // succeeds (handed to the run's loop through the inbox) or ctx ends.
 func (r *run) redial(ctx context.Context, cn *conn) {
+	bound := resumeTimeout
 	for {
-		if rs, err := r.tryResume(ctx, cn); err == nil {
+		rs, err := r.tryResume(ctx, cn, bound)
+		if err == nil {
 			select {
 			case r.inbox <- inMsg{c: cn, resumed: rs}:
 			case <-ctx.Done():
 				rs.close()
 			}
 			return
+		}
+		if errors.Is(err, errResumeTimeout) {
+			bound = min(bound*3/2, maxResumeTimeout)
 		}
 		select {
 		case <-time.After(redialEvery):
@@ -81,22 +91,25 @@ func (r *run) redial(ctx context.Context, cn *conn) {
 	}
 }
 
+// errResumeTimeout is a resume attempt that ran out of its time bound.
+var errResumeTimeout = errors.New("resume attempt timed out")
+
 // tryResume opens a new stream to cn and asks for its run's session back,
 // with the results taken so far acknowledged. It returns the stream once
 // the agent answered Ready (and, in token mode, both proved they hold the
 // token).
-func (r *run) tryResume(ctx context.Context, cn *conn) (*resumedStream, error) {
+func (r *run) tryResume(ctx context.Context, cn *conn, bound time.Duration) (*resumedStream, error) {
 	// One bound on the whole exchange (connect, Hello, Ready, proofs):
 	// cancelling the stream's context ends whatever the network holds.
 	sctx, cancel := context.WithCancel(context.Background())
-	timer := time.AfterFunc(resumeTimeout, cancel)
+	timer := time.AfterFunc(bound, cancel)
 	defer timer.Stop()
 	stopWatch := context.AfterFunc(ctx, cancel)
 	defer stopWatch()
 	cc, stream, err := openStream(sctx, cn.name, cn.addr, r.cfg.DialOptions)
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, timedOut(sctx, err)
 	}
 	rs := &resumedStream{cc: cc, stream: stream, sctx: sctx, cancel: cancel, nonce: tokenproof.Nonce()}
 	ok := false
@@ -110,11 +123,11 @@ func (r *run) tryResume(ctx context.Context, cn *conn) (*resumedStream, error) {
 		ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
 		CoordinatorTimeUnixNano: rs.t1, AuthNonce: rs.nonce, Resume: true, AckedSeq: cn.acked.Load(),
 	}}}); err != nil {
-		return nil, err
+		return nil, timedOut(sctx, err)
 	}
 	m, err := stream.Recv()
 	if err != nil {
-		return nil, err
+		return nil, timedOut(sctx, err)
 	}
 	rs.t4 = time.Now().UnixNano()
 	rd := m.GetReady()
@@ -136,7 +149,7 @@ func (r *run) tryResume(ctx context.Context, cn *conn) (*resumedStream, error) {
 		}
 	}
 	if !timer.Stop() {
-		return nil, errors.New("resume timed out")
+		return nil, errResumeTimeout
 	}
 	rs.ready, ok = rd, true
 	return rs, nil
@@ -244,4 +257,13 @@ func (r *run) keepAlive() (halt func()) {
 		close(stop)
 		<-done
 	}
+}
+
+// timedOut is err, or errResumeTimeout when the attempt's context ended
+// (its time bound, or the redialling stopped) and err is that ending.
+func timedOut(sctx context.Context, err error) error {
+	if sctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errResumeTimeout, err)
+	}
+	return err
 }
