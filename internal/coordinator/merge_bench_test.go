@@ -209,11 +209,8 @@ func benchMergeIntervals(b *testing.B, path string, msgs [][]byte) {
 // benchMerge is the coordinator's path for one snapshot (the Snapshot
 // case of run.handle).
 func benchMerge(r *run, sr *stageRun, s *surgev1.Snapshot) error {
-	iv, err := wire.SnapshotFromProto(s, sr.tl.Geometry, len(sr.tl.Names))
-	if err != nil {
-		return err
-	}
-	return r.merge(sr, iv)
+	_, err := r.mergeSnapshot(sr, s)
+	return err
 }
 
 // legacyMerge is protocol version 3's path for one snapshot: every

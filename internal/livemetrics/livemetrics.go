@@ -3,6 +3,7 @@ package livemetrics
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"net"
 	"net/http"
 	"sort"
@@ -77,12 +78,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, s := range iv.Series {
-		k := liveKey{stage, names[i]}
-		ls := l.series[k]
-		if ls == nil {
-			ls = &liveSeries{failed: map[string]uint64{}, buckets: make([]uint64, len(liveBuckets)+1)}
-			l.series[k] = ls
-		}
+		ls := l.seriesOf(stage, names[i])
 		ls.intended += s.Intended
 		ls.issued += s.Issued
 		ls.succeeded += s.Succeeded
@@ -109,6 +105,83 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	if iv.OnWireLag != nil && iv.OnWireLag.TotalCount() > 0 {
 		l.onWire[stage] = float64(metrics.ValueAtPercentile(iv.OnWireLag, 99)) / float64(time.Second)
 	}
+}
+
+// ObserveSparse is Observe of an agent snapshot in sparse form (as it came
+// off the wire), with the same counts: it reads only the non-empty
+// buckets, which come in ascending order, so each one's bound is found by
+// moving forward from the previous one's, comparing integers
+// (liveLimits). The sum of a request's response times is added up exactly
+// (in 128 bits) over the snapshot and rounded once, where Observe rounds
+// at every bucket: the two differ in the last bits at most.
+func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.SparseInterval) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range d.Series {
+		s := &d.Series[i]
+		ls := l.seriesOf(stage, names[i])
+		ls.intended += s.Intended
+		ls.issued += s.Issued
+		ls.succeeded += s.Succeeded
+		ls.dropped += s.Dropped
+		for o, n := range s.Errors {
+			if n > 0 {
+				ls.failed[metrics.Outcome(o).String()] += n
+			}
+		}
+		b := 0
+		var sumHi, sumLo uint64 // Σ count·(from+to), in ns
+		for k := range s.Response.Len() {
+			bar := s.Response.Bar(k)
+			for b < len(liveLimits) && bar.To > liveLimits[b] {
+				b++ // the first bound ≥ the bar's highest value; len = +Inf
+			}
+			ls.buckets[b] += uint64(bar.Count)
+			ls.count += uint64(bar.Count)
+			hi, lo := bits.Mul64(uint64(bar.Count), uint64(bar.From+bar.To))
+			var carry uint64
+			sumLo, carry = bits.Add64(sumLo, lo, 0)
+			sumHi += hi + carry
+		}
+		if s.Response.Len() > 0 {
+			ls.sum += (float64(sumHi)*(1<<64) + float64(sumLo)) / 2 / float64(time.Second)
+		}
+	}
+	if d.SendLag.Total > 0 {
+		l.lag[stage] = float64(d.SendLag.Percentile(99)) / float64(time.Second)
+	}
+	if d.OnWireLag.Total > 0 {
+		l.onWire[stage] = float64(d.OnWireLag.Percentile(99)) / float64(time.Second)
+	}
+}
+
+// liveLimits are liveBuckets in ns: liveLimits[b] is the largest whole
+// number of ns whose value in seconds (ns / 1e9, in float64, as Observe
+// computes it) is at most liveBuckets[b], so a value falls in the first
+// bucket b whose limit it does not exceed, the one Observe finds.
+var liveLimits = func() []int64 {
+	out := make([]int64, len(liveBuckets))
+	for b, bound := range liveBuckets {
+		// The last n with n/1e9 <= bound: float division is monotonic.
+		n := sort.Search(1<<53, func(n int) bool { return float64(n)/float64(time.Second) > bound })
+		out[b] = int64(n) - 1
+	}
+	return out
+}()
+
+// seriesOf returns the state of one request of stage, created empty on
+// first use. The caller holds l.mu.
+func (l *Exporter) seriesOf(stage, request string) *liveSeries {
+	k := liveKey{stage, request}
+	ls := l.series[k]
+	if ls == nil {
+		ls = &liveSeries{failed: map[string]uint64{}, buckets: make([]uint64, len(liveBuckets)+1)}
+		l.series[k] = ls
+	}
+	return ls
 }
 
 // Describe implements prometheus.Collector.
