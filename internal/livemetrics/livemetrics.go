@@ -3,6 +3,7 @@ package livemetrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/bits"
 	"net"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 
 // liveBuckets are the upper bounds, in seconds, of the response-time
 // histogram the coordinator exports while a run plays.
-var liveBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+var liveBuckets = [...]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
 // Exporter exports the run as it plays on a Prometheus /metrics endpoint: the
 // merged counters and response times of every snapshot, by stage and
@@ -93,7 +94,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 				continue
 			}
 			v := float64(bar.To) / float64(time.Second)
-			b := sort.SearchFloat64s(liveBuckets, v) // the first bound ≥ v; len = +Inf
+			b := sort.SearchFloat64s(liveBuckets[:], v) // the first bound ≥ v; len = +Inf
 			ls.buckets[b] += uint64(bar.Count)
 			ls.count += uint64(bar.Count)
 			ls.sum += float64(bar.Count) * (float64(bar.From+bar.To) / 2) / float64(time.Second)
@@ -132,21 +133,37 @@ func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.Sparse
 				ls.failed[metrics.Outcome(o).String()] += n
 			}
 		}
-		b := 0
-		var sumHi, sumLo uint64 // Σ count·(from+to), in ns
+		// Per snapshot in locals, then into ls: the loop runs per bucket.
+		var (
+			counts       [len(liveBuckets) + 1]uint64
+			n            uint64
+			sumHi, sumLo uint64 // Σ count·(from+to), in ns
+			b            int
+		)
+		limit := liveLimits[0]
 		for k := range s.Response.Len() {
 			bar := s.Response.Bar(k)
-			for b < len(liveLimits) && bar.To > liveLimits[b] {
-				b++ // the first bound ≥ the bar's highest value; len = +Inf
+			for bar.To > limit {
+				// The first bound ≥ the bar's highest value; past the last, +Inf.
+				if b++; b < len(liveLimits) {
+					limit = liveLimits[b]
+				} else {
+					limit = math.MaxInt64
+				}
 			}
-			ls.buckets[b] += uint64(bar.Count)
-			ls.count += uint64(bar.Count)
-			hi, lo := bits.Mul64(uint64(bar.Count), uint64(bar.From+bar.To))
+			c := uint64(bar.Count)
+			counts[b] += c
+			n += c
+			hi, lo := bits.Mul64(c, uint64(bar.From+bar.To))
 			var carry uint64
 			sumLo, carry = bits.Add64(sumLo, lo, 0)
 			sumHi += hi + carry
 		}
-		if s.Response.Len() > 0 {
+		if n > 0 {
+			for b, c := range counts {
+				ls.buckets[b] += c
+			}
+			ls.count += n
 			ls.sum += (float64(sumHi)*(1<<64) + float64(sumLo)) / 2 / float64(time.Second)
 		}
 	}
@@ -162,8 +179,8 @@ func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.Sparse
 // number of ns whose value in seconds (ns / 1e9, in float64, as Observe
 // computes it) is at most liveBuckets[b], so a value falls in the first
 // bucket b whose limit it does not exceed, the one Observe finds.
-var liveLimits = func() []int64 {
-	out := make([]int64, len(liveBuckets))
+var liveLimits = func() [len(liveBuckets)]int64 {
+	var out [len(liveBuckets)]int64
 	for b, bound := range liveBuckets {
 		// The last n with n/1e9 <= bound: float division is monotonic.
 		n := sort.Search(1<<53, func(n int) bool { return float64(n)/float64(time.Second) > bound })

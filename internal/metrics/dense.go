@@ -139,15 +139,12 @@ func newLayout(g Geometry) (*layout, error) {
 	return l, nil
 }
 
-// bucket returns the bucket and sub-bucket of flat index idx.
+// bucket returns the bucket and sub-bucket of flat index idx: indexes
+// [0, 2·half) are bucket 0's sub-buckets, and each further half of them
+// the upper half of the next bucket's.
 func (l *layout) bucket(idx int) (bucket, sub int) {
-	half := 1 << l.halfMag
-	bucket = idx>>l.halfMag - 1
-	sub = idx&(half-1) + half
-	if bucket < 0 {
-		bucket, sub = 0, sub-half
-	}
-	return bucket, sub
+	bucket = max(idx>>l.halfMag, 1) - 1
+	return bucket, idx - bucket<<l.halfMag
 }
 
 // lowest is the lowest value of the bucket at flat index idx.

@@ -234,33 +234,64 @@ func decodeSparse(b []byte, g Geometry, s *Sparse) error {
 // A count that would overflow h's total is an error (Merge would drop it),
 // and h is then unchanged.
 func (s *Sparse) AddTo(h *hdrhistogram.Histogram) error {
+	return s.addTo(h, nil)
+}
+
+// addTo adds s into h and, unless nil, into h2 (the same geometry), in
+// one pass over s: an agent's snapshot goes into its interval and into
+// the total. Both are checked before either changes.
+func (s *Sparse) addTo(h, h2 *hdrhistogram.Histogram) error {
 	if len(s.Index) == 0 {
 		return nil
 	}
-	if !s.lay.geom.Matches(h) {
-		g := geometryOf(h)
-		return fmt.Errorf("%w: sparse histogram of geometry %+v added into one of %+v", ErrHistogram, s.lay.geom, g)
-	}
-	if s.Total > math.MaxInt64-h.TotalCount() {
-		return fmt.Errorf("%w: merge would overflow the total count", ErrHistogram)
+	last := int(s.Index[len(s.Index)-1])
+	for _, d := range [2]*hdrhistogram.Histogram{h, h2} {
+		if d == nil {
+			continue
+		}
+		if !s.lay.geom.Matches(d) {
+			return fmt.Errorf("%w: sparse histogram of geometry %+v added into one of %+v", ErrHistogram, s.lay.geom, geometryOf(d))
+		}
+		if s.Total > math.MaxInt64-d.TotalCount() {
+			return fmt.Errorf("%w: merge would overflow the total count", ErrHistogram)
+		}
+		if dense.ok {
+			if c, _ := dense.view(d); last >= len(c) {
+				return fmt.Errorf("%w: bucket %d past the histogram's %d", ErrHistogram, last, len(c))
+			}
+		}
 	}
 	if !dense.ok {
-		for i, idx := range s.Index {
-			if err := h.RecordValues(s.lay.lowest(int(idx)), s.Count[i]); err != nil {
-				return fmt.Errorf("%w: %v", ErrHistogram, err)
+		for _, d := range [2]*hdrhistogram.Histogram{h, h2} {
+			for i, idx := range s.Index {
+				if d == nil {
+					break
+				}
+				if err := d.RecordValues(s.lay.lowest(int(idx)), s.Count[i]); err != nil {
+					return fmt.Errorf("%w: %v", ErrHistogram, err)
+				}
 			}
 		}
 		return nil
 	}
 	counts, total := dense.view(h)
-	if int(s.Index[len(s.Index)-1]) >= len(counts) {
-		return fmt.Errorf("%w: bucket %d past the histogram's %d", ErrHistogram, s.Index[len(s.Index)-1], len(counts))
-	}
 	cs := s.Count[:len(s.Index)]
+	if h2 == nil {
+		for i, idx := range s.Index {
+			counts[idx] += cs[i]
+		}
+		*total += s.Total
+		return nil
+	}
+	counts2, total2 := dense.view(h2)
+	counts, counts2 = counts[:last+1], counts2[:last+1]
 	for i, idx := range s.Index {
-		counts[idx] += cs[i]
+		c := cs[i]
+		counts[idx] += c
+		counts2[idx] += c
 	}
 	*total += s.Total
+	*total2 += s.Total
 	return nil
 }
 
@@ -396,29 +427,51 @@ func (d *SparseInterval) Interval(g Geometry) (*Interval, error) {
 // AddSparse adds d (same number of series) into iv, as iv.Merge of d's
 // Interval would.
 func (iv *Interval) AddSparse(d *SparseInterval) error {
-	if len(d.Series) != len(iv.Series) {
-		return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(d.Series), len(iv.Series))
+	return addSparse(d, iv, nil)
+}
+
+// addSparse adds d into iv and, unless nil, into iv2, in one pass over
+// each of d's histograms.
+func addSparse(d *SparseInterval, iv, iv2 *Interval) error {
+	for _, dst := range [2]*Interval{iv, iv2} {
+		if dst != nil && len(d.Series) != len(dst.Series) {
+			return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(d.Series), len(dst.Series))
+		}
 	}
-	for i := range iv.Series {
-		s, o := &iv.Series[i], &d.Series[i]
-		s.Counters.Add(o.Counters)
-		if err := o.Response.AddTo(s.Response); err != nil {
+	// both returns a histogram of iv and the same one of iv2 (nil without).
+	both := func(of func(*Interval) *hdrhistogram.Histogram) (h, h2 *hdrhistogram.Histogram) {
+		if iv2 != nil {
+			h2 = of(iv2)
+		}
+		return of(iv), h2
+	}
+	for i := range d.Series {
+		o := &d.Series[i]
+		if err := o.Response.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.Series[i].Response })); err != nil {
 			return fmt.Errorf("response time: %w", err)
 		}
-		if err := o.Service.AddTo(s.Service); err != nil {
+		if err := o.Service.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.Series[i].Service })); err != nil {
 			return fmt.Errorf("service time: %w", err)
 		}
-		if err := o.TTFB.AddTo(s.TTFB); err != nil {
+		if err := o.TTFB.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.Series[i].TTFB })); err != nil {
 			return fmt.Errorf("time to first byte: %w", err)
 		}
 	}
-	if err := d.SendLag.AddTo(iv.SendLag); err != nil {
+	if err := d.SendLag.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.SendLag })); err != nil {
 		return fmt.Errorf("send lag: %w", err)
 	}
-	if err := d.OnWireLag.AddTo(iv.OnWireLag); err != nil {
+	if err := d.OnWireLag.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.OnWireLag })); err != nil {
 		return fmt.Errorf("on-wire lag: %w", err)
 	}
-	iv.InFlight += d.InFlight
-	iv.CPU += d.CPU
+	for _, dst := range [2]*Interval{iv, iv2} {
+		if dst == nil {
+			continue
+		}
+		for i := range d.Series {
+			dst.Series[i].Counters.Add(d.Series[i].Counters)
+		}
+		dst.InFlight += d.InFlight
+		dst.CPU += d.CPU
+	}
 	return nil
 }

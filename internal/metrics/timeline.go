@@ -175,10 +175,7 @@ func (t *Timeline) AddSparse(d *SparseInterval) error {
 		dst.Index = d.Index
 		t.live[d.Index] = dst
 	}
-	if err := dst.AddSparse(d); err != nil {
-		return err
-	}
-	if err := t.Total.AddSparse(d); err != nil {
+	if err := addSparse(d, dst, t.Total); err != nil {
 		return err
 	}
 	return emitErr
