@@ -29,6 +29,10 @@ import (
 type denseLayout struct {
 	ok            bool
 	counts, total uintptr // offsets of counts ([]int64) and totalCount (int64)
+	// ratioOK says ratio is the offset of conversionRatio (float64): the
+	// V2 metadata EncodeHistogram writes, 0 meaning 1.
+	ratioOK bool
+	ratio   uintptr
 }
 
 var dense = findDenseLayout()
@@ -51,7 +55,22 @@ func findDenseLayout() denseLayout {
 	if *total != 7 || !slices.Equal(counts, h.Export().Counts) {
 		return denseLayout{}
 	}
+	if r, ok := t.FieldByName("conversionRatio"); ok && len(r.Index) == 1 && r.Type == reflect.TypeFor[float64]() {
+		l.ratioOK, l.ratio = true, r.Offset
+		if l.conversionRatio(h) != 1 {
+			l.ratioOK = false
+		}
+	}
 	return l
+}
+
+// conversionRatio is h's V2 integer-to-double conversion ratio (1 when
+// unset). Only when l.ratioOK.
+func (l denseLayout) conversionRatio(h *hdrhistogram.Histogram) float64 {
+	if r := *(*float64)(unsafe.Add(unsafe.Pointer(h), l.ratio)); r != 0 {
+		return r
+	}
+	return 1
 }
 
 // view returns h's counts array and a pointer to its total count. The

@@ -454,3 +454,37 @@ func BenchmarkSparse(b *testing.B) {
 		}
 	})
 }
+
+// TestEncodeHistogramIsLibrarys: EncodeHistogram writes exactly the bytes
+// of hdrhistogram-go's Encode, for empty histograms, every shape, counts
+// needing all nine bytes of a ZigZag LEB128, and other geometries.
+func TestEncodeHistogramIsLibrarys(t *testing.T) {
+	if !dense.ok || !dense.ratioOK {
+		t.Fatal("the fast V2 encoder is not available")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	var hs []*hdrhistogram.Histogram
+	for _, g := range []Geometry{DefaultGeometry(), {Lowest: 1, Highest: 1000, SigFigs: 1}, {Lowest: 7, Highest: 1e9, SigFigs: 4}} {
+		hs = append(hs, g.New())
+		for range 20 {
+			hs = append(hs, randomHistogram(rng, g, 2000))
+		}
+		one := g.New()
+		_ = one.RecordValue(g.Highest)
+		huge := g.New()
+		_ = huge.RecordValues(g.Lowest, 1<<61)
+		_ = huge.RecordValues(g.Highest/2, 1<<56)
+		hs = append(hs, one, huge)
+	}
+	hs = append(hs, histograms(realisticInterval(rng, DefaultGeometry(), 2, 1000))...)
+	for i, h := range hs {
+		want, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := EncodeHistogram(h)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("histogram %d (%d values): EncodeHistogram = %.40s…, %v; hdrhistogram-go %.40s…", i, h.TotalCount(), got, err, want)
+		}
+	}
+}
