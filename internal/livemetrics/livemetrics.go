@@ -3,8 +3,6 @@ package livemetrics
 import (
 	"context"
 	"fmt"
-	"math"
-	"math/bits"
 	"net"
 	"net/http"
 	"sort"
@@ -110,11 +108,10 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 
 // ObserveSparse is Observe of an agent snapshot in sparse form (as it came
 // off the wire), with the same counts: it reads only the non-empty
-// buckets, which come in ascending order, so each one's bound is found by
-// moving forward from the previous one's, comparing integers
-// (liveLimits). The sum of a request's response times is added up exactly
-// (in 128 bits) over the snapshot and rounded once, where Observe rounds
-// at every bucket: the two differ in the last bits at most.
+// buckets (metrics.Sparse.Coarsen), each bound in ns (liveLimits). The sum
+// of a request's response times is added up over the snapshot and divided
+// once, where Observe divides at every bucket: the two differ in the last
+// bits at most.
 func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.SparseInterval) {
 	if l == nil {
 		return
@@ -133,38 +130,14 @@ func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.Sparse
 				ls.failed[metrics.Outcome(o).String()] += n
 			}
 		}
-		// Per snapshot in locals, then into ls: the loop runs per bucket.
-		var (
-			counts       [len(liveBuckets) + 1]uint64
-			n            uint64
-			sumHi, sumLo uint64 // Σ count·(from+to), in ns
-			b            int
-		)
-		limit := liveLimits[0]
-		for k := range s.Response.Len() {
-			bar := s.Response.Bar(k)
-			for bar.To > limit {
-				// The first bound ≥ the bar's highest value; past the last, +Inf.
-				if b++; b < len(liveLimits) {
-					limit = liveLimits[b]
-				} else {
-					limit = math.MaxInt64
-				}
-			}
-			c := uint64(bar.Count)
-			counts[b] += c
-			n += c
-			hi, lo := bits.Mul64(c, uint64(bar.From+bar.To))
-			var carry uint64
-			sumLo, carry = bits.Add64(sumLo, lo, 0)
-			sumHi += hi + carry
-		}
-		if n > 0 {
+		if s.Response.Len() > 0 {
+			var counts [len(liveBuckets) + 1]uint64
+			sum2 := s.Response.Coarsen(liveLimits[:], counts[:])
 			for b, c := range counts {
 				ls.buckets[b] += c
+				ls.count += c
 			}
-			ls.count += n
-			ls.sum += (float64(sumHi)*(1<<64) + float64(sumLo)) / 2 / float64(time.Second)
+			ls.sum += sum2 / 2 / float64(time.Second)
 		}
 	}
 	if d.SendLag.Total > 0 {

@@ -6,7 +6,9 @@ import (
 	"math/bits"
 	"reflect"
 	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -101,6 +103,14 @@ type layout struct {
 	// is log2 of half the number of sub-buckets per bucket.
 	unit, halfMag uint
 	countsLen     int
+
+	// mids holds each bucket's lowest + highest value, by flat index, as
+	// float64 (exact below 2^53), for Sparse.Coarsen; built on first use.
+	midsOnce sync.Once
+	mids     []float64
+	// cuts are the firstAbove indexes of the last limits Coarsen was
+	// given (callers pass the same limits every time).
+	cuts atomic.Pointer[layoutCuts]
 }
 
 var layouts sync.Map // Geometry → *layout, or error
@@ -156,6 +166,48 @@ func newLayout(g Geometry) (*layout, error) {
 		}
 	}
 	return l, nil
+}
+
+// layoutCuts are the firstAbove indexes of limits, the array at &limits[0],
+// and countsLen after them.
+type layoutCuts struct {
+	limits *int64
+	n      int
+	cuts   []int
+}
+
+// cutsOf returns firstAbove of each of limits, then countsLen.
+func (l *layout) cutsOf(limits []int64) []int {
+	if len(limits) == 0 {
+		return []int{l.countsLen}
+	}
+	if c := l.cuts.Load(); c != nil && c.limits == &limits[0] && c.n == len(limits) {
+		return c.cuts
+	}
+	c := &layoutCuts{limits: &limits[0], n: len(limits), cuts: make([]int, len(limits)+1)}
+	for k, v := range limits {
+		c.cuts[k] = l.firstAbove(v)
+	}
+	c.cuts[len(limits)] = l.countsLen
+	l.cuts.Store(c)
+	return c.cuts
+}
+
+// midsOf returns l.mids, built on first use.
+func (l *layout) midsOf() []float64 {
+	l.midsOnce.Do(func() {
+		l.mids = make([]float64, l.countsLen)
+		for i := range l.mids {
+			l.mids[i] = float64(l.lowest(i) + l.highest(i))
+		}
+	})
+	return l.mids
+}
+
+// firstAbove returns the first flat index whose bucket's highest value is
+// above v (countsLen when none is).
+func (l *layout) firstAbove(v int64) int {
+	return sort.Search(l.countsLen, func(i int) bool { return l.highest(i) > v })
 }
 
 // bucket returns the bucket and sub-bucket of flat index idx: indexes

@@ -295,6 +295,43 @@ func (s *Sparse) addTo(h, h2 *hdrhistogram.Histogram) error {
 	return nil
 }
 
+// Coarsen adds s's counts into coarser buckets: counts[k] gets those of
+// the buckets whose highest value is at most limits[k] and above
+// limits[k-1], counts[len(limits)] those above the last limit (limits
+// ascend; len(counts) > len(limits)). It returns the sum, over s's
+// buckets, of count × (lowest + highest value), in float64: twice the sum
+// of the values taken at their buckets' middles.
+func (s *Sparse) Coarsen(limits []int64, counts []uint64) (sum2 float64) {
+	if len(s.Index) == 0 {
+		return 0
+	}
+	mids := s.lay.midsOf()
+	cuts := s.lay.cutsOf(limits) // the last coarse bucket ends with the geometry
+	k, cut := 0, cuts[0]
+	var c0 uint64 // counts of coarse bucket k so far
+	var sumA, sumB float64
+	cs := s.Count[:len(s.Index)]
+	for i, idx := range s.Index {
+		for int(idx) >= cut {
+			counts[k] += c0
+			c0 = 0
+			k++
+			cut = cuts[k]
+		}
+		c := cs[i]
+		c0 += uint64(c)
+		// Two sums, alternately, so that each addition need not wait for
+		// the one before.
+		if i&1 == 0 {
+			sumA += float64(c) * mids[idx]
+		} else {
+			sumB += float64(c) * mids[idx]
+		}
+	}
+	counts[k] += c0
+	return sumA + sumB
+}
+
 // Set makes s hold h's buckets, reusing its memory.
 func (s *Sparse) Set(h *hdrhistogram.Histogram) error {
 	s.Reset()

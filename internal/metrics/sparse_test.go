@@ -488,3 +488,33 @@ func TestEncodeHistogramIsLibrarys(t *testing.T) {
 		}
 	}
 }
+
+// TestCoarsen: counts by coarse limits and the sum of bucket middles are
+// what a walk of the histogram's Distribution gives.
+func TestCoarsen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	g := DefaultGeometry()
+	for k, limits := range [][]int64{nil, {5e5, 1e6, 2.5e6, 1e7, 1e9}, {0}, {int64(time.Hour)}, {1, 2, 3, 1e12}} {
+		for range 10 {
+			h := randomHistogram(rng, g, 3000)
+			var s Sparse
+			if err := s.Set(h); err != nil {
+				t.Fatal(err)
+			}
+			got, want := make([]uint64, len(limits)+1), make([]uint64, len(limits)+1)
+			sum := s.Coarsen(limits, got)
+			var wantSum float64
+			for _, bar := range h.Distribution() {
+				b := 0
+				for b < len(limits) && bar.To > limits[b] {
+					b++
+				}
+				want[b] += uint64(bar.Count)
+				wantSum += float64(bar.Count) * float64(bar.From+bar.To)
+			}
+			if !slices.Equal(got, want) || math.Abs(sum-wantSum) > 1e-12*wantSum {
+				t.Fatalf("limits %d: Coarsen = %v, %v; want %v, %v", k, got, sum, want, wantSum)
+			}
+		}
+	}
+}
