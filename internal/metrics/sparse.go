@@ -195,7 +195,9 @@ func decodeSparse(b []byte, g Geometry, s *Sparse) error {
 		gap, c := int(t>>4), uint64(t&15)
 		if gap == 15 {
 			var v uint64
-			if v, p, err = uvarint(b, p, "gap"); err != nil {
+			if p < len(b) && b[p] < 0x80 { // one byte: most are
+				v, p = uint64(b[p]), p+1
+			} else if v, p, err = uvarint(b, p, "gap"); err != nil {
 				return err
 			}
 			if v > uint64(lay.countsLen) {
@@ -204,7 +206,9 @@ func decodeSparse(b []byte, g Geometry, s *Sparse) error {
 			gap += int(v)
 		}
 		if c == 0 {
-			if c, p, err = uvarint(b, p, "count"); err != nil {
+			if p < len(b) && b[p] < 0x80 {
+				c, p = uint64(b[p]), p+1
+			} else if c, p, err = uvarint(b, p, "count"); err != nil {
 				return err
 			}
 			if c > math.MaxInt64-16 {
