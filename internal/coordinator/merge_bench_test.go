@@ -323,3 +323,35 @@ func legacySnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests 
 	}
 	return iv, nil
 }
+
+// BenchmarkAgentEncode is an agent's cost per interval of what
+// BenchmarkMerge decodes: one realistic interval (8 requests at 1,000/s)
+// encoded and marshalled, in protocol version 3's encoding (legacy) and
+// the agent's (now).
+func BenchmarkAgentEncode(b *testing.B) {
+	r := metrics.NewRecorder(metrics.DefaultGeometry(), benchRequests)
+	recordAgent(r, 0, rand.New(rand.NewPCG(1, 16)))
+	iv := r.Rotate()
+	for _, path := range []string{"legacy", "now"} {
+		enc := wire.SnapshotToProto
+		if path == "legacy" {
+			enc = legacySnapshotToProto
+		}
+		b.Run("path="+path, func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				m, err := enc(1, 0, iv)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, err := proto.Marshal(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(raw)
+			}
+			b.ReportMetric(float64(size), "bytes/snapshot")
+		})
+	}
+}
