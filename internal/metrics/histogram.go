@@ -19,7 +19,8 @@ import (
 var ErrHistogram = errors.New("bad histogram")
 
 // MaxEncodedHistogram bounds the size of an encoded histogram accepted from
-// the wire (V2-compressed, base64). Real ones are 60 B to about 12 KB.
+// the wire (sparse) or a report (V2-compressed, base64). Real ones are
+// 20 B to about 12 KB.
 const MaxEncodedHistogram = 1 << 20
 
 // Geometry is the shape of an HDR histogram. Every agent of a run must use

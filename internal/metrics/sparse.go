@@ -13,11 +13,11 @@ import (
 // The sparse encoding of a histogram, the form agents send histograms in
 // (protocol version 4 on). It lists the non-empty buckets by their flat
 // index in HdrHistogram's counts array, so that the coordinator adds a
-// snapshot into its merged histograms without building one (Sparse.AddTo),
-// and it is smaller than HdrHistogram's V2 compressed base64 for the
+// snapshot into its merged histograms without building one (Sparse.AddTo).
+// It is no larger than HdrHistogram's V2 compressed base64 for the
 // histograms agents send (a bucket takes one byte when it is at most 14
-// empty buckets after the previous one and counts at most 15), with no
-// deflate to run at either end:
+// empty buckets after the previous one and counts at most 15;
+// TestAppendSparseSizes), with no deflate to run at either end:
 //
 //	'S' 1                           format tag and version
 //	uvarint significant figures     the geometry, which must be the
@@ -68,7 +68,7 @@ func (s *Sparse) Bar(i int) hdrhistogram.Bar {
 	return hdrhistogram.Bar{From: from, To: from + 1<<shift - 1, Count: s.Count[i]}
 }
 
-// geometry returns h's geometry.
+// geometryOf returns h's geometry.
 func geometryOf(h *hdrhistogram.Histogram) Geometry {
 	return Geometry{Lowest: h.LowestTrackableValue(), Highest: h.HighestTrackableValue(), SigFigs: int(h.SignificantFigures())}
 }
@@ -81,7 +81,7 @@ func AppendSparse(b []byte, h *hdrhistogram.Histogram) ([]byte, error) {
 	}
 	start := len(b)
 	counts := countsOf(h)
-	n, prev := 0, -1
+	n, prev, total := 0, -1, uint64(0)
 	for base := 0; base < len(counts); base += 8 {
 		blk := counts[base:min(base+8, len(counts))]
 		// Skip empty stretches eight buckets at a time (counts are >= 0).
@@ -108,7 +108,7 @@ func AppendSparse(b []byte, h *hdrhistogram.Histogram) ([]byte, error) {
 			if c > 15 {
 				b = binary.AppendUvarint(b, uint64(c-16))
 			}
-			n, prev = n+1, i
+			n, prev, total = n+1, i, total+uint64(c)
 		}
 	}
 	var hdr [2 + 5*binary.MaxVarintLen64]byte
@@ -117,7 +117,7 @@ func AppendSparse(b []byte, h *hdrhistogram.Histogram) ([]byte, error) {
 	head = binary.AppendUvarint(head, uint64(g.Lowest))
 	head = binary.AppendUvarint(head, uint64(g.Highest))
 	head = binary.AppendUvarint(head, uint64(n))
-	head = binary.AppendUvarint(head, uint64(h.TotalCount()))
+	head = binary.AppendUvarint(head, total)
 	return slices.Insert(b, start, head...), nil
 }
 
@@ -180,15 +180,16 @@ func decodeSparse(b []byte, g Geometry, s *Sparse) error {
 		s.Index, s.Count = make([]int32, n), make([]int64, n)
 	}
 	index, count := s.Index[:n], s.Count[:n]
+	count = count[:len(index)]
 	// Indexes only grow: the last one is checked after the loop, which
 	// cannot overflow (at most n ≤ countsLen tokens, each at most
 	// countsLen + 16 further). The sum is checked after each escaped
 	// count: between two, it grows by at most 15 per token.
-	idx, k := -1, 0
+	idx := -1
 	var sum uint64
-	for p < len(b) {
-		if k == len(index) {
-			return fmt.Errorf("%w: sparse: more than the %d buckets announced", ErrHistogram, n)
+	for k := range index {
+		if p >= len(b) {
+			return fmt.Errorf("%w: sparse: %d buckets, the header announced %d", ErrHistogram, k, n)
 		}
 		t := b[p]
 		p++
@@ -221,13 +222,15 @@ func decodeSparse(b []byte, g Geometry, s *Sparse) error {
 		idx += 1 + gap
 		index[k], count[k] = int32(idx), int64(c)
 		sum += c
-		k++
+	}
+	if p != len(b) {
+		return fmt.Errorf("%w: sparse: more than the %d buckets announced", ErrHistogram, n)
 	}
 	if idx >= lay.countsLen {
 		return fmt.Errorf("%w: sparse: bucket %d past the last (%d)", ErrHistogram, idx, lay.countsLen-1)
 	}
-	if k != len(index) || sum != total {
-		return fmt.Errorf("%w: sparse: %d buckets of %d values, the header announced %d of %d", ErrHistogram, k, sum, n, total)
+	if sum != total {
+		return fmt.Errorf("%w: sparse: %d values, the header announced %d", ErrHistogram, sum, total)
 	}
 	s.Index, s.Count, s.Total, s.lay = index, count, int64(sum), lay
 	return nil
