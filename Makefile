@@ -47,6 +47,7 @@ demo:
 ## and milliseconds per run: minimizing each new input for the default 60s would leave no time to fuzz.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeHistogram -fuzztime=$(FUZZTIME) ./internal/metrics
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeSparse -fuzztime=$(FUZZTIME) ./internal/metrics
 	$(GO) test -run='^$$' -fuzz=FuzzSessionResponse -fuzztime=$(FUZZTIME) ./internal/wire
 	$(GO) test -run='^$$' -fuzz=FuzzSessionRequest -fuzztime=$(FUZZTIME) ./internal/wire
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeMeta -fuzztime=$(FUZZTIME) ./internal/cluster

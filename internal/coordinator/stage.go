@@ -522,19 +522,14 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 			cn.dups++
 			return
 		}
-		iv, err := wire.SnapshotFromProto(s, sr.tl.Geometry, len(sr.tl.Names))
+		t, err := r.mergeSnapshot(sr, s)
 		if err != nil {
-			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: bad snapshot: %w", cn.name, err))
-			return
-		}
-		if err := r.merge(sr, iv); err != nil {
 			r.agentLost(sr, cn, causeError, fmt.Errorf("agent %s: %w", cn.name, err))
 			return
 		}
-		t := iv.Totals()
 		j.counters.Add(t)
 		if t.Intended > 0 {
-			j.reached[iv.Index] += t.Intended
+			j.reached[s.GetInterval()] += t.Intended
 		}
 	case *surgev1.SessionResponse_Done:
 		d, err := wire.DoneFromProto(msg.Done)
@@ -580,11 +575,11 @@ func (r *run) handle(in inMsg, sr *stageRun) {
 }
 
 // merge adds one agent snapshot to the stage and the live metrics.
-func (r *run) merge(sr *stageRun, iv *metrics.Interval) error {
-	if err := sr.tl.Add(iv); err != nil {
+func (r *run) merge(sr *stageRun, d *metrics.SparseInterval) error {
+	if err := sr.tl.AddSparse(d); err != nil {
 		return err
 	}
-	r.metrics.Observe(sr.stage, sr.tl.Names, iv)
+	r.metrics.ObserveSparse(sr.stage, sr.tl.Names, d)
 	return nil
 }
 

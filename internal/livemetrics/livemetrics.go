@@ -17,7 +17,7 @@ import (
 
 // liveBuckets are the upper bounds, in seconds, of the response-time
 // histogram the coordinator exports while a run plays.
-var liveBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+var liveBuckets = [...]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
 // Exporter exports the run as it plays on a Prometheus /metrics endpoint: the
 // merged counters and response times of every snapshot, by stage and
@@ -77,12 +77,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, s := range iv.Series {
-		k := liveKey{stage, names[i]}
-		ls := l.series[k]
-		if ls == nil {
-			ls = &liveSeries{failed: map[string]uint64{}, buckets: make([]uint64, len(liveBuckets)+1)}
-			l.series[k] = ls
-		}
+		ls := l.seriesOf(stage, names[i])
 		ls.intended += s.Intended
 		ls.issued += s.Issued
 		ls.succeeded += s.Succeeded
@@ -97,7 +92,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 				continue
 			}
 			v := float64(bar.To) / float64(time.Second)
-			b := sort.SearchFloat64s(liveBuckets, v) // the first bound ≥ v; len = +Inf
+			b := sort.SearchFloat64s(liveBuckets[:], v) // the first bound ≥ v; len = +Inf
 			ls.buckets[b] += uint64(bar.Count)
 			ls.count += uint64(bar.Count)
 			ls.sum += float64(bar.Count) * (float64(bar.From+bar.To) / 2) / float64(time.Second)
@@ -109,6 +104,74 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	if iv.OnWireLag != nil && iv.OnWireLag.TotalCount() > 0 {
 		l.onWire[stage] = float64(metrics.ValueAtPercentile(iv.OnWireLag, 99)) / float64(time.Second)
 	}
+}
+
+// ObserveSparse is Observe of an agent snapshot in sparse form (as it came
+// off the wire), with the same counts: it reads only the non-empty
+// buckets (metrics.Sparse.Coarsen), each bound in ns (liveLimits). The sum
+// of a request's response times is added up over the snapshot and divided
+// once, where Observe divides at every bucket: the two differ in the last
+// bits at most.
+func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.SparseInterval) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range d.Series {
+		s := &d.Series[i]
+		ls := l.seriesOf(stage, names[i])
+		ls.intended += s.Intended
+		ls.issued += s.Issued
+		ls.succeeded += s.Succeeded
+		ls.dropped += s.Dropped
+		for o, n := range s.Errors {
+			if n > 0 {
+				ls.failed[metrics.Outcome(o).String()] += n
+			}
+		}
+		if s.Response.Len() > 0 {
+			var counts [len(liveBuckets) + 1]uint64
+			sum2 := s.Response.Coarsen(liveLimits[:], counts[:])
+			for b, c := range counts {
+				ls.buckets[b] += c
+				ls.count += c
+			}
+			ls.sum += sum2 / 2 / float64(time.Second)
+		}
+	}
+	if d.SendLag.Total > 0 {
+		l.lag[stage] = float64(d.SendLag.Percentile(99)) / float64(time.Second)
+	}
+	if d.OnWireLag.Total > 0 {
+		l.onWire[stage] = float64(d.OnWireLag.Percentile(99)) / float64(time.Second)
+	}
+}
+
+// liveLimits are liveBuckets in ns: liveLimits[b] is the largest whole
+// number of ns whose value in seconds (ns / 1e9, in float64, as Observe
+// computes it) is at most liveBuckets[b], so a value falls in the first
+// bucket b whose limit it does not exceed, the one Observe finds.
+var liveLimits = func() [len(liveBuckets)]int64 {
+	var out [len(liveBuckets)]int64
+	for b, bound := range liveBuckets {
+		// The last n with n/1e9 <= bound: float division is monotonic.
+		n := sort.Search(1<<53, func(n int) bool { return float64(n)/float64(time.Second) > bound })
+		out[b] = int64(n) - 1
+	}
+	return out
+}()
+
+// seriesOf returns the state of one request of stage, created empty on
+// first use. The caller holds l.mu.
+func (l *Exporter) seriesOf(stage, request string) *liveSeries {
+	k := liveKey{stage, request}
+	ls := l.series[k]
+	if ls == nil {
+		ls = &liveSeries{failed: map[string]uint64{}, buckets: make([]uint64, len(liveBuckets)+1)}
+		l.series[k] = ls
+	}
+	return ls
 }
 
 // Describe implements prometheus.Collector.

@@ -2,7 +2,11 @@ package livemetrics
 
 import (
 	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +115,7 @@ func TestExporter(t *testing.T) {
 func TestNilExporter(t *testing.T) {
 	var e *Exporter
 	e.Observe("s", []string{"a"}, metrics.NewInterval(metrics.DefaultGeometry(), 1))
+	e.ObserveSparse("s", []string{"a"}, &metrics.SparseInterval{Series: make([]metrics.SparseSeries, 1)})
 	e.SetAlive(1)
 }
 
@@ -126,6 +131,77 @@ func TestLostAndInfo(t *testing.T) {
 	for _, want := range []string{`surge_run_requests_total{outcome="lost",request="",stage="s"} 12`, `surge_run_info{run_id="abc123",scenario="launch"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("exposition lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+// randomInterval is a snapshot of random counters and response times,
+// some on the bounds of the exported buckets, and lags.
+func randomInterval(rng *rand.Rand, n int) *metrics.Interval {
+	g := metrics.DefaultGeometry()
+	iv := metrics.NewInterval(g, n)
+	for i := range iv.Series {
+		s := &iv.Series[i]
+		s.Intended, s.Issued, s.Succeeded = uint64(rng.IntN(1000)), uint64(rng.IntN(1000)), uint64(rng.IntN(1000))
+		s.Errors[metrics.Timeout], s.Errors[metrics.HTTP5xx] = uint64(rng.IntN(3)), uint64(rng.IntN(2))
+		median := float64(time.Duration(1+rng.IntN(30)) * time.Millisecond)
+		for range rng.IntN(2000) {
+			v := int64(median * math.Exp(rng.NormFloat64()))
+			if rng.IntN(10) == 0 {
+				v = int64(liveBuckets[rng.IntN(len(liveBuckets))]*float64(time.Second)) + rng.Int64N(3) - 1
+			}
+			_ = s.Response.RecordValue(min(max(v, 0), g.Highest))
+		}
+	}
+	for range rng.IntN(3000) {
+		_ = iv.SendLag.RecordValue(rng.Int64N(int64(time.Millisecond)))
+		_ = iv.OnWireLag.RecordValue(rng.Int64N(int64(10 * time.Millisecond)))
+	}
+	return iv
+}
+
+// TestObserveSparse: snapshots observed in sparse form give the state
+// Observe gives, every count exactly; the response-time sum differs in
+// the last bits at most (rounded once per snapshot, not per bucket).
+func TestObserveSparse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"a", "b", "c"}
+	dense, sparse := New(), New()
+	var d metrics.SparseInterval
+	for k := range 40 {
+		iv := randomInterval(rng, len(names))
+		stage := []string{"s1", "s2"}[k%2]
+		dense.Observe(stage, names, iv)
+		if err := d.Set(iv); err != nil {
+			t.Fatal(err)
+		}
+		sparse.ObserveSparse(stage, names, &d)
+	}
+	if len(dense.series) != len(sparse.series) {
+		t.Fatalf("%d series; want %d", len(sparse.series), len(dense.series))
+	}
+	for k, w := range dense.series {
+		g := sparse.series[k]
+		if g == nil || g.intended != w.intended || g.issued != w.issued || g.succeeded != w.succeeded || g.dropped != w.dropped ||
+			g.count != w.count || !slices.Equal(g.buckets, w.buckets) || !maps.Equal(g.failed, w.failed) {
+			t.Fatalf("%v: %+v; want %+v", k, g, w)
+		}
+		if math.Abs(g.sum-w.sum) > 1e-12*w.sum {
+			t.Errorf("%v: sum %v; want %v", k, g.sum, w.sum)
+		}
+	}
+	if !maps.Equal(dense.lag, sparse.lag) || !maps.Equal(dense.onWire, sparse.onWire) {
+		t.Errorf("lags %v, %v; want %v, %v", sparse.lag, sparse.onWire, dense.lag, dense.onWire)
+	}
+}
+
+// TestLiveLimits: a value in ns is over a bucket's limit exactly when its
+// value in seconds is over the bucket's bound.
+func TestLiveLimits(t *testing.T) {
+	for b, bound := range liveBuckets {
+		n := liveLimits[b]
+		if float64(n)/float64(time.Second) > bound || float64(n+1)/float64(time.Second) <= bound {
+			t.Errorf("limit of bucket %v s: %d ns", bound, n)
 		}
 	}
 }

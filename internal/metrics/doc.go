@@ -12,6 +12,15 @@
 // Values above the ceiling are clamped to it and counted in OverRange,
 // never dropped silently.
 //
+// Agents send their histograms in the sparse encoding (AppendSparse): the
+// non-empty buckets by index in HdrHistogram's counts array. The
+// coordinator decodes a snapshot once into reused memory (DecodeSparse,
+// SparseInterval) and adds its buckets straight into the merged
+// histograms (Timeline.AddSparse), with exactly the result of decoding
+// and merging each histogram, without building one per snapshot. Reports
+// keep HdrHistogram's V2 compressed base64 (EncodeHistogram,
+// DecodeHistogram).
+//
 // Percentiles are read from a histogram only with ValueAtPercentile: by
 // nearest rank, rank ⌈p·N/100⌉, as Java HdrHistogram computes them (not
 // with hdrhistogram-go's ValueAtQuantile, which rounds the rank half up).

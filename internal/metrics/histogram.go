@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -17,7 +19,8 @@ import (
 var ErrHistogram = errors.New("bad histogram")
 
 // MaxEncodedHistogram bounds the size of an encoded histogram accepted from
-// the wire (V2-compressed, base64). Real ones are 60 B to about 12 KB.
+// the wire (sparse) or a report (V2-compressed, base64). Real ones are
+// 20 B to about 12 KB.
 const MaxEncodedHistogram = 1 << 20
 
 // Geometry is the shape of an HDR histogram. Every agent of a run must use
@@ -80,13 +83,100 @@ func (g Geometry) record(h *hdrhistogram.Histogram, d time.Duration) (over bool)
 }
 
 // EncodeHistogram encodes h in the HdrHistogram V2 compressed format, as the
-// base64 text the HdrHistogram libraries exchange.
+// base64 text the HdrHistogram libraries exchange: the bytes
+// hdrhistogram-go's Encode writes (TestEncodeHistogramIsLibrarys), about
+// three times faster (encodeV2).
 func EncodeHistogram(h *hdrhistogram.Histogram) ([]byte, error) {
+	if b, ok := encodeV2(h); ok {
+		return b, nil
+	}
 	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode: %v", ErrHistogram, err)
 	}
 	return b, nil
+}
+
+// zlibWriters are reused by encodeV2: a new one allocates about 1 MB.
+var zlibWriters = sync.Pool{New: func() any {
+	w, _ := zlib.NewWriterLevel(nil, zlib.BestCompression) // cannot fail: a valid level
+	return w
+}}
+
+// encodeV2 is hdrhistogram-go's V2 compressed encoding of h, byte for
+// byte, built from its counts array in one pass (the library walks the
+// whole histogram once more for its maximum and writes every count with
+// binary.Write), compressed at the library's level by a reused writer.
+// ok is false when the fast path is not available (denseLayout).
+//
+// The format: base64 of (cookie, length, zlib(inner)); inner is a 40-byte
+// header (cookie, payload length, normalizing offset 0, significant
+// figures, lowest, highest, conversion ratio) and the payload, the counts
+// up to the last non-empty one (index 0 of an empty histogram) in ZigZag
+// LEB128, a run of more than one empty bucket as its negated length.
+func encodeV2(h *hdrhistogram.Histogram) ([]byte, bool) {
+	if !dense.ok || !dense.ratioOK {
+		return nil, false
+	}
+	counts, _ := dense.view(h)
+	limit := len(counts)
+	for limit > 1 && counts[limit-1] == 0 {
+		limit--
+	}
+	inner := make([]byte, 40, 40+2*limit/8+64)
+	for i := 0; i < limit; {
+		c := counts[i]
+		i++
+		if c == 0 {
+			run := int64(1)
+			for i < limit && counts[i] == 0 {
+				run, i = run+1, i+1
+			}
+			if run > 1 {
+				c = -run
+			}
+		}
+		inner = appendZigZag(inner, c)
+	}
+	binary.BigEndian.PutUint32(inner[0:], uint32(hdrhistogram.V2EncodingCookieBase|0x10))
+	binary.BigEndian.PutUint32(inner[4:], uint32(len(inner)-40))
+	binary.BigEndian.PutUint32(inner[8:], 0)
+	binary.BigEndian.PutUint32(inner[12:], uint32(h.SignificantFigures()))
+	binary.BigEndian.PutUint64(inner[16:], uint64(h.LowestTrackableValue()))
+	binary.BigEndian.PutUint64(inner[24:], uint64(h.HighestTrackableValue()))
+	binary.BigEndian.PutUint64(inner[32:], math.Float64bits(dense.conversionRatio(h)))
+
+	var z bytes.Buffer
+	z.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0}) // outer cookie and length
+	w := zlibWriters.Get().(*zlib.Writer)
+	defer zlibWriters.Put(w)
+	w.Reset(&z)
+	if _, err := w.Write(inner); err != nil {
+		return nil, false
+	}
+	if err := w.Close(); err != nil {
+		return nil, false
+	}
+	raw := z.Bytes()
+	binary.BigEndian.PutUint32(raw[0:], uint32(hdrhistogram.V2CompressedEncodingCookieBase|0x10))
+	binary.BigEndian.PutUint32(raw[4:], uint32(len(raw)-8))
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(raw)))
+	base64.StdEncoding.Encode(out, raw)
+	return out, true
+}
+
+// appendZigZag appends v in HdrHistogram's ZigZag LEB128-64b9B: 7 bits a
+// byte, the ninth byte (if any) holding the last 8.
+func appendZigZag(b []byte, v int64) []byte {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	for range 8 {
+		if u < 0x80 {
+			return append(b, byte(u))
+		}
+		b = append(b, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(b, byte(u))
 }
 
 // DecodeHistogram is the one decoder of encoded histograms (HdrHistogram

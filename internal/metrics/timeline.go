@@ -147,6 +147,40 @@ func (t *Timeline) Add(iv *Interval) error {
 	return emitErr
 }
 
+// AddSparse is Add of a snapshot in sparse form (an agent's, off the
+// wire): it merges d into its interval and the total without building its
+// histograms, with the same result as Add of d's Interval. Emit, for a
+// late snapshot, receives d's Interval.
+func (t *Timeline) AddSparse(d *SparseInterval) error {
+	if d.Index > MaxIntervalIndex {
+		return fmt.Errorf("interval index %d out of range", d.Index)
+	}
+	if len(d.Series) != len(t.Names) {
+		return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(d.Series), len(t.Names))
+	}
+	var emitErr error
+	if t.Emit != nil && d.Index < t.emitted {
+		iv, err := d.Interval(t.Geometry)
+		if err != nil {
+			return err
+		}
+		emitErr = t.Emit(iv, true)
+	}
+	dst, err := t.unpack(d.Index)
+	if err != nil {
+		return err
+	}
+	if dst == nil {
+		dst = NewInterval(t.Geometry, len(t.Names))
+		dst.Index = d.Index
+		t.live[d.Index] = dst
+	}
+	if err := addSparse(d, dst, t.Total); err != nil {
+		return err
+	}
+	return emitErr
+}
+
 // Len is the number of intervals with data.
 func (t *Timeline) Len() int { return len(t.live) + len(t.packed) }
 

@@ -30,7 +30,13 @@ import (
 // Version 3 added HeartbeatAck (liveness and clock exchanges over the
 // stream), Ready.lease_nanos, and assignments beside a running one (a
 // lost agent's share taken over from a cut index).
-const ProtocolVersion uint32 = 3
+//
+// Version 4 sends a snapshot's histograms in the sparse encoding
+// (metrics.AppendSparse) instead of HdrHistogram's V2 compressed base64,
+// so that the coordinator adds them into its merged histograms without
+// decoding each into a new one: a coordinator of version 3 could not read
+// them, nor one of version 4 those of a version 3 agent.
+const ProtocolVersion uint32 = 4
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.
@@ -366,87 +372,109 @@ func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
 	return c, nil
 }
 
-// SnapshotToProto encodes one interval of one assignment.
+// SnapshotToProto encodes one interval of one assignment, its histograms
+// in the sparse encoding (metrics.AppendSparse), all in one buffer.
 func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1.Snapshot, error) {
 	m := &surgev1.Snapshot{Epoch: epoch, StageIndex: stage, Interval: iv.Index, InFlight: iv.InFlight, CpuNanos: int64(iv.CPU)}
-	var err error
-	if m.SendLag, err = metrics.EncodeHistogram(iv.SendLag); err != nil {
-		return nil, err
+	hs := make([]*hdrhistogram.Histogram, 0, 2+3*len(iv.Series))
+	hs = append(hs, iv.SendLag, iv.OnWireLag)
+	for _, s := range iv.Series {
+		hs = append(hs, s.Response, s.Service, s.TTFB)
 	}
-	if m.OnWireLag, err = metrics.EncodeHistogram(iv.OnWireLag); err != nil {
-		return nil, err
+	// One buffer for every histogram, cut after: offsets, not slices, while
+	// appending may still move it.
+	var buf []byte
+	ends := make([]int, len(hs))
+	for k, h := range hs {
+		var err error
+		if buf, err = metrics.AppendSparse(buf, h); err != nil {
+			return nil, err
+		}
+		ends[k] = len(buf)
 	}
+	enc := func(k int) []byte {
+		from := 0
+		if k > 0 {
+			from = ends[k-1]
+		}
+		return buf[from:ends[k]:ends[k]]
+	}
+	m.SendLag, m.OnWireLag = enc(0), enc(1)
+	m.Series = make([]*surgev1.Series, len(iv.Series))
 	for k, s := range iv.Series {
-		ps := &surgev1.Series{RequestIndex: uint32(k), Counters: CountersToProto(s.Counters)}
-		if ps.ResponseTime, err = metrics.EncodeHistogram(s.Response); err != nil {
-			return nil, err
-		}
-		if ps.ServiceTime, err = metrics.EncodeHistogram(s.Service); err != nil {
-			return nil, err
-		}
-		if ps.Ttfb, err = metrics.EncodeHistogram(s.TTFB); err != nil {
-			return nil, err
-		}
-		m.Series = append(m.Series, ps)
+		m.Series[k] = &surgev1.Series{RequestIndex: uint32(k), Counters: CountersToProto(s.Counters),
+			ResponseTime: enc(2 + 3*k), ServiceTime: enc(3 + 3*k), Ttfb: enc(4 + 3*k)}
 	}
 	return m, nil
 }
 
 // SnapshotFromProto decodes a snapshot for an assignment of nRequests
-// requests recorded with geometry g. Every series must be present once.
+// requests recorded with geometry g (SparseFromProto), histograms built.
 func SnapshotFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int) (*metrics.Interval, error) {
-	if m == nil {
-		return nil, fmt.Errorf("%w: empty snapshot", ErrMalformed)
+	var d metrics.SparseInterval
+	if err := SparseFromProto(m, g, nRequests, &d); err != nil {
+		return nil, err
 	}
-	if len(m.GetSeries()) != nRequests {
-		return nil, fmt.Errorf("%w: snapshot has %d series, want %d", ErrMalformed, len(m.GetSeries()), nRequests)
-	}
-	if m.GetCpuNanos() < 0 {
-		return nil, fmt.Errorf("%w: negative cpu time", ErrMalformed)
-	}
-	iv := &metrics.Interval{Index: m.GetInterval(), InFlight: m.GetInFlight(), CPU: time.Duration(m.GetCpuNanos()),
-		Series: make([]metrics.Series, nRequests)}
-	var err error
-	if iv.SendLag, err = metrics.DecodeHistogram(m.GetSendLag(), g); err != nil {
-		return nil, fmt.Errorf("%w: send lag: %w", ErrMalformed, err)
-	}
-	if iv.OnWireLag, err = decodeOptional(m.GetOnWireLag(), g); err != nil {
-		return nil, fmt.Errorf("%w: on-wire lag: %w", ErrMalformed, err)
-	}
-	seen := make([]bool, nRequests)
-	for _, ps := range m.GetSeries() {
-		k := int(ps.GetRequestIndex())
-		if k >= nRequests || seen[k] {
-			return nil, fmt.Errorf("%w: series for request %d is out of range or repeated", ErrMalformed, k)
-		}
-		seen[k] = true
-		s := &iv.Series[k]
-		if s.Counters, err = CountersFromProto(ps.GetCounters()); err != nil {
-			return nil, fmt.Errorf("request %d: %w", k, err)
-		}
-		if s.Response, err = metrics.DecodeHistogram(ps.GetResponseTime(), g); err != nil {
-			return nil, fmt.Errorf("%w: request %d response time: %w", ErrMalformed, k, err)
-		}
-		if s.Service, err = metrics.DecodeHistogram(ps.GetServiceTime(), g); err != nil {
-			return nil, fmt.Errorf("%w: request %d service time: %w", ErrMalformed, k, err)
-		}
-		if s.TTFB, err = decodeOptional(ps.GetTtfb(), g); err != nil {
-			return nil, fmt.Errorf("%w: request %d time to first byte: %w", ErrMalformed, k, err)
-		}
-		if n := uint64(s.Response.TotalCount()); n != s.Completed() {
-			return nil, fmt.Errorf("%w: request %d: %d response times for %d completions", ErrMalformed, k, n, s.Completed())
-		}
+	iv, err := d.Interval(g)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return iv, nil
 }
 
-// decodeOptional decodes a histogram an older agent leaves out: absent
-// is empty.
-func decodeOptional(b []byte, g metrics.Geometry) (*hdrhistogram.Histogram, error) {
-	if len(b) == 0 {
-		return g.New(), nil
+// SparseFromProto decodes a snapshot for an assignment of nRequests
+// requests recorded with geometry g into d, reusing its memory, its
+// histograms left sparse (metrics.DecodeSparse): what the coordinator
+// merges. Every series must be present once, and every histogram in the
+// sparse encoding of geometry g; a request's response times must number
+// its completions.
+func SparseFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int, d *metrics.SparseInterval) error {
+	if m == nil {
+		return fmt.Errorf("%w: empty snapshot", ErrMalformed)
 	}
-	return metrics.DecodeHistogram(b, g)
+	if len(m.GetSeries()) != nRequests {
+		return fmt.Errorf("%w: snapshot has %d series, want %d", ErrMalformed, len(m.GetSeries()), nRequests)
+	}
+	if nRequests > MaxRequests {
+		return fmt.Errorf("%w: %d requests, more than %d", ErrMalformed, nRequests, MaxRequests)
+	}
+	if m.GetCpuNanos() < 0 {
+		return fmt.Errorf("%w: negative cpu time", ErrMalformed)
+	}
+	d.Reset(nRequests)
+	d.Index, d.InFlight, d.CPU = m.GetInterval(), m.GetInFlight(), time.Duration(m.GetCpuNanos())
+	if err := metrics.DecodeSparse(m.GetSendLag(), g, &d.SendLag); err != nil {
+		return fmt.Errorf("%w: send lag: %w", ErrMalformed, err)
+	}
+	if err := metrics.DecodeSparse(m.GetOnWireLag(), g, &d.OnWireLag); err != nil {
+		return fmt.Errorf("%w: on-wire lag: %w", ErrMalformed, err)
+	}
+	var seen [MaxRequests]bool
+	for _, ps := range m.GetSeries() {
+		k := int(ps.GetRequestIndex())
+		if k >= nRequests || seen[k] {
+			return fmt.Errorf("%w: series for request %d is out of range or repeated", ErrMalformed, k)
+		}
+		seen[k] = true
+		s := &d.Series[k]
+		var err error
+		if s.Counters, err = CountersFromProto(ps.GetCounters()); err != nil {
+			return fmt.Errorf("request %d: %w", k, err)
+		}
+		if err := metrics.DecodeSparse(ps.GetResponseTime(), g, &s.Response); err != nil {
+			return fmt.Errorf("%w: request %d response time: %w", ErrMalformed, k, err)
+		}
+		if err := metrics.DecodeSparse(ps.GetServiceTime(), g, &s.Service); err != nil {
+			return fmt.Errorf("%w: request %d service time: %w", ErrMalformed, k, err)
+		}
+		if err := metrics.DecodeSparse(ps.GetTtfb(), g, &s.TTFB); err != nil {
+			return fmt.Errorf("%w: request %d time to first byte: %w", ErrMalformed, k, err)
+		}
+		if n := uint64(s.Response.Total); n != s.Completed() {
+			return fmt.Errorf("%w: request %d: %d response times for %d completions", ErrMalformed, k, n, s.Completed())
+		}
+	}
+	return nil
 }
 
 // Done is the domain view of a Done message.

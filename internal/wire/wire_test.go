@@ -228,26 +228,6 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSnapshotFromOlderAgent: a snapshot without the histograms added
-// later (on-wire lag, time to first byte) decodes with them empty.
-func TestSnapshotFromOlderAgent(t *testing.T) {
-	m, err := SnapshotToProto(3, 1, sampleInterval())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.OnWireLag = nil
-	for _, s := range m.Series {
-		s.Ttfb = nil
-	}
-	got, err := SnapshotFromProto(m, metrics.DefaultGeometry(), 2)
-	if err != nil {
-		t.Fatalf("SnapshotFromProto: %v", err)
-	}
-	if got.OnWireLag.TotalCount() != 0 || got.Series[0].TTFB.TotalCount() != 0 {
-		t.Error("absent histograms should decode empty")
-	}
-}
-
 func TestSnapshotFromProtoRejects(t *testing.T) {
 	tests := map[string]struct {
 		mutate func(m *surgev1.Snapshot)
@@ -263,6 +243,14 @@ func TestSnapshotFromProtoRejects(t *testing.T) {
 		"no send lag":     {func(m *surgev1.Snapshot) { m.SendLag = nil }, "send lag"},
 		"garbage on-wire": {func(m *surgev1.Snapshot) { m.OnWireLag = []byte("zz") }, "on-wire lag"},
 		"garbage ttfb":    {func(m *surgev1.Snapshot) { m.Series[0].Ttfb = []byte("zz") }, "time to first byte"},
+		"no on-wire lag":  {func(m *surgev1.Snapshot) { m.OnWireLag = nil }, "on-wire lag"},
+		"no ttfb":         {func(m *surgev1.Snapshot) { m.Series[1].Ttfb = nil }, "request 1 time to first byte"},
+		"protocol 3 histogram": {func(m *surgev1.Snapshot) {
+			m.Series[0].ResponseTime, _ = metrics.EncodeHistogram(metrics.DefaultGeometry().New())
+		}, "request 0 response time: bad histogram: not a sparse histogram"},
+		"other geometry": {func(m *surgev1.Snapshot) {
+			m.SendLag, _ = metrics.AppendSparse(nil, metrics.Geometry{Lowest: 1, Highest: 1e6, SigFigs: 2}.New())
+		}, "send lag: bad histogram: geometry"},
 	}
 	for name, tt := range tests {
 		m, err := SnapshotToProto(3, 1, sampleInterval())

@@ -2633,6 +2633,10 @@ type Snapshot struct {
 	// series holds one entry per request name (indexes into Assign.requests).
 	Series []*Series `protobuf:"bytes,4,rep,name=series,proto3" json:"series,omitempty"`
 	// send_lag is the HDR histogram of (actual send - intended send) in ns.
+	// Every histogram of a snapshot is in Surge's sparse encoding (protocol
+	// version 4; internal/metrics AppendSparse): its geometry, which must be
+	// the assignment's, then its non-empty buckets by index in HdrHistogram's
+	// counts array. Version 3 sent HdrHistogram V2 compressed base64.
 	SendLag []byte `protobuf:"bytes,5,opt,name=send_lag,json=sendLag,proto3" json:"send_lag,omitempty"`
 	// in_flight is the number of requests outstanding at the end of the interval.
 	InFlight uint64 `protobuf:"varint,6,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
@@ -2641,7 +2645,7 @@ type Snapshot struct {
 	CpuNanos int64 `protobuf:"varint,7,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
 	// on_wire_lag is the HDR histogram of (on the wire - intended send) in
 	// ns of the requests that completed in the interval: the send lag plus
-	// the wait for a connection. Empty from agents that predate it.
+	// the wait for a connection.
 	OnWireLag     []byte `protobuf:"bytes,8,opt,name=on_wire_lag,json=onWireLag,proto3" json:"on_wire_lag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2738,12 +2742,12 @@ type Series struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	RequestIndex uint32                 `protobuf:"varint,1,opt,name=request_index,json=requestIndex,proto3" json:"request_index,omitempty"`
 	Counters     *Counters              `protobuf:"bytes,2,opt,name=counters,proto3" json:"counters,omitempty"`
-	// response_time and service_time are HDR V2-compressed histograms
-	// (base64 text as produced by HdrHistogram encoders) in nanoseconds.
+	// response_time and service_time are HDR histograms in nanoseconds, in
+	// the sparse encoding (see Snapshot.send_lag).
 	ResponseTime []byte `protobuf:"bytes,3,opt,name=response_time,json=responseTime,proto3" json:"response_time,omitempty"`
 	ServiceTime  []byte `protobuf:"bytes,4,opt,name=service_time,json=serviceTime,proto3" json:"service_time,omitempty"`
 	// ttfb is the HDR histogram of (first response byte - on the wire) in
-	// ns. Empty from agents that predate it.
+	// ns.
 	Ttfb          []byte `protobuf:"bytes,5,opt,name=ttfb,proto3" json:"ttfb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
