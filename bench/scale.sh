@@ -29,7 +29,8 @@
 # Writes bench/SCALE.md (SCALE_OUT). Loopback only; every step is bounded
 # in time; the exit trap stops every process it started (agents by PID).
 #
-# Environment: SCALE_AGENTS (200), SCALE_RATE (4000), SCALE_DURATION (15,
+# Environment: SCALE_AGENTS (200; a list, "50 100 200", runs part 1 once
+# per count), SCALE_RATE (4000), SCALE_DURATION (15,
 # seconds), SCALE_PORT (18091), SCALE_GOSSIP (127.0.0.1:17951),
 # SCALE_NODES (1000), SCALE_SMALL (200), SCALE_SLOW (8), SCALE_PARTS
 # (fleet,gossip: which parts to run), SCALE_OUT (bench/SCALE.md),
@@ -41,7 +42,7 @@ KEEP=${SCALE_KEEP:-0}
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-N=${SCALE_AGENTS:-200}
+AGENT_COUNTS=${SCALE_AGENTS:-200} # a list runs part 1 once per count: "50 100 200"
 RATE=${SCALE_RATE:-4000}
 DUR=${SCALE_DURATION:-15}
 PORT=${SCALE_PORT:-18091}
@@ -53,10 +54,12 @@ PARTS=${SCALE_PARTS:-fleet,gossip}
 OUT=${SCALE_OUT:-$BENCH/SCALE.md}
 WAIT_S=60 # --wait: how long the coordinator waits for the N agents
 
-for v in N RATE DUR PORT NODES SMALL SLOW; do
+for v in RATE DUR PORT NODES SMALL SLOW; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "the setting for $v must be a positive integer, not '${!v}'"
 done
-[ "$N" -le 2000 ] || die "SCALE_AGENTS=$N: at most 2000 agent processes"
+for N in $AGENT_COUNTS; do
+	if ! [[ $N =~ ^[1-9][0-9]*$ ]] || [ "$N" -gt 2000 ]; then die "SCALE_AGENTS='$AGENT_COUNTS': want agent counts from 1 to 2000"; fi
+done
 [ "$NODES" -le 5000 ] || die "SCALE_NODES=$NODES: at most 5000 gossip nodes"
 case ",$PARTS," in *,fleet,* | *,gossip,*) ;; *) die "SCALE_PARTS='$PARTS': want fleet, gossip or both" ;; esac
 has_part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -163,8 +166,9 @@ GOSSIP_MD=""
 
 # ================================================================= part 1 --
 
+# run_fleet: part 1 with N agents; appends its section to FLEET_MD.
 run_fleet() {
-	local dir=$WORK/fleet
+	local dir=$WORK/fleet-$N
 	mkdir -p "$dir/agents" "$dir/out"
 
 	# Limits: each agent holds a few sockets, the coordinator one per
@@ -217,7 +221,7 @@ EOF
 	local per_agent=$(((RATE + N - 1) / N))
 	local limit=$((WAIT_S + DUR + 90))
 	log "coordinator: --expect $N, $RATE req/s for ${DUR}s (about $per_agent req/s per agent)"
-	timeout "$limit" "$BIN/scale" exec -log "$dir/coordinator.log" -stdout "$dir/coordinator.out" -rusage "$dir/rusage.json" -- \
+	timeout -k 15 "$limit" "$BIN/scale" exec -log "$dir/coordinator.log" -stdout "$dir/coordinator.out" -rusage "$dir/rusage.json" -- \
 		"$BIN/coordinator" run "$scen" --expect "$N" --wait "${WAIT_S}s" --gossip-listen "$GOSSIP" \
 		--out "$dir/out" --format json &
 	COORD_PID=$!
@@ -274,7 +278,6 @@ EOF
 	local join_errs join_timeouts
 	join_errs=$( (grep -l 'cannot join' "$dir/agents/"*.log 2>/dev/null || true) | wc -l)
 	join_timeouts=$( (grep -l 'join.*i/o timeout' "$dir/agents/"*.log 2>/dev/null || true) | wc -l)
-	[ "$KEEP" != 1 ] || cp "$dir/coordinator.log" "$dir/fds.txt" "$dir/cpu.txt" "$WORK/" 2>/dev/null || true
 
 	[ -s "$dir/rusage.json" ] || die "the coordinator left no rusage (exit $crc): $(tail -n 5 "$dir/coordinator.log")"
 	local c_user c_sys c_rss c_exit end_us
@@ -306,7 +309,7 @@ EOF
 ## Part 1: $N agent processes and one coordinator on loopback
 
 \`\`\`sh
-make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS=$N SCALE_RATE=$RATE SCALE_DURATION=$DUR bash bench/scale.sh
+make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS="$AGENT_COUNTS" SCALE_RATE=$RATE SCALE_DURATION=$DUR bash bench/scale.sh
 \`\`\`
 
 $N \`agent --join $GOSSIP --name scale-agent-I --procs 1 --lease 10s --max-rate 1k/s --max-in-flight 100\`
@@ -345,17 +348,19 @@ EOF
 		if [ -n "$ready_us" ]; then
 			local fd_base dial_10 dial_50 dial_100
 			fd_base=$(awk -v t="$join_last_us" '$1 <= t { b = $2 } END { print b + 0 }' "$dir/fds.txt")
-			read -r dial_10 dial_50 dial_100 < <(awk -v b="$fd_base" -v n="$N" -v t="$join_last_us" '$1 < t { next }
+			read -r dial_10 dial_50 dial_100 < <(awk -v b="$fd_base" -v n="$N" -v t="$join_last_us" -v r="$ready_us" '$1 < t || $1 > r { next }
 				!a && $2 >= b + n * 0.1 { a = $1 } !h && $2 >= b + n * 0.5 { h = $1 } !f && $2 >= b + n { f = $1 }
-				END { print (a ? a : t), (h ? h : t), (f ? f : t) }' "$dir/fds.txt")
+				END { print (a ? a : "-"), (h ? h : "-"), (f ? f : "-") }' "$dir/fds.txt")
+			# since T: seconds after the last join line, or "not seen".
+			since() { if [ "$1" = - ]; then echo "(not seen before ready)"; else secs "$join_last_us" "$1"; fi; }
 			cat <<EOF
 
 The connect phase (last join line to "ready") took **$(secs "$join_last_us" "$ready_us") s**, $(per_ms "$join_last_us" "$ready_us") ms per
 agent. The coordinator dials the agents one after another (\`connect\` in internal/coordinator/run.go:
 each \`dial\` opens the gRPC stream before the next starts), then runs every handshake at once off
 its inbox. Its open descriptors (sampled every 50 ms, $fd_base before; each dial adds a socket) passed a
-tenth of the $N dials $(secs "$join_last_us" "$dial_10") s after the last join line, half at $(secs "$join_last_us" "$dial_50") s and all at
-$(secs "$join_last_us" "$dial_100") s ($(per_ms "$join_last_us" "$dial_100") ms per dial); the handshakes then took $(secs "$dial_100" "$ready_us") s more.
+tenth of the $N dials $(since "$dial_10") s after the last join line, half at $(since "$dial_50") s and all at
+$(since "$dial_100") s (sockets that come and go, such as gossip's TCP pushes, blur this count).
 EOF
 		fi
 		cat <<EOF
@@ -364,7 +369,7 @@ CPU in use, in cores (the machine has 2), from /proc every second:
 
 | phase | agents, all together | coordinator |
 |---|---:|---:|
-| last agent started → last join line (agents starting, joining, gossiping) | $(rate "$last_us" "${join_last_us:-$end_us}" 2) | $(rate "$last_us" "${join_last_us:-$end_us}" 3) |
+| first agent started → last join line (agents starting, joining, gossiping) | $(rate "$first_us" "${join_last_us:-$end_us}" 2) | $(rate "$first_us" "${join_last_us:-$end_us}" 3) |
 EOF
 		if [ -n "$t0_us" ]; then
 			cat <<EOF
@@ -392,7 +397,7 @@ EOF
 			grep -v ' agent .* joined (' "$dir/coordinator.log" | cut -d' ' -f2- | tail -n 5 | cut -c1-300
 			echo '```'
 		} >>"$dir/section.md"
-		FLEET_MD=$(cat "$dir/section.md")
+		FLEET_MD+=$(cat "$dir/section.md")$'\n\n'
 		log "fleet: exit $c_exit, $joins of $N joined, no report"
 		return 0
 	fi
@@ -420,7 +425,7 @@ EOF
 | agents in report.json | $nag; their intended add up to $sum_int; each owns $min_int to $max_int (an exact equal split: **$exact_share**); each issued $min_iss to $max_iss; lost $agent_lost |
 | achieved | $achieved req/s; send lag p99 $lag99 ms; response time p99 $resp99 ms |
 EOF
-	FLEET_MD=$(cat "$dir/section.md")
+	FLEET_MD+=$(cat "$dir/section.md")$'\n\n'
 	log "fleet: exit $c_exit; $joins joins; discovered $(secs "$last_us" "$join_last_us") s after the last agent started, ready $(secs "$last_us" "$ready_us") s, T0 $(secs "$last_us" "${t0_us:-$last_us}") s; intended $intended issued $issued dropped $dropped lost $lost"
 }
 
@@ -488,7 +493,14 @@ EOF
 	)
 }
 
-has_part fleet && run_fleet
+if has_part fleet; then
+	for N in $AGENT_COUNTS; do
+		run_fleet
+		nginx_stop
+		[ -z "$TARGET_PID" ] || { kill -TERM "$TARGET_PID" 2>/dev/null || true; wait "$TARGET_PID" 2>/dev/null || true; TARGET_PID=""; }
+		sleep 5 # let the agents' sockets and the load settle
+	done
+fi
 has_part gossip && run_gossip
 
 # ================================================================= report --
@@ -503,8 +515,17 @@ benchmarks**, so every time below includes waiting for a core; load average befo
 $LOAD_BEFORE.
 
 EOF
-	[ -z "$FLEET_MD" ] || printf '%s\n\n' "$FLEET_MD"
-	[ -z "$GOSSIP_MD" ] || printf '%s\n\n' "$GOSSIP_MD"
+	# A part not run this time keeps its section from the last report.
+	for part in fleet gossip; do
+		echo "<!-- $part:begin -->"
+		if has_part "$part"; then
+			if [ "$part" = fleet ]; then printf '%s' "$FLEET_MD"; else printf '%s\n\n' "$GOSSIP_MD"; fi
+		elif [ -f "$OUT" ]; then
+			sed -n "/<!-- $part:begin -->/,/<!-- $part:end -->/p" "$OUT" | sed '1d;$d'
+		fi
+		echo "<!-- $part:end -->"
+		echo
+	done
 	# Hand-written findings live between these markers and are kept.
 	if [ -f "$OUT" ] && grep -q '<!-- findings:begin -->' "$OUT"; then
 		sed -n '/<!-- findings:begin -->/,/<!-- findings:end -->/p' "$OUT"

@@ -211,6 +211,10 @@ func runGossip(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "scale gossip: %v\n", err)
+		return 2
+	}
 	debug.SetGCPercent(*gogc)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -224,10 +228,6 @@ func runGossip(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer pprof.StopCPUProfile()
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintf(stderr, "scale gossip: %v\n", err)
-		return 2
 	}
 	var progress io.Writer
 	if *verbose {
@@ -411,7 +411,8 @@ func nodeIP(profile string, i int) net.IP {
 	if profile == profileLoopback || profile == profileFast {
 		first = 127
 	}
-	return net.IPv4(first, byte(i>>16), byte(i>>8), byte(i)+1).To4()
+	j := i + 1 // x.0.0.0 is no host's address
+	return net.IPv4(first, byte(j>>16), byte(j>>8), byte(j)).To4()
 }
 
 const gossipPort = 7946
