@@ -108,3 +108,8 @@ reference-check:
 .PHONY: soak-coordinator
 soak-coordinator:
 	bash bench/soak-coordinator.sh
+
+## bench-scale: 200 agent processes + a coordinator on loopback (discovery, connect, T0, exact counts, CPU/RSS) and 1,000 memberlist nodes in one process (convergence); writes bench/SCALE.md (~10 min)
+.PHONY: bench-scale
+bench-scale:
+	bash bench/scale.sh

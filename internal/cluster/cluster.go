@@ -164,9 +164,15 @@ type Config struct {
 	// once either way.
 	FastFailureDetection bool
 
-	// transport, if set, replaces memberlist's UDP/TCP transport (tests
-	// only: one that can freeze a member). Listen must then be its address.
-	transport memberlist.Transport
+	// Transport, if set, replaces memberlist's UDP/TCP transport: an
+	// in-memory network (memberlist.MockNetwork, or one of the caller's)
+	// for tests and for bench/scale's 1,000-node convergence run, or a
+	// transport that can freeze a member. Listen must then be the
+	// transport's own address (what its FinalAdvertiseAddr returns); it
+	// still picks the memberlist profile, so a non-loopback address gives
+	// the LAN profile a real fleet gets. nil: UDP and TCP on Listen. Close
+	// shuts it down.
+	Transport memberlist.Transport
 }
 
 // FastSuspicion is how long a member suspected of failing has to refute it
@@ -253,8 +259,8 @@ func Start(cfg Config) (*Node, error) {
 	glog := newGossipLog(cfg.Log, cfg.Verbose)
 	mc.LogOutput = nil
 	mc.Logger = glog.logger()
-	if cfg.transport != nil {
-		mc.Transport = cfg.transport
+	if cfg.Transport != nil {
+		mc.Transport = cfg.Transport
 	}
 	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}, log: glog}
 	mc.Delegate = (*delegate)(n)

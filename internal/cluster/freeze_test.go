@@ -138,7 +138,7 @@ func TestStarvedMemberIsNotDeclaredDead(t *testing.T) {
 	t.Parallel()
 	c := startNode(t, "coord", Meta{Role: RoleCoordinator, Protocol: 1})
 	fz := newFreezable(t)
-	a1, err := Start(Config{Name: "agent-1", Listen: fz.listen(), FastFailureDetection: true, transport: fz,
+	a1, err := Start(Config{Name: "agent-1", Listen: fz.listen(), FastFailureDetection: true, Transport: fz,
 		Meta: Meta{Role: RoleAgent, GRPC: "127.0.0.1:7001", Protocol: 1}})
 	if err != nil {
 		fz.Shutdown()
