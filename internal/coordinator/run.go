@@ -425,28 +425,46 @@ func (r *run) waitAgents(ctx context.Context, want int) ([]cluster.Member, error
 func (r *run) connect(ctx context.Context, members []cluster.Member, need int) error {
 	var dialProblems []string
 	var added []*conn
-	for _, m := range members {
+	// Dial and say hello to every agent at once (at most dialParallel at
+	// a time): one after another, a fleet of hundreds takes seconds. The
+	// answers wait in the inbox for the handshake loop below.
+	dialled := make([]*conn, len(members))
+	dialErrs := make([]error, len(members))
+	sem := make(chan struct{}, dialParallel)
+	var wg sync.WaitGroup
+	for k, m := range members {
 		if ap, err := netip.ParseAddrPort(m.Meta.GRPC); len(r.cfg.DialOptions) == 0 && !r.cfg.PlaintextRemote && (err != nil || !ap.Addr().IsLoopback()) {
-			err := fmt.Errorf("agent %s at %s: not dialled: a plaintext control plane is for loopback only; secure it (--tls-ca/--tls-cert/--tls-key) or add --insecure-allow-remote", m.Name, m.Meta.GRPC)
+			dialErrs[k] = fmt.Errorf("agent %s at %s: not dialled: a plaintext control plane is for loopback only; secure it (--tls-ca/--tls-cert/--tls-key) or add --insecure-allow-remote", m.Name, m.Meta.GRPC)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() { // exits once the agent is dialled and greeted (or not)
+			defer func() { <-sem }()
+			c, err := dial(ctx, m, r.inbox, r.cfg.DialOptions)
+			if err != nil {
+				dialErrs[k] = err
+				return
+			}
+			c.nonce = tokenproof.Nonce()
+			if err := c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
+				ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
+				CoordinatorTimeUnixNano: time.Now().UnixNano(), AuthNonce: c.nonce,
+			}}}); err != nil {
+				c.markLost(err)
+			}
+			dialled[k] = c
+		})
+	}
+	wg.Wait()
+	for k := range members {
+		if err := dialErrs[k]; err != nil {
 			r.warn("%v", err)
 			dialProblems = append(dialProblems, err.Error())
 			continue
 		}
-		c, err := dial(ctx, m, r.inbox, r.cfg.DialOptions)
-		if err != nil {
-			r.warn("%v", err)
-			dialProblems = append(dialProblems, err.Error())
-			continue
-		}
-		r.conns = append(r.conns, c)
-		added = append(added, c)
-		c.nonce = tokenproof.Nonce()
-		err = c.send(&surgev1.SessionRequest{Msg: &surgev1.SessionRequest_Hello{Hello: &surgev1.Hello{
-			ProtocolVersion: wire.ProtocolVersion, CoordinatorName: r.cfg.Name, RunId: r.id,
-			CoordinatorTimeUnixNano: time.Now().UnixNano(), AuthNonce: c.nonce,
-		}}})
-		if err != nil {
-			c.markLost(err)
+		if c := dialled[k]; c != nil {
+			r.conns = append(r.conns, c)
+			added = append(added, c)
 		}
 	}
 	timeout := time.NewTimer(10 * time.Second)
@@ -594,6 +612,9 @@ func (r *run) admitJoiners(ctx context.Context) {
 		r.logf("agent %s joined mid-run: it takes a share from the next stage on", c.name)
 	}
 }
+
+// dialParallel bounds the agents dialled at once.
+const dialParallel = 32
 
 // clockExchanges is how many exchanges estimate an agent's clock before
 // it is used.
