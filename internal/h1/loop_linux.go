@@ -122,10 +122,10 @@ type lreq struct {
 	seq    uint32 // bumped whenever its pending timers become stale
 	active bool   // sent, not yet done
 	tag    any
-	hp  *loopHost
-	cn  *lconn
-	buf []byte // the request as written
-	off int    // bytes of buf written
+	hp     *loopHost
+	cn     *lconn
+	buf    []byte // the request as written
+	off    int    // bytes of buf written
 	// The queue (waiting for a connection).
 	qprev, qnext *lreq
 	queued       bool

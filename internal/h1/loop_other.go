@@ -26,7 +26,7 @@ func (c *Client) NewLoop(LoopConfig) (*Loop, error) {
 }
 
 func (l *Loop) Send(Target, *Request, Options, any) {}
-func (l *Loop) Wait(time.Duration) error             { return nil }
-func (l *Loop) Wake()                                {}
-func (l *Loop) Close()                               {}
-func (l *Loop) InFlight() int                        { return 0 }
+func (l *Loop) Wait(time.Duration) error            { return nil }
+func (l *Loop) Wake()                               {}
+func (l *Loop) Close()                              {}
+func (l *Loop) InFlight() int                       { return 0 }
