@@ -188,6 +188,7 @@ func (s *sender) run(ctx context.Context, paced func()) {
 	defer s.lp.Close()
 	s.pace(ctx)
 	s.next.Store(math.MaxInt64)
+	s.lp.YieldAt(time.Time{})
 	paced()
 	for s.lp.InFlight() > 0 && !s.quit.Load() {
 		if err := s.lp.Wait(-1); err != nil {
@@ -212,6 +213,7 @@ func (s *sender) pace(ctx context.Context) {
 		at := j.Schedule.At(i)
 		s.next.Store(int64(at))
 		intended := r.t0.Add(at)
+		s.lp.YieldAt(intended)
 		now := time.Now()
 		for now.Before(intended) {
 			burst = 0

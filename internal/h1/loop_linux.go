@@ -59,6 +59,7 @@ type Loop struct {
 	reqs     []*lreq // by id
 	freeReq  []int32
 	inFlight int
+	yieldAt  int64 // Wait leaves ready sockets for later once the clock passes it; 0 = never
 	timers   timerHeap
 	gen      int32 // of the last connection added
 
@@ -788,6 +789,13 @@ func (l *Loop) Wait(d time.Duration) error {
 	}
 	now = l.now()
 	for i := range n {
+		if l.yieldAt != 0 && i&3 == 3 {
+			// The caller has something to do at yieldAt: sockets not
+			// handled yet stay ready (level-triggered) for the next Wait.
+			if now = l.now(); now >= l.yieldAt {
+				break
+			}
+		}
 		ev := &l.evs[i]
 		if ev.Fd == eventfdSlot {
 			var b [8]byte
@@ -875,6 +883,17 @@ func (l *Loop) expireTimers(now int64) {
 	}
 }
 
+// YieldAt makes Wait return as soon as it can once the clock passes t
+// (zero: never), leaving the sockets it has not handled yet ready for the
+// next Wait: a pacer with an arrival due at t is not held up by a long
+// batch of responses.
+func (l *Loop) YieldAt(t time.Time) {
+	l.yieldAt = 0
+	if !t.IsZero() {
+		l.yieldAt = l.at(t)
+	}
+}
+
 // Wake makes a Wait in progress (or the next one) return soon. Any
 // goroutine may call it, until Close.
 func (l *Loop) Wake() {
@@ -899,7 +918,17 @@ func (l *Loop) Close() {
 	}
 	l.closed = true
 	l.wmu.Unlock()
-	l.takeDials(l.now()) // sockets of dials that finished: closed below
+	// Sockets of dials that finished since the last Wait: nothing more is
+	// sent, so they are closed unused.
+	l.dmu.Lock()
+	for _, r := range l.dialed {
+		if r.err == nil {
+			syscall.Close(r.fd)
+			l.c.stats.closed.Add(1)
+		}
+	}
+	l.dialed = nil
+	l.dmu.Unlock()
 	for _, cn := range l.conns {
 		if cn != nil {
 			l.closeConn(cn)

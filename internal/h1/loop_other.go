@@ -30,3 +30,4 @@ func (l *Loop) Wait(time.Duration) error            { return nil }
 func (l *Loop) Wake()                               {}
 func (l *Loop) Close()                              {}
 func (l *Loop) InFlight() int                       { return 0 }
+func (l *Loop) YieldAt(time.Time)                   {}
