@@ -136,7 +136,9 @@ type Job struct {
 	// Gate, if set, is called before every send; an error stops the job
 	// with that cause before the arrival is sent (the agent's lease: an
 	// agent that wakes from SIGSTOP must not fire what fell due while it
-	// slept). It is not carried on the wire.
+	// slept). It may be called from several goroutines at once (one per
+	// sender loop), so it must be safe for that. It is not carried on the
+	// wire.
 	Gate func() error
 }
 
@@ -193,7 +195,8 @@ type Config struct {
 	// transport (Limits.MaxConns bounds the connections of both).
 	MaxIdleConnsPerHost int
 	// Observe, if set, is called with every result that is recorded, while
-	// the recorder's lock is held: keep it fast. For tests and diagnostics.
+	// a lock of the recorder is held: keep it fast. It may be called from
+	// several goroutines at once. For tests and diagnostics.
 	Observe func(metrics.Result)
 	// Warn, if set, receives the warnings PreflightJob finds that do not
 	// stop a job: an open-file limit below what the job's connection

@@ -387,9 +387,9 @@ func TestStopEarly(t *testing.T) {
 	defer cancel()
 	const before = 15
 	j := newJob(t, srv.URL, job{rate: 100, d: time.Hour})
-	calls := 0 // only the pacer calls the gate
+	var calls atomic.Int64 // a gate may be called by several sender loops
 	j.Gate = func() error {
-		if calls++; calls == before {
+		if calls.Add(1) == before {
 			cancel()
 		}
 		return nil

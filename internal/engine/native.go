@@ -27,6 +27,8 @@ type native struct {
 	firstByte time.Duration
 	maxBody   int64
 	scratch   sync.Pool // of *nativeScratch
+	// loops are the run's sender loops over c, ended by close.
+	loops []*sender
 }
 
 // nativeReq is a request ready for h1: where it goes and what is written.
@@ -64,7 +66,12 @@ func (e *Engine) newNative(r *runner) *native {
 	return t
 }
 
-func (t *native) close() { t.c.Close() }
+// close ends every request: the client's connections and dials first
+// (which cuts short the loops' dials), then the loops.
+func (t *native) close() {
+	t.c.Close()
+	stopLoops(t.loops)
+}
 
 // newNativeReq prepares the h1 form of a request to u.
 func newNativeReq(u *url.URL, method string, static []h1.Header, host string, body []byte) (nativeReq, error) {
@@ -88,8 +95,8 @@ func newNativeReq(u *url.URL, method string, static []h1.Header, host string, bo
 	}, nil
 }
 
-func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) instants {
-	start := time.Now()
+// options are the h1 options of a request dispatched at start.
+func (t *native) options(start time.Time, timeout time.Duration) h1.Options {
 	opt := h1.Options{
 		Deadline:        start.Add(timeout),
 		ConnectDeadline: start.Add(min(t.connect, timeout)),
@@ -99,6 +106,32 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 	if t.firstByte > 0 {
 		opt.FirstByteTimeout = t.firstByte
 	}
+	return opt
+}
+
+// hop adds what one hop of a request did (r, err: h1's answer for
+// nr) to res. For a hop that ended, it sets res.Outcome and reports done;
+// a redirect to follow is not done.
+func (t *native) hop(c *compiled, nr *nativeReq, r *h1.Result, err error, res *metrics.Result) (done bool) {
+	if r.Phase > h1.PhaseWrite { // counted as nethttp does: body bytes that were sent
+		res.BytesOut += int64(len(nr.req.Body))
+	}
+	res.BytesIn += r.BodyBytes
+	res.Truncated = res.Truncated || r.Truncated
+	res.ConnWait = res.ConnWait || r.Waited
+	switch {
+	case err != nil:
+		res.Outcome = classifyNative(err, r.Phase)
+		return true
+	case t.follow > 0 && isRedirect(r.Status) && r.Location != "":
+		return false
+	}
+	res.Outcome = c.classifyStatus(r.Status)
+	return true
+}
+
+func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.Result) instants {
+	opt := t.options(time.Now(), timeout)
 	nr := c.native
 	if nr == nil { // templated: render this arrival's request
 		s := t.scratch.Get().(*nativeScratch)
@@ -112,30 +145,22 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 	var at instants // of the first hop
 	for hop := 0; ; hop++ {
 		r, err := t.c.Do(nr.target, &nr.req, opt)
-		if r.Phase > h1.PhaseWrite { // counted as nethttp does: body bytes that were sent
-			res.BytesOut += int64(len(nr.req.Body))
-		}
-		res.BytesIn += r.BodyBytes
-		res.Truncated = res.Truncated || r.Truncated
-		res.ConnWait = res.ConnWait || r.Waited
 		if hop == 0 {
 			at = instants{onWire: r.ConnAt, firstByte: r.FirstByte}
 		}
-		if err != nil {
-			res.Outcome = classifyNative(err, r.Phase)
+		if t.hop(c, nr, &r, err, res) {
 			return at
 		}
-		if hop < t.follow && isRedirect(r.Status) && r.Location != "" {
-			next, err := redirect(nr, r.Status, r.Location)
-			if err != nil {
-				res.Outcome = metrics.ProtocolError
-				return at
-			}
-			nr = next
-			continue
+		if hop == t.follow {
+			res.Outcome = c.classifyStatus(r.Status)
+			return at
 		}
-		res.Outcome = c.classifyStatus(r.Status)
-		return at
+		next, err := redirect(nr, r.Status, r.Location)
+		if err != nil {
+			res.Outcome = metrics.ProtocolError
+			return at
+		}
+		nr = next
 	}
 }
 

@@ -36,14 +36,21 @@ type Timing uint8
 
 const (
 	// TimingDefault sleeps until an arrival is due and then sends
-	// everything that has fallen due. Go timers wake about 1 ms late on a
-	// typical Linux box, so send lag p99 is about 1 ms; it costs nothing
+	// everything that has fallen due. A sender loop (the default client on
+	// plain HTTP/1.1) sleeps until at most 500 µs after the instant — it
+	// wakes sooner whenever a response comes in — so send lag p99 is about
+	// half a millisecond on an idle machine; the pacer of the other clients
+	// sleeps on a Go timer, which wakes about 1 ms late. It costs nothing
 	// while idle.
 	TimingDefault Timing = iota
-	// TimingPrecise sleeps until shortly before the instant, then spins
-	// on the clock to it (as Nighthawk's spin sequencer does). Send lag
-	// drops to tens of microseconds; the price is up to one core spinning
-	// whenever arrivals are less than about 2 ms apart.
+	// TimingPrecise aims at each arrival's instant itself. A sender loop
+	// sleeps in the kernel until the instant, on a thread of its own
+	// whose timer slack is 1 ns, and does not spin: send lag is the
+	// kernel's wake-up latency, tens of microseconds, for one wake-up per
+	// arrival. The pacer of the other clients sleeps until shortly before
+	// the instant, then spins on the clock to it (as Nighthawk's spin
+	// sequencer does): up to one core spinning whenever arrivals are less
+	// than about 2 ms apart.
 	TimingPrecise
 )
 

@@ -10,3 +10,6 @@ type threadSleeper struct{}
 func newThreadSleeper() *threadSleeper            { return &threadSleeper{} }
 func (s *threadSleeper) release()                 {}
 func (s *threadSleeper) sleep(time.Duration) bool { return false }
+
+// preciseThread does nothing here: no loops without Linux.
+func preciseThread() (unlock func()) { return func() {} }

@@ -66,10 +66,14 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 		job:     &job,
 		plan:    p,
 		t0:      t0,
-		rec:     metrics.NewRecorder(job.Geometry, len(job.Requests)),
 		observe: e.cfg.Observe,
 	}
+	r.shards = []*shard{newShard(&job)}
 	if r.tp, err = e.newTransport(r); err != nil {
+		return Summary{}, err
+	}
+	if err := r.newSenders(); err != nil {
+		r.tp.close()
 		return Summary{}, err
 	}
 	// Closing the transport ends outstanding requests promptly once Run
@@ -84,6 +88,10 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	r.stopPacing = stopPacing
 	go func() { // exits when the share is played or paceCtx is done
 		defer close(pacerDone)
+		if len(r.senders) > 0 {
+			r.paceLoops(paceCtx)
+			return
+		}
 		r.pace(paceCtx)
 	}()
 	allDone := make(chan struct{})
@@ -126,15 +134,13 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 			// it is so late that snapshots would stall (then late arrivals
 			// count in the interval in which they were sent).
 			end := time.Duration(index+1) * job.Interval
-			if r.next.Load() < int64(end) && time.Since(t0.Add(end)) < rotateGrace*job.Interval {
+			if r.progress() < int64(end) && time.Since(t0.Add(end)) < rotateGrace*job.Interval {
 				timer.Reset(time.Millisecond)
 				continue
 			}
-			r.mu.Lock()
-			iv := r.rec.Rotate()
-			r.mu.Unlock()
-			// Rotate is only ever called from this goroutine, so iv stays
-			// valid while it is encoded here, outside the lock.
+			// Rotation is only ever done from this goroutine, so iv stays
+			// valid while it is encoded here, outside the locks.
+			iv := r.rotate()
 			if err := emitOne(iv); err != nil {
 				stopPacing(err)
 				return sum, err
@@ -177,21 +183,97 @@ func stopReason(err error) string {
 // so that every issued request is either finished in some interval or
 // counted as in flight at the end.
 func (r *runner) finish(sum *Summary, emit func(*metrics.Interval) error) error {
-	r.mu.Lock()
-	for r.rec.Pending() {
-		iv := r.rec.Rotate()
-		r.mu.Unlock()
-		// Rotate is only called from this goroutine: iv stays valid while
-		// it is encoded, outside the lock.
-		if err := emit(iv); err != nil {
+	for r.pending() {
+		// Rotation is only done from this goroutine: iv stays valid while
+		// it is encoded.
+		if err := emit(r.rotate()); err != nil {
 			return err
 		}
-		r.mu.Lock()
 	}
-	sum.InFlightAtEnd = r.rec.Close()
-	iv := r.rec.Rotate()
-	r.mu.Unlock()
+	var iv *metrics.Interval
+	for k, sh := range r.shards {
+		sh.mu.Lock()
+		sum.InFlightAtEnd += sh.rec.Close()
+		x := sh.rec.Rotate()
+		sh.mu.Unlock()
+		if k == 0 {
+			iv = x
+		} else {
+			_ = iv.Merge(x) // cannot fail: one geometry, one request mix
+		}
+	}
 	return emit(iv)
+}
+
+// shard is a part of a run's recorder, with its lock. Each sender loop
+// records into its own shard, so that requests recorded on different
+// processors never contend for one lock; rotation merges the shards.
+type shard struct {
+	mu  sync.Mutex
+	rec *metrics.Recorder
+}
+
+func newShard(j *Job) *shard {
+	return &shard{rec: metrics.NewRecorder(j.Geometry, len(j.Requests))}
+}
+
+// rotate closes the current interval of every shard and returns their
+// merge, valid until the next rotate.
+func (r *runner) rotate() *metrics.Interval {
+	var iv *metrics.Interval
+	for k, sh := range r.shards {
+		sh.mu.Lock()
+		x := sh.rec.Rotate()
+		sh.mu.Unlock()
+		if k == 0 {
+			iv = x
+		} else {
+			_ = iv.Merge(x) // cannot fail: one geometry, one request mix
+		}
+	}
+	return iv
+}
+
+// pending reports whether a shard holds events of an interval after the
+// current one (see metrics.Recorder.Pending).
+func (r *runner) pending() bool {
+	for _, sh := range r.shards {
+		sh.mu.Lock()
+		p := sh.rec.Pending()
+		sh.mu.Unlock()
+		if p {
+			return true
+		}
+	}
+	return false
+}
+
+// progress is the offset from T0 of the earliest arrival a pacer is on:
+// every arrival before it has been counted.
+func (r *runner) progress() int64 {
+	if len(r.senders) == 0 {
+		return r.next.Load()
+	}
+	p := int64(math.MaxInt64)
+	for _, s := range r.senders {
+		p = min(p, s.next.Load())
+	}
+	return p
+}
+
+// admit takes a place for one more request under Limits.MaxInFlight, or
+// reports that the cap is reached.
+func (r *runner) admit() bool {
+	limit := int64(r.job.Limits.MaxInFlight)
+	for {
+		n := r.inFlight.Load()
+		if n >= limit {
+			return false
+		}
+		if r.inFlight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 type runner struct {
@@ -206,12 +288,20 @@ type runner struct {
 
 	// next is the offset from T0 of the arrival the pacer is on (waiting
 	// for or sending); every arrival before it has been counted. MaxInt64
-	// once the pacer is done.
+	// once the pacer is done. (Sender loops keep their own.)
 	next atomic.Int64
 
-	mu  sync.Mutex
-	rec *metrics.Recorder
-	wg  sync.WaitGroup
+	// shards hold the recorder; shards[0] serves the pacer of pace and
+	// the requests sent on their own goroutine.
+	shards []*shard
+	// senders are the event loops that pace and send, when the job can
+	// use them (none: pace and a goroutine per request).
+	senders []*sender
+	// inFlight is the number of requests issued and not yet ended, for
+	// Limits.MaxInFlight.
+	inFlight atomic.Int64
+	// wg counts the request goroutines and the sender loops.
+	wg sync.WaitGroup
 }
 
 // rotateGrace bounds, in intervals, how long closing an interval waits for
@@ -235,7 +325,7 @@ func (r *runner) pace(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	maxInFlight := uint64(r.job.Limits.MaxInFlight)
+	sh := r.shards[0]
 	precise := r.job.Client.Timing == TimingPrecise
 	var ts *threadSleeper
 	if precise {
@@ -273,16 +363,17 @@ func (r *runner) pace(ctx context.Context) {
 		req := r.plan.pick(i)
 		slot := r.slot(at)
 		now := time.Now()
-		r.mu.Lock()
-		if r.rec.InFlight() >= maxInFlight {
-			r.rec.Dropped(slot, req, metrics.InFlightCap)
-			r.mu.Unlock()
+		admitted := r.admit()
+		sh.mu.Lock()
+		if !admitted {
+			sh.rec.Dropped(slot, req, metrics.InFlightCap)
+			sh.mu.Unlock()
 			continue
 		}
-		r.rec.Issued(slot, req, now.Sub(intended))
-		r.mu.Unlock()
+		sh.rec.Issued(slot, req, now.Sub(intended))
+		sh.mu.Unlock()
 		r.wg.Add(1)
-		go r.send(i, req, intended)
+		go r.send(sh, i, req, intended)
 	}
 }
 
@@ -319,10 +410,10 @@ func (r *runner) slot(d time.Duration) uint32 {
 	return uint32(min(d/r.job.Interval, 1<<31))
 }
 
-// send performs the request of arrival i and records its result. It exits
-// when the response body is read, or at its timeout, or when the transport
-// is closed.
-func (r *runner) send(i uint64, req int, intended time.Time) {
+// send performs the request of arrival i and records its result in sh. It
+// exits when the response body is read, or at its timeout, or when the
+// transport is closed.
+func (r *runner) send(sh *shard, i uint64, req int, intended time.Time) {
 	defer r.wg.Done()
 	c := &r.plan.reqs[req]
 	timeout := c.timeout
@@ -333,6 +424,26 @@ func (r *runner) send(i uint64, req int, intended time.Time) {
 	res := metrics.Result{Request: req}
 	at := r.tp.do(c, i, timeout, &res)
 	done := time.Now()
+	times(&res, intended, start, done, at)
+	r.finished(sh, done, res)
+}
+
+// finished records a request that ended at done in sh (the shard that
+// issued it).
+func (r *runner) finished(sh *shard, done time.Time, res metrics.Result) {
+	r.inFlight.Add(-1)
+	slot := r.slot(done.Sub(r.t0))
+	sh.mu.Lock()
+	if sh.rec.Finished(slot, res) && r.observe != nil {
+		r.observe(res)
+	}
+	sh.mu.Unlock()
+}
+
+// times sets res's durations from a request's instants: intended (the
+// schedule's), dispatched (start), on the wire and first byte (at) and
+// done.
+func times(res *metrics.Result, intended, start, done time.Time, at instants) {
 	res.Response = done.Sub(intended)
 	res.Service = done.Sub(start)
 	switch {
@@ -347,13 +458,6 @@ func (r *runner) send(i uint64, req int, intended time.Time) {
 	if !at.firstByte.IsZero() && !at.onWire.IsZero() {
 		res.TTFB, res.HasTTFB = at.firstByte.Sub(at.onWire), true
 	}
-
-	slot := r.slot(done.Sub(r.t0))
-	r.mu.Lock()
-	if r.rec.Finished(slot, res) && r.observe != nil {
-		r.observe(res)
-	}
-	r.mu.Unlock()
 }
 
 // classifyStatus maps a response status to an outcome class for c.

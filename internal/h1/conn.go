@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -195,6 +196,42 @@ func (cn *conn) writeRequest(req *Request, host string, closeConn bool) (int64, 
 		return int64(max(n-bw.Buffered(), 0)), err
 	}
 	return int64(n), nil
+}
+
+// appendRequest appends req as writeRequest writes it (the event loop's
+// form: one buffer, written by the loop when the socket takes it).
+func appendRequest(dst []byte, req *Request, host string, closeConn bool) []byte {
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	uri := req.URI
+	if uri == "" {
+		uri = "/"
+	}
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, host...)
+	dst = append(dst, "\r\n"...)
+	for i := range req.Header {
+		h := &req.Header[i]
+		dst = append(dst, h.Name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, h.Value...)
+		dst = append(dst, "\r\n"...)
+	}
+	if req.Body != nil || method == "POST" || method == "PUT" || method == "PATCH" {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(len(req.Body)), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	if closeConn {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	return append(dst, req.Body...)
 }
 
 // writeInt writes v in decimal and returns its length, without a

@@ -28,7 +28,18 @@
 // everything (RFC 9112): hostile input yields an error wrapping ErrMalformed,
 // never a panic or unbounded memory.
 //
+// A Loop (Linux) is the same client for a pacer that owns a goroutine: it
+// keeps its own connections as non-blocking sockets in an epoll instance,
+// outside Go's netpoller, and runs many requests at once from that one
+// goroutine — Send starts one, Wait waits for the sockets and ends the
+// requests whose responses came in (or whose deadlines passed). A request
+// then costs its system calls only: the peek on reuse, one write, one read
+// per readiness, a share of an epoll_wait. It dials through its Client and
+// keeps the Client's rules: bounds, FIFO waits, the idle check, the same
+// head parser, no retries.
+//
 // Concurrency: a Client is safe for concurrent use; each Do runs on its
 // caller's goroutine and starts none. Close may be called at any time, from
-// any goroutine, any number of times.
+// any goroutine, any number of times. A Loop belongs to one goroutine
+// (Wake excepted); it starts one goroutine per dial.
 package h1

@@ -51,67 +51,102 @@ var scratch = sync.Pool{New: func() any {
 // returned as they are, and io.EOF only if br had no byte at all.
 func readResponse(br *bufio.Reader, head bool, maxHeader int, maxBody int64, wantLoc bool) (r response, err error) {
 	h := headReader{br: br, budget: maxHeader}
+	var f fieldInfo
 	var minor byte
-	for interim := 0; ; interim++ {
-		line, long, err := h.next()
-		if err != nil {
-			return r, err
-		}
-		if long {
-			return r, malformed("status line longer than %d bytes", len(line))
-		}
-		if r.status, minor, err = parseStatusLine(line); err != nil {
-			return r, err
-		}
-		if r.status >= 200 {
-			break
-		}
-		if r.status == 101 {
-			return r, malformed("101 Switching Protocols, but no upgrade was asked for")
-		}
-		if interim == maxInterim {
-			return r, malformed("more than %d interim responses", maxInterim)
-		}
-		if err := h.fields(nil); err != nil {
-			return r, err
-		}
-	}
-
-	f := fieldInfo{wantLoc: wantLoc && r.status >= 300 && r.status < 400}
-	if err := h.fields(&f); err != nil {
+	r.status, minor, err = readHead(&h, &f, wantLoc)
+	if err != nil {
 		return r, err
 	}
 	r.location = f.location
-	if f.te && f.codings == 0 {
-		return r, malformed("empty Transfer-Encoding")
+	var body bodyKind
+	body, r.keepAlive, err = framing(r.status, minor, &f, head)
+	if err != nil {
+		return r, err
 	}
-	r.keepAlive = !f.close && (minor == '1' || f.keepAlive)
-	if f.te && (f.haveCL || minor == '0') {
-		// Transfer-Encoding overrides Content-Length (RFC 9112 §6.3), but
-		// a message carrying both, or chunked in HTTP/1.0, may be an
-		// attempt at request smuggling: never reuse the connection.
-		r.keepAlive = false
-	}
-
-	// Body framing: RFC 9112 §6.3.
-	switch {
-	case head || r.status == 204 || r.status == 304:
+	switch body {
+	case bodyNone:
 		return r, nil
-	case f.te && f.chunked:
+	case bodyChunked:
 		r.bodyBytes, r.truncated, err = readChunked(br, maxHeader, maxBody)
-	case f.te: // the final coding is not chunked: the body ends at EOF
-		r.keepAlive = false
+	case bodyToEOF:
 		r.bodyBytes, r.truncated, err = readToEOF(br, maxBody)
-	case f.haveCL:
-		r.bodyBytes, r.truncated, err = readLength(br, f.length, maxBody)
 	default:
-		r.keepAlive = false
-		r.bodyBytes, r.truncated, err = readToEOF(br, maxBody)
+		r.bodyBytes, r.truncated, err = readLength(br, f.length, maxBody)
 	}
 	if r.truncated {
 		r.keepAlive = false
 	}
 	return r, err
+}
+
+// readHead reads a response head through h: interim 1xx heads (checked
+// and skipped), then the final status line and header fields, recording
+// the fields that matter in f. wantLoc asks for the Location of a 3xx.
+func readHead(h *headReader, f *fieldInfo, wantLoc bool) (status int, minor byte, err error) {
+	for interim := 0; ; interim++ {
+		line, long, err := h.next()
+		if err != nil {
+			return status, minor, err
+		}
+		if long {
+			return status, minor, malformed("status line longer than %d bytes", len(line))
+		}
+		if status, minor, err = parseStatusLine(line); err != nil {
+			return status, minor, err
+		}
+		if status >= 200 {
+			break
+		}
+		if status == 101 {
+			return status, minor, malformed("101 Switching Protocols, but no upgrade was asked for")
+		}
+		if interim == maxInterim {
+			return status, minor, malformed("more than %d interim responses", maxInterim)
+		}
+		if err := h.fields(nil); err != nil {
+			return status, minor, err
+		}
+	}
+	*f = fieldInfo{wantLoc: wantLoc && status >= 300 && status < 400}
+	return status, minor, h.fields(f)
+}
+
+// bodyKind is how a response's body is delimited.
+type bodyKind uint8
+
+const (
+	bodyLength  bodyKind = iota // Content-Length bytes
+	bodyNone                    // no body: HEAD, 204, 304
+	bodyChunked                 // chunked transfer coding, then a trailer
+	bodyToEOF                   // until the connection closes
+)
+
+// framing decides, from the final head, how the body is delimited (RFC
+// 9112 §6.3) and whether the connection may carry another request.
+// head says the request was HEAD.
+func framing(status int, minor byte, f *fieldInfo, head bool) (body bodyKind, keepAlive bool, err error) {
+	if f.te && f.codings == 0 {
+		return 0, false, malformed("empty Transfer-Encoding")
+	}
+	keepAlive = !f.close && (minor == '1' || f.keepAlive)
+	if f.te && (f.haveCL || minor == '0') {
+		// Transfer-Encoding overrides Content-Length (RFC 9112 §6.3), but
+		// a message carrying both, or chunked in HTTP/1.0, may be an
+		// attempt at request smuggling: never reuse the connection.
+		keepAlive = false
+	}
+	switch {
+	case head || status == 204 || status == 304:
+		return bodyNone, keepAlive, nil
+	case f.te && f.chunked:
+		return bodyChunked, keepAlive, nil
+	case f.te: // the final coding is not chunked: the body ends at EOF
+		return bodyToEOF, false, nil
+	case f.haveCL:
+		return bodyLength, keepAlive, nil
+	default:
+		return bodyToEOF, false, nil
+	}
 }
 
 // fieldInfo is what the header fields that matter said.
