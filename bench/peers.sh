@@ -161,7 +161,13 @@ record() {
 	LAG[$key]=$lag
 	CPU_S[$key]=$cpu
 	COMPLETED[$key]=$done
-	NOTE[$key]="cpu $(fmt "$cpu" 2) s${NGINX_S[$key]:+ (nginx ${NGINX_S[$key]} s)}; $note"
+	local around=""
+	if [ -n "${NGINX_S[$key]:-}" ]; then
+		around=$(awk -v a="$cpu" -v n="${NGINX_S[$key]}" -v b="${BUSY_S[$key]}" 'BEGIN {
+			o = b - a - n; if (o < 0) o = 0
+			printf " (nginx %.2f s, everything else %.2f s)", n, o }')
+	fi
+	NOTE[$key]="cpu $(fmt "$cpu" 2) s$around; $note"
 }
 skip() { # skip KEY WHY
 	CPU_US[$1]="—"; RSS_MB[$1]="—"; PCT[$1]="—"; LAG[$1]="—"; NOTE[$1]=$2
@@ -549,8 +555,20 @@ cpu_window() {
 		if (b > c * w) b = c * w # ticks and the wall clock are read a moment apart
 		o = b - a - n; if (o < 0) o = 0
 		printf ", and the whole machine %.2f of the %.1f CPU-s its %d cores had (%.0f%% busy; %.2f CPU-s by everything else:", b, c * w, c, 100 * b / (c * w), o
-		printf " the coordinator, this script, other users). At its CPU per request the generator alone needs"
-		printf " %.2f cores for %d req/s.", (done > 0 ? a / done * rate : 0), rate
+		printf " the coordinator, this script, other users)."
+	}'
+}
+# top_limit KEY NAME: at the CPU per completed request measured in KEY's run,
+# how many cores the generator and nginx each need for the top rate, and
+# which of the two the machine's cores cannot afford.
+top_limit() {
+	awk -v a="${CPU_S[$1]}" -v n="${NGINX_S[$1]}" -v done="${COMPLETED[$1]:-0}" -v r="$TOP_RATE" -v c="$(nproc)" -v g="$2" 'BEGIN {
+		if (done <= 0) { print "No request completed."; exit }
+		ga = a / done * r; gn = n / done * r
+		printf "At the CPU per request measured here, %d req/s needs %.2f cores for %s and %.2f for nginx, %.2f together, on %d cores: ", r, ga, g, gn, ga + gn, c
+		if (gn >= c) printf "nginx alone cannot serve it here, so the target is the limit."
+		else if (ga + gn <= c) printf "both fit, so the CPU of other processes took what was missing."
+		else printf "%s is the larger share; with nginx given its %.2f cores, %s has %.2f left, %.0f%% of what it needs.", (ga >= gn ? g : "nginx"), gn, g, c - gn, 100 * (c - gn) / ga
 	}'
 }
 top_facts() {
@@ -565,10 +583,11 @@ top_facts() {
 			"issued ${S_ISSUED[$k]} of ${S_INTENDED[$k]} intended, dropped ${S_DROPPED[$k]} (issued = intended: $issued_ok);" \
 			"$pct% completed (≥ 99.9%: $done_ok)."
 		echo "- Surge's CPU: $(cpu_window "$k")"
-		if [ "$kept" = no ] && isnum "${BUSY_S[$k]:-}" && awk -v b="${BUSY_S[$k]}" -v w="${WALL_S[$k]}" -v c="$(nproc)" 'BEGIN { exit !(b >= 0.9 * c * w) }'; then
-			echo "- The machine's cores were saturated during Surge's run, and nginx took" \
-				"$(awk -v n="${NGINX_S[$k]}" -v a="${CPU_S[$k]}" 'BEGIN { printf "%.1f×", n / a }') the agent's CPU:" \
-				"the target and the agent compete for the same cores, so this run shows the machine's limit, not the agent's."
+		# Saturated: the window's busy CPU-s reach 90% of what the cores
+		# give in the load's own seconds (the window's other seconds, start-up
+		# and drain, are nearly idle for the generator and nginx).
+		if [ "$kept" = no ] && isnum "${BUSY_S[$k]:-}" && awk -v b="${BUSY_S[$k]}" -v d="$TOP_DUR" -v c="$(nproc)" 'BEGIN { exit !(b >= 0.9 * c * d) }'; then
+			echo "- Who is the limit: the machine's cores were saturated during Surge's run. $(top_limit "$k" "the agent")"
 		fi
 	else
 		echo "- Surge at $TOP_RATE req/s: not measured (${NOTE[$k]:-not run})."
@@ -576,7 +595,7 @@ top_facts() {
 	k=wrk2:$TOP_RATE
 	if isnum "${CPU_S[$k]:-}"; then
 		echo "- wrk2 at $TOP_RATE req/s: ${PCT[$k]}% of its schedule completed; latency p99 ${W2_P99C[$k]} ms from the intended send" \
-			"(${W2_P99U[$k]} ms from the actual send). wrk2's CPU: $(cpu_window "$k")"
+			"(${W2_P99U[$k]} ms from the actual send). wrk2's CPU: $(cpu_window "$k") $(top_limit "$k" wrk2)"
 	else
 		echo "- wrk2 at $TOP_RATE req/s: not measured (${NOTE[$k]:-not run})."
 	fi
@@ -626,7 +645,9 @@ HEADER='| tool | CPU-µs / completed request | peak RSS (MB) | % of intended com
 	echo "send time (corrected for coordinated omission) and from the actual send. Its \"intended\" is its"
 	echo "own schedule: each connection paces from the moment it connects, 5 ms apart within a thread,"
 	echo "so in D s it intends about rate × (D − $(awk -v n=$((WRK2_CONNS / WRK2_THREADS)) 'BEGIN { printf "%.4g", 0.005 * (n - 1) / 2 }') s) + $((WRK2_CONNS / 2)) requests; the note also gives the share of rate × D."
-	echo "Each row's note gives the CPU seconds nginx (master and workers) used over the same window. \"peak conns\" is the most"
+	echo "Each row's note gives the CPU seconds nginx (master and workers) used over the same window, and"
+	echo "those of everything else on the machine (the coordinator, this script, other users' processes:"
+	echo "all busy CPU in \`/proc/stat\` minus the generator's and nginx's), the sign of a noisy row. \"peak conns\" is the most"
 	echo "connections to nginx seen open at once (sampled every 0.5 s). At the maximum, an open-model tool"
 	echo "that falls behind opens thousands of connections, which then sit 60 s in TIME_WAIT; the script"
 	echo "waits for them to expire before the next such tool, so none pays for the one before it."
