@@ -77,7 +77,7 @@ bench:
 clean:
 	rm -rf bin surge-results
 
-## bench-peers: Surge's agent (its own client, net/http, precise timing) against vegeta, k6 and wrk on a loopback nginx; writes bench/RESULTS.md
+## bench-peers: Surge's agent (its own client, net/http, precise timing) against wrk2 (built from ../shared/vendor), vegeta, k6 and wrk on a loopback nginx, up to 100k req/s; writes bench/RESULTS.md
 .PHONY: bench-peers
 bench-peers:
 	bash bench/peers.sh

@@ -14,6 +14,7 @@
 #   log, die, have, apt_install PKG...
 #   surge_build                      go build ./cmd/... into $BIN
 #   nginx_start PORT PORT_ENV_NAME   a loopback nginx with a config of its own (sets NGINX_PID)
+#   nginx_ticks                      CPU ticks of nginx's master and workers so far
 #   surge_scenario FILE NAME PORT RATE DUR_S [CLIENT_FLOW_MAP]
 #   surge_validate DIR SCENARIO      `coordinator validate`; on failure prints the first problem
 #   surge_start DIR SCENARIO LIMIT_S GOSSIP   coordinator --expect 1 + one external agent
@@ -243,6 +244,19 @@ surge_stop() {
 	fi
 	wait "$AGENT_PID" 2>/dev/null || true
 	AGENT_PID=""
+}
+
+# nginx_ticks: user + system CPU ticks of nginx so far, its master
+# (NGINX_PID) and workers (its children) together. The difference across
+# a run is the target's CPU during that run.
+nginx_ticks() {
+	[ -n "$NGINX_PID" ] || { echo 0; return; }
+	# Fields after "(comm) ": state ppid ... utime(12) stime(13); a process
+	# that exits between the glob and cat is left out.
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v m="$NGINX_PID" '
+		{ pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+		  if (pid == m || f[2] == m) t += f[12] + f[13] }
+		END { print t + 0 }'
 }
 
 ticks_s() { awk -v t="$1" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", t / h }'; }
