@@ -14,11 +14,7 @@
 # p99 and the on-wire-lag p99.
 #
 # Variants: surge (the defaults), surge-precise (`timing: precise`),
-# surge-1p (`agent --procs 1`). With ENGINE_WRK2 (a wrk2 binary: build it
-# from github.com/giltene/wrk2 with `make`), wrk2 plays each rate too, in
-# the same run: `wrk2 -t2 -c$ENGINE_WRK2_CONNS -R rate`, its CPU from
-# /usr/bin/time (the whole process), completed = its requests less
-# non-2xx, intended = rate × duration; it does not report send lag.
+# surge-1p (`agent --procs 1`).
 #
 # Environment:
 #   ENGINE_BEFORE    git revision to build as "before" ("" = only the work tree)
@@ -31,8 +27,6 @@
 #                    allocs profile of every agent into it
 #   ENGINE_PORT (18080), ENGINE_GOSSIP (127.0.0.1:17946), ENGINE_PPROF_PORT (16060)
 #   ENGINE_OUT       also write the table (markdown) to this file
-#   ENGINE_WRK2      path of a wrk2 binary to measure beside Surge ("" = none)
-#   ENGINE_WRK2_CONNS  wrk2's connections (default 100)
 #
 # Loopback only; every run is bounded (duration + 60 s). Run on a quiet
 # machine if you can; on a shared one compare only within one run.
@@ -86,35 +80,7 @@ nginx_start "$PORT" ENGINE_PORT
 PORT_HEX=$(printf '%04X' "$PORT")
 tw_count() { awk -v p=":$PORT_HEX" '$3 ~ p"$" && $4 == "06"' /proc/net/tcp | wc -l; }
 
-WRK2=${ENGINE_WRK2:-}
-WRK2_CONNS=${ENGINE_WRK2_CONNS:-100}
-[ -z "$WRK2" ] || [ -x "$WRK2" ] || die "ENGINE_WRK2=$WRK2 is not an executable"
-[ -z "$WRK2" ] || [ -x /usr/bin/time ] || die "wrk2 is measured with /usr/bin/time, which is missing"
-
 ROWS=()
-wrk2_one() { # wrk2_one RATE REP
-	local rate=$1 rep=$2 dir=$WORK/wrk2-$1-$2
-	mkdir -p "$dir"
-	log "wrk2: $rate req/s for ${DUR}s (-t2 -c$WRK2_CONNS; load $(load1))"
-	local rc=0
-	/usr/bin/time -f '%U %S' -o "$dir/time" timeout $((DUR + 30)) "$WRK2" -t2 -c"$WRK2_CONNS" -d"${DUR}s" -R"$rate" \
-		"http://127.0.0.1:$PORT/" >"$dir/out" 2>&1 || rc=$?
-	local total bad cpu rps row
-	total=$(awk '/requests in/ { print $1 }' "$dir/out")
-	if [ -z "$total" ]; then
-		ROWS+=("| — | wrk2 | $rate | — | — | — | — | — | — | failed (exit $rc): $(tail -n 1 "$dir/out" | tr '|' '/') |")
-		return
-	fi
-	bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$dir/out")
-	cpu=$(tail -n 1 "$dir/time" | awk '{ printf "%.2f", $1 + $2 }')
-	rps=$(awk '/Requests\/sec:/ { printf "%.0f", $2 }' "$dir/out")
-	row=$(awk -v c="$cpu" -v t="$total" -v b="${bad:-0}" -v r="$rate" -v d="$DUR" -v rps="$rps" 'BEGIN {
-		n = t - b
-		printf "| — | wrk2 | %d | %.2f | — | %.3f | n/a | n/a | n/a | %d requests at %d/s, non-2xx %d; cpu %.2f s |", r, c * 1e6 / n, 100 * n / (r * d), t, rps, b, c }')
-	ROWS+=("$row")
-	echo "$row" >&2
-}
-
 run_one() { # run_one BUILD VARIANT RATE REP
 	local build=$1 variant=$2 rate=$3 rep=$4
 	local dir=$WORK/$build-$variant-$rate-$rep client=${CLIENT[$variant]:-} args=${AGENT_ARGS[$variant]:-}
@@ -174,12 +140,6 @@ for rate in "${RATES[@]}"; do
 			done
 		done
 	done
-	if [ -n "$WRK2" ]; then
-		for ((rep = 1; rep <= REPEAT; rep++)); do
-			wrk2_one "$rate" "$rep"
-			sleep 1
-		done
-	fi
 done
 ELAPSED=$(($(date +%s) - START))
 

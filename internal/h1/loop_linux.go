@@ -60,12 +60,8 @@ type Loop struct {
 	freeReq  []int32
 	inFlight int
 	yieldAt  int64 // Wait leaves ready sockets for later once the clock passes it; 0 = never
-	// quietAt is when an epoll_wait last reported every ready socket and
-	// the loop then handled them all: a socket without an event then had
-	// nothing to read.
-	quietAt int64
-	timers  timerHeap
-	gen     int32 // of the last connection added
+	timers   timerHeap
+	gen      int32 // of the last connection added
 
 	// Dial results, from the dial goroutines.
 	dmu    sync.Mutex
@@ -117,13 +113,8 @@ type lconn struct {
 	req    *lreq // the request on it; nil = idle
 	idleAt int64
 	out    bool // waiting for the socket to take the rest of a write
-	// drainedAt is when a read last left the socket empty (it returned
-	// less than it could take); dirty is set after a read that filled its
-	// buffer, until the next one that does not.
-	drainedAt int64
-	dirty     bool
-	rb        recvBuf
-	p         lparse
+	rb     recvBuf
+	p      lparse
 }
 
 // lreq is one request in a Loop.
@@ -326,27 +317,13 @@ func (l *Loop) takeIdle(hp *loopHost, now int64) *lconn {
 		cn := hp.idle[n]
 		hp.idle[n] = nil
 		hp.idle = hp.idle[:n]
-		if !l.c.idleCheck || l.fresh(cn, now) || cn.quiet() {
+		if !l.c.idleCheck || cn.quiet() {
 			return cn
 		}
 		l.c.stats.stale.Add(1)
 		l.closeConn(cn)
 	}
 	return nil
-}
-
-// freshCheck is how recent the loop's own knowledge that an idle socket
-// is empty must be to stand for the idle check: an epoll_wait that
-// reported no event for it (every event it reported then handled), or a
-// read that drained it. Past it, the check is a peek.
-const freshCheck = 20 * time.Microsecond
-
-// fresh reports whether cn's socket was known to hold nothing, with
-// nothing left unparsed, at most freshCheck before now: the idle check
-// then costs no system call (at the rates where it matters, a request is
-// sent within microseconds of the epoll_wait that woke the loop).
-func (l *Loop) fresh(cn *lconn, now int64) bool {
-	return !cn.dirty && cn.rb.pos == cn.rb.end && now-max(l.quietAt, cn.drainedAt) <= int64(freshCheck)
 }
 
 // quiet is the idle check: nothing unread, and a non-blocking MSG_PEEK
@@ -607,11 +584,6 @@ func (l *Loop) readable(cn *lconn, now int64) {
 		l.fail(cn, l.ioErr("read response", e))
 		return
 	}
-	// A read that could have taken more left the socket empty (now is
-	// from before it).
-	if cn.dirty = int(n) == len(into); !cn.dirty {
-		cn.drainedAt = now
-	}
 	if lr.res.FirstByte.IsZero() {
 		if n == 0 {
 			l.fail(cn, l.ioErr("read response", io.EOF))
@@ -674,14 +646,6 @@ func (l *Loop) complete(cn *lconn, now int64) {
 func (l *Loop) release(cn *lconn, now int64) {
 	hp := cn.hp
 	if lr := hp.qhead; lr != nil {
-		if l.c.idleCheck && !l.fresh(cn, now) && !cn.quiet() {
-			// Handed straight over, yet bytes came in since its last
-			// response: drop it (the queue gets its slot).
-			l.c.stats.stale.Add(1)
-			l.closeConn(cn)
-			l.grantDials(hp, now)
-			return
-		}
 		l.dequeue(lr)
 		l.c.stats.reuses.Add(1)
 		l.start(cn, lr, now)
@@ -829,13 +793,11 @@ func (l *Loop) Wait(d time.Duration) error {
 		return err
 	}
 	now = l.now()
-	polled, all := now, n < len(l.evs)
 	for i := range n {
 		if l.yieldAt != 0 && i >= yieldMin && i&3 == 0 {
 			// The caller has something to do at yieldAt: sockets not
 			// handled yet stay ready (level-triggered) for the next Wait.
 			if now = l.now(); now >= l.yieldAt {
-				all = false
 				break
 			}
 		}
@@ -862,9 +824,6 @@ func (l *Loop) Wait(d time.Duration) error {
 		if ev.Events&(syscall.EPOLLIN|epollRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 			l.readable(cn, now)
 		}
-	}
-	if all {
-		l.quietAt = polled
 	}
 	l.expireTimers(l.now())
 	return nil
