@@ -78,15 +78,7 @@ func (l *Exporter) Observe(stage string, names []string, iv *metrics.Interval) {
 	defer l.mu.Unlock()
 	for i, s := range iv.Series {
 		ls := l.seriesOf(stage, names[i])
-		ls.intended += s.Intended
-		ls.issued += s.Issued
-		ls.succeeded += s.Succeeded
-		ls.dropped += s.Dropped
-		for o, n := range s.Errors {
-			if n > 0 {
-				ls.failed[metrics.Outcome(o).String()] += n
-			}
-		}
+		ls.addCounters(&s.Counters)
 		for _, bar := range s.Response.Distribution() {
 			if bar.Count == 0 {
 				continue
@@ -121,15 +113,7 @@ func (l *Exporter) ObserveSparse(stage string, names []string, d *metrics.Sparse
 	for i := range d.Series {
 		s := &d.Series[i]
 		ls := l.seriesOf(stage, names[i])
-		ls.intended += s.Intended
-		ls.issued += s.Issued
-		ls.succeeded += s.Succeeded
-		ls.dropped += s.Dropped
-		for o, n := range s.Errors {
-			if n > 0 {
-				ls.failed[metrics.Outcome(o).String()] += n
-			}
-		}
+		ls.addCounters(&s.Counters)
 		if s.Response.Len() > 0 {
 			var counts [len(liveBuckets) + 1]uint64
 			sum2 := s.Response.Coarsen(liveLimits[:], counts[:])
@@ -272,4 +256,17 @@ func Serve(addr string, l *Exporter) (string, func(), error) {
 		<-done
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// addCounters adds one snapshot's counters of a request name.
+func (ls *liveSeries) addCounters(c *metrics.Counters) {
+	ls.intended += c.Intended
+	ls.issued += c.Issued
+	ls.succeeded += c.Succeeded
+	ls.dropped += c.Dropped
+	for o, n := range c.Errors {
+		if n > 0 {
+			ls.failed[metrics.Outcome(o).String()] += n
+		}
+	}
 }
