@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,8 @@ func BenchmarkBuildRequestNative(b *testing.B) {
 //	completed-%      requests completed (any answer) ÷ intended
 //	dropped          arrivals dropped (counted, with their cause)
 //
-// ns/op is the schedule's spacing, not a cost.
+// ns/op is the schedule's spacing, not a cost. SURGE_BENCH_LOOPS=n plays
+// every job with n sender loops instead of the engine's choice.
 const (
 	benchTargetEnv = "SURGE_BENCH_TARGET"
 	benchChildEnv  = "SURGE_BENCH_CHILD"
@@ -206,6 +208,15 @@ func BenchmarkRun(b *testing.B) {
 }
 
 func benchRun(b *testing.B, target string, rate float64, timing Timing) {
+	if v := os.Getenv("SURGE_BENCH_LOOPS"); v != "" {
+		// The number of sender loops, instead of the engine's choice.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SURGE_BENCH_LOOPS=%q: want a count of loops", v)
+		}
+		loopsForTest = n
+		defer func() { loopsForTest = 0 }()
+	}
 	n := max(b.N, 100)
 	if float64(n)/rate > 20 {
 		b.Fatalf("%d arrivals at %v/s take more than 20 s: lower -benchtime", n, rate)

@@ -45,6 +45,10 @@ var loopRate = 40_000.0
 // response comes in). Precise timing sleeps until the instant itself.
 var loopWindow = 500 * time.Microsecond
 
+// preciseYieldMin is how many responses a precise sender loop reads at
+// most before it looks at the clock for its next arrival.
+const preciseYieldMin = 2
+
 // loopBurst is how many due arrivals a loop sends in a row before it
 // looks at its sockets (when it is behind, responses are read between
 // bursts rather than after the whole backlog).
@@ -121,6 +125,11 @@ func (r *runner) newSenders() error {
 			r.shards = append(r.shards, s.sh)
 		}
 		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1)}
+		if s.precise {
+			// Back to the pacer after every few responses: an arrival
+			// due is not held up by a batch of them.
+			cfg.YieldMin = preciseYieldMin
+		}
 		if maxConns > 0 {
 			// The agent's bound, split: loop k gets its share, the
 			// shares adding up to the bound.

@@ -60,6 +60,7 @@ type Loop struct {
 	freeReq  []int32
 	inFlight int
 	yieldAt  int64 // Wait leaves ready sockets for later once the clock passes it; 0 = never
+	yieldMin int   // ready sockets a Wait handles before it looks at yieldAt
 	// quietAt is when an epoll_wait last reported every ready socket and
 	// the loop then handled them all: a socket without an event then had
 	// nothing to read.
@@ -90,6 +91,11 @@ type LoopConfig struct {
 	// MaxDialsPerHost bounds this loop's dials in progress per Target (0 =
 	// DefaultMaxDials, < 0 = no bound).
 	MaxDialsPerHost int
+	// YieldMin is how many ready sockets a Wait handles before it looks
+	// at YieldAt (0 = DefaultYieldMin). Small values keep a precise pacer
+	// on time; DefaultYieldMin keeps a pacer that sends in bursts while it
+	// is behind from sending faster than it reads responses.
+	YieldMin int
 	// Done is called on the loop's goroutine, once for every Send, when
 	// the request has ended: res says what was done (as Do's Result) and
 	// err why it failed (as Do's errors). res is valid only during the
@@ -166,12 +172,12 @@ const (
 	epollRDHUP  = 0x2000 // EPOLLRDHUP
 	sysEpollPW2 = 441    // epoll_pwait2, the same number on every architecture
 	loopEvents  = 256
-	// yieldMin is how many ready sockets a Wait handles before it looks
-	// at YieldAt: a caller that sends in bursts while it is behind (as
-	// many as this between two Waits) still has its responses read as
-	// fast as it sends.
-	yieldMin = 32
 )
+
+// DefaultYieldMin is LoopConfig.YieldMin's default: a caller that sends
+// in bursts of up to this many while it is behind still has its responses
+// read as fast as it sends them.
+const DefaultYieldMin = 32
 
 // NewLoop returns a Loop that dials through c. It fails when the system
 // cannot make the epoll instance, or when c makes a connection per
@@ -202,6 +208,10 @@ func (c *Client) NewLoop(cfg LoopConfig) (*Loop, error) {
 		base:     time.Now(),
 		hosts:    make(map[Target]*loopHost),
 		parser:   newRespParser(c.maxHeader),
+		yieldMin: cfg.YieldMin,
+	}
+	if l.yieldMin <= 0 {
+		l.yieldMin = DefaultYieldMin
 	}
 	switch {
 	case cfg.MaxDialsPerHost < 0:
@@ -831,7 +841,7 @@ func (l *Loop) Wait(d time.Duration) error {
 	now = l.now()
 	polled, all := now, n < len(l.evs)
 	for i := range n {
-		if l.yieldAt != 0 && i >= yieldMin && i&3 == 0 {
+		if l.yieldAt != 0 && i >= l.yieldMin {
 			// The caller has something to do at yieldAt: sockets not
 			// handled yet stay ready (level-triggered) for the next Wait.
 			if now = l.now(); now >= l.yieldAt {
