@@ -34,10 +34,12 @@ import (
 
 // loopRate is the rate (arrivals per second of the agent's share at the
 // peak of the curve) that one sender loop is given: a run gets
-// ⌈peak ÷ loopRate⌉ loops, at most GOMAXPROCS. One loop on one core
-// carries far more than this; a second loop only buys headroom when the
-// machine's cores are shared, and costs wake-ups at low rates.
-var loopRate = 40_000.0
+// ⌈peak ÷ loopRate⌉ loops, at most GOMAXPROCS. A second loop costs
+// wake-ups and context switches: on two cores shared with the target,
+// one loop was cheaper per request at 10,000 to 45,000 req/s (14.5 against
+// 19–26 µs at 45,000) and kept the schedule as well (BenchmarkRun with
+// SURGE_BENCH_LOOPS); a loop tops out when it fills its core.
+var loopRate = 75_000.0
 
 // loopWindow is how late default timing lets an arrival be so that it is
 // sent in the same wake-up as the ones before it: the loop sleeps until
