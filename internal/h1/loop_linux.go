@@ -65,8 +65,8 @@ type Loop struct {
 	// the loop then handled them all: a socket without an event then had
 	// nothing to read.
 	quietAt int64
-	timers   timerHeap
-	gen      int32 // of the last connection added
+	timers  timerHeap
+	gen     int32 // of the last connection added
 
 	// Dial results, from the dial goroutines.
 	dmu    sync.Mutex
@@ -128,8 +128,8 @@ type lconn struct {
 	// buffer, until the next one that does not.
 	drainedAt int64
 	dirty     bool
-	rb     recvBuf
-	p      lparse
+	rb        recvBuf
+	p         lparse
 }
 
 // lreq is one request in a Loop.
