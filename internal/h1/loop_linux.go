@@ -134,9 +134,11 @@ type lconn struct {
 
 // lreq is one request in a Loop.
 type lreq struct {
-	id     int32
-	seq    uint32 // bumped whenever its pending timers become stale
-	active bool   // sent, not yet done
+	id      int32
+	seq     uint32 // bumped at every change of hands (dials tell theirs by it)
+	active  bool   // sent, not yet done
+	heapIdx int    // 1 + its index in the timer heap; 0 = no deadline running
+	timerAt int64  // its deadline running
 	tag    any
 	hp     *loopHost
 	cn     *lconn
@@ -309,7 +311,7 @@ func (l *Loop) assign(lr *lreq, now int64) {
 	lr.res.Waited = true
 	l.enqueue(lr)
 	if lr.connDL != 0 {
-		l.timers.push(timer{at: lr.connDL, id: lr.id, seq: lr.seq})
+		l.timers.set(lr, lr.connDL)
 	}
 }
 
@@ -510,7 +512,7 @@ func (l *Loop) grantDials(hp *loopHost, now int64) {
 	for hp.qhead != nil && l.canDial(hp) {
 		lr := hp.qhead
 		l.dequeue(lr)
-		lr.seq++ // its queue timer is stale: the dial has its deadline
+		l.timers.clear(lr) // the dial has its own deadline
 		l.dial(lr)
 	}
 }
@@ -519,7 +521,7 @@ func (l *Loop) grantDials(hp *loopHost, now int64) {
 func (l *Loop) start(cn *lconn, lr *lreq, now int64) {
 	cn.req = lr
 	lr.cn = cn
-	lr.seq++
+	l.timers.clear(lr) // a queued request's connect deadline is met
 	lr.res.ConnAt = l.base.Add(time.Duration(now))
 	lr.res.Phase = PhaseWrite
 	if lr.deadline != 0 && now >= lr.deadline {
@@ -540,7 +542,7 @@ func (l *Loop) start(cn *lconn, lr *lreq, now int64) {
 	}
 	lr.fbDL = fb
 	if fb != 0 {
-		l.timers.push(timer{at: fb, id: lr.id, seq: lr.seq})
+		l.timers.set(lr, fb)
 	}
 	cn.p = lparse{}
 	l.write(cn, lr)
@@ -629,9 +631,10 @@ func (l *Loop) readable(cn *lconn, now int64) {
 		}
 		lr.res.FirstByte = l.base.Add(time.Duration(now))
 		lr.res.Phase = PhaseBody
-		lr.seq++
 		if lr.deadline != 0 {
-			l.timers.push(timer{at: lr.deadline, id: lr.id, seq: lr.seq})
+			l.timers.set(lr, lr.deadline)
+		} else {
+			l.timers.clear(lr)
 		}
 	}
 	if big {
@@ -750,6 +753,7 @@ func (l *Loop) removeIdle(cn *lconn) {
 func (l *Loop) finish(lr *lreq, err error) {
 	tag := lr.tag
 	l.inFlight--
+	l.timers.clear(lr)
 	lr.seq++
 	lr.tag, lr.active = nil, false
 	l.done(tag, &lr.res, err)
@@ -932,10 +936,7 @@ func (l *Loop) expireTimers(now int64) {
 		if !ok || t > now {
 			return
 		}
-		e := l.timers.pop()
-		if lr := l.reqs[e.id]; lr.seq == e.seq && lr.active {
-			l.expire(lr)
-		}
+		l.expire(l.timers.pop())
 	}
 }
 
@@ -994,56 +995,91 @@ func (l *Loop) Close() {
 	syscall.Close(l.ep)
 }
 
-// timer is a deadline of a request, stale once the request's seq moved on.
-type timer struct {
-	at  int64
-	id  int32
-	seq uint32
+// timerHeap is a binary min-heap of the requests that have a deadline
+// running, by that deadline; each request is in it at most once and knows
+// its place, so a request that ends leaves it at once (the heap holds no
+// more than the requests in flight).
+type timerHeap []*lreq
+
+// set gives lr the deadline at (in the heap or moved in it).
+func (h *timerHeap) set(lr *lreq, at int64) {
+	if lr.heapIdx > 0 {
+		old := lr.timerAt
+		lr.timerAt = at
+		if at < old {
+			h.up(lr.heapIdx - 1)
+		} else {
+			h.down(lr.heapIdx - 1)
+		}
+		return
+	}
+	lr.timerAt = at
+	*h = append(*h, lr)
+	lr.heapIdx = len(*h)
+	h.up(len(*h) - 1)
 }
 
-// timerHeap is a binary min-heap of timers by at.
-type timerHeap []timer
+// clear takes lr's deadline out, if it has one.
+func (h *timerHeap) clear(lr *lreq) {
+	if lr.heapIdx == 0 {
+		return
+	}
+	i := lr.heapIdx - 1
+	n := len(*h) - 1
+	h.swap(i, n)
+	(*h)[n] = nil
+	*h = (*h)[:n]
+	lr.heapIdx = 0
+	if i < n {
+		h.down(i)
+		h.up(i)
+	}
+}
 
-func (h *timerHeap) push(t timer) {
-	*h = append(*h, t)
-	s := *h
-	for i := len(s) - 1; i > 0; {
+func (h timerHeap) next() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].timerAt, true
+}
+
+// pop takes out the request with the earliest deadline.
+func (h *timerHeap) pop() *lreq {
+	lr := (*h)[0]
+	h.clear(lr)
+	return lr
+}
+
+func (h timerHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i+1, j+1
+}
+
+func (h timerHeap) up(i int) {
+	for i > 0 {
 		p := (i - 1) / 2
-		if s[p].at <= s[i].at {
-			break
+		if h[p].timerAt <= h[i].timerAt {
+			return
 		}
-		s[p], s[i] = s[i], s[p]
+		h.swap(p, i)
 		i = p
 	}
 }
 
-func (h *timerHeap) next() (int64, bool) {
-	if len(*h) == 0 {
-		return 0, false
-	}
-	return (*h)[0].at, true
-}
-
-func (h *timerHeap) pop() timer {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
+func (h timerHeap) down(i int) {
+	n := len(h)
+	for {
 		c := 2*i + 1
 		if c >= n {
-			break
+			return
 		}
-		if c+1 < n && s[c+1].at < s[c].at {
+		if c+1 < n && h[c+1].timerAt < h[c].timerAt {
 			c++
 		}
-		if s[i].at <= s[c].at {
-			break
+		if h[i].timerAt <= h[c].timerAt {
+			return
 		}
-		s[i], s[c] = s[c], s[i]
+		h.swap(i, c)
 		i = c
 	}
-	*h = s
-	return top
 }

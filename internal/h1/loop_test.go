@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -531,3 +532,49 @@ func TestLoopZeroAllocs(t *testing.T) {
 }
 
 func newBufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, bufSize) }
+
+// TestTimerHeap: random sets, clears and pops against a plain map.
+func TestTimerHeap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var h timerHeap
+	reqs := make([]*lreq, 50)
+	for i := range reqs {
+		reqs[i] = &lreq{id: int32(i)}
+	}
+	ref := map[*lreq]int64{}
+	for step := range 20000 {
+		lr := reqs[rng.IntN(len(reqs))]
+		switch rng.IntN(4) {
+		case 0, 1:
+			at := int64(rng.IntN(1000))
+			h.set(lr, at)
+			ref[lr] = at
+		case 2:
+			h.clear(lr)
+			delete(ref, lr)
+		case 3:
+			if len(ref) == 0 {
+				continue
+			}
+			got := h.pop()
+			want, ok := ref[got]
+			for _, at := range ref {
+				if at < want {
+					t.Fatalf("step %d: pop gave %d at %d; %d is earlier", step, got.id, want, at)
+				}
+			}
+			if !ok {
+				t.Fatalf("step %d: pop gave %d, which has no deadline", step, got.id)
+			}
+			delete(ref, got)
+		}
+		if len(h) != len(ref) {
+			t.Fatalf("step %d: heap of %d; want %d", step, len(h), len(ref))
+		}
+		for i, lr := range h {
+			if lr.heapIdx != i+1 || lr.timerAt != ref[lr] {
+				t.Fatalf("step %d: entry %d is request %d (index %d, at %d); want index %d at %d", step, i, lr.id, lr.heapIdx, lr.timerAt, i+1, ref[lr])
+			}
+		}
+	}
+}
