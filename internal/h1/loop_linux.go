@@ -4,6 +4,7 @@ package h1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,8 +48,15 @@ type Loop struct {
 	maxConns int // per Target, this loop's; 0 = no bound
 	maxDials int // per Target, this loop's; 0 = no bound
 
-	ep     int // epoll instance
-	evfd   int // eventfd: Wake
+	ep   int // epoll instance
+	evfd int // eventfd: Wake
+	// With Park: the epoll instance as a file in Go's netpoller, and the
+	// poll that Wait parks on.
+	park   *os.File
+	parkRC syscall.RawConn
+	parkFn func(fd uintptr) bool
+	parkN  int
+	parkE  syscall.Errno
 	evs    []syscall.EpollEvent
 	base   time.Time // the loop's clock: nanoseconds since base
 	pwait2 bool      // epoll_pwait2 (ns timeouts) is available
@@ -61,12 +69,8 @@ type Loop struct {
 	inFlight int
 	yieldAt  int64 // Wait leaves ready sockets for later once the clock passes it; 0 = never
 	yieldMin int   // ready sockets a Wait handles before it looks at yieldAt
-	// quietAt is when an epoll_wait last reported every ready socket and
-	// the loop then handled them all: a socket without an event then had
-	// nothing to read.
-	quietAt int64
-	timers  timerHeap
-	gen     int32 // of the last connection added
+	timers   timerHeap
+	gen      int32 // of the last connection added
 
 	// Dial results, from the dial goroutines.
 	dmu    sync.Mutex
@@ -91,6 +95,16 @@ type LoopConfig struct {
 	// MaxDialsPerHost bounds this loop's dials in progress per Target (0 =
 	// DefaultMaxDials, < 0 = no bound).
 	MaxDialsPerHost int
+	// Park makes Wait park the goroutine in Go's netpoller, which then
+	// watches the loop's epoll instance, rather than block the thread in
+	// epoll_wait: the processor stays free for other goroutines while the
+	// loop waits (a thread blocked in a system call holds it until the
+	// runtime takes it away, which costs wake-ups and thread hand-offs,
+	// worst with GOMAXPROCS 1), at the price of a second epoll_wait per
+	// wake-up and of the netpoller's timer precision, about a millisecond.
+	// Without Park, a Wait's timeout is kept to the microsecond (with a
+	// thread timer slack of 1 ns).
+	Park bool
 	// YieldMin is how many ready sockets a Wait handles before it looks
 	// at YieldAt (0 = DefaultYieldMin). Small values keep a precise pacer
 	// on time; DefaultYieldMin keeps a pacer that sends in bursts while it
@@ -123,13 +137,8 @@ type lconn struct {
 	req    *lreq // the request on it; nil = idle
 	idleAt int64
 	out    bool // waiting for the socket to take the rest of a write
-	// drainedAt is when a read last left the socket empty (it returned
-	// less than it could take); dirty is set after a read that filled its
-	// buffer, until the next one that does not.
-	drainedAt int64
-	dirty     bool
-	rb        recvBuf
-	p         lparse
+	rb     recvBuf
+	p      lparse
 }
 
 // lreq is one request in a Loop.
@@ -139,11 +148,11 @@ type lreq struct {
 	active  bool   // sent, not yet done
 	heapIdx int    // 1 + its index in the timer heap; 0 = no deadline running
 	timerAt int64  // its deadline running
-	tag    any
-	hp     *loopHost
-	cn     *lconn
-	buf    []byte // the request as written
-	off    int    // bytes of buf written
+	tag     any
+	hp      *loopHost
+	cn      *lconn
+	buf     []byte // the request as written
+	off     int    // bytes of buf written
 	// The queue (waiting for a connection).
 	qprev, qnext *lreq
 	queued       bool
@@ -233,7 +242,51 @@ func (c *Client) NewLoop(cfg LoopConfig) (*Loop, error) {
 	var ts syscall.Timespec
 	_, _, e = syscall.RawSyscall6(sysEpollPW2, uintptr(ep), uintptr(unsafe.Pointer(&l.evs[0])), uintptr(len(l.evs)), uintptr(unsafe.Pointer(&ts)), 0, 0)
 	l.pwait2 = e == 0
+	if cfg.Park {
+		l.parkOn()
+	}
 	return l, nil
+}
+
+// parkOn hands the epoll instance to Go's netpoller (an epoll instance is
+// itself pollable: readable while any of its sockets is ready), so that
+// Wait parks the goroutine. If the netpoller will not take it, Wait
+// blocks in epoll_wait as without Park.
+func (l *Loop) parkOn() {
+	if err := syscall.SetNonblock(l.ep, true); err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(l.ep), "h1-loop-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil { // not in the netpoller
+		syscall.SetNonblock(l.ep, false)
+		l.ep = dupKeep(f)
+		return
+	}
+	l.park, l.parkRC = f, rc
+	l.parkFn = func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.evs[0])), uintptr(len(l.evs)), 0, 0, 0)
+		if e == syscall.EINTR {
+			return false
+		}
+		l.parkN, l.parkE = int(r), e
+		return r > 0 || e != 0
+	}
+}
+
+// dupKeep takes the descriptor back from a file that could not be polled:
+// a duplicate (the file's own is closed with it).
+func dupKeep(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(s uintptr) {
+			if r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0); e == 0 {
+				fd = int(r)
+			}
+		})
+	}
+	f.Close()
+	return fd
 }
 
 // now is the loop's clock.
@@ -338,27 +391,13 @@ func (l *Loop) takeIdle(hp *loopHost, now int64) *lconn {
 		cn := hp.idle[n]
 		hp.idle[n] = nil
 		hp.idle = hp.idle[:n]
-		if !l.c.idleCheck || l.fresh(cn, now) || cn.quiet() {
+		if !l.c.idleCheck || cn.quiet() {
 			return cn
 		}
 		l.c.stats.stale.Add(1)
 		l.closeConn(cn)
 	}
 	return nil
-}
-
-// freshCheck is how recent the loop's own knowledge that an idle socket
-// is empty must be to stand for the idle check: an epoll_wait that
-// reported no event for it (every event it reported then handled), or a
-// read that drained it. Past it, the check is a peek.
-const freshCheck = 20 * time.Microsecond
-
-// fresh reports whether cn's socket was known to hold nothing, with
-// nothing left unparsed, at most freshCheck before now: the idle check
-// then costs no system call (at the rates where it matters, a request is
-// sent within microseconds of the epoll_wait that woke the loop).
-func (l *Loop) fresh(cn *lconn, now int64) bool {
-	return !cn.dirty && cn.rb.pos == cn.rb.end && now-max(l.quietAt, cn.drainedAt) <= int64(freshCheck)
 }
 
 // quiet is the idle check: nothing unread, and a non-blocking MSG_PEEK
@@ -619,11 +658,6 @@ func (l *Loop) readable(cn *lconn, now int64) {
 		l.fail(cn, l.ioErr("read response", e))
 		return
 	}
-	// A read that could have taken more left the socket empty (now is
-	// from before it).
-	if cn.dirty = int(n) == len(into); !cn.dirty {
-		cn.drainedAt = now
-	}
 	if lr.res.FirstByte.IsZero() {
 		if n == 0 {
 			l.fail(cn, l.ioErr("read response", io.EOF))
@@ -687,7 +721,7 @@ func (l *Loop) complete(cn *lconn, now int64) {
 func (l *Loop) release(cn *lconn, now int64) {
 	hp := cn.hp
 	if lr := hp.qhead; lr != nil {
-		if l.c.idleCheck && !l.fresh(cn, now) && !cn.quiet() {
+		if l.c.idleCheck && !cn.quiet() {
 			// Handed straight over, yet bytes came in since its last
 			// response: drop it (the queue gets its slot).
 			l.c.stats.stale.Add(1)
@@ -843,13 +877,11 @@ func (l *Loop) Wait(d time.Duration) error {
 		return err
 	}
 	now = l.now()
-	polled, all := now, n < len(l.evs)
 	for i := range n {
 		if l.yieldAt != 0 && i >= l.yieldMin {
 			// The caller has something to do at yieldAt: sockets not
 			// handled yet stay ready (level-triggered) for the next Wait.
 			if now = l.now(); now >= l.yieldAt {
-				all = false
 				break
 			}
 		}
@@ -877,9 +909,6 @@ func (l *Loop) Wait(d time.Duration) error {
 			l.readable(cn, now)
 		}
 	}
-	if all {
-		l.quietAt = polled
-	}
 	l.expireTimers(l.now())
 	return nil
 }
@@ -896,6 +925,9 @@ func (l *Loop) takeDials(now int64) {
 
 // epollWait waits up to wait ns (< 0: no bound) for events.
 func (l *Loop) epollWait(wait int64) (int, error) {
+	if l.park != nil && wait != 0 {
+		return l.parkWait(wait)
+	}
 	for {
 		var r uintptr
 		var e syscall.Errno
@@ -927,6 +959,29 @@ func (l *Loop) epollWait(wait int64) (int, error) {
 			return 0, fmt.Errorf("h1: epoll_wait: %w", e)
 		}
 	}
+}
+
+// parkWait is epollWait with Park: the goroutine parks in the netpoller
+// until the epoll instance is readable or the deadline passes.
+func (l *Loop) parkWait(wait int64) (int, error) {
+	var dl time.Time
+	if wait > 0 {
+		dl = time.Now().Add(time.Duration(wait))
+	}
+	if err := l.park.SetReadDeadline(dl); err != nil {
+		return 0, fmt.Errorf("h1: epoll deadline: %w", err)
+	}
+	l.parkN, l.parkE = 0, 0
+	if err := l.parkRC.Read(l.parkFn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("h1: epoll wait: %w", err)
+	}
+	if l.parkE != 0 {
+		return 0, fmt.Errorf("h1: epoll_wait: %w", l.parkE)
+	}
+	return l.parkN, nil
 }
 
 // expireTimers ends the requests whose deadline has passed.
@@ -992,7 +1047,11 @@ func (l *Loop) Close() {
 		}
 	}
 	syscall.Close(l.evfd)
-	syscall.Close(l.ep)
+	if l.park != nil {
+		l.park.Close()
+	} else {
+		syscall.Close(l.ep)
+	}
 }
 
 // timerHeap is a binary min-heap of the requests that have a deadline

@@ -20,6 +20,7 @@ type Loop struct{}
 type LoopConfig struct {
 	MaxConnsPerHost int
 	MaxDialsPerHost int
+	Park            bool
 	YieldMin        int
 	Done            func(tag any, res *Result, err error)
 }

@@ -82,8 +82,14 @@ func (d *loopDriver) do(t Target, req *Request, opt Options) (Result, error) {
 }
 
 func TestLoopKeepAlive(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopKeepAlive(t, park) })
+	}
+}
+
+func testLoopKeepAlive(t *testing.T, park bool) {
 	srv := newRawServer(t, serveCanned([]byte(okResponse)))
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	for i := range 5 {
 		res, err := d.do(srv.target(), &Request{URI: "/x"}, deadline(5*time.Second))
 		if err != nil || res.Status != 200 || res.BodyBytes != 2 || res.Phase != PhaseDone || res.NewConn != (i == 0) {
@@ -237,9 +243,15 @@ func TestLoopResetMidBody(t *testing.T) {
 }
 
 func TestLoopTimeouts(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopTimeouts(t, park) })
+	}
+}
+
+func testLoopTimeouts(t *testing.T, park bool) {
 	srv, _ := hangServer(t, "")
 	body, _ := hangServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	in := func(dd time.Duration) time.Time { return time.Now().Add(dd) }
 	cases := []struct {
 		name  string
@@ -383,10 +395,16 @@ func TestLoopLargeRequest(t *testing.T) {
 // TestLoopUnsolicited: bytes that arrive on an idle connection close it;
 // every response counted is the one asked for.
 func TestLoopUnsolicited(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopUnsolicited(t, park) })
+	}
+}
+
+func testLoopUnsolicited(t *testing.T, park bool) {
 	const n = 10
 	sent := make(chan struct{}, n)
 	srv := newRawServer(t, serveThenJunk(okResponse, staleResponse, sent))
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	for i := range n {
 		res, err := d.do(srv.target(), &Request{}, deadline(10*time.Second))
 		if err != nil || res.Status != 200 || !res.NewConn {
@@ -506,7 +524,7 @@ func TestLoopZeroAllocs(t *testing.T) {
 	srv := newRawServer(t, serveCanned([]byte(okResponse)))
 	var ended int
 	c := New(Config{})
-	l, err := c.NewLoop(LoopConfig{Done: func(_ any, res *Result, err error) {
+	l, err := c.NewLoop(LoopConfig{Park: true, Done: func(_ any, res *Result, err error) {
 		if err == nil && res.Status == 200 {
 			ended++
 		}
