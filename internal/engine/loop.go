@@ -20,9 +20,14 @@ import (
 // paces its stripe of the share — arrival k, k+n, k+2n… of the agent's own
 // arrivals — and, between arrivals, waits in the h1.Loop, which writes the
 // requests, reads the responses and times them out. A request then costs
-// its system calls and no goroutine, no hand-off between threads, no
-// runtime timer; its result goes into the loop's own shard of the
-// recorder, whose lock nothing else takes but the interval's rotation.
+// its system calls (a peek, a write, a read, a share of an epoll_wait) and
+// no goroutine of its own, no hand-off between threads, no runtime timer;
+// its result goes into the loop's own shard of the recorder, whose lock
+// nothing else takes but the interval's rotation. With default timing the
+// loop parks in Go's netpoller between wake-ups (its epoll instance is
+// itself polled), so the processor serves the agent's other goroutines
+// meanwhile; with precise timing it blocks its own thread in epoll_wait,
+// whose timeout is kept to the microsecond.
 //
 // The rules do not change: an arrival is sent at or after its intended
 // instant (the loop checks the clock before each), never dropped but at
