@@ -264,7 +264,10 @@ func (s *sender) pace(ctx context.Context) {
 		}
 		s.issue(i, at, intended, now)
 		if burst++; burst == loopBurst {
+			// Behind: read every response that is in before sending
+			// more, so that reading keeps up with sending.
 			burst = 0
+			s.lp.YieldAt(time.Time{})
 			if err := s.lp.Wait(0); err != nil {
 				r.stopPacing(err)
 				return
