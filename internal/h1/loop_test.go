@@ -596,3 +596,46 @@ func TestTimerHeap(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopYieldAt: once the clock has passed YieldAt, a Wait handles
+// YieldMin ready sockets and leaves the rest ready for the next one.
+func TestLoopYieldAt(t *testing.T) {
+	const n = 8
+	var got, written atomic.Int64
+	release := make(chan struct{})
+	srv := newRawServer(t, func(c net.Conn, done <-chan struct{}) {
+		readRequests(c, func(*http.Request) bool {
+			got.Add(1)
+			select {
+			case <-release:
+			case <-done:
+				return false
+			}
+			_, err := io.WriteString(c, okResponse)
+			written.Add(1)
+			return err == nil
+		})
+	})
+	d := newLoopDriver(t, Config{}, LoopConfig{YieldMin: 1})
+	for i := range n {
+		d.l.Send(srv.target(), &Request{}, deadline(10*time.Second), fmt.Sprint(i))
+	}
+	d.wait("every request on the wire", func() bool { return got.Load() == n })
+	close(release)
+	waitFor(t, "every response written", func() bool { return written.Load() == n })
+	// On loopback, a response written is in the client's receive queue.
+	d.l.YieldAt(time.Now().Add(-time.Second))
+	if err := d.l.Wait(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.done) != 1 {
+		t.Fatalf("a Wait past YieldAt ended %d requests; want YieldMin = 1", len(d.done))
+	}
+	d.l.YieldAt(time.Time{})
+	if err := d.l.Wait(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.done) != n {
+		t.Fatalf("the next Wait left %d of %d requests; want none: their sockets stayed ready", n-len(d.done), n)
+	}
+}
