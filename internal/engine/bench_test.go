@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,9 @@ func BenchmarkBuildRequestNative(b *testing.B) {
 //	completed-%      requests completed (any answer) ÷ intended
 //	dropped          arrivals dropped (counted, with their cause)
 //
-// ns/op is the schedule's spacing, not a cost.
+// ns/op is the schedule's spacing, not a cost. SURGE_BENCH_RATES (say
+// "20000,30000") replaces the rates; SURGE_BENCH_LOOPS=n plays every job
+// with n sender loops instead of the engine's choice.
 const (
 	benchTargetEnv = "SURGE_BENCH_TARGET"
 	benchChildEnv  = "SURGE_BENCH_CHILD"
@@ -193,7 +196,18 @@ func benchTarget(b *testing.B) string {
 // reports the engine's CPU per completed request and its send lag.
 func BenchmarkRun(b *testing.B) {
 	target := benchTarget(b)
-	for _, rate := range []int{10_000, 50_000, 100_000} {
+	rates := []int{10_000, 50_000, 100_000}
+	if v := os.Getenv("SURGE_BENCH_RATES"); v != "" {
+		rates = nil
+		for _, f := range strings.Split(v, ",") {
+			r, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || r < 1 {
+				b.Fatalf("SURGE_BENCH_RATES=%q: want rates in req/s, comma-separated", v)
+			}
+			rates = append(rates, r)
+		}
+	}
+	for _, rate := range rates {
 		for _, tm := range []struct {
 			name   string
 			timing Timing
@@ -206,6 +220,15 @@ func BenchmarkRun(b *testing.B) {
 }
 
 func benchRun(b *testing.B, target string, rate float64, timing Timing) {
+	if v := os.Getenv("SURGE_BENCH_LOOPS"); v != "" {
+		// The number of sender loops, instead of the engine's choice.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SURGE_BENCH_LOOPS=%q: want a count of loops", v)
+		}
+		loopsForTest = n
+		defer func() { loopsForTest = 0 }()
+	}
 	n := max(b.N, 100)
 	if float64(n)/rate > 20 {
 		b.Fatalf("%d arrivals at %v/s take more than 20 s: lower -benchtime", n, rate)

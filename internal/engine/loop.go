@@ -20,9 +20,14 @@ import (
 // paces its stripe of the share — arrival k, k+n, k+2n… of the agent's own
 // arrivals — and, between arrivals, waits in the h1.Loop, which writes the
 // requests, reads the responses and times them out. A request then costs
-// its system calls and no goroutine, no hand-off between threads, no
-// runtime timer; its result goes into the loop's own shard of the
-// recorder, whose lock nothing else takes but the interval's rotation.
+// its system calls (a peek, a write, a read, a share of an epoll_wait) and
+// no goroutine of its own, no hand-off between threads, no runtime timer;
+// its result goes into the loop's own shard of the recorder, whose lock
+// nothing else takes but the interval's rotation. With default timing the
+// loop parks in Go's netpoller between wake-ups (its epoll instance is
+// itself polled), so the processor serves the agent's other goroutines
+// meanwhile; with precise timing it blocks its own thread in epoll_wait,
+// whose timeout is kept to the microsecond.
 //
 // The rules do not change: an arrival is sent at or after its intended
 // instant (the loop checks the clock before each), never dropped but at
@@ -34,16 +39,22 @@ import (
 
 // loopRate is the rate (arrivals per second of the agent's share at the
 // peak of the curve) that one sender loop is given: a run gets
-// ⌈peak ÷ loopRate⌉ loops, at most GOMAXPROCS. One loop on one core
-// carries far more than this; a second loop only buys headroom when the
-// machine's cores are shared, and costs wake-ups at low rates.
-var loopRate = 40_000.0
+// ⌈peak ÷ loopRate⌉ loops, at most GOMAXPROCS. A second loop costs
+// wake-ups and context switches: on two cores shared with the target,
+// one loop was cheaper per request at 10,000 to 45,000 req/s (14.5 against
+// 19–26 µs at 45,000) and kept the schedule as well (BenchmarkRun with
+// SURGE_BENCH_LOOPS); a loop tops out when it fills its core.
+var loopRate = 75_000.0
 
 // loopWindow is how late default timing lets an arrival be so that it is
 // sent in the same wake-up as the ones before it: the loop sleeps until
 // the next arrival's instant plus loopWindow (and wakes earlier whenever a
 // response comes in). Precise timing sleeps until the instant itself.
 var loopWindow = 500 * time.Microsecond
+
+// preciseYieldMin is how many responses a precise sender loop reads at
+// most before it looks at the clock for its next arrival.
+const preciseYieldMin = 2
 
 // loopBurst is how many due arrivals a loop sends in a row before it
 // looks at its sockets (when it is behind, responses are read between
@@ -120,7 +131,16 @@ func (r *runner) newSenders() error {
 			s.sh = newShard(r.job)
 			r.shards = append(r.shards, s.sh)
 		}
-		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1)}
+		// Default timing parks the loop in Go's netpoller between
+		// arrivals, which keeps the processor free for the agent's other
+		// goroutines and suits its millisecond window; precise timing
+		// blocks its own thread in epoll_wait, to the microsecond.
+		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: !s.precise}
+		if s.precise {
+			// Back to the pacer after every few responses: an arrival
+			// due is not held up by a batch of them.
+			cfg.YieldMin = preciseYieldMin
+		}
 		if maxConns > 0 {
 			// The agent's bound, split: loop k gets its share, the
 			// shares adding up to the bound.
@@ -244,7 +264,10 @@ func (s *sender) pace(ctx context.Context) {
 		}
 		s.issue(i, at, intended, now)
 		if burst++; burst == loopBurst {
+			// Behind: read every response that is in before sending
+			// more, so that reading keeps up with sending.
 			burst = 0
+			s.lp.YieldAt(time.Time{})
 			if err := s.lp.Wait(0); err != nil {
 				r.stopPacing(err)
 				return

@@ -4,6 +4,7 @@ package h1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,8 +48,15 @@ type Loop struct {
 	maxConns int // per Target, this loop's; 0 = no bound
 	maxDials int // per Target, this loop's; 0 = no bound
 
-	ep     int // epoll instance
-	evfd   int // eventfd: Wake
+	ep   int // epoll instance
+	evfd int // eventfd: Wake
+	// With Park: the epoll instance as a file in Go's netpoller, and the
+	// poll that Wait parks on.
+	park   *os.File
+	parkRC syscall.RawConn
+	parkFn func(fd uintptr) bool
+	parkN  int
+	parkE  syscall.Errno
 	evs    []syscall.EpollEvent
 	base   time.Time // the loop's clock: nanoseconds since base
 	pwait2 bool      // epoll_pwait2 (ns timeouts) is available
@@ -60,6 +68,7 @@ type Loop struct {
 	freeReq  []int32
 	inFlight int
 	yieldAt  int64 // Wait leaves ready sockets for later once the clock passes it; 0 = never
+	yieldMin int   // ready sockets a Wait handles before it looks at yieldAt
 	timers   timerHeap
 	gen      int32 // of the last connection added
 
@@ -86,6 +95,21 @@ type LoopConfig struct {
 	// MaxDialsPerHost bounds this loop's dials in progress per Target (0 =
 	// DefaultMaxDials, < 0 = no bound).
 	MaxDialsPerHost int
+	// Park makes Wait park the goroutine in Go's netpoller, which then
+	// watches the loop's epoll instance, rather than block the thread in
+	// epoll_wait: the processor stays free for other goroutines while the
+	// loop waits (a thread blocked in a system call holds it until the
+	// runtime takes it away, which costs wake-ups and thread hand-offs,
+	// worst with GOMAXPROCS 1), at the price of a second epoll_wait per
+	// wake-up and of the netpoller's timer precision, about a millisecond.
+	// Without Park, a Wait's timeout is kept to the microsecond (with a
+	// thread timer slack of 1 ns).
+	Park bool
+	// YieldMin is how many ready sockets a Wait handles before it looks
+	// at YieldAt (0 = DefaultYieldMin). Small values keep a precise pacer
+	// on time; DefaultYieldMin keeps a pacer that sends in bursts while it
+	// is behind from sending faster than it reads responses.
+	YieldMin int
 	// Done is called on the loop's goroutine, once for every Send, when
 	// the request has ended: res says what was done (as Do's Result) and
 	// err why it failed (as Do's errors). res is valid only during the
@@ -119,14 +143,16 @@ type lconn struct {
 
 // lreq is one request in a Loop.
 type lreq struct {
-	id     int32
-	seq    uint32 // bumped whenever its pending timers become stale
-	active bool   // sent, not yet done
-	tag    any
-	hp     *loopHost
-	cn     *lconn
-	buf    []byte // the request as written
-	off    int    // bytes of buf written
+	id      int32
+	seq     uint32 // bumped at every change of hands (dials tell theirs by it)
+	active  bool   // sent, not yet done
+	heapIdx int    // 1 + its index in the timer heap; 0 = no deadline running
+	timerAt int64  // its deadline running
+	tag     any
+	hp      *loopHost
+	cn      *lconn
+	buf     []byte // the request as written
+	off     int    // bytes of buf written
 	// The queue (waiting for a connection).
 	qprev, qnext *lreq
 	queued       bool
@@ -157,12 +183,12 @@ const (
 	epollRDHUP  = 0x2000 // EPOLLRDHUP
 	sysEpollPW2 = 441    // epoll_pwait2, the same number on every architecture
 	loopEvents  = 256
-	// yieldMin is how many ready sockets a Wait handles before it looks
-	// at YieldAt: a caller that sends in bursts while it is behind (as
-	// many as this between two Waits) still has its responses read as
-	// fast as it sends.
-	yieldMin = 32
 )
+
+// DefaultYieldMin is LoopConfig.YieldMin's default: a caller that sends
+// in bursts of up to this many while it is behind still has its responses
+// read as fast as it sends them.
+const DefaultYieldMin = 32
 
 // NewLoop returns a Loop that dials through c. It fails when the system
 // cannot make the epoll instance, or when c makes a connection per
@@ -193,6 +219,10 @@ func (c *Client) NewLoop(cfg LoopConfig) (*Loop, error) {
 		base:     time.Now(),
 		hosts:    make(map[Target]*loopHost),
 		parser:   newRespParser(c.maxHeader),
+		yieldMin: cfg.YieldMin,
+	}
+	if l.yieldMin <= 0 {
+		l.yieldMin = DefaultYieldMin
 	}
 	switch {
 	case cfg.MaxDialsPerHost < 0:
@@ -212,7 +242,51 @@ func (c *Client) NewLoop(cfg LoopConfig) (*Loop, error) {
 	var ts syscall.Timespec
 	_, _, e = syscall.RawSyscall6(sysEpollPW2, uintptr(ep), uintptr(unsafe.Pointer(&l.evs[0])), uintptr(len(l.evs)), uintptr(unsafe.Pointer(&ts)), 0, 0)
 	l.pwait2 = e == 0
+	if cfg.Park {
+		l.parkOn()
+	}
 	return l, nil
+}
+
+// parkOn hands the epoll instance to Go's netpoller (an epoll instance is
+// itself pollable: readable while any of its sockets is ready), so that
+// Wait parks the goroutine. If the netpoller will not take it, Wait
+// blocks in epoll_wait as without Park.
+func (l *Loop) parkOn() {
+	if err := syscall.SetNonblock(l.ep, true); err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(l.ep), "h1-loop-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil { // not in the netpoller
+		syscall.SetNonblock(l.ep, false)
+		l.ep = dupKeep(f)
+		return
+	}
+	l.park, l.parkRC = f, rc
+	l.parkFn = func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.evs[0])), uintptr(len(l.evs)), 0, 0, 0)
+		if e == syscall.EINTR {
+			return false
+		}
+		l.parkN, l.parkE = int(r), e
+		return r > 0 || e != 0
+	}
+}
+
+// dupKeep takes the descriptor back from a file that could not be polled:
+// a duplicate (the file's own is closed with it).
+func dupKeep(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(s uintptr) {
+			if r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0); e == 0 {
+				fd = int(r)
+			}
+		})
+	}
+	f.Close()
+	return fd
 }
 
 // now is the loop's clock.
@@ -290,7 +364,7 @@ func (l *Loop) assign(lr *lreq, now int64) {
 	lr.res.Waited = true
 	l.enqueue(lr)
 	if lr.connDL != 0 {
-		l.timers.push(timer{at: lr.connDL, id: lr.id, seq: lr.seq})
+		l.timers.set(lr, lr.connDL)
 	}
 }
 
@@ -477,7 +551,7 @@ func (l *Loop) grantDials(hp *loopHost, now int64) {
 	for hp.qhead != nil && l.canDial(hp) {
 		lr := hp.qhead
 		l.dequeue(lr)
-		lr.seq++ // its queue timer is stale: the dial has its deadline
+		l.timers.clear(lr) // the dial has its own deadline
 		l.dial(lr)
 	}
 }
@@ -486,7 +560,7 @@ func (l *Loop) grantDials(hp *loopHost, now int64) {
 func (l *Loop) start(cn *lconn, lr *lreq, now int64) {
 	cn.req = lr
 	lr.cn = cn
-	lr.seq++
+	l.timers.clear(lr) // a queued request's connect deadline is met
 	lr.res.ConnAt = l.base.Add(time.Duration(now))
 	lr.res.Phase = PhaseWrite
 	if lr.deadline != 0 && now >= lr.deadline {
@@ -507,7 +581,7 @@ func (l *Loop) start(cn *lconn, lr *lreq, now int64) {
 	}
 	lr.fbDL = fb
 	if fb != 0 {
-		l.timers.push(timer{at: fb, id: lr.id, seq: lr.seq})
+		l.timers.set(lr, fb)
 	}
 	cn.p = lparse{}
 	l.write(cn, lr)
@@ -591,9 +665,10 @@ func (l *Loop) readable(cn *lconn, now int64) {
 		}
 		lr.res.FirstByte = l.base.Add(time.Duration(now))
 		lr.res.Phase = PhaseBody
-		lr.seq++
 		if lr.deadline != 0 {
-			l.timers.push(timer{at: lr.deadline, id: lr.id, seq: lr.seq})
+			l.timers.set(lr, lr.deadline)
+		} else {
+			l.timers.clear(lr)
 		}
 	}
 	if big {
@@ -646,6 +721,14 @@ func (l *Loop) complete(cn *lconn, now int64) {
 func (l *Loop) release(cn *lconn, now int64) {
 	hp := cn.hp
 	if lr := hp.qhead; lr != nil {
+		if l.c.idleCheck && !cn.quiet() {
+			// Handed straight over, yet bytes came in since its last
+			// response: drop it (the queue gets its slot).
+			l.c.stats.stale.Add(1)
+			l.closeConn(cn)
+			l.grantDials(hp, now)
+			return
+		}
 		l.dequeue(lr)
 		l.c.stats.reuses.Add(1)
 		l.start(cn, lr, now)
@@ -704,6 +787,7 @@ func (l *Loop) removeIdle(cn *lconn) {
 func (l *Loop) finish(lr *lreq, err error) {
 	tag := lr.tag
 	l.inFlight--
+	l.timers.clear(lr)
 	lr.seq++
 	lr.tag, lr.active = nil, false
 	l.done(tag, &lr.res, err)
@@ -794,7 +878,7 @@ func (l *Loop) Wait(d time.Duration) error {
 	}
 	now = l.now()
 	for i := range n {
-		if l.yieldAt != 0 && i >= yieldMin && i&3 == 0 {
+		if l.yieldAt != 0 && i >= l.yieldMin {
 			// The caller has something to do at yieldAt: sockets not
 			// handled yet stay ready (level-triggered) for the next Wait.
 			if now = l.now(); now >= l.yieldAt {
@@ -841,6 +925,9 @@ func (l *Loop) takeDials(now int64) {
 
 // epollWait waits up to wait ns (< 0: no bound) for events.
 func (l *Loop) epollWait(wait int64) (int, error) {
+	if l.park != nil && wait != 0 {
+		return l.parkWait(wait)
+	}
 	for {
 		var r uintptr
 		var e syscall.Errno
@@ -874,6 +961,29 @@ func (l *Loop) epollWait(wait int64) (int, error) {
 	}
 }
 
+// parkWait is epollWait with Park: the goroutine parks in the netpoller
+// until the epoll instance is readable or the deadline passes.
+func (l *Loop) parkWait(wait int64) (int, error) {
+	var dl time.Time
+	if wait > 0 {
+		dl = time.Now().Add(time.Duration(wait))
+	}
+	if err := l.park.SetReadDeadline(dl); err != nil {
+		return 0, fmt.Errorf("h1: epoll deadline: %w", err)
+	}
+	l.parkN, l.parkE = 0, 0
+	if err := l.parkRC.Read(l.parkFn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("h1: epoll wait: %w", err)
+	}
+	if l.parkE != 0 {
+		return 0, fmt.Errorf("h1: epoll_wait: %w", l.parkE)
+	}
+	return l.parkN, nil
+}
+
 // expireTimers ends the requests whose deadline has passed.
 func (l *Loop) expireTimers(now int64) {
 	for {
@@ -881,10 +991,7 @@ func (l *Loop) expireTimers(now int64) {
 		if !ok || t > now {
 			return
 		}
-		e := l.timers.pop()
-		if lr := l.reqs[e.id]; lr.seq == e.seq && lr.active {
-			l.expire(lr)
-		}
+		l.expire(l.timers.pop())
 	}
 }
 
@@ -940,59 +1047,98 @@ func (l *Loop) Close() {
 		}
 	}
 	syscall.Close(l.evfd)
-	syscall.Close(l.ep)
+	if l.park != nil {
+		l.park.Close()
+	} else {
+		syscall.Close(l.ep)
+	}
 }
 
-// timer is a deadline of a request, stale once the request's seq moved on.
-type timer struct {
-	at  int64
-	id  int32
-	seq uint32
-}
+// timerHeap is a binary min-heap of the requests that have a deadline
+// running, by that deadline; each request is in it at most once and knows
+// its place, so a request that ends leaves it at once (the heap holds no
+// more than the requests in flight).
+type timerHeap []*lreq
 
-// timerHeap is a binary min-heap of timers by at.
-type timerHeap []timer
-
-func (h *timerHeap) push(t timer) {
-	*h = append(*h, t)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if s[p].at <= s[i].at {
-			break
+// set gives lr the deadline at (in the heap or moved in it).
+func (h *timerHeap) set(lr *lreq, at int64) {
+	if lr.heapIdx > 0 {
+		old := lr.timerAt
+		lr.timerAt = at
+		if at < old {
+			h.up(lr.heapIdx - 1)
+		} else {
+			h.down(lr.heapIdx - 1)
 		}
-		s[p], s[i] = s[i], s[p]
+		return
+	}
+	lr.timerAt = at
+	*h = append(*h, lr)
+	lr.heapIdx = len(*h)
+	h.up(len(*h) - 1)
+}
+
+// clear takes lr's deadline out, if it has one.
+func (h *timerHeap) clear(lr *lreq) {
+	if lr.heapIdx == 0 {
+		return
+	}
+	i := lr.heapIdx - 1
+	n := len(*h) - 1
+	h.swap(i, n)
+	(*h)[n] = nil
+	*h = (*h)[:n]
+	lr.heapIdx = 0
+	if i < n {
+		h.down(i)
+		h.up(i)
+	}
+}
+
+func (h timerHeap) next() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].timerAt, true
+}
+
+// pop takes out the request with the earliest deadline.
+func (h *timerHeap) pop() *lreq {
+	lr := (*h)[0]
+	h.clear(lr)
+	return lr
+}
+
+func (h timerHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i+1, j+1
+}
+
+func (h timerHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].timerAt <= h[i].timerAt {
+			return
+		}
+		h.swap(p, i)
 		i = p
 	}
 }
 
-func (h *timerHeap) next() (int64, bool) {
-	if len(*h) == 0 {
-		return 0, false
-	}
-	return (*h)[0].at, true
-}
-
-func (h *timerHeap) pop() timer {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
+func (h timerHeap) down(i int) {
+	n := len(h)
+	for {
 		c := 2*i + 1
 		if c >= n {
-			break
+			return
 		}
-		if c+1 < n && s[c+1].at < s[c].at {
+		if c+1 < n && h[c+1].timerAt < h[c].timerAt {
 			c++
 		}
-		if s[i].at <= s[c].at {
-			break
+		if h[i].timerAt <= h[c].timerAt {
+			return
 		}
-		s[i], s[c] = s[c], s[i]
+		h.swap(i, c)
 		i = c
 	}
-	*h = s
-	return top
 }

@@ -10,6 +10,9 @@ import (
 // LoopSupported reports whether NewLoop works on this system.
 const LoopSupported = false
 
+// DefaultYieldMin is LoopConfig.YieldMin's default.
+const DefaultYieldMin = 32
+
 // Loop is Linux only (epoll); elsewhere NewLoop fails and callers use Do.
 type Loop struct{}
 
@@ -17,6 +20,8 @@ type Loop struct{}
 type LoopConfig struct {
 	MaxConnsPerHost int
 	MaxDialsPerHost int
+	Park            bool
+	YieldMin        int
 	Done            func(tag any, res *Result, err error)
 }
 

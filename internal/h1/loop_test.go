@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -81,8 +82,14 @@ func (d *loopDriver) do(t Target, req *Request, opt Options) (Result, error) {
 }
 
 func TestLoopKeepAlive(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopKeepAlive(t, park) })
+	}
+}
+
+func testLoopKeepAlive(t *testing.T, park bool) {
 	srv := newRawServer(t, serveCanned([]byte(okResponse)))
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	for i := range 5 {
 		res, err := d.do(srv.target(), &Request{URI: "/x"}, deadline(5*time.Second))
 		if err != nil || res.Status != 200 || res.BodyBytes != 2 || res.Phase != PhaseDone || res.NewConn != (i == 0) {
@@ -236,9 +243,15 @@ func TestLoopResetMidBody(t *testing.T) {
 }
 
 func TestLoopTimeouts(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopTimeouts(t, park) })
+	}
+}
+
+func testLoopTimeouts(t *testing.T, park bool) {
 	srv, _ := hangServer(t, "")
 	body, _ := hangServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	in := func(dd time.Duration) time.Time { return time.Now().Add(dd) }
 	cases := []struct {
 		name  string
@@ -382,10 +395,16 @@ func TestLoopLargeRequest(t *testing.T) {
 // TestLoopUnsolicited: bytes that arrive on an idle connection close it;
 // every response counted is the one asked for.
 func TestLoopUnsolicited(t *testing.T) {
+	for _, park := range []bool{false, true} {
+		t.Run(fmt.Sprint("park=", park), func(t *testing.T) { testLoopUnsolicited(t, park) })
+	}
+}
+
+func testLoopUnsolicited(t *testing.T, park bool) {
 	const n = 10
 	sent := make(chan struct{}, n)
 	srv := newRawServer(t, serveThenJunk(okResponse, staleResponse, sent))
-	d := newLoopDriver(t, Config{}, LoopConfig{})
+	d := newLoopDriver(t, Config{}, LoopConfig{Park: park})
 	for i := range n {
 		res, err := d.do(srv.target(), &Request{}, deadline(10*time.Second))
 		if err != nil || res.Status != 200 || !res.NewConn {
@@ -505,7 +524,7 @@ func TestLoopZeroAllocs(t *testing.T) {
 	srv := newRawServer(t, serveCanned([]byte(okResponse)))
 	var ended int
 	c := New(Config{})
-	l, err := c.NewLoop(LoopConfig{Done: func(_ any, res *Result, err error) {
+	l, err := c.NewLoop(LoopConfig{Park: true, Done: func(_ any, res *Result, err error) {
 		if err == nil && res.Status == 200 {
 			ended++
 		}
@@ -531,3 +550,92 @@ func TestLoopZeroAllocs(t *testing.T) {
 }
 
 func newBufioWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, bufSize) }
+
+// TestTimerHeap: random sets, clears and pops against a plain map.
+func TestTimerHeap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var h timerHeap
+	reqs := make([]*lreq, 50)
+	for i := range reqs {
+		reqs[i] = &lreq{id: int32(i)}
+	}
+	ref := map[*lreq]int64{}
+	for step := range 20000 {
+		lr := reqs[rng.IntN(len(reqs))]
+		switch rng.IntN(4) {
+		case 0, 1:
+			at := int64(rng.IntN(1000))
+			h.set(lr, at)
+			ref[lr] = at
+		case 2:
+			h.clear(lr)
+			delete(ref, lr)
+		case 3:
+			if len(ref) == 0 {
+				continue
+			}
+			got := h.pop()
+			want, ok := ref[got]
+			for _, at := range ref {
+				if at < want {
+					t.Fatalf("step %d: pop gave %d at %d; %d is earlier", step, got.id, want, at)
+				}
+			}
+			if !ok {
+				t.Fatalf("step %d: pop gave %d, which has no deadline", step, got.id)
+			}
+			delete(ref, got)
+		}
+		if len(h) != len(ref) {
+			t.Fatalf("step %d: heap of %d; want %d", step, len(h), len(ref))
+		}
+		for i, lr := range h {
+			if lr.heapIdx != i+1 || lr.timerAt != ref[lr] {
+				t.Fatalf("step %d: entry %d is request %d (index %d, at %d); want index %d at %d", step, i, lr.id, lr.heapIdx, lr.timerAt, i+1, ref[lr])
+			}
+		}
+	}
+}
+
+// TestLoopYieldAt: once the clock has passed YieldAt, a Wait handles
+// YieldMin ready sockets and leaves the rest ready for the next one.
+func TestLoopYieldAt(t *testing.T) {
+	const n = 8
+	var got, written atomic.Int64
+	release := make(chan struct{})
+	srv := newRawServer(t, func(c net.Conn, done <-chan struct{}) {
+		readRequests(c, func(*http.Request) bool {
+			got.Add(1)
+			select {
+			case <-release:
+			case <-done:
+				return false
+			}
+			_, err := io.WriteString(c, okResponse)
+			written.Add(1)
+			return err == nil
+		})
+	})
+	d := newLoopDriver(t, Config{}, LoopConfig{YieldMin: 1})
+	for i := range n {
+		d.l.Send(srv.target(), &Request{}, deadline(10*time.Second), fmt.Sprint(i))
+	}
+	d.wait("every request on the wire", func() bool { return got.Load() == n })
+	close(release)
+	waitFor(t, "every response written", func() bool { return written.Load() == n })
+	// On loopback, a response written is in the client's receive queue.
+	d.l.YieldAt(time.Now().Add(-time.Second))
+	if err := d.l.Wait(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.done) != 1 {
+		t.Fatalf("a Wait past YieldAt ended %d requests; want YieldMin = 1", len(d.done))
+	}
+	d.l.YieldAt(time.Time{})
+	if err := d.l.Wait(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.done) != n {
+		t.Fatalf("the next Wait left %d of %d requests; want none: their sockets stayed ready", n-len(d.done), n)
+	}
+}
