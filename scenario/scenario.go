@@ -118,8 +118,12 @@ type Scenario struct {
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// Stages are the target systems, run one after the other. At least one.
 	Stages []Stage `yaml:"stages" json:"stages"`
-	// Requests is the request mix. At least one.
-	Requests []Request `yaml:"requests" json:"requests"`
+	// Requests is the request mix. A scenario has Requests or Journeys,
+	// not both.
+	Requests []Request `yaml:"requests" json:"requests,omitempty"`
+	// Journeys are user journeys: each arrival starts one instance of a
+	// journey drawn by weight. See Journey.
+	Journeys []Journey `yaml:"journeys" json:"journeys,omitempty"`
 	// Load is the arrival-rate curve played against every stage that does
 	// not set its own. Required unless every stage sets one.
 	Load Curve `yaml:"load" json:"load"`
@@ -214,6 +218,11 @@ type Request struct {
 	// Expect lists the response statuses (100 to 599) that count as
 	// success. Empty means any 2xx or 3xx status.
 	Expect []int `yaml:"expect" json:"expect,omitempty"`
+
+	// Checks are assertions on the response; a failed one fails the
+	// request with class check_failed. Checks read the body up to the
+	// client's max_body_bytes.
+	Checks []Check `yaml:"checks" json:"checks,omitempty"`
 
 	// Compiled holds the templates of Path, URL, Headers and Body, built
 	// by Parse.
