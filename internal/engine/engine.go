@@ -379,7 +379,15 @@ func jobHosts(j *Job) ([]*url.URL, error) {
 	if j.Target != nil {
 		add(j.Target)
 	}
-	for _, r := range j.Requests {
+	reqs := j.Requests
+	for _, jr := range j.Journeys {
+		for _, st := range jr.Steps {
+			if st.Think == nil {
+				reqs = append(reqs[:len(reqs):len(reqs)], st.Request)
+			}
+		}
+	}
+	for _, r := range reqs {
 		if r.URL == "" || strings.Contains(r.URL, "{{") {
 			continue
 		}

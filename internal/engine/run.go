@@ -21,7 +21,8 @@ import (
 
 // Summary is the outcome of a finished job.
 type Summary struct {
-	// Totals is the sum of every interval emitted.
+	// Totals is the sum of every interval emitted, over its arrivals'
+	// series (Job.Series): the requests of a mix, or the journeys.
 	Totals metrics.Counters
 	// Intervals is how many intervals were emitted.
 	Intervals uint32
@@ -118,11 +119,12 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	defer timer.Stop()
 	pacerDoneCh := pacerDone
 	cpu := processCPU()
+	_, _, arrivals := job.Series()
 	emitOne := func(iv *metrics.Interval) error {
 		now := processCPU()
 		iv.CPU, cpu = now-cpu, now
 		sum.CPU += iv.CPU
-		sum.Totals.Add(iv.Totals())
+		sum.Totals.Add(iv.TotalsN(arrivals))
 		sum.Intervals++
 		if err := emit(iv); err != nil {
 			return fmt.Errorf("emit interval %d: %w", iv.Index, err)
