@@ -2,10 +2,12 @@ package targets_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/surgeload/surge/targets"
@@ -343,7 +345,7 @@ func TestShopSessionBound(t *testing.T) {
 	a := login(t, c, srv.URL, "a")
 	b := login(t, c, srv.URL, "b")
 	c.want("GET", u, "", http.StatusOK, a.auth()...) // a is now more recent than b
-	d := login(t, c, srv.URL, "d")                  // evicts b
+	d := login(t, c, srv.URL, "d")                   // evicts b
 	wantUnauthorized(t, c, "GET", u, "", "unknown_session", b.auth()...)
 	c.want("GET", u, "", http.StatusOK, a.auth()...)
 	c.want("GET", u, "", http.StatusOK, d.auth()...)
@@ -428,5 +430,98 @@ func TestShopUsesTheStore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// try sends one request from a goroutine other than the test's: a
+// failure is reported with t.Errorf (never FailNow) and yields "", false.
+func try(t *testing.T, hc *http.Client, method, url, body string, status int, header ...string) (string, bool) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Errorf("%s %s: %v", method, url, err)
+		return "", false
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", method, url, err)
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != status {
+		t.Errorf("%s %s: status %d (%v), want %d; body %q", method, url, resp.StatusCode, err, status, b)
+		return "", false
+	}
+	return string(b), true
+}
+
+// TestShopConcurrentJourneys runs journeys at once through the lb
+// topology (two app servers sharing one shop) and checks the counts add
+// up exactly: each journey logs in, reads and fills its cart, presents
+// its token with its neighbour's cookie once and checks out.
+func TestShopConcurrentJourneys(t *testing.T) {
+	srv, err := targets.Start("lb", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const journeys = 12
+	c := newClient(t)
+	shoppers := make([]shopper, journeys)
+	for i := range shoppers {
+		shoppers[i] = login(t, c, srv.URL, "j"+strconv.Itoa(i))
+	}
+	orders := make([]string, journeys)
+	var wg sync.WaitGroup
+	for i := range journeys {
+		wg.Go(func() {
+			me, other := shoppers[i], shoppers[(i+1)%journeys]
+			for k := range 3 {
+				item := strconv.Itoa(k)
+				if _, ok := try(t, c.hc, "GET", srv.URL+"/shop/items/"+item, "", http.StatusOK, me.auth()...); !ok {
+					return
+				}
+				if _, ok := try(t, c.hc, "POST", srv.URL+"/cart", `{"item":"`+item+`"}`, http.StatusOK, me.auth()...); !ok {
+					return
+				}
+			}
+			if _, ok := try(t, c.hc, "GET", srv.URL+"/shop/items/0", "", http.StatusUnauthorized,
+				"Authorization", "Bearer "+me.token, "Cookie", "session="+other.cookie); !ok {
+				return
+			}
+			body, ok := try(t, c.hc, "POST", srv.URL+"/checkout", "", http.StatusCreated, me.auth()...)
+			if !ok {
+				return
+			}
+			var o targets.OrderResponse
+			if err := json.Unmarshal([]byte(body), &o); err != nil || o.Items != 3 {
+				t.Errorf("journey %d: checkout answered %q (%v); want 3 items", i, body, err)
+			}
+			orders[i] = o.OrderID
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	want := targets.ShopStats{
+		Logins: journeys, Auth: targets.ShopAuthStats{OK: journeys * 7, Mismatch: journeys},
+		Checkouts: journeys, Sessions: journeys, MaxSessions: targets.DefaultMaxSessions,
+	}
+	if got := srv.Shop().Stats(); got != want {
+		t.Errorf("stats %+v\nwant %+v", got, want)
+	}
+	seen := map[string]bool{}
+	for _, s := range shoppers {
+		seen[s.token], seen[s.cookie] = true, true
+	}
+	for _, o := range orders {
+		seen[o] = true
+	}
+	if len(seen) != 3*journeys {
+		t.Errorf("%d distinct tokens, session ids and order ids among %d; want all distinct", len(seen), 3*journeys)
 	}
 }
