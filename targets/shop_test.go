@@ -525,3 +525,22 @@ func TestShopConcurrentJourneys(t *testing.T) {
 		t.Errorf("%d distinct tokens, session ids and order ids among %d; want all distinct", len(seen), 3*journeys)
 	}
 }
+
+func TestShopOfOtherHandlers(t *testing.T) {
+	srv, err := targets.StartEcho("127.0.0.1:0", targets.DefaultEchoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if sh := srv.Shop(); sh != nil {
+		t.Errorf("echo's Shop() = %p, want nil", sh)
+	}
+	h, stop, err := targets.BuildTopology("split", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if targets.ShopOf(h) == nil || targets.ShopOf(http.NotFoundHandler()) != nil {
+		t.Errorf("ShopOf: want the shop of a built topology and nil for any other handler")
+	}
+}
