@@ -123,7 +123,7 @@ func TestShopFlow(t *testing.T) {
 				if it.ID != id || it.Source == "" || it.ETag == "" || resp.Header.Get("ETag") != it.ETag {
 					t.Errorf("GET /shop/items/%s answered %+v, ETag header %q; want the item, a source and its etag in both", id, it, resp.Header.Get("ETag"))
 				}
-				if name != "replicas" && name != "multi-region" && it.Version != wantVersion {
+				if name != "replicas" && it.Version != wantVersion { // replicas: the read may beat the replication lag
 					t.Errorf("GET /shop/items/%s version %d, want %d", id, it.Version, wantVersion)
 				}
 			}
