@@ -1,0 +1,143 @@
+package surge_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/surgeload/surge"
+	"github.com/surgeload/surge/reporters"
+	"github.com/surgeload/surge/targets"
+)
+
+// TestJourneysAcrossAgents is issue 17's acceptance test: thousands of
+// shop journeys (login → browse 3 items → add to cart → checkout) split
+// across 2 agents against a bundled topology on loopback, which issues a
+// fresh token and session cookie per login and counts every authenticated
+// request whose token was not issued to the same session (the same journey
+// instance: each has its own cookie jar). None may be; the counts balance
+// exactly at both levels, and every step's count is the journeys' times
+// its loop.
+func TestJourneysAcrossAgents(t *testing.T) {
+	srv, err := targets.Start("sharding", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const rate, secs = 100, 20
+	sc, err := surge.Parse("journeys.yaml", []byte(fmt.Sprintf(`
+name: journeys-e2e
+seed: 7
+stages: [{name: shop, url: %q}]
+client: {timeout: 60s}
+journeys:
+  - name: shop
+    steps:
+      - name: login
+        method: POST
+        path: /login
+        headers: {Content-Type: application/json}
+        body: '{"user": "u{{seq}}", "password": "x"}'
+        expect: [200]
+        extract:
+          token: {json: $.token}
+        checks:
+          - {name: got-token, json: $.token}
+      - think: {uniform: [5ms, 30ms]}
+      - name: browse
+        loop: 3
+        path: /shop/items/{{int 1 500}}
+        headers: {Authorization: "Bearer {{var token}}"}
+      - think: 10ms
+      - name: cart
+        method: POST
+        path: /cart
+        headers: {Authorization: "Bearer {{var token}}", Content-Type: application/json}
+        body: '{"item": "{{int 1 500}}", "qty": 1}'
+      - name: checkout
+        method: POST
+        path: /checkout
+        headers: {Authorization: "Bearer {{var token}}"}
+        expect: [201]
+load: {constant: {rate: %d, duration: %ds}}
+`, srv.URL, rate, secs)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := surge.DefaultOptions()
+	opts.GossipListen = "127.0.0.1:0"
+	opts.Agents = 2
+	opts.MaxSendLag = 10 * time.Second // judged here: the counts, not how busy the machine is
+	rep, err := surge.Run(context.Background(), sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stages[0]
+	const n = rate * secs
+	if st.Intended != n || st.Issued != n || st.Succeeded != n || st.Failed != 0 || st.Lost != 0 || st.InFlightAtEnd != 0 {
+		t.Fatalf("stage: intended %d issued %d succeeded %d failed %d %v lost %d in flight %d; want %d journeys, all completed",
+			st.Intended, st.Issued, st.Succeeded, st.Failed, st.Errors, st.Lost, st.InFlightAtEnd, n)
+	}
+	want := map[string]struct {
+		kind string
+		n    uint64
+	}{
+		"shop": {"journey", n}, "shop/login": {"step", n}, "shop/browse": {"step", 3 * n}, "shop/cart": {"step", n},
+		"shop/checkout": {"step", n}, "shop/login #got-token": {"check", n},
+	}
+	seen := map[string]bool{}
+	for _, rq := range st.Requests {
+		w, ok := want[rq.Name]
+		if !ok {
+			t.Errorf("unexpected entry %q", rq.Name)
+			continue
+		}
+		seen[rq.Name] = true
+		if rq.Kind != w.kind || rq.Issued != w.n || rq.Succeeded != w.n || rq.Failed != 0 || rq.InFlightAtEnd != 0 {
+			t.Errorf("%s: kind %q issued %d succeeded %d failed %d %v in flight %d; want %s, %d each", rq.Name, rq.Kind, rq.Issued, rq.Succeeded, rq.Failed, rq.Errors, rq.InFlightAtEnd, w.kind, w.n)
+		}
+		if w.kind != "check" && rq.ResponseTimeMS.P50 <= 0 {
+			t.Errorf("%s: no response times", rq.Name)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("entries %v; want %d", seen, len(want))
+	}
+	// The journey's duration covers its think times: at least 15 ms.
+	var journey reporters.Request
+	for _, rq := range st.Requests {
+		if rq.Name == "shop" {
+			journey = rq
+		}
+	}
+	if journey.ResponseTimeMS.P50 < 15 {
+		t.Errorf("journey duration p50 %v ms: shorter than its think times", journey.ResponseTimeMS.P50)
+	}
+	resp, err := http.Get(srv.URL + "/shop/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats struct {
+		Logins    uint64            `json:"logins"`
+		Auth      map[string]uint64 `json:"auth"`
+		Checkouts uint64            `json:"checkouts"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	for outcome, c := range stats.Auth {
+		if outcome != "ok" && c != 0 {
+			t.Errorf("target refused %d requests as %s (a token not of the same journey, or no cookie)", c, outcome)
+		}
+	}
+	if stats.Logins != n || stats.Auth["ok"] != 5*n || stats.Checkouts != n {
+		t.Errorf("target: %d logins, %d authenticated ok, %d checkouts; want %d, %d, %d", stats.Logins, stats.Auth["ok"], stats.Checkouts, n, 5*n, n)
+	}
+}
