@@ -158,7 +158,7 @@ func TestParseBillionLaughs(t *testing.T) {
 	if len(lines) > maxProblems+1 {
 		t.Errorf("Parse(billion laughs) gave %d problems; want at most %d", len(lines), maxProblems+1)
 	}
-	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity, search)"
+	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, journeys, load, client, thresholds, safety, capacity, search)"
 	if lines[0] != want {
 		t.Errorf("Parse(billion laughs) first problem = %q; want %q", lines[0], want)
 	}
