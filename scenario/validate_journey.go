@@ -42,8 +42,8 @@ func (c *checker) varTemplate(path, raw string, kind templateKind, scope *varSco
 		case first == scope.step:
 			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it: this step extracts it, from its own response", ref.Name)
 		case first > scope.step:
-			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it (step %q at %s)",
-				ref.Name, scope.stepName[first], c.where(scope.stepPath[first]))
+			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it (step %q, at %s)",
+				ref.Name, scope.stepName[first], c.whereKey(keyPath(joinPath(scope.stepPath[first], "extract"), ref.Name)))
 		}
 	}
 	return t

@@ -1,0 +1,202 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// jhead is a scenario without requests: three lines, so journeys: is on
+// line 4 and its first item on line 5.
+const jhead = "name: j\n" + validStages + validLoad
+
+// jsrc is a scenario whose journeys section is body (from line 5).
+func jsrc(body string) string { return jhead + "journeys:\n" + body }
+
+// manySteps is n journeys of k request steps each.
+func manySteps(n, k int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: j%d\n    steps:\n", i)
+		for s := range k {
+			fmt.Fprintf(&b, "      - path: /s%d\n", s)
+		}
+	}
+	return b.String()
+}
+
+// TestJourneyProblems has one case per problem the journeys section can
+// have, each with every line of the error: position and message.
+func TestJourneyProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"requests and journeys", jhead + "requests: [{path: /}]\njourneys: [{name: a, steps: [{path: /}]}]\n", []string{
+			"x.yaml:5:1: a scenario has requests or journeys, not both (requests at 4:1)"}},
+		{"neither", jhead, []string{
+			"x.yaml:1:1: at least one request (or journey) is required"}},
+		{"empty journeys", jsrc("  []\n"), []string{
+			"x.yaml:5:3: journeys must list at least one journey"}},
+		{"too many journeys", jsrc(manySteps(MaxJourneys+1, 1)), []string{
+			"x.yaml:53:5: at most 16 journeys are allowed (got 17)"}},
+		{"too many steps", jsrc(manySteps(5, 13)), []string{
+			"x.yaml:79:9: at most 64 request steps are allowed in all journeys together: each keeps its own histograms on every agent"}},
+		{"journey names", jsrc("  - steps: [{path: /}]\n  - {name: '', steps: [{path: /}]}\n  - {name: a/b, steps: [{path: /}]}\n" +
+			"  - {name: a, steps: [{path: /}]}\n  - {name: a, steps: [{path: /}]}\n  - {name: \"c\\td\", steps: [{path: /}]}\n"), []string{
+			"x.yaml:5:5: name is required",
+			"x.yaml:6:12: name must not be empty",
+			"x.yaml:7:12: journey name must not contain \"/\" (got \"a/b\"): steps are reported as JOURNEY/STEP",
+			"x.yaml:9:12: duplicate journey name \"a\" (first at 8:12)",
+			"x.yaml:10:12: name must not contain control characters (got \"c\\td\")"}},
+		{"duplicate step names", jsrc("  - name: a\n    steps:\n      - path: /x\n      - think: 1s\n      - {method: get, path: /x}\n      - {name: x, path: /y}\n      - {name: x, path: /z}\n"), []string{
+			"x.yaml:9:9: duplicate step name \"GET /x\" (first at 7:9)",
+			"x.yaml:11:16: duplicate step name \"x\" (first at 10:16)"}},
+		{"no steps", jsrc("  - {name: a, steps: []}\n  - {name: b}\n"), []string{
+			"x.yaml:5:22: journey \"a\" has no steps (want at least one request step)",
+			"x.yaml:6:5: journey \"b\" has no steps (want at least one request step)"}},
+		{"think only", jsrc("  - name: a\n    steps: [{think: 1s}, {think: 2s}]\n"), []string{
+			"x.yaml:6:12: journey \"a\" has only think steps (want at least one request step)"}},
+		{"think with request fields", jsrc("  - name: a\n    steps:\n      - {path: /}\n      - {think: 1s, path: /x, loop: 2}\n      - {name: t, think: 1s}\n"), []string{
+			"x.yaml:8:21: a step is a request or a think, not both: think cannot go with path, loop",
+			"x.yaml:9:10: a step is a request or a think, not both: think cannot go with name"}},
+		{"loop", jsrc("  - name: a\n    steps:\n      - {name: a, loop: 0}\n      - {name: b, loop: 1001}\n      - {name: c, loop: -1}\n      - {name: d, loop: 1000}\n"), []string{
+			"x.yaml:7:25: loop must be from 1 to 1000 (got 0)",
+			"x.yaml:8:25: loop must be from 1 to 1000 (got 1001)",
+			"x.yaml:9:25: loop must be from 1 to 1000 (got -1)"}},
+		{"on_error", jsrc("  - {name: a, on_error: stop, steps: [{}]}\n  - {name: b, on_error: '', steps: [{}]}\n"), []string{
+			"x.yaml:5:25: unknown on_error \"stop\" (want abort or continue)",
+			"x.yaml:6:25: unknown on_error \"\" (want abort or continue)"}},
+		{"weights", jsrc("  - {name: a, weight: 0, steps: [{}]}\n  - {name: b, weight: -1, steps: [{weight: 2}]}\n"), []string{
+			"x.yaml:5:23: weight must be > 0 (got 0)",
+			"x.yaml:6:23: weight must be > 0 (got -1)",
+			"x.yaml:6:36: weight is not allowed in a step (steps run in order; set the journey's weight)"}},
+		{"think values", jsrc("  - name: a\n    steps:\n      - {}\n" +
+			"      - think: -1s\n" +
+			"      - think: 2h\n" +
+			"      - think: {uniform: [2s, 1s]}\n" +
+			"      - think: {uniform: [1s]}\n" +
+			"      - think: {uniform: [0s, 61m]}\n" +
+			"      - think: {exponential: 0s}\n" +
+			"      - think: {gauss: 1s}\n" +
+			"      - think: {uniform: [1s, 2s], exponential: 1s}\n" +
+			"      - think: [1s]\n" +
+			"      - think:\n" +
+			"      - think: {}\n" +
+			"      - think: soon\n"), []string{
+			"x.yaml:8:16: invalid duration \"-1s\": must not be negative",
+			"x.yaml:9:16: think time must be at most 1h (got 2h)",
+			"x.yaml:10:26: uniform think time must be [MIN, MAX] with MIN <= MAX (got [2s, 1s])",
+			"x.yaml:11:26: uniform must be a list of two durations [MIN, MAX] (got 1 values)",
+			"x.yaml:12:31: think time must be at most 1h (got 1h1m)",
+			"x.yaml:13:30: think time must be > 0 (got 0s)",
+			"x.yaml:14:17: unknown field \"gauss\" (known fields: uniform, exponential)",
+			"x.yaml:15:36: think takes one of uniform or exponential (got uniform and exponential)",
+			"x.yaml:16:16: think must be a duration (500ms), {uniform: [MIN, MAX]} or {exponential: MEAN} (got list)",
+			"x.yaml:17:9: think must be a duration (500ms), {uniform: [MIN, MAX]} or {exponential: MEAN}",
+			"x.yaml:18:16: think must be a duration (500ms), {uniform: [MIN, MAX]} or {exponential: MEAN} (got an empty map)",
+			"x.yaml:19:16: invalid duration \"soon\" (want e.g. 250ms, 1.5s, 10m or 1h30m)"}},
+		{"unknown variable", jsrc("  - name: a\n    steps:\n      - {path: /login, extract: {token: {json: $.token}}}\n" +
+			"      - {path: '/x/{{var tokn}}', headers: {A: 'Bearer {{ var tokn }}'}}\n"), []string{
+			"x.yaml:8:26: unknown variable \"tokn\": no step of journey \"a\" extracts it",
+			"x.yaml:8:63: unknown variable \"tokn\": no step of journey \"a\" extracts it"}},
+		{"variable of another journey", jsrc("  - name: a\n    steps: [{path: /login, extract: {token: {json: $.token}}}]\n" +
+			"  - name: b\n    steps: [{path: '/x/{{var token}}'}]\n"), []string{
+			"x.yaml:8:30: unknown variable \"token\": no step of journey \"b\" extracts it"}},
+		{"variable used too early", jsrc("  - name: a\n    steps:\n      - {name: first, path: '/a/{{var id}}'}\n" +
+			"      - {name: login, path: /login, body: 'x={{var token}}', extract: {token: {json: $.token}}}\n" +
+			"      - {name: item, path: /i, extract: {id: {json: $.id}}}\n      - {path: '/b/{{var id}}/{{var token}}'}\n"), []string{
+			"x.yaml:7:39: variable \"id\" is used before the step that extracts it (step \"item\", at 9:42)",
+			"x.yaml:8:52: variable \"token\" is used before the step that extracts it: this step extracts it, from its own response"}},
+		{"variable in a request", "name: r\n" + validStages + validLoad + "requests: [{path: '/{{var x}}'}]\n", []string{
+			"x.yaml:4:21: {{var x}} is only for journey steps (a request of the mix has no variables)"}},
+		{"extractions that cannot match", jsrc("  - name: a\n    steps:\n      - path: /\n        extract:\n" +
+			"          a: {json: '$.items[*].id'}\n" +
+			"          b: {regex: 'id=(\\d+'}\n" +
+			"          c: {regex: 'id=(\\d+)', group: 2}\n" +
+			"          d: {header: 'X Y'}\n" +
+			"          e: {cookie: 'a;b'}\n" +
+			"          f: {json: $.a, header: X}\n" +
+			"          g: {}\n" +
+			"          h: {json: ''}\n" +
+			"          1x: {json: $.a}\n" +
+			"          i: {json: $.a, groupp: 1}\n" +
+			"          i: {json: $.b}\n"), []string{
+			"x.yaml:9:30: invalid JSON path: wildcards are not supported",
+			"x.yaml:10:22: invalid extraction: invalid regex \"id=(\\\\d+\": missing closing ): `id=(\\d+`",
+			"x.yaml:11:41: invalid extraction: regex \"id=(\\\\d+)\" has 1 group(s), no group 2",
+			"x.yaml:12:23: invalid extraction: invalid header name \"X Y\"",
+			"x.yaml:13:23: invalid extraction: invalid cookie name \"a;b\"",
+			"x.yaml:14:34: invalid extraction: an extraction takes one of json, header, regex or cookie (got json and header)",
+			"x.yaml:15:14: invalid extraction: an extraction needs one of json, header, regex or cookie",
+			"x.yaml:16:21: json must not be empty",
+			"x.yaml:17:11: invalid variable name \"1x\" (want a letter or _, then letters, digits or _)",
+			"x.yaml:18:26: unknown field \"groupp\" (did you mean \"group\"?)",
+			"x.yaml:19:11: duplicate key \"i\" (first at 18:11)"}},
+		{"checks that cannot pass", jsrc("  - name: a\n    steps:\n      - path: /\n        checks:\n" +
+			"          - {json: $.id, matches: '[0-9'}\n" +
+			"          - {body_contains: ''}\n" +
+			"          - {name: nothing}\n" +
+			"          - {json: $..x}\n" +
+			"          - {body_contains: a, equals: b}\n" +
+			"          - {header: X, equals: a, matches: b}\n"), []string{
+			"x.yaml:9:35: invalid check: invalid regex \"[0-9\": missing closing ]: `[0-9`",
+			"x.yaml:10:29: body_contains must not be empty",
+			"x.yaml:11:13: invalid check: a check needs one of body_contains, body_not_contains, json or header",
+			"x.yaml:12:21: invalid JSON path: recursive descent (..) is not supported",
+			"x.yaml:13:40: invalid check: equals goes with json or header, not body_contains",
+			"x.yaml:14:45: invalid check: a check takes equals or matches, not both"}},
+		{"checks of a request", "name: r\n" + validStages + validLoad + "requests: [{path: /, checks: [{json: 'items'}]}]\n", []string{
+			"x.yaml:4:39: invalid JSON path: path must start with $ (want e.g. $.token)"}},
+		{"step templates and data files", jsrc("  - name: a\n    steps:\n      - {path: '/u/{{csv users.csv id}}'}\n      - {path: '/v/{{nope}}'}\n"), []string{
+			"x.yaml:7:26: data file \"users.csv\" cannot be read: data files need Load (or Options.ReadFile)",
+			"x.yaml:8:22: invalid template: unknown function \"nope\" (known: seq, int, zipf, choice, uuid, csv, jsonl, var)"}},
+		{"step request fields", jsrc("  - name: a\n    steps:\n      - {method: 'G T', path: x, timeout: 0s, expect: [99], retries: 1}\n"), []string{
+			"x.yaml:7:18: invalid method \"G T\" (want an HTTP method like GET or POST)",
+			"x.yaml:7:31: path must start with \"/\" (got \"x\")",
+			"x.yaml:7:43: timeout must be > 0 (got 0s)",
+			"x.yaml:7:56: expect[0] must be an HTTP status from 100 to 599 (got 99)",
+			"x.yaml:7:61: unknown field \"retries\" (known fields: name, method, path, url, headers, body, timeout, weight, expect, checks, think, loop, extract)"}},
+		{"journey thresholds", jsrc("  - name: shop\n    steps: [{name: login, path: /l}, {name: home, path: /h}]\n" +
+			"  - name: admin\n    steps: [{name: home, path: /a}]\n") +
+			"thresholds:\n" +
+			"  - 'p99{journey=shopp} < 1s'\n" +
+			"  - 'p99{step=nope} < 1s'\n" +
+			"  - 'p99{step=home} < 1s'\n" +
+			"  - 'p99{journey=shop, step=admin/home} < 1s'\n" +
+			"  - 'journey_duration.p99{step=login} < 1s'\n" +
+			"  - 'p99{request=login} < 1s'\n" +
+			"  - 'journey_duration < 1s'\n" +
+			"  - 'journey_error_rate{stage=echo} < 1'\n", []string{
+			"x.yaml:10:18: unknown journey \"shopp\" in threshold (journeys: \"shop\", \"admin\")",
+			"x.yaml:11:15: unknown step \"nope\" in threshold (steps: \"shop/login\", \"shop/home\", \"admin/home\")",
+			"x.yaml:12:15: step \"home\" is in several journeys (\"shop/home\", \"admin/home\"): write JOURNEY/STEP",
+			"x.yaml:13:29: unknown step \"admin/home\" of journey \"shop\" in threshold (steps: \"shop/login\", \"shop/home\")",
+			"x.yaml:14:32: journey_duration.p99 is measured per journey: select it with {journey=…}, not {step=…}",
+			"x.yaml:15:18: unknown request \"login\" in threshold (a scenario of journeys has no requests: select a step with {step=…})",
+			"x.yaml:16:22: invalid threshold: journey_duration needs a statistic: journey_duration.p99 (any pN), journey_duration.max or journey_duration.mean",
+			"x.yaml:17:39: invalid threshold: journey_error_rate is compared with a percentage like 1% (got \"1\")"}},
+		{"journey thresholds without journeys", "name: r\n" + validStages + validLoad + validRequests +
+			"thresholds: ['journey_error_rate < 1%', 'p99{journey=a} < 1s', 'p99{step=a} < 1s']\n", []string{
+			"x.yaml:5:15: journey_error_rate is a journey metric, and the scenario has no journeys",
+			"x.yaml:5:54: unknown journey \"a\" in threshold (journeys: none: the scenario has requests)",
+			"x.yaml:5:74: unknown step \"a\" in threshold (steps: none: the scenario has requests)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("x.yaml", []byte(tt.src), Options{})
+			if err == nil {
+				t.Fatalf("Parse(%q) = %+v, nil; want an error", tt.src, s)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("Parse(%q) error does not match ErrInvalid: %v", tt.src, err)
+			}
+			if got := errLines(err); !slices.Equal(got, tt.want) {
+				t.Errorf("Parse(%q) error:\n%s\nwant:\n%s", tt.src, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
