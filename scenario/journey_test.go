@@ -160,7 +160,7 @@ func TestJourneyProblems(t *testing.T) {
 			"x.yaml:7:43: timeout must be > 0 (got 0s)",
 			"x.yaml:7:56: expect[0] must be an HTTP status from 100 to 599 (got 99)",
 			"x.yaml:7:61: unknown field \"retries\" (known fields: name, method, path, url, headers, body, timeout, weight, expect, checks, think, loop, extract)"}},
-		{"journey thresholds", jsrc("  - name: shop\n    steps: [{name: login, path: /l}, {name: home, path: /h}]\n" +
+		{"journey thresholds", jsrc("  - name: shop\n    steps: [{name: login, path: /l}, {name: home, path: /h}]\n"+
 			"  - name: admin\n    steps: [{name: home, path: /a}]\n") +
 			"thresholds:\n" +
 			"  - 'p99{journey=shopp} < 1s'\n" +

@@ -76,7 +76,7 @@ var metrics = map[string]metricUnit{
 	"max": unitDuration, "mean": unitDuration,
 	"error_rate": unitPercent, "achieved_rate": unitPercent,
 	"dropped": unitCount, "lost": unitCount, "failed": unitCount,
-	"rps": unitRate,
+	"rps":                unitRate,
 	"journey_error_rate": unitPercent,
 }
 
@@ -420,7 +420,11 @@ func (e ThresholdExpr) Quantile() (float64, bool) {
 // the other metrics. ThresholdExpr{Metric: stat}.Percentile() gives a
 // percentile statistic's percentile.
 func (e ThresholdExpr) JourneyStat() (string, bool) {
-	return strings.CutPrefix(e.Metric, journeyDuration+".")
+	stat, ok := strings.CutPrefix(e.Metric, journeyDuration+".")
+	if !ok {
+		return "", false
+	}
+	return stat, true
 }
 
 // JourneyMetric reports whether e's metric is of whole journeys
