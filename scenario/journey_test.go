@@ -1,11 +1,17 @@
 package scenario
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/surgeload/surge/internal/extract"
 )
 
 // jhead is a scenario without requests: three lines, so journeys: is on
@@ -198,5 +204,145 @@ func TestJourneyProblems(t *testing.T) {
 				t.Errorf("Parse(%q) error:\n%s\nwant:\n%s", tt.src, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestJourneysRoundTrip parses testdata/journeys.yaml and compares every
+// journey with the structure it stands for, defaults applied; the
+// compiled templates, checks and extractions are checked by use.
+func TestJourneysRoundTrip(t *testing.T) {
+	s, err := Load("testdata/journeys.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Requests) != 0 {
+		t.Errorf("Requests = %+v; want none", s.Requests)
+	}
+	yes, no, one := true, false, 1
+	u1 := "u1"
+	want := []Journey{{
+		Name: "shop", Weight: 2, Cookies: &yes, OnError: OnErrorAbort,
+		Steps: []JourneyStep{
+			{Request: Request{Name: "login", Method: "POST", Path: "/login",
+				Headers: map[string]string{"Content-Type": "application/json"},
+				Body:    `{"user":"u{{seq}}"}`, Expect: []int{200}, Timeout: Duration(2 * time.Second),
+				Checks: []Check{{Name: "got-token", JSON: "$.token"}, {BodyContains: "token"}, {BodyNotContains: "error"},
+					{JSON: "$.user", Equals: &u1}, {JSON: "$.id", Matches: "^[0-9]+$"}, {Header: "Content-Type", Matches: "json"}}},
+				Loop: 1,
+				Extract: []Extraction{{Var: "token", Spec: extract.Spec{JSON: "$.token"}}, {Var: "sid", Spec: extract.Spec{Cookie: "session"}},
+					{Var: "etag", Spec: extract.Spec{Header: "ETag"}}, {Var: "id", Spec: extract.Spec{Regex: `id=(\d+)`, Group: &one}}}},
+			{Think: &Think{Dist: ThinkFixed, Fixed: Duration(500 * time.Millisecond)}},
+			{Think: &Think{Dist: ThinkUniform, Min: Duration(200 * time.Millisecond), Max: Duration(2 * time.Second)}},
+			{Think: &Think{Dist: ThinkExponential, Mean: Duration(time.Second)}},
+			{Request: Request{Name: "browse", Method: "GET", Path: "/shop/items/{{zipf 1.1 1000}}",
+				Headers: map[string]string{"Authorization": "Bearer {{var token}}"}}, Loop: 3},
+			{Request: Request{Name: "GET /items/{{var id}}", Method: "GET", Path: "/items/{{var id}}"}, Loop: 1,
+				Extract: []Extraction{{Var: "token", Spec: extract.Spec{JSON: "$['next']['token']"}}}},
+		},
+	}, {
+		Name: "visit", Weight: 1, Cookies: &no, OnError: OnErrorContinue,
+		Steps: []JourneyStep{{Request: Request{Name: "GET /", Method: "GET", Path: "/"}, Loop: 1}},
+	}}
+	got := make([]Journey, len(s.Journeys))
+	for i, j := range s.Journeys {
+		got[i] = j
+		got[i].Steps = make([]JourneyStep, len(j.Steps))
+		for k, st := range j.Steps {
+			got[i].Steps[k] = st
+			got[i].Steps[k].Compiled = Compiled{}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		gb, _ := json.MarshalIndent(got, "", "  ")
+		wb, _ := json.MarshalIndent(want, "", "  ")
+		t.Fatalf("journeys:\n%s\nwant:\n%s", gb, wb)
+	}
+	if !s.Journeys[0].CookiesOn() || s.Journeys[1].CookiesOn() {
+		t.Errorf("CookiesOn() = %v, %v; want true, false", s.Journeys[0].CookiesOn(), s.Journeys[1].CookiesOn())
+	}
+
+	// The compiled parts work: the login step's checks and extractions,
+	// and the browse step's header with the variable.
+	login := s.Journeys[0].Steps[0].Compiled
+	if len(login.Checks) != 6 || len(login.Extract) != 4 || login.Body == nil || login.Path == nil {
+		t.Fatalf("login compiled = %+v; want 6 checks, 4 extractions, a body and a path", login)
+	}
+	resp := &extract.Response{Status: 200,
+		Header: http.Header{"Content-Type": {"application/json"}, "Etag": {`"e1"`}, "Set-Cookie": {"session=s1; Path=/"}},
+		Body:   []byte(`{"token":"t1","user":"u1","id":"7","note":"id=9"}`)}
+	vals, err := extract.ExtractAll(resp, login.Extract, nil)
+	if err != nil || strings.Join(vals, ",") != `t1,s1,"e1",9` {
+		t.Errorf("login extractions = %q, %v; want [t1 s1 \"e1\" 9]", vals, err)
+	}
+	if i, err := extract.TestAll(resp, login.Checks); i != -1 {
+		t.Errorf("login check %d failed: %v", i, err)
+	}
+	if name := login.Checks[3].Name(); name != `$.user == "u1"` {
+		t.Errorf("check 3 name = %q", name)
+	}
+	auth := s.Journeys[0].Steps[4].Compiled.Headers["Authorization"]
+	if got := auth.RenderVars(s.Seed, 0, nil, vars{"token": "t1"}); got != "Bearer t1" {
+		t.Errorf("browse Authorization = %q; want Bearer t1", got)
+	}
+	for i, st := range s.Journeys[0].Steps {
+		if st.IsThink() != (i >= 1 && i <= 3) {
+			t.Errorf("step %d IsThink() = %v", i, st.IsThink())
+		}
+	}
+
+	// Step selectors are stored in full.
+	sel := []map[string]string{{"step": "shop/browse"}, {"journey": "shop", "step": "shop/GET /items/{{var id}}"}, {"journey": "shop"}, {"journey": "visit"}}
+	for i, th := range s.Thresholds {
+		if !reflect.DeepEqual(th.Parsed.Selectors, sel[i]) {
+			t.Errorf("threshold %d selectors = %v; want %v", i, th.Parsed.Selectors, sel[i])
+		}
+	}
+
+	// A parsed scenario validates, and ApplyDefaults leaves it as it is.
+	if err := s.Validate(Options{}); err != nil {
+		t.Errorf("Validate of a parsed journey scenario: %v", err)
+	}
+	again := *s
+	again.Journeys = slices.Clone(s.Journeys)
+	for i := range again.Journeys {
+		again.Journeys[i].Steps = slices.Clone(s.Journeys[i].Steps)
+	}
+	again.ApplyDefaults()
+	if !reflect.DeepEqual(again.Journeys, s.Journeys) {
+		t.Errorf("ApplyDefaults changed a parsed journey scenario")
+	}
+	if line, col, ok := s.Position(`journeys[0].steps[0].extract["sid"].cookie`); !ok || line != 22 || col != 25 {
+		t.Errorf("Position of the sid cookie = %d:%d, %v; want 22:25", line, col, ok)
+	}
+}
+
+type vars map[string]string
+
+func (v vars) Var(name string) (string, bool) { s, ok := v[name]; return s, ok }
+
+// TestValidateJourneys checks a scenario of journeys built in code: the
+// same checks as Parse, with paths instead of positions.
+func TestValidateJourneys(t *testing.T) {
+	s := &Scenario{Name: "code", Stages: []Stage{{Bundled: "echo"}},
+		Load: Curve{Constant: &Constant{Rate: 1, Duration: Duration(time.Second)}},
+		Journeys: []Journey{{Name: "a", Steps: []JourneyStep{
+			{Request: Request{Path: "/{{var t}}"}},
+			{Think: &Think{Dist: ThinkUniform, Min: 2, Max: 1}},
+			{Request: Request{Path: "/x", Weight: 2}, Loop: MaxLoop + 1, Extract: []Extraction{{Var: "t", Spec: extract.Spec{JSON: "$.t"}}}},
+			{Think: &Think{Dist: "gauss"}, Loop: 2},
+		}}}}
+	err := s.Validate(Options{})
+	want := []string{
+		// Without a file, a value that may be a default is reported at its
+		// parent, as for requests.
+		`journeys[0].steps[0]: variable "t" is used before the step that extracts it (step "GET /x", at journeys[0].steps[2].extract["t"]) (at byte 7 of the value)`,
+		"journeys[0].steps[1].think.uniform: uniform think time must be [MIN, MAX] with MIN <= MAX (got [2ns, 1ns])",
+		"journeys[0].steps[2]: weight is not allowed in a step (steps run in order; set the journey's weight)",
+		"journeys[0].steps[2].loop: loop must be from 1 to 1000 (got 1001)",
+		"journeys[0].steps[3]: a step is a request or a think, not both: think cannot go with loop",
+		`journeys[0].steps[3].think: unknown think distribution "gauss" (want fixed, uniform or exponential)`,
+	}
+	if got := errLines(err); !slices.Equal(got, want) {
+		t.Errorf("Validate() error:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
