@@ -209,7 +209,7 @@ func TestParseTestdata(t *testing.T) {
 			t.Errorf("Load(%s): %v", f, err)
 			continue
 		}
-		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests) == 0 || !s.Load.isSet() {
+		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests)+len(s.Journeys) == 0 || !s.Load.isSet() {
 			t.Errorf("Load(%s) = %+v: sections missing", f, s)
 		}
 	}
