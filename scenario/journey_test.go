@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -344,5 +345,44 @@ func TestValidateJourneys(t *testing.T) {
 	}
 	if got := errLines(err); !slices.Equal(got, want) {
 		t.Errorf("Validate() error:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestExamples loads every example scenario (as the command line's
+// validate does in cmd/coordinator), and checks the shape of the journey
+// example: login, a think, three items, a think, the cart, a think and
+// the checkout, all authenticated with the login's token.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		if _, err := Load(f, Options{}); err != nil {
+			t.Errorf("Load(%s): %v", f, err)
+		}
+	}
+	s, err := Load("../examples/shop-journey.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Journeys) != 1 || s.Stages[0].Bundled != "single-box" {
+		t.Fatalf("shop-journey: %d journeys on %q; want 1 on single-box", len(s.Journeys), s.Stages[0].Bundled)
+	}
+	var shape []string
+	for _, st := range s.Journeys[0].Steps {
+		if st.IsThink() {
+			shape = append(shape, "think "+st.Think.Dist)
+			continue
+		}
+		shape = append(shape, fmt.Sprintf("%s %s x%d", st.Name, st.Path, st.Loop))
+		if st.Name != "login" && st.Headers["Authorization"] != "Bearer {{var token}}" {
+			t.Errorf("step %s is not authenticated with the login's token: %v", st.Name, st.Headers)
+		}
+	}
+	want := []string{"login /login x1", "think uniform", "browse-item /shop/items/{{zipf 1.1 1000}} x3", "think uniform",
+		"add-to-cart /cart x1", "think exponential", "checkout /checkout x1"}
+	if !slices.Equal(shape, want) {
+		t.Errorf("shop-journey steps = %q; want %q", shape, want)
 	}
 }
