@@ -177,7 +177,8 @@ func TestJourneyProblems(t *testing.T) {
 			"  - 'journey_duration.p99{step=login} < 1s'\n" +
 			"  - 'p99{request=login} < 1s'\n" +
 			"  - 'journey_duration < 1s'\n" +
-			"  - 'journey_error_rate{stage=echo} < 1'\n", []string{
+			"  - 'journey_error_rate{stage=echo} < 1'\n" +
+			"  - 'p99{journey=step, step=x} < 1s'\n", []string{
 			"x.yaml:10:18: unknown journey \"shopp\" in threshold (journeys: \"shop\", \"admin\")",
 			"x.yaml:11:15: unknown step \"nope\" in threshold (steps: \"shop/login\", \"shop/home\", \"admin/home\")",
 			"x.yaml:12:15: step \"home\" is in several journeys (\"shop/home\", \"admin/home\"): write JOURNEY/STEP",
@@ -185,7 +186,8 @@ func TestJourneyProblems(t *testing.T) {
 			"x.yaml:14:32: journey_duration.p99 is measured per journey: select it with {journey=…}, not {step=…}",
 			"x.yaml:15:18: unknown request \"login\" in threshold (a scenario of journeys has no requests: select a step with {step=…})",
 			"x.yaml:16:22: invalid threshold: journey_duration needs a statistic: journey_duration.p99 (any pN), journey_duration.max or journey_duration.mean",
-			"x.yaml:17:39: invalid threshold: journey_error_rate is compared with a percentage like 1% (got \"1\")"}},
+			"x.yaml:17:39: invalid threshold: journey_error_rate is compared with a percentage like 1% (got \"1\")",
+			"x.yaml:18:18: unknown journey \"step\" in threshold (journeys: \"shop\", \"admin\")"}},
 		{"journey thresholds without journeys", "name: r\n" + validStages + validLoad + validRequests +
 			"thresholds: ['journey_error_rate < 1%', 'p99{journey=a} < 1s', 'p99{step=a} < 1s']\n", []string{
 			"x.yaml:5:15: journey_error_rate is a journey metric, and the scenario has no journeys",

@@ -641,21 +641,37 @@ func (c *checker) resolveStep(name, journey string) (string, string) {
 	return "", fmt.Sprintf("unknown step %q in threshold (steps: %s)", name, quoteList(all))
 }
 
-// selectorOffset is where the value of selector key starts in expr, or 0.
+// selectorOffset is where the value of selector key starts in expr, or 0:
+// the key is the one after "{" or "," and before "=" (so that "step" is
+// not found inside "{journey=mystep, …}").
 func selectorOffset(expr, key string) int {
 	open := strings.IndexByte(expr, '{')
 	if open < 0 {
 		return 0
 	}
-	i := strings.Index(expr[open:], key)
-	if i < 0 {
-		return 0
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' }
+	for from := open; ; {
+		i := strings.Index(expr[from:], key)
+		if i < 0 {
+			return 0
+		}
+		i += from
+		from = i + len(key)
+		b := i - 1
+		for b > open && isSpace(expr[b]) {
+			b--
+		}
+		j := i + len(key)
+		for j < len(expr) && isSpace(expr[j]) {
+			j++
+		}
+		if (expr[b] != '{' && expr[b] != ',') || j == len(expr) || expr[j] != '=' {
+			continue
+		}
+		for j++; j < len(expr) && isSpace(expr[j]); j++ {
+		}
+		return j
 	}
-	i += open + len(key)
-	for i < len(expr) && (expr[i] == ' ' || expr[i] == '\t' || expr[i] == '=') {
-		i++
-	}
-	return i
 }
 
 // quoteList quotes names for a message, "none" for no names.
