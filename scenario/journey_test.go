@@ -117,7 +117,7 @@ func TestJourneyProblems(t *testing.T) {
 			"      - {name: login, path: /login, body: 'x={{var token}}', extract: {token: {json: $.token}}}\n" +
 			"      - {name: item, path: /i, extract: {id: {json: $.id}}}\n      - {path: '/b/{{var id}}/{{var token}}'}\n"), []string{
 			"x.yaml:7:39: variable \"id\" is used before the step that extracts it (step \"item\", at 9:42)",
-			"x.yaml:8:52: variable \"token\" is used before the step that extracts it: this step extracts it, from its own response"}},
+			"x.yaml:8:52: variable \"token\" is used before the step that extracts it: this very step, whose values come from its response"}},
 		{"variable in a request", "name: r\n" + validStages + validLoad + "requests: [{path: '/{{var x}}'}]\n", []string{
 			"x.yaml:4:21: {{var x}} is only for journey steps (a request of the mix has no variables)"}},
 		{"extractions that cannot match", jsrc("  - name: a\n    steps:\n      - path: /\n        extract:\n" +

@@ -40,7 +40,7 @@ func (c *checker) varTemplate(path, raw string, kind templateKind, scope *varSco
 		case !ok:
 			c.addIn(path, raw, ref.NameOffset, "unknown variable %q: no step of journey %q extracts it", ref.Name, scope.journey)
 		case first == scope.step:
-			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it: this step extracts it, from its own response", ref.Name)
+			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it: this very step, whose values come from its response", ref.Name)
 		case first > scope.step:
 			c.addIn(path, raw, ref.NameOffset, "variable %q is used before the step that extracts it (step %q, at %s)",
 				ref.Name, scope.stepName[first], c.whereKey(keyPath(joinPath(scope.stepPath[first], "extract"), ref.Name)))
