@@ -156,6 +156,10 @@ func TestJourneyProblems(t *testing.T) {
 			"x.yaml:12:21: invalid JSON path: recursive descent (..) is not supported",
 			"x.yaml:13:40: invalid check: equals goes with json or header, not body_contains",
 			"x.yaml:14:45: invalid check: a check takes equals or matches, not both"}},
+		{"duplicate check names", "name: r\n" + validStages + validLoad + "requests:\n  - checks:\n      - {json: $.a}\n      - {json: $.a}\n" +
+			"      - {name: x, body_contains: a}\n      - {name: x, body_contains: b}\n", []string{
+			"x.yaml:7:9: duplicate check name \"$.a present\" (first at 6:9)",
+			"x.yaml:9:16: duplicate check name \"x\" (first at 8:16)"}},
 		{"checks of a request", "name: r\n" + validStages + validLoad + "requests: [{path: /, checks: [{json: 'items'}]}]\n", []string{
 			"x.yaml:4:39: invalid JSON path: path must start with $ (want e.g. $.token)"}},
 		{"step templates and data files", jsrc("  - name: a\n    steps:\n      - {path: '/u/{{csv users.csv id}}'}\n      - {path: '/v/{{nope}}'}\n"), []string{
@@ -386,5 +390,28 @@ func TestExamples(t *testing.T) {
 		"add-to-cart /cart x1", "think exponential", "checkout /checkout x1"}
 	if !slices.Equal(shape, want) {
 		t.Errorf("shop-journey steps = %q; want %q", shape, want)
+	}
+}
+
+// TestRequestChecks: checks on a request of the mix are compiled in order.
+func TestRequestChecks(t *testing.T) {
+	s, err := Parse("x.yaml", []byte("name: r\n"+validStages+validLoad+
+		"requests:\n  - checks: [{body_contains: ok}, {header: X-Id}, {json: $.n, equals: '3'}]\n  - path: /b\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range s.Requests[0].Compiled.Checks {
+		names = append(names, c.Name())
+	}
+	if want := []string{`body contains "ok"`, "header X-Id present", `$.n == "3"`}; !slices.Equal(names, want) {
+		t.Errorf("checks = %q; want %q", names, want)
+	}
+	if s.Requests[1].Compiled.Checks != nil {
+		t.Errorf("a request without checks has %d compiled", len(s.Requests[1].Compiled.Checks))
+	}
+	r := &extract.Response{Status: 200, Header: http.Header{"X-Id": {"1"}}, Body: []byte(`{"ok": 1, "n": 3}`)}
+	if i, err := extract.TestAll(r, s.Requests[0].Compiled.Checks); i != -1 {
+		t.Errorf("check %d failed: %v", i, err)
 	}
 }

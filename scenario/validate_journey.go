@@ -278,6 +278,7 @@ func (c *checker) checks(path string, checks []Check) []*extract.Check {
 		return nil
 	}
 	out := make([]*extract.Check, len(checks))
+	names := map[string]string{} // a failed check is reported by its name
 	for n, spec := range checks {
 		p := indexPath(path, n)
 		if spec.Name != "" {
@@ -292,6 +293,7 @@ func (c *checker) checks(path string, checks []Check) []*extract.Check {
 			continue
 		}
 		out[n] = ch
+		c.unique("check", ch.Name(), c.written(joinPath(p, "name"), p), names)
 	}
 	return out
 }
