@@ -6,9 +6,10 @@ import (
 
 // Journey limits.
 const (
-	// MaxJourneys bounds the journeys of a scenario, and the
-	// steps of all journeys together: each step keeps its own histograms
-	// on every agent, as a request of the mix does.
+	// MaxJourneys bounds the journeys of a scenario, and MaxJourneySteps
+	// the request steps of all journeys together (think steps are not
+	// counted): each request step keeps its own histograms on every
+	// agent, as a request of the mix does.
 	MaxJourneys     = 16
 	MaxJourneySteps = 64
 	// MaxLoop bounds a step's loop count.

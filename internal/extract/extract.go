@@ -30,9 +30,10 @@ type Response struct {
 // Spec says where one value comes from. Exactly one of JSON, Header, Regex
 // and Cookie is set.
 type Spec struct {
-	// JSON is a path into a JSON body: $ then .name, ['name'] or [index]
-	// steps, e.g. $.items[0].id. A string renders as is, a number, true,
-	// false or null as written in the body, an object or array as its JSON.
+	// JSON is a path into a JSON body: $ then .name, ['name'], ["name"] or
+	// [index] steps, e.g. $.items[0].id (no wildcards, slices, filters or
+	// ..). A string renders as is, a number, true, false or null as
+	// written in the body, an object or array as its compact JSON.
 	JSON string `yaml:"json" json:"json,omitempty"`
 	// Header is a response header's name; its first value.
 	Header string `yaml:"header" json:"header,omitempty"`
@@ -40,7 +41,8 @@ type Spec struct {
 	// capture group Group (default 1 when the regex has a group, else 0).
 	Regex string `yaml:"regex" json:"regex,omitempty"`
 	Group *int   `yaml:"group" json:"group,omitempty"`
-	// Cookie is the name of a cookie the response sets (Set-Cookie).
+	// Cookie is the name of a cookie the response sets (Set-Cookie); a
+	// Set-Cookie that deletes it (empty value, Max-Age < 0) is no match.
 	Cookie string `yaml:"cookie" json:"cookie,omitempty"`
 }
 
