@@ -413,7 +413,7 @@ func (r *runner) step(sh *shard, t *netHTTP, c *compiled, i uint64, it int, due 
 	sh.mu.Lock()
 	slot := r.slot(done.Sub(r.t0))
 	for k, o := range checks {
-		sh.rec.Count(slot, c.checkSeries+k, o)
+		sh.rec.Count(slot, c.checkSeries+k, o, res.Response, res.Service)
 	}
 	sh.rec.StepFinished(slot, res)
 	sh.mu.Unlock()

@@ -448,7 +448,7 @@ func (r *runner) send(sh *shard, i uint64, req int, intended time.Time) {
 			sh.mu.Lock()
 			slot := r.slot(done.Sub(r.t0))
 			for k, o := range checks {
-				sh.rec.Count(slot, c.checkSeries+k, o)
+				sh.rec.Count(slot, c.checkSeries+k, o, res.Response, res.Service)
 			}
 			sh.mu.Unlock()
 		}

@@ -242,10 +242,11 @@ func (r *Recorder) StepFinished(index uint32, res Result) bool {
 	return r.Finished(index, res)
 }
 
-// Count records a secondary series' evaluation that is not a request (a
-// check of a response): intended, issued, and succeeded or failed with
-// class o, with no latency.
-func (r *Recorder) Count(index uint32, series int, o Outcome) {
+// Count records a check of a response, in its own series: intended,
+// issued, and succeeded or failed with class o; its response and service
+// times are the checked response's (every completion has its times, as
+// on the wire).
+func (r *Recorder) Count(index uint32, series int, o Outcome, response, service time.Duration) {
 	if r.closed {
 		return
 	}
@@ -254,10 +255,16 @@ func (r *Recorder) Count(index uint32, series int, o Outcome) {
 	s.Issued++
 	if o == OK {
 		s.Succeeded++
-		return
+	} else {
+		s.Failed++
+		s.Errors[o]++
 	}
-	s.Failed++
-	s.Errors[o]++
+	if r.geom.record(s.Response, response) {
+		s.OverRange++
+	}
+	if r.geom.record(s.Service, service) {
+		s.OverRange++
+	}
 }
 
 // Dropped records an arrival of interval index that was not sent.
