@@ -182,3 +182,42 @@ func (s *tokenShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
 }
+
+// TestShopJourneyExample plays examples/shop-journey.yaml as written (20
+// journeys/s for 10 s) against its bundled topology's shop flow: every
+// journey completes, every step is counted, and the thresholds pass.
+func TestShopJourneyExample(t *testing.T) {
+	sc, err := surge.Load("examples/shop-journey.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := surge.DefaultOptions()
+	opts.GossipListen = "127.0.0.1:0"
+	opts.MaxSendLag = 10 * time.Second
+	rep, err := surge.Run(context.Background(), sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stages[0]
+	if st.Intended != 200 || st.Succeeded != 200 {
+		for _, rq := range st.Requests {
+			t.Logf("%s %s: issued %d succeeded %d failed %d %v", rq.Kind, rq.Name, rq.Issued, rq.Succeeded, rq.Failed, rq.Errors)
+		}
+		t.Fatalf("journeys: intended %d succeeded %d failed %d %v; want 200 completed", st.Intended, st.Succeeded, st.Failed, st.Errors)
+	}
+	for _, rq := range st.Requests {
+		want := uint64(200)
+		if rq.Name == "shop/browse-item" {
+			want = 600
+		}
+		if rq.Issued != want || rq.Succeeded != want {
+			t.Errorf("%s: issued %d succeeded %d; want %d", rq.Name, rq.Issued, rq.Succeeded, want)
+		}
+	}
+	if rep.Verdict != "pass" {
+		t.Errorf("verdict %s", rep.Verdict)
+	}
+}

@@ -15,8 +15,12 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "surge: %s (run %s)\n", r.Scenario, r.RunID)
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "\nstage %s → %s\n", s.Name, s.Target)
-		fmt.Fprintf(&b, "  requests  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
-			s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
+		unit := "requests"
+		if s.hasJourneys() {
+			unit = "journeys"
+		}
+		fmt.Fprintf(&b, "  %-8s  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
+			unit, s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
 		if s.SentUnreported > 0 {
 			fmt.Fprintf(&b, "  of the lost, lost agents may have sent up to %d before their lease ran out (never reported: the target may have them)\n", s.SentUnreported)
 		}
@@ -54,7 +58,11 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  stopped early: %s\n", s.Stopped)
 		}
 		if s.AgentCPUS > 0 {
-			fmt.Fprintf(&b, "  generator cpu: %.2f s (%.1f µs per request)\n", s.AgentCPUS, s.CPUPerRequestUS)
+			per := "request"
+			if s.hasJourneys() {
+				per = "journey"
+			}
+			fmt.Fprintf(&b, "  generator cpu: %.2f s (%.1f µs per %s)\n", s.AgentCPUS, s.CPUPerRequestUS, per)
 		}
 		for _, n := range s.GeneratorNotes {
 			fmt.Fprintf(&b, "  GENERATOR-LIMITED: %s\n", n)
@@ -269,4 +277,14 @@ func writeJourneys(b *strings.Builder, s *Stage) {
 			fmt.Fprintf(b, "  errors of %s: %s\n", rq.Name, counts(rq.Errors))
 		}
 	}
+}
+
+// hasJourneys reports whether the stage's arrivals are journeys.
+func (s *Stage) hasJourneys() bool {
+	for _, rq := range s.Requests {
+		if rq.Kind == "journey" {
+			return true
+		}
+	}
+	return false
 }
