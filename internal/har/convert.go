@@ -186,7 +186,10 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 	slices.SortStableFunc(entries, func(a, b *Entry) int { return a.Started.Compare(b.Started) })
 
 	var steps []*step
-	var prev *Entry
+	// busy is when the last thing the page was doing before the next
+	// entry ended (its assets included, played or not): the user's think
+	// time starts there.
+	var busy time.Time
 	requests := 0
 	for _, e := range entries {
 		if e.Request == nil {
@@ -200,16 +203,21 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 		case e.Response == nil || e.Response.Status == 0:
 			sum.Dropped[dropNoResp]++
 			continue
-		case isPreflight(e.Request):
-			sum.Dropped[dropPreflight]++
-			continue
-		case !opts.KeepAssets && isAsset(e, u.Path):
-			sum.Dropped[dropAsset]++
-			continue
 		}
 		var gap time.Duration
-		if prev != nil {
-			gap = e.Started.Sub(prev.End()).Round(time.Millisecond)
+		if requests > 0 {
+			gap = e.Started.Sub(busy).Round(time.Millisecond)
+		}
+		if end := e.End(); end.After(busy) {
+			busy = end
+		}
+		if isPreflight(e.Request) {
+			sum.Dropped[dropPreflight]++
+			continue
+		}
+		if !opts.KeepAssets && isAsset(e, u.Path) {
+			sum.Dropped[dropAsset]++
+			continue
 		}
 		need := 1
 		if gap >= thinkMin {
@@ -232,7 +240,6 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 		}
 		steps = append(steps, buildStep(e, u, sum))
 		requests++
-		prev = e
 	}
 	if n := sum.Dropped[dropOverLimit]; n > 0 {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("a journey has at most %d steps: the last %d request(s) were left out", scenario.MaxJourneySteps, n))
@@ -241,7 +248,6 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 		return nil, sum, fmt.Errorf("no request to play: %d entries, every one dropped%s", sum.Entries, counts(sum.Dropped))
 	}
 	sum.Steps = requests
-	nameSteps(steps)
 	findTokens(steps, sum)
 
 	out := emit(name, rate, dur, opts, sum, steps)
@@ -342,14 +348,15 @@ func requestTarget(u *url.URL) string {
 }
 
 // nameSteps names the request steps "METHOD path" (the URL without its
-// query; for another origin, with its origin), unique within the journey.
+// query; for another origin, with its origin; a variable as {NAME}),
+// unique within the journey.
 func nameSteps(steps []*step) {
 	seen := map[string]int{}
 	for _, s := range steps {
 		if s.think > 0 {
 			continue
 		}
-		t := s.target.raw
+		t := s.target.label()
 		if i := strings.IndexByte(t, '?'); i >= 0 {
 			t = t[:i]
 		}
@@ -440,6 +447,7 @@ func findTokens(steps []*step, sum *Summary) {
 		}
 		reqIndex++
 	}
+	nameSteps(steps)
 	for _, src := range order {
 		from := src.json
 		if src.hdr != "" {

@@ -221,6 +221,19 @@ func (f *field) template() string {
 	return b.String()
 }
 
+// label writes the field with its variables as {NAME}, for a step's name.
+func (f *field) label() string {
+	var b strings.Builder
+	pos := 0
+	for _, s := range f.spans {
+		b.WriteString(f.raw[pos:s.start])
+		b.WriteString("{" + s.src.name + "}")
+		pos = s.end
+	}
+	b.WriteString(f.raw[pos:])
+	return b.String()
+}
+
 // escapeLiteral writes text as a template that renders it: "{{" is the only
 // sequence that opens an action.
 func escapeLiteral(s string) string {

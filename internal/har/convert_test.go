@@ -1,0 +1,208 @@
+package har
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func load(t *testing.T, name string) *HAR {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := Decode(f)
+	if err != nil {
+		t.Fatalf("Decode(%s) = %v", name, err)
+	}
+	return h
+}
+
+// convertCases are the fixtures, the options, the golden file and lines the
+// output must (and must not) have: the golden files pin every byte, the
+// lines say what each case is about.
+var convertCases = []struct {
+	har, golden string
+	opts        Options
+	want, not   []string
+	vars        []string // the variables, in order
+	dropped     map[string]int
+}{
+	{
+		har: "login.har", golden: "login.yaml",
+		opts: Options{Source: "login.har"},
+		want: []string{
+			"    url: 'https://shop.example'\n",
+			"  constant: {rate: 1/s, duration: 1m}\n",
+			"      - name: 'POST /login'\n        method: POST\n        path: /login\n",
+			"          Origin: 'https://shop.example'\n",
+			`        body: '{"user":"ann2024x","password":"pw-1234abcd"}'` + "\n",
+			"        extract:\n          token: {json: '$.token'}\n",
+			"          Authorization: 'Bearer {{var token}}'\n",
+			"        path: '/shop/items/7?user=ann2024x'\n", // the user's own input is not a token
+			"      - think: 1.922s\n",                      // 10:00:02.000 − the end of the last asset, 10:00:00.078
+			"      - think: 1.2s\n",                        // 10:00:03.320 − (10:00:02.000 + 120.4ms)
+			`        body: '{"sku":"{{var sku}}","qty":1}'` + "\n",
+			"        extract:\n          sku: {json: '$.item.sku'}\n",
+			"          Accept: application/json\n",
+			"dropped (3 static assets)\n",
+		},
+		not:     []string{"site.css", "app.js", "logo", "Cookie", "User-Agent", "Sec-", "Content-Length", "Authority", "If-None-Match", "expect:", "Accept-Encoding", "sid="},
+		vars:    []string{"token", "sku"},
+		dropped: map[string]int{dropAsset: 3},
+	},
+	{
+		har: "login.har", golden: "login.keep-assets.yaml",
+		opts:    Options{Source: "login.har", KeepAssets: true, Rate: "5/s", Duration: "30s", Name: "shop"},
+		want:    []string{"name: shop\n", "{rate: 5/s, duration: 30s}", "path: /static/site.css\n", "path: '/static/app.js?v=3'\n", "path: /img/logo\n"},
+		vars:    []string{"token", "sku"},
+		dropped: map[string]int{},
+	},
+	{
+		har: "header-token.har", golden: "header-token.yaml",
+		opts: Options{Source: "header-token.har"},
+		want: []string{
+			"    url: 'http://127.0.0.1:8080'\n",
+			"        extract:\n          x_session_token: {header: X-Session-Token}\n          cart_id: {json: '$[''cart-id'']'}\n",
+			"        path: '/search?q=red+shoes&session={{var x_session_token}}'\n",
+			"        expect: [404]\n",
+			"      - name: 'POST /carts/{cart_id}/items'\n        method: POST\n        path: '/carts/{{var cart_id}}/items'\n",
+			"          X-Session-Token: '{{var x_session_token}}'\n",
+			"          Content-Type: application/x-www-form-urlencoded\n",
+			"        body: 'cart={{var cart_id}}&note=a+b'\n",
+			"      - think: 59.875s\n",
+			"          X-Client: web\n",
+		},
+		not:  []string{"Host", "Connection", "Date", "tok9f8e7d6c5b4a", "cart-9f8e7d6c", "expect: [302]"},
+		vars: []string{"x_session_token", "cart_id"},
+	},
+	{
+		har: "cross-origin.har", golden: "cross-origin.yaml",
+		opts: Options{Source: "cross-origin.har"},
+		want: []string{
+			"    url: 'https://shop.example'\n", // the first request by time, not by file order; :443 is the default port
+			"        path: '/page/%7Bx%7D?a=%7B%7B&b=c%20d'\n",
+			"        url: 'https://api.shop.example:8443/v1/notes'\n",
+			`          X-Note: '{{"{{"}}not a template}}'` + "\n",
+			`        body: "Hello {{\"{{\"}}name}}, it's {{\"{{\"}}{ \"line\"\nnew line\ttab"` + "\n",
+			"        path: '/notes/{{var id}}'\n        expect: [404]\n",
+			"          id: {json: '$.id'}\n",
+			"steps to origins other than the stage's https://shop.example: https://api.shop.example:8443 (1)",
+			"      - think: 190ms\n", // 0.700 − (0.500 + 10ms); the POST's 95ms gap after its preflight is no think
+		},
+		not:     []string{"OPTIONS", "data:", "ads.example", "think: 95ms"},
+		vars:    []string{"id"},
+		dropped: map[string]int{dropPreflight: 1, dropScheme: 1, dropNoResp: 1},
+	},
+}
+
+func TestConvert(t *testing.T) {
+	for _, tc := range convertCases {
+		t.Run(tc.golden, func(t *testing.T) {
+			out, sum, err := Convert(load(t, tc.har), tc.opts)
+			if err != nil {
+				t.Fatalf("Convert(%s) = %v", tc.har, err)
+			}
+			golden := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("Convert(%s) differs from %s (go test -update rewrites it):\n%s", tc.har, golden, out)
+			}
+			s := string(out)
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("Convert(%s): output lacks %q", tc.har, w)
+				}
+			}
+			body := s[strings.Index(s, "\nname:"):] // past the header comment
+			for _, n := range tc.not {
+				if strings.Contains(body, n) {
+					t.Errorf("Convert(%s): output has %q", tc.har, n)
+				}
+			}
+			var names []string
+			for _, v := range sum.Vars {
+				names = append(names, v.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tc.vars, ",") {
+				t.Errorf("Convert(%s) vars = %v; want %v", tc.har, names, tc.vars)
+			}
+			for k, n := range tc.dropped {
+				if sum.Dropped[k] != n {
+					t.Errorf("Convert(%s) dropped[%s] = %d; want %d", tc.har, k, sum.Dropped[k], n)
+				}
+			}
+			// Deterministic: the same input gives the same bytes.
+			again, _, _ := Convert(load(t, tc.har), tc.opts)
+			if !bytes.Equal(out, again) {
+				t.Errorf("Convert(%s) is not deterministic", tc.har)
+			}
+		})
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	h := load(t, "login.har")
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Rate: "fast"}, `rate "fast" must be a rate > 0`},
+		{Options{Rate: "0/s"}, `rate "0/s" must be a rate > 0`},
+		{Options{Duration: "10"}, `duration "10" must be a duration > 0`},
+		{Options{Name: "a\nb"}, "must not contain control characters"},
+	} {
+		if _, _, err := Convert(h, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Convert(%+v) = %v; want an error with %q", tc.opts, err, tc.want)
+		}
+	}
+	if _, _, err := Convert(load(t, "only-assets.har"), Options{}); err == nil || !strings.Contains(err.Error(), "no request to play: 1 entries, every one dropped (1 static assets)") {
+		t.Errorf("Convert(only-assets.har) = %v; want no request to play", err)
+	}
+	if _, _, err := Convert(load(t, "only-assets.har"), Options{KeepAssets: true}); err != nil {
+		t.Errorf("Convert(only-assets.har, --keep-assets) = %v", err)
+	}
+}
+
+// TestConvertStepLimit: a recording longer than a journey may be keeps
+// the first requests and says how many were left out.
+func TestConvertStepLimit(t *testing.T) {
+	h := &HAR{Log: &Log{Version: "1.2"}}
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		h.Log.Entries = append(h.Log.Entries, Entry{
+			Started: t0.Add(time.Duration(i) * time.Second), Time: 10,
+			Request:  &Request{Method: "GET", URL: "https://a.example/p"},
+			Response: &Response{Status: 200},
+		})
+	}
+	out, sum, err := Convert(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Steps+sum.Thinks > 64 || sum.Steps != 32 || sum.Dropped[dropOverLimit] != 68 {
+		t.Errorf("steps %d + thinks %d, over limit %d; want 32 + 32 ≤ 64 and 68 left out", sum.Steps, sum.Thinks, sum.Dropped[dropOverLimit])
+	}
+	if !strings.Contains(string(out), "# a journey has at most 64 steps: the last 68 request(s) were left out\n") {
+		t.Errorf("output does not say requests were left out:\n%s", out)
+	}
+	if !strings.Contains(string(out), "name: 'GET /p #32'\n") {
+		t.Errorf("repeated step names are not numbered:\n%s", out)
+	}
+}
