@@ -69,6 +69,9 @@ type Var struct {
 	Step string // the step that extracts it
 	From string // "$.token" or "header X-Token"
 	Uses int    // the places that use it
+	// Value is the recorded value. It may be a secret: it is not in the
+	// output, and the command does not print it.
+	Value string
 }
 
 // DroppedEntries is the number of entries left out.
@@ -162,19 +165,25 @@ type header struct {
 // Convert turns an archive into a journey scenario's YAML. It fails when
 // the options are invalid or no request is left to play.
 func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
+	out, sum, _, err := convert(h, opts)
+	return out, sum, err
+}
+
+// convert is Convert, also returning the steps (for tests).
+func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 	name := cmp.Or(opts.Name, DefaultName)
 	rate, dur := cmp.Or(opts.Rate, DefaultRate), cmp.Or(opts.Duration, DefaultDuration)
 	if r, err := scenario.ParseRate(rate); err != nil || !(r > 0) {
-		return nil, nil, fmt.Errorf("rate %q must be a rate > 0, like 1/s or 30/m", rate)
+		return nil, nil, nil, fmt.Errorf("rate %q must be a rate > 0, like 1/s or 30/m", rate)
 	}
 	if d, err := scenario.ParseDuration(dur); err != nil || d <= 0 {
-		return nil, nil, fmt.Errorf("duration %q must be a duration > 0, like 30s or 5m", dur)
+		return nil, nil, nil, fmt.Errorf("duration %q must be a duration > 0, like 30s or 5m", dur)
 	}
 	if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) || !utf8.ValidString(name) {
-		return nil, nil, fmt.Errorf("name %q must not contain control characters", name)
+		return nil, nil, nil, fmt.Errorf("name %q must not contain control characters", name)
 	}
 	if h == nil || h.Log == nil {
-		return nil, nil, errors.New("no archive")
+		return nil, nil, nil, errors.New("no archive")
 	}
 	thinkMin := cmp.Or(opts.ThinkMin, DefaultThinkMin)
 
@@ -245,7 +254,7 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("a journey has at most %d steps: the last %d request(s) were left out", scenario.MaxJourneySteps, n))
 	}
 	if requests == 0 {
-		return nil, sum, fmt.Errorf("no request to play: %d entries, every one dropped%s", sum.Entries, counts(sum.Dropped))
+		return nil, sum, nil, fmt.Errorf("no request to play: %d entries, every one dropped%s", sum.Entries, counts(sum.Dropped))
 	}
 	sum.Steps = requests
 	findTokens(steps, sum)
@@ -255,7 +264,7 @@ func Convert(h *HAR, opts Options) ([]byte, *Summary, error) {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("the scenario is %d KiB, over the %d MiB limit of scenario files: remove steps or shorten bodies", len(out)>>10, scenario.MaxFileSize>>20))
 		out = emit(name, rate, dur, opts, sum, steps)
 	}
-	return out, sum, nil
+	return out, sum, steps, nil
 }
 
 // origin is a URL's scheme and host (with its port when not the
@@ -453,7 +462,7 @@ func findTokens(steps []*step, sum *Summary) {
 		if src.hdr != "" {
 			from = "header " + src.hdr
 		}
-		sum.Vars = append(sum.Vars, Var{Name: src.name, Step: reqSteps[src.step].name, From: from, Uses: uses[src]})
+		sum.Vars = append(sum.Vars, Var{Name: src.name, Step: reqSteps[src.step].name, From: from, Uses: uses[src], Value: src.value})
 	}
 }
 

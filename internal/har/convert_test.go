@@ -48,8 +48,8 @@ var convertCases = []struct {
 			"        extract:\n          token: {json: '$.token'}\n",
 			"          Authorization: 'Bearer {{var token}}'\n",
 			"        path: '/shop/items/7?user=ann2024x'\n", // the user's own input is not a token
-			"      - think: 1.922s\n",                      // 10:00:02.000 − the end of the last asset, 10:00:00.078
-			"      - think: 1.2s\n",                        // 10:00:03.320 − (10:00:02.000 + 120.4ms)
+			"      - think: 1.922s\n",                       // 10:00:02.000 − the end of the last asset, 10:00:00.078
+			"      - think: 1.2s\n",                         // 10:00:03.320 − (10:00:02.000 + 120.4ms)
 			`        body: '{"sku":"{{var sku}}","qty":1}'` + "\n",
 			"        extract:\n          sku: {json: '$.item.sku'}\n",
 			"          Accept: application/json\n",

@@ -148,12 +148,15 @@ func (c *Content) Body() ([]byte, bool) {
 // line and column and their path, every one at once (up to 20). Errors
 // about the archive wrap ErrInvalid; a failure to read r is returned as
 // it is.
-func Decode(r io.Reader) (*HAR, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+func Decode(r io.Reader) (*HAR, error) { return decode(r, MaxSize) }
+
+// decode is Decode with a size limit of limit bytes.
+func decode(r io.Reader, limit int) (*HAR, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSize {
+	if len(data) > limit {
 		return nil, &Error{Msg: fmt.Sprintf("file is larger than the %d MiB limit", MaxSize>>20)}
 	}
 	return DecodeBytes(data)
