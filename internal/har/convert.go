@@ -301,12 +301,15 @@ func buildStep(e *Entry, u *url.URL, sum *Summary) *step {
 			continue
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(hv.Name)
+		// A decoded archive is UTF-8; one built in code may not be, and a
+		// scenario file must be.
+		v := strings.ToValidUTF8(hv.Value, "\uFFFD")
 		if i, ok := byName[canon]; ok {
-			s.headers[i].val.raw += ", " + hv.Value
+			s.headers[i].val.raw += ", " + v
 			continue
 		}
 		byName[canon] = len(s.headers)
-		s.headers = append(s.headers, header{name: canon, val: field{raw: hv.Value}})
+		s.headers = append(s.headers, header{name: canon, val: field{raw: v}})
 	}
 	if pd := rq.PostData; pd != nil {
 		body := pd.Text
@@ -321,7 +324,7 @@ func buildStep(e *Entry, u *url.URL, sum *Summary) *step {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s %s: the recording has the body's form fields but not its text (%s): the step is sent without a body", s.method, u.Path, pd.MimeType))
 			}
 		}
-		s.body = field{raw: body}
+		s.body = field{raw: strings.ToValidUTF8(body, "\uFFFD")}
 		if _, ok := byName["Content-Type"]; !ok && pd.MimeType != "" && body != "" && validHeaderValue(pd.MimeType) {
 			s.headers = append(s.headers, header{name: "Content-Type", val: field{raw: pd.MimeType}})
 		}
