@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -206,7 +207,7 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 		}
 		u, err := url.Parse(e.Request.URL)
 		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		case err != nil || !playable(u):
 			sum.Dropped[dropScheme]++
 			continue
 		case e.Response == nil || e.Response.Status == 0:
@@ -265,6 +266,19 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 		out = emit(name, rate, dur, opts, sum, steps)
 	}
 	return out, sum, steps, nil
+}
+
+// playable reports whether a URL is one a step can send: http or https,
+// with a host and a valid port.
+func playable(u *url.URL) bool {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n >= 1 && n <= 65535
+	}
+	return true
 }
 
 // origin is a URL's scheme and host (with its port when not the

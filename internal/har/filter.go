@@ -11,7 +11,7 @@ const (
 	dropAsset     = "static assets"
 	dropPreflight = "CORS preflights"
 	dropNoResp    = "without a response"
-	dropScheme    = "not http or https"
+	dropScheme    = "not http(s) URLs with a host"
 	dropOverLimit = "over the journey's step limit"
 )
 

@@ -2,6 +2,10 @@ package har
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -108,8 +112,52 @@ func checkOutput(out []byte, sum *Summary, steps []*step) error {
 			}
 		}
 	}
+	return flatValidates(doc)
+}
+
+// flatValidates checks the request steps with the scenario parser as it is
+// today: written as a flat mix of requests (the same name, method, path or
+// URL, headers, body and expect), they must validate — every path, URL,
+// header name and value, template and status the import writes is one the
+// scenario accepts. (TestOutputValidates checks the journey itself.) A
+// {{var NAME}} becomes the text "VAR": variables belong to journeys.
+func flatValidates(doc outputDoc) error {
+	yamlString := func(s string) string {
+		return yamlString(varRef.ReplaceAllString(s, "VAR"))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\nstages:\n  - url: %s\n", yamlString(doc.Name), yamlString(doc.Stages[0].URL))
+	b.WriteString("load: {constant: {rate: 1/s, duration: 1m}}\nrequests:\n")
+	for _, s := range doc.Journeys[0].Steps {
+		if s.Think != "" {
+			continue
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    method: %s\n", yamlString(s.Name), yamlString(s.Method))
+		if s.URL != "" {
+			fmt.Fprintf(&b, "    url: %s\n", yamlString(s.URL))
+		} else {
+			fmt.Fprintf(&b, "    path: %s\n", yamlString(s.Path))
+		}
+		if len(s.Headers) > 0 {
+			b.WriteString("    headers:\n")
+			for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+				fmt.Fprintf(&b, "      %s: %s\n", yamlString(k), yamlString(s.Headers[k]))
+			}
+		}
+		if s.Body != "" {
+			fmt.Fprintf(&b, "    body: %s\n", yamlString(s.Body))
+		}
+		if len(s.Expect) > 0 {
+			fmt.Fprintf(&b, "    expect: %v\n", strings.ReplaceAll(fmt.Sprint(s.Expect), " ", ", "))
+		}
+	}
+	if _, err := scenario.Parse("flat.yaml", []byte(b.String()), scenario.Options{}); err != nil {
+		return fmt.Errorf("the steps as a flat mix do not validate: %v\n%s", err, b.String())
+	}
 	return nil
 }
+
+var varRef = regexp.MustCompile(`\{\{var [A-Za-z0-9_]+\}\}`)
 
 func TestOutputReadsBack(t *testing.T) {
 	for _, tc := range convertCases {
