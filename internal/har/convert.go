@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -112,10 +113,26 @@ func (s *Summary) Lines() []string {
 		}
 		lines = append(lines, fmt.Sprintf("steps to origins other than the stage's %s: %s", s.Origin, strings.Join(parts, ", ")))
 	}
-	if s.Steps > 0 {
-		lines = append(lines, "agents dial only loopback targets unless --allow-target allows these hosts; remove the steps you do not mean to load")
+	var remote []string
+	for _, o := range append([]string{s.Origin}, slices.Sorted(mapKeys(s.Others))...) {
+		if u, err := url.Parse(o); err == nil && o != "" && !loopback(u.Hostname()) {
+			remote = append(remote, u.Hostname())
+		}
+	}
+	if len(remote) > 0 {
+		lines = append(lines, fmt.Sprintf("agents dial only loopback targets unless --allow-target allows %s; remove the steps you do not mean to load",
+			strings.Join(slices.Compact(slices.Sorted(slices.Values(remote))), ", ")))
 	}
 	return append(lines, s.Warnings...)
+}
+
+// loopback reports whether a host is a loopback address or localhost.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // counts writes " (3 static assets, 1 CORS preflights)" with the reasons
