@@ -230,6 +230,9 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 		case e.Response == nil || e.Response.Status == 0:
 			sum.Dropped[dropNoResp]++
 			continue
+		case e.FromCache != "":
+			sum.Dropped[dropCached]++
+			continue
 		}
 		var gap time.Duration
 		if requests > 0 {

@@ -98,9 +98,9 @@ var convertCases = []struct {
 			"steps to origins other than the stage's https://shop.example: https://api.shop.example:8443 (1)",
 			"      - think: 190ms\n", // 0.700 − (0.500 + 10ms); the POST's 95ms gap after its preflight is no think
 		},
-		not:     []string{"OPTIONS", "data:", "ads.example", "think: 95ms"},
+		not:     []string{"OPTIONS", "data:", "ads.example", "think: 95ms", "cached"},
 		vars:    []string{"id"},
-		dropped: map[string]int{dropPreflight: 1, dropScheme: 1, dropNoResp: 1},
+		dropped: map[string]int{dropPreflight: 1, dropScheme: 1, dropNoResp: 1, dropCached: 1},
 	},
 }
 

@@ -76,6 +76,9 @@ type Entry struct {
 	// ResourceType is Chrome's _resourceType (document, script, …), when
 	// present.
 	ResourceType string `json:"_resourceType"`
+	// FromCache is Chrome's _fromCache ("memory" or "disk"): the browser
+	// answered from its cache and nothing was sent.
+	FromCache string `json:"_fromCache"`
 
 	// Started is StartedDateTime parsed, set by Decode.
 	Started time.Time `json:"-"`

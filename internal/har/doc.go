@@ -14,7 +14,8 @@
 //     .mp4 .webm .mp3 .ogg .wav .m4a .wasm, or that Chrome marked as a
 //     stylesheet, script, image, font or media); CORS preflights (OPTIONS
 //     with Access-Control-Request-Method: the client does not need them);
-//     entries with no response (status 0: blocked or cancelled); and URLs
+//     entries with no response (status 0: blocked or cancelled); entries
+//     Chrome answered from its cache (_fromCache: nothing was sent); and URLs
 //     that are not http or https (data:, blob:, ws:, extensions). A journey
 //     holds at most scenario.MaxJourneySteps steps (think steps included);
 //     later requests are left out, and said so.

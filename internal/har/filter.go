@@ -12,6 +12,7 @@ const (
 	dropPreflight = "CORS preflights"
 	dropNoResp    = "without a response"
 	dropScheme    = "not http(s) URLs with a host"
+	dropCached    = "served from the browser's cache"
 	dropOverLimit = "over the journey's step limit"
 )
 
