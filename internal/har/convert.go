@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"net/url"
@@ -428,6 +429,8 @@ func nameSteps(steps []*step) {
 func findTokens(steps []*step, sum *Summary) {
 	sources := map[string]*source{} // value → where it was first returned
 	sent := map[string]bool{}       // values requests have sent
+	cookies := map[string]string{}  // a cookie's value → its name
+	warned := map[string]bool{}     // header names warned about
 	names := map[string]bool{}
 	var order []*source
 	uses := map[*source]int{}
@@ -465,6 +468,15 @@ func findTokens(steps []*step, sum *Summary) {
 				use(&s.headers[i].val, v.start, v.end, v.value)
 				sent[v.value] = true
 			}
+			// A cookie's value sent back in a header (a double-submit
+			// CSRF token) is not extracted (the jar carries cookies),
+			// but the recorded value will be stale: say so.
+			h := &s.headers[i]
+			if c, ok := cookies[h.val.raw]; ok && len(h.val.spans) == 0 && !warned[h.name] {
+				warned[h.name] = true
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("header %s of step %d sends the value of cookie %s as recorded; if it must be fresh, extract it ({cookie: %s}) and use {{var …}}",
+					h.name, reqIndex+1, c, c))
+			}
 		}
 		for _, v := range bodyValues(s) {
 			use(&s.body, v.start, v.end, v.value)
@@ -487,6 +499,11 @@ func findTokens(steps []*step, sum *Summary) {
 			}
 		}
 		for _, hv := range s.entry.Response.Headers {
+			if strings.EqualFold(hv.Name, "Set-Cookie") {
+				if c, err := http.ParseSetCookie(hv.Value); err == nil && tokenLike(c.Value) {
+					cookies[c.Value] = c.Name
+				}
+			}
 			if tokenSourceHeader(hv.Name) && validHeaderName(hv.Name) {
 				register(hv.Value, &source{hdr: textproto.CanonicalMIMEHeaderKey(hv.Name), hint: hv.Name})
 			}

@@ -54,6 +54,8 @@ var convertCases = []struct {
 			"        extract:\n          sku: {json: '$.item.sku'}\n",
 			"          Accept: application/json\n",
 			"dropped (3 static assets)\n",
+			"# header X-Xsrf-Token of step 4 sends the value of cookie XSRF-TOKEN as recorded; if it must be fresh, extract it ({cookie: XSRF-TOKEN}) and use {{var …}}\n",
+			"          X-Xsrf-Token: x5rf70k3n9\n",
 		},
 		not:     []string{"site.css", "app.js", "logo", "Cookie", "User-Agent", "Sec-", "Content-Length", "Authority", "If-None-Match", "expect:", "Accept-Encoding", "sid="},
 		vars:    []string{"token", "sku"},

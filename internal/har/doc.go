@@ -55,8 +55,10 @@
 //     had already sent (the user's own input echoed back). A value that
 //     would need escaping in its place (percent-encoding in a URL, a JSON
 //     escape in a body) is left as recorded. Set-Cookie values are never
-//     extracted: the cookie jar carries them. Response bodies in base64
-//     are decoded first.
+//     extracted: the cookie jar carries them (a header that sends a
+//     cookie's value back, as double-submit CSRF tokens do, is kept as
+//     recorded with a warning that suggests {cookie: NAME}). Response
+//     bodies in base64 are decoded first.
 //   - Templates. Recorded text is literal: a "{{" in it is written
 //     {{"{{"}}.
 //
