@@ -219,6 +219,7 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 	// time starts there.
 	var busy time.Time
 	requests := 0
+	full := false
 	for _, e := range entries {
 		if e.Request == nil {
 			continue // Decode refuses these; a HAR built in code may have them
@@ -254,8 +255,8 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 		if gap >= thinkMin {
 			need = 2
 		}
-		if len(steps)+need > scenario.MaxJourneySteps {
-			sum.Dropped[dropOverLimit]++
+		if full = full || len(steps)+need > scenario.MaxJourneySteps; full {
+			sum.Dropped[dropOverLimit]++ // and every later one: no gaps in the flow
 			continue
 		}
 		if need == 2 {

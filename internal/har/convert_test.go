@@ -188,8 +188,16 @@ func TestConvertStepLimit(t *testing.T) {
 	h := &HAR{Log: &Log{Version: "1.2"}}
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	for i := range 100 {
+		// Every third gap is too short for a think step: the journey
+		// fills up on a request that needs one, and the next request,
+		// which would fit alone, is left out too (no hole in the flow).
+		gap := time.Second
+		if i%3 == 0 {
+			gap = 50 * time.Millisecond
+		}
+		t0 = t0.Add(gap)
 		h.Log.Entries = append(h.Log.Entries, Entry{
-			Started: t0.Add(time.Duration(i) * time.Second), Time: 10,
+			Started: t0, Time: 10,
 			Request:  &Request{Method: "GET", URL: "https://a.example/p"},
 			Response: &Response{Status: 200},
 		})
@@ -198,13 +206,55 @@ func TestConvertStepLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Steps+sum.Thinks > 64 || sum.Steps != 32 || sum.Dropped[dropOverLimit] != 68 {
-		t.Errorf("steps %d + thinks %d, over limit %d; want 32 + 32 ≤ 64 and 68 left out", sum.Steps, sum.Thinks, sum.Dropped[dropOverLimit])
+	// Requests 1..38 fit: 38 + 25 thinks = 63 steps; request 39 needs a
+	// think (64 + 1 > 64), request 40 would fit alone but is left out.
+	if sum.Steps != 38 || sum.Thinks != 25 || sum.Dropped[dropOverLimit] != 62 {
+		t.Errorf("steps %d + thinks %d, over limit %d; want 38 + 25 and 62 left out", sum.Steps, sum.Thinks, sum.Dropped[dropOverLimit])
 	}
-	if !strings.Contains(string(out), "# a journey has at most 64 steps: the last 68 request(s) were left out\n") {
+	if !strings.Contains(string(out), "# a journey has at most 64 steps: the last 62 request(s) were left out\n") {
 		t.Errorf("output does not say requests were left out:\n%s", out)
 	}
-	if !strings.Contains(string(out), "name: 'GET /p #32'\n") {
+	if !strings.Contains(string(out), "name: 'GET /p #38'\n") || strings.Contains(string(out), "#39") {
 		t.Errorf("repeated step names are not numbered:\n%s", out)
+	}
+}
+
+// TestConvertThink: think steps come from gaps of ThinkMin or more, to the
+// millisecond, capped at scenario.MaxThink; overlapping requests have
+// none.
+func TestConvertThink(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration, ms float64) Entry {
+		return Entry{Started: t0.Add(d), Time: ms,
+			Request: &Request{Method: "GET", URL: "https://a.example/p"}, Response: &Response{Status: 200}}
+	}
+	h := &HAR{Log: &Log{Version: "1.2", Entries: []Entry{
+		at(0, 10),                       // ends at 10ms
+		at(109*time.Millisecond, 1),     // gap 99ms: none
+		at(210*time.Millisecond, 1e300), // gap 100ms: think 100ms; its time is clamped to a week
+		at(220*time.Millisecond, 1),     // overlaps the one before: none
+	}}}
+	_, sum, steps, err := convert(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var thinks []time.Duration
+	for _, s := range steps {
+		if s.think > 0 {
+			thinks = append(thinks, s.think)
+		}
+	}
+	if len(thinks) != 1 || thinks[0] != 100*time.Millisecond || sum.Steps != 4 {
+		t.Errorf("thinks %v, %d steps; want [100ms] and 4", thinks, sum.Steps)
+	}
+
+	h.Log.Entries = []Entry{at(0, 10), at(2*time.Hour+10*time.Millisecond+1234567, 1)}
+	out, sum, steps, err := convert(h, Options{ThinkMin: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 3 || steps[1].think != time.Hour || !strings.Contains(string(out), "      - think: 1h\n") ||
+		len(sum.Warnings) != 1 || sum.Warnings[0] != "a recorded pause of 2h0m0.001s before step 2 is capped at 1h" {
+		t.Errorf("a 2h pause: steps %d, warnings %q:\n%s", len(steps), sum.Warnings, out)
 	}
 }

@@ -86,10 +86,9 @@ type Entry struct {
 
 // End is when the entry finished: Started plus Time.
 func (e *Entry) End() time.Time {
-	t := e.Time
-	if t < 0 {
-		t = 0
-	}
+	// A negative time means unknown; a time past a week is not a
+	// request's (and would overflow a Duration).
+	t := min(max(e.Time, 0), float64(7*24*time.Hour/time.Millisecond))
 	return e.Started.Add(time.Duration(t * float64(time.Millisecond)))
 }
 
