@@ -499,14 +499,18 @@ func findTokens(steps []*step, sum *Summary) {
 				}
 			}
 		}
+		seenHdr := map[string]bool{}
 		for _, hv := range s.entry.Response.Headers {
+			canon := textproto.CanonicalMIMEHeaderKey(hv.Name)
+			first := !seenHdr[canon] // an extraction reads a header's first value
+			seenHdr[canon] = true
 			if strings.EqualFold(hv.Name, "Set-Cookie") {
 				if c, err := http.ParseSetCookie(hv.Value); err == nil && tokenLike(c.Value) {
 					cookies[c.Value] = c.Name
 				}
 			}
-			if tokenSourceHeader(hv.Name) && validHeaderName(hv.Name) {
-				register(hv.Value, &source{hdr: textproto.CanonicalMIMEHeaderKey(hv.Name), hint: hv.Name})
+			if first && tokenSourceHeader(hv.Name) && validHeaderName(hv.Name) {
+				register(hv.Value, &source{hdr: canon, hint: hv.Name})
 			}
 		}
 		reqIndex++

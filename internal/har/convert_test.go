@@ -258,3 +258,49 @@ func TestConvertThink(t *testing.T) {
 		t.Errorf("a 2h pause: steps %d, warnings %q:\n%s", len(steps), sum.Warnings, out)
 	}
 }
+
+// TestConvertTokenRules: which values become variables.
+func TestConvertTokenRules(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	entry := func(i int, method, u string, hdrs []NameValue, body string, resp *Response) Entry {
+		rq := &Request{Method: method, URL: u, Headers: hdrs}
+		if body != "" {
+			rq.PostData = &PostData{MimeType: "application/json", Text: body}
+		}
+		return Entry{Started: t0.Add(time.Duration(i) * time.Second), Time: 1, Request: rq, Response: resp}
+	}
+	ok := &Response{Status: 200}
+	h := &HAR{Log: &Log{Version: "1.2", Entries: []Entry{
+		entry(0, "POST", "https://a.example/s", nil, `{"email":"me2024@example.com"}`, &Response{Status: 200,
+			Headers: []NameValue{{"X-Token", "first111aaa"}, {"X-Token", "second222bbb"}, {"Set-Cookie", "sid=cookie333ccc"},
+				{"Date", "Wed, 01 May 2024 10:00:00 GMT"}, {"X-Short", "ab12"}},
+			Content: Content{MimeType: "application/json", Text: `{"email":"me2024@example.com","when":"2024-05-01T10:00:00Z","n":"12345678","home":"https://a.example/x1","kind":"application/json","id":"order-777x"}`}}),
+		entry(1, "GET", "https://a.example/q?a=first111aaa&b=second222bbb&c=cookie333ccc&d=me2024@example.com&e=2024-05-01T10:00:00Z&f=12345678&g=ab12", nil, "", ok),
+		entry(2, "POST", "https://a.example/o/order-777x", []NameValue{{"X-Id", "order-777x"}}, `{"id":"order-777x","n":["order-777x"]}`, ok),
+	}}}
+	out, sum, err := Convert(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range sum.Vars {
+		got = append(got, v.Name+"="+v.From)
+	}
+	// Only the first X-Token (an extraction reads a header's first value)
+	// and the id: not a cookie, the user's own input, a date, digits alone,
+	// a URL, a MIME type or a short value.
+	if want := "x_token=header X-Token,id=$.id"; strings.Join(got, ",") != want {
+		t.Errorf("vars %s; want %s\n%s", strings.Join(got, ","), want, out)
+	}
+	for _, w := range []string{
+		"path: '/q?a={{var x_token}}&b=second222bbb&c=cookie333ccc&d=me2024@example.com&e=2024-05-01T10:00:00Z&f=12345678&g=ab12'\n",
+		"path: '/o/{{var id}}'\n", "X-Id: '{{var id}}'\n", `body: '{"id":"{{var id}}","n":["{{var id}}"]}'` + "\n",
+	} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if sum.Vars[1].Uses != 4 {
+		t.Errorf("id used %d times; want 4 (path, header, body twice)", sum.Vars[1].Uses)
+	}
+}
