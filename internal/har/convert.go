@@ -219,7 +219,6 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 	// time starts there.
 	var busy time.Time
 	requests := 0
-	full := false
 	for _, e := range entries {
 		if e.Request == nil {
 			continue // Decode refuses these; a HAR built in code may have them
@@ -251,15 +250,13 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 			sum.Dropped[dropAsset]++
 			continue
 		}
-		need := 1
-		if gap >= thinkMin {
-			need = 2
-		}
-		if full = full || len(steps)+need > scenario.MaxJourneySteps; full {
-			sum.Dropped[dropOverLimit]++ // and every later one: no gaps in the flow
+		// The limit counts request steps (think steps keep no
+		// histograms).
+		if requests == scenario.MaxJourneySteps {
+			sum.Dropped[dropOverLimit]++
 			continue
 		}
-		if need == 2 {
+		if gap >= thinkMin {
 			if gap > scenario.MaxThink.Std() {
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("a recorded pause of %v before step %d is capped at %v", gap, requests+1, scenario.MaxThink))
 				gap = scenario.MaxThink.Std()
@@ -274,7 +271,7 @@ func convert(h *HAR, opts Options) ([]byte, *Summary, []*step, error) {
 		requests++
 	}
 	if n := sum.Dropped[dropOverLimit]; n > 0 {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("a journey has at most %d steps: the last %d request(s) were left out", scenario.MaxJourneySteps, n))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("a journey has at most %d request steps: the last %d request(s) were left out", scenario.MaxJourneySteps, n))
 	}
 	if requests == 0 {
 		return nil, sum, nil, fmt.Errorf("no request to play: %d entries, every one dropped%s", sum.Entries, counts(sum.Dropped))

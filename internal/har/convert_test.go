@@ -188,16 +188,8 @@ func TestConvertStepLimit(t *testing.T) {
 	h := &HAR{Log: &Log{Version: "1.2"}}
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	for i := range 100 {
-		// Every third gap is too short for a think step: the journey
-		// fills up on a request that needs one, and the next request,
-		// which would fit alone, is left out too (no hole in the flow).
-		gap := time.Second
-		if i%3 == 0 {
-			gap = 50 * time.Millisecond
-		}
-		t0 = t0.Add(gap)
 		h.Log.Entries = append(h.Log.Entries, Entry{
-			Started: t0, Time: 10,
+			Started: t0.Add(time.Duration(i) * time.Second), Time: 10,
 			Request:  &Request{Method: "GET", URL: "https://a.example/p"},
 			Response: &Response{Status: 200},
 		})
@@ -206,15 +198,14 @@ func TestConvertStepLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Requests 1..38 fit: 38 + 25 thinks = 63 steps; request 39 needs a
-	// think (64 + 1 > 64), request 40 would fit alone but is left out.
-	if sum.Steps != 38 || sum.Thinks != 25 || sum.Dropped[dropOverLimit] != 62 {
-		t.Errorf("steps %d + thinks %d, over limit %d; want 38 + 25 and 62 left out", sum.Steps, sum.Thinks, sum.Dropped[dropOverLimit])
+	// Think steps do not count: 64 requests and the 63 pauses between them.
+	if sum.Steps != 64 || sum.Thinks != 63 || sum.Dropped[dropOverLimit] != 36 {
+		t.Errorf("steps %d + thinks %d, over limit %d; want 64 + 63 and 36 left out", sum.Steps, sum.Thinks, sum.Dropped[dropOverLimit])
 	}
-	if !strings.Contains(string(out), "# a journey has at most 64 steps: the last 62 request(s) were left out\n") {
+	if !strings.Contains(string(out), "# a journey has at most 64 request steps: the last 36 request(s) were left out\n") {
 		t.Errorf("output does not say requests were left out:\n%s", out)
 	}
-	if !strings.Contains(string(out), "name: 'GET /p #38'\n") || strings.Contains(string(out), "#39") {
+	if !strings.Contains(string(out), "name: 'GET /p #64'\n") || strings.Contains(string(out), "#65") {
 		t.Errorf("repeated step names are not numbered:\n%s", out)
 	}
 }

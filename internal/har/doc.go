@@ -17,8 +17,8 @@
 //     entries with no response (status 0: blocked or cancelled); entries
 //     Chrome answered from its cache (_fromCache: nothing was sent); and URLs
 //     that are not http or https (data:, blob:, ws:, extensions). A journey
-//     holds at most scenario.MaxJourneySteps steps (think steps included);
-//     later requests are left out, and said so.
+//     holds at most scenario.MaxJourneySteps request steps (think steps
+//     are not counted); later requests are left out, and said so.
 //   - The stage's URL is the origin of the first kept request; requests to
 //     that origin use path:, the others url:.
 //   - Think times: the gap from the end of a kept request to the start of
