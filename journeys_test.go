@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/surgeload/surge"
+	"github.com/surgeload/surge/internal/har"
 	"github.com/surgeload/surge/reporters"
 )
 
@@ -219,5 +221,88 @@ func TestShopJourneyExample(t *testing.T) {
 	}
 	if rep.Verdict != "pass" {
 		t.Errorf("verdict %s", rep.Verdict)
+	}
+}
+
+// TestImportedHARRuns: a browser recording (internal/har's login fixture)
+// imported as a journey scenario runs against a loopback app shaped like
+// the recorded one: the token the login returns and the sku the item
+// returns travel to the later steps of the same journey.
+func TestImportedHARRuns(t *testing.T) {
+	raw, err := os.ReadFile("internal/har/testdata/login.har")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := har.DecodeBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := har.Convert(h, har.Options{Rate: "10/s", Duration: "2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	tokens := map[string]string{} // token → the sku its journey was given
+	var bad []string
+	app := http.NewServeMux()
+	app.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "<html></html>") })
+	app.HandleFunc("POST /login", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		tok := fmt.Sprintf("tok%08d", len(tokens)+1)
+		tokens[tok] = ""
+		fmt.Fprintf(w, `{"token":%q}`, tok)
+	})
+	app.HandleFunc("GET /shop/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if _, ok := tokens[tok]; !ok {
+			bad = append(bad, "item with token "+tok)
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		sku := "sku-" + tok
+		tokens[tok] = sku
+		fmt.Fprintf(w, `{"item":{"sku":%q}}`, sku)
+	})
+	app.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if sku, ok := tokens[tok]; !ok || sku == "" || !strings.Contains(string(body), sku) {
+			bad = append(bad, fmt.Sprintf("cart with token %q body %s", tok, body))
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	})
+	app.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") })
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	src := strings.Replace(string(out), "url: 'https://shop.example'", fmt.Sprintf("url: %q", srv.URL), 1)
+	sc, err := surge.Parse("imported.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatalf("the imported scenario does not validate: %v\n%s", err, src)
+	}
+	opts := surge.DefaultOptions()
+	opts.GossipListen = "127.0.0.1:0"
+	opts.MaxSendLag = 10 * time.Second
+	rep, err := surge.Run(context.Background(), sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Stages[0]
+	if st.Intended != 20 || st.Succeeded != 20 {
+		for _, rq := range st.Requests {
+			t.Logf("%s %s: issued %d succeeded %d failed %d %v", rq.Kind, rq.Name, rq.Issued, rq.Succeeded, rq.Failed, rq.Errors)
+		}
+		t.Fatalf("journeys: intended %d succeeded %d failed %d %v; want 20 completed", st.Intended, st.Succeeded, st.Failed, st.Errors)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 || len(tokens) != 20 {
+		t.Fatalf("%d logins; refused %q", len(tokens), bad)
 	}
 }
