@@ -368,6 +368,14 @@ type Ceiling struct {
 	Ratio               float64 `json:"ratio,omitempty"`
 }
 
+// What a per-name entry of a stage counts (Request.Kind); a request of
+// the mix has none.
+const (
+	KindJourney = "journey"
+	KindStep    = "step"
+	KindCheck   = "check"
+)
+
 // How an agent was found lost (Gap.Cause).
 const (
 	// GapStream: its stream broke and the coordinator could not resume
