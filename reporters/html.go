@@ -74,9 +74,12 @@ type stageView struct {
 	Latency    chartView
 	Errors     chartView
 	Requests   []requestView
-	Ceiling    string
-	Errs       string
-	DroppedBy  string
+	// Journeys is set when the stage has journeys or checks: the table
+	// then shows each entry's kind.
+	Journeys  bool
+	Ceiling   string
+	Errs      string
+	DroppedBy string
 }
 
 type requestView struct {
@@ -99,6 +102,7 @@ func newHTMLView(r *Report) htmlView {
 		sv.Throughput, sv.Latency, sv.Errors = stageCharts(i, s)
 		for _, rq := range s.Requests {
 			sv.Requests = append(sv.Requests, requestView{R: rq, Errors: counts(rq.Errors)})
+			sv.Journeys = sv.Journeys || rq.Kind != ""
 		}
 		if c := s.Ceiling; c != nil {
 			sv.Ceiling = ceilingText(c)

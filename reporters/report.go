@@ -368,6 +368,14 @@ type Ceiling struct {
 	Ratio               float64 `json:"ratio,omitempty"`
 }
 
+// What a per-name entry of a stage counts (Request.Kind); a request of
+// the mix has none.
+const (
+	KindJourney = "journey"
+	KindStep    = "step"
+	KindCheck   = "check"
+)
+
 // How an agent was found lost (Gap.Cause).
 const (
 	// GapStream: its stream broke and the coordinator could not resume
@@ -455,7 +463,18 @@ type SearchStep struct {
 
 // Request is one request name's share of a stage.
 type Request struct {
-	Name           string            `json:"name"`
+	Name string `json:"name"`
+	// Kind is empty for a request of the mix; "journey" for a journey
+	// (issued = started, succeeded = completed; its response time is the
+	// journey's duration from the arrival's intended instant), "step" for
+	// a journey's request step (named JOURNEY/STEP; its response time is
+	// from the step's intended instant), "check" for one check of a
+	// request or step (named OWNER #CHECK; succeeded = passed, failed =
+	// check_failed; no latency).
+	Kind string `json:"kind,omitempty"`
+	// InFlightAtEnd is, for journeys and steps, issued − succeeded −
+	// failed: still playing when the stage ended.
+	InFlightAtEnd  uint64            `json:"in_flight_at_end,omitempty"`
 	Issued         uint64            `json:"issued"`
 	Succeeded      uint64            `json:"succeeded"`
 	Failed         uint64            `json:"failed"`

@@ -15,8 +15,12 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "surge: %s (run %s)\n", r.Scenario, r.RunID)
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "\nstage %s → %s\n", s.Name, s.Target)
-		fmt.Fprintf(&b, "  requests  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
-			s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
+		unit := "requests"
+		if s.hasJourneys() {
+			unit = "journeys"
+		}
+		fmt.Fprintf(&b, "  %-8s  intended %d  issued %d  succeeded %d  failed %d  dropped %d  lost %d  in flight %d\n",
+			unit, s.Intended, s.Issued, s.Succeeded, s.Failed, s.Dropped, s.Lost, s.InFlightAtEnd)
 		if s.SentUnreported > 0 {
 			fmt.Fprintf(&b, "  of the lost, lost agents may have sent up to %d before their lease ran out (never reported: the target may have them)\n", s.SentUnreported)
 		}
@@ -39,6 +43,7 @@ func WriteText(w io.Writer, r *Report) error {
 		if len(s.Errors) > 0 {
 			fmt.Fprintf(&b, "  errors: %s\n", counts(s.Errors))
 		}
+		writeJourneys(&b, &s)
 		if len(s.DroppedBy) > 0 {
 			fmt.Fprintf(&b, "  dropped: %s\n", counts(s.DroppedBy))
 		}
@@ -53,7 +58,11 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  stopped early: %s\n", s.Stopped)
 		}
 		if s.AgentCPUS > 0 {
-			fmt.Fprintf(&b, "  generator cpu: %.2f s (%.1f µs per request)\n", s.AgentCPUS, s.CPUPerRequestUS)
+			per := "request"
+			if s.hasJourneys() {
+				per = "journey"
+			}
+			fmt.Fprintf(&b, "  generator cpu: %.2f s (%.1f µs per %s)\n", s.AgentCPUS, s.CPUPerRequestUS, per)
 		}
 		for _, n := range s.GeneratorNotes {
 			fmt.Fprintf(&b, "  GENERATOR-LIMITED: %s\n", n)
@@ -224,4 +233,58 @@ func counts(m map[string]uint64) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeJourneys writes a journey stage's breakdown: each journey's counts
+// and duration, each step's counts, latency and errors, each check's
+// passes and failures. Nothing for a stage of plain requests without
+// checks.
+func writeJourneys(b *strings.Builder, s *Stage) {
+	has := false
+	for _, rq := range s.Requests {
+		if rq.Kind != "" {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  by journey, step and check\tissued\tsucceeded\tfailed\tdropped\tin flight\tp50\tp90\tp99\tp99.9\tmax\t\n")
+	for _, rq := range s.Requests {
+		label := rq.Name
+		switch rq.Kind {
+		case "journey":
+			label = "journey " + rq.Name + " (duration)"
+		case "step":
+			label = "  step " + rq.Name
+		case "check":
+			label = "  check " + rq.Name
+		default:
+			label = "request " + rq.Name
+		}
+		p := rq.ResponseTimeMS
+		lat := []string{ms(p.P50), ms(p.P90), ms(p.P99), ms(p.P999), ms(p.Max)}
+		if rq.Kind == "check" {
+			lat = []string{"", "", "", "", ""}
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", label, rq.Issued, rq.Succeeded, rq.Failed, rq.Dropped, rq.InFlightAtEnd, strings.Join(lat, "\t"))
+	}
+	tw.Flush()
+	for _, rq := range s.Requests {
+		if len(rq.Errors) > 0 && rq.Kind != "check" {
+			fmt.Fprintf(b, "  errors of %s: %s\n", rq.Name, counts(rq.Errors))
+		}
+	}
+}
+
+// hasJourneys reports whether the stage's arrivals are journeys.
+func (s *Stage) hasJourneys() bool {
+	for _, rq := range s.Requests {
+		if rq.Kind == "journey" {
+			return true
+		}
+	}
+	return false
 }

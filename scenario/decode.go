@@ -124,6 +124,16 @@ func (d *decoder) has(path string) bool {
 	return ok && !l.null
 }
 
+// nullAt reports whether path was written in the file as null (or with no
+// value). A nil decoder has no file: false.
+func (d *decoder) nullAt(path string) bool {
+	if d == nil {
+		return false
+	}
+	l, ok := d.locs[path]
+	return ok && l.null
+}
+
 // suppressed reports whether path lies at or below a value that failed to
 // decode: what the checks would say about it is noise.
 func (d *decoder) suppressed(path string) bool {
@@ -230,6 +240,18 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 				d.record(joinPath(path, sh.shorthandField()), at, n)
 				return
 			}
+		}
+	}
+
+	// Types whose YAML form is not their Go shape (journey.go).
+	if v.CanAddr() {
+		switch u := v.Addr().Interface().(type) {
+		case *Think:
+			d.decodeThink(n, u, path, at)
+			return
+		case *[]Extraction:
+			d.decodeExtractions(n, u, path, at)
+			return
 		}
 	}
 
@@ -385,7 +407,7 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string, at posi
 			continue
 		}
 		d.record(child, kpos, e.Value)
-		d.decode(e.Value, v.Field(fields[i].index), child)
+		d.decode(e.Value, v.FieldByIndex(fields[i].index), child)
 	}
 }
 
@@ -638,10 +660,13 @@ func nodePos(n ast.Node) position {
 // field is a struct field and its YAML name.
 type field struct {
 	name  string
-	index int
+	index []int // for reflect.Value.FieldByIndex
 }
 
-// structFields lists the decodable fields of a struct type in order.
+// structFields lists the decodable fields of a struct type in order. The
+// fields of an embedded struct tagged `yaml:",inline"` are listed in its
+// place, as if they were the outer struct's (a journey step is a request
+// plus its own fields).
 func structFields(t reflect.Type) []field {
 	var fs []field
 	for i := range t.NumField() {
@@ -649,14 +674,20 @@ func structFields(t reflect.Type) []field {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for _, in := range structFields(f.Type) {
+				fs = append(fs, field{name: in.name, index: append([]int{i}, in.index...)})
+			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		fs = append(fs, field{name: name, index: i})
+		fs = append(fs, field{name: name, index: []int{i}})
 	}
 	return fs
 }

@@ -23,6 +23,40 @@
 //	thresholds: ["p99 < 250ms", "error_rate < 1%"]
 //	safety: {max_rate: 50k/s, max_duration: 1h, on_agent_loss: degrade, max_lost: 1%}
 //
+// Instead of requests, a scenario may have journeys (one or the other):
+// each arrival starts one instance of a journey drawn by weight, whose
+// steps run in order. A step is a request (every field of a request but
+// weight, plus loop, extract and checks) or a think time; a later step
+// uses what an earlier one extracted as {{var NAME}}:
+//
+//	journeys:
+//	  - name: shop                  # unique, no "/"
+//	    weight: 2                   # default 1
+//	    cookies: true               # a cookie jar per instance (default)
+//	    on_error: abort             # or continue
+//	    steps:
+//	      - name: login             # default "METHOD path", unique in the journey
+//	        method: POST
+//	        path: /login
+//	        extract:                # NAME: one of json, header, regex (+ group), cookie
+//	          token: {json: $.token}          # $ then .name, ['name'] or [index]
+//	          id: {regex: 'id=(\d+)', group: 1}
+//	        checks:                 # also on requests of the mix
+//	          - {json: $.user, equals: u1}    # or matches: RE2; neither: present
+//	          - {body_contains: token}        # or body_not_contains; header: NAME
+//	      - think: 500ms            # or {uniform: [200ms, 2s]} or {exponential: 1s}
+//	      - path: /shop/items/{{zipf 1.1 1000}}
+//	        loop: 3                 # 1 to MaxLoop
+//	        headers: {Authorization: "Bearer {{var token}}"}
+//
+// A variable must be extracted by an earlier step of the same journey; a
+// later extraction of the same name overwrites it. Thresholds select a
+// journey ({journey=shop}) or a step ({step=shop/login}, or {step=login}
+// when no other journey has a step of that name), and two metrics are of
+// whole journeys: journey_duration.p99 (.pN, .max, .mean) and
+// journey_error_rate. The extractions and checks are compiled by Parse
+// (Compiled.Extract and Compiled.Checks, package internal/extract).
+//
 // [Load] and [Parse] decode such a file strictly: unknown fields, duplicate
 // keys, values of the wrong type and every semantic problem are reported
 // together, one per line, as FILE:LINE:COL: message. A problem inside a

@@ -58,7 +58,7 @@ load:
 	// Output:
 	// broken.yaml:3:5: stage must set one of url or bundled, not both
 	// broken.yaml:6:11: path must start with "/" (got "items")
-	// broken.yaml:7:5: unknown field "retries" (known fields: name, method, path, url, headers, body, timeout, weight, expect)
+	// broken.yaml:7:5: unknown field "retries" (known fields: name, method, path, url, headers, body, timeout, weight, expect, checks)
 	// broken.yaml:9:20: rate must be > 0 (got 0)
 	// invalid: true
 }

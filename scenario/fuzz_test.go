@@ -74,6 +74,10 @@ func FuzzParse(f *testing.F) {
 		again := *s
 		again.Stages = append([]Stage(nil), s.Stages...)
 		again.Requests = append([]Request(nil), s.Requests...)
+		again.Journeys = append([]Journey(nil), s.Journeys...)
+		for i := range again.Journeys {
+			again.Journeys[i].Steps = append([]JourneyStep(nil), s.Journeys[i].Steps...)
+		}
 		if s.Capacity != nil {
 			cp := *s.Capacity
 			again.Capacity = &cp
@@ -94,6 +98,31 @@ func FuzzParse(f *testing.F) {
 			if (r.URL == "") == (r.Path == "") || (r.Path != "" && (!strings.HasPrefix(r.Path, "/") || r.Compiled.Path == nil)) ||
 				(r.URL != "" && r.Compiled.URL == nil) || (r.Body != "") != (r.Compiled.Body != nil) || len(r.Headers) != len(r.Compiled.Headers) {
 				t.Fatalf("request with a path or url and templates that do not match: %+v", r)
+			}
+		}
+		if (len(s.Requests) == 0) == (len(s.Journeys) == 0) {
+			t.Fatalf("Parse accepted %d requests and %d journeys; want one kind", len(s.Requests), len(s.Journeys))
+		}
+		for _, j := range s.Journeys {
+			if j.Name == "" || strings.Contains(j.Name, "/") || j.Weight <= 0 || (j.OnError != OnErrorAbort && j.OnError != OnErrorContinue) {
+				t.Fatalf("journey without defaults or with a bad name: %+v", j)
+			}
+			requests := 0
+			for _, st := range j.Steps {
+				if st.IsThink() {
+					if st.Name != "" || st.Loop != 0 || len(st.Extract) > 0 || st.Think.Fixed > MaxThink || st.Think.Max > MaxThink || st.Think.Mean > MaxThink {
+						t.Fatalf("think step with request fields or over MaxThink: %+v", st)
+					}
+					continue
+				}
+				requests++
+				if st.Name == "" || st.Method == "" || st.Weight != 0 || st.Loop < 1 || st.Loop > MaxLoop ||
+					len(st.Compiled.Extract) != len(st.Extract) || len(st.Compiled.Checks) != len(st.Checks) {
+					t.Fatalf("request step without defaults or compiled parts: %+v", st)
+				}
+			}
+			if requests == 0 {
+				t.Fatalf("journey %q without a request step", j.Name)
 			}
 		}
 		// What Parse accepts is within the safety caps, by the same bound.
@@ -158,7 +187,7 @@ func TestParseBillionLaughs(t *testing.T) {
 	if len(lines) > maxProblems+1 {
 		t.Errorf("Parse(billion laughs) gave %d problems; want at most %d", len(lines), maxProblems+1)
 	}
-	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity, search)"
+	want := "x.yaml:1:1: unknown field \"lol0\" (known fields: name, seed, stages, requests, journeys, load, client, thresholds, safety, capacity, search)"
 	if lines[0] != want {
 		t.Errorf("Parse(billion laughs) first problem = %q; want %q", lines[0], want)
 	}

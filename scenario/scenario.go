@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/surgeload/surge/internal/extract"
 	"github.com/surgeload/surge/internal/template"
 )
 
@@ -118,8 +119,12 @@ type Scenario struct {
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// Stages are the target systems, run one after the other. At least one.
 	Stages []Stage `yaml:"stages" json:"stages"`
-	// Requests is the request mix. At least one.
-	Requests []Request `yaml:"requests" json:"requests"`
+	// Requests is the request mix. A scenario has Requests or Journeys,
+	// not both.
+	Requests []Request `yaml:"requests" json:"requests,omitempty"`
+	// Journeys are user journeys: each arrival starts one instance of a
+	// journey drawn by weight. See Journey.
+	Journeys []Journey `yaml:"journeys" json:"journeys,omitempty"`
 	// Load is the arrival-rate curve played against every stage that does
 	// not set its own. Required unless every stage sets one.
 	Load Curve `yaml:"load" json:"load"`
@@ -215,6 +220,11 @@ type Request struct {
 	// success. Empty means any 2xx or 3xx status.
 	Expect []int `yaml:"expect" json:"expect,omitempty"`
 
+	// Checks are assertions on the response; a failed one fails the
+	// request with class check_failed. Checks read the body up to the
+	// client's max_body_bytes.
+	Checks []Check `yaml:"checks" json:"checks,omitempty"`
+
 	// Compiled holds the templates of Path, URL, Headers and Body, built
 	// by Parse.
 	Compiled Compiled `yaml:"-" json:"-"`
@@ -227,6 +237,11 @@ type Compiled struct {
 	URL     *template.Template
 	Headers map[string]*template.Template
 	Body    *template.Template
+	// Checks are the request's Checks compiled, in order.
+	Checks []*extract.Check
+	// Extract are a journey step's extractions compiled, in the order of
+	// JourneyStep.Extract (whose Var names each value).
+	Extract []*extract.Extractor
 }
 
 // Expected reports whether a response status counts as success for r:
@@ -363,8 +378,9 @@ func readDataFile(dir, name string) ([]byte, error) {
 
 // ApplyDefaults fills in the optional fields that were left empty: stage
 // and request names, the method (GET, and upper-cased), the path ("/"),
-// request weights (1), the arrival process (uniform), the safety caps and
-// the capacity headroom. It is idempotent; Parse calls it after checking
+// request weights (1), journey weights (1), on_error (abort), journey
+// request steps' names, methods, paths and loop (1), the arrival process
+// (uniform), the safety caps and the capacity headroom. It is idempotent; Parse calls it after checking
 // the values as written. It does not touch Seed, for which 0 is a valid
 // value.
 func (s *Scenario) ApplyDefaults() {
@@ -379,6 +395,9 @@ func (s *Scenario) ApplyDefaults() {
 	}
 	for i := range s.Requests {
 		s.Requests[i].applyDefaults()
+	}
+	for i := range s.Journeys {
+		s.Journeys[i].applyDefaults()
 	}
 	s.Load.applyDefaults()
 	s.Safety.applyDefaults()
@@ -402,6 +421,31 @@ func (r *Request) applyDefaults() {
 	}
 	if r.Weight == 0 {
 		r.Weight = 1
+	}
+}
+
+// applyDefaults fills in a journey's weight (1) and on_error (abort), and
+// its request steps' defaults: those of a request (name "METHOD path",
+// method, path) but no weight, and loop 1. Think steps are left as they
+// are. Cookies stays nil, which means on (CookiesOn).
+func (j *Journey) applyDefaults() {
+	if j.Weight == 0 {
+		j.Weight = 1
+	}
+	if j.OnError == "" {
+		j.OnError = OnErrorAbort
+	}
+	for k := range j.Steps {
+		st := &j.Steps[k]
+		if st.IsThink() {
+			continue
+		}
+		weight := st.Weight
+		st.Request.applyDefaults()
+		st.Weight = weight // steps have no weight: an invalid one stays as written
+		if st.Loop == 0 {
+			st.Loop = 1
+		}
 	}
 }
 

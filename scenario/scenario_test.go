@@ -209,7 +209,7 @@ func TestParseTestdata(t *testing.T) {
 			t.Errorf("Load(%s): %v", f, err)
 			continue
 		}
-		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests) == 0 || !s.Load.isSet() {
+		if s.Name == "" || len(s.Stages) == 0 || len(s.Requests)+len(s.Journeys) == 0 || !s.Load.isSet() {
 			t.Errorf("Load(%s) = %+v: sections missing", f, s)
 		}
 	}
@@ -259,7 +259,7 @@ func TestParseBad(t *testing.T) {
 			"x.yaml:1:1: unknown field \"nmae\" (did you mean \"name\"?)",
 			"x.yaml:1:1: name is required"}},
 		{"unknown field", "name: a\nretries: 1\n" + validStages + validRequests + validLoad, []string{
-			"x.yaml:2:1: unknown field \"retries\" (known fields: name, seed, stages, requests, load, client, thresholds, safety, capacity, search)"}},
+			"x.yaml:2:1: unknown field \"retries\" (known fields: name, seed, stages, requests, journeys, load, client, thresholds, safety, capacity, search)"}},
 		{"wrong types", "name: [a]\nstages: x\nrequests: {a: 1}\nload: 5\n", []string{
 			"x.yaml:1:7: name must be a string (got list)",
 			"x.yaml:2:9: stages must be a list (got string)",
@@ -308,7 +308,7 @@ func TestParseBad(t *testing.T) {
 			"x.yaml:4:12: duplicate stage name \"echo\" (first at 3:5)",
 			"x.yaml:6:5: duplicate stage name \"h:1\" (first at 5:5)"}},
 		{"no requests", "name: a\n" + validStages + "requests: []\n" + validLoad, []string{
-			"x.yaml:3:11: at least one request is required"}},
+			"x.yaml:3:11: at least one request (or journey) is required"}},
 		{"bad method", "name: a\n" + validStages + "requests: [{method: 'GE T'}, {method: GÉT}]\n" + validLoad, []string{
 			"x.yaml:3:21: invalid method \"GE T\" (want an HTTP method like GET or POST)",
 			"x.yaml:3:39: invalid method \"GÉT\" (want an HTTP method like GET or POST)"}},
@@ -384,7 +384,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		"testdata/bad/many.yaml:9:11: path must start with \"/\" (got \"items/1\")",
 		"testdata/bad/many.yaml:10:15: invalid header name \"X Test\"",
 		"testdata/bad/many.yaml:11:14: timeout must be > 0 (got 0s)",
-		"testdata/bad/many.yaml:12:5: unknown field \"retries\" (known fields: name, method, path, url, headers, body, timeout, weight, expect)",
+		"testdata/bad/many.yaml:12:5: unknown field \"retries\" (known fields: name, method, path, url, headers, body, timeout, weight, expect, checks)",
 		"testdata/bad/many.yaml:15:11: rate must be > 0 (got 0)",
 		"testdata/bad/many.yaml:16:15: the curve plays for 25h, over safety.max_duration 24h",
 	}
@@ -539,7 +539,7 @@ func TestValidate(t *testing.T) {
 		want   []string
 	}{
 		{"empty", func(s *Scenario) { *s = Scenario{} }, []string{
-			"name is required", "at least one stage is required", "at least one request is required", "load is required"}},
+			"name is required", "at least one stage is required", "at least one request (or journey) is required", "load is required"}},
 		{"stage", func(s *Scenario) { s.Stages = append(s.Stages, Stage{URL: "http://x", Bundled: "echo"}, Stage{}) }, []string{
 			"stages[1]: stage must set one of url or bundled, not both", "stages[2]: stage must set url or bundled"}},
 		{"duplicate names", func(s *Scenario) { s.Requests = append(s.Requests, Request{Method: "GET", Path: "/a"}) }, []string{

@@ -56,7 +56,7 @@ func TestTemplatesAndData(t *testing.T) {
 // string is folded.
 func TestTemplateErrorPositions(t *testing.T) {
 	head := "name: a\n" + validStages + validLoad + "requests:\n" // requests on line 4
-	unknown := `invalid template: unknown function "nope" (known: seq, int, zipf, choice, uuid, csv, jsonl)`
+	unknown := `invalid template: unknown function "nope" (known: seq, int, zipf, choice, uuid, csv, jsonl, var)`
 	tests := []struct {
 		name string
 		reqs string

@@ -41,10 +41,14 @@ func (t *Threshold) setShorthand(text string) { t.Expr = text }
 // second.
 type ThresholdExpr struct {
 	// Metric is the canonical metric name: "p99", "p99.9", "max", "mean",
-	// "error_rate", "achieved_rate", "dropped", "lost", "failed" or "rps".
+	// "error_rate", "achieved_rate", "dropped", "lost", "failed" or "rps";
+	// in a journey scenario also "journey_duration.STAT" (STAT is p99,
+	// p99.9, max, mean…: see JourneyStat) and "journey_error_rate".
 	Metric string
-	// Selectors restrict the metric to one request ("request") and/or one
-	// stage ("stage") by name; nil means all.
+	// Selectors restrict the metric to one request ("request"), one stage
+	// ("stage"), one journey ("journey") and/or one journey step ("step")
+	// by name; nil means all. After Parse, a step is always named in full,
+	// "JOURNEY/STEP", even where the expression gave the step alone.
 	Selectors map[string]string
 	// Window, when non-zero, evaluates the metric over every sliding
 	// window of this length rather than over the whole run; each window
@@ -72,17 +76,23 @@ var metrics = map[string]metricUnit{
 	"max": unitDuration, "mean": unitDuration,
 	"error_rate": unitPercent, "achieved_rate": unitPercent,
 	"dropped": unitCount, "lost": unitCount, "failed": unitCount,
-	"rps": unitRate,
+	"rps":                unitRate,
+	"journey_error_rate": unitPercent,
 }
 
+// journeyDuration is the prefix of the journey duration metrics:
+// journey_duration.p99, journey_duration.max, journey_duration.mean.
+const journeyDuration = "journey_duration"
+
 // metricList is shown when a metric is unknown.
-const metricList = "p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps"
+const metricList = "p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, " +
+	"journey_duration.p99 (.pN, .max, .mean) or journey_error_rate"
 
 // thresholdOps in the order they are tried: longest first.
 var thresholdOps = []string{"<=", ">=", "==", "!=", "<", ">"}
 
 // selectorKeys are the selectors a threshold may use.
-var selectorKeys = []string{"request", "stage"}
+var selectorKeys = []string{"request", "stage", "journey", "step"}
 
 // ThresholdError is a syntax error in a threshold expression.
 type ThresholdError struct {
@@ -105,10 +115,19 @@ func (e *ThresholdError) Error() string {
 // (failed ÷ sent) or achieved_rate (sent ÷ intended) compared with a
 // percentage ("1%", "99%"); dropped, lost or failed (numbers of arrivals)
 // compared with a count ("0", "1k"); or rps (achieved requests per second)
-// compared with a rate ("1k/s"). KEY is request or stage and NAME the name
-// of one, bare (up to the next "," or "}", spaces around it trimmed) or
-// double-quoted with \" and \\ escapes. WINDOW is a duration. OP is <, <=,
-// >, >=, == or !=. Spaces may separate the parts. Examples:
+// compared with a rate ("1k/s"). In a scenario of journeys, the request
+// metrics are of the steps' requests, and two metrics are of whole
+// journeys: journey_duration.STAT, where STAT is a latency statistic as
+// above (journey_duration.p99, journey_duration.p99.9, .max, .mean), the
+// time from a journey's arrival to the end of its last step, compared with
+// a duration; and journey_error_rate (failed journeys ÷ finished ones),
+// compared with a percentage.
+//
+// KEY is request, stage, journey or step, and NAME the name of one, bare
+// (up to the next "," or "}", spaces around it trimmed) or double-quoted
+// with \" and \\ escapes. A step is named JOURNEY/STEP, or just STEP
+// when no other journey has a step of that name. WINDOW is a duration. OP
+// is <, <=, >, >=, == or !=. Spaces may separate the parts. Examples:
 //
 //	p99 < 250ms
 //	p99.9{request=read-item} < 1s
@@ -116,10 +135,15 @@ func (e *ThresholdError) Error() string {
 //	error_rate < 1%
 //	achieved_rate >= 99%
 //	dropped == 0
+//	p99{step=shop/login} < 300ms
+//	error_rate{journey=shop, step=checkout} < 0.1%
+//	journey_duration.p99{journey=shop} < 5s
+//	journey_error_rate < 1%
 //
 // An error is a *ThresholdError giving the byte offset of the problem.
-// Whether the named requests and stages exist is checked by Parse, not
-// here.
+// Whether the named requests, stages, journeys and steps exist, and
+// whether the scenario has journeys for a journey metric, is checked by
+// Parse, not here.
 func ParseThreshold(s string) (ThresholdExpr, error) {
 	p := thresholdParser{s: s}
 	e, ok := p.parse()
@@ -160,6 +184,10 @@ func (p *thresholdParser) parse() (ThresholdExpr, bool) {
 	name := p.s[start:p.i]
 	metric, unit, ok := canonicalMetric(name)
 	if !ok {
+		if stat, isJourney := strings.CutPrefix(name, journeyDuration); isJourney && (stat == "" || stat == ".") {
+			return e, p.fail(start+len(name), "%s needs a statistic: %s.p99 (any pN), %s.max or %s.mean",
+				journeyDuration, journeyDuration, journeyDuration, journeyDuration)
+		}
 		if name == "" {
 			return e, p.fail(start, "expression must start with a metric (%s)", metricList)
 		}
@@ -239,10 +267,10 @@ func (p *thresholdParser) selectors() (map[string]string, bool) {
 			if p.i == len(p.s) {
 				return nil, p.fail(open, "unterminated selector list (want e.g. {request=read-item})")
 			}
-			return nil, p.fail(keyAt, "expected a selector key (request or stage)")
+			return nil, p.fail(keyAt, "expected a selector key (request, stage, journey or step)")
 		}
 		if !slices.Contains(selectorKeys, key) {
-			return nil, p.fail(keyAt, "unknown selector %q (want request or stage)", key)
+			return nil, p.fail(keyAt, "unknown selector %q (want request, stage, journey or step)", key)
 		}
 		if _, dup := sel[key]; dup {
 			return nil, p.fail(keyAt, "duplicate selector %q", key)
@@ -316,6 +344,15 @@ func canonicalMetric(name string) (string, metricUnit, bool) {
 	if u, ok := metrics[name]; ok {
 		return name, u, true
 	}
+	if stat, ok := strings.CutPrefix(name, journeyDuration+"."); ok {
+		if stat == "max" || stat == "mean" {
+			return name, unitDuration, true
+		}
+		if q, ok := percentile(stat); ok {
+			return journeyDuration + ".p" + formatNumber(q), unitDuration, true
+		}
+		return "", 0, false
+	}
 	q, ok := percentile(name)
 	if !ok {
 		return "", 0, false
@@ -376,6 +413,25 @@ func (e ThresholdExpr) Quantile() (float64, bool) {
 	// Scaled as a decimal, so p99.9 is exactly the float 0.999.
 	q, err := scaleDecimal(e.Metric[1:], -2)
 	return q, err == nil
+}
+
+// JourneyStat returns the statistic of a journey_duration metric: "p99",
+// "p99.9", "max" or "mean" (for journey_duration.p99, …), and false for
+// the other metrics. ThresholdExpr{Metric: stat}.Percentile() gives a
+// percentile statistic's percentile.
+func (e ThresholdExpr) JourneyStat() (string, bool) {
+	stat, ok := strings.CutPrefix(e.Metric, journeyDuration+".")
+	if !ok {
+		return "", false
+	}
+	return stat, true
+}
+
+// JourneyMetric reports whether e's metric is of whole journeys
+// (journey_duration.STAT or journey_error_rate) rather than of requests.
+func (e ThresholdExpr) JourneyMetric() bool {
+	_, ok := e.JourneyStat()
+	return ok || e.Metric == "journey_error_rate"
 }
 
 // Percentile returns the percentile of a percentile metric in percent,

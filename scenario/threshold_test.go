@@ -32,6 +32,18 @@ func TestParseThreshold(t *testing.T) {
 			ThresholdExpr{Metric: "p50", Selectors: map[string]string{"stage": "cache", "request": "GET /items/1"},
 				Window: time.Minute, Op: "<", Value: 5e6},
 			"p50{request=GET /items/1,stage=cache}[1m] < 5ms"},
+		{"p99{step=shop/login} < 300ms",
+			ThresholdExpr{Metric: "p99", Selectors: map[string]string{"step": "shop/login"}, Op: "<", Value: 300e6},
+			"p99{step=shop/login} < 300ms"},
+		{"error_rate{journey=shop, step=checkout} < 0.1%",
+			ThresholdExpr{Metric: "error_rate", Selectors: map[string]string{"journey": "shop", "step": "checkout"}, Op: "<", Value: 0.001},
+			"error_rate{journey=shop,step=checkout} < 0.1%"},
+		{"journey_duration.p99.90{journey=shop}[1m] < 5s",
+			ThresholdExpr{Metric: "journey_duration.p99.9", Selectors: map[string]string{"journey": "shop"}, Window: time.Minute, Op: "<", Value: 5e9},
+			"journey_duration.p99.9{journey=shop}[1m] < 5s"},
+		{"journey_duration.max <= 10s", ThresholdExpr{Metric: "journey_duration.max", Op: "<=", Value: 10e9}, "journey_duration.max <= 10s"},
+		{"journey_duration.mean < 2s", ThresholdExpr{Metric: "journey_duration.mean", Op: "<", Value: 2e9}, "journey_duration.mean < 2s"},
+		{"journey_error_rate < 1%", ThresholdExpr{Metric: "journey_error_rate", Op: "<", Value: 0.01}, "journey_error_rate < 1%"},
 		{`p99{request="a,b}\"c"} < 1s`,
 			ThresholdExpr{Metric: "p99", Selectors: map[string]string{"request": `a,b}"c`}, Op: "<", Value: 1e9},
 			`p99{request="a,b}\"c"} < 1s`},
@@ -58,10 +70,17 @@ func TestParseThresholdErrors(t *testing.T) {
 		want string
 	}{
 		{"", 0, "empty expression (want e.g. p99 < 250ms)"},
-		{"latency < 1s", 0, `unknown metric "latency" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
-		{"p100 < 1s", 0, `unknown metric "p100" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
-		{"p0 < 1s", 0, `unknown metric "p0" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)`},
-		{"< 1s", 0, "expression must start with a metric (p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed or rps)"},
+		{"journey_duration < 1s", 16, "journey_duration needs a statistic: journey_duration.p99 (any pN), journey_duration.max or journey_duration.mean"},
+		{"journey_duration. < 1s", 17, "journey_duration needs a statistic: journey_duration.p99 (any pN), journey_duration.max or journey_duration.mean"},
+		{"journey_duration.p100 < 1s", 0, "unknown metric \"journey_duration.p100\" (want " + metricList + ")"},
+		{"journey_duration.error_rate < 1%", 0, "unknown metric \"journey_duration.error_rate\" (want " + metricList + ")"},
+		{"journey_duration.journey_duration.p99 < 1s", 0, "unknown metric \"journey_duration.journey_duration.p99\" (want " + metricList + ")"},
+		{"journey_error_rate < 1s", 21, "journey_error_rate is compared with a percentage like 1% (got \"1s\")"},
+		{"journey_duration.p99 < 1%", 23, "journey_duration.p99 is compared with a duration like 250ms (got \"1%\")"},
+		{"latency < 1s", 0, `unknown metric "latency" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, journey_duration.p99 (.pN, .max, .mean) or journey_error_rate)`},
+		{"p100 < 1s", 0, `unknown metric "p100" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, journey_duration.p99 (.pN, .max, .mean) or journey_error_rate)`},
+		{"p0 < 1s", 0, `unknown metric "p0" (want p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, journey_duration.p99 (.pN, .max, .mean) or journey_error_rate)`},
+		{"< 1s", 0, "expression must start with a metric (p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, journey_duration.p99 (.pN, .max, .mean) or journey_error_rate)"},
 		{"p99", 3, "missing comparison after p99 (want <, <=, >, >=, == or !=)"},
 		{"p99 = 1s", 4, `expected a comparison (<, <=, >, >=, == or !=), got "= 1s"`},
 		{"p99 <", 5, "missing value after <"},
@@ -71,14 +90,14 @@ func TestParseThresholdErrors(t *testing.T) {
 		{"dropped == none", 11, `dropped is compared with a count like 0 or 1k (got "none")`},
 		{"rps > fast", 6, `rps is compared with a rate like 1000 or 1k/s (got "fast")`},
 		{"p99{} < 1s", 4, "empty selector list (want e.g. {request=read-item} or none)"},
-		{"p99{host=a} < 1s", 4, `unknown selector "host" (want request or stage)`},
+		{"p99{host=a} < 1s", 4, `unknown selector "host" (want request, stage, journey or step)`},
 		{"p99{request=a,request=b} < 1s", 14, `duplicate selector "request"`},
 		{"p99{request a} < 1s", 12, "expected = after request"},
 		{"p99{request=} < 1s", 12, "empty request name"},
 		{"p99{request=a < 1s", 3, "unterminated selector list (want e.g. {request=read-item})"},
 		{`p99{request="a} < 1s`, 12, "unterminated quoted name"},
 		{`p99{request="a"b} < 1s`, 15, "expected , or } after the request name"},
-		{"p99{request=a,} < 1s", 14, "expected a selector key (request or stage)"},
+		{"p99{request=a,} < 1s", 14, "expected a selector key (request, stage, journey or step)"},
 		{"p99[30s < 1s", 3, "unterminated window (want e.g. [30s])"},
 		{"p99[0s] < 1s", 4, `window must be a duration > 0 like 30s (got "0s")`},
 		{"p99[soon] < 1s", 4, `window must be a duration > 0 like 30s (got "soon")`},
@@ -170,5 +189,36 @@ func TestParseThresholds(t *testing.T) {
 		if l, c, ok := s.Position(path); !ok || l != want[0] || c != want[1] {
 			t.Errorf("Position(%q) = %d:%d, %v; want %d:%d", path, l, c, ok, want[0], want[1])
 		}
+	}
+}
+
+func TestJourneyStat(t *testing.T) {
+	for _, tt := range []struct {
+		expr    string
+		stat    string
+		journey bool
+	}{
+		{"journey_duration.p99.9 < 1s", "p99.9", true},
+		{"journey_duration.max < 1s", "max", true},
+		{"journey_error_rate < 1%", "", true},
+		{"p99 < 1s", "", false},
+		{"error_rate < 1%", "", false},
+	} {
+		e, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stat, ok := e.JourneyStat()
+		if stat != tt.stat || ok != (tt.stat != "") || e.JourneyMetric() != tt.journey {
+			t.Errorf("ParseThreshold(%q): JourneyStat() = %q, %v, JourneyMetric() = %v; want %q, %v", tt.expr, stat, ok, e.JourneyMetric(), tt.stat, tt.journey)
+		}
+		if _, isPct := e.Percentile(); isPct && tt.journey {
+			t.Errorf("ParseThreshold(%q).Percentile() is set: a journey duration must not pass for a request percentile", tt.expr)
+		}
+	}
+	e, _ := ParseThreshold("journey_duration.p99.9 < 1s")
+	stat, _ := e.JourneyStat()
+	if p, ok := (ThresholdExpr{Metric: stat}).Percentile(); !ok || p != 99.9 {
+		t.Errorf("percentile of journey_duration.p99.9 = %v, %v; want 99.9", p, ok)
 	}
 }

@@ -33,6 +33,9 @@ type checker struct {
 	seed         uint64
 	stageNames   []string // with defaults, by index
 	requestNames []string
+	journeyNames []string   // by index
+	stepNames    [][]string // by journey and step; "" for a think step
+	stepCompiled [][]Compiled
 	uses         []templateUse
 	compiled     []Compiled
 	loaded       template.Tables // tables a Scenario already holds (Validate)
@@ -159,8 +162,14 @@ func (c *checker) scenario(s *Scenario) {
 		c.stage(s, i, stageNames)
 	}
 
-	if len(s.Requests) == 0 {
-		c.addAt(c.written("requests", ""), "requests", "at least one request is required")
+	hasRequests := len(s.Requests) > 0 || c.set("requests")
+	hasJourneys := len(s.Journeys) > 0 || c.set("journeys")
+	switch {
+	case hasRequests && hasJourneys:
+		c.addKey("journeys", "a scenario has requests or journeys, not both (requests at %s)", c.whereKey("requests"))
+	case hasJourneys:
+	case len(s.Requests) == 0:
+		c.addAt(c.written("requests", ""), "requests", "at least one request (or journey) is required")
 	}
 	if len(s.Requests) > MaxRequests {
 		c.add("requests", "at most %d requests are allowed (got %d): every request name keeps its own histograms on every agent", MaxRequests, len(s.Requests))
@@ -171,6 +180,7 @@ func (c *checker) scenario(s *Scenario) {
 	for i := range s.Requests {
 		c.request(s, i, requestNames)
 	}
+	c.journeys(s)
 	c.loaded = s.Data
 	c.templates()
 
@@ -187,6 +197,11 @@ func (c *checker) scenario(s *Scenario) {
 func (c *checker) apply(s *Scenario) {
 	for i := range s.Requests {
 		s.Requests[i].Compiled = c.compiled[i]
+	}
+	for i := range s.Journeys {
+		for k := range s.Journeys[i].Steps {
+			s.Journeys[i].Steps[k].Compiled = c.stepCompiled[i][k]
+		}
 	}
 	for i := range s.Thresholds {
 		s.Thresholds[i].Parsed = c.parsed[i]
@@ -291,6 +306,32 @@ func (c *checker) bundled(path, name string) {
 func (c *checker) request(s *Scenario, i int, names map[string]string) {
 	r := &s.Requests[i]
 	path := indexPath("requests", i)
+	c.compiled[i] = c.requestFields(path, r, nil)
+
+	weightPath := joinPath(path, "weight")
+	switch w := r.Weight; {
+	case math.IsNaN(w) || w < 0 || (w == 0 && c.set(weightPath)):
+		c.add(weightPath, "weight must be > 0 (got %s)", formatNumber(w))
+	case math.IsInf(w, 0):
+		c.add(weightPath, "weight must be finite")
+	}
+
+	namePath := joinPath(path, "name")
+	if r.Name != "" {
+		c.noControl(namePath, r.Name)
+	}
+	withDefaults := *r
+	withDefaults.applyDefaults()
+	c.requestNames[i] = withDefaults.Name
+	c.unique("request", withDefaults.Name, c.written(namePath, path), names)
+}
+
+// requestFields checks what a request of the mix and a journey's request
+// step have in common: method, path or url, headers, body, timeout,
+// expect and checks, and returns their compiled templates and checks.
+// scope is nil for a request of the mix, where {{var NAME}} is an error,
+// else the journey's variables as the step sees them.
+func (c *checker) requestFields(path string, r *Request, scope *varScope) Compiled {
 	if r.Method != "" && !httpguts.ValidHeaderFieldName(r.Method) { // a method is a token too
 		c.add(joinPath(path, "method"), "invalid method %q (want an HTTP method like GET or POST)", r.Method)
 	}
@@ -302,22 +343,22 @@ func (c *checker) request(s *Scenario, i int, names map[string]string) {
 	withDefaults := *r
 	withDefaults.applyDefaults()
 
-	cp := &c.compiled[i]
+	var cp Compiled
 	if withDefaults.Path != "" {
-		cp.Path = c.template(c.written(pathPath, path), withDefaults.Path, usePath)
+		cp.Path = c.varTemplate(c.written(pathPath, path), withDefaults.Path, usePath, scope)
 	}
 	if hasURL {
-		cp.URL = c.template(urlPath, r.URL, useURL)
+		cp.URL = c.varTemplate(urlPath, r.URL, useURL, scope)
 	}
 	c.headers(joinPath(path, "headers"), r.Headers)
 	if len(r.Headers) > 0 {
 		cp.Headers = make(map[string]*template.Template, len(r.Headers))
 		for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
-			cp.Headers[k] = c.template(keyPath(joinPath(path, "headers"), k), r.Headers[k], useHeader)
+			cp.Headers[k] = c.varTemplate(keyPath(joinPath(path, "headers"), k), r.Headers[k], useHeader, scope)
 		}
 	}
 	if r.Body != "" {
-		cp.Body = c.template(joinPath(path, "body"), r.Body, useBody)
+		cp.Body = c.varTemplate(joinPath(path, "body"), r.Body, useBody, scope)
 	}
 
 	timeoutPath := joinPath(path, "timeout")
@@ -325,22 +366,9 @@ func (c *checker) request(s *Scenario, i int, names map[string]string) {
 		c.add(timeoutPath, "timeout must be > 0 (got %s)", r.Timeout)
 	}
 	c.timeBound(timeoutPath, r.Timeout)
-
-	weightPath := joinPath(path, "weight")
-	switch w := r.Weight; {
-	case math.IsNaN(w) || w < 0 || (w == 0 && c.set(weightPath)):
-		c.add(weightPath, "weight must be > 0 (got %s)", formatNumber(w))
-	case math.IsInf(w, 0):
-		c.add(weightPath, "weight must be finite")
-	}
 	c.expect(joinPath(path, "expect"), r.Expect)
-
-	namePath := joinPath(path, "name")
-	if r.Name != "" {
-		c.noControl(namePath, r.Name)
-	}
-	c.requestNames[i] = withDefaults.Name
-	c.unique("request", withDefaults.Name, c.written(namePath, path), names)
+	cp.Checks = c.checks(joinPath(path, "checks"), r.Checks)
+	return cp
 }
 
 // expect checks the expected statuses of a request.

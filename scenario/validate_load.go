@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -550,38 +551,127 @@ func (c *checker) thresholds(ths []Threshold) {
 			continue
 		}
 		c.parsed[i] = e
+		journeys := len(c.journeyNames) > 0
+		if e.JourneyMetric() && !journeys {
+			c.addIn(exprPath, th.Expr, strings.Index(th.Expr, e.Metric[:7]),
+				"%s is a journey metric, and the scenario has no journeys", e.Metric)
+		}
+		if _, ok := e.Selectors["step"]; ok && e.JourneyMetric() {
+			c.addIn(exprPath, th.Expr, selectorOffset(th.Expr, "step"),
+				"%s is measured per journey: select it with {journey=…}, not {step=…}", e.Metric)
+		}
 		for _, key := range selectorKeys {
 			name, ok := e.Selectors[key]
 			if !ok {
 				continue
 			}
-			names := c.requestNames
-			if key == "stage" {
+			at := selectorOffset(th.Expr, key)
+			var names []string
+			switch key {
+			case "stage":
 				names = c.stageNames
+			case "request":
+				if journeys {
+					c.addIn(exprPath, th.Expr, at, "unknown request %q in threshold (a scenario of journeys has no requests: select a step with {step=…})", name)
+					continue
+				}
+				names = c.requestNames
+			case "journey":
+				names = c.journeyNames
+			case "step":
+				if j, ok := e.Selectors["journey"]; ok && !slices.Contains(c.journeyNames, j) {
+					continue // the unknown journey is reported
+				}
+				full, msg := c.resolveStep(name, e.Selectors["journey"])
+				if msg != "" {
+					c.addIn(exprPath, th.Expr, at, "%s", msg)
+				} else {
+					e.Selectors["step"] = full
+				}
+				continue
 			}
 			if !slices.Contains(names, name) {
-				c.addIn(exprPath, th.Expr, selectorOffset(th.Expr, key),
-					"unknown %s %q in threshold (%ss: %s)", key, name, key, quoteList(names))
+				what := quoteList(names)
+				if key == "journey" && !journeys {
+					what = "none: the scenario has requests"
+				}
+				c.addIn(exprPath, th.Expr, at, "unknown %s %q in threshold (%ss: %s)", key, name, key, what)
 			}
 		}
 	}
 }
 
-// selectorOffset is where the value of selector key starts in expr, or 0.
+// resolveStep finds the step a {step=NAME} selector names: NAME is
+// JOURNEY/STEP, or STEP alone when only one journey (or the one journey
+// selected by {journey=…}) has a step of that name. It returns the step's
+// full name, or why there is none.
+func (c *checker) resolveStep(name, journey string) (string, string) {
+	if len(c.journeyNames) == 0 {
+		return "", fmt.Sprintf("unknown step %q in threshold (steps: none: the scenario has requests)", name)
+	}
+	var all, bare []string
+	full := ""
+	for i, j := range c.journeyNames {
+		if journey != "" && j != journey {
+			continue
+		}
+		for _, st := range c.stepNames[i] {
+			if st == "" {
+				continue // a think step
+			}
+			all = append(all, j+"/"+st)
+			switch name {
+			case j + "/" + st:
+				full = name
+			case st:
+				bare = append(bare, j+"/"+st)
+			}
+		}
+	}
+	switch {
+	case full != "":
+		return full, ""
+	case len(bare) == 1:
+		return bare[0], ""
+	case len(bare) > 1:
+		return "", fmt.Sprintf("step %q is in several journeys (%s): write JOURNEY/STEP", name, quoteList(bare))
+	case journey != "" && slices.Contains(c.journeyNames, journey):
+		return "", fmt.Sprintf("unknown step %q of journey %q in threshold (steps: %s)", name, journey, quoteList(all))
+	}
+	return "", fmt.Sprintf("unknown step %q in threshold (steps: %s)", name, quoteList(all))
+}
+
+// selectorOffset is where the value of selector key starts in expr, or 0:
+// the key is the one after "{" or "," and before "=" (so that "step" is
+// not found inside "{journey=mystep, …}").
 func selectorOffset(expr, key string) int {
 	open := strings.IndexByte(expr, '{')
 	if open < 0 {
 		return 0
 	}
-	i := strings.Index(expr[open:], key)
-	if i < 0 {
-		return 0
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' }
+	for from := open; ; {
+		i := strings.Index(expr[from:], key)
+		if i < 0 {
+			return 0
+		}
+		i += from
+		from = i + len(key)
+		b := i - 1
+		for b > open && isSpace(expr[b]) {
+			b--
+		}
+		j := i + len(key)
+		for j < len(expr) && isSpace(expr[j]) {
+			j++
+		}
+		if (expr[b] != '{' && expr[b] != ',') || j == len(expr) || expr[j] != '=' {
+			continue
+		}
+		for j++; j < len(expr) && isSpace(expr[j]); j++ {
+		}
+		return j
 	}
-	i += open + len(key)
-	for i < len(expr) && (expr[i] == ' ' || expr[i] == '\t' || expr[i] == '=') {
-		i++
-	}
-	return i
 }
 
 // quoteList quotes names for a message, "none" for no names.

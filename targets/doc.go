@@ -32,6 +32,47 @@
 // capacities. They are sized for a 2-core machine that also runs the load
 // generator: all work is modelled with timers, never by burning CPU.
 //
+// # The shop flow
+//
+// So that user journeys (login, browse, cart, checkout) run out of the
+// box, every topology but echo also serves a small shop (see
+// [StartTopology] for the routes and bodies): POST /login answers a fresh
+// random bearer token and sets a fresh session cookie
+// (session=<id>; Path=/; HttpOnly; SameSite=Lax); GET /shop/items/{id},
+// POST /cart and POST /checkout need both, from the same login, and
+// answer 401 with WWW-Authenticate: Bearer otherwise. Every request to
+// those three routes is counted by outcome (ok, missing_token,
+// unknown_token, missing_cookie, unknown_session, mismatch: a token of one
+// session shown with another session's cookie, as when a journey uses a
+// token it was not issued) in GET /shop/stats, in
+// surge_target_auth_requests_total{component="shop",outcome} on /metrics
+// and through [Server.Shop].
+//
+// The shop routes are served behind the app servers like the item API, and
+// sessions are kept as real systems keep them, in the shared store: the
+// store the item API uses, so the cache where the topology has one (a
+// cache-aside cache over the db; multi-region: the client's region's) and
+// else the db. Each operation is one call on that store, with the
+// store's own costs and counters:
+//
+//	POST /login              one write of the session's row
+//	authenticated request    one read of the session's row, when it shows a token and a
+//	                         cookie (a request missing either is refused before any lookup)
+//	GET /shop/items/{id}     then one item read, as GET /items/{id}
+//	POST /cart               then one write of the session's row (the cart is in the session)
+//	POST /checkout           then one write of the session's order row; 409 if the cart is empty
+//
+// Behind a cache-aside cache a write goes to the db and drops the cached
+// row, so the first read after a login or a cart change misses and the
+// next ones hit; the sessions share the cache's entries with the items, so
+// a journey-heavy load lowers the items' hit rate as it would in a shared
+// Redis. Rows are keyed by session slot ("session/<n>", "order/<n>"),
+// never by login, and the shop holds at most ShopConfig.MaxSessions
+// sessions (default 10,000), evicting the least recently used one (counted
+// in sessions_evicted and surge_target_session_evictions_total): a long
+// run of logins grows neither the shop's memory nor the store's keys. A
+// cart holds at most 32 different items and 1,000 of one (409 beyond).
+//
 // # Expected ceilings of the default configs
 //
 // The defaults are sized so that the staircase climbs, stage by stage, on

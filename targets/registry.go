@@ -166,6 +166,24 @@ func Start(name, listen string) (*Server, error) { return StartTopology(name, li
 //	GET  /health      200 "ok" while serving
 //	GET  /metrics     Prometheus text with every component's surge_target_* series
 //
+// and a shop flow for user journeys, whose sessions live in the
+// topology's shared store (the cache where there is one, else the db):
+//
+//	POST /login             {"user":"NAME","password":ANY} (user 1–64 characters) → 200
+//	                        {"token":..,"user":..} + Set-Cookie: session=<id>; Path=/; HttpOnly; SameSite=Lax
+//	GET  /shop/items/{id}   200 {"id","version","source","etag"} + ETag: an item read as GET /items/{id}
+//	POST /cart              {"item":"<id>","qty":N} (qty 1–1000, default 1) → 200 {"cart_id":..,"items":units,"lines":n}
+//	POST /checkout          201 {"order_id":..,"items":units}; 409 when the cart is empty; empties it
+//	GET  /shop/stats        200 {"logins","auth":{outcome:n},"checkouts","sessions","sessions_evicted","max_sessions"}
+//
+// The three middle routes need Authorization: Bearer <token> and the
+// session cookie of the same login; otherwise they answer 401 with
+// WWW-Authenticate: Bearer and {"error":..,"outcome":..}, the outcome
+// one of missing_token, missing_cookie, unknown_session, unknown_token
+// or mismatch (see AuthOutcome), each counted as is every ok, in
+// GET /shop/stats, surge_target_auth_requests_total{outcome} and
+// Server.Shop. Bad bodies get 400 (413 over 16 KiB) with a JSON error.
+//
 // Requests may name their client (X-Client-ID, for read-your-writes) and
 // their region (X-Region, multi-region; an unknown region is 400).
 //

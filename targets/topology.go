@@ -77,12 +77,16 @@ type SingleBoxConfig struct {
 	CPUQueueLimit int       `json:"cpu_queue_limit"`
 	App           AppConfig `json:"app"`
 	DB            DBConfig  `json:"db"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // SplitConfig is stage 2: the database on a machine of its own.
 type SplitConfig struct {
 	App AppConfig `json:"app"`
 	DB  DBConfig  `json:"db"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // CacheConfig is stage 3: a cache-aside cache in front of the database.
@@ -90,6 +94,8 @@ type CacheConfig struct {
 	App   AppConfig       `json:"app"`
 	Cache CacheTierConfig `json:"cache"`
 	DB    DBConfig        `json:"db"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // LBConfig is stage 4: a load balancer (a real reverse proxy over
@@ -107,6 +113,8 @@ type LBConfig struct {
 	App            AppConfig       `json:"app"`
 	Cache          CacheTierConfig `json:"cache"`
 	DB             DBConfig        `json:"db"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // ReplicasConfig is stage 5: reads to Replicas read replicas (round
@@ -121,6 +129,8 @@ type ReplicasConfig struct {
 	// ReadYourWrites sends a client's reads (X-Client-ID) to the primary
 	// for a lag after its writes.
 	ReadYourWrites bool `json:"read_your_writes"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // ShardingConfig is stage 6: Shards primaries, each item on one of them
@@ -131,6 +141,8 @@ type ShardingConfig struct {
 	Shards int             `json:"shards"`
 	// Shard configures every shard's database.
 	Shard DBConfig `json:"shard"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // QueueConfig is stage 7: the sharded store of stage 6 with writes made
@@ -147,6 +159,8 @@ type QueueConfig struct {
 	QueueLimit int `json:"queue_limit"`
 	// MaxAttempts is how many times a failed write is tried.
 	MaxAttempts int `json:"max_attempts"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // MultiRegionConfig is stage 8: Regions, each with its own app servers
@@ -166,6 +180,8 @@ type MultiRegionConfig struct {
 	PrimaryDB DBConfig `json:"primary_db"`
 	// Replica configures each other region's replica.
 	Replica DBConfig `json:"replica"`
+	// Shop configures the shop flow (POST /login, …; see StartTopology).
+	Shop ShopConfig `json:"shop"`
 }
 
 // The bundled costs, the same in every topology so that only the
@@ -199,19 +215,21 @@ func defaultCache() CacheTierConfig {
 // DefaultSingleBoxConfig returns 4 CPUs shared by an app of 16 slots and
 // a db of 8 connections: about 290 req/s, limited by the CPUs.
 func DefaultSingleBoxConfig() SingleBoxConfig {
-	return SingleBoxConfig{CPUs: 4, CPUQueueLimit: 1024, App: defaultApp(16), DB: defaultDB(8)}
+	return SingleBoxConfig{CPUs: 4, CPUQueueLimit: 1024, App: defaultApp(16), DB: defaultDB(8), Shop: defaultShop()}
 }
 
 // DefaultSplitConfig returns the single box's app (16 slots) and a db of
 // 5 connections on a machine of its own: about 505 req/s, limited by the
 // db.
-func DefaultSplitConfig() SplitConfig { return SplitConfig{App: defaultApp(16), DB: defaultDB(5)} }
+func DefaultSplitConfig() SplitConfig {
+	return SplitConfig{App: defaultApp(16), DB: defaultDB(5), Shop: defaultShop()}
+}
 
 // DefaultCacheConfig returns an app of 16 slots, a 1,000-entry cache (TTL
 // 10 minutes) and a db of 4 connections: about 890 req/s, limited by the
 // db.
 func DefaultCacheConfig() CacheConfig {
-	return CacheConfig{App: defaultApp(16), Cache: defaultCache(), DB: defaultDB(4)}
+	return CacheConfig{App: defaultApp(16), Cache: defaultCache(), DB: defaultDB(4), Shop: defaultShop()}
 }
 
 // DefaultLBConfig returns 2 apps of 12 slots behind a round-robin
@@ -220,7 +238,7 @@ func DefaultCacheConfig() CacheConfig {
 func DefaultLBConfig() LBConfig {
 	return LBConfig{
 		Apps: 2, Algorithm: lb.RoundRobin, HealthInterval: Duration(time.Second),
-		App: defaultApp(12), Cache: defaultCache(), DB: defaultDB(5),
+		App: defaultApp(12), Cache: defaultCache(), DB: defaultDB(5), Shop: defaultShop(),
 	}
 }
 
@@ -230,7 +248,7 @@ func DefaultLBConfig() LBConfig {
 func DefaultReplicasConfig() ReplicasConfig {
 	return ReplicasConfig{
 		App: defaultApp(24), Cache: defaultCache(), Primary: defaultDB(4), Replica: defaultDB(2),
-		Replicas: 2, Lag: Duration(100 * time.Millisecond),
+		Replicas: 2, Lag: Duration(100 * time.Millisecond), Shop: defaultShop(),
 	}
 }
 
@@ -238,7 +256,7 @@ func DefaultReplicasConfig() ReplicasConfig {
 // of 2 connections: about 1,780 req/s, limited by the shards. The app has
 // slots to spare so that it keeps every shard's queue fed.
 func DefaultShardingConfig() ShardingConfig {
-	return ShardingConfig{App: defaultApp(64), Cache: defaultCache(), Shards: 4, Shard: defaultDB(2)}
+	return ShardingConfig{App: defaultApp(64), Cache: defaultCache(), Shards: 4, Shard: defaultDB(2), Shop: defaultShop()}
 }
 
 // DefaultQueueConfig returns an app of 64 slots, a cache, 5 shards of 2
@@ -248,7 +266,7 @@ func DefaultShardingConfig() ShardingConfig {
 func DefaultQueueConfig() QueueConfig {
 	return QueueConfig{
 		App: defaultApp(64), Cache: defaultCache(), Shards: 5, Shard: defaultDB(2),
-		Workers: 16, QueueLimit: 1000, MaxAttempts: 5,
+		Workers: 16, QueueLimit: 1000, MaxAttempts: 5, Shop: defaultShop(),
 	}
 }
 
@@ -262,6 +280,7 @@ func DefaultMultiRegionConfig() MultiRegionConfig {
 		Regions: []string{"us-east", "eu-west", "ap-south"}, Primary: "us-east",
 		RTT: Duration(80 * time.Millisecond), Lag: Duration(100 * time.Millisecond),
 		App: defaultApp(16), Cache: defaultCache(), PrimaryDB: defaultDB(12), Replica: defaultDB(4),
+		Shop: defaultShop(),
 	}
 }
 
@@ -320,6 +339,7 @@ func (c SingleBoxConfig) Validate() error {
 	k.need(c.CPUQueueLimit >= 0 && c.CPUQueueLimit <= resource.MaxQueueLimit, "cpu_queue_limit", "must be from 0 to %d (got %d)", resource.MaxQueueLimit, c.CPUQueueLimit)
 	k.app("app", c.App)
 	k.db("db", c.DB)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -328,6 +348,7 @@ func (c SplitConfig) Validate() error {
 	var k check
 	k.app("app", c.App)
 	k.db("db", c.DB)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -337,6 +358,7 @@ func (c CacheConfig) Validate() error {
 	k.app("app", c.App)
 	k.cache("cache", c.Cache, false)
 	k.db("db", c.DB)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -350,6 +372,7 @@ func (c LBConfig) Validate() error {
 	k.app("app", c.App)
 	k.cache("cache", c.Cache, true)
 	k.db("db", c.DB)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -362,6 +385,7 @@ func (c ReplicasConfig) Validate() error {
 	k.db("replica", c.Replica)
 	k.count("replicas", c.Replicas, maxTopologyNodes)
 	k.need(c.Lag >= 0 && time.Duration(c.Lag) <= data.MaxLag, "lag", "must be from 0s to %v (got %v)", data.MaxLag, time.Duration(c.Lag))
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -372,6 +396,7 @@ func (c ShardingConfig) Validate() error {
 	k.cache("cache", c.Cache, true)
 	k.count("shards", c.Shards, maxTopologyNodes)
 	k.db("shard", c.Shard)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -385,6 +410,7 @@ func (c QueueConfig) Validate() error {
 	k.count("workers", c.Workers, 10_000)
 	k.count("queue_limit", c.QueueLimit, 1_000_000)
 	k.count("max_attempts", c.MaxAttempts, 100)
+	k.shop("shop", c.Shop)
 	return k.err()
 }
 
@@ -405,5 +431,6 @@ func (c MultiRegionConfig) Validate() error {
 	k.cache("cache", c.Cache, true)
 	k.db("primary_db", c.PrimaryDB)
 	k.db("replica", c.Replica)
+	k.shop("shop", c.Shop)
 	return k.err()
 }

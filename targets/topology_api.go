@@ -57,11 +57,15 @@ type itemAPI struct {
 }
 
 // newItemAPI returns the API over store (and jobs, when not nil), with the
-// client and region headers copied into each request's context. It routes
-// by itself, for it also serves behind the lb's backend listeners.
-func newItemAPI(store data.Store, jobs *queue.Queue) http.Handler {
+// shop's routes when shop is not nil, and with the client and region
+// headers copied into each request's context. It routes by itself, for it
+// also serves behind the lb's backend listeners.
+func newItemAPI(store data.Store, jobs *queue.Queue, shop *Shop) http.Handler {
 	a := &itemAPI{store: store, jobs: jobs}
 	mux := http.NewServeMux()
+	if shop != nil {
+		shop.routes(mux)
+	}
 	mux.HandleFunc("GET /items/{id}", a.get)
 	mux.HandleFunc("POST /items", a.put)
 	mux.HandleFunc("POST /jobs", func(w http.ResponseWriter, r *http.Request) {

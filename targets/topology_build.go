@@ -87,10 +87,27 @@ func (a *assembly) shards(cfg CacheTierConfig, n int, shard DBConfig) (data.Stor
 	return a.cache("cache", cfg, s)
 }
 
-// front is the topology's outer handler: /health and /metrics answered
-// at once, the API routes passed to serve, anything else 404 or 405.
-func (a *assembly) front(serve http.Handler) http.Handler {
+// topologyHandler is the outer handler of a topology built by the
+// registry; it carries the topology's shop for ShopOf.
+type topologyHandler struct {
+	http.Handler
+	shop *Shop
+}
+
+// shop makes the topology's shop over store (see newShop).
+func (a *assembly) shop(cfg ShopConfig, store data.Store) (*Shop, error) {
+	return newShop(cfg, store, a.reg)
+}
+
+// front is the topology's outer handler: /health, /metrics and
+// /shop/stats answered at once, the API routes (the shop's among them)
+// passed to serve, anything else 404 or 405.
+func (a *assembly) front(serve http.Handler, shop *Shop) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /shop/stats", shop.serveStats)
+	for _, route := range shopRoutes {
+		mux.Handle(route, serve)
+	}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
@@ -99,7 +116,7 @@ func (a *assembly) front(serve http.Handler) http.Handler {
 	for _, route := range []string{"GET /items/{id}", "POST /items", "POST /jobs", "GET /jobs/{id}"} {
 		mux.Handle(route, serve)
 	}
-	return mux
+	return &topologyHandler{Handler: mux, shop: shop}
 }
 
 // withHeaders puts the client and region headers into the context.
@@ -124,11 +141,15 @@ func buildSingleBox(c SingleBoxConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.app("box-app", c.App, newItemAPI(table, nil), cpu)
+	shop, err := a.shop(c.Shop, table)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("box-app", c.App, newItemAPI(table, nil, shop), cpu)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildSplit(c SplitConfig, a *assembly) (http.Handler, error) {
@@ -136,11 +157,15 @@ func buildSplit(c SplitConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.app("app", c.App, newItemAPI(table, nil), nil)
+	shop, err := a.shop(c.Shop, table)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("app", c.App, newItemAPI(table, nil, shop), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildCache(c CacheConfig, a *assembly) (http.Handler, error) {
@@ -152,11 +177,15 @@ func buildCache(c CacheConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.app("app", c.App, newItemAPI(store, nil), nil)
+	shop, err := a.shop(c.Shop, store)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("app", c.App, newItemAPI(store, nil, shop), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildLB(c LBConfig, a *assembly) (http.Handler, error) {
@@ -168,7 +197,11 @@ func buildLB(c LBConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := newItemAPI(store, nil)
+	shop, err := a.shop(c.Shop, store)
+	if err != nil {
+		return nil, err
+	}
+	api := newItemAPI(store, nil, shop)
 	cfg := lb.DefaultBalancerConfig()
 	cfg.Algorithm = c.Algorithm
 	cfg.BackendHeader = "X-Backend"
@@ -194,7 +227,7 @@ func buildLB(c LBConfig, a *assembly) (http.Handler, error) {
 		return nil, err
 	}
 	a.onClose(bal.Close)
-	return a.front(bal), nil
+	return a.front(bal, shop), nil
 }
 
 func buildReplicas(c ReplicasConfig, a *assembly) (http.Handler, error) {
@@ -218,11 +251,15 @@ func buildReplicas(c ReplicasConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.app("app", c.App, newItemAPI(store, nil), nil)
+	shop, err := a.shop(c.Shop, store)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("app", c.App, newItemAPI(store, nil, shop), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildSharding(c ShardingConfig, a *assembly) (http.Handler, error) {
@@ -230,11 +267,15 @@ func buildSharding(c ShardingConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.app("app", c.App, newItemAPI(store, nil), nil)
+	shop, err := a.shop(c.Shop, store)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("app", c.App, newItemAPI(store, nil, shop), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildQueue(c QueueConfig, a *assembly) (http.Handler, error) {
@@ -260,11 +301,15 @@ func buildQueue(c QueueConfig, a *assembly) (http.Handler, error) {
 		return nil, err
 	}
 	a.onClose(q.Close)
-	app, err := a.app("app", c.App, newItemAPI(store, q), nil)
+	shop, err := a.shop(c.Shop, store)
 	if err != nil {
 		return nil, err
 	}
-	return a.front(app), nil
+	app, err := a.app("app", c.App, newItemAPI(store, q, shop), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.front(app, shop), nil
 }
 
 func buildMultiRegion(c MultiRegionConfig, a *assembly) (http.Handler, error) {
@@ -302,7 +347,11 @@ func buildMultiRegion(c MultiRegionConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := newItemAPI(regions, nil)
+	shop, err := a.shop(c.Shop, regions)
+	if err != nil {
+		return nil, err
+	}
+	api := newItemAPI(regions, nil, shop)
 	apps := map[string]http.Handler{}
 	for _, r := range c.Regions {
 		if apps[r], err = a.app("app-"+r, c.App, api, nil); err != nil {
@@ -329,5 +378,5 @@ func buildMultiRegion(c MultiRegionConfig, a *assembly) (http.Handler, error) {
 		}
 		app.ServeHTTP(w, r)
 	})
-	return a.front(route), nil
+	return a.front(route, shop), nil
 }

@@ -1,7 +1,8 @@
 // Command coordinator runs Surge scenarios: it starts (or finds by gossip)
 // agents, drives them over gRPC and writes the report.
 //
-// Its subcommands are run, validate, plan, compare, report and certs.
+// Its subcommands are run, validate, plan, compare, report, certs and
+// import (import har: a journey scenario from a browser recording).
 // main only turns SIGINT and SIGTERM into a cancelled context and exits
 // with the code run returns; run(ctx, args, stdout, stderr) is the whole
 // program, which tests call in-process. Exit codes are those of

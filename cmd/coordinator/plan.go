@@ -21,16 +21,37 @@ import (
 // summary is validate's one paragraph: what would run.
 func summary(w io.Writer, path string, sc *scenario.Scenario, scheds []*schedule.Schedule) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: ok. Scenario %q, seed %d: %d stage(s), %d request(s) (", path, sc.Name, sc.Seed, len(sc.Stages), len(sc.Requests))
-	var total float64
-	for _, r := range sc.Requests {
-		total += r.Weight
-	}
-	for k, r := range sc.Requests {
-		if k > 0 {
-			b.WriteString(", ")
+	fmt.Fprintf(&b, "%s: ok. Scenario %q, seed %d: %d stage(s), ", path, sc.Name, sc.Seed, len(sc.Stages))
+	if len(sc.Journeys) > 0 {
+		var total float64
+		for _, j := range sc.Journeys {
+			total += j.Weight
 		}
-		fmt.Fprintf(&b, "%s %.3g%%", r.Name, 100*r.Weight/total)
+		fmt.Fprintf(&b, "%d journey(s) (", len(sc.Journeys))
+		for k, j := range sc.Journeys {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			steps := 0
+			for _, st := range j.Steps {
+				if !st.IsThink() {
+					steps++
+				}
+			}
+			fmt.Fprintf(&b, "%s %.3g%%: %d request step(s)", j.Name, 100*j.Weight/total, steps)
+		}
+	} else {
+		fmt.Fprintf(&b, "%d request(s) (", len(sc.Requests))
+		var total float64
+		for _, r := range sc.Requests {
+			total += r.Weight
+		}
+		for k, r := range sc.Requests {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %.3g%%", r.Name, 100*r.Weight/total)
+		}
 	}
 	b.WriteString(").")
 	var arrivals uint64

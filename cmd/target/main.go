@@ -88,14 +88,19 @@ func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// list prints each topology and its description.
+// list prints each topology and its description, then a line on the
+// shop flow they serve.
 func list(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, name := range targets.Names() {
 		desc, _ := targets.Describe(name)
 		fmt.Fprintf(tw, "%s\t%s\n", name, desc)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "(all but echo also serve a shop flow for user journeys: POST /login, then with its token and cookie GET /shop/items/{id}, POST /cart, POST /checkout; counts at GET /shop/stats)")
+	return err
 }
 
 // printConfig prints the default config of the named topology as

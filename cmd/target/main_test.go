@@ -142,8 +142,11 @@ func TestList(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 	names := []string{"cache", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
-	if len(lines) != len(names) {
-		t.Fatalf("run(--list) printed %d lines, want %d:\n%s", len(lines), len(names), stdout.String())
+	if len(lines) != len(names)+1 {
+		t.Fatalf("run(--list) printed %d lines, want %d (a line a topology and one on the shop flow):\n%s", len(lines), len(names)+1, stdout.String())
+	}
+	if last := lines[len(names)]; !strings.Contains(last, "POST /login") || !strings.Contains(last, "GET /shop/stats") {
+		t.Errorf("last line of --list is %q; want the shop flow's routes", last)
 	}
 	for i, name := range names {
 		if fields := strings.Fields(lines[i]); len(fields) < 2 || fields[0] != name {

@@ -18,7 +18,7 @@ var sparsePool = sync.Pool{New: func() any { return new(metrics.SparseInterval) 
 // (wire.SparseFromProto), and merges it into the stage and the live
 // metrics (run.merge): each histogram's non-empty buckets are added where
 // they belong, with no histogram built per snapshot. It returns the
-// snapshot's counters.
+// snapshot's counters (its arrivals': see metrics.Interval.TotalsN).
 func (r *run) mergeSnapshot(sr *stageRun, s *surgev1.Snapshot) (metrics.Counters, error) {
 	d := sparsePool.Get().(*metrics.SparseInterval)
 	defer sparsePool.Put(d)
@@ -28,5 +28,5 @@ func (r *run) mergeSnapshot(sr *stageRun, s *surgev1.Snapshot) (metrics.Counters
 	if err := r.merge(sr, d); err != nil {
 		return metrics.Counters{}, err
 	}
-	return d.Totals(), nil
+	return d.TotalsN(sr.tl.Arrivals), nil
 }

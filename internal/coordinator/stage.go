@@ -67,10 +67,12 @@ type stageRun struct {
 }
 
 func (r *run) newStageRun(name, target string, limits engine.Limits, agents int) *stageRun {
+	names, kinds, arrivals := r.plan.Series()
 	sr := &stageRun{
 		name: name, target: target, limits: limits, cpuShare: 1,
-		tl: metrics.NewTimeline(metrics.DefaultGeometry(), r.plan.Names(), r.cfg.Interval),
+		tl: metrics.NewTimeline(metrics.DefaultGeometry(), names, r.cfg.Interval),
 	}
+	sr.tl.Kinds, sr.tl.Arrivals = kinds, arrivals
 	if r.cfg.Expect <= 0 {
 		sr.cpuShare = agents
 	}
@@ -156,7 +158,7 @@ func (r *run) play(ctx context.Context, k int, name string, sched *schedule.Sche
 	r.epoch++
 	stageIndex := uint32(k)
 	sr.index, sr.gapOf = stageIndex, map[string]int{}
-	sr.job = engine.Job{Target: target, Requests: r.plan.Requests, Data: r.sc.Data, Schedule: sched,
+	sr.job = engine.Job{Target: target, Requests: r.plan.Requests, Journeys: r.plan.Journeys, Data: r.sc.Data, Schedule: sched,
 		Limits: st.Limits, Client: st.Client, Interval: r.cfg.Interval, Geometry: sr.tl.Geometry}
 	r.logf("stage %s: %d %s arrivals over %v (average %.1f/s, peak %.1f/s) against %s, split across %d agents",
 		name, sched.Len(), sched.Arrival(), sched.Duration(), sched.Curve().Average(), sched.Curve().Peak(), target, len(live))
@@ -603,7 +605,7 @@ type Progress struct {
 // progress reports the stage once per heartbeat: to Config.Progress when
 // set, else as one plain log line.
 func (r *run) progress(sr *stageRun, t0 time.Time) {
-	t := sr.tl.Total.Totals()
+	t := sr.tl.Total.TotalsN(sr.tl.Arrivals)
 	elapsed := min(max(time.Since(t0), 0), sr.dur)
 	p := Progress{
 		Stage: sr.name, Elapsed: elapsed, Total: sr.dur, Intended: t.Intended, Issued: t.Issued, Planned: sr.intended,
@@ -612,7 +614,7 @@ func (r *run) progress(sr *stageRun, t0 time.Time) {
 	if step := sr.tl.Step; step > 0 {
 		if cur := uint32(time.Since(t0) / step); cur > 0 {
 			if iv, ok := sr.tl.At(cur - 1); ok {
-				it := iv.Totals()
+				it := iv.TotalsN(sr.tl.Arrivals)
 				secs := step.Seconds()
 				p.LastIntendedRPS, p.LastAchievedRPS = float64(it.Intended)/secs, float64(it.Issued)/secs
 				all := iv.Select(-1)

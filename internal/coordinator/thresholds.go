@@ -44,6 +44,7 @@ func (r *run) abortCheck(sr *stageRun, t0 time.Time) (expr, why string, breached
 func (r *run) addToRun(sr *stageRun, lost uint64) {
 	if r.whole == nil {
 		r.whole = metrics.NewTimeline(sr.tl.Geometry, sr.tl.Names, 0)
+		r.whole.Kinds, r.whole.Arrivals = sr.tl.Kinds, sr.tl.Arrivals
 	}
 	if err := r.whole.Total.Merge(sr.tl.Total); err != nil {
 		r.warn("run-wide thresholds: %v", err)

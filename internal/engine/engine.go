@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/surgeload/surge/internal/extract"
 	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
@@ -52,6 +53,10 @@ type Request struct {
 	// Expect lists the statuses that count as success; empty means any
 	// 2xx or 3xx.
 	Expect []int
+	// Checks are assertions on the response; a failed one fails the
+	// request with class check_failed. A job with checks reads bodies
+	// (up to Limits.MaxBodyBytes) with the net/http client.
+	Checks []extract.CheckSpec
 }
 
 // Limits bound what one job may do.
@@ -119,6 +124,10 @@ type Job struct {
 	// function of (the schedule's seed, i), so any split plays the same
 	// global mix.
 	Requests []Request
+	// Journeys, when set, replace Requests: each arrival starts one
+	// instance of the journey of arrival i (a pure function of the
+	// schedule's seed and i, as the request mix). See Journey.
+	Journeys []Journey
 	// Data holds the data files templates read rows from.
 	Data template.Tables
 	// Schedule is the stage's global schedule; Share the agent's part of it.
@@ -148,7 +157,7 @@ func (j *Job) Validate() error {
 	if j.Target == nil || (j.Target.Scheme != "http" && j.Target.Scheme != "https") || j.Target.Host == "" {
 		errs = append(errs, fmt.Errorf("%w: target must be an http(s) URL with a host", ErrInvalidJob))
 	}
-	if len(j.Requests) == 0 {
+	if len(j.Requests) == 0 && len(j.Journeys) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no requests", ErrInvalidJob))
 	}
 	if _, err := j.compile(); err != nil {
@@ -370,7 +379,15 @@ func jobHosts(j *Job) ([]*url.URL, error) {
 	if j.Target != nil {
 		add(j.Target)
 	}
-	for _, r := range j.Requests {
+	reqs := j.Requests
+	for _, jr := range j.Journeys {
+		for _, st := range jr.Steps {
+			if st.Think == nil {
+				reqs = append(reqs[:len(reqs):len(reqs)], st.Request)
+			}
+		}
+	}
+	for _, r := range reqs {
 		if r.URL == "" || strings.Contains(r.URL, "{{") {
 			continue
 		}

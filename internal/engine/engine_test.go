@@ -66,7 +66,7 @@ func collect(t *testing.T, e *Engine, ctx context.Context, j Job) (Summary, *met
 // interval as it is emitted.
 func collectEach(t *testing.T, e *Engine, ctx context.Context, j Job, each func(*metrics.Interval)) (Summary, *metrics.Interval, []uint32) {
 	t.Helper()
-	total := metrics.NewInterval(j.Geometry, len(j.Requests))
+	total := metrics.NewInterval(j.Geometry, j.seriesCount())
 	var idx []uint32
 	sum, err := e.Run(ctx, j, time.Now().Add(20*time.Millisecond), func(iv *metrics.Interval) error {
 		if err := iv.Totals().Check(); err != nil {

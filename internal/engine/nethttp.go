@@ -252,9 +252,26 @@ func isTLSError(err error) bool {
 
 // newTransport picks the job's transport: Surge's own HTTP/1.1 client
 // unless the job asks for HTTP/2 or for net/http.
+//
+// Journeys and checks read response bodies and keep cookies: they always
+// use net/http.
 func (e *Engine) newTransport(r *runner) (transport, error) {
-	if r.job.Client.Protocol == HTTP1 && r.job.Client.Impl == ImplNative {
+	if r.job.Client.Protocol == HTTP1 && r.job.Client.Impl == ImplNative && !r.job.needsBodies() {
 		return e.newNative(r), nil
 	}
 	return e.newNetHTTP(r)
+}
+
+// needsBodies reports whether the job reads response bodies: journeys, or
+// requests with checks.
+func (j *Job) needsBodies() bool {
+	if len(j.Journeys) > 0 {
+		return true
+	}
+	for _, r := range j.Requests {
+		if len(r.Checks) > 0 {
+			return true
+		}
+	}
+	return false
 }

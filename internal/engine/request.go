@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/surgeload/surge/internal/extract"
 	"github.com/surgeload/surge/internal/h1"
 	"github.com/surgeload/surge/internal/template"
 )
@@ -42,6 +43,17 @@ type compiled struct {
 	nativeHeader []h1.Header
 	nativeHost   string
 	native       *nativeReq
+
+	// checks are the request's assertions on the response (they need its
+	// body: a job with checks uses net/http); extracts the values a
+	// journey step takes from it.
+	checks   []*extract.Check
+	extracts []compiledExtract
+	// vars lists the journey variables the templates use, each once.
+	vars []string
+	// series is the request's (or step's) series; checkSeries the series
+	// of its first check, the others following.
+	series, checkSeries int
 }
 
 type headerTemplate struct {
@@ -53,8 +65,10 @@ type headerTemplate struct {
 // plan is the compiled request mix of a job.
 type plan struct {
 	reqs []compiled
-	mix  *template.Mix
-	seed uint64
+	// journeys replace reqs in a journey job.
+	journeys []cjourney
+	mix      *template.Mix
+	seed     uint64
 }
 
 // compile parses every template of the job and builds the mix. Every
@@ -74,17 +88,8 @@ func (j *Job) compile() (*plan, error) {
 	bad := func(k int, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: request %d: %s", ErrInvalidJob, k, fmt.Sprintf(format, args...)))
 	}
+	checkSeries := len(j.Requests)
 	for k, r := range j.Requests {
-		c := &p.reqs[k]
-		c.name, c.method, c.timeout = r.Name, r.Method, r.Timeout
-		c.seed = template.DeriveSeed(seed, "request/"+r.Name)
-		c.bodySeed = template.DeriveSeed(c.seed, "body")
-		if !httpguts.ValidHeaderFieldName(r.Method) { // a method is a token, as a field name is
-			bad(k, "bad method %q", r.Method)
-		}
-		if r.Timeout < 0 {
-			bad(k, "negative timeout")
-		}
 		w := r.Weight
 		if w == 0 {
 			w = 1
@@ -93,77 +98,19 @@ func (j *Job) compile() (*plan, error) {
 			bad(k, "weight %v must be a finite number > 0", r.Weight)
 		}
 		weights[k] = w
-		for _, s := range r.Expect {
-			if s < 100 || s > 599 {
-				bad(k, "expected status %d is not in 100..599", s)
-			}
+		c := &p.reqs[k]
+		c.series, c.checkSeries = k, checkSeries
+		checkSeries += len(r.Checks)
+		c.compile(r, template.DeriveSeed(seed, "request/"+r.Name), base, j.Data, func(format string, args ...any) { bad(k, format, args...) })
+		if len(c.vars) > 0 {
+			bad(k, "{{var %s}}: variables exist only in journeys", c.vars[0])
 		}
-		c.expect = slices.Sorted(slices.Values(r.Expect))
-		raw := base + r.Path
-		if r.URL != "" {
-			raw = r.URL
-			if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad(k, "url %q must be an absolute http(s) URL", r.URL)
-			}
-		} else if !strings.HasPrefix(r.Path, "/") {
-			bad(k, "path %q must start with /", r.Path)
+	}
+	if len(j.Journeys) > 0 {
+		if len(j.Requests) > 0 {
+			errs = append(errs, fmt.Errorf("%w: a job has requests or journeys, not both", ErrInvalidJob))
 		}
-		t, err := template.Parse(raw)
-		if err != nil {
-			bad(k, "url %q: %v", raw, err)
-		} else {
-			c.url = t
-			if t.Static() {
-				c.staticURL = raw
-			}
-		}
-		c.header = http.Header{}
-		for name, vs := range r.Header {
-			if !httpguts.ValidHeaderFieldName(name) {
-				bad(k, "bad header name %q", name)
-				continue
-			}
-			switch http.CanonicalHeaderKey(name) {
-			case "Content-Length", "Transfer-Encoding", "Connection":
-				bad(k, "header %s is set by the client (body length; client.connections)", name)
-				continue
-			}
-			for _, v := range vs {
-				ht, err := template.Parse(v)
-				switch {
-				case err != nil:
-					bad(k, "header %s: %v", name, err)
-				case ht.Static():
-					c.header.Add(name, v)
-				default:
-					c.headerTmpl = append(c.headerTmpl, headerTemplate{name: name, tmpl: ht, seed: template.DeriveSeed(c.seed, "header/"+name)})
-				}
-			}
-		}
-		if len(r.Body) > 0 {
-			bt, err := template.Parse(string(r.Body))
-			if err != nil {
-				bad(k, "body: %v", err)
-			} else if bt.Static() {
-				c.staticBody = r.Body
-			} else {
-				c.body = bt
-			}
-		}
-		c.compileNative()
-		tmpls := []*template.Template{c.url, c.body}
-		for _, h := range c.headerTmpl {
-			tmpls = append(tmpls, h.tmpl)
-		}
-		for _, t := range tmpls {
-			if t != nil && len(t.Files()) > 0 {
-				if j.Data == nil {
-					bad(k, "templates read data files %v but the job has no data", t.Files())
-				} else if err := t.CheckData(j.Data); err != nil {
-					bad(k, "%v", err)
-				}
-			}
-		}
+		errs = append(errs, p.compileJourneys(j, seed, base)...)
 	}
 	if len(j.Requests) > 0 {
 		m, err := template.NewMix(weights)
@@ -177,6 +124,128 @@ func (j *Job) compile() (*plan, error) {
 	}
 	return p, nil
 }
+
+// compile fills c from r: templates parsed once (seed draws the URL's
+// values, and derives the body's and the headers'), static parts kept as
+// they are. bad receives every problem.
+func (c *compiled) compile(r Request, seed uint64, base string, data template.Tables, bad func(format string, args ...any)) {
+	c.name, c.method, c.timeout = r.Name, r.Method, r.Timeout
+	c.seed = seed
+	c.bodySeed = template.DeriveSeed(c.seed, "body")
+	if !httpguts.ValidHeaderFieldName(r.Method) { // a method is a token, as a field name is
+		bad("bad method %q", r.Method)
+	}
+	if r.Timeout < 0 {
+		bad("negative timeout")
+	}
+	for _, s := range r.Expect {
+		if s < 100 || s > 599 {
+			bad("expected status %d is not in 100..599", s)
+		}
+	}
+	c.expect = slices.Sorted(slices.Values(r.Expect))
+	raw := base + r.Path
+	if r.URL != "" {
+		raw = r.URL
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("url %q must be an absolute http(s) URL", r.URL)
+		}
+	} else if !strings.HasPrefix(r.Path, "/") {
+		bad("path %q must start with /", r.Path)
+	}
+	t, err := template.Parse(raw)
+	if err != nil {
+		bad("url %q: %v", raw, err)
+	} else {
+		c.url = t
+		if t.Static() {
+			c.staticURL = raw
+		}
+	}
+	c.header = http.Header{}
+	for name, vs := range r.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			bad("bad header name %q", name)
+			continue
+		}
+		switch http.CanonicalHeaderKey(name) {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			bad("header %s is set by the client (body length; client.connections)", name)
+			continue
+		}
+		for _, v := range vs {
+			ht, err := template.Parse(v)
+			switch {
+			case err != nil:
+				bad("header %s: %v", name, err)
+			case ht.Static():
+				c.header.Add(name, v)
+			default:
+				c.headerTmpl = append(c.headerTmpl, headerTemplate{name: name, tmpl: ht, seed: template.DeriveSeed(c.seed, "header/"+name)})
+			}
+		}
+	}
+	if len(r.Body) > 0 {
+		bt, err := template.Parse(string(r.Body))
+		if err != nil {
+			bad("body: %v", err)
+		} else if bt.Static() {
+			c.staticBody = r.Body
+		} else {
+			c.body = bt
+		}
+	}
+	c.compileNative()
+	tmpls := []*template.Template{c.url, c.body}
+	for _, h := range c.headerTmpl {
+		tmpls = append(tmpls, h.tmpl)
+	}
+	for _, t := range tmpls {
+		if t != nil && len(t.Files()) > 0 {
+			if data == nil {
+				bad("templates read data files %v but the job has no data", t.Files())
+			} else if err := t.CheckData(data); err != nil {
+				bad("%v", err)
+			}
+		}
+	}
+	for k, cs := range r.Checks {
+		ck, err := extract.CompileCheck(cs)
+		if err != nil {
+			bad("check %d: %v", k, err)
+			continue
+		}
+		c.checks = append(c.checks, ck)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.templates() {
+		for _, v := range t.VarRefs() {
+			if !seen[v.Name] {
+				seen[v.Name] = true
+				c.vars = append(c.vars, v.Name)
+			}
+		}
+	}
+}
+
+// templates are c's non-nil templates: URL, body, headers.
+func (c *compiled) templates() []*template.Template {
+	var ts []*template.Template
+	if c.url != nil {
+		ts = append(ts, c.url)
+	}
+	if c.body != nil {
+		ts = append(ts, c.body)
+	}
+	for _, h := range c.headerTmpl {
+		ts = append(ts, h.tmpl)
+	}
+	return ts
+}
+
+// needBody reports whether c reads the response body (checks or
+// extractions).
+func (c *compiled) needBody() bool { return len(c.checks) > 0 || len(c.extracts) > 0 }
 
 // compileNative prepares what the native transport can do once.
 func (c *compiled) compileNative() {
@@ -208,7 +277,7 @@ func (c *compiled) compileNative() {
 
 // pick is the request of global arrival i.
 func (p *plan) pick(i uint64) int {
-	if len(p.reqs) == 1 {
+	if len(p.reqs) == 1 || p.mix == nil {
 		return 0
 	}
 	return p.mix.Pick(p.seed, i)

@@ -15,12 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/surgeload/surge/internal/extract"
 	"github.com/surgeload/surge/internal/metrics"
 )
 
 // Summary is the outcome of a finished job.
 type Summary struct {
-	// Totals is the sum of every interval emitted.
+	// Totals is the sum of every interval emitted, over its arrivals'
+	// series (Job.Series): the requests of a mix, or the journeys.
 	Totals metrics.Counters
 	// Intervals is how many intervals were emitted.
 	Intervals uint32
@@ -67,7 +69,10 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 		plan:    p,
 		t0:      t0,
 		observe: e.cfg.Observe,
+		quit:    make(chan struct{}),
 	}
+	// Journeys waiting for their next step's instant end with the run.
+	defer close(r.quit)
 	r.shards = []*shard{newShard(&job)}
 	if r.tp, err = e.newTransport(r); err != nil {
 		return Summary{}, err
@@ -114,11 +119,12 @@ func (e *Engine) Run(ctx context.Context, job Job, t0 time.Time, emit EmitFunc) 
 	defer timer.Stop()
 	pacerDoneCh := pacerDone
 	cpu := processCPU()
+	_, _, arrivals := job.Series()
 	emitOne := func(iv *metrics.Interval) error {
 		now := processCPU()
 		iv.CPU, cpu = now-cpu, now
 		sum.CPU += iv.CPU
-		sum.Totals.Add(iv.Totals())
+		sum.Totals.Add(iv.TotalsN(arrivals))
 		sum.Intervals++
 		if err := emit(iv); err != nil {
 			return fmt.Errorf("emit interval %d: %w", iv.Index, err)
@@ -214,7 +220,7 @@ type shard struct {
 }
 
 func newShard(j *Job) *shard {
-	return &shard{rec: metrics.NewRecorder(j.Geometry, len(j.Requests))}
+	return &shard{rec: metrics.NewRecorder(j.Geometry, j.seriesCount())}
 }
 
 // rotate closes the current interval of every shard and returns their
@@ -302,6 +308,8 @@ type runner struct {
 	inFlight atomic.Int64
 	// wg counts the request goroutines and the sender loops.
 	wg sync.WaitGroup
+	// quit is closed when Run returns.
+	quit chan struct{}
 }
 
 // rotateGrace bounds, in intervals, how long closing an interval waits for
@@ -373,6 +381,10 @@ func (r *runner) pace(ctx context.Context) {
 		sh.rec.Issued(slot, req, now.Sub(intended))
 		sh.mu.Unlock()
 		r.wg.Add(1)
+		if r.plan.journeys != nil {
+			go r.journey(sh, i, req, intended, now)
+			continue
+		}
 		go r.send(sh, i, req, intended)
 	}
 }
@@ -422,6 +434,27 @@ func (r *runner) send(sh *shard, i uint64, req int, intended time.Time) {
 	}
 	start := time.Now()
 	res := metrics.Result{Request: req}
+	if c.needBody() {
+		// Checks read the body: the net/http client (newTransport).
+		var resp extract.Response
+		at := r.tp.(*netHTTP).doJourney(c, i, c.seed, nil, nil, timeout, &res, &resp)
+		done := time.Now()
+		times(&res, intended, start, done, at)
+		var checks []metrics.Outcome
+		if res.Outcome == metrics.OK {
+			checks = r.evaluate(c, &resp, &res, nil)
+		}
+		if len(checks) > 0 {
+			sh.mu.Lock()
+			slot := r.slot(done.Sub(r.t0))
+			for k, o := range checks {
+				sh.rec.Count(slot, c.checkSeries+k, o, res.Response, res.Service)
+			}
+			sh.mu.Unlock()
+		}
+		r.finished(sh, done, res)
+		return
+	}
 	at := r.tp.do(c, i, timeout, &res)
 	done := time.Now()
 	times(&res, intended, start, done, at)

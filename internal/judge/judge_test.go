@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestSLO(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.expr, err)
 		}
-		broken, ok := SLO(e, tt.expr, iv, names, time.Second)
+		broken, ok := SLO(e, tt.expr, iv, Layout{Geometry: metrics.DefaultGeometry(), Names: names}, time.Second)
 		if ok != (tt.broken == "") || broken != tt.broken {
 			t.Errorf("%s: ok %v %q; want %q", tt.expr, ok, broken, tt.broken)
 		}
@@ -98,14 +99,72 @@ func TestMeasureNearestRank(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.expr, err)
 		}
-		broken, ok := SLO(e, tt.expr, iv, []string{"a", "b"}, time.Second)
+		broken, ok := SLO(e, tt.expr, iv, Layout{Geometry: metrics.DefaultGeometry(), Names: []string{"a", "b"}}, time.Second)
 		if ok != (tt.broken == "") || broken != tt.broken {
 			t.Errorf("N=%d %s: ok %v %q; want %q", tt.n, tt.expr, ok, broken, tt.broken)
 		}
-		v, _, has, err := Measure(e, iv, []string{"a", "b"}, time.Second, 0)
+		v, _, has, err := Measure(e, iv, Layout{Geometry: metrics.DefaultGeometry(), Names: []string{"a", "b"}}, time.Second, 0)
 		pct, _ := e.Percentile()
 		if want := float64(metrics.ValueAtPercentile(iv.Series[0].Response, pct)); err != nil || !has || v != want {
 			t.Errorf("N=%d Measure(%s) = %v, %v, %v; want %v, the report's value", tt.n, tt.expr, v, has, err, want)
 		}
+	}
+}
+
+// TestMeasureJourneys: in a journey stage, selectors pick journeys and
+// steps by kind; journey metrics judge the journeys' durations and
+// failures; without a selector, latencies are the steps' (not the
+// journeys' durations, nor the checks'), rates the journeys'.
+func TestMeasureJourneys(t *testing.T) {
+	g := metrics.DefaultGeometry()
+	lay := Layout{Geometry: g, Names: []string{"shop", "shop/login", "shop/buy", "shop/login #ok"},
+		Kinds: []metrics.Kind{metrics.KindJourney, metrics.KindStep, metrics.KindStep, metrics.KindCheck}, Arrivals: 1}
+	iv := metrics.NewInterval(g, 4)
+	fill := func(k int, ok, failed uint64, d time.Duration) {
+		s := &iv.Series[k]
+		s.Intended, s.Issued, s.Succeeded, s.Failed = ok+failed, ok+failed, ok, failed
+		if failed > 0 {
+			s.Errors[metrics.HTTP5xx] = failed
+		}
+		for range ok + failed {
+			if d > 0 {
+				_ = s.Response.RecordValue(int64(d))
+			}
+		}
+	}
+	fill(0, 90, 10, 2*time.Second)       // journeys: 2 s each, 10% failed
+	fill(1, 100, 0, 10*time.Millisecond) // login
+	fill(2, 90, 0, 30*time.Millisecond)  // buy
+	fill(3, 99, 1, 0)                    // a check
+	iv.Series[0].Dropped, iv.Series[0].Intended = 5, 105
+	for _, tt := range []struct {
+		expr string
+		want float64
+	}{
+		{"journey_duration.p99 < 5s", float64(metrics.ValueAtPercentile(iv.Series[0].Response, 99))},
+		{"journey_duration.max{journey=shop} < 5s", float64(iv.Series[0].Response.Max())},
+		{"journey_error_rate < 20%", 0.1},
+		{"p99{step=shop/buy} < 1s", float64(metrics.ValueAtPercentile(iv.Series[2].Response, 99))},
+		{"p50{step=login} < 1s", float64(metrics.ValueAtPercentile(iv.Series[1].Response, 50))},
+		{"max < 1s", float64(iv.Series[2].Response.Max())}, // the steps', not the journeys' 2 s
+		{"error_rate < 1%", 0}, // the steps': none failed
+		{"dropped < 10", 5},    // the journeys'
+		{"p99{journey=shop} < 1s", float64(iv.Series[2].Response.Max())},
+	} {
+		e, err := scenario.ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		if sel, ok := e.Selectors["step"]; ok && !strings.Contains(sel, "/") {
+			e.Selectors["step"] = "shop/" + sel // Validate names steps in full
+		}
+		v, _, has, err := Measure(e, iv, lay, time.Second, 0)
+		if err != nil || !has || v != tt.want {
+			t.Errorf("%s = %v, %v, %v; want %v", tt.expr, v, has, err, tt.want)
+		}
+	}
+	e, _ := scenario.ParseThreshold("p99{step=shop/nope} < 1s")
+	if _, _, _, err := Measure(e, iv, lay, time.Second, 0); err == nil {
+		t.Error("an unknown step was judged")
 	}
 }

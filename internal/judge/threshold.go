@@ -46,7 +46,7 @@ func Threshold(th scenario.Threshold, tl *metrics.Timeline, dur time.Duration, l
 		if e.Window > 0 {
 			l = 0 // lost arrivals are not placed in time
 		}
-		v, shown, has, err := Measure(e, win.data, tl.Names, win.span, l)
+		v, shown, has, err := Measure(e, win.data, LayoutOf(tl), win.span, l)
 		if err != nil {
 			res.Pass, res.Measured = false, err.Error()
 			return res
@@ -109,7 +109,7 @@ func Abort(ths []scenario.Threshold, stage string, tl *metrics.Timeline, elapsed
 			data = tl.Range(end-w, end)
 			span = time.Duration(w) * tl.Step
 		}
-		v, shown, has, err := Measure(e, data, tl.Names, span, 0)
+		v, shown, has, err := Measure(e, data, LayoutOf(tl), span, 0)
 		if err != nil || !has || Compare(v, e.Op, e.Value) {
 			continue
 		}
@@ -122,8 +122,8 @@ func Abort(ths []scenario.Threshold, stage string, tl *metrics.Timeline, elapsed
 // judged data. It returns ok, or a line saying what broke with the
 // measured value. A metric without samples (no responses for a latency
 // or an error rate) breaks the SLO: nothing shows the rate was sustained.
-func SLO(e scenario.ThresholdExpr, text string, judged *metrics.Interval, names []string, span time.Duration) (string, bool) {
-	v, shown, has, err := Measure(e, judged, names, span, 0)
+func SLO(e scenario.ThresholdExpr, text string, judged *metrics.Interval, lay Layout, span time.Duration) (string, bool) {
+	v, shown, has, err := Measure(e, judged, lay, span, 0)
 	switch {
 	case err != nil:
 		return fmt.Sprintf("%s: %v", text, err), false
@@ -161,7 +161,7 @@ func Step(cfg scenario.Search, tl *metrics.Timeline, dur time.Duration, step *re
 	}
 	row.Pass = true
 	for i, e := range cfg.Parsed {
-		if broken, ok := SLO(e, cfg.SLO[i], judged, tl.Names, span); !ok {
+		if broken, ok := SLO(e, cfg.SLO[i], judged, LayoutOf(tl), span); !ok {
 			row.Pass = false
 			row.Broken = append(row.Broken, broken)
 		}

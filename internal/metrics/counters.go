@@ -30,12 +30,18 @@ const (
 	// descriptors: EMFILE, ENFILE), so no request was sent. The target is
 	// not at fault; a stage with these is generator-limited.
 	LocalResource
+	// CheckFailed: the response came with an expected status, but one of
+	// the request's checks (body, JSON path, header) did not hold.
+	CheckFailed
+	// ExtractFailed: a journey step's response did not have a value the
+	// step extracts (the next steps would have sent it empty).
+	ExtractFailed
 	NumOutcomes
 )
 
 var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
 	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error", "protocol_error", "tls_error",
-	"local_resource"}
+	"local_resource", "check_failed", "extract_failed"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {

@@ -87,6 +87,21 @@ func (iv *Interval) Totals() Counters {
 	return c
 }
 
+// TotalsN sums the counters of the first n series: the arrivals (the
+// requests of a mix, or the journeys of a journey job), without the
+// secondary series after them (journeys' steps, checks). n <= 0 or past
+// the end means every series.
+func (iv *Interval) TotalsN(n int) Counters {
+	if n <= 0 || n > len(iv.Series) {
+		return iv.Totals()
+	}
+	var c Counters
+	for _, s := range iv.Series[:n] {
+		c.Add(s.Counters)
+	}
+	return c
+}
+
 // Merge adds o (same number of series) into iv.
 func (iv *Interval) Merge(o *Interval) error {
 	if len(o.Series) != len(iv.Series) {
@@ -199,6 +214,57 @@ func (r *Recorder) Issued(index uint32, req int, lag time.Duration) {
 	s.Issued++
 	r.inFlight++
 	r.geom.record(iv.SendLag, lag)
+}
+
+// StepIssued records a request sent on behalf of an arrival that is
+// already issued (a journey's step), in interval index, with its send
+// lag (from the step's intended instant). It counts as intended and
+// issued in its own series, and is not in flight as an arrival:
+// InFlight counts arrivals.
+func (r *Recorder) StepIssued(index uint32, series int, lag time.Duration) {
+	if r.closed {
+		return
+	}
+	iv := r.slot(index)
+	s := &iv.Series[series]
+	s.Intended++
+	s.Issued++
+	r.geom.record(iv.SendLag, lag)
+}
+
+// StepFinished records the end of a request StepIssued recorded, during
+// interval index, and reports whether it was recorded (not after Close).
+func (r *Recorder) StepFinished(index uint32, res Result) bool {
+	if r.closed {
+		return false
+	}
+	r.inFlight++ // Finished counts one arrival less: not this one
+	return r.Finished(index, res)
+}
+
+// Count records a check of a response, in its own series: intended,
+// issued, and succeeded or failed with class o; its response and service
+// times are the checked response's (every completion has its times, as
+// on the wire).
+func (r *Recorder) Count(index uint32, series int, o Outcome, response, service time.Duration) {
+	if r.closed {
+		return
+	}
+	s := &r.slot(index).Series[series]
+	s.Intended++
+	s.Issued++
+	if o == OK {
+		s.Succeeded++
+	} else {
+		s.Failed++
+		s.Errors[o]++
+	}
+	if r.geom.record(s.Response, response) {
+		s.OverRange++
+	}
+	if r.geom.record(s.Service, service) {
+		s.OverRange++
+	}
 }
 
 // Dropped records an arrival of interval index that was not sent.

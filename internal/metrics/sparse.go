@@ -458,6 +458,19 @@ func (d *SparseInterval) Totals() Counters {
 	return c
 }
 
+// TotalsN sums the counters of d's first n series (see
+// Interval.TotalsN); n <= 0 or past the end means every series.
+func (d *SparseInterval) TotalsN(n int) Counters {
+	if n <= 0 || n > len(d.Series) {
+		return d.Totals()
+	}
+	var c Counters
+	for i := range d.Series[:n] {
+		c.Add(d.Series[i].Counters)
+	}
+	return c
+}
+
 // Interval returns d as an Interval of geometry g.
 func (d *SparseInterval) Interval(g Geometry) (*Interval, error) {
 	iv := NewInterval(g, len(d.Series))

@@ -35,6 +35,13 @@ type Timeline struct {
 	Geometry Geometry
 	// Names are the request names, by series index.
 	Names []string
+	// Kinds say what each series is (nil: every one a request of the
+	// mix), and Arrivals how many leading series are arrivals (the
+	// requests of a mix, or the journeys of a journey stage): the stage's
+	// accounting is theirs (Interval.TotalsN); the series after them
+	// (steps, checks) have counts of their own.
+	Kinds    []Kind
+	Arrivals int
 	// Step is the length of one interval; interval i covers
 	// [i·Step, (i+1)·Step) from the schedule's T0.
 	Step time.Duration

@@ -35,9 +35,12 @@ type Played struct {
 // causes and one entry per interval from the first to the last with data
 // (or lost arrivals).
 func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
-	t := tl.Total.Totals()
+	t := tl.Total.TotalsN(tl.Arrivals)
 	resp, svc, ttfb := tl.Geometry.New(), tl.Geometry.New(), tl.Geometry.New()
-	for _, s := range tl.Total.Series {
+	for k, s := range tl.Total.Series {
+		if !isRequest(tl, k) {
+			continue
+		}
 		if err := metrics.Merge(resp, s.Response); err != nil {
 			return reporters.Stage{}, err
 		}
@@ -82,11 +85,24 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 		}
 	}
 	for k, s := range tl.Total.Series {
-		st.Requests = append(st.Requests, reporters.Request{
+		rq := reporters.Request{
 			Name: tl.Names[k], Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
 			Errors: Errors(s.Counters), ResponseTimeMS: Percentiles(s.Response),
 			ServiceTimeMS: Percentiles(s.Service), TTFBMS: Percentiles(s.TTFB),
-		})
+		}
+		if kind := kindOf(tl, k); kind != metrics.KindRequest {
+			rq.Kind = kind.String()
+			rq.InFlightAtEnd = s.Issued - min(s.Issued, s.Succeeded+s.Failed)
+			if kind == metrics.KindCheck {
+				rq.ResponseTimeMS, rq.ServiceTimeMS, rq.TTFBMS = reporters.Percentiles{}, reporters.Percentiles{}, reporters.Percentiles{}
+			}
+			if kind == metrics.KindJourney {
+				// A journey's time is its duration, from the arrival's
+				// intended instant to its last step's end.
+				rq.ServiceTimeMS, rq.TTFBMS = reporters.Percentiles{}, reporters.Percentiles{}
+			}
+		}
+		st.Requests = append(st.Requests, rq)
 	}
 	st.Intervals, err = intervals(tl, p)
 	return st, err
@@ -138,9 +154,12 @@ func intervals(tl *metrics.Timeline, p Played) ([]reporters.Interval, error) {
 // fillInterval fills one interval's counts and percentiles from its
 // merged data m, and returns its response times, every request merged.
 func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Interval) (merged *hdrhistogram.Histogram, err error) {
-	tt := m.Totals()
+	tt := m.TotalsN(tl.Arrivals)
 	h := tl.Geometry.New()
 	for k, s := range m.Series {
+		if !isRequest(tl, k) {
+			continue
+		}
 		if err := metrics.Merge(h, s.Response); err != nil {
 			return nil, err
 		}
@@ -196,4 +215,21 @@ func Errors(c metrics.Counters) map[string]uint64 {
 		}
 	}
 	return m
+}
+
+// kindOf is series k's kind (a request of the mix when the timeline says
+// nothing).
+func kindOf(tl *metrics.Timeline, k int) metrics.Kind {
+	if k < len(tl.Kinds) {
+		return tl.Kinds[k]
+	}
+	return metrics.KindRequest
+}
+
+// isRequest reports whether series k times requests (of the mix, or a
+// journey's steps): the stage's response times are theirs, not the
+// journeys' durations or the checks'.
+func isRequest(tl *metrics.Timeline, k int) bool {
+	kind := kindOf(tl, k)
+	return kind == metrics.KindRequest || kind == metrics.KindStep
 }

@@ -79,7 +79,9 @@ func fullReport() *reporters.Report {
 			DroppedBy: map[string]uint64{"in_flight_cap": 4},
 			BytesIn:   62080, BodyTruncated: 1, OverRange: 2, ConnWaits: 12,
 			Requests: []reporters.Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
-				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: pct, ServiceTimeMS: pct, TTFBMS: pct}},
+				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: pct, ServiceTimeMS: pct, TTFBMS: pct},
+				{Name: "shop", Kind: reporters.KindJourney, InFlightAtEnd: 1, Issued: 10, Succeeded: 8, Failed: 1,
+					Errors: map[string]uint64{"check_failed": 1}, ResponseTimeMS: pct}},
 			Intervals: []reporters.Interval{{TS: 1, Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
 				P50MS: 0.6, P75MS: 0.9, P95MS: 2.5, P99MS: 12.5, InFlight: 5, SendLagP99MS: 1.1, OnWireLagP99MS: 2.2, CPUS: 0.052,
 				P90MS: 1.2, P999MS: 250, MaxMS: 1003.5, Errors: map[string]uint64{"http_5xx": 15},
@@ -266,6 +268,7 @@ func TestEnumsMatchConstants(t *testing.T) {
 		"/$defs/Ceiling/properties/method": constStrings(t, "reporters/report.go", "(Ceiling.Method)"),
 		"/$defs/Search/properties/method":  constStrings(t, "scenario/search.go", "Search methods (Search.Method)"),
 		"/$defs/Gap/properties/cause":      constStrings(t, "reporters/report.go", "(Gap.Cause)"),
+		"/$defs/Request/properties/kind":   constStrings(t, "reporters/report.go", "(Request.Kind)"),
 	}
 	got := map[string][]string{}
 	enums("", doc, got)

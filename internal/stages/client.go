@@ -73,6 +73,24 @@ func Client(o Overrides, sc *scenario.Scenario, k int) (engine.ClientOptions, en
 			l.Drain = d
 		}
 	}
+	// A journey that starts at the last arrival plays all its steps:
+	// drain as long as the longest journey may take (every think at its
+	// longest, every request at its timeout), within the engine's bound.
+	for _, j := range sc.Journeys {
+		var d time.Duration
+		for _, st := range j.Steps {
+			if t := st.Think; t != nil {
+				d += max(t.Fixed.Std(), t.Max.Std(), min(t.Mean.Std()*scenario.ExpThinkCap, scenario.MaxThink.Std()))
+				continue
+			}
+			timeout := st.Timeout.Std()
+			if timeout == 0 {
+				timeout = l.Timeout
+			}
+			d += time.Duration(max(st.Loop, 1)) * timeout
+		}
+		l.Drain = max(l.Drain, min(d+time.Second, maxDrain))
+	}
 	if err := errors.Join(opts.Validate(), l.Validate()); err != nil {
 		return opts, l, err
 	}
@@ -88,3 +106,6 @@ func enumOf[T any](errs *[]error, field, v string, m map[string]T) T {
 	}
 	return e
 }
+
+// maxDrain is the engine's bound on Limits.Drain.
+const maxDrain = 2 * time.Hour

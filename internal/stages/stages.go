@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/surgeload/surge/internal/engine"
+	"github.com/surgeload/surge/internal/metrics"
 	"github.com/surgeload/surge/internal/schedule"
 	"github.com/surgeload/surge/scenario"
 )
@@ -84,17 +85,23 @@ type Plan struct {
 	// Requests is the request mix as the engine takes it, the same in
 	// every stage.
 	Requests []engine.Request
+	// Journeys replace Requests in a journey scenario.
+	Journeys []engine.Journey
 	// Stages are the scenario's stages, in order.
 	Stages []Stage
 }
 
-// Names returns the request names, by series index.
+// Names returns the series names, by series index.
 func (p *Plan) Names() []string {
-	out := make([]string, len(p.Requests))
-	for i, rq := range p.Requests {
-		out[i] = rq.Name
-	}
-	return out
+	names, _, _ := p.Series()
+	return names
+}
+
+// Series returns the series layout every assignment records (see
+// engine.Job.Series): names, kinds, and how many are arrivals.
+func (p *Plan) Series() (names []string, kinds []metrics.Kind, arrivals int) {
+	j := engine.Job{Requests: p.Requests, Journeys: p.Journeys}
+	return j.Series()
 }
 
 // Compile turns sc, with the command line's overrides, into the playable
@@ -110,7 +117,7 @@ func Compile(sc *scenario.Scenario, o Overrides) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Scenario: sc, Requests: Requests(sc), Stages: make([]Stage, len(sc.Stages))}
+	p := &Plan{Scenario: sc, Requests: Requests(sc), Journeys: Journeys(sc), Stages: make([]Stage, len(sc.Stages))}
 	for k, st := range sc.Stages {
 		s := Stage{Index: k, Name: st.Name, Bundled: st.Bundled, URL: st.URL, Schedule: scheds[k]}
 		switch {
@@ -223,19 +230,52 @@ func Schedules(sc *scenario.Scenario) ([]*schedule.Schedule, error) {
 // travel as written; every agent compiles them itself.
 func Requests(sc *scenario.Scenario) []engine.Request {
 	out := make([]engine.Request, len(sc.Requests))
-	for k, rq := range sc.Requests {
-		er := engine.Request{Name: rq.Name, Method: rq.Method, Path: rq.Path, URL: rq.URL,
-			Timeout: rq.Timeout.Std(), Weight: rq.Weight, Expect: rq.Expect}
-		if len(rq.Headers) > 0 {
-			er.Header = http.Header{}
-			for name, v := range rq.Headers {
-				er.Header.Set(name, v)
+	for k := range sc.Requests {
+		out[k] = request(&sc.Requests[k])
+	}
+	return out
+}
+
+func request(rq *scenario.Request) engine.Request {
+	er := engine.Request{Name: rq.Name, Method: rq.Method, Path: rq.Path, URL: rq.URL,
+		Timeout: rq.Timeout.Std(), Weight: rq.Weight, Expect: rq.Expect, Checks: rq.Checks}
+	if len(rq.Headers) > 0 {
+		er.Header = http.Header{}
+		for name, v := range rq.Headers {
+			er.Header.Set(name, v)
+		}
+	}
+	if rq.Body != "" {
+		er.Body = []byte(rq.Body)
+	}
+	return er
+}
+
+var thinkDists = map[string]engine.ThinkDist{
+	scenario.ThinkFixed: engine.ThinkFixed, scenario.ThinkUniform: engine.ThinkUniform, scenario.ThinkExponential: engine.ThinkExponential,
+}
+
+// Journeys converts the scenario's journeys for the engine.
+func Journeys(sc *scenario.Scenario) []engine.Journey {
+	var out []engine.Journey
+	for _, j := range sc.Journeys {
+		ej := engine.Journey{Name: j.Name, Weight: j.Weight, NoCookies: !j.CookiesOn(), ContinueOnError: j.OnError == scenario.OnErrorContinue}
+		for k := range j.Steps {
+			st := &j.Steps[k]
+			var es engine.Step
+			if st.Think != nil {
+				t := st.Think
+				es.Think = &engine.Think{Dist: thinkDists[t.Dist], Fixed: t.Fixed.Std(), Min: t.Min.Std(), Max: t.Max.Std(), Mean: t.Mean.Std()}
+			} else {
+				es.Request = request(&st.Request)
+				es.Loop = st.Loop
+				for _, e := range st.Extract {
+					es.Extract = append(es.Extract, engine.Extraction{Var: e.Var, Spec: e.Spec})
+				}
 			}
+			ej.Steps = append(ej.Steps, es)
 		}
-		if rq.Body != "" {
-			er.Body = []byte(rq.Body)
-		}
-		out[k] = er
+		out = append(out, ej)
 	}
 	return out
 }

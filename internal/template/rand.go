@@ -102,3 +102,11 @@ func DeriveSeed(seed uint64, label string) uint64 {
 	}
 	return mix(mix(seed+golden) ^ mix(h))
 }
+
+// Float64 returns a uniform number in [0, 1) that is a pure function of
+// (seed, i, k): for draws outside templates that must reproduce on any
+// split of the arrivals (journeys' think times).
+func Float64(seed, i, k uint64) float64 {
+	r := newStream(seed, i, k)
+	return r.float64()
+}

@@ -56,6 +56,7 @@ const (
 	opUUID                 // version-4 UUID
 	opCSV                  // a cell of a CSV table
 	opJSONL                // a field of a JSON-lines table
+	opVar                  // a journey variable, supplied at render time
 )
 
 // op is one step of a compiled template.
@@ -68,7 +69,7 @@ type op struct {
 	zipf    *zipfSampler
 	choices []string
 	file    string // opCSV, opJSONL
-	col     string // opCSV, opJSONL
+	col     string // opCSV, opJSONL, opVar (the variable's name)
 }
 
 // Ref is a use of a data file by a {{csv FILE COLUMN}} or {{jsonl FILE FIELD}}
@@ -83,12 +84,27 @@ type Ref struct {
 	ColumnOffset int    // byte offset of the COLUMN argument
 }
 
+// VarRef is a use of a journey variable by a {{var NAME}} action, and where
+// it was written.
+type VarRef struct {
+	Name       string // the NAME argument
+	Offset     int    // byte offset of the action's "{{"
+	NameOffset int    // byte offset of the NAME argument
+}
+
+// Vars supplies the values of journey variables at render time.
+type Vars interface {
+	// Var returns the value of variable name, and whether it is set.
+	Var(name string) (string, bool)
+}
+
 // Template is a compiled template. It is immutable after Parse and safe for
 // concurrent use by any number of goroutines.
 type Template struct {
 	src  string
 	ops  []op
 	refs []Ref
+	vars []VarRef
 }
 
 // String returns the template source, as given to Parse.
@@ -129,6 +145,25 @@ func (t *Template) Refs() []Ref {
 	return append([]Ref(nil), t.refs...)
 }
 
+// VarRefs returns every {{var NAME}} action, in template order.
+func (t *Template) VarRefs() []VarRef {
+	return append([]VarRef(nil), t.vars...)
+}
+
+// MissingVar returns the first variable the template uses that v does not
+// set, and false when every one is set (or the template uses none).
+func (t *Template) MissingVar(v Vars) (string, bool) {
+	for _, r := range t.vars {
+		if v == nil {
+			return r.Name, true
+		}
+		if _, ok := v.Var(r.Name); !ok {
+			return r.Name, true
+		}
+	}
+	return "", false
+}
+
 // Append renders the template for arrival index i under seed and appends the
 // result to dst. Every drawn value is a pure function of (seed, i, k), where k
 // is the 0-based position of the action among the template's actions (every
@@ -141,6 +176,14 @@ func (t *Template) Refs() []Ref {
 // column that d does not have renders as the empty string, so call CheckData
 // once before rendering. d may be nil when the template references no files.
 func (t *Template) Append(dst []byte, seed, i uint64, d Data) []byte {
+	return t.AppendVars(dst, seed, i, d, nil)
+}
+
+// AppendVars is Append with journey variables: a {{var NAME}} action
+// renders v's value of NAME. A variable v does not set renders as the empty
+// string, so callers check MissingVar first (a journey step whose variable
+// was never extracted fails, it is not sent with an empty value).
+func (t *Template) AppendVars(dst []byte, seed, i uint64, d Data, v Vars) []byte {
 	for j := range t.ops {
 		o := &t.ops[j]
 		switch o.kind {
@@ -179,6 +222,12 @@ func (t *Template) Append(dst []byte, seed, i uint64, d Data) []byte {
 			if v, ok := d.Value(o.file, int(i%uint64(rows)), o.col); ok {
 				dst = append(dst, v...)
 			}
+		case opVar:
+			if v != nil {
+				if val, ok := v.Var(o.col); ok {
+					dst = append(dst, val...)
+				}
+			}
 		}
 	}
 	return dst
@@ -187,13 +236,18 @@ func (t *Template) Append(dst []byte, seed, i uint64, d Data) []byte {
 // Render returns the template rendered for arrival index i; see Append. A
 // static template returns its literal without allocating.
 func (t *Template) Render(seed, i uint64, d Data) string {
+	return t.RenderVars(seed, i, d, nil)
+}
+
+// RenderVars is Render with journey variables; see AppendVars.
+func (t *Template) RenderVars(seed, i uint64, d Data, v Vars) string {
 	switch {
 	case len(t.ops) == 0:
 		return ""
 	case len(t.ops) == 1 && t.ops[0].kind == opLit:
 		return t.ops[0].lit
 	}
-	return string(t.Append(nil, seed, i, d))
+	return string(t.AppendVars(nil, seed, i, d, v))
 }
 
 // appendUUID appends the 128 bits hi‖lo as a version-4 (random) UUID in the
@@ -244,7 +298,7 @@ type function struct {
 }
 
 // functionNames lists the functions in the order the error message shows.
-var functionNames = []string{"seq", "int", "zipf", "choice", "uuid", "csv", "jsonl"}
+var functionNames = []string{"seq", "int", "zipf", "choice", "uuid", "csv", "jsonl", "var"}
 
 // functions is the table of template functions, built in one place.
 var functions = map[string]function{
@@ -255,6 +309,36 @@ var functions = map[string]function{
 	"uuid":   {usage: "uuid", build: func(_ []token, o *op) *Error { o.kind = opUUID; return nil }},
 	"csv":    {usage: "csv FILE COLUMN", minArgs: 2, maxArgs: 2, build: buildData(opCSV, "csv", "COLUMN")},
 	"jsonl":  {usage: "jsonl FILE FIELD", minArgs: 2, maxArgs: 2, build: buildData(opJSONL, "jsonl", "FIELD")},
+	"var":    {usage: "var NAME", minArgs: 1, maxArgs: 1, build: buildVar},
+}
+
+// buildVar compiles {{var NAME}}: NAME is a variable a journey step
+// extracted, a letter or underscore then letters, digits and underscores.
+func buildVar(args []token, o *op) *Error {
+	name := args[0].text
+	if !ValidVarName(name) {
+		return syntaxErr(args[0].off, "var: %q is not a variable name (a letter or _ then letters, digits, _)", name)
+	}
+	o.kind = opVar
+	o.col = name
+	return nil
+}
+
+// ValidVarName reports whether name can name a journey variable: a letter
+// or underscore, then letters, digits and underscores, at most 64 bytes.
+func ValidVarName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for j, c := range name {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && j > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func buildInt(args []token, o *op) *Error {
@@ -371,6 +455,7 @@ func integerArg(fn, name string, t token) (int64, *Error) {
 //	{{uuid}}              a random version-4 UUID
 //	{{csv FILE COLUMN}}   COLUMN of row i mod rows of a CSV file
 //	{{jsonl FILE FIELD}}  FIELD of row i mod rows of a JSON-lines file
+//	{{var NAME}}          a journey variable an earlier step extracted
 //	{{"text"}}            text itself: {{"{{"}} writes a literal "{{"
 //
 // An argument is a bare word (any characters but white space and quotes,
@@ -444,6 +529,9 @@ func Parse(s string) (*Template, error) {
 				Func: head.text, File: o.file, Column: o.col,
 				Offset: start, FileOffset: args[0].off, ColumnOffset: args[1].off,
 			})
+		}
+		if o.kind == opVar {
+			t.vars = append(t.vars, VarRef{Name: o.col, Offset: start, NameOffset: args[0].off})
 		}
 		flush()
 		t.ops = append(t.ops, o)

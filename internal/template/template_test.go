@@ -101,7 +101,7 @@ func TestParseBad(t *testing.T) {
 		{"ab{{seq }", 2, "unterminated action"},
 		{"{{}}", 0, "empty action"},
 		{"x{{  \n }}", 1, "empty action"},
-		{"x{{zipg 1 2}}", 3, `unknown function "zipg" (known: seq, int, zipf, choice, uuid, csv, jsonl)`},
+		{"x{{zipg 1 2}}", 3, `unknown function "zipg" (known: seq, int, zipf, choice, uuid, csv, jsonl, var)`},
 		{"{{Seq}}", 2, `unknown function "Seq"`},
 		{"{{seq 1}}", 6, "seq takes no arguments, got 1 (usage: {{seq}})"},
 		{"{{uuid v4}}", 7, "uuid takes no arguments, got 1"},
@@ -354,3 +354,39 @@ var pinned = []string{
 }
 
 const pinnedDerive = 0xd84d1f8ea453246e
+
+type mapVars map[string]string
+
+func (m mapVars) Var(name string) (string, bool) { v, ok := m[name]; return v, ok }
+
+func TestVar(t *testing.T) {
+	tm, err := Parse(`/cart/{{var cart_id}}?t={{ var token }}&i={{seq}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := tm.VarRefs()
+	if len(refs) != 2 || refs[0].Name != "cart_id" || refs[0].Offset != 6 || refs[1].Name != "token" || refs[1].NameOffset != 31 {
+		t.Fatalf("VarRefs = %+v", refs)
+	}
+	if tm.Static() {
+		t.Fatal("a template with var is not static")
+	}
+	v := mapVars{"cart_id": "c-9", "token": "abc"}
+	if got := tm.RenderVars(1, 7, nil, v); got != "/cart/c-9?t=abc&i=7" {
+		t.Fatalf("RenderVars = %q", got)
+	}
+	if name, missing := tm.MissingVar(v); missing {
+		t.Fatalf("MissingVar = %q with every var set", name)
+	}
+	if name, missing := tm.MissingVar(mapVars{"cart_id": "x"}); !missing || name != "token" {
+		t.Fatalf("MissingVar = %q, %v; want token", name, missing)
+	}
+	if name, missing := tm.MissingVar(nil); !missing || name != "cart_id" {
+		t.Fatalf("MissingVar(nil) = %q, %v; want cart_id", name, missing)
+	}
+	for _, bad := range []string{"{{var}}", "{{var 1x}}", "{{var a b}}", "{{var a-b}}"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}

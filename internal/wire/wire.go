@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -36,7 +35,10 @@ import (
 // so that the coordinator adds them into its merged histograms without
 // decoding each into a new one: a coordinator of version 3 could not read
 // them, nor one of version 4 those of a version 3 agent.
-const ProtocolVersion uint32 = 4
+//
+// Version 5 adds journeys (Assign.journeys) and checks on requests: an
+// agent of version 4 would ignore them and play no load, or skip checks.
+const ProtocolVersion uint32 = 5
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.
@@ -70,17 +72,7 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 	j := a.Job
 	reqs := make([]*surgev1.RequestDef, len(j.Requests))
 	for k, r := range j.Requests {
-		d := &surgev1.RequestDef{Name: r.Name, Method: r.Method, Path: r.Path, Url: r.URL, Body: r.Body,
-			TimeoutNanos: int64(r.Timeout), Weight: r.Weight}
-		for _, st := range r.Expect {
-			d.Expect = append(d.Expect, uint32(st))
-		}
-		for name, vs := range r.Header {
-			for _, v := range vs {
-				d.Headers = append(d.Headers, &surgev1.Header{Name: name, Value: v})
-			}
-		}
-		reqs[k] = d
+		reqs[k] = requestToProto(r)
 	}
 	var data []*surgev1.DataTable
 	for _, name := range slices.Sorted(maps.Keys(j.Data)) {
@@ -95,6 +87,7 @@ func AssignToProto(a Assignment) *surgev1.Assign {
 		StageName:  a.StageName,
 		TargetUrl:  j.Target.String(),
 		Requests:   reqs,
+		Journeys:   journeysToProto(j.Journeys),
 		Schedule:   ScheduleToProto(j.Schedule, j.First, j.End),
 		Share:      &surgev1.Share{Cycle: j.Share.Cycle, Offsets: j.Share.Offsets},
 		Limits: &surgev1.Limits{
@@ -149,39 +142,18 @@ func AssignFromProto(m *surgev1.Assign) (Assignment, error) {
 		return a, fmt.Errorf("%w: target url: %w", ErrMalformed, err)
 	}
 	a.Job.Target = u
-	if n := len(m.GetRequests()); n == 0 || n > MaxRequests {
+	if n := len(m.GetRequests()); (n == 0 && len(m.GetJourneys()) == 0) || n > MaxRequests {
 		return a, fmt.Errorf("%w: %d requests (want 1..%d)", ErrMalformed, n, MaxRequests)
 	}
 	for k, d := range m.GetRequests() {
-		r := engine.Request{Name: d.GetName(), Method: d.GetMethod(), Path: d.GetPath(), URL: d.GetUrl(),
-			Timeout: time.Duration(d.GetTimeoutNanos()), Weight: d.GetWeight()}
-		if len(d.GetExpect()) > 64 {
-			return a, fmt.Errorf("%w: request %d: %d expected statuses", ErrMalformed, k, len(d.GetExpect()))
-		}
-		for _, st := range d.GetExpect() {
-			r.Expect = append(r.Expect, int(st))
-		}
-		if len(r.Name) > MaxNameLen {
-			return a, fmt.Errorf("%w: request %d: name longer than %d", ErrMalformed, k, MaxNameLen)
-		}
-		if len(d.GetBody()) > MaxBodyBytes {
-			return a, fmt.Errorf("%w: request %d: body of %d bytes, more than %d", ErrMalformed, k, len(d.GetBody()), MaxBodyBytes)
-		}
-		if len(d.GetBody()) > 0 {
-			r.Body = d.GetBody()
-		}
-		size := 0
-		for _, h := range d.GetHeaders() {
-			size += len(h.GetName()) + len(h.GetValue())
-			if size > MaxHeaderBytes {
-				return a, fmt.Errorf("%w: request %d: headers larger than %d bytes", ErrMalformed, k, MaxHeaderBytes)
-			}
-			if r.Header == nil {
-				r.Header = http.Header{}
-			}
-			r.Header.Add(h.GetName(), h.GetValue())
+		r, err := requestFromProto(d)
+		if err != nil {
+			return a, fmt.Errorf("%w: request %d: %w", ErrMalformed, k, err)
 		}
 		a.Job.Requests = append(a.Job.Requests, r)
+	}
+	if a.Job.Journeys, err = journeysFromProto(m.GetJourneys()); err != nil {
+		return a, err
 	}
 	sm := m.GetSchedule()
 	s, err := ScheduleFromProto(sm)

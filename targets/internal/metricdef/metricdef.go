@@ -52,3 +52,17 @@ func CheckName(name string) error {
 	}
 	return nil
 }
+
+// The metrics of the shop flow every topology serves (component="shop").
+const (
+	AuthRequests         = "surge_target_auth_requests_total"
+	HelpAuthRequests     = "Requests to the shop's authenticated routes, by outcome: ok, missing_token, unknown_token, missing_cookie, unknown_session or mismatch (a token of one session with another session's cookie)."
+	Logins               = "surge_target_logins_total"
+	HelpLogins           = "Successful logins (POST /login answered 200)."
+	Checkouts            = "surge_target_checkouts_total"
+	HelpCheckouts        = "Orders placed (POST /checkout answered 201)."
+	Sessions             = "surge_target_sessions"
+	HelpSessions         = "Sessions the shop holds now."
+	SessionEvictions     = "surge_target_session_evictions_total"
+	HelpSessionEvictions = "Sessions dropped, least recently used first, to keep within the session bound."
+)

@@ -993,7 +993,10 @@ type Assign struct {
 	Data []*DataTable `protobuf:"bytes,12,rep,name=data,proto3" json:"data,omitempty"`
 	// client says how the agent talks to the target. Absent means the
 	// defaults (every field at its zero value).
-	Client        *Client `protobuf:"bytes,13,opt,name=client,proto3" json:"client,omitempty"`
+	Client *Client `protobuf:"bytes,13,opt,name=client,proto3" json:"client,omitempty"`
+	// journeys, when set, replace requests: each arrival starts one
+	// instance of a journey drawn by weight (protocol version 5).
+	Journeys      []*JourneyDef `protobuf:"bytes,14,rep,name=journeys,proto3" json:"journeys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1119,6 +1122,436 @@ func (x *Assign) GetClient() *Client {
 	return nil
 }
 
+func (x *Assign) GetJourneys() []*JourneyDef {
+	if x != nil {
+		return x.Journeys
+	}
+	return nil
+}
+
+// JourneyDef is one user journey: steps played in order by each instance.
+type JourneyDef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// weight is the journey's share of the arrivals (relative).
+	Weight float64 `protobuf:"fixed64,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	// no_cookies turns off the instance's own cookie jar.
+	NoCookies bool `protobuf:"varint,3,opt,name=no_cookies,json=noCookies,proto3" json:"no_cookies,omitempty"`
+	// continue_on_error plays the later steps after a failed one.
+	ContinueOnError bool       `protobuf:"varint,4,opt,name=continue_on_error,json=continueOnError,proto3" json:"continue_on_error,omitempty"`
+	Steps           []*StepDef `protobuf:"bytes,5,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *JourneyDef) Reset() {
+	*x = JourneyDef{}
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JourneyDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JourneyDef) ProtoMessage() {}
+
+func (x *JourneyDef) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JourneyDef.ProtoReflect.Descriptor instead.
+func (*JourneyDef) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *JourneyDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *JourneyDef) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *JourneyDef) GetNoCookies() bool {
+	if x != nil {
+		return x.NoCookies
+	}
+	return false
+}
+
+func (x *JourneyDef) GetContinueOnError() bool {
+	if x != nil {
+		return x.ContinueOnError
+	}
+	return false
+}
+
+func (x *JourneyDef) GetSteps() []*StepDef {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// StepDef is one step of a journey: a request (request set) or a think
+// time (think set).
+type StepDef struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Request *RequestDef            `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Think   *ThinkDef              `protobuf:"bytes,2,opt,name=think,proto3" json:"think,omitempty"`
+	// loop plays a request step this many times (0 means 1).
+	Loop          uint32        `protobuf:"varint,3,opt,name=loop,proto3" json:"loop,omitempty"`
+	Extract       []*ExtractDef `protobuf:"bytes,4,rep,name=extract,proto3" json:"extract,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepDef) Reset() {
+	*x = StepDef{}
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepDef) ProtoMessage() {}
+
+func (x *StepDef) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepDef.ProtoReflect.Descriptor instead.
+func (*StepDef) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StepDef) GetRequest() *RequestDef {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *StepDef) GetThink() *ThinkDef {
+	if x != nil {
+		return x.Think
+	}
+	return nil
+}
+
+func (x *StepDef) GetLoop() uint32 {
+	if x != nil {
+		return x.Loop
+	}
+	return 0
+}
+
+func (x *StepDef) GetExtract() []*ExtractDef {
+	if x != nil {
+		return x.Extract
+	}
+	return nil
+}
+
+// ThinkDef is a think time: dist is "fixed", "uniform" or "exponential".
+type ThinkDef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dist          string                 `protobuf:"bytes,1,opt,name=dist,proto3" json:"dist,omitempty"`
+	FixedNanos    int64                  `protobuf:"varint,2,opt,name=fixed_nanos,json=fixedNanos,proto3" json:"fixed_nanos,omitempty"`
+	MinNanos      int64                  `protobuf:"varint,3,opt,name=min_nanos,json=minNanos,proto3" json:"min_nanos,omitempty"`
+	MaxNanos      int64                  `protobuf:"varint,4,opt,name=max_nanos,json=maxNanos,proto3" json:"max_nanos,omitempty"`
+	MeanNanos     int64                  `protobuf:"varint,5,opt,name=mean_nanos,json=meanNanos,proto3" json:"mean_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ThinkDef) Reset() {
+	*x = ThinkDef{}
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ThinkDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ThinkDef) ProtoMessage() {}
+
+func (x *ThinkDef) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ThinkDef.ProtoReflect.Descriptor instead.
+func (*ThinkDef) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ThinkDef) GetDist() string {
+	if x != nil {
+		return x.Dist
+	}
+	return ""
+}
+
+func (x *ThinkDef) GetFixedNanos() int64 {
+	if x != nil {
+		return x.FixedNanos
+	}
+	return 0
+}
+
+func (x *ThinkDef) GetMinNanos() int64 {
+	if x != nil {
+		return x.MinNanos
+	}
+	return 0
+}
+
+func (x *ThinkDef) GetMaxNanos() int64 {
+	if x != nil {
+		return x.MaxNanos
+	}
+	return 0
+}
+
+func (x *ThinkDef) GetMeanNanos() int64 {
+	if x != nil {
+		return x.MeanNanos
+	}
+	return 0
+}
+
+// ExtractDef names one value a step takes from its response; exactly one
+// of json, header, regex and cookie is set.
+type ExtractDef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Var           string                 `protobuf:"bytes,1,opt,name=var,proto3" json:"var,omitempty"`
+	Json          string                 `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	Header        string                 `protobuf:"bytes,3,opt,name=header,proto3" json:"header,omitempty"`
+	Regex         string                 `protobuf:"bytes,4,opt,name=regex,proto3" json:"regex,omitempty"`
+	HasGroup      bool                   `protobuf:"varint,5,opt,name=has_group,json=hasGroup,proto3" json:"has_group,omitempty"`
+	Group         int32                  `protobuf:"varint,6,opt,name=group,proto3" json:"group,omitempty"`
+	Cookie        string                 `protobuf:"bytes,7,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtractDef) Reset() {
+	*x = ExtractDef{}
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtractDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtractDef) ProtoMessage() {}
+
+func (x *ExtractDef) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtractDef.ProtoReflect.Descriptor instead.
+func (*ExtractDef) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExtractDef) GetVar() string {
+	if x != nil {
+		return x.Var
+	}
+	return ""
+}
+
+func (x *ExtractDef) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
+func (x *ExtractDef) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *ExtractDef) GetRegex() string {
+	if x != nil {
+		return x.Regex
+	}
+	return ""
+}
+
+func (x *ExtractDef) GetHasGroup() bool {
+	if x != nil {
+		return x.HasGroup
+	}
+	return false
+}
+
+func (x *ExtractDef) GetGroup() int32 {
+	if x != nil {
+		return x.Group
+	}
+	return 0
+}
+
+func (x *ExtractDef) GetCookie() string {
+	if x != nil {
+		return x.Cookie
+	}
+	return ""
+}
+
+// CheckDef is one assertion on a response (see scenario's checks).
+type CheckDef struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	BodyContains    string                 `protobuf:"bytes,2,opt,name=body_contains,json=bodyContains,proto3" json:"body_contains,omitempty"`
+	BodyNotContains string                 `protobuf:"bytes,3,opt,name=body_not_contains,json=bodyNotContains,proto3" json:"body_not_contains,omitempty"`
+	Json            string                 `protobuf:"bytes,4,opt,name=json,proto3" json:"json,omitempty"`
+	Header          string                 `protobuf:"bytes,5,opt,name=header,proto3" json:"header,omitempty"`
+	HasEquals       bool                   `protobuf:"varint,6,opt,name=has_equals,json=hasEquals,proto3" json:"has_equals,omitempty"`
+	Equals          string                 `protobuf:"bytes,7,opt,name=equals,proto3" json:"equals,omitempty"`
+	Matches         string                 `protobuf:"bytes,8,opt,name=matches,proto3" json:"matches,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CheckDef) Reset() {
+	*x = CheckDef{}
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDef) ProtoMessage() {}
+
+func (x *CheckDef) ProtoReflect() protoreflect.Message {
+	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDef.ProtoReflect.Descriptor instead.
+func (*CheckDef) Descriptor() ([]byte, []int) {
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CheckDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CheckDef) GetBodyContains() string {
+	if x != nil {
+		return x.BodyContains
+	}
+	return ""
+}
+
+func (x *CheckDef) GetBodyNotContains() string {
+	if x != nil {
+		return x.BodyNotContains
+	}
+	return ""
+}
+
+func (x *CheckDef) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
+func (x *CheckDef) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *CheckDef) GetHasEquals() bool {
+	if x != nil {
+		return x.HasEquals
+	}
+	return false
+}
+
+func (x *CheckDef) GetEquals() string {
+	if x != nil {
+		return x.Equals
+	}
+	return ""
+}
+
+func (x *CheckDef) GetMatches() string {
+	if x != nil {
+		return x.Matches
+	}
+	return ""
+}
+
 // Client says how connections to the target are made and used, which HTTP
 // version and client code speak to it, and how the pacer keeps time. Its
 // zero value is the default of every field. The per-request limits
@@ -1150,7 +1583,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1595,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[6]
+	mi := &file_surge_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1608,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Client) GetConnectionMode() ConnectionMode {
@@ -1255,7 +1688,7 @@ type DataTable struct {
 
 func (x *DataTable) Reset() {
 	*x = DataTable{}
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1700,7 @@ func (x *DataTable) String() string {
 func (*DataTable) ProtoMessage() {}
 
 func (x *DataTable) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[7]
+	mi := &file_surge_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1713,7 @@ func (x *DataTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataTable.ProtoReflect.Descriptor instead.
 func (*DataTable) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DataTable) GetName() string {
@@ -1321,14 +1754,17 @@ type RequestDef struct {
 	// expect lists the statuses that count as success; empty means any 2xx or 3xx.
 	Expect []uint32 `protobuf:"varint,8,rep,packed,name=expect,proto3" json:"expect,omitempty"`
 	// url, when set, is an absolute URL used instead of target_url + path.
-	Url           string `protobuf:"bytes,9,opt,name=url,proto3" json:"url,omitempty"`
+	Url string `protobuf:"bytes,9,opt,name=url,proto3" json:"url,omitempty"`
+	// checks are assertions on the response; a failed one is class
+	// check_failed.
+	Checks        []*CheckDef `protobuf:"bytes,10,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RequestDef) Reset() {
 	*x = RequestDef{}
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1776,7 @@ func (x *RequestDef) String() string {
 func (*RequestDef) ProtoMessage() {}
 
 func (x *RequestDef) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[8]
+	mi := &file_surge_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1789,7 @@ func (x *RequestDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestDef.ProtoReflect.Descriptor instead.
 func (*RequestDef) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RequestDef) GetName() string {
@@ -1419,6 +1855,13 @@ func (x *RequestDef) GetUrl() string {
 	return ""
 }
 
+func (x *RequestDef) GetChecks() []*CheckDef {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
 // Header is one HTTP request header.
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1430,7 +1873,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1885,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[9]
+	mi := &file_surge_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1898,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Header) GetName() string {
@@ -1501,7 +1944,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1956,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[10]
+	mi := &file_surge_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1969,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Schedule) GetCurve() isSchedule_Curve {
@@ -1654,7 +2097,7 @@ type RampRate struct {
 
 func (x *RampRate) Reset() {
 	*x = RampRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +2109,7 @@ func (x *RampRate) String() string {
 func (*RampRate) ProtoMessage() {}
 
 func (x *RampRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[11]
+	mi := &file_surge_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +2122,7 @@ func (x *RampRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RampRate.ProtoReflect.Descriptor instead.
 func (*RampRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RampRate) GetFromPerSecond() float64 {
@@ -1713,7 +2156,7 @@ type StepRates struct {
 
 func (x *StepRates) Reset() {
 	*x = StepRates{}
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +2168,7 @@ func (x *StepRates) String() string {
 func (*StepRates) ProtoMessage() {}
 
 func (x *StepRates) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[12]
+	mi := &file_surge_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +2181,7 @@ func (x *StepRates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRates.ProtoReflect.Descriptor instead.
 func (*StepRates) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StepRates) GetSteps() []*StepRate {
@@ -1759,7 +2202,7 @@ type StepRate struct {
 
 func (x *StepRate) Reset() {
 	*x = StepRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +2214,7 @@ func (x *StepRate) String() string {
 func (*StepRate) ProtoMessage() {}
 
 func (x *StepRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[13]
+	mi := &file_surge_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +2227,7 @@ func (x *StepRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRate.ProtoReflect.Descriptor instead.
 func (*StepRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepRate) GetRatePerSecond() float64 {
@@ -1816,7 +2259,7 @@ type DiurnalRate struct {
 
 func (x *DiurnalRate) Reset() {
 	*x = DiurnalRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2271,7 @@ func (x *DiurnalRate) String() string {
 func (*DiurnalRate) ProtoMessage() {}
 
 func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[14]
+	mi := &file_surge_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2284,7 @@ func (x *DiurnalRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiurnalRate.ProtoReflect.Descriptor instead.
 func (*DiurnalRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiurnalRate) GetDailyRequests() float64 {
@@ -1901,7 +2344,7 @@ type Spike struct {
 
 func (x *Spike) Reset() {
 	*x = Spike{}
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2356,7 @@ func (x *Spike) String() string {
 func (*Spike) ProtoMessage() {}
 
 func (x *Spike) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[15]
+	mi := &file_surge_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2369,7 @@ func (x *Spike) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spike.ProtoReflect.Descriptor instead.
 func (*Spike) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Spike) GetAtNanos() int64 {
@@ -1982,7 +2425,7 @@ type ConstantRate struct {
 
 func (x *ConstantRate) Reset() {
 	*x = ConstantRate{}
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2437,7 @@ func (x *ConstantRate) String() string {
 func (*ConstantRate) ProtoMessage() {}
 
 func (x *ConstantRate) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[16]
+	mi := &file_surge_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2450,7 @@ func (x *ConstantRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConstantRate.ProtoReflect.Descriptor instead.
 func (*ConstantRate) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConstantRate) GetRatePerSecond() float64 {
@@ -2037,7 +2480,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2492,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[17]
+	mi := &file_surge_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2505,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Share) GetCycle() uint32 {
@@ -2097,7 +2540,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2552,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[18]
+	mi := &file_surge_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2565,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Limits) GetMaxInFlight() uint32 {
@@ -2172,7 +2615,7 @@ type HistogramSpec struct {
 
 func (x *HistogramSpec) Reset() {
 	*x = HistogramSpec{}
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2627,7 @@ func (x *HistogramSpec) String() string {
 func (*HistogramSpec) ProtoMessage() {}
 
 func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[19]
+	mi := &file_surge_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2640,7 @@ func (x *HistogramSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistogramSpec.ProtoReflect.Descriptor instead.
 func (*HistogramSpec) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HistogramSpec) GetLowestNanos() int64 {
@@ -2238,7 +2681,7 @@ type Accepted struct {
 
 func (x *Accepted) Reset() {
 	*x = Accepted{}
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2693,7 @@ func (x *Accepted) String() string {
 func (*Accepted) ProtoMessage() {}
 
 func (x *Accepted) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[20]
+	mi := &file_surge_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2706,7 @@ func (x *Accepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accepted.ProtoReflect.Descriptor instead.
 func (*Accepted) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Accepted) GetEpoch() uint64 {
@@ -2308,7 +2751,7 @@ type Start struct {
 
 func (x *Start) Reset() {
 	*x = Start{}
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2763,7 @@ func (x *Start) String() string {
 func (*Start) ProtoMessage() {}
 
 func (x *Start) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[21]
+	mi := &file_surge_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2776,7 @@ func (x *Start) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Start.ProtoReflect.Descriptor instead.
 func (*Start) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Start) GetEpoch() uint64 {
@@ -2374,7 +2817,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2829,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[22]
+	mi := &file_surge_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2399,7 +2842,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Heartbeat) GetSeq() uint64 {
@@ -2443,7 +2886,7 @@ type HeartbeatAck struct {
 
 func (x *HeartbeatAck) Reset() {
 	*x = HeartbeatAck{}
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2898,7 @@ func (x *HeartbeatAck) String() string {
 func (*HeartbeatAck) ProtoMessage() {}
 
 func (x *HeartbeatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[23]
+	mi := &file_surge_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2911,7 @@ func (x *HeartbeatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatAck.ProtoReflect.Descriptor instead.
 func (*HeartbeatAck) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeartbeatAck) GetSeq() uint64 {
@@ -2517,7 +2960,7 @@ type JobReach struct {
 
 func (x *JobReach) Reset() {
 	*x = JobReach{}
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2972,7 @@ func (x *JobReach) String() string {
 func (*JobReach) ProtoMessage() {}
 
 func (x *JobReach) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[24]
+	mi := &file_surge_v1_agent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2985,7 @@ func (x *JobReach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobReach.ProtoReflect.Descriptor instead.
 func (*JobReach) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JobReach) GetEpoch() uint64 {
@@ -2574,7 +3017,7 @@ type Stop struct {
 
 func (x *Stop) Reset() {
 	*x = Stop{}
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +3029,7 @@ func (x *Stop) String() string {
 func (*Stop) ProtoMessage() {}
 
 func (x *Stop) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[25]
+	mi := &file_surge_v1_agent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +3042,7 @@ func (x *Stop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stop.ProtoReflect.Descriptor instead.
 func (*Stop) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Stop) GetEpoch() uint64 {
@@ -2653,7 +3096,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +3108,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[26]
+	mi := &file_surge_v1_agent_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +3121,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Snapshot) GetEpoch() uint64 {
@@ -2755,7 +3198,7 @@ type Series struct {
 
 func (x *Series) Reset() {
 	*x = Series{}
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +3210,7 @@ func (x *Series) String() string {
 func (*Series) ProtoMessage() {}
 
 func (x *Series) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[27]
+	mi := &file_surge_v1_agent_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +3223,7 @@ func (x *Series) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Series.ProtoReflect.Descriptor instead.
 func (*Series) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Series) GetRequestIndex() uint32 {
@@ -2845,7 +3288,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +3300,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[28]
+	mi := &file_surge_v1_agent_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +3313,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{28}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Counters) GetIntended() uint64 {
@@ -2973,7 +3416,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_surge_v1_agent_proto_msgTypes[29]
+	mi := &file_surge_v1_agent_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3428,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[29]
+	mi := &file_surge_v1_agent_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3441,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{29}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Done) GetEpoch() uint64 {
@@ -3048,7 +3491,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_surge_v1_agent_proto_msgTypes[30]
+	mi := &file_surge_v1_agent_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3060,7 +3503,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_surge_v1_agent_proto_msgTypes[30]
+	mi := &file_surge_v1_agent_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3073,7 +3516,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_surge_v1_agent_proto_rawDescGZIP(), []int{30}
+	return file_surge_v1_agent_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -3147,7 +3590,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	" \x01(\fR\tauthProof\x12\x18\n" +
 	"\aresumed\x18\v \x01(\bR\aresumed\"!\n" +
 	"\tAuthProof\x12\x14\n" +
-	"\x05proof\x18\x01 \x01(\fR\x05proof\"\xf8\x03\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\"\xaa\x04\n" +
 	"\x06Assign\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1f\n" +
@@ -3165,7 +3608,48 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	" \x01(\x03R\rintervalNanos\x125\n" +
 	"\thistogram\x18\v \x01(\v2\x17.surge.v1.HistogramSpecR\thistogram\x12'\n" +
 	"\x04data\x18\f \x03(\v2\x13.surge.v1.DataTableR\x04data\x12(\n" +
-	"\x06client\x18\r \x01(\v2\x10.surge.v1.ClientR\x06client\"\xdc\x03\n" +
+	"\x06client\x18\r \x01(\v2\x10.surge.v1.ClientR\x06client\x120\n" +
+	"\bjourneys\x18\x0e \x03(\v2\x14.surge.v1.JourneyDefR\bjourneys\"\xac\x01\n" +
+	"\n" +
+	"JourneyDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\x12\x1d\n" +
+	"\n" +
+	"no_cookies\x18\x03 \x01(\bR\tnoCookies\x12*\n" +
+	"\x11continue_on_error\x18\x04 \x01(\bR\x0fcontinueOnError\x12'\n" +
+	"\x05steps\x18\x05 \x03(\v2\x11.surge.v1.StepDefR\x05steps\"\xa7\x01\n" +
+	"\aStepDef\x12.\n" +
+	"\arequest\x18\x01 \x01(\v2\x14.surge.v1.RequestDefR\arequest\x12(\n" +
+	"\x05think\x18\x02 \x01(\v2\x12.surge.v1.ThinkDefR\x05think\x12\x12\n" +
+	"\x04loop\x18\x03 \x01(\rR\x04loop\x12.\n" +
+	"\aextract\x18\x04 \x03(\v2\x14.surge.v1.ExtractDefR\aextract\"\x98\x01\n" +
+	"\bThinkDef\x12\x12\n" +
+	"\x04dist\x18\x01 \x01(\tR\x04dist\x12\x1f\n" +
+	"\vfixed_nanos\x18\x02 \x01(\x03R\n" +
+	"fixedNanos\x12\x1b\n" +
+	"\tmin_nanos\x18\x03 \x01(\x03R\bminNanos\x12\x1b\n" +
+	"\tmax_nanos\x18\x04 \x01(\x03R\bmaxNanos\x12\x1d\n" +
+	"\n" +
+	"mean_nanos\x18\x05 \x01(\x03R\tmeanNanos\"\xab\x01\n" +
+	"\n" +
+	"ExtractDef\x12\x10\n" +
+	"\x03var\x18\x01 \x01(\tR\x03var\x12\x12\n" +
+	"\x04json\x18\x02 \x01(\tR\x04json\x12\x16\n" +
+	"\x06header\x18\x03 \x01(\tR\x06header\x12\x14\n" +
+	"\x05regex\x18\x04 \x01(\tR\x05regex\x12\x1b\n" +
+	"\thas_group\x18\x05 \x01(\bR\bhasGroup\x12\x14\n" +
+	"\x05group\x18\x06 \x01(\x05R\x05group\x12\x16\n" +
+	"\x06cookie\x18\a \x01(\tR\x06cookie\"\xec\x01\n" +
+	"\bCheckDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rbody_contains\x18\x02 \x01(\tR\fbodyContains\x12*\n" +
+	"\x11body_not_contains\x18\x03 \x01(\tR\x0fbodyNotContains\x12\x12\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json\x12\x16\n" +
+	"\x06header\x18\x05 \x01(\tR\x06header\x12\x1d\n" +
+	"\n" +
+	"has_equals\x18\x06 \x01(\bR\thasEquals\x12\x16\n" +
+	"\x06equals\x18\a \x01(\tR\x06equals\x12\x18\n" +
+	"\amatches\x18\b \x01(\tR\amatches\"\xdc\x03\n" +
 	"\x06Client\x12A\n" +
 	"\x0fconnection_mode\x18\x01 \x01(\x0e2\x18.surge.v1.ConnectionModeR\x0econnectionMode\x12.\n" +
 	"\bprotocol\x18\x02 \x01(\x0e2\x12.surge.v1.ProtocolR\bprotocol\x12(\n" +
@@ -3179,7 +3663,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\tDataTable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
-	"\acontent\x18\x03 \x01(\fR\acontent\"\xf3\x01\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"\x9f\x02\n" +
 	"\n" +
 	"RequestDef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -3190,7 +3674,9 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\rtimeout_nanos\x18\x06 \x01(\x03R\ftimeoutNanos\x12\x16\n" +
 	"\x06weight\x18\a \x01(\x01R\x06weight\x12\x16\n" +
 	"\x06expect\x18\b \x03(\rR\x06expect\x12\x10\n" +
-	"\x03url\x18\t \x01(\tR\x03url\"2\n" +
+	"\x03url\x18\t \x01(\tR\x03url\x12*\n" +
+	"\x06checks\x18\n" +
+	" \x03(\v2\x12.surge.v1.CheckDefR\x06checks\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\x97\x03\n" +
@@ -3377,7 +3863,7 @@ func file_surge_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_surge_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_surge_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_surge_v1_agent_proto_goTypes = []any{
 	(ConnectionMode)(0),     // 0: surge.v1.ConnectionMode
 	(Protocol)(0),           // 1: surge.v1.Protocol
@@ -3391,80 +3877,91 @@ var file_surge_v1_agent_proto_goTypes = []any{
 	(*Ready)(nil),           // 9: surge.v1.Ready
 	(*AuthProof)(nil),       // 10: surge.v1.AuthProof
 	(*Assign)(nil),          // 11: surge.v1.Assign
-	(*Client)(nil),          // 12: surge.v1.Client
-	(*DataTable)(nil),       // 13: surge.v1.DataTable
-	(*RequestDef)(nil),      // 14: surge.v1.RequestDef
-	(*Header)(nil),          // 15: surge.v1.Header
-	(*Schedule)(nil),        // 16: surge.v1.Schedule
-	(*RampRate)(nil),        // 17: surge.v1.RampRate
-	(*StepRates)(nil),       // 18: surge.v1.StepRates
-	(*StepRate)(nil),        // 19: surge.v1.StepRate
-	(*DiurnalRate)(nil),     // 20: surge.v1.DiurnalRate
-	(*Spike)(nil),           // 21: surge.v1.Spike
-	(*ConstantRate)(nil),    // 22: surge.v1.ConstantRate
-	(*Share)(nil),           // 23: surge.v1.Share
-	(*Limits)(nil),          // 24: surge.v1.Limits
-	(*HistogramSpec)(nil),   // 25: surge.v1.HistogramSpec
-	(*Accepted)(nil),        // 26: surge.v1.Accepted
-	(*Start)(nil),           // 27: surge.v1.Start
-	(*Heartbeat)(nil),       // 28: surge.v1.Heartbeat
-	(*HeartbeatAck)(nil),    // 29: surge.v1.HeartbeatAck
-	(*JobReach)(nil),        // 30: surge.v1.JobReach
-	(*Stop)(nil),            // 31: surge.v1.Stop
-	(*Snapshot)(nil),        // 32: surge.v1.Snapshot
-	(*Series)(nil),          // 33: surge.v1.Series
-	(*Counters)(nil),        // 34: surge.v1.Counters
-	(*Done)(nil),            // 35: surge.v1.Done
-	(*Error)(nil),           // 36: surge.v1.Error
-	nil,                     // 37: surge.v1.Counters.ErrorsEntry
-	nil,                     // 38: surge.v1.Counters.DroppedByEntry
+	(*JourneyDef)(nil),      // 12: surge.v1.JourneyDef
+	(*StepDef)(nil),         // 13: surge.v1.StepDef
+	(*ThinkDef)(nil),        // 14: surge.v1.ThinkDef
+	(*ExtractDef)(nil),      // 15: surge.v1.ExtractDef
+	(*CheckDef)(nil),        // 16: surge.v1.CheckDef
+	(*Client)(nil),          // 17: surge.v1.Client
+	(*DataTable)(nil),       // 18: surge.v1.DataTable
+	(*RequestDef)(nil),      // 19: surge.v1.RequestDef
+	(*Header)(nil),          // 20: surge.v1.Header
+	(*Schedule)(nil),        // 21: surge.v1.Schedule
+	(*RampRate)(nil),        // 22: surge.v1.RampRate
+	(*StepRates)(nil),       // 23: surge.v1.StepRates
+	(*StepRate)(nil),        // 24: surge.v1.StepRate
+	(*DiurnalRate)(nil),     // 25: surge.v1.DiurnalRate
+	(*Spike)(nil),           // 26: surge.v1.Spike
+	(*ConstantRate)(nil),    // 27: surge.v1.ConstantRate
+	(*Share)(nil),           // 28: surge.v1.Share
+	(*Limits)(nil),          // 29: surge.v1.Limits
+	(*HistogramSpec)(nil),   // 30: surge.v1.HistogramSpec
+	(*Accepted)(nil),        // 31: surge.v1.Accepted
+	(*Start)(nil),           // 32: surge.v1.Start
+	(*Heartbeat)(nil),       // 33: surge.v1.Heartbeat
+	(*HeartbeatAck)(nil),    // 34: surge.v1.HeartbeatAck
+	(*JobReach)(nil),        // 35: surge.v1.JobReach
+	(*Stop)(nil),            // 36: surge.v1.Stop
+	(*Snapshot)(nil),        // 37: surge.v1.Snapshot
+	(*Series)(nil),          // 38: surge.v1.Series
+	(*Counters)(nil),        // 39: surge.v1.Counters
+	(*Done)(nil),            // 40: surge.v1.Done
+	(*Error)(nil),           // 41: surge.v1.Error
+	nil,                     // 42: surge.v1.Counters.ErrorsEntry
+	nil,                     // 43: surge.v1.Counters.DroppedByEntry
 }
 var file_surge_v1_agent_proto_depIdxs = []int32{
 	8,  // 0: surge.v1.SessionRequest.hello:type_name -> surge.v1.Hello
 	11, // 1: surge.v1.SessionRequest.assign:type_name -> surge.v1.Assign
-	27, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
-	28, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
-	31, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
+	32, // 2: surge.v1.SessionRequest.start:type_name -> surge.v1.Start
+	33, // 3: surge.v1.SessionRequest.heartbeat:type_name -> surge.v1.Heartbeat
+	36, // 4: surge.v1.SessionRequest.stop:type_name -> surge.v1.Stop
 	10, // 5: surge.v1.SessionRequest.auth_proof:type_name -> surge.v1.AuthProof
 	9,  // 6: surge.v1.SessionResponse.ready:type_name -> surge.v1.Ready
-	26, // 7: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
-	32, // 8: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
-	35, // 9: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
-	36, // 10: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
-	29, // 11: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
-	14, // 12: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
-	16, // 13: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
-	23, // 14: surge.v1.Assign.share:type_name -> surge.v1.Share
-	24, // 15: surge.v1.Assign.limits:type_name -> surge.v1.Limits
-	25, // 16: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
-	13, // 17: surge.v1.Assign.data:type_name -> surge.v1.DataTable
-	12, // 18: surge.v1.Assign.client:type_name -> surge.v1.Client
-	0,  // 19: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
-	1,  // 20: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
-	2,  // 21: surge.v1.Client.timing:type_name -> surge.v1.Timing
-	3,  // 22: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
-	15, // 23: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
-	22, // 24: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
-	17, // 25: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
-	18, // 26: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
-	20, // 27: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
-	4,  // 28: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
-	21, // 29: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
-	19, // 30: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
-	30, // 31: surge.v1.HeartbeatAck.reached:type_name -> surge.v1.JobReach
-	33, // 32: surge.v1.Snapshot.series:type_name -> surge.v1.Series
-	34, // 33: surge.v1.Series.counters:type_name -> surge.v1.Counters
-	37, // 34: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
-	38, // 35: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
-	34, // 36: surge.v1.Done.totals:type_name -> surge.v1.Counters
-	5,  // 37: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
-	6,  // 38: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
-	7,  // 39: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
-	39, // [39:40] is the sub-list for method output_type
-	38, // [38:39] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	31, // 7: surge.v1.SessionResponse.accepted:type_name -> surge.v1.Accepted
+	37, // 8: surge.v1.SessionResponse.snapshot:type_name -> surge.v1.Snapshot
+	40, // 9: surge.v1.SessionResponse.done:type_name -> surge.v1.Done
+	41, // 10: surge.v1.SessionResponse.error:type_name -> surge.v1.Error
+	34, // 11: surge.v1.SessionResponse.heartbeat_ack:type_name -> surge.v1.HeartbeatAck
+	19, // 12: surge.v1.Assign.requests:type_name -> surge.v1.RequestDef
+	21, // 13: surge.v1.Assign.schedule:type_name -> surge.v1.Schedule
+	28, // 14: surge.v1.Assign.share:type_name -> surge.v1.Share
+	29, // 15: surge.v1.Assign.limits:type_name -> surge.v1.Limits
+	30, // 16: surge.v1.Assign.histogram:type_name -> surge.v1.HistogramSpec
+	18, // 17: surge.v1.Assign.data:type_name -> surge.v1.DataTable
+	17, // 18: surge.v1.Assign.client:type_name -> surge.v1.Client
+	12, // 19: surge.v1.Assign.journeys:type_name -> surge.v1.JourneyDef
+	13, // 20: surge.v1.JourneyDef.steps:type_name -> surge.v1.StepDef
+	19, // 21: surge.v1.StepDef.request:type_name -> surge.v1.RequestDef
+	14, // 22: surge.v1.StepDef.think:type_name -> surge.v1.ThinkDef
+	15, // 23: surge.v1.StepDef.extract:type_name -> surge.v1.ExtractDef
+	0,  // 24: surge.v1.Client.connection_mode:type_name -> surge.v1.ConnectionMode
+	1,  // 25: surge.v1.Client.protocol:type_name -> surge.v1.Protocol
+	2,  // 26: surge.v1.Client.timing:type_name -> surge.v1.Timing
+	3,  // 27: surge.v1.Client.implementation:type_name -> surge.v1.Implementation
+	20, // 28: surge.v1.RequestDef.headers:type_name -> surge.v1.Header
+	16, // 29: surge.v1.RequestDef.checks:type_name -> surge.v1.CheckDef
+	27, // 30: surge.v1.Schedule.constant:type_name -> surge.v1.ConstantRate
+	22, // 31: surge.v1.Schedule.ramp:type_name -> surge.v1.RampRate
+	23, // 32: surge.v1.Schedule.steps:type_name -> surge.v1.StepRates
+	25, // 33: surge.v1.Schedule.diurnal:type_name -> surge.v1.DiurnalRate
+	4,  // 34: surge.v1.Schedule.arrival:type_name -> surge.v1.Arrival
+	26, // 35: surge.v1.Schedule.spikes:type_name -> surge.v1.Spike
+	24, // 36: surge.v1.StepRates.steps:type_name -> surge.v1.StepRate
+	35, // 37: surge.v1.HeartbeatAck.reached:type_name -> surge.v1.JobReach
+	38, // 38: surge.v1.Snapshot.series:type_name -> surge.v1.Series
+	39, // 39: surge.v1.Series.counters:type_name -> surge.v1.Counters
+	42, // 40: surge.v1.Counters.errors:type_name -> surge.v1.Counters.ErrorsEntry
+	43, // 41: surge.v1.Counters.dropped_by:type_name -> surge.v1.Counters.DroppedByEntry
+	39, // 42: surge.v1.Done.totals:type_name -> surge.v1.Counters
+	5,  // 43: surge.v1.Error.code:type_name -> surge.v1.ErrorCode
+	6,  // 44: surge.v1.AgentService.Session:input_type -> surge.v1.SessionRequest
+	7,  // 45: surge.v1.AgentService.Session:output_type -> surge.v1.SessionResponse
+	45, // [45:46] is the sub-list for method output_type
+	44, // [44:45] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_surge_v1_agent_proto_init() }
@@ -3488,7 +3985,7 @@ func file_surge_v1_agent_proto_init() {
 		(*SessionResponse_Error)(nil),
 		(*SessionResponse_HeartbeatAck)(nil),
 	}
-	file_surge_v1_agent_proto_msgTypes[10].OneofWrappers = []any{
+	file_surge_v1_agent_proto_msgTypes[15].OneofWrappers = []any{
 		(*Schedule_Constant)(nil),
 		(*Schedule_Ramp)(nil),
 		(*Schedule_Steps)(nil),
@@ -3500,7 +3997,7 @@ func file_surge_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_surge_v1_agent_proto_rawDesc), len(file_surge_v1_agent_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   33,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
