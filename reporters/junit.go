@@ -42,6 +42,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
@@ -65,6 +66,11 @@ type junitProblem struct {
 //   - a testcase "played fully", failing when arrivals were lost or the
 //     stage stopped early (type "aborted" when an abort threshold stopped
 //     it);
+//
+//   - in a stage of journeys, a testcase per journey ("journey NAME") and
+//     per step ("step JOURNEY/STEP"), which never fail (thresholds judge
+//     them) and carry their counts, error classes and percentiles in
+//     <system-out>;
 //
 // and a testcase of class "run" per threshold judged on the whole run
 // (Report.Thresholds).
@@ -129,6 +135,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 				Text: "the stage was not played fully; the run is invalid"}
 		}
 		suite.Cases = append(suite.Cases, gen, played)
+		suite.Cases = append(suite.Cases, journeyCases(class, dur, &s)...)
 	}
 	for _, t := range r.Thresholds { // judged on the whole run
 		c := junitCase{Classname: "run", Name: t.Expr, Time: junitTime(total)}
@@ -184,4 +191,34 @@ func junitTime(s float64) string {
 		return "0"
 	}
 	return strconv.FormatFloat(math.Round(s*1000)/1000, 'f', -1, 64)
+}
+
+// journeyCases are a journey stage's per-journey and per-step testcases.
+func journeyCases(class, dur string, s *Stage) []junitCase {
+	if !s.hasJourneys() {
+		return nil
+	}
+	var out []junitCase
+	for _, rq := range s.Requests {
+		if rq.Kind != KindJourney && rq.Kind != KindStep {
+			continue
+		}
+		p := rq.ResponseTimeMS
+		what := "response time"
+		if rq.Kind == KindJourney {
+			what = "duration"
+		}
+		text := fmt.Sprintf("issued %d, succeeded %d, failed %d, dropped %d, in flight at end %d; errors: %s; %s ms p50 %s p90 %s p95 %s p99 %s p99.9 %s max %s",
+			rq.Issued, rq.Succeeded, rq.Failed, rq.Dropped, rq.InFlightAtEnd, orNone(counts(rq.Errors)), what,
+			ms(p.P50), ms(p.P90), ms(p.P95), ms(p.P99), ms(p.P999), ms(p.Max))
+		out = append(out, junitCase{Classname: class, Name: rq.Kind + " " + rq.Name, Time: dur, SystemOut: text})
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
