@@ -24,10 +24,11 @@ import (
 // no goroutine of its own, no hand-off between threads, no runtime timer;
 // its result goes into the loop's own shard of the recorder, whose lock
 // nothing else takes but the interval's rotation. With default timing the
-// loop parks in Go's netpoller between wake-ups (its epoll instance is
-// itself polled), so the processor serves the agent's other goroutines
-// meanwhile; with precise timing it blocks its own thread in epoll_wait,
-// whose timeout is kept to the microsecond.
+// loop blocks its thread in epoll_wait between wake-ups, or, when the
+// agent has a single processor, parks in Go's netpoller (its epoll
+// instance is itself polled) so that the processor serves the agent's
+// other goroutines meanwhile (parkLoops); with precise timing it blocks
+// its own locked thread, whose timeout is kept to the microsecond.
 //
 // The rules do not change: an arrival is sent at or after its intended
 // instant (the loop checks the clock before each), never dropped but at
@@ -60,6 +61,23 @@ const preciseYieldMin = 2
 // looks at its sockets (when it is behind, responses are read between
 // bursts rather than after the whole backlog).
 const loopBurst = 32
+
+// parkLoops reports whether a sender loop parks in Go's netpoller
+// between wake-ups rather than block its thread in epoll_wait. Only with
+// default timing and a single processor: there a thread blocked in a
+// system call holds the only P, which the runtime must take back for the
+// agent's other goroutines (hand-offs, wake-ups). With two or more, the
+// netpoller costs more than it saves: every wake-up of a parked loop
+// goes through the runtime's own epoll_wait, readies the goroutine and
+// wakes an idle P to spin for work, and the loop then waits again in its
+// own epoll instance. At 50,000 req/s against a loopback nginx on two
+// cores, parked loops cost 21.4–22.6 CPU-µs per completed request and
+// fell 0.4–0.5 s behind (11–32 % dropped at the in-flight cap); blocked
+// ones cost 17.3–18.0 and kept up (bench/ENGINE.md). Precise timing
+// always blocks, to the microsecond.
+func parkLoops(precise bool) bool {
+	return !precise && runtime.GOMAXPROCS(0) == 1
+}
 
 // sender is one event loop of a run.
 type sender struct {
@@ -131,11 +149,7 @@ func (r *runner) newSenders() error {
 			s.sh = newShard(r.job)
 			r.shards = append(r.shards, s.sh)
 		}
-		// Default timing parks the loop in Go's netpoller between
-		// arrivals, which keeps the processor free for the agent's other
-		// goroutines and suits its millisecond window; precise timing
-		// blocks its own thread in epoll_wait, to the microsecond.
-		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: !s.precise}
+		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: parkLoops(s.precise)}
 		if s.precise {
 			// Back to the pacer after every few responses: an arrival
 			// due is not held up by a batch of them.
