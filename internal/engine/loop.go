@@ -25,10 +25,12 @@ import (
 // its result goes into the loop's own shard of the recorder, whose lock
 // nothing else takes but the interval's rotation. With default timing the
 // loop blocks its thread in epoll_wait between wake-ups, or, when the
-// agent has a single processor, parks in Go's netpoller (its epoll
-// instance is itself polled) so that the processor serves the agent's
-// other goroutines meanwhile (parkLoops); with precise timing it blocks
-// its own locked thread, whose timeout is kept to the microsecond.
+// agent has a single processor or the loop's rate is low, parks in Go's
+// netpoller (its epoll instance is itself polled) so that the processor
+// serves the agent's other goroutines meanwhile (parkLoops); with precise
+// timing it blocks its own locked thread until shortly before the
+// instant (preciseSpin), then polls its sockets without blocking up to
+// it.
 //
 // The rules do not change: an arrival is sent at or after its intended
 // instant (the loop checks the clock before each), never dropped but at
@@ -82,11 +84,21 @@ const loopBurst = 32
 // own epoll instance. At 50,000 req/s against a loopback nginx on two
 // cores, parked loops cost 21.4–22.6 CPU-µs per completed request and
 // fell 0.4–0.5 s behind (11–32 % dropped at the in-flight cap); blocked
-// ones cost 17.3–18.0 and kept up (bench/ENGINE.md). Precise timing
-// always blocks, to the microsecond.
-func parkLoops(precise bool) bool {
-	return !precise && runtime.GOMAXPROCS(0) == 1
+// ones cost 17.3–18.0 and kept up (bench/ENGINE.md). At 10,000 req/s it
+// is the other way round, by less: parked 26–29.6, blocked 31–32 (the
+// blocked thread's system call goes through the scheduler's hand-off
+// when the agent's other goroutines want the processor). So a loop
+// parks while its own rate stays under parkRate. Precise timing always
+// blocks, to the microsecond.
+func parkLoops(precise bool, rate float64) bool {
+	return !precise && (runtime.GOMAXPROCS(0) == 1 || rate < parkRate)
 }
+
+// parkRate is the rate per sender loop (arrivals per second at the peak
+// of the curve) from which a default-timing loop blocks its thread
+// rather than park, with two or more processors: between the 10,000
+// (parking cheaper) and 50,000 req/s (parking falls behind) measured.
+var parkRate = 25_000.0
 
 // sender is one event loop of a run.
 type sender struct {
@@ -151,6 +163,7 @@ func (r *runner) newSenders() error {
 		return nil
 	}
 	n := loopCount(r.job)
+	peak := r.job.Schedule.Curve().Peak() * r.job.Share.Fraction()
 	maxConns := r.job.Limits.MaxConns
 	for k := range n {
 		s := &sender{r: r, k: k, n: n, tp: t, sh: r.shards[0], precise: r.job.Client.Timing == TimingPrecise, exited: make(chan struct{})}
@@ -158,7 +171,7 @@ func (r *runner) newSenders() error {
 			s.sh = newShard(r.job)
 			r.shards = append(r.shards, s.sh)
 		}
-		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: parkLoops(s.precise)}
+		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: parkLoops(s.precise, peak/float64(n))}
 		if s.precise {
 			// Back to the pacer after every few responses: an arrival
 			// due is not held up by a batch of them.
