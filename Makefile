@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzYAMLString -fuzztime=$(FUZZTIME) ./internal/har
 	$(GO) test -run='^$$' -fuzz=FuzzTemplateField -fuzztime=$(FUZZTIME) ./internal/har
 	$(GO) test -run='^$$' -fuzz=FuzzReadResponse -fuzztime=$(FUZZTIME) ./internal/h1
+	$(GO) test -run='^$$' -fuzz=FuzzLoopParse -fuzztime=$(FUZZTIME) ./internal/h1
 	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/probe
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reporters
 	$(GO) test -run='^$$' -fuzz='^FuzzReport$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./cmd/coordinator

@@ -11,10 +11,15 @@
 # of the whole process, start-up included, ÷ 2xx responses; and the
 # engine's own figure for the stage, report.json's cpu_us_per_request), the
 # share of intended requests that completed, issued = intended, the send-lag
-# p99 and the on-wire-lag p99.
+# p99 and the on-wire-lag p99, and nginx's CPU during the run (its master
+# and workers, µs per 2xx response): the target's share of the machine.
 #
 # Variants: surge (the defaults), surge-precise (`timing: precise`),
-# surge-1p (`agent --procs 1`).
+# surge-1p (`agent --procs 1`). wrk2 (built from the vendored tarball by
+# bench/wrk2.sh into bench/.bin, or ENGINE_WRK2) plays each rate too, in
+# the same run: `wrk2 -t2 -c$ENGINE_WRK2_CONNS -R rate`, its CPU from
+# /usr/bin/time (the whole process), completed = its requests less
+# non-2xx, intended = rate × duration; it does not report send lag.
 #
 # Environment:
 #   ENGINE_BEFORE    git revision to build as "before" ("" = only the work tree)
@@ -27,6 +32,9 @@
 #                    allocs profile of every agent into it
 #   ENGINE_PORT (18080), ENGINE_GOSSIP (127.0.0.1:17946), ENGINE_PPROF_PORT (16060)
 #   ENGINE_OUT       also write the table (markdown) to this file
+#   ENGINE_WRK2      path of a wrk2 binary ("" = bench/.bin/wrk2, built by
+#                    bench/wrk2.sh; "none" = no wrk2 rows)
+#   ENGINE_WRK2_CONNS  wrk2's connections (default 100)
 #
 # Loopback only; every run is bounded (duration + 60 s). Run on a quiet
 # machine if you can; on a shared one compare only within one run.
@@ -80,7 +88,45 @@ nginx_start "$PORT" ENGINE_PORT
 PORT_HEX=$(printf '%04X' "$PORT")
 tw_count() { awk -v p=":$PORT_HEX" '$3 ~ p"$" && $4 == "06"' /proc/net/tcp | wc -l; }
 
+WRK2=${ENGINE_WRK2:-}
+if [ -z "$WRK2" ]; then
+	# shellcheck source=bench/wrk2.sh
+	. "$BENCH/wrk2.sh"
+	wrk2_build
+	[ -n "$WRK2_WHY" ] || WRK2=$BIN/wrk2
+elif [ "$WRK2" = none ]; then
+	WRK2=""
+fi
+WRK2_CONNS=${ENGINE_WRK2_CONNS:-100}
+[ -z "$WRK2" ] || [ -x "$WRK2" ] || die "ENGINE_WRK2=$WRK2 is not an executable"
+[ -z "$WRK2" ] || [ -x /usr/bin/time ] || die "wrk2 is measured with /usr/bin/time, which is missing"
+
 ROWS=()
+wrk2_one() { # wrk2_one RATE REP
+	local rate=$1 rep=$2 dir=$WORK/wrk2-$1-$2
+	mkdir -p "$dir"
+	log "wrk2: $rate req/s for ${DUR}s (-t2 -c$WRK2_CONNS; load $(load1))"
+	local rc=0 nt0 nt1
+	nt0=$(nginx_ticks)
+	/usr/bin/time -f '%U %S' -o "$dir/time" timeout $((DUR + 30)) "$WRK2" -t2 -c"$WRK2_CONNS" -d"${DUR}s" -R"$rate" \
+		"http://127.0.0.1:$PORT/" >"$dir/out" 2>&1 || rc=$?
+	nt1=$(nginx_ticks)
+	local total bad cpu rps row
+	total=$(awk '/requests in/ { print $1 }' "$dir/out")
+	if [ -z "$total" ]; then
+		ROWS+=("| — | wrk2 | $rate | — | — | — | — | — | — | — | failed (exit $rc): $(tail -n 1 "$dir/out" | tr '|' '/') |")
+		return
+	fi
+	bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$dir/out")
+	cpu=$(tail -n 1 "$dir/time" | awk '{ printf "%.2f", $1 + $2 }')
+	rps=$(awk '/Requests\/sec:/ { printf "%.0f", $2 }' "$dir/out")
+	row=$(awk -v c="$cpu" -v t="$total" -v b="${bad:-0}" -v r="$rate" -v d="$DUR" -v rps="$rps" -v nt=$((nt1 - nt0)) -v hz="$CLK_TCK" 'BEGIN {
+		n = t - b
+		printf "| — | wrk2 | %d | %.2f | — | %.3f | n/a | n/a | n/a | %.2f | %d requests at %d/s, non-2xx %d; cpu %.2f s |", r, c * 1e6 / n, 100 * n / (r * d), nt / hz * 1e6 / n, t, rps, b, c }')
+	ROWS+=("$row")
+	echo "$row" >&2
+}
+
 run_one() { # run_one BUILD VARIANT RATE REP
 	local build=$1 variant=$2 rate=$3 rep=$4
 	local dir=$WORK/$build-$variant-$rate-$rep client=${CLIENT[$variant]:-} args=${AGENT_ARGS[$variant]:-}
@@ -89,6 +135,8 @@ run_one() { # run_one BUILD VARIANT RATE REP
 	surge_scenario "$dir/scenario.yaml" "engine-$variant-$rate" "$PORT" "$rate" "$DUR" "$client"
 	if [ -n "$PPROF" ]; then args="$args --pprof-listen 127.0.0.1:$PPROF_PORT"; fi
 	log "$build $variant: $rate req/s for ${DUR}s (load $(load1))"
+	local nt0 nt1
+	nt0=$(nginx_ticks)
 	surge_start "$dir" "$dir/scenario.yaml" $((DUR + 60)) "$GOSSIP" "$args"
 	local prof_pid=""
 	if [ -n "$PPROF" ]; then
@@ -105,14 +153,15 @@ run_one() { # run_one BUILD VARIANT RATE REP
 	surge_wait
 	[ -z "$prof_pid" ] || wait "$prof_pid" || true
 	surge_stop
+	nt1=$(nginx_ticks)
 	local s
 	if [ -z "$SURGE_TICKS" ] || [ ! -s "$dir/report.json" ]; then
-		ROWS+=("| $build | $variant | $rate | — | — | — | — | — | — | failed (coordinator exit $SURGE_CRC): $(tail -n 1 "$dir/coordinator.err" | tr '|' '/') |")
+		ROWS+=("| $build | $variant | $rate | — | — | — | — | — | — | — | failed (coordinator exit $SURGE_CRC): $(tail -n 1 "$dir/coordinator.err" | tr '|' '/') |")
 		return
 	fi
 	s=$(jq -c '.stages[0]' "$dir/report.json")
 	local row
-	row=$(jq -r --arg b "$build" --arg v "$variant" --arg r "$rate" --arg t "$SURGE_TICKS" --arg hz "$CLK_TCK" '
+	row=$(jq -r --arg b "$build" --arg v "$variant" --arg r "$rate" --arg t "$SURGE_TICKS" --arg hz "$CLK_TCK" --arg nt $((nt1 - nt0)) '
 		def r2: . * 100 | round / 100;
 		def r3: . * 1000 | round / 1000;
 		"| \($b) | \($v) | \($r) | \(if .succeeded > 0 then (($t | tonumber) / ($hz | tonumber) * 1e6 / .succeeded | r2) else "—" end)"
@@ -120,6 +169,7 @@ run_one() { # run_one BUILD VARIANT RATE REP
 		+ " | \(if .intended > 0 then (100 * .succeeded / .intended | r3) else "—" end)"
 		+ " | \(if .issued == .intended then "yes" else "no (\(.issued)/\(.intended))" end)"
 		+ " | \(.send_lag_ms.p99 // 0 | r3) | \(.on_wire_lag_ms.p99 // 0 | r3)"
+		+ " | \(if .succeeded > 0 then (($nt | tonumber) / ($hz | tonumber) * 1e6 / .succeeded | r2) else "—" end)"
 		+ " | dropped \(.dropped)\(if (.dropped_by // {}) | length > 0 then " \(.dropped_by | tojson)" else "" end), failed \(.failed)"
 		+ "\(if (.errors // {}) | length > 0 then " \(.errors | tojson)" else "" end); response p99 \(.response_time_ms.p99 | r2) ms |"' <<<"$s")
 	ROWS+=("$row")
@@ -140,6 +190,12 @@ for rate in "${RATES[@]}"; do
 			done
 		done
 	done
+	if [ -n "$WRK2" ]; then
+		for ((rep = 1; rep <= REPEAT; rep++)); do
+			wrk2_one "$rate" "$rep"
+			sleep 1
+		done
+	fi
 done
 ELAPSED=$(($(date +%s) - START))
 
@@ -147,8 +203,8 @@ ELAPSED=$(($(date +%s) - START))
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); machine: $(machine_line); load before: $(load1); measured in ${ELAPSED} s"
 	echo "- before: ${BEFORE:-(none)}; after: $(surge_revision); ${DUR} s per run; one external agent; nginx on 127.0.0.1:$PORT"
 	echo
-	echo "| build | variant | rate | CPU-µs / completed (process) | CPU-µs / request (stage, report.json) | % completed | issued = intended | send lag p99 (ms) | on-wire lag p99 (ms) | notes |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| build | variant | rate | CPU-µs / completed (process) | CPU-µs / request (stage, report.json) | % completed | issued = intended | send lag p99 (ms) | on-wire lag p99 (ms) | nginx CPU-µs / completed | notes |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${ROWS[@]}"
 } | tee "$WORK/table.md"
 [ -z "${ENGINE_OUT:-}" ] || cp "$WORK/table.md" "$ENGINE_OUT"

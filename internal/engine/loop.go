@@ -24,10 +24,13 @@ import (
 // no goroutine of its own, no hand-off between threads, no runtime timer;
 // its result goes into the loop's own shard of the recorder, whose lock
 // nothing else takes but the interval's rotation. With default timing the
-// loop parks in Go's netpoller between wake-ups (its epoll instance is
-// itself polled), so the processor serves the agent's other goroutines
-// meanwhile; with precise timing it blocks its own thread in epoll_wait,
-// whose timeout is kept to the microsecond.
+// loop blocks its thread in epoll_wait between wake-ups, or, when the
+// agent has a single processor or the loop's rate is low, parks in Go's
+// netpoller (its epoll instance is itself polled) so that the processor
+// serves the agent's other goroutines meanwhile (parkLoops); with precise
+// timing it blocks its own locked thread until shortly before the
+// instant (preciseSpin), then polls its sockets without blocking up to
+// it.
 //
 // The rules do not change: an arrival is sent at or after its intended
 // instant (the loop checks the clock before each), never dropped but at
@@ -52,6 +55,15 @@ var loopRate = 75_000.0
 // response comes in). Precise timing sleeps until the instant itself.
 var loopWindow = 500 * time.Microsecond
 
+// preciseSpin is how long before an arrival's instant a precise sender
+// loop stops sleeping in epoll_wait and polls its sockets without
+// blocking until the instant: a kernel wake-up from epoll_wait, even with
+// a timer slack of 1 ns, came 130–200 µs late at p99 on the shared VM
+// this was measured on, and a sleep that ends this early has that much
+// room. Arrivals less than preciseSpin apart keep the loop's thread busy
+// (its cost: up to one core; bench/ENGINE.md).
+var preciseSpin = 200 * time.Microsecond
+
 // preciseYieldMin is how many responses a precise sender loop reads at
 // most before it looks at the clock for its next arrival.
 const preciseYieldMin = 2
@@ -60,6 +72,33 @@ const preciseYieldMin = 2
 // looks at its sockets (when it is behind, responses are read between
 // bursts rather than after the whole backlog).
 const loopBurst = 32
+
+// parkLoops reports whether a sender loop parks in Go's netpoller
+// between wake-ups rather than block its thread in epoll_wait. Only with
+// default timing and a single processor: there a thread blocked in a
+// system call holds the only P, which the runtime must take back for the
+// agent's other goroutines (hand-offs, wake-ups). With two or more, the
+// netpoller costs more than it saves: every wake-up of a parked loop
+// goes through the runtime's own epoll_wait, readies the goroutine and
+// wakes an idle P to spin for work, and the loop then waits again in its
+// own epoll instance. At 50,000 req/s against a loopback nginx on two
+// cores, parked loops cost 21.4–22.6 CPU-µs per completed request and
+// fell 0.4–0.5 s behind (11–32 % dropped at the in-flight cap); blocked
+// ones cost 17.3–18.0 and kept up (bench/ENGINE.md). At 10,000 req/s it
+// is the other way round, by less: parked 26–29.6, blocked 31–32 (the
+// blocked thread's system call goes through the scheduler's hand-off
+// when the agent's other goroutines want the processor). So a loop
+// parks while its own rate stays under parkRate. Precise timing always
+// blocks, to the microsecond.
+func parkLoops(precise bool, rate float64) bool {
+	return !precise && (runtime.GOMAXPROCS(0) == 1 || rate < parkRate)
+}
+
+// parkRate is the rate per sender loop (arrivals per second at the peak
+// of the curve) from which a default-timing loop blocks its thread
+// rather than park, with two or more processors: between the 10,000
+// (parking cheaper) and 50,000 req/s (parking falls behind) measured.
+var parkRate = 25_000.0
 
 // sender is one event loop of a run.
 type sender struct {
@@ -124,6 +163,7 @@ func (r *runner) newSenders() error {
 		return nil
 	}
 	n := loopCount(r.job)
+	peak := r.job.Schedule.Curve().Peak() * r.job.Share.Fraction()
 	maxConns := r.job.Limits.MaxConns
 	for k := range n {
 		s := &sender{r: r, k: k, n: n, tp: t, sh: r.shards[0], precise: r.job.Client.Timing == TimingPrecise, exited: make(chan struct{})}
@@ -131,11 +171,7 @@ func (r *runner) newSenders() error {
 			s.sh = newShard(r.job)
 			r.shards = append(r.shards, s.sh)
 		}
-		// Default timing parks the loop in Go's netpoller between
-		// arrivals, which keeps the processor free for the agent's other
-		// goroutines and suits its millisecond window; precise timing
-		// blocks its own thread in epoll_wait, to the microsecond.
-		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: !s.precise}
+		cfg := h1.LoopConfig{Done: s.done, MaxDialsPerHost: max(h1.DefaultMaxDials/n, 1), Park: parkLoops(s.precise, peak/float64(n))}
 		if s.precise {
 			// Back to the pacer after every few responses: an arrival
 			// due is not held up by a batch of them.
@@ -238,7 +274,12 @@ func (s *sender) pace(ctx context.Context) {
 		for now.Before(intended) {
 			burst = 0
 			wait := intended.Sub(now)
-			if !s.precise {
+			if s.precise {
+				// Sleep to preciseSpin before the instant, then poll
+				// the sockets (a zero wait: responses are read as they
+				// come) until it.
+				wait = max(wait-preciseSpin, 0)
+			} else {
 				wait += loopWindow
 			}
 			if err := s.lp.Wait(wait); err != nil {

@@ -29,8 +29,19 @@ func withLoops(t *testing.T, n int) {
 // TestLoopsPlayExactShare: three sender loops play the agent's share
 // exactly — every arrival of it once, none other — each at or after its
 // intended instant, and the intervals balance. Nothing here depends on
-// how fast the machine is: the only bound on time is from below.
+// how fast the machine is: the only bound on time is from below. Both
+// timings: a precise loop polls up to the instant rather than sleeping to
+// it, and must still never send before it.
 func TestLoopsPlayExactShare(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		timing Timing
+	}{{"default", TimingDefault}, {"precise", TimingPrecise}} {
+		t.Run(tc.name, func(t *testing.T) { testLoopsPlayExactShare(t, tc.timing) })
+	}
+}
+
+func testLoopsPlayExactShare(t *testing.T, timing Timing) {
 	withLoops(t, 3)
 	shares, _ := schedule.Equal(3)
 	share := shares[1]
@@ -54,6 +65,7 @@ func TestLoopsPlayExactShare(t *testing.T) {
 	defer srv.Close()
 	j := newJob(t, srv.URL, job{rate: 600, d: 500 * time.Millisecond, share: share,
 		requests: []Request{{Name: "a", Method: "GET", Path: "/a/{{seq}}"}}})
+	j.Client.Timing = timing
 	t0 := time.Now().Add(20 * time.Millisecond)
 	total := metrics.NewInterval(j.Geometry, 1)
 	sum, err := New(DefaultConfig()).Run(context.Background(), j, t0, func(iv *metrics.Interval) error {

@@ -103,7 +103,10 @@ type LoopConfig struct {
 	// worst with GOMAXPROCS 1), at the price of a second epoll_wait per
 	// wake-up and of the netpoller's timer precision, about a millisecond.
 	// Without Park, a Wait's timeout is kept to the microsecond (with a
-	// thread timer slack of 1 ns).
+	// thread timer slack of 1 ns). Park pays off with GOMAXPROCS 1 only:
+	// with more, each wake-up of a parked loop also goes through the
+	// runtime's own epoll_wait and wakes an idle P to spin, which costs
+	// more than the blocked thread (see engine's parkLoops).
 	Park bool
 	// YieldMin is how many ready sockets a Wait handles before it looks
 	// at YieldAt (0 = DefaultYieldMin). Small values keep a precise pacer
