@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -296,6 +295,14 @@ type Config struct {
 	// the LAN profile a real fleet gets. nil: UDP and TCP on Listen. Close
 	// shuts it down.
 	Transport memberlist.Transport
+
+	// TimeScale, for bench/scale only, stretches every memberlist interval
+	// and timeout and the catch-up's (CatchUpEvery) this many times; 0 or
+	// 1: as configured. A thousand members in one process on two cores
+	// cannot run the protocol in real time; stretched K times they run
+	// the same rounds with a K-th of the CPU per second, and the bench
+	// divides its times by K (protocol time).
+	TimeScale int
 }
 
 // FastSuspicion is how long a member suspected of failing has to refute it
@@ -336,6 +343,8 @@ type Node struct {
 	closeMu   sync.Once
 	log       *gossipLog
 
+	// catchEvery is CatchUpEvery, stretched by Config.TimeScale.
+	catchEvery time.Duration
 	// joins counts Joined events: how a catch-up tells that it (or the
 	// gossip since the last one) taught this node a member.
 	joins atomic.Int64
@@ -378,6 +387,17 @@ func Start(cfg Config) (*Node, error) {
 		mc.SuspicionMaxTimeoutMult = 1
 		mc.GossipInterval = 50 * time.Millisecond
 	}
+	catchEvery := CatchUpEvery
+	if k := time.Duration(cfg.TimeScale); k > 1 {
+		mc.ProbeInterval *= k
+		mc.ProbeTimeout *= k
+		mc.GossipInterval *= k
+		mc.GossipToTheDeadTime *= k
+		mc.PushPullInterval *= k
+		mc.QueueCheckInterval *= k
+		mc.TCPTimeout *= k
+		catchEvery *= k
+	}
 	mc.Name = cfg.Name
 	mc.BindAddr = ap.Addr().String()
 	mc.BindPort = int(ap.Port())
@@ -392,7 +412,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
 	}
-	n := &Node{name: cfg.Name, meta: meta, notify: make(chan struct{}, 1), live: map[string]Member{}, log: glog}
+	n := &Node{name: cfg.Name, meta: meta, catchEvery: catchEvery, notify: make(chan struct{}, 1), live: map[string]Member{}, log: glog}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	mc.Conflict = (*conflicts)(n)
@@ -468,7 +488,7 @@ func (n *Node) startCatchUp(seeds []string) {
 }
 
 func (n *Node) catchUp(seeds []string, stop <-chan struct{}) {
-	quiet := CatchUpEvery
+	quiet := n.catchEvery
 	jitter := func(d time.Duration) time.Duration { return d*3/4 + rand.N(d/2) }
 	wait := jitter(quiet)
 	t := time.NewTimer(wait)
@@ -662,6 +682,15 @@ func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) 
 //     and addresses, the compression was the largest CPU cost of gossip
 //     in a fleet joining at once (bench/SCALE.md), and members talk over
 //     a LAN or loopback where the bytes are cheap.
+//   - Gossip every 500 ms instead of 200 ms (memberlist's WAN pace), to 3
+//     members as before. Agents never talk to each other: gossip is how
+//     failures and leaves spread, and discovery is by joins and catch-up
+//     pulls. A member that joins a fleet of N learns N members at once,
+//     and memberlist re-gossips each of them RetransmitMult × log10(N+1)
+//     times; at 200 ms a fleet of agents starting together spent most of
+//     its CPU on this. At 500 ms the same news goes out at 2/5 of the
+//     rate; a suspicion still reaches a 1,000-member fleet in a few
+//     seconds, well within its window (SuspicionMult 4 × log10(N) s).
 //   - The same profile on loopback. memberlist's DefaultLocalConfig (which
 //     Surge used on 127.0.0.0/8) gives a push/pull 1 s and a probe 200 ms:
 //     on one machine running hundreds of agents, a join to a coordinator
@@ -673,14 +702,6 @@ func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) 
 func fleetConfig() *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.EnableCompression = false
-	if v, err := time.ParseDuration(os.Getenv("XGI")); err == nil {
-		mc.GossipInterval = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("XRM")); err == nil {
-		mc.RetransmitMult = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("XGN")); err == nil {
-		mc.GossipNodes = v
-	}
+	mc.GossipInterval = 500 * time.Millisecond
 	return mc
 }
