@@ -151,7 +151,7 @@ func decodeCompact(b []byte) (Meta, error) {
 		return v, nil
 	}
 	str := func(what string) (string, error) {
-		l, err := num(what+" length", uint64(len(b)))
+		l, err := num(what+" length", memberlist.MetaMaxSize)
 		if err != nil {
 			return "", err
 		}
@@ -345,6 +345,9 @@ type Node struct {
 
 	// catchEvery is CatchUpEvery, stretched by Config.TimeScale.
 	catchEvery time.Duration
+	// pulls counts catch-up pulls; catching is 1 while a catch-up loop
+	// runs (both for tests).
+	pulls, catching atomic.Int64
 	// joins counts Joined events: how a catch-up tells that it (or the
 	// gossip since the last one) taught this node a member.
 	joins atomic.Int64
@@ -481,8 +484,10 @@ func (n *Node) startCatchUp(seeds []string) {
 	n.catchStop = stop
 	seeds = append([]string(nil), seeds...)
 	n.catchWG.Add(1)
+	n.catching.Add(1)
 	go func() { // exits on stop (a later Join, Close) or when caught up
 		defer n.catchWG.Done()
+		defer n.catching.Add(-1)
 		n.catchUp(seeds, stop)
 	}()
 }
@@ -505,6 +510,7 @@ func (n *Node) catchUp(seeds []string, stop <-chan struct{}) {
 			continue
 		}
 		pulls++
+		n.pulls.Add(1)
 		before := n.joins.Load()
 		_, err := n.ml.Join(seeds)
 		switch {
