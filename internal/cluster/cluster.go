@@ -454,19 +454,21 @@ func oneLine(err error) string {
 // round to each member, so a member that joined early in a fleet of a
 // thousand would take many seconds to hear of the rest, and memberlist's
 // periodic push/pull comes only every PushPullInterval × (log2(N/32) + 1)
-// (3 minutes at 1,000 members). So after a join the node pulls once more
-// from the same seeds as soon as its view has been still for CatchUpEvery
-// (±25%): in a fleet starting at once, when the joins are over. If that
-// pull taught it a member, it pulls again after twice as long a still
-// view, and so on; it stops after a pull that taught nothing, after
-// maxCatchUpFails failed pulls in a row or after maxCatchUps pulls (the
-// periodic push/pull remains). A node that joins a settled cluster pulls
-// once more; a seed serves about two pulls per member of a burst, however
-// long the burst lasts.
+// (3 minutes at 1,000 members). So after a join the node pulls the
+// membership from the same seeds again CatchUpEvery later (±50%, so that
+// members that joined together do not pull together); if that pull
+// taught it a member, again after twice as long, and so on. It stops
+// after a pull that taught nothing or after maxCatchUps pulls (the
+// periodic push/pull remains). A pull that fails (refused: a seed serves
+// at most 128 push/pulls at once; or unreachable) is tried again an
+// interval later, up to maxCatchUpFails times in a row. A node that joins
+// a settled cluster pulls once more; in a fleet that starts at once, a
+// member that joined in the first second of a burst lasting S seconds
+// pulls about log2(S)+2 times.
 const (
 	CatchUpEvery    = time.Second
 	maxCatchUps     = 6
-	maxCatchUpFails = 3
+	maxCatchUpFails = 10
 )
 
 // startCatchUp starts the catch-up loop with seeds, ending the previous
@@ -493,39 +495,37 @@ func (n *Node) startCatchUp(seeds []string) {
 }
 
 func (n *Node) catchUp(seeds []string, stop <-chan struct{}) {
-	quiet := n.catchEvery
-	jitter := func(d time.Duration) time.Duration { return d*3/4 + rand.N(d/2) }
-	wait := jitter(quiet)
-	t := time.NewTimer(wait)
+	// Members that joined together would pull together: the jitter
+	// spreads them over a whole interval.
+	jitter := func(d time.Duration) time.Duration { return d/2 + rand.N(d) }
+	every := n.catchEvery
+	t := time.NewTimer(jitter(every))
 	defer t.Stop()
-	fails := 0
-	for pulls := 0; pulls < maxCatchUps; {
+	pulls, fails := 0, 0
+	for pulls < maxCatchUps {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		if still := time.Duration(time.Now().UnixNano() - n.grew.Load()); still < wait {
-			t.Reset(wait - still) // the view grew meanwhile: wait for it to be still
-			continue
-		}
-		pulls++
 		n.pulls.Add(1)
 		before := n.joins.Load()
-		_, err := n.ml.Join(seeds)
-		switch {
-		case err != nil:
+		if _, err := n.ml.Join(seeds); err != nil {
+			// Refused (a seed serves 128 push/pulls at once) or
+			// unreachable: try again an interval later.
 			if fails++; fails == maxCatchUpFails {
 				return
 			}
-		case n.joins.Load() == before:
-			return // the seeds had nothing this node lacked
-		default:
-			fails = 0
-			quiet *= 2
+			t.Reset(jitter(every))
+			continue
 		}
-		wait = jitter(quiet)
-		t.Reset(wait)
+		pulls++
+		fails = 0
+		if n.joins.Load() == before {
+			return // the seeds had nothing this node lacked
+		}
+		every *= 2
+		t.Reset(jitter(every))
 	}
 }
 
