@@ -35,7 +35,9 @@
 # seconds), SCALE_PORT (18091), SCALE_GOSSIP (127.0.0.1:17951),
 # SCALE_NODES (1000), SCALE_SMALL (200), SCALE_SLOW (8), SCALE_PARTS
 # (fleet,gossip: which parts to run), SCALE_OUT (bench/SCALE.md),
-# SCALE_KEEP=1 keeps the work directory, SURGE_REV.
+# SCALE_AGENT_NICE (0: agents at nice N, so that the coordinator, which
+# has a machine of its own on a fleet, is not starved by N co-located
+# agents), SCALE_KEEP=1 keeps the work directory, SURGE_REV.
 set -euo pipefail
 
 LOG_TAG=scale
@@ -45,6 +47,7 @@ KEEP=${SCALE_KEEP:-0}
 
 AGENT_COUNTS=${SCALE_AGENTS:-200} # a list runs part 1 once per count: "50 100 200"
 RATE=${SCALE_RATE:-4000}
+AGENT_NICE=${SCALE_AGENT_NICE:-0} # nice -n for the agents: >0 models a coordinator with its own CPU
 DUR=${SCALE_DURATION:-15}
 PORT=${SCALE_PORT:-18091}
 GOSSIP=${SCALE_GOSSIP:-127.0.0.1:17951}
@@ -55,6 +58,7 @@ PARTS=${SCALE_PARTS:-fleet,gossip}
 OUT=${SCALE_OUT:-$BENCH/SCALE.md}
 WAIT_S=60 # --wait: how long the coordinator waits for the N agents
 
+[[ $AGENT_NICE =~ ^[0-9]+$ ]] && [ "$AGENT_NICE" -le 19 ] || die "SCALE_AGENT_NICE='$AGENT_NICE': want 0 to 19"
 for v in RATE DUR PORT NODES SMALL SLOW; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "the setting for $v must be a positive integer, not '${!v}'"
 done
@@ -251,7 +255,7 @@ EOF
 	local first_us last_us i
 	first_us=$(us_now)
 	for i in $(seq 1 "$N"); do
-		"$BIN/agent" --join "$GOSSIP" --name "scale-agent-$i" --procs 1 --lease 10s \
+		nice -n "$AGENT_NICE" "$BIN/agent" --join "$GOSSIP" --name "scale-agent-$i" --procs 1 --lease 10s \
 			--max-rate 1k/s --max-in-flight 100 >"$dir/agents/$i.log" 2>&1 &
 		AGENT_PIDS+=($!)
 	done
@@ -310,14 +314,15 @@ EOF
 ## Part 1: $N agent processes and one coordinator on loopback
 
 \`\`\`sh
-make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS="$AGENT_COUNTS" SCALE_RATE=$RATE SCALE_DURATION=$DUR bash bench/scale.sh
+make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS="$AGENT_COUNTS" SCALE_RATE=$RATE SCALE_DURATION=$DUR SCALE_AGENT_NICE=$AGENT_NICE bash bench/scale.sh
 \`\`\`
 
-$N \`agent --join $GOSSIP --name scale-agent-I --procs 1 --lease 10s --max-rate 1k/s --max-in-flight 100\`
+$N \`$( [ "$AGENT_NICE" = 0 ] || echo "nice -n $AGENT_NICE " )agent --join $GOSSIP --name scale-agent-I --procs 1 --lease 10s --max-rate 1k/s --max-in-flight 100\`
 processes, started one after another by the script (all $N in $(secs "$first_us" "$last_us") s), and \`coordinator run
 --expect $N --wait ${WAIT_S}s --gossip-listen $GOSSIP --format json\` (started first, under \`scale exec\`,
 which stamps each line of its stderr as it is read) playing $RATE req/s for ${DUR} s (about $per_agent req/s
 per agent) against $target on 127.0.0.1:$PORT. Load average before the run: $LOAD_BEFORE.
+$(if [ "$AGENT_NICE" = 0 ]; then echo "The agents run at the coordinator's priority: $N busy processes leave it about 1/$N of the CPU."; else echo "The agents run at nice $AGENT_NICE (SCALE_AGENT_NICE): on a fleet the coordinator has a machine of its own; here $N busy agent processes at its priority would leave it about 1/$N of the CPU."; fi)
 Coordinator exit status: **$c_exit**.
 
 ### From the last agent started to T0
