@@ -52,7 +52,7 @@ type Meta struct {
 // Metadata formats. Every alive message a member gossips carries its
 // metadata, so its size decides how many announcements fit a gossip
 // packet: the compact format is about a third of the JSON one (an agent's
-// is 28 bytes instead of 80).
+// is 26 bytes instead of 74).
 //
 // The compact format, version 1: the byte metaCompactV1, the role
 // (metaRoleCoordinator or metaRoleAgent), then the protocol, the cores,
@@ -684,19 +684,20 @@ func (e *events) NotifyUpdate(m *memberlist.Node) { (*Node)(e).push(Updated, m) 
 // push/pulls and joins given 10 s) with these changes:
 //
 //   - No compression. memberlist LZW-compresses every gossip packet and
-//     push/pull by default; the announcements are small and mostly names
-//     and addresses, the compression was the largest CPU cost of gossip
-//     in a fleet joining at once (bench/SCALE.md), and members talk over
-//     a LAN or loopback where the bytes are cheap.
+//     push/pull by default; LZW (with the garbage its buffers make) was a
+//     tenth or more of the CPU of 1,000 members joining in one process
+//     (a CPU profile of bench/scale), for packets of names and addresses
+//     sent over a LAN or loopback where the bytes are cheap.
 //   - Gossip every 500 ms instead of 200 ms (memberlist's WAN pace), to 3
 //     members as before. Agents never talk to each other: gossip is how
 //     failures and leaves spread, and discovery is by joins and catch-up
 //     pulls. A member that joins a fleet of N learns N members at once,
 //     and memberlist re-gossips each of them RetransmitMult × log10(N+1)
-//     times; at 200 ms a fleet of agents starting together spent most of
-//     its CPU on this. At 500 ms the same news goes out at 2/5 of the
-//     rate; a suspicion still reaches a 1,000-member fleet in a few
-//     seconds, well within its window (SuspicionMult 4 × log10(N) s).
+//     times; receiving and queueing these was the largest part of the CPU
+//     of 1,000 members joining in one process. At 500 ms the same news
+//     goes out at 2/5 of the rate; a suspicion should still reach a
+//     1,000-member fleet in about log3(N) ≈ 7 rounds (3.5 s, not measured
+//     here), within its window (SuspicionMult 4 × log10(N) × 1 s ≥ 12 s).
 //   - The same profile on loopback. memberlist's DefaultLocalConfig (which
 //     Surge used on 127.0.0.0/8) gives a push/pull 1 s and a probe 200 ms:
 //     on one machine running hundreds of agents, a join to a coordinator
