@@ -20,11 +20,12 @@
 # Part 2, gossip at 1,000 nodes: `scale gossip` (bench/scale) starts
 # SCALE_NODES (1000) memberlist nodes in one process on an in-memory
 # network and joins them to one seed, in Surge's own configuration
-# (cluster.Start with a fleet address: memberlist's LAN profile plus
-# Surge's metadata) and in memberlist's LAN profile as it comes; then the
-# same protocol slowed down SCALE_SLOW (8) times, so that the CPU of 2
-# cores is not what limits it; and each profile at SCALE_SMALL (200)
-# nodes, which the machine carries in real time. See bench/SCALE.md.
+# (cluster.Start with a fleet address: cluster's fleet profile, Surge's
+# metadata and catch-up pulls) in real time; then slowed down SCALE_SLOW
+# (8) times (cluster.Config.TimeScale), so that the CPU of 2 cores is not
+# what limits the protocol, beside memberlist's LAN profile with Surge's
+# metadata slowed the same; and each profile at SCALE_SMALL (200) nodes.
+# See bench/SCALE.md.
 #
 # Writes bench/SCALE.md (SCALE_OUT). Loopback only; every step is bounded
 # in time; the exit trap stops every process it started (agents by PID).
@@ -34,7 +35,9 @@
 # seconds), SCALE_PORT (18091), SCALE_GOSSIP (127.0.0.1:17951),
 # SCALE_NODES (1000), SCALE_SMALL (200), SCALE_SLOW (8), SCALE_PARTS
 # (fleet,gossip: which parts to run), SCALE_OUT (bench/SCALE.md),
-# SCALE_KEEP=1 keeps the work directory, SURGE_REV.
+# SCALE_AGENT_NICE (0: agents at nice N, so that the coordinator, which
+# has a machine of its own on a fleet, is not starved by N co-located
+# agents), SCALE_KEEP=1 keeps the work directory, SURGE_REV.
 set -euo pipefail
 
 LOG_TAG=scale
@@ -44,6 +47,7 @@ KEEP=${SCALE_KEEP:-0}
 
 AGENT_COUNTS=${SCALE_AGENTS:-200} # a list runs part 1 once per count: "50 100 200"
 RATE=${SCALE_RATE:-4000}
+AGENT_NICE=${SCALE_AGENT_NICE:-0} # nice -n for the agents: >0 models a coordinator with its own CPU
 DUR=${SCALE_DURATION:-15}
 PORT=${SCALE_PORT:-18091}
 GOSSIP=${SCALE_GOSSIP:-127.0.0.1:17951}
@@ -54,6 +58,7 @@ PARTS=${SCALE_PARTS:-fleet,gossip}
 OUT=${SCALE_OUT:-$BENCH/SCALE.md}
 WAIT_S=60 # --wait: how long the coordinator waits for the N agents
 
+[[ $AGENT_NICE =~ ^[0-9]+$ ]] && [ "$AGENT_NICE" -le 19 ] || die "SCALE_AGENT_NICE='$AGENT_NICE': want 0 to 19"
 for v in RATE DUR PORT NODES SMALL SLOW; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "the setting for $v must be a positive integer, not '${!v}'"
 done
@@ -250,7 +255,7 @@ EOF
 	local first_us last_us i
 	first_us=$(us_now)
 	for i in $(seq 1 "$N"); do
-		"$BIN/agent" --join "$GOSSIP" --name "scale-agent-$i" --procs 1 --lease 10s \
+		nice -n "$AGENT_NICE" "$BIN/agent" --join "$GOSSIP" --name "scale-agent-$i" --procs 1 --lease 10s \
 			--max-rate 1k/s --max-in-flight 100 >"$dir/agents/$i.log" 2>&1 &
 		AGENT_PIDS+=($!)
 	done
@@ -309,14 +314,15 @@ EOF
 ## Part 1: $N agent processes and one coordinator on loopback
 
 \`\`\`sh
-make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS="$AGENT_COUNTS" SCALE_RATE=$RATE SCALE_DURATION=$DUR bash bench/scale.sh
+make bench-scale        # or: SCALE_PARTS=fleet SCALE_AGENTS="$AGENT_COUNTS" SCALE_RATE=$RATE SCALE_DURATION=$DUR SCALE_AGENT_NICE=$AGENT_NICE bash bench/scale.sh
 \`\`\`
 
-$N \`agent --join $GOSSIP --name scale-agent-I --procs 1 --lease 10s --max-rate 1k/s --max-in-flight 100\`
+$N \`$( [ "$AGENT_NICE" = 0 ] || echo "nice -n $AGENT_NICE " )agent --join $GOSSIP --name scale-agent-I --procs 1 --lease 10s --max-rate 1k/s --max-in-flight 100\`
 processes, started one after another by the script (all $N in $(secs "$first_us" "$last_us") s), and \`coordinator run
 --expect $N --wait ${WAIT_S}s --gossip-listen $GOSSIP --format json\` (started first, under \`scale exec\`,
 which stamps each line of its stderr as it is read) playing $RATE req/s for ${DUR} s (about $per_agent req/s
 per agent) against $target on 127.0.0.1:$PORT. Load average before the run: $LOAD_BEFORE.
+$(if [ "$AGENT_NICE" = 0 ]; then echo "The agents run at the coordinator's priority: $N busy processes leave it about 1/$N of the CPU."; else echo "The agents run at nice $AGENT_NICE (SCALE_AGENT_NICE): on a fleet the coordinator has a machine of its own; here $N busy agent processes at its priority would leave it about 1/$N of the CPU."; fi)
 Coordinator exit status: **$c_exit**.
 
 ### From the last agent started to T0
@@ -342,8 +348,7 @@ EOF
 
 Agents joining in each second after the last one started: $joins_by_s.
 $join_errs of the $N agents logged a failed join (each is retried every 2 s), $join_timeouts of them with an
-\`i/o timeout\`: memberlist's push/pull gives up after 1 s on loopback (DefaultLocalConfig's
-TCPTimeout, which cluster.Start picks for 127.0.0.0/8).
+\`i/o timeout\` (a join's push/pull is given 10 s: cluster's fleet profile, on loopback too).
 EOF
 		if [ -n "$ready_us" ]; then
 			local fd_base dial_10 dial_50 dial_100
@@ -356,9 +361,8 @@ EOF
 			cat <<EOF
 
 The connect phase (last join line to "ready") took **$(secs "$join_last_us" "$ready_us") s**, $(per_ms "$join_last_us" "$ready_us") ms per
-agent. The coordinator dials the agents one after another (\`connect\` in internal/coordinator/run.go:
-each \`dial\` opens the gRPC stream before the next starts), then runs every handshake at once off
-its inbox. Its open descriptors (sampled every 50 ms, $fd_base before; each dial adds a socket) passed a
+agent. The coordinator dials the agents 32 at a time (\`connect\` in internal/coordinator/run.go)
+and runs every handshake at once off its inbox. Its open descriptors (sampled every 50 ms, $fd_base before; each dial adds a socket) passed a
 tenth of the $N dials $(since "$dial_10") s after the last join line, half at $(since "$dial_50") s and all at
 $(since "$dial_100") s (sockets that come and go, such as gossip's TCP pushes, blur this count).
 EOF
@@ -447,9 +451,9 @@ gossip_run() {
 
 run_gossip() {
 	: >"$WORK/gossip.jsonl"
-	local t_real=30 t_small=20 t_slow=$((SLOW * 10))
+	local t_real=30 t_small=20 t_slow=$((SLOW * 20))
 	gossip_run "fleet-$NODES" "$t_real" -nodes "$NODES" -profile surge-fleet -settle 0s
-	gossip_run "lan-$NODES" "$t_real" -nodes "$NODES" -profile memberlist-lan -settle 0s
+	gossip_run "fleet-$NODES-slow$SLOW" "$t_slow" -nodes "$NODES" -profile surge-fleet -slow "$SLOW" -settle 0s
 	gossip_run "lan-surge-meta-$NODES-slow$SLOW" "$t_slow" -nodes "$NODES" -profile memberlist-lan -surge-meta -slow "$SLOW" -settle 0s
 	local p
 	for p in surge-fleet memberlist-lan surge-loopback surge-fast; do
@@ -471,20 +475,25 @@ go run ./bench/scale gossip -nodes $NODES -profile surge-fleet -v    # one run, 
 UDP and TCP (bench/scale/memnet.go: packets never block, a full inbox of 128 drops them), then
 joins every node to node 0 (the seed, as agents join their coordinator), 64 at a time, a refused
 join retried after 200 ms; and reads every node's membership every 20 ms. Profiles: **surge-fleet**
-is Surge's own code path, \`cluster.Start\` with \`Config.Transport\` on a fleet address (10.x.y.z), so
-memberlist's DefaultLANConfig plus Surge's metadata and delegates — what agents on separate
-machines run; **memberlist-lan** is DefaultLANConfig as it comes (no metadata); **surge-loopback** is
-\`cluster.Start\` on 127.0.0.0/8 (DefaultLocalConfig: what part 1's agents run); **surge-fast** adds
-FastFailureDetection (tests). \`slow K\` stretches every memberlist interval and timeout K times, so
-that the machine's CPU is not what limits the protocol, and reports gossip times divided by K
-(protocol time; joins and "seed sees all" stay real time).
+is Surge's own code path, \`cluster.Start\` with \`Config.Transport\` on a fleet address (10.x.y.z):
+cluster's fleet profile (memberlist's DefaultLANConfig without compression, gossip every 500 ms),
+Surge's compact metadata, delegates and catch-up pulls after a join — what agents run;
+**memberlist-lan** is DefaultLANConfig as it comes (no metadata unless "+ Surge metadata", which is
+Surge's metadata in the JSON form it had before); **surge-loopback** is \`cluster.Start\` on
+127.0.0.0/8 (the same profile: what part 1's agents run); **surge-fast** adds FastFailureDetection
+(tests). \`slow K\` stretches every memberlist interval and timeout (and Surge's catch-up interval,
+\`cluster.Config.TimeScale\`) K times, so that the machine's CPU is not what limits the protocol, and
+reports gossip times divided by K (**protocol time**; joins and "seed sees all" stay real time, as
+joins are CPU work that is not stretched). "Converged after the last join" is converged less the
+joins' time divided by K: how long, in protocol time, the views took to become complete once every
+node had joined.
 
 Times in seconds from the first join; -1: not within the run's bound. "full" = a node sees every
 other one; converged = every node does.
 
-| run | nodes | profile | slow | joins done | seed sees all | 50% / 90% / 99% full | converged | complete at end | smallest view | false deaths | msgs dropped at a full handler queue | push/pulls refused | CPU s (2 cores) | peak RSS MB |
-|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|
-$(jq -r '"| \(.run) | \(.nodes) | \(.profile)\(if .surge_meta then " + Surge metadata" else "" end) | \(.slow) | \(.joins_s * 100 | round / 100) | \(.seed_s * 100 | round / 100) | \(.full_p50_s * 100 | round / 100) / \(.full_p90_s * 100 | round / 100) / \(.full_p99_s * 100 | round / 100) | **\(.converged_s * 100 | round / 100)** | \(.complete) | \(.min_view) | \(.false_deaths) | \(.memberlist_log.handler_queue_full) | \(.memberlist_log.push_pull_refused) | \(.cpu_s * 10 | round / 10) | \(.peak_rss_mb | round) |"' "$WORK/gossip.jsonl")
+| run | nodes | profile | slow | joins done | seed sees all | 50% / 90% / 99% full | converged | converged after the last join | complete at end | smallest view | false deaths | msgs dropped at a full handler queue | push/pulls refused | CPU s (2 cores) | peak RSS MB |
+|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+$(jq -r '"| \(.run) | \(.nodes) | \(.profile)\(if .surge_meta then " + Surge metadata" else "" end) | \(.slow) | \(.joins_s * 100 | round / 100) | \(.seed_s * 100 | round / 100) | \(.full_p50_s * 100 | round / 100) / \(.full_p90_s * 100 | round / 100) / \(.full_p99_s * 100 | round / 100) | **\(.converged_s * 100 | round / 100)** | **\((.after_joins_s // -1) * 100 | round / 100)** | \(.complete) | \(.min_view) | \(.false_deaths) | \(.memberlist_log.handler_queue_full) | \(.memberlist_log.push_pull_refused) | \(.cpu_s * 10 | round / 10) | \(.peak_rss_mb | round) |"' "$WORK/gossip.jsonl")
 
 Nodes with a complete view at each second (protocol time) of the $NODES-node runs:
 

@@ -76,7 +76,8 @@ func TestUsage(t *testing.T) {
 		{"gossip", "-nodes", "1"},
 		{"gossip", "-profile", "x"},
 		{"gossip", "-transport", "udp", "-profile", "surge-fleet"},
-		{"gossip", "-slow", "2", "-profile", "surge-loopback"},
+		{"gossip", "-surge-meta", "-profile", "surge-loopback"},
+		{"gossip", "-slow", "0"},
 		{"gossip", "-poll", "0s"},
 	}
 	for _, args := range tests {

@@ -31,11 +31,12 @@ const (
 	// delegate but an event counter: the library's own baseline.
 	profileLAN = "memberlist-lan"
 	// profileFleet is cluster.Start on a non-loopback address, as on a
-	// fleet of machines: DefaultLANConfig plus Surge's metadata and
-	// delegates.
+	// fleet of machines: Surge's memberlist profile (cluster's
+	// fleetConfig), metadata, delegates and catch-up pulls.
 	profileFleet = "surge-fleet"
 	// profileLoopback is cluster.Start on 127.0.0.0/8, what agents on one
-	// machine (bench/scale.sh's 200 processes) get: DefaultLocalConfig.
+	// machine (bench/scale.sh's 200 processes) get: the same profile
+	// since cluster picks one for both.
 	profileLoopback = "surge-loopback"
 	// profileFast is profileLoopback with FastFailureDetection (tests).
 	profileFast = "surge-fast"
@@ -66,8 +67,8 @@ type gossipConfig struct {
 	// Settle is how long to keep watching after convergence for a member
 	// declared dead that is not (a sign the cluster is overloaded).
 	Settle time.Duration
-	// Slow stretches every interval and timeout of the memberlist-lan
-	// profile by this factor (1: as configured). 1,000 nodes in one
+	// Slow stretches every interval and timeout by this factor (1: as
+	// configured; cluster.Config.TimeScale for Surge's profiles). 1,000 nodes in one
 	// process need more CPU than 2 shared cores have (every node
 	// compresses and decodes its own gossip); slowed down K times the
 	// protocol runs the same rounds with a K-th of the CPU per second,
@@ -118,8 +119,8 @@ func (c gossipConfig) validate() error {
 	if c.Slow < 1 || c.Slow > 100 {
 		errs = append(errs, fmt.Errorf("-slow %d: want 1 to 100", c.Slow))
 	}
-	if (c.Slow != 1 || c.SurgeMeta) && c.Profile != profileLAN {
-		errs = append(errs, fmt.Errorf("-slow and -surge-meta apply to -profile %s only (cluster.Start takes no timing)", profileLAN))
+	if c.SurgeMeta && c.Profile != profileLAN {
+		errs = append(errs, fmt.Errorf("-surge-meta applies to -profile %s only (Surge's profiles carry Surge's metadata)", profileLAN))
 	}
 	if c.Settle < 0 {
 		errs = append(errs, fmt.Errorf("-settle %v: want >= 0", c.Settle))
@@ -155,6 +156,10 @@ type gossipResult struct {
 	FullP99S   float64 `json:"full_p99_s"`
 	ConvergedS float64 `json:"converged_s"`
 	Converged  bool    `json:"converged"`
+	// AfterJoinsS is ConvergedS less the time the joins took (JoinsS,
+	// divided by Slow): how long the views took to become complete once
+	// the last member had joined, in protocol time; -1 when not converged.
+	AfterJoinsS float64 `json:"after_joins_s"`
 	// Complete is how many nodes saw every other one at the end; MinView
 	// the smallest view then (members besides itself).
 	Complete int `json:"complete"`
@@ -203,7 +208,7 @@ func runGossip(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up converging after this long")
 	fs.DurationVar(&cfg.Poll, "poll", cfg.Poll, "how often every node's view is read")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "keep watching this long after convergence for false deaths")
-	fs.IntVar(&cfg.Slow, "slow", cfg.Slow, "memberlist-lan only: stretch every interval and timeout K times, report times divided by K")
+	fs.IntVar(&cfg.Slow, "slow", cfg.Slow, "stretch every interval and timeout K times, report times divided by K")
 	fs.BoolVar(&cfg.SurgeMeta, "surge-meta", cfg.SurgeMeta, "memberlist-lan only: advertise an agent's metadata as Surge encodes it")
 	verbose := fs.Bool("v", false, "print progress on stderr every second")
 	gogc := fs.Int("gogc", 100, "the Go collector's GOGC for this run (memory is cheap here, CPU is not: 1,000 nodes in one process on 2 cores)")
@@ -374,6 +379,10 @@ func converge(ctx context.Context, cfg gossipConfig, progress io.Writer) (*gossi
 		res.JoinsS = -1
 	}
 	res.JoinRetries = int(retries.Load())
+	res.AfterJoinsS = -1
+	if res.Converged && res.JoinsS >= 0 {
+		res.AfterJoinsS = max(0, res.ConvergedS-res.JoinsS/float64(cfg.Slow))
+	}
 	var got []time.Duration
 	for _, d := range full {
 		if d > 0 {
@@ -430,12 +439,12 @@ func newGossipNode(cfg gossipConfig, network *memNet, i int, counts *logCounter)
 	if cfg.Profile == profileLAN {
 		return newLANNode(nodeName(i), tr, counts, cfg.Slow, cfg.SurgeMeta)
 	}
-	meta := cluster.Meta{Role: cluster.RoleAgent, GRPC: "127.0.0.1:7947", Protocol: 1, Cores: 1}
+	meta := cluster.Meta{Role: cluster.RoleAgent, GRPC: "10.255.255.254:7947", Protocol: 1, Cores: 1, Version: "v0.0.0-scale"}
 	if i == 0 {
 		meta = cluster.Meta{Role: cluster.RoleCoordinator, Protocol: 1}
 	}
 	n, err := cluster.Start(cluster.Config{Name: nodeName(i), Listen: listen, Meta: meta,
-		FastFailureDetection: cfg.Profile == profileFast, Transport: tr, Log: counts, Verbose: true})
+		FastFailureDetection: cfg.Profile == profileFast, Transport: tr, Log: counts, Verbose: true, TimeScale: cfg.Slow})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -112,9 +113,71 @@ func TestDecodeMeta(t *testing.T) {
 	}
 }
 
+// TestMetaCompact: Encode writes the compact format, DecodeMeta reads it
+// back and refuses a malformed one with a clear error.
+func TestMetaCompact(t *testing.T) {
+	agent := Meta{Role: RoleAgent, GRPC: "127.0.0.1:7000", Protocol: 3, Cores: 300, Version: "0.1.0"}
+	for _, m := range []Meta{agent, {Role: RoleCoordinator, Protocol: 1}} {
+		b, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != metaCompactV1 {
+			t.Errorf("Encode(%+v) starts with %#x; want the compact format %#x", m, b[0], metaCompactV1)
+		}
+		got, err := DecodeMeta(b)
+		if err != nil || got != m {
+			t.Errorf("DecodeMeta(Encode(%+v)) = %+v, %v", m, got, err)
+		}
+	}
+	b, _ := agent.Encode()
+	if want := []byte{metaCompactV1, metaRoleAgent, 3, 0xac, 0x02, 14}; string(b[:6]) != string(want) || len(b) != 6+14+1+5 {
+		t.Errorf("Encode(%+v) = % x; want it to start % x, 26 bytes", agent, b, want)
+	}
+	if j, _ := json.Marshal(agent); len(b)*2 > len(j) {
+		t.Errorf("compact metadata is %d bytes, JSON %d: want at most half", len(b), len(j))
+	}
+	tests := []struct {
+		in   []byte
+		want string
+	}{
+		{[]byte{metaCompactV1}, "without a role"},
+		{[]byte{metaCompactV1, 9}, "unknown role 9"},
+		{[]byte{metaCompactV1, 0}, "unknown role 0"},
+		{[]byte{metaCompactV1, metaRoleCoordinator}, "cut short or malformed at its protocol"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 0x80}, "cut short or malformed at its protocol"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 0xff, 0xff, 0xff, 0xff, 0x10}, "protocol 4563402751, more than 4294967295"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0x81, 0x80, 0x04}, "cores 65537, more than 65536"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0, 5, 'a'}, "gRPC address of 5 bytes in 1 left"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0, 0x80, 0x10}, "gRPC address length 2048, more than 512"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0, 0}, "cut short or malformed at its version length"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0, 0, 1, 0xff}, "version is not UTF-8"},
+		{[]byte{metaCompactV1, metaRoleCoordinator, 1, 0, 0, 0, 0}, "1 bytes after the compact metadata"},
+		{[]byte{metaCompactV1, metaRoleAgent, 1, 0, 2, ':', '1', 0}, "is not host:port"},
+		{[]byte{0x02, 1}, "unknown format 0x02"},
+		{[]byte("role=agent"), "unknown format 0x72"},
+	}
+	for _, tt := range tests {
+		_, err := DecodeMeta(tt.in)
+		if err == nil || !errors.Is(err, ErrMeta) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeMeta(% x) = %v; want %q", tt.in, err, tt.want)
+		}
+	}
+	if _, err := (Meta{Role: "boss"}).Encode(); !errors.Is(err, ErrMeta) {
+		t.Errorf("Encode(role boss) = %v; want ErrMeta", err)
+	}
+}
+
 func FuzzDecodeMeta(f *testing.F) {
 	f.Add([]byte(`{"role":"agent","grpc":"127.0.0.1:7000","proto":1,"cores":2}`))
 	f.Add([]byte(`{"role":"coordinator","proto":1}`))
+	for _, m := range []Meta{{Role: RoleAgent, GRPC: "10.0.0.1:7000", Protocol: 1, Cores: 2, Version: "0.1.0"}, {Role: RoleCoordinator, Protocol: 1}} {
+		b, err := m.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := DecodeMeta(in)
 		if err != nil {
