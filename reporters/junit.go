@@ -58,11 +58,14 @@ type junitProblem struct {
 //   - one testcase per threshold, named by its expression: a failed one
 //     has <failure message="measured VALUE, want EXPR"/>, one with no data
 //     <error message="no samples to judge: EXPR"/>;
+//
 //   - without a threshold on error_rate or failed, a testcase "errors
 //     (default limit)", failing when the stage has no success at all or
 //     more than DefaultMaxErrorRate of its requests failed;
+//
 //   - a testcase "generator", failing when the generator limited the stage
 //     (message = its generator notes);
+//
 //   - a testcase "played fully", failing when arrivals were lost or the
 //     stage stopped early (type "aborted" when an abort threshold stopped
 //     it);
