@@ -33,18 +33,46 @@ type junkServer struct {
 	sent   chan struct{}
 	closed chan struct{}
 	raced  atomic.Int64
-	conns  sync.WaitGroup // the connection handlers
+	// active counts the connection handlers running. Not a WaitGroup: a
+	// connection the client dialled before the run ended may be accepted
+	// after wait began (the kernel completes the handshake on its own),
+	// and a WaitGroup's Add must not race its Wait.
+	mu     sync.Mutex
+	active int
+	idle   *sync.Cond
 }
 
 // wait returns when every connection handler has returned: after a run,
 // whose end closes the client's connections, raced is then final.
-func (s *junkServer) wait() { s.conns.Wait() }
+func (s *junkServer) wait() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+}
+
+func (s *junkServer) handlerStarted() {
+	s.mu.Lock()
+	s.active++
+	s.mu.Unlock()
+}
+
+func (s *junkServer) handlerDone() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 {
+		s.idle.Broadcast()
+	}
+	s.mu.Unlock()
+}
 
 func newJunkServer(t *testing.T, reply, junk string) *junkServer {
 	t.Helper()
 	s := &junkServer{sent: make(chan struct{}, 10000), closed: make(chan struct{}, 10000)}
-	s.url = "http://" + serveConns(t, func() { s.conns.Add(1) }, func(c net.Conn) { // returns when the client closes, or after 30 s
-		defer s.conns.Done()
+	s.idle = sync.NewCond(&s.mu)
+	s.url = "http://" + serveConns(t, s.handlerStarted, func(c net.Conn) { // returns when the client closes, or after 30 s
+		defer s.handlerDone()
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		br := bufio.NewReader(c)
 		junkOut := false
