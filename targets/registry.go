@@ -51,11 +51,15 @@ func entry[C interface{ Validate() error }](name, description string, def func()
 			default:
 				return nil, nil, fmt.Errorf("%w: topology %s takes a %T (got %T)", ErrInvalidConfig, name, c, cfg)
 			}
-			if err := c.Validate(); err != nil {
+			if err := errors.Join(c.Validate(), validateEdge(c)); err != nil {
 				return nil, nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
 			}
 			a := newAssembly()
-			h, err := build(c, a)
+			var h http.Handler
+			err := a.useEdge(c)
+			if err == nil {
+				h, err = build(c, a)
+			}
 			if err != nil {
 				return nil, nil, errors.Join(fmt.Errorf("build topology %s: %w", name, err), a.close())
 			}
@@ -294,7 +298,7 @@ func DecodeConfig(name string, r io.Reader) (any, error) {
 		return nil, fmt.Errorf("%w: topology %s: more than one JSON value", ErrInvalidConfig, name)
 	}
 	if v, ok := cfg.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
+		if err := errors.Join(v.Validate(), validateEdge(cfg)); err != nil {
 			return nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
 		}
 	}
