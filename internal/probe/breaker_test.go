@@ -58,7 +58,7 @@ func TestBreakerTimelines(t *testing.T) {
 		}
 	}
 	want := &reporters.BreakerTimeline{
-		States: []reporters.BreakerState{{AtS: 0.5, State: "closed"}, {AtS: 1.5, State: "open"}, {AtS: 3.5, State: "half-open"}, {AtS: 4.5, State: "closed"}},
+		States:      []reporters.BreakerState{{AtS: 0.5, State: "closed"}, {AtS: 1.5, State: "open"}, {AtS: 3.5, State: "half-open"}, {AtS: 4.5, State: "closed"}},
 		Transitions: map[string]uint64{"open": 2, "half-open": 2, "closed": 1},
 	}
 	if !reflect.DeepEqual(got, want) {
