@@ -191,6 +191,11 @@ func Start(name, listen string) (*Server, error) { return StartTopology(name, li
 // Requests may name their client (X-Client-ID, for read-your-writes) and
 // their region (X-Region, multi-region; an unknown region is 400).
 //
+// With the config's EdgeOptions, a gateway limits the API and shop
+// routes (429 + Retry-After; RateLimit-Limit, -Remaining and -Reset on
+// every limited response), and a breaker in front of each db node answers
+// 503 + X-Surge-Breaker: open + Retry-After while open (see EdgeOptions).
+//
 // Close stops the listener, then every component's goroutines and the
 // lb topology's backend listeners.
 func StartTopology(name, listen string, cfg any) (*Server, error) {
