@@ -18,17 +18,24 @@ var CSVHeader = append([]string{
 	"p50_ms", "p99_ms", "in_flight", "send_lag_p99_ms", "cpu_s",
 	"p75_ms", "p95_ms",
 	"timestamp", "lost", "p90_ms", "p99.9_ms", "max_ms",
-}, append(csvErrorColumns(), csvLaterColumns...)...)
+}, append(append(csvErrorColumns(), csvLaterColumns...), csvClassColumns(csvLaterClasses, metrics.NumOutcomes)...)...)
 
 // csvLaterColumns were added after the per-class failure columns (a class
-// added later goes after them in turn).
+// added later goes after them in turn: see csvLaterClasses).
 var csvLaterColumns = []string{"on_wire_lag_p99_ms"}
 
+// csvLaterClasses is the first failure class added after csvLaterColumns:
+// its column and those of the classes after it come last.
+const csvLaterClasses = metrics.RateLimited
+
 // csvErrorColumns are the per-class failure columns, "errors_" + the class,
-// in the order of the classes (new classes are added last).
-func csvErrorColumns() []string {
+// in the order of the classes, up to csvLaterClasses.
+func csvErrorColumns() []string { return csvClassColumns(metrics.OK+1, csvLaterClasses) }
+
+// csvClassColumns are the failure columns of the classes from lo up to hi.
+func csvClassColumns(lo, hi metrics.Outcome) []string {
 	var out []string
-	for o := metrics.OK + 1; o < metrics.NumOutcomes; o++ {
+	for o := lo; o < hi; o++ {
 		out = append(out, "errors_"+o.String())
 	}
 	return out
@@ -51,7 +58,8 @@ const CSVAllRequests = "*"
 // (errors_CLASS, one column per class) belong to the interval as a whole
 // and are empty on the per-request rows; so is on_wire_lag_p99_ms (the
 // interval's on-wire lag p99: when the requests went out on the wire,
-// against when they were due), which comes after the failure columns.
+// against when they were due), which comes after the failure columns, and
+// so are errors_rate_limited and errors_breaker_open, which come after it.
 //
 // The output is RFC 4180 (encoding/csv, CRLF-free "\n" line ends, quoting
 // as needed). Numbers are plain decimals, never in exponent form; a
@@ -72,10 +80,13 @@ func WriteCSV(w io.Writer, r *Report) error {
 				csvFloat(iv.P75MS), csvFloat(iv.P95MS),
 				csvTime(s.Started, iv.TS), u(iv.Lost), csvFloat(iv.P90MS), csvFloat(iv.P999MS), csvFloat(iv.MaxMS),
 			}
-			for o := metrics.OK + 1; o < metrics.NumOutcomes; o++ {
+			for o := metrics.OK + 1; o < csvLaterClasses; o++ {
 				row = append(row, u(iv.Errors[o.String()]))
 			}
 			row = append(row, csvFloat(iv.OnWireLagP99MS))
+			for o := csvLaterClasses; o < metrics.NumOutcomes; o++ {
+				row = append(row, u(iv.Errors[o.String()]))
+			}
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("write timeseries.csv: %w", err)
 			}

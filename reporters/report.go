@@ -214,6 +214,38 @@ type ComponentLoad struct {
 	// QueueDepthMean and QueueDepthMax are over the samples taken.
 	QueueDepthMean float64 `json:"queue_depth_mean"`
 	QueueDepthMax  float64 `json:"queue_depth_max"`
+	// Breaker is the state over the stage of a circuit breaker component
+	// (one that exports surge_target_breaker_state); nil for any other.
+	Breaker *BreakerTimeline `json:"breaker,omitempty"`
+}
+
+// Circuit breaker states (BreakerState.State), from the value of the
+// target's surge_target_breaker_state gauge: 0, 1 and 2.
+const (
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half-open"
+)
+
+// BreakerTimeline is a circuit breaker's state over a stage, as the
+// target's /metrics showed it at each scrape (every reporting interval).
+type BreakerTimeline struct {
+	// States are the state at the first scrape, then each change seen,
+	// in order, each with when it was seen.
+	States []BreakerState `json:"states"`
+	// Transitions counts the state changes during the stage by the state
+	// entered, from the breaker's own counter: exact even for a state
+	// that lasted less than a scrape interval (which States can miss).
+	// Only states entered at least once are listed.
+	Transitions map[string]uint64 `json:"transitions,omitempty"`
+}
+
+// BreakerState is a breaker's state seen at a time of a stage.
+type BreakerState struct {
+	// AtS is when the state was seen, in seconds into the stage.
+	AtS float64 `json:"at_s"`
+	// State is closed, open or half-open.
+	State string `json:"state"`
 }
 
 // Stage is the result of one stage.

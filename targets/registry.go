@@ -51,11 +51,15 @@ func entry[C interface{ Validate() error }](name, description string, def func()
 			default:
 				return nil, nil, fmt.Errorf("%w: topology %s takes a %T (got %T)", ErrInvalidConfig, name, c, cfg)
 			}
-			if err := c.Validate(); err != nil {
+			if err := errors.Join(c.Validate(), validateEdge(c)); err != nil {
 				return nil, nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
 			}
 			a := newAssembly()
-			h, err := build(c, a)
+			var h http.Handler
+			err := a.useEdge(c)
+			if err == nil {
+				h, err = build(c, a)
+			}
 			if err != nil {
 				return nil, nil, errors.Join(fmt.Errorf("build topology %s: %w", name, err), a.close())
 			}
@@ -187,6 +191,11 @@ func Start(name, listen string) (*Server, error) { return StartTopology(name, li
 // Requests may name their client (X-Client-ID, for read-your-writes) and
 // their region (X-Region, multi-region; an unknown region is 400).
 //
+// With the config's EdgeOptions, a gateway limits the API and shop
+// routes (429 + Retry-After; RateLimit-Limit, -Remaining and -Reset on
+// every limited response), and a breaker in front of each db node answers
+// 503 + X-Surge-Breaker: open + Retry-After while open (see EdgeOptions).
+//
 // Close stops the listener, then every component's goroutines and the
 // lb topology's backend listeners.
 func StartTopology(name, listen string, cfg any) (*Server, error) {
@@ -294,7 +303,7 @@ func DecodeConfig(name string, r io.Reader) (any, error) {
 		return nil, fmt.Errorf("%w: topology %s: more than one JSON value", ErrInvalidConfig, name)
 	}
 	if v, ok := cfg.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
+		if err := errors.Join(v.Validate(), validateEdge(cfg)); err != nil {
 			return nil, fmt.Errorf("%w: topology %s: %w", ErrInvalidConfig, name, err)
 		}
 	}

@@ -79,6 +79,8 @@ type SingleBoxConfig struct {
 	DB            DBConfig  `json:"db"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // SplitConfig is stage 2: the database on a machine of its own.
@@ -87,6 +89,8 @@ type SplitConfig struct {
 	DB  DBConfig  `json:"db"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // CacheConfig is stage 3: a cache-aside cache in front of the database.
@@ -96,6 +100,8 @@ type CacheConfig struct {
 	DB    DBConfig        `json:"db"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // LBConfig is stage 4: a load balancer (a real reverse proxy over
@@ -115,6 +121,8 @@ type LBConfig struct {
 	DB             DBConfig        `json:"db"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // ReplicasConfig is stage 5: reads to Replicas read replicas (round
@@ -131,6 +139,8 @@ type ReplicasConfig struct {
 	ReadYourWrites bool `json:"read_your_writes"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // ShardingConfig is stage 6: Shards primaries, each item on one of them
@@ -143,6 +153,8 @@ type ShardingConfig struct {
 	Shard DBConfig `json:"shard"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // QueueConfig is stage 7: the sharded store of stage 6 with writes made
@@ -161,6 +173,8 @@ type QueueConfig struct {
 	MaxAttempts int `json:"max_attempts"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // MultiRegionConfig is stage 8: Regions, each with its own app servers
@@ -182,6 +196,8 @@ type MultiRegionConfig struct {
 	Replica DBConfig `json:"replica"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 }
 
 // The bundled costs, the same in every topology so that only the

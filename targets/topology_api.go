@@ -178,9 +178,13 @@ func (a *itemAPI) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeStoreError answers a failed store operation: 503 with Retry-After
-// when a component shed it, 503 when the request ended, 400 for an unknown
-// region, 507 when the table is full.
+// when a component shed it (with X-Surge-Breaker: open when a breaker
+// did), 503 when the request ended, 400 for an unknown region, 507 when
+// the table is full.
 func writeStoreError(w http.ResponseWriter, err error) {
+	if writeBreakerOpen(w, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, resource.ErrQueueFull):
 		w.Header().Set("Retry-After", "1")

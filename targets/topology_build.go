@@ -24,6 +24,7 @@ import (
 type assembly struct {
 	reg     *prometheus.Registry
 	closers []func() error
+	edge    edgeParts // the gateway and breakers (gateway.go)
 }
 
 func newAssembly() *assembly { return &assembly{reg: prometheus.NewRegistry()} }
@@ -55,7 +56,11 @@ func (a *assembly) db(name string, cfg DBConfig, budget *resource.Resource) (*re
 
 // table is a database: a key table charged to a db node.
 func (a *assembly) table(name string, cfg DBConfig) (data.Store, error) {
-	db, err := a.db(name, cfg, nil)
+	node, err := a.db(name, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	db, err := a.guard(name, node)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +108,7 @@ func (a *assembly) shop(cfg ShopConfig, store data.Store) (*Shop, error) {
 // /shop/stats answered at once, the API routes (the shop's among them)
 // passed to serve, anything else 404 or 405.
 func (a *assembly) front(serve http.Handler, shop *Shop) http.Handler {
+	serve = a.gateway(serve)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /shop/stats", shop.serveStats)
 	for _, route := range shopRoutes {
@@ -133,7 +139,11 @@ func buildSingleBox(c SingleBoxConfig, a *assembly) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := a.db("box-db", c.DB, cpu)
+	node, err := a.db("box-db", c.DB, cpu)
+	if err != nil {
+		return nil, err
+	}
+	db, err := a.guard("box-db", node)
 	if err != nil {
 		return nil, err
 	}
@@ -231,13 +241,21 @@ func buildLB(c LBConfig, a *assembly) (http.Handler, error) {
 }
 
 func buildReplicas(c ReplicasConfig, a *assembly) (http.Handler, error) {
-	primary, err := a.db("primary", c.Primary, nil)
+	node, err := a.db("primary", c.Primary, nil)
+	if err != nil {
+		return nil, err
+	}
+	primary, err := a.guard("primary", node)
 	if err != nil {
 		return nil, err
 	}
 	reps := make([]data.Backend, c.Replicas)
 	for i := range reps {
-		if reps[i], err = a.db("replica-"+strconv.Itoa(i), c.Replica, nil); err != nil {
+		name := "replica-" + strconv.Itoa(i)
+		if node, err = a.db(name, c.Replica, nil); err != nil {
+			return nil, err
+		}
+		if reps[i], err = a.guard(name, node); err != nil {
 			return nil, err
 		}
 	}
@@ -313,7 +331,11 @@ func buildQueue(c QueueConfig, a *assembly) (http.Handler, error) {
 }
 
 func buildMultiRegion(c MultiRegionConfig, a *assembly) (http.Handler, error) {
-	primary, err := a.db("db-"+c.Primary, c.PrimaryDB, nil)
+	node, err := a.db("db-"+c.Primary, c.PrimaryDB, nil)
+	if err != nil {
+		return nil, err
+	}
+	primary, err := a.guard("db-"+c.Primary, node)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +345,11 @@ func buildMultiRegion(c MultiRegionConfig, a *assembly) (http.Handler, error) {
 		if r == c.Primary {
 			continue
 		}
-		db, err := a.db("replica-"+r, c.Replica, nil)
+		node, err := a.db("replica-"+r, c.Replica, nil)
+		if err != nil {
+			return nil, err
+		}
+		db, err := a.guard("replica-"+r, node)
 		if err != nil {
 			return nil, err
 		}

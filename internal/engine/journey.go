@@ -486,7 +486,7 @@ func (t *netHTTP) doJourney(c *compiled, i, seed uint64, v vars, jar http.Cookie
 		err = t.readInto(hresp, c.needBody(), res, resp)
 		hresp.Body.Close()
 		if err == nil {
-			res.Outcome = c.classifyStatus(hresp.StatusCode)
+			res.Outcome = c.classifyResponse(hresp.StatusCode, breakerOpen(hresp.StatusCode, hresp.Header))
 			return ph.instants()
 		}
 	}

@@ -389,7 +389,7 @@ func (s *sender) done(tag any, hr *h1.Result, err error) {
 	if err != nil {
 		res.Outcome = classifyNative(err, hr.Phase)
 	} else {
-		res.Outcome = c.classifyStatus(hr.Status)
+		res.Outcome = c.classifyResponse(hr.Status, hr.BreakerOpen)
 	}
 	times(&res, cl.intended, cl.start, end, instants{onWire: hr.ConnAt, firstByte: hr.FirstByte})
 	s.free = append(s.free, cl)

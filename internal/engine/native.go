@@ -126,7 +126,7 @@ func (t *native) hop(c *compiled, nr *nativeReq, r *h1.Result, err error, res *m
 	case t.follow > 0 && isRedirect(r.Status) && r.Location != "":
 		return false
 	}
-	res.Outcome = c.classifyStatus(r.Status)
+	res.Outcome = c.classifyResponse(r.Status, r.BreakerOpen)
 	return true
 }
 
@@ -152,7 +152,7 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 			return at
 		}
 		if hop == t.follow {
-			res.Outcome = c.classifyStatus(r.Status)
+			res.Outcome = c.classifyResponse(r.Status, r.BreakerOpen)
 			return at
 		}
 		next, err := redirect(nr, r.Status, r.Location)

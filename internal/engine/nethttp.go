@@ -141,7 +141,7 @@ func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.
 		res.BytesIn, res.Truncated, err = readBody(resp.Body, t.r.job.Limits.MaxBodyBytes)
 		resp.Body.Close()
 		if err == nil {
-			res.Outcome = c.classifyStatus(resp.StatusCode)
+			res.Outcome = c.classifyResponse(resp.StatusCode, breakerOpen(resp.StatusCode, resp.Header))
 			return ph.instants()
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -493,13 +494,16 @@ func times(res *metrics.Result, intended, start, done time.Time, at instants) {
 	}
 }
 
-// classifyStatus maps a response status to an outcome class for c.
+// classifyStatus maps a response status to an outcome class for c. A 429
+// is rate_limited, apart from the other 4xx.
 func (c *compiled) classifyStatus(status int) metrics.Outcome {
 	switch {
 	case c.success(status):
 		return metrics.OK
 	case len(c.expect) > 0 && status >= 200 && status < 400:
 		return metrics.UnexpectedStatus
+	case status == http.StatusTooManyRequests:
+		return metrics.RateLimited
 	case status >= 400 && status < 500:
 		return metrics.HTTP4xx
 	case status >= 500 && status < 600:
@@ -507,6 +511,23 @@ func (c *compiled) classifyStatus(status int) metrics.Outcome {
 	default:
 		return metrics.Other
 	}
+}
+
+// classifyResponse is classifyStatus for a response that may carry
+// "X-Surge-Breaker: open" (breakerOpen): an unexpected 503 with it is
+// breaker_open, apart from the other 5xx.
+func (c *compiled) classifyResponse(status int, breakerOpen bool) metrics.Outcome {
+	o := c.classifyStatus(status)
+	if breakerOpen && status == http.StatusServiceUnavailable && o == metrics.HTTP5xx {
+		return metrics.BreakerOpen
+	}
+	return o
+}
+
+// breakerOpen reports whether a net/http response is an open breaker's
+// refusal: the header is looked at only on a 503.
+func breakerOpen(status int, h http.Header) bool {
+	return status == http.StatusServiceUnavailable && strings.EqualFold(h.Get("X-Surge-Breaker"), "open")
 }
 
 // classifyErr maps a transport error to an outcome class.

@@ -178,6 +178,10 @@ type Result struct {
 	NewConn   bool      // the connection was dialled for this request
 	Waited    bool      // the request waited at MaxConnsPerHost or MaxDialsPerHost
 	Location  string    // only with WantLocation and a 3xx
+	// BreakerOpen reports that the response carried "X-Surge-Breaker:
+	// open": a circuit breaker of Surge's reference targets refused the
+	// request (found while the head is parsed, at no allocation).
+	BreakerOpen bool
 }
 
 // Errors returned by Do, always wrapped with detail.
@@ -370,6 +374,7 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 	}
 	r, err := readResponse(cn.br, req.Method == "HEAD", c.maxHeader, opt.MaxBody, opt.WantLocation)
 	res.Status, res.BodyBytes, res.Truncated, res.Location = r.status, r.bodyBytes, r.truncated, r.location
+	res.BreakerOpen = r.breaker
 	if err != nil {
 		c.release(cn, false)
 		if errors.Is(err, ErrMalformed) {

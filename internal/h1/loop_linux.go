@@ -698,7 +698,7 @@ func (l *Loop) readable(cn *lconn, now int64) {
 func (l *Loop) complete(cn *lconn, now int64) {
 	lr := cn.req
 	r := cn.p.result()
-	lr.res.Status, lr.res.Location = r.status, r.location
+	lr.res.Status, lr.res.Location, lr.res.BreakerOpen = r.status, r.location, r.breaker
 	lr.res.BodyBytes, lr.res.Truncated = r.bodyBytes, r.truncated
 	lr.res.Phase = PhaseDone
 	// Bytes after the response were never asked for: the connection is

@@ -43,6 +43,7 @@ type lparse struct {
 	status    int
 	keepAlive bool
 	location  string
+	breaker   bool
 
 	n          int64 // body bytes read (chunked, to EOF)
 	got, want  int64 // Content-Length: read, to read (at most maxBody)
@@ -157,7 +158,7 @@ func (p *lparse) bigRead(n int64) bool {
 // result is what the parse found, once done: the response as
 // readResponse reports it.
 func (p *lparse) result() response {
-	r := response{status: p.status, bodyBytes: p.n, truncated: p.truncated, location: p.location,
+	r := response{status: p.status, bodyBytes: p.n, truncated: p.truncated, location: p.location, breaker: p.breaker,
 		keepAlive: p.keepAlive && !p.truncated && !p.eof}
 	if p.stage == stageLength {
 		r.bodyBytes = p.got
@@ -220,7 +221,7 @@ func (rp *respParser) parse(p *lparse, rb *recvBuf, rq respReq, eof bool) (done 
 				return false, err
 			}
 			rb.pos += end
-			p.status, p.location = status, f.location
+			p.status, p.location, p.breaker = status, f.location, f.breaker
 			var body bodyKind
 			body, p.keepAlive, err = framing(status, minor, &f, rq.head)
 			if err != nil {

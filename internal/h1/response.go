@@ -30,6 +30,7 @@ type response struct {
 	truncated bool
 	keepAlive bool // the connection may carry another request
 	location  string
+	breaker   bool // X-Surge-Breaker: open
 }
 
 // scratch holds buffers that large bodies are read into and dropped, so
@@ -57,7 +58,7 @@ func readResponse(br *bufio.Reader, head bool, maxHeader int, maxBody int64, wan
 	if err != nil {
 		return r, err
 	}
-	r.location = f.location
+	r.location, r.breaker = f.location, f.breaker
 	var body bodyKind
 	body, r.keepAlive, err = framing(r.status, minor, &f, head)
 	if err != nil {
@@ -161,6 +162,7 @@ type fieldInfo struct {
 	keepAlive bool // Connection: keep-alive
 	haveLoc   bool
 	location  string
+	breaker   bool // X-Surge-Breaker: open (Result.BreakerOpen)
 }
 
 // headReader reads the lines of a response head within a byte budget.
@@ -280,6 +282,14 @@ func (h *headReader) fields(f *fieldInfo) error {
 				value = v
 			}
 			f.location = string(trimOWS(value))
+		case kind == kindBreaker:
+			if long { // not the short "open"
+				if err := h.skipRest(); err != nil {
+					return err
+				}
+				continue
+			}
+			f.breaker = equalFold(trimOWS(value), "open")
 		case long && kind != kindOther && kind != kindLocation:
 			return malformed("header field %s longer than %d bytes", name, len(line))
 		case long:
@@ -347,6 +357,7 @@ const (
 	kindTransferEncoding
 	kindConnection
 	kindLocation
+	kindBreaker // X-Surge-Breaker, set by Surge's reference targets' circuit breakers
 )
 
 // fieldKind matches the names that matter case-insensitively, without
@@ -368,6 +379,10 @@ func fieldKind(name []byte) fieldKindT {
 	case len("location"):
 		if equalFold(name, "location") {
 			return kindLocation
+		}
+	case len("x-surge-breaker"):
+		if equalFold(name, "x-surge-breaker") {
+			return kindBreaker
 		}
 	}
 	return kindOther

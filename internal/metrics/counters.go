@@ -36,12 +36,19 @@ const (
 	// ExtractFailed: a journey step's response did not have a value the
 	// step extracts (the next steps would have sent it empty).
 	ExtractFailed
+	// RateLimited: a 429 Too Many Requests (unless 429 is expected): a
+	// rate limiter refused the request. Counted apart from http_4xx.
+	RateLimited
+	// BreakerOpen: a 503 carrying "X-Surge-Breaker: open" (unless 503 is
+	// expected): an open circuit breaker refused the request without
+	// calling the component behind it. Counted apart from http_5xx.
+	BreakerOpen
 	NumOutcomes
 )
 
 var outcomeNames = [NumOutcomes]string{"ok", "http_4xx", "http_5xx", "timeout", "conn_refused", "conn_reset", "other",
 	"unexpected_status", "timeout_connect", "timeout_first_byte", "dial_error", "protocol_error", "tls_error",
-	"local_resource", "check_failed", "extract_failed"}
+	"local_resource", "check_failed", "extract_failed", "rate_limited", "breaker_open"}
 
 // String is the class name used in reports and on the wire.
 func (o Outcome) String() string {

@@ -26,7 +26,14 @@ const (
 	metricBusySeconds = "surge_target_busy_seconds_total"
 	metricCacheHits   = "surge_target_cache_hits_total"
 	metricCacheMisses = "surge_target_cache_misses_total"
+	// A circuit breaker's state (0 closed, 1 open, 2 half-open) and its
+	// state changes by the state entered (label "to").
+	metricBreakerState       = "surge_target_breaker_state"
+	metricBreakerTransitions = "surge_target_breaker_transitions_total"
 )
+
+// breakerStates names the values of surge_target_breaker_state.
+var breakerStates = []string{reporters.BreakerClosed, reporters.BreakerOpen, reporters.BreakerHalfOpen}
 
 // maxMetricsBytes bounds one scrape of a target's /metrics.
 const maxMetricsBytes = 4 << 20
@@ -37,6 +44,7 @@ type Probe struct {
 	url    string
 	client *http.Client
 	every  time.Duration
+	from   time.Time // the stage's T0
 
 	mu      sync.Mutex
 	samples []targetSample
@@ -54,6 +62,10 @@ type targetSample struct {
 	busy map[string]float64
 	slot map[string]float64
 	qlen map[string]float64
+	// breaker is each breaker's state, and trans its state changes by
+	// the state entered.
+	breaker map[string]float64
+	trans   map[string]map[string]float64
 	// hits and misses are summed over every cache; caches is whether the
 	// target exports any.
 	hits, misses float64
@@ -77,6 +89,7 @@ func Start(base string, from time.Time, every time.Duration) *Probe {
 		url:    base + "/metrics",
 		client: &http.Client{Timeout: 2 * time.Second},
 		every:  every,
+		from:   from,
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -117,7 +130,50 @@ func (p *Probe) Stop() (Reading, error) {
 	if len(p.samples) == 0 {
 		return Reading{}, p.err
 	}
-	return Reading{Loads: componentLoads(p.samples), HitRate: hitRate(p.samples)}, nil
+	loads := componentLoads(p.samples)
+	breakerTimelines(loads, p.samples, p.from)
+	return Reading{Loads: loads, HitRate: hitRate(p.samples)}, nil
+}
+
+// breakerTimelines sets the Breaker of each breaker component of loads:
+// the state of the first sample and each change after it, at seconds
+// since from, and the state changes between the first and last sample by
+// the breaker's counter (all of them since the breaker started, when
+// there is one sample).
+func breakerTimelines(loads []reporters.ComponentLoad, samples []targetSample, from time.Time) {
+	first, last := samples[0], samples[len(samples)-1]
+	if len(samples) == 1 {
+		first = targetSample{}
+	}
+	for i := range loads {
+		n := loads[i].Component
+		var tl *reporters.BreakerTimeline
+		for _, s := range samples {
+			v, ok := s.breaker[n]
+			if !ok || v != float64(int(v)) || v < 0 || int(v) >= len(breakerStates) {
+				continue
+			}
+			if tl == nil {
+				tl = &reporters.BreakerTimeline{}
+			}
+			state := breakerStates[int(v)]
+			if k := len(tl.States); k == 0 || tl.States[k-1].State != state {
+				tl.States = append(tl.States, reporters.BreakerState{AtS: s.at.Sub(from).Seconds(), State: state})
+			}
+		}
+		if tl == nil {
+			continue
+		}
+		for to, v := range last.trans[n] {
+			if d := v - first.trans[n][to]; d >= 1 {
+				if tl.Transitions == nil {
+					tl.Transitions = map[string]uint64{}
+				}
+				tl.Transitions[to] = uint64(d)
+			}
+		}
+		loads[i].Breaker = tl
+	}
 }
 
 // hitRate is the hit rate of the target's caches between the first and
@@ -179,6 +235,8 @@ func parseTargetMetrics(r io.Reader) (targetSample, error) {
 	s.busy = byComponent(fams[metricBusySeconds])
 	s.slot = byComponent(fams[metricSlots])
 	s.qlen = byComponent(fams[metricQueueDepth])
+	s.breaker = byComponent(fams[metricBreakerState])
+	s.trans = byComponentLabel(fams[metricBreakerTransitions], "to")
 	for _, f := range []struct {
 		name string
 		dst  *float64
@@ -222,6 +280,34 @@ func byComponent(f *dto.MetricFamily) map[string]float64 {
 	return out
 }
 
+// byComponentLabel maps the component label, then the value of label, to
+// the series' value.
+func byComponentLabel(f *dto.MetricFamily, label string) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	if f == nil {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		var name, value string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "component":
+				name = l.GetValue()
+			case label:
+				value = l.GetValue()
+			}
+		}
+		if name == "" || m.GetCounter() == nil {
+			continue
+		}
+		if out[name] == nil {
+			out[name] = map[string]float64{}
+		}
+		out[name][value] += m.GetCounter().GetValue()
+	}
+	return out
+}
+
 // componentLoads summarises samples per component: mean utilisation — from
 // busy-seconds ÷ (slots × elapsed) between the first and last sample when
 // the component exports them (exact over the window), else the mean of
@@ -235,6 +321,9 @@ func componentLoads(samples []targetSample) []reporters.ComponentLoad {
 			names[n] = true
 		}
 		for n := range s.qlen {
+			names[n] = true
+		}
+		for n := range s.breaker {
 			names[n] = true
 		}
 	}

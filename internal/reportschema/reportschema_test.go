@@ -94,7 +94,11 @@ func fullReport() *reporters.Report {
 			Stopped: "aborted: threshold p99 < 1ms failed", AbortedBy: "p99 < 1ms",
 			AgentCPUS: 0.052, CPUPerRequestUS: 52.8,
 			GeneratorLimited: true, PoolLimited: true, GeneratorNotes: []string{"4 arrivals were dropped at the in-flight cap"},
-			Bottleneck: "db", Components: []reporters.ComponentLoad{{Component: "db", Utilisation: 0.97, QueueDepthMean: 3.25, QueueDepthMax: 12}},
+			Bottleneck: "db", Components: []reporters.ComponentLoad{{Component: "db", Utilisation: 0.97, QueueDepthMean: 3.25, QueueDepthMax: 12},
+				{Component: "breaker-db", Breaker: &reporters.BreakerTimeline{
+					States: []reporters.BreakerState{{AtS: 0, State: reporters.BreakerClosed}, {AtS: 0.5, State: reporters.BreakerOpen},
+						{AtS: 2.5, State: reporters.BreakerHalfOpen}, {AtS: 3, State: reporters.BreakerClosed}},
+					Transitions: map[string]uint64{"open": 2, "half-open": 2, "closed": 1}}}},
 			HitRate: &hit,
 			Ceiling: &reporters.Ceiling{MeasuredRPS: 480, Method: reporters.CeilingSearch, Reached: true,
 				PredictedRPS: 500, PredictedBottleneck: "db", PredictedWorking: "db 4 ÷ 8 ms = 500", Ratio: 0.96},
@@ -211,6 +215,16 @@ func TestValidateRejects(t *testing.T) {
 		{"unknown gap cause", func(r map[string]any) { stage(r)["gaps"].([]any)[0].(map[string]any)["cause"] = "crashed" }, []string{"at '/stages/0/gaps/0/cause': value must be one of"}},
 		{"unknown search outcome", func(r map[string]any) { stage(r)["search"].(map[string]any)["outcome"] = "done" }, []string{"at '/stages/0/search/outcome': value must be one of"}},
 		{"unknown error class", func(r map[string]any) { stage(r)["errors"].(map[string]any)["http_418"] = 1 }, []string{"at '/stages/0/errors': additional properties 'http_418' not allowed"}},
+		{"rate_limited and breaker_open are classes", func(r map[string]any) {
+			stage(r)["errors"].(map[string]any)["rate_limited"] = 1
+			stage(r)["errors"].(map[string]any)["breaker_open"] = "2"
+		}, []string{"at '/stages/0/errors/breaker_open': got string, want integer"}},
+		{"unknown breaker state", func(r map[string]any) { breaker(r)["states"].([]any)[1].(map[string]any)["state"] = "tripped" }, []string{
+			"at '/stages/0/components/1/breaker/states/1/state': value must be one of 'closed', 'open', 'half-open'"}},
+		{"breaker state without a time", func(r map[string]any) { delete(breaker(r)["states"].([]any)[0].(map[string]any), "at_s") }, []string{
+			"at '/stages/0/components/1/breaker/states/0': missing property 'at_s'"}},
+		{"unknown breaker transition", func(r map[string]any) { breaker(r)["transitions"].(map[string]any)["tripped"] = 1 }, []string{
+			"at '/stages/0/components/1/breaker/transitions': additional properties 'tripped' not allowed"}},
 		{"several problems", func(r map[string]any) { r["bogus"] = 1; stage(r)["lost"] = -6 }, []string{
 			"at '': additional properties 'bogus' not allowed; at '/stages/0/lost': minimum: got -6, want 0"}},
 	}
@@ -245,6 +259,11 @@ func TestValidateRejects(t *testing.T) {
 
 func stage(r map[string]any) map[string]any { return r["stages"].([]any)[0].(map[string]any) }
 
+// breaker is the breaker timeline of fullReport's second component.
+func breaker(r map[string]any) map[string]any {
+	return stage(r)["components"].([]any)[1].(map[string]any)["breaker"].(map[string]any)
+}
+
 // TestEnumsMatchConstants: each enum of the schema is exactly the set of
 // constants the Go code writes there, read from the const block that
 // names the field, wherever it is; every enum of the schema is checked.
@@ -263,12 +282,13 @@ func TestEnumsMatchConstants(t *testing.T) {
 		causes = append(causes, c.String())
 	}
 	want := map[string][]string{
-		"/properties/verdict":              constStrings(t, "reporters/report.go", "(Report.Verdict)"),
-		"/$defs/Search/properties/outcome": constStrings(t, "reporters/report.go", "(Search.Outcome)"),
-		"/$defs/Ceiling/properties/method": constStrings(t, "reporters/report.go", "(Ceiling.Method)"),
-		"/$defs/Search/properties/method":  constStrings(t, "scenario/search.go", "Search methods (Search.Method)"),
-		"/$defs/Gap/properties/cause":      constStrings(t, "reporters/report.go", "(Gap.Cause)"),
-		"/$defs/Request/properties/kind":   constStrings(t, "reporters/report.go", "(Request.Kind)"),
+		"/properties/verdict":                  constStrings(t, "reporters/report.go", "(Report.Verdict)"),
+		"/$defs/Search/properties/outcome":     constStrings(t, "reporters/report.go", "(Search.Outcome)"),
+		"/$defs/Ceiling/properties/method":     constStrings(t, "reporters/report.go", "(Ceiling.Method)"),
+		"/$defs/Search/properties/method":      constStrings(t, "scenario/search.go", "Search methods (Search.Method)"),
+		"/$defs/Gap/properties/cause":          constStrings(t, "reporters/report.go", "(Gap.Cause)"),
+		"/$defs/Request/properties/kind":       constStrings(t, "reporters/report.go", "(Request.Kind)"),
+		"/$defs/BreakerState/properties/state": constStrings(t, "reporters/report.go", "(BreakerState.State)"),
 	}
 	got := map[string][]string{}
 	enums("", doc, got)
@@ -286,9 +306,11 @@ func TestEnumsMatchConstants(t *testing.T) {
 		}
 	}
 
-	// The keys of the error and drop maps are closed sets too.
+	// The keys of the error, drop and breaker transition maps are closed
+	// sets too.
 	defs := doc["$defs"].(map[string]any)
-	for def, w := range map[string][]string{"ErrorCounts": classes, "DropCounts": causes} {
+	for def, w := range map[string][]string{"ErrorCounts": classes, "DropCounts": causes,
+		"BreakerTransitions": constStrings(t, "reporters/report.go", "(BreakerState.State)")} {
 		var keys []string
 		for k := range defs[def].(map[string]any)["properties"].(map[string]any) {
 			keys = append(keys, k)

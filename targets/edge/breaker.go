@@ -18,6 +18,15 @@ import (
 // the breaker is open or is half-open with all its probes taken.
 var ErrOpen = errors.New("circuit breaker open")
 
+// HeaderBreaker is the response header that marks a refusal by a breaker:
+// a 503 carrying "X-Surge-Breaker: open" was answered by a breaker that
+// let nothing through, so a load generator can count it apart from the
+// target's other 503s.
+const (
+	HeaderBreaker     = "X-Surge-Breaker"
+	HeaderBreakerOpen = "open"
+)
+
 // State is the state of a Breaker. Its value is that of the
 // surge_target_breaker_state metric.
 type State int
@@ -26,11 +35,11 @@ type State int
 const (
 	// Closed lets every call through and counts failures.
 	Closed State = 0
+	// Open refuses every call until its cool-down has passed.
+	Open State = 1
 	// HalfOpen lets a few probe calls through to see whether the
 	// dependency has recovered.
-	HalfOpen State = 1
-	// Open refuses every call until its cool-down has passed.
-	Open State = 2
+	HalfOpen State = 2
 )
 
 // String returns "closed", "half-open" or "open".
@@ -265,9 +274,9 @@ func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error 
 }
 
 // Middleware returns next behind the breaker. While the breaker refuses
-// calls, requests get 503 Service Unavailable with Retry-After: the
-// seconds left of the cool-down, rounded up (at least 1), and next is not
-// called. Otherwise next serves the request and its status decides the
+// calls, requests get 503 Service Unavailable with X-Surge-Breaker: open
+// and Retry-After: the seconds left of the cool-down, rounded up (at
+// least 1), and next is not called. Otherwise next serves the request and its status decides the
 // outcome (see BreakerConfig.IsFailureStatus).
 func (b *Breaker) Middleware(next http.Handler) http.Handler {
 	isFailure := b.cfg.IsFailureStatus
@@ -277,8 +286,7 @@ func (b *Breaker) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ticket, retryAfter, ok := b.admit()
 		if !ok {
-			w.Header().Set("Retry-After", strconv.FormatInt(max(1, ceilSeconds(retryAfter)), 10))
-			http.Error(w, "circuit breaker open", http.StatusServiceUnavailable)
+			WriteOpen(w, retryAfter)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
@@ -302,6 +310,34 @@ func (b *Breaker) Middleware(next http.Handler) http.Handler {
 			b.record(ticket, outcomeSuccess)
 		}
 	})
+}
+
+// WriteOpen answers a call a breaker refused: 503 Service Unavailable with
+// X-Surge-Breaker: open and Retry-After: retryAfter in seconds, rounded
+// up (at least 1).
+func WriteOpen(w http.ResponseWriter, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set(HeaderBreaker, HeaderBreakerOpen)
+	h.Set(headerRetryAfter, strconv.FormatInt(max(1, ceilSeconds(retryAfter)), 10))
+	http.Error(w, ErrOpen.Error(), http.StatusServiceUnavailable)
+}
+
+// RetryAfter returns how long until the breaker may let a call through
+// again: zero when it would now.
+func (b *Breaker) RetryAfter() time.Duration {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance(now)
+	switch b.state {
+	case Open:
+		return b.openedAt.Add(b.cfg.CoolDown).Sub(now)
+	case HalfOpen:
+		if b.probes >= b.cfg.HalfOpenProbes {
+			return time.Second // the probes' answers are due
+		}
+	}
+	return 0
 }
 
 // statusWriter remembers the status a handler sent. Unwrap lets

@@ -339,7 +339,7 @@ func TestBreakerMiddleware(t *testing.T) {
 	state := func(want State) {
 		t.Helper()
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP surge_target_breaker_state Circuit breaker state: 0 closed, 1 half-open, 2 open.
+# HELP surge_target_breaker_state Circuit breaker state: 0 closed, 1 open, 2 half-open.
 # TYPE surge_target_breaker_state gauge
 surge_target_breaker_state{component="app-breaker"} `+string(rune('0'+want))+"\n"), "surge_target_breaker_state"); err != nil {
 			t.Errorf("want %v: %v", want, err)
@@ -364,6 +364,9 @@ surge_target_breaker_state{component="app-breaker"} `+string(rune('0'+want))+"\n
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "1" {
 		t.Errorf("open: Retry-After %q; want 1 (150 ms cool-down, rounded up)", ra)
+	}
+	if h := resp.Header.Get("X-Surge-Breaker"); h != "open" {
+		t.Errorf("open: X-Surge-Breaker %q; want open", h)
 	}
 	if served.Load() != before {
 		t.Error("open: the app served a request; want it shielded")
@@ -429,6 +432,16 @@ func TestStateString(t *testing.T) {
 	for s, want := range map[State]string{Closed: "closed", HalfOpen: "half-open", Open: "open", 7: "State(7)"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q; want %q", int(s), got, want)
+		}
+	}
+}
+
+// TestStateValues pins the values of the surge_target_breaker_state
+// gauge, which reports and dashboards read.
+func TestStateValues(t *testing.T) {
+	for s, want := range map[State]int{Closed: 0, Open: 1, HalfOpen: 2} {
+		if int(s) != want {
+			t.Errorf("%v = %d; want %d", s, int(s), want)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func ExampleNewRateLimiter() {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/items/1", nil))
 		fmt.Printf("%d remaining=%s retry-after=%q\n", rec.Code,
-			rec.Header().Get("X-RateLimit-Remaining"), rec.Header().Get("Retry-After"))
+			rec.Header().Get("RateLimit-Remaining"), rec.Header().Get("Retry-After"))
 	}
 	// Output:
 	// 200 remaining=1 retry-after=""

@@ -16,7 +16,7 @@ const (
 	helpUtilisation   = metricdef.HelpUtilisation
 
 	metricBreakerState       = "surge_target_breaker_state"
-	helpBreakerState         = "Circuit breaker state: 0 closed, 1 half-open, 2 open."
+	helpBreakerState         = "Circuit breaker state: 0 closed, 1 open, 2 half-open."
 	metricBreakerTransitions = "surge_target_breaker_transitions_total"
 	helpBreakerTransitions   = "Circuit breaker state changes, by the state entered."
 )

@@ -3,10 +3,8 @@ package edge
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
 
-	"container/list"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net/http"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/http/httpguts"
 )
 
 // Limits of a RateLimiterConfig.
@@ -46,18 +43,17 @@ type RateLimiterConfig struct {
 	// Burst is the capacity of a bucket, and the number of tokens it
 	// starts with: how many requests may pass at once after a quiet
 	// spell, from 1 to MaxBurst. Default 100. It is the value of the
-	// X-RateLimit-Limit header.
+	// RateLimit-Limit header.
 	Burst int
 
-	// KeyHeader, when set, gives each client its own bucket, keyed by the
-	// value of this request header (for example "X-Client-ID"; all load
-	// from a load generator comes from one address, so the key is a
-	// header the scenario sets). Requests without the header share one
-	// bucket. Empty (the default) means one bucket for all requests.
-	KeyHeader string
+	// Key, when not global, gives each client its own bucket: by a
+	// header, by remote IP, or by a header and the remote IP of requests
+	// without it (see Key). The zero Key (the default) means one bucket
+	// for all requests.
+	Key Key
 
-	// MaxKeys bounds the number of client buckets kept when KeyHeader is
-	// set, from 1 to MaxKeyLimit. When a new client arrives at the bound, the
+	// MaxKeys bounds the number of client buckets kept when Key is not
+	// global, from 1 to MaxKeyLimit. When a new client arrives at the bound, the
 	// bucket used least recently is forgotten; since buckets refill, this
 	// is exact when that bucket had been idle for Burst/Rate seconds, and
 	// otherwise hands its client a full bucket on its return. Keep it
@@ -80,8 +76,8 @@ func (c RateLimiterConfig) Validate() error {
 	if c.Burst < 1 || c.Burst > MaxBurst {
 		errs = append(errs, fmt.Errorf("burst must be from 1 to %d (got %d)", MaxBurst, c.Burst))
 	}
-	if c.KeyHeader != "" && !httpguts.ValidHeaderFieldName(c.KeyHeader) {
-		errs = append(errs, fmt.Errorf("key header %q is not a valid HTTP header name", c.KeyHeader))
+	if err := c.Key.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxKeys < 1 || c.MaxKeys > MaxKeyLimit {
 		errs = append(errs, fmt.Errorf("max keys must be from 1 to %d (got %d)", MaxKeyLimit, c.MaxKeys))
@@ -91,20 +87,39 @@ func (c RateLimiterConfig) Validate() error {
 
 // Decision is the answer of a RateLimiter to one request.
 type Decision struct {
-	// Allowed reports whether the request may pass; it took a token.
+	// Allowed reports whether the request may pass; it took a token (a
+	// place in the window).
 	Allowed bool
-	// Limit is the bucket's capacity, the configured Burst.
+	// Limit is the quota: the bucket's capacity (Burst), or the requests
+	// a sliding window admits (Limit).
 	Limit int
-	// Remaining is how many whole tokens are left in the bucket after
-	// this request: how many more requests would pass right now.
+	// Remaining is how much of the quota is left after this request:
+	// how many more requests would pass right now.
 	Remaining int
-	// RetryAfter is how long until the bucket holds a whole token again:
-	// zero when Remaining > 0.
+	// RetryAfter is how long until a request would pass again: zero when
+	// Remaining > 0.
 	RetryAfter time.Duration
-	// Reset is how long until the bucket is full again, if no request
-	// takes a token meanwhile.
+	// Reset is how long until the whole quota is back (Remaining =
+	// Limit), if no request takes any of it meanwhile.
 	Reset time.Duration
 }
+
+// Limiter is a rate limiter: a token-bucket [RateLimiter] or a
+// [SlidingWindow]. Both are safe for concurrent use.
+type Limiter interface {
+	// Allow decides on one request of the client key (ignored by a
+	// limiter with a global Key) and takes its share of the quota when
+	// it passes.
+	Allow(key string) Decision
+	// Middleware returns next behind the limiter (see
+	// RateLimiter.Middleware for the headers).
+	Middleware(next http.Handler) http.Handler
+}
+
+var (
+	_ Limiter = (*RateLimiter)(nil)
+	_ Limiter = (*SlidingWindow)(nil)
+)
 
 // RateLimiter is a token-bucket rate limiter: one bucket for all
 // requests, or one per client key. Its Middleware answers refused
@@ -115,9 +130,8 @@ type RateLimiter struct {
 	now  func() time.Time
 
 	mu     sync.Mutex
-	global bucket                   // the bucket when cfg.KeyHeader is ""
-	keys   map[string]*list.Element // of *keyedBucket, when keyed
-	lru    list.List                // most recently used first
+	global bucket            // the bucket when cfg.Key is global
+	keys   *keyTable[bucket] // the clients' buckets, when keyed
 
 	requests prometheus.Counter
 	rejected prometheus.Counter
@@ -127,11 +141,6 @@ type RateLimiter struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
-}
-
-type keyedBucket struct {
-	key string
-	bucket
 }
 
 // NewRateLimiter returns a RateLimiter for cfg, whose metrics are labelled
@@ -150,8 +159,8 @@ func NewRateLimiter(name string, cfg RateLimiterConfig, reg prometheus.Registere
 		}),
 	}
 	l.global = bucket{tokens: float64(cfg.Burst), last: l.now()}
-	if cfg.KeyHeader != "" {
-		l.keys = make(map[string]*list.Element)
+	if cfg.Key.keyed() {
+		l.keys = newKeyTable(cfg.MaxKeys, func() bucket { return bucket{tokens: float64(cfg.Burst), last: l.now()} })
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricRejected, Help: helpRejected,
@@ -166,12 +175,15 @@ func NewRateLimiter(name string, cfg RateLimiterConfig, reg prometheus.Registere
 	return l, nil
 }
 
-// Allow takes a token from the bucket of key (ignored when the limiter
-// has no KeyHeader) if it holds one, and reports the outcome.
+// Allow takes a token from the bucket of key (ignored when the limiter's
+// Key is global) if it holds one, and reports the outcome.
 func (l *RateLimiter) Allow(key string) Decision {
 	now := l.now()
 	l.mu.Lock()
-	b := l.bucketOf(key, now)
+	b := &l.global
+	if l.keys != nil {
+		b = l.keys.get(key)
+	}
 	b.refill(now, l.rate, float64(l.cfg.Burst))
 	allowed := b.tokens >= 1
 	if allowed {
@@ -214,31 +226,6 @@ func (b *bucket) refill(now time.Time, rate, capacity float64) {
 	}
 }
 
-// bucketOf returns the bucket of key, creating a full one for a new key
-// and forgetting the least recently used one at the bound. l.mu is held.
-func (l *RateLimiter) bucketOf(key string, now time.Time) *bucket {
-	if l.keys == nil {
-		return &l.global
-	}
-	if len(key) > maxKeyBytes {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(key)) // never fails
-		key = "fnv64a:" + strconv.FormatUint(h.Sum64(), 16)
-	}
-	if e, ok := l.keys[key]; ok {
-		l.lru.MoveToFront(e)
-		return &e.Value.(*keyedBucket).bucket
-	}
-	if len(l.keys) >= l.cfg.MaxKeys {
-		oldest := l.lru.Back()
-		l.lru.Remove(oldest)
-		delete(l.keys, oldest.Value.(*keyedBucket).key)
-	}
-	kb := &keyedBucket{key: key, bucket: bucket{tokens: float64(l.cfg.Burst), last: now}}
-	l.keys[key] = l.lru.PushFront(kb)
-	return &kb.bucket
-}
-
 // utilisation is the drained fraction of the bucket, 1 − tokens/Burst,
 // as of now; of the most drained client bucket when keyed. A limiter
 // that is the bottleneck holds an empty bucket and reads 1.
@@ -255,35 +242,46 @@ func (l *RateLimiter) utilisation() float64 {
 		return drained(l.global)
 	}
 	u := 0.0
-	for e := l.lru.Front(); e != nil; e = e.Next() {
-		u = max(u, drained(e.Value.(*keyedBucket).bucket))
-	}
+	l.keys.each(func(b *bucket) { u = max(u, drained(*b)) })
 	return u
 }
 
 // Middleware returns next behind the limiter. Every response carries
+// the headers of the IETF draft "RateLimit header fields for HTTP"
+// (draft-ietf-httpapi-ratelimit-headers), as delta seconds:
 //
-//	X-RateLimit-Limit      the bucket capacity (Burst)
-//	X-RateLimit-Remaining  whole tokens left after this request
-//	X-RateLimit-Reset      seconds until the bucket is full again, rounded up
+//	RateLimit-Limit      the quota: the bucket capacity (Burst)
+//	RateLimit-Remaining  whole tokens left after this request
+//	RateLimit-Reset      seconds until the bucket is full again, rounded up
 //
 // and a refused request gets 429 Too Many Requests with Retry-After: the
 // seconds until the bucket holds a token again, rounded up (at least 1).
 // A refused request's body is not read.
 func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
-	limit := []string{strconv.Itoa(l.cfg.Burst)}
+	return limit(l, l.cfg.Key, l.cfg.Burst, next)
+}
+
+// Header names of a limited response, in canonical form.
+const (
+	headerLimit      = "Ratelimit-Limit" // canonical form of RateLimit-Limit
+	headerRemaining  = "Ratelimit-Remaining"
+	headerReset      = "Ratelimit-Reset"
+	headerRetryAfter = "Retry-After"
+)
+
+// limit is the middleware of a Limiter: it keys each request by key,
+// sets the RateLimit headers from l's decision, and answers 429 with
+// Retry-After when l refuses.
+func limit(l Limiter, key Key, quota int, next http.Handler) http.Handler {
+	limitValue := []string{strconv.Itoa(quota)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var key string
-		if l.cfg.KeyHeader != "" {
-			key = r.Header.Get(l.cfg.KeyHeader)
-		}
-		d := l.Allow(key)
+		d := l.Allow(key.of(r))
 		h := w.Header()
-		h["X-Ratelimit-Limit"] = limit // canonical form of X-RateLimit-Limit
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.Reset), 10))
+		h[headerLimit] = limitValue
+		h[headerRemaining] = []string{strconv.Itoa(d.Remaining)}
+		h[headerReset] = []string{strconv.FormatInt(ceilSeconds(d.Reset), 10)}
 		if !d.Allowed {
-			h.Set("Retry-After", strconv.FormatInt(max(1, ceilSeconds(d.RetryAfter)), 10))
+			h[headerRetryAfter] = []string{strconv.FormatInt(max(1, ceilSeconds(d.RetryAfter)), 10)}
 			http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
 			return
 		}

@@ -55,9 +55,9 @@ func TestRateLimiterConfigValidate(t *testing.T) {
 		want []string // substrings of the error; none means valid
 	}{
 		{"default", DefaultRateLimiterConfig(), nil},
-		{"keyed", RateLimiterConfig{Rate: 0.5, Burst: 1, KeyHeader: "X-Client-ID", MaxKeys: 1}, nil},
+		{"keyed", RateLimiterConfig{Rate: 0.5, Burst: 1, Key: KeyHeader("X-Client-ID"), MaxKeys: 1}, nil},
 		{"zero", RateLimiterConfig{}, []string{"rate must be above 0", "burst must be from 1", "max keys must be from 1"}},
-		{"all wrong", RateLimiterConfig{Rate: -1, Burst: MaxBurst + 1, KeyHeader: "X Client", MaxKeys: MaxKeyLimit + 1},
+		{"all wrong", RateLimiterConfig{Rate: -1, Burst: MaxBurst + 1, Key: Key{Header: "X Client"}, MaxKeys: MaxKeyLimit + 1},
 			[]string{"rate must be above 0 and at most 1e+09 tokens per second (got -1)", "burst must be from 1 to 1073741824 (got 1073741825)",
 				`key header "X Client" is not a valid HTTP header name`, "max keys must be from 1 to 10000000 (got 10000001)"}},
 		{"NaN rate", RateLimiterConfig{Rate: math.NaN(), Burst: 1, MaxKeys: 1}, []string{"rate must be above 0"}},
@@ -112,12 +112,12 @@ func TestRateLimiterHeaders(t *testing.T) {
 		if rec.Code != w.status {
 			t.Errorf("%s: status %d; want %d", step, rec.Code, w.status)
 		}
-		got := want{rec.Code, rec.Header().Get("X-RateLimit-Remaining"), rec.Header().Get("X-RateLimit-Reset"), rec.Header().Get("Retry-After")}
+		got := want{rec.Code, rec.Header().Get("RateLimit-Remaining"), rec.Header().Get("RateLimit-Reset"), rec.Header().Get("Retry-After")}
 		if got != w {
 			t.Errorf("%s: (status, remaining, reset, retry-after) = %q; want %q", step, fmt.Sprint(got), fmt.Sprint(w))
 		}
-		if l := rec.Header().Get("X-RateLimit-Limit"); l != "3" {
-			t.Errorf("%s: X-RateLimit-Limit %q; want 3", step, l)
+		if l := rec.Header().Get("RateLimit-Limit"); l != "3" {
+			t.Errorf("%s: RateLimit-Limit %q; want 3", step, l)
 		}
 	}
 	// A full bucket of 3 at 2 tokens/s: three pass, the fourth is refused.
@@ -137,8 +137,8 @@ func TestRateLimiterHeaders(t *testing.T) {
 	// A slow rate: one token every 4 s.
 	slow, _ := newTestLimiter(t, RateLimiterConfig{Rate: 0.25, Burst: 1, MaxKeys: 1}, nil)
 	sh := slow.Middleware(okHandler)
-	if rec := serve(sh); rec.Code != 200 || rec.Header().Get("X-RateLimit-Reset") != "4" {
-		t.Errorf("slow limiter, first request: status %d, reset %q; want 200, 4", rec.Code, rec.Header().Get("X-RateLimit-Reset"))
+	if rec := serve(sh); rec.Code != 200 || rec.Header().Get("RateLimit-Reset") != "4" {
+		t.Errorf("slow limiter, first request: status %d, reset %q; want 200, 4", rec.Code, rec.Header().Get("RateLimit-Reset"))
 	}
 	rec := serve(sh)
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "4" {
@@ -150,7 +150,7 @@ func TestRateLimiterHeaders(t *testing.T) {
 }
 
 func TestRateLimiterPerKey(t *testing.T) {
-	l, clock := newTestLimiter(t, RateLimiterConfig{Rate: 1, Burst: 2, KeyHeader: "X-Client-ID", MaxKeys: 2}, nil)
+	l, clock := newTestLimiter(t, RateLimiterConfig{Rate: 1, Burst: 2, Key: KeyHeader("X-Client-ID"), MaxKeys: 2}, nil)
 	h := l.Middleware(okHandler)
 	status := func(client string) int {
 		if client == "" {
@@ -166,14 +166,14 @@ func TestRateLimiterPerKey(t *testing.T) {
 	if got := status("b"); got != 200 {
 		t.Errorf("client b after a is exhausted: status %d; want 200 (own bucket)", got)
 	}
-	// Requests without the header share one bucket; a third key evicts
+	// Requests without the header share the bucket of their remote IP; a third key evicts
 	// the least recently used one (a), which comes back with a full bucket.
 	for i, want := range []int{200, 200, 429} {
 		if got := status(""); got != want {
 			t.Errorf("no key, request %d: status %d; want %d", i+1, got, want)
 		}
 	}
-	if n := len(l.keys); n != 2 {
+	if n := l.keys.len(); n != 2 {
 		t.Errorf("%d keys kept; want MaxKeys = 2", n)
 	}
 	if got := status("a"); got != 200 {
@@ -190,7 +190,7 @@ func TestRateLimiterPerKey(t *testing.T) {
 			t.Errorf("1000-byte key, request %d: status %d; want %d", i+1, got, want)
 		}
 	}
-	for k := range l.keys {
+	for k := range l.keys.keys {
 		if len(k) > 64 {
 			t.Errorf("key of %d bytes kept; want at most 64", len(k))
 		}
@@ -270,8 +270,8 @@ func TestRateLimiterRefill(t *testing.T) {
 	if ra := last.Header.Get("Retry-After"); ra != "1" {
 		t.Errorf("429 Retry-After %q; want 1 (a token every 50 ms, rounded up)", ra)
 	}
-	if rem := last.Header.Get("X-RateLimit-Remaining"); rem != "0" {
-		t.Errorf("429 X-RateLimit-Remaining %q; want 0", rem)
+	if rem := last.Header.Get("RateLimit-Remaining"); rem != "0" {
+		t.Errorf("429 RateLimit-Remaining %q; want 0", rem)
 	}
 	clock.Advance(300 * time.Millisecond) // 6 tokens earned; the bucket holds 5
 	ok, limited, _ = burst()
