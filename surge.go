@@ -329,7 +329,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*reporters.R
 // overrides turns the options' limits and search settings into the
 // compiler's.
 func overrides(o Options) stages.Overrides {
-	ov := stages.Overrides{Limits: engine.DefaultLimits(), Capacity: o.Capacity, Search: stages.SearchOverrides(o.Search)}
+	ov := stages.Overrides{Limits: engine.DefaultLimits(), Capacity: o.Capacity, Search: stages.SearchOverrides(o.Search),
+		CheckOptions: coordinator.CheckOptions}
 	if o.MaxInFlight != nil {
 		ov.Limits.MaxInFlight, ov.Pinned.MaxInFlight = *o.MaxInFlight, true
 	}

@@ -168,6 +168,12 @@ type Stage struct {
 	// Bundled names a reference topology: one of Topologies(). A known
 	// name that this build does not ship is a warning, not an error.
 	Bundled string `yaml:"bundled" json:"bundled,omitempty"`
+	// Options configure a bundled topology: a map merged over its default
+	// configuration (`target --topology NAME --print-config` prints it),
+	// e.g. {gateway: {limiter: token_bucket, rate: 200, burst: 50}} or
+	// {breaker: {failures: 5, open_for: 2s}}. Only with Bundled; checked
+	// against the topology's configuration before the run.
+	Options TopologyOptions `yaml:"options" json:"options,omitempty"`
 	// Load, when set, replaces the scenario's load section for this stage
 	// (the whole section, not field by field). See Scenario.StageLoad.
 	Load *Curve `yaml:"load" json:"load,omitempty"`

@@ -77,6 +77,9 @@ type Config struct {
 	// StartTarget starts a bundled target topology on loopback and returns
 	// its base URL and a stop function. nil means the targets package.
 	StartTarget func(name string) (url string, stop func() error, err error)
+	// startWith is the default StartTarget's form with a stage's options
+	// (set with it; a StartTarget of the caller's ignores options).
+	startWith func(name string, options []byte) (url string, stop func() error, err error)
 	// FastFailureDetection tunes gossip probing for loopback clusters.
 	FastFailureDetection bool
 	// GossipKey, if set (16, 24 or 32 bytes), encrypts gossip. In embedded

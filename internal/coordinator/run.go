@@ -153,6 +153,7 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.StartTarget == nil {
 		cfg.StartTarget = startBundled
+		cfg.startWith = startBundledWith
 	}
 	return cfg
 }
@@ -663,7 +664,11 @@ func (r *run) live() []*conn {
 func (r *run) resolveTarget(st stages.Stage) (*url.URL, func() error, error) {
 	raw, stop := st.URL, func() error { return nil }
 	if st.Bundled != "" {
-		u, s, err := r.cfg.StartTarget(st.Bundled)
+		start := r.cfg.StartTarget
+		if r.cfg.startWith != nil && len(st.Options) > 0 {
+			start = func(name string) (string, func() error, error) { return r.cfg.startWith(name, st.Options) }
+		}
+		u, s, err := start(st.Bundled)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: start bundled target %s: %w", ErrTargetUnreachable, st.Bundled, err)
 		}

@@ -16,6 +16,10 @@ import (
 // plays. The zero value overrides nothing and leaves the limits at
 // engine.DefaultLimits.
 type Overrides struct {
+	// CheckOptions, when set, checks a bundled stage's options against
+	// its topology's configuration (the coordinator's targets.DecodeConfig);
+	// nil leaves them to the start of the stage.
+	CheckOptions func(topology string, options []byte) error
 	// Limits are sent to every agent with each assignment, except where a
 	// stage's client settings in the scenario (client.max_conns, timeout,
 	// max_in_flight, max_body) say otherwise — unless Pinned says the
@@ -60,6 +64,9 @@ type Stage struct {
 	Index int
 	// Name, Bundled and URL are the scenario stage's.
 	Name, Bundled, URL string
+	// Options configure the bundled topology (JSON, merged over its
+	// defaults); nil for its defaults.
+	Options []byte
 	// Schedule is the stage's exact schedule; nil when it searches its
 	// capacity (Search is set then: the search builds one per rate).
 	Schedule *schedule.Schedule
@@ -119,7 +126,15 @@ func Compile(sc *scenario.Scenario, o Overrides) (*Plan, error) {
 	}
 	p := &Plan{Scenario: sc, Requests: Requests(sc), Journeys: Journeys(sc), Stages: make([]Stage, len(sc.Stages))}
 	for k, st := range sc.Stages {
-		s := Stage{Index: k, Name: st.Name, Bundled: st.Bundled, URL: st.URL, Schedule: scheds[k]}
+		s := Stage{Index: k, Name: st.Name, Bundled: st.Bundled, URL: st.URL, Schedule: scheds[k], Options: st.Options}
+		if len(st.Options) > 0 && st.Bundled == "" {
+			return nil, sc.Errorf(fmt.Sprintf("stages[%d].options", k), "options configure a bundled topology: this stage has a url")
+		}
+		if len(st.Options) > 0 && o.CheckOptions != nil {
+			if err := o.CheckOptions(st.Bundled, st.Options); err != nil {
+				return nil, sc.Errorf(fmt.Sprintf("stages[%d].options", k), "%v", err)
+			}
+		}
 		switch {
 		case o.Capacity || sc.StageMode(k) == scenario.ModeCapacity:
 			cfg, err := Search(sc, k, o.Search)
