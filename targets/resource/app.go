@@ -168,6 +168,7 @@ func (a *AppServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.next != nil {
 		// Time in Next is real: the slot is busy until it returns.
 		end = time.Time{}
+		a.res.keep(g.slot)
 		a.next.ServeHTTP(w, r)
 		return
 	}

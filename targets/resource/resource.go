@@ -448,6 +448,14 @@ func (r *Resource) release(i int, end time.Time, served bool) {
 	r.busy--
 }
 
+// keep marks slot i, held past its deadline, as busy until its holder
+// gives it back: the holder goes on with work of its own in real time.
+func (r *Resource) keep(i int) {
+	r.mu.Lock()
+	r.slot[i].end = time.Time{}
+	r.mu.Unlock()
+}
+
 // hold keeps slot g until the operation's deadline, g.start + cost, on
 // the Clock, or until ctx ends, and returns when the operation ended in
 // virtual time: the deadline, or the moment ctx ended if that was
