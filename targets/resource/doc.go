@@ -11,8 +11,9 @@
 // [Clock] (see Simulated time on [Resource]): a slot's queued operations
 // complete exactly their costs apart, so a busy host can neither push a
 // Resource past its capacity nor, at saturation, below it. Its
-// saturation throughput is Slots ÷ mean service time, and its latency follows a queue's hockey stick: near the
-// service time at half load, climbing steeply past 80–90 %.
+// saturation throughput is Slots ÷ mean service time, and its latency
+// follows a queue's hockey stick: near the service time at half load,
+// climbing steeply past 80–90 %.
 //
 // On it are built:
 //
