@@ -4,9 +4,13 @@ BUF       := $(GO) tool -modfile=tools/go.mod buf
 FUZZTIME  ?= 20s
 GOFILES    = $(shell git ls-files '*.go' | grep -v '^proto/gen/')
 
-.PHONY: all build test unit test-under-load lint proto proto-check demo fuzz bench faults clean
+.PHONY: all help build test unit test-under-load test-targets-under-load lint proto proto-check demo fuzz bench faults clean
 
 all: build
+
+## help: list the make targets (the ## lines of this Makefile)
+help:
+	@sed -n 's/^## //p' Makefile
 
 ## build: compile the three binaries into bin/
 build:
@@ -21,6 +25,10 @@ unit:
 ## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
 test-under-load:
 	GO=$(GO) bash scripts/test-under-load.sh
+
+## test-targets-under-load: go test ./targets/... with a busy loop on every core; fails if any test fails (simulated time must hold on a loaded host)
+test-targets-under-load:
+	bash scripts/cpu-hog.sh $(GO) test -count=1 -timeout 8m ./targets/...
 
 ## lint: go vet, gofmt and buf lint (buf is pinned in tools/go.mod and built on first use)
 lint:

@@ -55,7 +55,9 @@ type Config struct {
 
 	// ServiceTime is how long one attempt holds its worker, on a timer,
 	// when Process is nil; from 0 to MaxServiceTime. The queue then
-	// drains at Workers ÷ ServiceTime jobs per second. Default 50 ms.
+	// drains at Workers ÷ ServiceTime jobs per second, however busy the
+	// host (see Simulated time in the package documentation). Default
+	// 50 ms.
 	ServiceTime time.Duration
 
 	// Process, when set, runs each attempt instead of the ServiceTime
@@ -112,6 +114,10 @@ type Config struct {
 	// Bodies are held until their job finishes, so the queue holds at
 	// most (QueueLimit + Workers) × MaxBodyBytes of them. Default 64 KiB.
 	MaxBodyBytes int
+
+	// Clock is the time service times, backoffs and the jobs' timestamps
+	// run on. Nil: the system clock. Tests inject a fake one.
+	Clock Clock
 }
 
 // DefaultConfig returns 4 workers at 50 ms an attempt (80 jobs per

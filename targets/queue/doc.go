@@ -27,6 +27,23 @@
 // "poison": true, or a seeded fraction of all jobs) fail every attempt,
 // so they end there after exactly MaxAttempts attempts.
 //
+// # Simulated time
+//
+// Attempts on the ServiceTime timer run on virtual deadlines, as the
+// slots of targets/resource do. Each worker remembers when its last
+// attempt ended in the model; its next attempt starts at the later of
+// that instant and when the job became ready (submitted, or its backoff
+// over), and ends exactly ServiceTime later. The worker sleeps on the
+// Clock until then and never wakes before. A timer that fires late (a
+// busy host) delays the worker's return but not the next attempt's
+// start, so while jobs wait the attempts of a worker are exactly
+// ServiceTime apart: the queue never drains faster than
+// Workers ÷ ServiceTime, and lateness does not make it slower. Backoffs
+// count from the attempt's virtual end. Stats.BusyTime and the
+// utilisation and queue-depth gauges are in the same virtual time: a
+// worker past its deadline but not yet awake is counted as having taken
+// the next ready job. Attempts run by Config.Process are real time.
+//
 // Memory is bounded: at most QueueLimit jobs wait, Workers run, and the
 // records of finished jobs (MaxRecords) and dead letters (DLQLimit) are
 // kept oldest-out.

@@ -63,10 +63,10 @@ func newMetrics(q *Queue) metrics {
 	m.collectors = []prometheus.Collector{
 		m.attempts, rejected, m.accepted, m.done, m.dead, m.retries,
 		gauge("surge_target_utilisation", helpUtilisation, func() float64 {
-			return float64(q.busy.Load()) / workers
+			return float64(q.Stats().Running) / workers
 		}),
 		gauge("surge_target_queue_depth", helpQueueDepth, func() float64 {
-			return float64(len(q.ready))
+			return float64(q.Stats().Queued)
 		}),
 		gauge("surge_target_queue_retrying", "Jobs waiting out a retry backoff.", func() float64 {
 			q.mu.Lock()

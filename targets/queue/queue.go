@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +66,9 @@ type Status struct {
 	Finished    time.Time `json:"finished,omitzero"`
 }
 
-// Stats counts a queue's jobs.
+// Stats counts a queue's jobs. Queued and Running are in virtual time
+// (see Simulated time in the package documentation): a job that a worker
+// past its attempt's end will take next counts as running.
 type Stats struct {
 	Queued      int // waiting for a worker (retries due included)
 	Retrying    int // waiting out a backoff
@@ -79,6 +80,13 @@ type Stats struct {
 	Dead     uint64 // jobs that died
 	Retries  uint64 // failed attempts that were retried
 	Attempts uint64 // attempts finished
+
+	// BusyTime is worker-time spent in attempts, in virtual time (see
+	// Simulated time in the package documentation): from each attempt's
+	// start to its end. Its growth over an interval divided by Workers ×
+	// the interval is the workers' mean utilisation; it never grows by
+	// more than that.
+	BusyTime time.Duration
 }
 
 // Queue is the job queue: an http.Handler serving POST /jobs and
@@ -110,7 +118,20 @@ type Queue struct {
 	dlq      fifo[*Status] // dead letters, oldest first
 	stats    Stats
 
-	busy atomic.Int64 // workers running an attempt
+	clock Clock
+	// workerEnd is, per worker, the virtual end of its running attempt on
+	// the ServiceTime timer; zero while idle or in Process. Guarded by mu.
+	workerEnd []time.Time
+	// workerStart is, per worker, when its running attempt started.
+	// Guarded by mu.
+	workerStart []time.Time
+	busyDone    time.Duration // busy time of finished attempts; guarded by mu
+	// vworkers are the virtual workers of timed attempts, the one free
+	// earliest first. Guarded by mu.
+	vworkers vworkerHeap
+	// trace, set by tests before Submit, is called with each timed
+	// attempt's worker, start and end.
+	trace func(worker int, start, end time.Time)
 
 	m metrics
 }
@@ -125,6 +146,7 @@ type job struct {
 	lastErr   string
 	created   time.Time
 	nextAt    time.Time // end of the backoff, while in Queue.backoff
+	readyAt   time.Time // when it was last ready for a worker: submitted, or its backoff ended
 	finished  time.Time
 	heapIndex int
 }
@@ -140,12 +162,23 @@ func New(name string, cfg Config, reg prometheus.Registerer) (*Queue, error) {
 	q := &Queue{
 		cfg:    cfg,
 		mux:    http.NewServeMux(),
-		ready:  make(chan *job, cfg.QueueLimit),
+		ready:  make(chan *job, cfg.QueueLimit+cfg.Workers),
 		wake:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		jobs:   make(map[string]*job),
+		clock:  cfg.Clock,
+
+		workerEnd:   make([]time.Time, cfg.Workers),
+		workerStart: make([]time.Time, cfg.Workers),
+		vworkers:    make(vworkerHeap, cfg.Workers),
+	}
+	for i := range q.vworkers {
+		q.vworkers[i] = &vworker{id: i} // all free from the start: a valid heap
+	}
+	if q.clock == nil {
+		q.clock = systemClock{}
 	}
 	q.m = newMetrics(q)
 	if err := q.m.register(reg, name); err != nil {
@@ -156,8 +189,8 @@ func New(name string, cfg Config, reg prometheus.Registerer) (*Queue, error) {
 	q.mux.HandleFunc("GET /jobs/{id}", q.handleStatus)
 
 	q.wg.Add(cfg.Workers + 1)
-	for range cfg.Workers {
-		go q.worker() // ends when ctx is done
+	for i := range cfg.Workers {
+		go q.worker(i) // ends when ctx is done
 	}
 	go q.scheduler() // ends when ctx is done
 	return q, nil
@@ -191,14 +224,16 @@ func (q *Queue) Submit(body []byte) (string, error) {
 		return "", fmt.Errorf("%w: %d bytes, more than %d", ErrBodyTooLarge, len(body), q.cfg.MaxBodyBytes)
 	}
 	poison := q.poisonBody(body) // outside the lock: it may parse JSON
-	now := time.Now()
+	now := q.clock.Now()
 	q.mu.Lock()
 	switch {
 	case q.closed:
 		q.mu.Unlock()
 		q.m.rejectedClosed.Inc()
 		return "", ErrClosed
-	case q.waiting >= q.cfg.QueueLimit:
+	// The bound is on the queue in virtual time: a job that a worker past
+	// its attempt's end will take next is no longer waiting there.
+	case q.waiting >= q.cfg.QueueLimit && q.waiting-q.takenLocked(now) >= q.cfg.QueueLimit:
 		q.mu.Unlock()
 		q.m.rejectedFull.Inc()
 		return "", ErrQueueFull
@@ -207,14 +242,15 @@ func (q *Queue) Submit(body []byte) (string, error) {
 		poison = true
 	}
 	q.seq++
-	j := &job{id: strconv.FormatUint(q.seq, 10), body: body, poison: poison, state: Queued, created: now}
+	j := &job{id: strconv.FormatUint(q.seq, 10), body: body, poison: poison, state: Queued, created: now, readyAt: now}
 	q.jobs[j.id] = j
 	q.waiting++
 	q.stats.Accepted++
 	q.mu.Unlock()
 	q.m.accepted.Inc()
 	// Never blocks: every job in ready or on its way there is counted in
-	// waiting, which is at most QueueLimit, the capacity of ready.
+	// waiting, which is at most QueueLimit plus one per worker past its
+	// attempt's end (see the bound above), the capacity of ready.
 	q.ready <- j
 	return j.id, nil
 }
@@ -276,29 +312,97 @@ func (q *Queue) DeadLetters() []Status {
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.statsLocked(q.clock.Now())
+}
+
+// statsLocked returns the counts at now, in virtual time. q.mu is held.
+func (q *Queue) statsLocked(now time.Time) Stats {
 	s := q.stats
 	s.Retrying = q.backoff.Len()
-	s.Queued = q.waiting - s.Retrying
-	s.Running = q.running
+	overdue := q.overdueLocked(now)
+	taken := min(q.waiting-s.Retrying, overdue)
+	s.Queued = q.waiting - s.Retrying - taken
+	s.Running = q.running - overdue + taken
 	s.DeadLetters = q.dlq.len()
+	s.BusyTime = q.busyDone
+	for i, start := range q.workerStart {
+		if start.IsZero() {
+			continue
+		}
+		end := now
+		if e := q.workerEnd[i]; !e.IsZero() && e.Before(now) {
+			end = e
+		}
+		if end.After(start) {
+			s.BusyTime += end.Sub(start)
+		}
+	}
 	return s
 }
 
-// worker runs jobs from ready until the queue closes.
-func (q *Queue) worker() {
+// overdueLocked counts the workers whose timed attempt is past its end
+// at now but who have not woken up to finish it. q.mu is held.
+func (q *Queue) overdueLocked(now time.Time) int {
+	n := 0
+	for _, e := range q.workerEnd {
+		if !e.IsZero() && !now.Before(e) {
+			n++
+		}
+	}
+	return n
+}
+
+// takenLocked is how many of the jobs queued for a worker have one in
+// virtual time: one each for the overdue workers. q.mu is held.
+func (q *Queue) takenLocked(now time.Time) int {
+	return min(q.waiting-q.backoff.Len(), q.overdueLocked(now))
+}
+
+// worker runs jobs from ready until the queue closes. i is its index.
+func (q *Queue) worker(i int) {
 	defer q.wg.Done()
 	for {
 		select {
 		case <-q.ctx.Done():
 			return
 		case j := <-q.ready:
-			q.run(j)
+			q.run(i, j)
 		}
 	}
 }
 
-// run makes one attempt at j and settles its outcome.
-func (q *Queue) run(j *job) {
+// run makes one attempt at j on worker goroutine i and settles its
+// outcome.
+//
+// A timed attempt (no Process) takes the virtual worker that is free
+// earliest: it starts at the later of that instant and when j became
+// ready, and ends ServiceTime later (or AttemptTimeout, if that is
+// shorter: the attempt then fails with context.DeadlineExceeded). The
+// virtual worker is free again from that end, whether or not this
+// goroutine has woken up by then, so however late goroutines wake the
+// jobs go to virtual workers first come, first served, as in a queue of
+// Workers servers.
+func (q *Queue) run(i int, j *job) {
+	timed := q.cfg.Process == nil
+	var start, end time.Time // end: the virtual end of a timed attempt
+	timeout := false
+	vw := -1
+	if timed {
+		q.mu.Lock()
+		v := q.vworkers[0]
+		start = laterOf(j.readyAt, v.free)
+		d := q.cfg.ServiceTime
+		if t := q.cfg.AttemptTimeout; t > 0 && t < d {
+			d, timeout = t, true
+		}
+		end = start.Add(d)
+		v.free = end
+		heap.Fix(&q.vworkers, 0)
+		vw = v.id
+		q.mu.Unlock()
+	} else {
+		start = q.clock.Now()
+	}
 	q.mu.Lock()
 	q.waiting--
 	q.running++
@@ -306,16 +410,31 @@ func (q *Queue) run(j *job) {
 	j.nextAt = time.Time{}
 	j.attempts++
 	attempt := Job{ID: j.id, Body: j.body, Attempt: j.attempts, Poison: j.poison}
+	q.workerStart[i], q.workerEnd[i] = start, end
 	q.mu.Unlock()
+	if q.trace != nil && timed {
+		q.trace(vw, start, end)
+	}
 
-	q.busy.Add(1)
-	err := q.attempt(attempt)
-	q.busy.Add(-1)
+	var err error
+	if timed {
+		err = q.sleepUntil(end)
+		if err == nil && timeout {
+			err = context.DeadlineExceeded
+		}
+	} else {
+		err = q.process(attempt)
+	}
 
-	now := time.Now()
+	now := q.clock.Now()
+	if timed && (q.ctx.Err() == nil || !now.Before(end)) {
+		now = end // a timed attempt ends at its deadline
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.running--
+	q.busyDone += now.Sub(start)
+	q.workerStart[i], q.workerEnd[i] = time.Time{}, time.Time{}
 	if err != nil && q.ctx.Err() != nil {
 		// Cut short by Close: not the job's failure.
 		j.state, j.attempts = Queued, j.attempts-1
@@ -361,32 +480,37 @@ func (q *Queue) run(j *job) {
 	}
 }
 
-// attempt runs one attempt: Process, or the ServiceTime timer.
-func (q *Queue) attempt(job Job) (err error) {
+// process runs one attempt by Process, bounded by AttemptTimeout.
+func (q *Queue) process(job Job) (err error) {
 	ctx := q.ctx
 	if q.cfg.AttemptTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, q.cfg.AttemptTimeout)
 		defer cancel()
 	}
-	if q.cfg.Process != nil {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("attempt panicked: %v", p)
-			}
-		}()
-		return q.cfg.Process(ctx, job)
-	}
-	if q.cfg.ServiceTime <= 0 {
-		return nil
-	}
-	t := time.NewTimer(q.cfg.ServiceTime)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("attempt panicked: %v", p)
+		}
+	}()
+	return q.cfg.Process(ctx, job)
+}
+
+// sleepUntil waits on the Clock until end, never returning before it,
+// or until the queue closes.
+func (q *Queue) sleepUntil(end time.Time) error {
+	for {
+		now := q.clock.Now()
+		if !now.Before(end) {
+			return nil
+		}
+		c, stop := q.clock.Timer(end.Sub(now))
+		select {
+		case <-c:
+		case <-q.ctx.Done():
+			stop()
+			return q.ctx.Err()
+		}
 	}
 }
 
@@ -422,17 +546,14 @@ func (q *Queue) backoffDelay(n int) time.Duration {
 // the queue closes.
 func (q *Queue) scheduler() {
 	defer q.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
 	var due []*job
 	for {
 		q.mu.Lock()
-		now := time.Now()
+		now := q.clock.Now()
 		due = due[:0]
 		for q.backoff.Len() > 0 && !q.backoff[0].nextAt.After(now) {
 			j := heap.Pop(&q.backoff).(*job)
-			j.nextAt = time.Time{}
+			j.readyAt, j.nextAt = j.nextAt, time.Time{}
 			due = append(due, j)
 		}
 		next := time.Duration(-1)
@@ -444,16 +565,40 @@ func (q *Queue) scheduler() {
 			q.ready <- j // never blocks: j is counted in waiting
 		}
 		clear(due) // let finished jobs be collected
+		var timer <-chan time.Time
+		stop := func() bool { return false }
 		if next >= 0 {
-			timer.Reset(next)
+			timer, stop = q.clock.Timer(next)
 		}
 		select {
 		case <-q.ctx.Done():
+			stop()
 			return
 		case <-q.wake:
-		case <-timer.C:
+			stop()
+		case <-timer:
 		}
 	}
+}
+
+// vworker is a virtual worker: when its last timed attempt ends.
+type vworker struct {
+	id   int
+	free time.Time
+}
+
+// vworkerHeap orders virtual workers by when they are free.
+type vworkerHeap []*vworker
+
+func (h vworkerHeap) Len() int           { return len(h) }
+func (h vworkerHeap) Less(i, k int) bool { return h[i].free.Before(h[k].free) }
+func (h vworkerHeap) Swap(i, k int)      { h[i], h[k] = h[k], h[i] }
+func (h *vworkerHeap) Push(x any)        { *h = append(*h, x.(*vworker)) }
+func (h *vworkerHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
 }
 
 // retryHeap orders retrying jobs by the end of their backoff.

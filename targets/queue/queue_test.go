@@ -121,40 +121,80 @@ func TestBackoffCap(t *testing.T) {
 }
 
 // TestDrainRate fills the queue and checks that W workers at a service
-// time S drain it at W ÷ S jobs per second. It runs in a synctest bubble:
-// the workers' service timers, the mid-drain pause and the clock the rate
-// is measured on are one fake clock, so a busy machine cannot slow the
-// drain or delay the mid-way look.
-func TestDrainRate(t *testing.T) { synctest.Test(t, testDrainRate) }
+// time S drain it at exactly W ÷ S jobs per second in the queue's own
+// accounting, with timers on time, late (as on a busy host) or early:
+// every worker's attempts are exactly S apart, the last job finishes at
+// exactly ⌈jobs ÷ W⌉·S, and the busy time is exactly jobs × S. It runs in
+// a synctest bubble with an injected clock whose timers fire off their
+// time by a chosen amount, so a busy machine changes nothing and a late
+// one is played exactly.
+func TestDrainRate(t *testing.T) {
+	const s = 20 * time.Millisecond
+	for _, tt := range []struct {
+		name  string
+		clock *skewClock
+	}{
+		{"on time", late(0)},
+		{"late 3ms", late(3 * time.Millisecond)},
+		{"jitter to 4ms", jittery(4*time.Millisecond, 1)},
+		{"late 3S", late(3 * s)},
+		{"early", early()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testDrainRate(t, tt.clock, s) })
+		})
+	}
+}
 
-func testDrainRate(t *testing.T) {
+func testDrainRate(t *testing.T, clock *skewClock, s time.Duration) {
 	reg := prometheus.NewRegistry()
 	cfg := DefaultConfig()
-	cfg.Workers, cfg.ServiceTime, cfg.QueueLimit = 8, 20*time.Millisecond, 1000
-	q := newQueue(t, cfg, reg)
+	cfg.Workers, cfg.ServiceTime, cfg.QueueLimit, cfg.Clock = 8, s, 1000, clock
+	q, err := New("jobs", cfg, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	log := traceAttempts(q)
 	const jobs = 320
 	start := time.Now()
+	var ids []string
 	for i := range jobs {
-		if _, err := q.Submit(nil); err != nil {
+		id, err := q.Submit(nil)
+		if err != nil {
 			t.Fatalf("Submit %d: %v", i, err)
 		}
+		ids = append(ids, id)
 	}
-	// Mid-way, every worker is busy and jobs wait.
-	time.Sleep(100 * time.Millisecond)
-	// (A worker between two jobs is briefly idle: allow for one or two.)
-	if u, d := gauge(t, reg, "surge_target_utilisation"), gauge(t, reg, "surge_target_queue_depth"); u < 0.75 || d < 100 {
-		t.Errorf("mid-drain: utilisation %v, queue depth %v; want about 1 and at least 100", u, d)
+	// Mid-way, between two rounds of attempts (5 done, the 6th running),
+	// every worker is busy and the rest wait, in virtual time, however
+	// late the workers wake.
+	time.Sleep(5*s + 3*s/4)
+	if u, d := gauge(t, reg, "surge_target_utilisation"), gauge(t, reg, "surge_target_queue_depth"); u != 1 || d != jobs-6*8 {
+		t.Errorf("mid-drain: utilisation %v, queue depth %v; want 1 and %d", u, d, jobs-6*8)
+	}
+	if st := q.Stats(); st.Done > 5*8 {
+		t.Errorf("mid-drain: %d jobs done after 5.75 service times; at most %d fit", st.Done, 5*8)
 	}
 	waitFor(t, "the queue to drain", settled(q, jobs))
-	elapsed := time.Since(start)
-	rate := jobs / elapsed.Seconds()
-	want := float64(cfg.Workers) / cfg.ServiceTime.Seconds()
-	t.Logf("drained %d jobs in %v: %.1f jobs/s; W ÷ S = %.1f (ratio %.3f)", jobs, elapsed, rate, want, rate/want)
-	if rate < 0.85*want || rate > 1.15*want {
-		t.Errorf("drain rate %.1f jobs/s; want W ÷ S = %.1f ±15%%", rate, want)
+
+	var last time.Time
+	for _, id := range ids {
+		st, ok := q.Status(id)
+		if !ok || st.State != Done {
+			t.Fatalf("job %s: %+v; want done", id, st)
+		}
+		last = laterOf(last, st.Finished)
 	}
-	if s := q.Stats(); s.Done != jobs || s.Attempts != jobs || s.Queued+s.Running+s.Retrying != 0 {
-		t.Errorf("stats %+v; want %d done in %d attempts, nothing left", s, jobs, jobs)
+	rounds := (jobs + cfg.Workers - 1) / cfg.Workers
+	if got, want := last.Sub(start), time.Duration(rounds)*s; got != want {
+		t.Errorf("the last job finished at start+%v; want exactly %v (%d rounds of %v)", got, want, rounds, s)
+	}
+	rate := jobs / last.Sub(start).Seconds()
+	t.Logf("drained %d jobs by start+%v in the queue's accounting: %.1f jobs/s; W ÷ S = %.1f", jobs, last.Sub(start), rate, float64(cfg.Workers)/s.Seconds())
+	log.check(t, s)
+	if st := q.Stats(); st.Done != jobs || st.Attempts != jobs || st.Queued+st.Running+st.Retrying != 0 || st.BusyTime != jobs*s {
+		t.Errorf("stats %+v; want %d done in %d attempts, nothing left, busy time exactly %v", st, jobs, jobs, jobs*s)
 	}
 	if u := gauge(t, reg, "surge_target_utilisation"); u != 0 {
 		t.Errorf("drained: utilisation %v; want 0", u)

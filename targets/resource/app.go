@@ -56,6 +56,10 @@ type AppServerConfig struct {
 	// still holding the request's slot: the calls a real server makes to
 	// its cache or database. Nil: the server answers 200 "ok".
 	Next http.Handler
+
+	// Clock is the time the service times run on (see Simulated time on
+	// Resource). Nil: the system clock.
+	Clock Clock
 }
 
 // DefaultAppServerConfig returns 16 slots, a queue of 128 and log-normal
@@ -80,6 +84,7 @@ func (c AppServerConfig) resourceConfig() ResourceConfig {
 		QueueLimit: c.QueueLimit,
 		Costs:      map[Op]Dist{OpDefault: c.Service},
 		Seed:       c.Seed,
+		Clock:      c.Clock,
 	}
 }
 
@@ -127,26 +132,43 @@ func (a *AppServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	granted, err := a.res.acquire(ctx)
+	g, err := a.res.acquire(ctx)
 	if err != nil {
 		WriteError(w, err, a.res.RetryAfter())
 		return
 	}
+	// end is when the request's work ended in virtual time; zero: now,
+	// when it gives the slot back.
+	var end time.Time
 	served := false
-	defer func() { a.res.release(served) }()
+	defer func() {
+		if end.IsZero() {
+			end = a.res.clock.Now()
+		}
+		a.res.release(g.slot, end, served)
+	}()
 
 	cost := a.service.Next()
 	if a.budget != nil {
-		if err := a.budget.Do(ctx, cost); err != nil {
+		done, err := a.budget.do(ctx, cost)
+		if err != nil {
 			WriteError(w, err, a.budget.RetryAfter())
 			return
 		}
-	} else if err := a.res.hold(ctx, granted, cost); err != nil {
-		WriteError(w, err, 0) // the client left
-		return
+		end = done
+	} else {
+		done, err := a.res.hold(ctx, g, cost)
+		end = done
+		if err != nil {
+			WriteError(w, err, 0) // the client left
+			return
+		}
 	}
 	served = true
 	if a.next != nil {
+		// Time in Next is real: the slot is busy until it returns.
+		end = time.Time{}
+		a.res.keep(g.slot)
 		a.next.ServeHTTP(w, r)
 		return
 	}

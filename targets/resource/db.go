@@ -40,6 +40,10 @@ type DBConfig struct {
 	// on one machine (see NewSharedBox). Nil: the DB has a machine of its
 	// own and a query's cost is spent holding its connection.
 	Budget *Resource
+
+	// Clock is the time the costs run on (see Simulated time on
+	// Resource). Nil: the system clock.
+	Clock Clock
 }
 
 // DefaultDBConfig returns a pool of 10 connections, a queue of 256,
@@ -98,6 +102,7 @@ func NewDB(name string, cfg DBConfig, reg prometheus.Registerer) (*DB, error) {
 		QueueLimit: cfg.QueueLimit,
 		Costs:      map[Op]Dist{OpRead: cfg.Read, OpWrite: cfg.Write},
 		Seed:       cfg.Seed,
+		Clock:      cfg.Clock,
 	}, name)
 	if err := register(reg, pool); err != nil {
 		return nil, err
@@ -121,11 +126,17 @@ func (db *DB) query(ctx context.Context, op Op) error {
 	if db.budget == nil {
 		return db.pool.Serve(ctx, op)
 	}
-	if err := db.pool.Acquire(ctx); err != nil {
+	g, err := db.pool.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	err := db.budget.Do(ctx, db.pool.sample(op))
-	db.pool.release(err == nil)
+	// The connection is busy until the budget's deadline for the query
+	// (now, if it failed).
+	end, err := db.budget.do(ctx, db.pool.sample(op))
+	if err != nil {
+		end = db.pool.clock.Now()
+	}
+	db.pool.release(g.slot, end, err == nil)
 	return err
 }
 
@@ -182,6 +193,11 @@ type SharedBoxConfig struct {
 	// DB configures the database. Its Budget must be nil: the box charges
 	// it to the CPUs. Default DefaultDBConfig().
 	DB DBConfig
+
+	// Clock, when set, is the clock of all three components (see
+	// Simulated time on Resource), overriding App.Clock and DB.Clock.
+	// Nil: theirs, and the system clock for the CPUs.
+	Clock Clock
 }
 
 // DefaultSharedBoxConfig returns 2 CPUs with a queue of 1024 and the
@@ -251,7 +267,10 @@ func NewSharedBox(name string, cfg SharedBoxConfig, reg prometheus.Registerer) (
 	if err := errors.Join(metricdef.CheckName(name), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("shared box %s: %w", name, err)
 	}
-	cpu, err := NewResource(name+"-cpu", ResourceConfig{Slots: cfg.CPUs, QueueLimit: cfg.CPUQueueLimit}, reg)
+	if cfg.Clock != nil {
+		cfg.App.Clock, cfg.DB.Clock = cfg.Clock, cfg.Clock
+	}
+	cpu, err := NewResource(name+"-cpu", ResourceConfig{Slots: cfg.CPUs, QueueLimit: cfg.CPUQueueLimit, Clock: cfg.Clock}, reg)
 	if err != nil {
 		return nil, err
 	}

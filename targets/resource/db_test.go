@@ -203,11 +203,29 @@ func TestNewSharedBoxRegistration(t *testing.T) {
 // app's slots or the pool, the busy resource. Requests go straight to the
 // box's handler inside a synctest bubble, so the clients, the components'
 // timers and the clock of the throughput and utilisation share one fake
-// clock that the machine's load cannot stretch.
-func TestSharedBoxSaturation(t *testing.T) { synctest.Test(t, testSharedBoxSaturation) }
+// clock that the machine's load cannot stretch. It runs again with the
+// components' timers firing late, as on a loaded host, by up to a
+// quarter of the app's mean service time or by a fixed 2 ms: the
+// deadlines of simulated time keep the ceiling where the arithmetic puts
+// it.
+func TestSharedBoxSaturation(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		clock Clock
+	}{
+		{"on time", nil},
+		{"jitter to 1ms", jittery(ms, 5)},
+		{"late 2ms", late(2 * ms)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testSharedBoxSaturation(t, tt.clock) })
+		})
+	}
+}
 
-func testSharedBoxSaturation(t *testing.T) {
+func testSharedBoxSaturation(t *testing.T, clock Clock) {
 	cfg := SharedBoxConfig{
+		Clock:         clock,
 		CPUs:          4,
 		CPUQueueLimit: 1024,
 		App:           AppServerConfig{Slots: 32, QueueLimit: 256, Service: Exponential(4 * ms), Seed: 1},

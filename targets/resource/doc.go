@@ -7,9 +7,13 @@
 // distribution ([Dist]: constant, exponential, log-normal, uniform;
 // seeded). An operation holds a slot for its service time on a timer, so
 // a Resource models work without burning CPU that the load generator on
-// the same machine needs. Its saturation throughput is Slots ÷ mean
-// service time, and its latency follows a queue's hockey stick: near the
-// service time at half load, climbing steeply past 80–90 %.
+// the same machine needs. Service times are virtual deadlines on a
+// [Clock] (see Simulated time on [Resource]): a slot's queued operations
+// complete exactly their costs apart, so a busy host can neither push a
+// Resource past its capacity nor, at saturation, below it. Its
+// saturation throughput is Slots ÷ mean service time, and its latency
+// follows a queue's hockey stick: near the service time at half load,
+// climbing steeply past 80–90 %.
 //
 // On it are built:
 //

@@ -12,7 +12,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +80,10 @@ type ResourceConfig struct {
 	// resources with the same configuration draw the same sequences.
 	// Default 1.
 	Seed uint64
+
+	// Clock is the time service times run on (see Simulated time on
+	// Resource). Nil: the system clock. Tests inject a fake one.
+	Clock Clock
 }
 
 // DefaultResourceConfig returns 4 slots, a queue of 64 and one class,
@@ -123,14 +126,36 @@ func (c ResourceConfig) Validate() error {
 // Slots ÷ mean service time operations per second, with latency growing
 // without bound as the offered rate approaches that.
 //
-// Holding a slot is a Go timer, which fires late by 0.1–1 ms on a busy
-// machine; the Resource learns the mean lateness and sets its first timer
-// that much early, but never lets a slot go before the drawn cost has
-// passed on the monotonic clock (an early wake-up sleeps out the rest).
-// So a Resource never serves faster than Slots ÷ mean, and on an idle
-// machine about that fast; a loaded machine can only make it slower.
-// Keep service times at a millisecond or more for the arithmetic to hold
-// within a few percent.
+// # Simulated time
+//
+// Service times are kept on virtual deadlines, so that a busy host can
+// neither speed a Resource up nor, at saturation, slow it down. Each slot
+// remembers the instant its last operation ended in the model (its "busy
+// until"). An operation given the slot starts at the later of its own
+// arrival and that instant, and its completion deadline is its start plus
+// its cost; it sleeps on the Clock until the deadline and never returns
+// before it. A timer that fires late (a loaded machine) makes that
+// operation return late, and it hands the slot on late, but the next
+// operation, if it was already waiting, still starts at the previous
+// deadline: its deadline is exactly its cost later, and it sleeps that
+// much less. So on one slot the deadlines of a queue of operations are
+// exactly their costs apart, the N-th can never complete before
+// N costs after the first started, and a slot completes at most
+// span ÷ cost operations over any span however busy the host is; while
+// the queue is non-empty, lateness delays completions but is not added to
+// the service time. Keep service times at a millisecond or more, so that
+// timer lateness stays small beside them.
+//
+// Time a caller spends holding a slot itself (Acquire … Release, an
+// AppServer's Next) is the caller's real time: the slot is busy until it
+// is given back.
+//
+// Utilisation and the busy-time integral are in the same virtual time: an
+// operation is busy from its start to its deadline, so a slot's busy
+// intervals never overlap and BusyTime never exceeds Slots × elapsed. An
+// operation waiting for a slot whose holder is past its deadline but not
+// yet awake counts as in service, not queued, for Stats and for the queue
+// bound.
 //
 // A Resource is safe for concurrent use and owns no goroutines.
 type Resource struct {
@@ -140,18 +165,36 @@ type Resource struct {
 	samplers   map[Op]*Sampler
 	retryAfter time.Duration
 	errFull    error // ErrQueueFull, named after the resource
-	start      time.Time
+	clock      Clock
 	collector  *resourceCollector
-	lateness   atomic.Int64 // mean lateness of hold's timers, nanoseconds
+	// trace, set by tests before use, is called with each hold's slot,
+	// start and deadline.
+	trace func(slot int, start, deadline time.Time)
 
 	mu       sync.Mutex
-	busy     int
+	slot     []slot
+	free     []int     // free slots, a stack
+	acquired []int     // slots held through Acquire, for Release
+	busy     int       // slots held
 	waiters  list.List // of *waiter
 	served   uint64
 	waits    uint64
 	rejected uint64
-	busyNS   float64 // slot-nanoseconds busy up to lastNS
-	lastNS   int64   // when busy last changed, nanoseconds since start
+	busyDone time.Duration // busy time of the operations that have left their slots
+}
+
+// slot is one slot's place in virtual time. Guarded by Resource.mu.
+type slot struct {
+	held  bool
+	until time.Time // when its last operation ended
+	start time.Time // held: when the current operation started
+	end   time.Time // held: its deadline once known; zero while the holder decides
+}
+
+// grant is a slot given to an operation, and when the operation started.
+type grant struct {
+	slot  int
+	start time.Time
 }
 
 // NewResource returns the Resource configured by cfg. name is the
@@ -180,7 +223,15 @@ func newResource(cfg ResourceConfig, name string) *Resource {
 		queueLimit: cfg.QueueLimit,
 		samplers:   make(map[Op]*Sampler, len(cfg.Costs)),
 		errFull:    fmt.Errorf("%s: %w", name, ErrQueueFull),
-		start:      time.Now(),
+		clock:      cfg.Clock,
+		slot:       make([]slot, cfg.Slots),
+		free:       make([]int, cfg.Slots),
+	}
+	if r.clock == nil {
+		r.clock = systemClock{}
+	}
+	for i := range r.free {
+		r.free[i] = cfg.Slots - 1 - i // slot 0 on top
 	}
 	r.collector = &resourceCollector{r: r}
 	var slowest time.Duration
@@ -218,19 +269,27 @@ func (r *Resource) Slots() int { return r.slots }
 // slowest class's mean service time, in whole seconds, at least 1 s.
 func (r *Resource) RetryAfter() time.Duration { return r.retryAfter }
 
-// Do takes a slot, holds it for cost (on a timer) and gives it back. It
-// returns ErrQueueFull (wrapped) at once when the queue is full, and
-// ctx.Err() if ctx ends first, in the queue or in the slot; only an
-// operation that held its slot for the whole cost counts as served. A
-// cost of zero or less takes a slot and gives it straight back.
+// Do takes a slot, holds it for cost (until the deadline of Simulated
+// time) and gives it back. It returns ErrQueueFull (wrapped) at once when
+// the queue is full, and ctx.Err() if ctx ends first, in the queue or in
+// the slot; only an operation that held its slot for the whole cost
+// counts as served. A cost of zero or less takes a slot and gives it
+// straight back.
 func (r *Resource) Do(ctx context.Context, cost time.Duration) error {
-	granted, err := r.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	err = r.hold(ctx, granted, cost)
-	r.release(err == nil)
+	_, err := r.do(ctx, cost)
 	return err
+}
+
+// do is Do, also returning when the operation ended in virtual time: its
+// deadline when it was served.
+func (r *Resource) do(ctx context.Context, cost time.Duration) (time.Time, error) {
+	g, err := r.acquire(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	end, err := r.hold(ctx, g, cost)
+	r.release(g.slot, end, err == nil)
+	return end, err
 }
 
 // Serve is Do with a cost drawn from op's class (ResourceConfig.Costs).
@@ -240,12 +299,12 @@ func (r *Resource) Serve(ctx context.Context, op Op) error {
 	if s == nil {
 		return fmt.Errorf("%s: %w %q", r.name, ErrUnknownOp, op)
 	}
-	granted, err := r.acquire(ctx)
+	g, err := r.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	err = r.hold(ctx, granted, s.Next())
-	r.release(err == nil)
+	end, err := r.hold(ctx, g, s.Next())
+	r.release(g.slot, end, err == nil)
 	return err
 }
 
@@ -259,162 +318,195 @@ func (r *Resource) sample(op Op) time.Duration { return r.samplers[op].Next() }
 // when the queue is full, and ctx.Err() when ctx ends before a slot is
 // free; then the caller holds nothing.
 func (r *Resource) Acquire(ctx context.Context) error {
-	_, err := r.acquire(ctx)
-	return err
+	g, err := r.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.acquired = append(r.acquired, g.slot)
+	r.mu.Unlock()
+	return nil
 }
 
 // waiter is an operation in the queue. release hands it a slot by setting
-// granted and closing ready, under mu.
+// g and closing ready, under mu.
 type waiter struct {
 	ready   chan struct{}
-	granted time.Time
+	arrived time.Time
+	g       grant
 }
 
-// acquire is Acquire, also returning when the slot was granted: a waiter
-// is granted its slot when the previous holder releases it, a little
-// before its goroutine runs again, and the service time counts from then.
-func (r *Resource) acquire(ctx context.Context) (time.Time, error) {
+// acquire is Acquire, returning the slot and the operation's start: now
+// for a free slot; for a waiter, the later of its arrival and the end of
+// the slot's previous operation, which may be before the holder woke up
+// to hand it over.
+func (r *Resource) acquire(ctx context.Context) (grant, error) {
 	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
+		return grant{}, err
 	}
+	now := r.clock.Now()
 	r.mu.Lock()
-	if r.busy < r.slots && r.waiters.Len() == 0 {
-		r.setBusyLocked(r.busy + 1)
+	if n := len(r.free); n > 0 && r.waiters.Len() == 0 {
+		i := r.free[n-1]
+		r.free = r.free[:n-1]
+		r.busy++
+		g := r.takeLocked(i, now)
 		r.mu.Unlock()
-		return time.Now(), nil
+		return g, nil
 	}
-	if r.waiters.Len() >= r.queueLimit {
+	// The queue bound is on the queue in virtual time: waiters for whom
+	// a slot whose holder is past its deadline is as good as free are
+	// in service there, not queued. Counted only when it matters.
+	if n := r.waiters.Len(); n >= r.queueLimit && n-r.overdueLocked(now) >= r.queueLimit {
 		r.rejected++
 		r.mu.Unlock()
-		return time.Time{}, r.errFull
+		return grant{}, r.errFull
 	}
-	w := &waiter{ready: make(chan struct{})}
+	w := &waiter{ready: make(chan struct{}), arrived: now}
 	elem := r.waiters.PushBack(w)
 	r.waits++
 	r.mu.Unlock()
 
 	select {
 	case <-w.ready:
-		return w.granted, nil
+		return w.g, nil
 	case <-ctx.Done():
 		r.mu.Lock()
 		select {
 		case <-w.ready:
-			// A slot was handed over as ctx ended: pass it on.
+			// A slot was handed over as ctx ended: pass it on, having
+			// used none of it.
 			r.mu.Unlock()
-			r.release(false)
+			r.release(w.g.slot, w.g.start, false)
 		default:
 			r.waiters.Remove(elem)
 			r.mu.Unlock()
 		}
-		return time.Time{}, ctx.Err()
+		return grant{}, ctx.Err()
 	}
 }
 
-// Release gives back a slot taken by Acquire and counts one operation
-// served. It panics if no slot is held.
-func (r *Resource) Release() { r.release(true) }
+// takeLocked gives slot i to an operation that arrived at arrived.
+func (r *Resource) takeLocked(i int, arrived time.Time) grant {
+	s := &r.slot[i]
+	s.held = true
+	s.start = laterOf(arrived, s.until)
+	s.end = time.Time{}
+	return grant{slot: i, start: s.start}
+}
 
-// release gives a slot back: to the first waiter if there is one (the
-// slot stays busy), otherwise to the free pool.
-func (r *Resource) release(served bool) {
+// overdueLocked counts the held slots whose operation's deadline is at or
+// before now: free in virtual time, their holders not yet awake.
+func (r *Resource) overdueLocked(now time.Time) int {
+	n := 0
+	for i := range r.slot {
+		if s := &r.slot[i]; s.held && !s.end.IsZero() && !now.Before(s.end) {
+			n++
+		}
+	}
+	return n
+}
+
+// Release gives back a slot taken by Acquire and counts one operation
+// served; the slot was busy until now. It panics if no slot is held.
+func (r *Resource) Release() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.busy == 0 {
+	n := len(r.acquired)
+	if n == 0 {
+		r.mu.Unlock()
 		panic("resource: Release of " + r.name + " without a slot held")
 	}
+	i := r.acquired[n-1]
+	r.acquired = r.acquired[:n-1]
+	r.mu.Unlock()
+	r.release(i, r.clock.Now(), true)
+}
+
+// release gives slot i back, its operation having ended at end (in
+// virtual time; no earlier than its start): to the first waiter if there
+// is one (the slot stays busy), otherwise to the free pool.
+func (r *Resource) release(i int, end time.Time, served bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &r.slot[i]
+	if !s.held {
+		panic("resource: release of a free slot of " + r.name)
+	}
+	end = laterOf(end, s.start)
+	r.busyDone += end.Sub(s.start)
+	s.held, s.until, s.end = false, end, time.Time{}
 	if served {
 		r.served++
 	}
 	if front := r.waiters.Front(); front != nil {
 		w := r.waiters.Remove(front).(*waiter)
-		w.granted = time.Now()
+		w.g = r.takeLocked(i, w.arrived)
 		close(w.ready)
 		return
 	}
-	r.setBusyLocked(r.busy - 1)
+	r.free = append(r.free, i)
+	r.busy--
 }
 
-// setBusyLocked changes the busy count, first adding the slot-time spent
-// at the old count to the busy-time integral.
-func (r *Resource) setBusyLocked(busy int) {
-	now := time.Since(r.start).Nanoseconds()
-	r.busyNS += float64(r.busy) * float64(now-r.lastNS)
-	r.lastNS = now
-	r.busy = busy
+// keep marks slot i, held past its deadline, as busy until its holder
+// gives it back: the holder goes on with work of its own in real time.
+func (r *Resource) keep(i int) {
+	r.mu.Lock()
+	r.slot[i].end = time.Time{}
+	r.mu.Unlock()
 }
 
-// hold keeps the slot until cost after start has passed on the
-// monotonic clock, or until ctx ends.
+// hold keeps slot g until the operation's deadline, g.start + cost, on
+// the Clock, or until ctx ends, and returns when the operation ended in
+// virtual time: the deadline, or the moment ctx ended if that was
+// earlier.
 //
-// It never returns before that deadline: the deadline is fixed from start
-// once, and a timer that fires before it is followed by another for the
-// rest. So a Resource can never serve more than its model allows, however
-// late or early its timers run; a busy machine can only make holds longer.
+// It never returns before the deadline: a timer that fires early is
+// followed by another for the rest. Returning late does not matter to the
+// model: the next operation to take the slot starts at the deadline, not
+// when hold returned (see Simulated time on Resource).
 //
-// A Go timer fires late, by 0.1–1 ms on a busy machine, and a slot held
-// that much longer than its cost would put saturation a few percent below
-// Slots ÷ mean. So hold keeps a running mean of its timers' lateness (an
-// exponentially weighted mean over about the last 16 timers) and aims its
-// first timer that much before the deadline. Every timer that fires feeds
-// the mean, including the one that waits out the rest after an early
-// wake-up, so the estimate follows the machine down as well as up. (An
-// estimate that could only grow, with holds ending at once when it
-// exceeded the time left, once let a slot of 2 ms serve 100 operations in
-// 36 µs on a loaded machine.) The compensation thus trims the overshoot
-// past the deadline; it cannot shorten the service time itself.
-func (r *Resource) hold(ctx context.Context, start time.Time, cost time.Duration) error {
+// A ctx that ended while the operation overslept its deadline (waiting
+// for a CPU) still fails it, as it would have if the timer had been
+// noticed first; the end is then the deadline.
+func (r *Resource) hold(ctx context.Context, g grant, cost time.Duration) (time.Time, error) {
 	if cost <= 0 {
-		return nil
+		return g.start, nil
 	}
-	deadline := start.Add(cost)
-	aim := deadline.Add(-time.Duration(r.lateness.Load())) // when the first timer is set to fire
-	var t *time.Timer
-	defer func() {
-		if t != nil {
-			t.Stop()
-		}
-	}()
+	deadline := g.start.Add(cost)
+	r.mu.Lock()
+	r.slot[g.slot].end = deadline
+	r.mu.Unlock()
+	if r.trace != nil {
+		r.trace(g.slot, g.start, deadline)
+	}
 	for {
-		now := time.Now()
+		now := r.clock.Now()
 		if !now.Before(deadline) {
-			// Held for the whole cost. A ctx that ended meanwhile (while
-			// this goroutine waited for a CPU) still fails the operation,
-			// as it would have if the timer had been noticed first.
-			return ctx.Err()
+			return deadline, ctx.Err()
 		}
-		if !now.Before(aim) {
-			aim = deadline // the early aim has passed: wait out the rest exactly
-		}
-		if t == nil {
-			t = time.NewTimer(aim.Sub(now))
-		} else {
-			t.Reset(aim.Sub(now)) // t has fired and been drained
-		}
+		c, stop := r.clock.Timer(deadline.Sub(now))
 		select {
-		case <-t.C:
-			r.observeLateness(time.Since(aim))
-			aim = deadline
+		case <-c:
 		case <-ctx.Done():
-			return ctx.Err()
+			stop()
+			if now := r.clock.Now(); now.Before(deadline) {
+				return now, ctx.Err()
+			}
+			return deadline, ctx.Err()
 		}
 	}
-}
-
-// observeLateness feeds how late a timer of hold fired into the running
-// mean. Lost updates between goroutines only slow the mean's tracking.
-func (r *Resource) observeLateness(observed time.Duration) {
-	late := time.Duration(r.lateness.Load())
-	r.lateness.Store(int64(late + (max(observed, 0)-late)/16))
 }
 
 // Stats is a snapshot of a Resource's state and counters.
 type Stats struct {
 	// Slots and QueueLimit are the configured capacity.
 	Slots, QueueLimit int
-	// Busy is how many slots are held now.
+	// Busy is how many slots are busy now in virtual time: held by an
+	// operation before its deadline, or by a caller of Acquire.
 	Busy int
-	// Queued is how many operations wait for a slot now.
+	// Queued is how many operations wait for a slot now, in virtual time
+	// (not counting those that a slot past its deadline will take).
 	Queued int
 	// Served counts operations that held their slot to the end.
 	Served uint64
@@ -423,8 +515,11 @@ type Stats struct {
 	Waits uint64
 	// Rejected counts operations refused with ErrQueueFull.
 	Rejected uint64
-	// BusyTime is the integral of Busy over time since the resource was
-	// built: slot-time spent serving. Its growth over an interval divided
+	// BusyTime is slot-time spent serving since the resource was built:
+	// the sum over operations of their time in a slot, from start to
+	// deadline in virtual time (to the moment they gave up, or to now for
+	// one in progress). A slot's operations never overlap, so it grows by
+	// at most Slots × the interval. Its growth over an interval divided
 	// by Slots × the interval is the mean utilisation in that interval.
 	BusyTime time.Duration
 }
@@ -437,19 +532,39 @@ func (s Stats) Utilisation() float64 {
 	return float64(s.Busy) / float64(s.Slots)
 }
 
-// Stats returns a consistent snapshot of the resource's state.
+// Stats returns a consistent snapshot of the resource's state, in
+// virtual time (see Simulated time on Resource): a slot whose holder is
+// past its deadline but not yet awake is free, and the first waiter
+// counts as in service on it.
 func (r *Resource) Stats() Stats {
+	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Since(r.start).Nanoseconds()
+	busyTime := r.busyDone
+	overdue := 0
+	for i := range r.slot {
+		s := &r.slot[i]
+		if !s.held {
+			continue
+		}
+		end := now
+		if !s.end.IsZero() && !now.Before(s.end) {
+			end = s.end
+			overdue++
+		}
+		if end.After(s.start) {
+			busyTime += end.Sub(s.start)
+		}
+	}
+	inService := min(r.waiters.Len(), overdue)
 	return Stats{
 		Slots:      r.slots,
 		QueueLimit: r.queueLimit,
-		Busy:       r.busy,
-		Queued:     r.waiters.Len(),
+		Busy:       r.busy - overdue + inService,
+		Queued:     r.waiters.Len() - inService,
 		Served:     r.served,
 		Waits:      r.waits,
 		Rejected:   r.rejected,
-		BusyTime:   time.Duration(r.busyNS + float64(r.busy)*float64(now-r.lastNS)),
+		BusyTime:   busyTime,
 	}
 }
