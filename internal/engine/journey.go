@@ -520,9 +520,14 @@ func (t *netHTTP) readInto(hresp *http.Response, keep bool, res *metrics.Result,
 	return nil
 }
 
-// buildVars renders the request of arrival i with seed (the step's, or
-// its loop iteration's) and the instance's variables.
+// buildVars renders the request of arrival i with seed (c's own, or a
+// journey step's loop iteration's) and a journey instance's variables (nil
+// outside journeys).
 func (t *netHTTP) buildVars(ctx context.Context, c *compiled, i, seed uint64, v vars) (*http.Request, error) {
+	bodySeed := c.bodySeed
+	if seed != c.seed {
+		bodySeed = template.DeriveSeed(seed, "body")
+	}
 	data := t.r.job.Data
 	u := c.staticURL
 	if u == "" {
@@ -532,7 +537,7 @@ func (t *netHTTP) buildVars(ctx context.Context, c *compiled, i, seed uint64, v 
 	var n int64
 	switch {
 	case c.body != nil:
-		b := c.body.AppendVars(nil, template.DeriveSeed(seed, "body"), i, data, v)
+		b := c.body.AppendVars(nil, bodySeed, i, data, v)
 		body, n = bytes.NewReader(b), int64(len(b))
 	case len(c.staticBody) > 0:
 		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
@@ -546,7 +551,11 @@ func (t *netHTTP) buildVars(ctx context.Context, c *compiled, i, seed uint64, v 
 		hreq.Header[k] = vs
 	}
 	for _, h := range c.headerTmpl {
-		hreq.Header.Add(h.name, string(h.tmpl.AppendVars(nil, template.DeriveSeed(seed, "header/"+h.name), i, data, v)))
+		hs := h.seed
+		if seed != c.seed {
+			hs = template.DeriveSeed(seed, "header/"+h.name)
+		}
+		hreq.Header.Add(h.name, string(h.tmpl.AppendVars(nil, hs, i, data, v)))
 	}
 	if h := hreq.Header.Get("Host"); h != "" {
 		hreq.Host = h

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -154,35 +153,7 @@ func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.
 
 // build renders the request of arrival i.
 func (t *netHTTP) build(ctx context.Context, c *compiled, i uint64) (*http.Request, error) {
-	data := t.r.job.Data
-	u := c.staticURL
-	if u == "" {
-		u = string(c.url.Append(nil, c.seed, i, data))
-	}
-	var body io.Reader
-	var n int64
-	switch {
-	case c.body != nil:
-		b := c.body.Append(nil, c.bodySeed, i, data)
-		body, n = bytes.NewReader(b), int64(len(b))
-	case len(c.staticBody) > 0:
-		body, n = bytes.NewReader(c.staticBody), int64(len(c.staticBody))
-	}
-	hreq, err := http.NewRequestWithContext(ctx, c.method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	hreq.ContentLength = n
-	for k, v := range c.header {
-		hreq.Header[k] = v
-	}
-	for _, h := range c.headerTmpl {
-		hreq.Header.Add(h.name, string(h.tmpl.Append(nil, h.seed, i, data)))
-	}
-	if h := hreq.Header.Get("Host"); h != "" {
-		hreq.Host = h
-	}
-	return hreq, nil
+	return t.buildVars(ctx, c, i, c.seed, nil)
 }
 
 // readBody reads at most limit bytes of body and discards them.
