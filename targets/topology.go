@@ -105,7 +105,7 @@ type LBConfig struct {
 	// Apps is how many app servers, each on its own loopback listener.
 	Apps int `json:"apps"`
 	// Algorithm is the balancer's: round_robin, weighted_round_robin,
-	// least_connections, ip_hash or random.
+	// least_connections, ip_hash, random or least_response_time.
 	Algorithm lb.Algorithm `json:"algorithm"`
 	// HealthInterval is the balancer's health-check period; "0s" turns
 	// checks off.
@@ -366,7 +366,7 @@ func (c CacheConfig) Validate() error {
 func (c LBConfig) Validate() error {
 	var k check
 	k.count("apps", c.Apps, maxTopologyNodes)
-	k.need(c.Algorithm.Valid(), "algorithm", "must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random (got %q)", c.Algorithm)
+	k.need(c.Algorithm.Valid(), "algorithm", "must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random, least_response_time (got %q)", c.Algorithm)
 	k.need(c.HealthInterval == 0 || (time.Duration(c.HealthInterval) >= 10*time.Millisecond && time.Duration(c.HealthInterval) <= lb.MaxHealthInterval),
 		"health_interval", "must be 0s (off) or from 10ms to %v (got %v)", lb.MaxHealthInterval, time.Duration(c.HealthInterval))
 	k.app("app", c.App)
