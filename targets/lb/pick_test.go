@@ -220,7 +220,7 @@ func TestResponseTimeEWMA(t *testing.T) {
 			t.Fatal("b0 kept every pick after 20 responses of 50ms; b1 averages 10ms")
 		}
 	}
-	// One slow response takes b0 from 5 to 0.3·50 + 0.7·5 = 18.5 ms, past b1.s 10.
+	// One slow response takes b0 from 5 to 0.3·50 + 0.7·5 = 18.5 ms, past b1's 10.
 	if n != 1 {
 		t.Errorf("b0 (5ms, then 50ms responses) kept %d picks before b1 (10ms); want 1", n)
 	}
