@@ -95,6 +95,8 @@ var echoEntry = topology{
 var topologies = []topology{
 	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~890 req/s, db-bound)",
 		DefaultCacheConfig, buildCache),
+	entry("cdn", "edge cache of 10,000 responses (8 slots) in front of app + db; the hit rate comes from the load's key popularity (~1,310 req/s, db-bound)",
+		DefaultCDNConfig, buildCDN),
 	echoEntry,
 	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~1,110 req/s, db-bound)",
 		DefaultLBConfig, buildLB),
