@@ -189,8 +189,8 @@ func TestRegistry(t *testing.T) {
 
 func TestStartUnknown(t *testing.T) {
 	s, err := Start("nope", "127.0.0.1:0")
-	if !errors.Is(err, ErrUnknownTopology) || err.Error() != `unknown topology "nope" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)` {
-		t.Errorf("Start(nope) = %v, %v; want %q matching ErrUnknownTopology", s, err, `unknown topology "nope" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)`)
+	if !errors.Is(err, ErrUnknownTopology) || err.Error() != `unknown topology "nope" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)` {
+		t.Errorf("Start(nope) = %v, %v; want %q matching ErrUnknownTopology", s, err, `unknown topology "nope" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)`)
 	}
 }
 
