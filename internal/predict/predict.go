@@ -604,7 +604,7 @@ func predCDN(md *predModel, c targets.CDNConfig, m predMix, hit float64) {
 	app.ms += db.ms
 	md.add(app.station("app", float64(c.App.Slots), 1))
 	md.add(db.station("db", float64(c.DB.Pool), 1))
-	md.notes = append(md.notes, "reads that hit the edge never reach the origin; writes pass through it and purge its copy")
+	md.notes = append(md.notes, "reads that hit the edge never reach the origin; writes pass through it and purge its copy; past the origin's limit the edge still answers hits, so goodput keeps rising while misses are shed (503): the ceiling is where every request still succeeds")
 }
 
 // predDeref returns the config *cfg points to, or cfg itself; an error for a
