@@ -477,7 +477,7 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		md.add(app.station(predGroup("app-", apps, true), float64(c.Scaling.MaxInstances*c.App.Slots), 1), apps...)
 		md.add(db.station("db", float64(c.DB.Pool), 1))
 		minCeiling := float64(c.Scaling.MinInstances*c.App.Slots) / app.ms * 1000
-		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is at %d, after scale-out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v",
+		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is at %d, after scale-out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick) and an SLO search stepping up can break the SLO well below this ceiling",
 			c.Scaling.MinInstances, c.Scaling.MaxInstances, predPct(c.Scaling.TargetUtilisation), c.Scaling.MaxInstances,
 			c.Scaling.MinInstances, predNum(minCeiling), predNum(minCeiling*c.Scaling.TargetUtilisation),
 			time.Duration(c.Scaling.ProvisionDelay), time.Duration(c.Scaling.EvaluationPeriod)))
