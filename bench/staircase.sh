@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # bench/staircase.sh — the staircase run: examples/staircase.yaml against the
-# eight bundled topologies (embedded coordinator, agents and targets, all on
-# loopback), then, unless STAIRCASE_SEARCH=0, a capacity search of each
+# eight bundled topologies and the two reference topologies beside them (cdn,
+# autoscale), with embedded coordinator, agents and targets, all on
+# loopback, then, unless STAIRCASE_SEARCH=0, a capacity search of each
 # stage. Writes bench/STAIRCASE.md: the summaries with the measured ceiling
-# of each stage beside the predicted one. About 30 minutes; every run is
-# bounded by `timeout`.
+# of each stage beside the predicted one. About 40 minutes; every run is
+# bounded by `timeout`. Run it under `flock /tmp/surge-bench.lock` on a
+# shared machine.
+#
+# STAIRCASE_STAGES (space-separated topology names) replaces the stages
+# played, for a shorter run: STAIRCASE_STAGES="cdn autoscale" plays the same
+# day against those two only. STAIRCASE_OUT writes elsewhere than
+# bench/STAIRCASE.md.
 set -euo pipefail
 LOG_TAG=staircase
 # shellcheck source=bench/lib.sh
@@ -13,9 +20,18 @@ lib_init surge-staircase
 surge_build
 busy_check
 
-OUT=$BENCH/STAIRCASE.md
-SCEN=$ROOT/examples/staircase.yaml
+OUT=${STAIRCASE_OUT:-$BENCH/STAIRCASE.md}
 SEARCH=${STAIRCASE_SEARCH:-1}
+STAGES=${STAIRCASE_STAGES:-single-box split cache lb replicas sharding queue multi-region cdn autoscale}
+
+# The scenario: examples/staircase.yaml with its stages replaced by $STAGES.
+SCEN=$WORK/staircase.yaml
+awk -v stages="$STAGES" '
+	/^stages:/ { print; n = split(stages, s, " "); for (i = 1; i <= n; i++) print "  - bundled: " s[i]; skip = 1; next }
+	skip && /^[^ ]/ { skip = 0 }
+	!skip { print }
+' "$ROOT/examples/staircase.yaml" >"$SCEN"
+LOAD_START=$(load1)
 
 run() { # run NAME TIMEOUT_S ARGS...: one coordinator run; its summary in $WORK/NAME.txt
 	local name=$1 limit=$2
@@ -40,6 +56,7 @@ fi
 	echo
 	echo "\`bash bench/staircase.sh\` (\`make staircase\`) at $(surge_revision), $(date -u +%Y-%m-%d), on $(machine_line)."
 	echo "Everything ran on this one machine: the coordinator, two embedded agents and each bundled target."
+	echo "Stages: $STAGES (examples/staircase.yaml's day and mix). 1-minute load average $LOAD_START at the start, $(load1) at the end."
 	echo
 	echo "## examples/staircase.yaml as written: one compressed launch day per stage"
 	echo

@@ -148,6 +148,35 @@
 // and 2,921 req/s, each within 5% of the arithmetic at the hit rate the
 // stage measured, with the bottleneck the arithmetic names.
 //
+// # Beside the staircase: cdn and autoscale
+//
+// Two more reference topologies take the seeds' other moves, with the
+// same costs:
+//
+//	topology   ceiling       bottleneck  working
+//	cdn        ~1,310 req/s  db          an edge (8 slots, 1 ms a request, 1 ms more to store a miss) holding
+//	                                     10,000 responses in front of app (16) + db (4): Che's approximation
+//	                                     for {{zipf 1.1 100000}} and 10,000 entries gives h ≈ 0.845, so the db
+//	                                     does 0.9 × 0.155 × 9 + 0.1 × 18 = 3.06 ms a request: 4 ÷ 3.06 ms
+//	                                     (app 16 ÷ 4.0 ms = 3,990; edge 8 ÷ 1.14 ms = 7,020)
+//	autoscale  ~3,060 req/s  app-*       10 to 26 instances of 1 slot, scaled on measured busy time to 60 %,
+//	                                     3 s to provision, 15 s cool-down; cache, db (16): 26 ÷ 8.5 ms at
+//	                                     the maximum (10 instances carry 1,180; db 16 ÷ 4.5 ms = 3,560)
+//
+// The cdn's hit rate is the origin's multiplier: the origin's capacity
+// for reads divided by 1 − h, bounded by the edge's own. The autoscaler's
+// instance counts are on /metrics (surge_target_instances,
+// …_instances_provisioning, …_instances_wanted, component="autoscaler"),
+// so a report shows the tier growing under a spike after its provisioning
+// delay (the hockey-stick of latency while it provisions) and shrinking
+// after the cool-down.
+//
+// Options of the other stages: least_response_time balancing (lb), an
+// LFU eviction and a write-behind policy for the caches (the unflushed
+// writes, the loss window, as surge_target_cache_unflushed_writes), and
+// region or tenant partitioning for the sharding stage (by X-Region or
+// X-Tenant, with explicit routes).
+//
 // The package stands alone: it never imports the load-generation side of
 // Surge, so a target can be run and tested without it.
 //

@@ -97,8 +97,12 @@ var echoEntry = topology{
 // topologies is the table of bundled targets, the one place that lists
 // them. Keep it sorted by name.
 var topologies = []topology{
+	entry("autoscale", "10–26 app instances scaling out on 60 % utilisation after 3 s, in after a 15 s cool-down, over cache and db; instance count on /metrics (~3,060 req/s at 26, app-bound)",
+		DefaultAutoscaleConfig, buildAutoscale),
 	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~890 req/s, db-bound)",
 		DefaultCacheConfig, buildCache),
+	entry("cdn", "edge cache of 10,000 responses (8 slots) in front of app + db; the hit rate comes from the load's key popularity (~1,310 req/s, db-bound)",
+		DefaultCDNConfig, buildCDN),
 	echoEntry,
 	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~1,110 req/s, db-bound)",
 		DefaultLBConfig, buildLB),

@@ -164,13 +164,13 @@ func TestNewServerListenError(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"cache", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
+	want := []string{"autoscale", "cache", "cdn", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v; want %v", got, want)
 	}
 	names := Names()
 	names[0] = "changed"
-	if Names()[0] != "cache" {
+	if Names()[0] != want[0] {
 		t.Error("Names() returned the registry's own slice")
 	}
 	if !slices.IsSortedFunc(topologies, func(a, b topology) int { return strings.Compare(a.name, b.name) }) {
@@ -189,8 +189,8 @@ func TestRegistry(t *testing.T) {
 
 func TestStartUnknown(t *testing.T) {
 	s, err := Start("nope", "127.0.0.1:0")
-	if !errors.Is(err, ErrUnknownTopology) || err.Error() != `unknown topology "nope" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)` {
-		t.Errorf("Start(nope) = %v, %v; want %q matching ErrUnknownTopology", s, err, `unknown topology "nope" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)`)
+	if !errors.Is(err, ErrUnknownTopology) || err.Error() != `unknown topology "nope" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)` {
+		t.Errorf("Start(nope) = %v, %v; want %q matching ErrUnknownTopology", s, err, `unknown topology "nope" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)`)
 	}
 }
 

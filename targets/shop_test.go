@@ -383,7 +383,7 @@ func TestShopSessionBound(t *testing.T) {
 // region's), else the db.
 var sessionComponent = map[string]string{
 	"single-box": "box-db", "split": "db", "cache": "cache", "lb": "cache", "replicas": "cache",
-	"sharding": "cache", "queue": "cache", "multi-region": "cache-us-east",
+	"sharding": "cache", "queue": "cache", "multi-region": "cache-us-east", "cdn": "db", "autoscale": "cache",
 }
 
 // TestShopUsesTheStore checks that a login is an operation of the

@@ -49,6 +49,14 @@ type CacheTierConfig struct {
 	// a write cache the replica's older version until the TTL; use
 	// write-through to avoid that.
 	Policy data.WritePolicy `json:"policy"`
+	// Eviction is which entry a full cache drops: "lru" (the default)
+	// or "lfu" (least frequently used; see data.LFU).
+	Eviction data.Eviction `json:"eviction,omitempty"`
+	// FlushInterval is how often a "write-behind" cache writes its
+	// acknowledged writes to the db, like "1s"; "0s" means the default
+	// (1s). The writes not yet flushed are the loss window, on /metrics
+	// as surge_target_cache_unflushed_writes.
+	FlushInterval Duration `json:"flush_interval,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes JSON as a string
@@ -111,7 +119,7 @@ type LBConfig struct {
 	// Apps is how many app servers, each on its own loopback listener.
 	Apps int `json:"apps"`
 	// Algorithm is the balancer's: round_robin, weighted_round_robin,
-	// least_connections, ip_hash or random.
+	// least_connections, ip_hash, random or least_response_time.
 	Algorithm lb.Algorithm `json:"algorithm"`
 	// HealthInterval is the balancer's health-check period; "0s" turns
 	// checks off.
@@ -151,6 +159,15 @@ type ShardingConfig struct {
 	Shards int             `json:"shards"`
 	// Shard configures every shard's database.
 	Shard DBConfig `json:"shard"`
+	// Partitioning is how an item finds its shard: "hash" of its id (the
+	// default), "region" (geo sharding: by the X-Region header) or
+	// "tenant" (by the X-Tenant header); a request without the header
+	// goes by the hash of its id. ("range" needs bounds, which this
+	// stage does not take.)
+	Partitioning data.Partitioning `json:"partitioning,omitempty"`
+	// Routes places regions or tenants on shards by index, like
+	// {"us-east": 0, "eu-west": 1}; others go by a hash of their name.
+	Routes map[string]int `json:"routes,omitempty"`
 	// Shop configures the shop flow (POST /login, …; see StartTopology).
 	Shop ShopConfig `json:"shop"`
 	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
@@ -337,7 +354,10 @@ func (c *check) cache(field string, t CacheTierConfig, optional bool) {
 	}
 	c.need(t.Capacity >= lo && t.Capacity <= data.MaxCacheEntries, field+".capacity", "must be from %d to %d (got %d)", lo, data.MaxCacheEntries, t.Capacity)
 	c.need(t.TTL >= 0 && time.Duration(t.TTL) <= data.MaxTTL, field+".ttl", "must be from 0s (never expire) to %v (got %v)", data.MaxTTL, time.Duration(t.TTL))
-	c.need(t.Policy == data.CacheAside || t.Policy == data.WriteThrough, field+".policy", "must be cache-aside or write-through (got %d)", int(t.Policy))
+	c.need(t.Policy == data.CacheAside || t.Policy == data.WriteThrough || t.Policy == data.WriteBehind, field+".policy", "must be cache-aside, write-through or write-behind (got %d)", int(t.Policy))
+	c.need(t.Eviction == data.LRU || t.Eviction == data.LFU, field+".eviction", "must be lru or lfu (got %d)", int(t.Eviction))
+	c.need(t.FlushInterval == 0 || (time.Duration(t.FlushInterval) >= data.MinFlushInterval && time.Duration(t.FlushInterval) <= data.MaxFlushInterval),
+		field+".flush_interval", "must be 0s (default) or from %v to %v (got %v)", data.MinFlushInterval, data.MaxFlushInterval, time.Duration(t.FlushInterval))
 }
 
 func (c *check) count(field string, n, hi int) {
@@ -382,7 +402,7 @@ func (c CacheConfig) Validate() error {
 func (c LBConfig) Validate() error {
 	var k check
 	k.count("apps", c.Apps, maxTopologyNodes)
-	k.need(c.Algorithm.Valid(), "algorithm", "must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random (got %q)", c.Algorithm)
+	k.need(c.Algorithm.Valid(), "algorithm", "must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random, least_response_time (got %q)", c.Algorithm)
 	k.need(c.HealthInterval == 0 || (time.Duration(c.HealthInterval) >= 10*time.Millisecond && time.Duration(c.HealthInterval) <= lb.MaxHealthInterval),
 		"health_interval", "must be 0s (off) or from 10ms to %v (got %v)", lb.MaxHealthInterval, time.Duration(c.HealthInterval))
 	k.app("app", c.App)
@@ -412,6 +432,12 @@ func (c ShardingConfig) Validate() error {
 	k.cache("cache", c.Cache, true)
 	k.count("shards", c.Shards, maxTopologyNodes)
 	k.db("shard", c.Shard)
+	k.need(c.Partitioning == data.HashPartitioning || c.Partitioning == data.RegionPartitioning || c.Partitioning == data.TenantPartitioning,
+		"partitioning", "must be hash, region or tenant (got %v)", c.Partitioning)
+	k.need(len(c.Routes) == 0 || c.Partitioning != data.HashPartitioning, "routes", "must be empty with hash partitioning (got %d)", len(c.Routes))
+	for name, i := range c.Routes {
+		k.need(name != "" && len(name) <= data.MaxClientBytes && i >= 0 && i < c.Shards, fmt.Sprintf("routes[%q]", name), "must place a name of 1 to %d bytes on a shard from 0 to %d (got %d)", data.MaxClientBytes, c.Shards-1, i)
+	}
 	k.shop("shop", c.Shop)
 	return k.err()
 }

@@ -73,10 +73,21 @@ func (a *assembly) cache(name string, cfg CacheTierConfig, origin data.Store) (d
 	if cfg.Capacity == 0 {
 		return origin, nil
 	}
-	return data.NewCache(name, data.CacheConfig{Capacity: cfg.Capacity, TTL: time.Duration(cfg.TTL), Policy: cfg.Policy}, origin, nil, a.reg)
+	c, err := data.NewCache(name, data.CacheConfig{Capacity: cfg.Capacity, TTL: time.Duration(cfg.TTL), Policy: cfg.Policy,
+		Eviction: cfg.Eviction, FlushInterval: time.Duration(cfg.FlushInterval)}, origin, nil, a.reg)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(c.Close) // stops a write-behind cache's flusher
+	return c, nil
 }
 
 func (a *assembly) shards(cfg CacheTierConfig, n int, shard DBConfig) (data.Store, error) {
+	return a.shardsBy(cfg, n, shard, data.DefaultShardsConfig())
+}
+
+// shardsBy is shards partitioned as sc says.
+func (a *assembly) shardsBy(cfg CacheTierConfig, n int, shard DBConfig, sc data.ShardsConfig) (data.Store, error) {
 	stores := make([]data.Store, n)
 	for i := range stores {
 		t, err := a.table("shard-"+strconv.Itoa(i), shard)
@@ -85,7 +96,7 @@ func (a *assembly) shards(cfg CacheTierConfig, n int, shard DBConfig) (data.Stor
 		}
 		stores[i] = t
 	}
-	s, err := data.NewShards("shards", data.DefaultShardsConfig(), stores, a.reg)
+	s, err := data.NewShards("shards", sc, stores, a.reg)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +292,7 @@ func buildReplicas(c ReplicasConfig, a *assembly) (http.Handler, error) {
 }
 
 func buildSharding(c ShardingConfig, a *assembly) (http.Handler, error) {
-	store, err := a.shards(c.Cache, c.Shards, c.Shard)
+	store, err := a.shardsBy(c.Cache, c.Shards, c.Shard, data.ShardsConfig{Partitioning: c.Partitioning, Routes: c.Routes})
 	if err != nil {
 		return nil, err
 	}

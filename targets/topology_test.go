@@ -99,11 +99,15 @@ var wantSeries = map[string][]string{
 	"queue":      {`surge_target_utilisation{component="jobs"}`, `surge_target_queue_depth{component="jobs"}`, `surge_target_utilisation{component="shard-0"}`},
 	"multi-region": {`surge_target_utilisation{component="app-eu-west"}`, `surge_target_utilisation{component="db-us-east"}`, `surge_target_utilisation{component="replica-ap-south"}`,
 		`surge_target_replication_lag_seconds{component="replication"}`, `surge_target_forwarded_writes_total{component="regions"}`},
+	"autoscale": {`surge_target_instances{component="autoscaler"} 10`, `surge_target_instances_provisioning{component="autoscaler"}`, `surge_target_utilisation{component="app-0"}`,
+		`surge_target_utilisation{component="app-25"}`, `surge_target_cache_hit_ratio{component="cache"}`, `surge_target_utilisation{component="db"}`},
+	"cdn": {`surge_target_utilisation{component="edge"}`, `surge_target_cache_hits_total{component="edge-cache"}`, `surge_target_cache_misses_total{component="edge-cache"}`,
+		`surge_target_cache_hit_ratio{component="edge-cache"}`, `surge_target_utilisation{component="app"}`, `surge_target_utilisation{component="db"}`},
 }
 
 func TestTopologiesServeTheAPI(t *testing.T) {
-	if n := len(targets.Names()); n != 9 {
-		t.Fatalf("%d topologies registered, want 9 (echo and the eight stages): %v", n, targets.Names())
+	if n := len(targets.Names()); n != len(wantSeries)+1 {
+		t.Fatalf("%d topologies registered, want %d (echo and the stages of wantSeries): %v", n, len(wantSeries)+1, targets.Names())
 	}
 	for _, name := range targets.Names() {
 		if name == "echo" {

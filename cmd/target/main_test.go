@@ -141,7 +141,7 @@ func TestList(t *testing.T) {
 		t.Fatalf("run(--list) = %d, stderr %q; want 0 and nothing", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	names := []string{"cache", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
+	names := []string{"autoscale", "cache", "cdn", "echo", "lb", "multi-region", "queue", "replicas", "sharding", "single-box", "split"}
 	if len(lines) != len(names)+1 {
 		t.Fatalf("run(--list) printed %d lines, want %d (a line a topology and one on the shop flow):\n%s", len(lines), len(names)+1, stdout.String())
 	}
@@ -171,8 +171,8 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string // the whole of stderr
 	}{
-		{[]string{"--topology", "nope"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
-		{[]string{"--topology", "nope", "--delay", "1s"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
+		{[]string{"--topology", "nope"}, "error: unknown topology \"nope\" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
+		{[]string{"--topology", "nope", "--delay", "1s"}, "error: unknown topology \"nope\" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
 		{[]string{"--nope"}, "error: unknown flag: --nope\n"},
 		{[]string{"--delay", "soon"}, "error: invalid argument \"soon\" for \"--delay\" flag: time: invalid duration \"soon\"\n"},
 		{[]string{"--delay", "-1s"}, "error: echo: delay must not be negative (got -1s)\n"},
@@ -182,7 +182,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve"}, "error: unexpected argument \"serve\" (target takes only flags)\n"},
 		{[]string{"--topology", "split", "--delay", "1s"}, "error: --delay, --status and --body-bytes apply only to the echo topology\n"},
 		{[]string{"--config", "x.json"}, "error: --config does not apply to the echo topology: use --delay, --status and --body-bytes\n"},
-		{[]string{"--topology", "nope", "--print-config"}, "error: unknown topology \"nope\" (known: cache, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
+		{[]string{"--topology", "nope", "--print-config"}, "error: unknown topology \"nope\" (known: autoscale, cache, cdn, echo, lb, multi-region, queue, replicas, sharding, single-box, split)\n"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -56,6 +56,14 @@ type Inputs struct {
 	// CallsPerPage is the number of sequential cross-region calls a page
 	// makes.
 	CallsPerPage int
+	// EdgeRPS is the requests/s a CDN edge serves (the cdn stage's edge
+	// is a limit only when it is given). CacheHitRate is then the edge's
+	// hit rate.
+	EdgeRPS float64
+	// MaxInstances is the most app instances an autoscaler runs (the
+	// autoscale stage's ceiling is at that count); zero means the plan's
+	// server count.
+	MaxInstances int
 }
 
 // DefaultInputs returns the inputs a plan starts from: Headroom 1.3 (30%
@@ -111,6 +119,10 @@ func (in Inputs) Validate() error {
 	}
 	if in.CallsPerPage < 0 {
 		bad("calls_per_page", in.CallsPerPage, "≥ 0")
+	}
+	nonNeg("edge_rps", in.EdgeRPS)
+	if in.MaxInstances < 0 {
+		bad("max_instances", in.MaxInstances, "≥ 0")
 	}
 	return errors.Join(errs...)
 }

@@ -8,7 +8,7 @@ import (
 
 // topologies are the bundled stages of the scaling staircase that Ceiling
 // has a model for, in staircase order: the one place that lists them.
-var topologies = []string{"single-box", "split", "cache", "lb", "replicas", "sharding", "queue", "multi-region"}
+var topologies = []string{"single-box", "split", "cache", "lb", "replicas", "sharding", "queue", "multi-region", "cdn", "autoscale"}
 
 // Topologies returns the names of the bundled stages Ceiling predicts, in
 // staircase order.
@@ -54,6 +54,16 @@ func Ceiling(topology string, in Inputs) (ceiling float64, reason string, ok boo
 		m.app(true)
 		m.replicas()
 		m.primaries(true)
+	case "cdn":
+		// The origin (one app, one db) sees the reads that miss the edge
+		// and every write: origin capacity ÷ (1 − h) for reads; the edge
+		// serves every request.
+		m.app(false)
+		m.database(true)
+		m.edge()
+	case "autoscale":
+		m.autoscaledApp()
+		m.database(true)
 	case "queue", "multi-region":
 		m.app(true)
 		m.replicas()
@@ -228,6 +238,27 @@ func (m *model) queue() {
 		return
 	}
 	m.terms = append(m.terms, term{"workers", fmt.Sprintf("(%d ÷ %s) ÷ %s", m.in.QueueWorkers, seconds(m.in.QueueJobTime), percent(w)), m.fig.workersRate / w})
+}
+
+// edge is a CDN edge serving every request: E, when given.
+func (m *model) edge() {
+	if m.in.EdgeRPS > 0 {
+		m.terms = append(m.terms, term{"edge", workNumber(m.in.EdgeRPS), m.in.EdgeRPS})
+	}
+}
+
+// autoscaledApp is the app tier at its most instances: MaxInstances × P,
+// or the plan's N servers when no maximum is given.
+func (m *model) autoscaledApp() {
+	if m.in.MaxInstances == 0 {
+		m.app(true)
+		return
+	}
+	if !m.need(m.in.PerServerRPS > 0, "per_server_rps") {
+		return
+	}
+	n := float64(m.in.MaxInstances)
+	m.terms = append(m.terms, term{"app", fmt.Sprintf("%s × %s (max instances)", workNumber(n), workNumber(m.in.PerServerRPS)), n * m.in.PerServerRPS})
 }
 
 // limit is the smallest term, and the working of the min. On a tie the

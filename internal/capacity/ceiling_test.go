@@ -33,6 +33,10 @@ func TestCeilingLaunchDay(t *testing.T) {
 			"min(app 26 × 300 = 7,800, replicas 1 × 2,000 ÷ (90% × (1 − 90%)) = 22,222, shards 1 × 5,000 ÷ 10% = 50,000, workers (10 ÷ 0.05 s) ÷ 10% = 2,000): limited by workers"},
 		{"multi-region", 2000,
 			"per region: min(app 26 × 300 = 7,800, replicas 1 × 2,000 ÷ (90% × (1 − 90%)) = 22,222, shards 1 × 5,000 ÷ 10% = 50,000, workers (10 ÷ 0.05 s) ÷ 10% = 2,000): limited by workers; 5 sequential calls × 70 ms = 350 ms of latency per page, not a throughput limit"},
+		{"cdn", 300,
+			"min(app 1 × 300 = 300, db 1 ÷ (90% × (1 − 90%) ÷ 2,000 + 10% ÷ 5,000) = 15,385): limited by app"},
+		{"autoscale", 7800,
+			"min(app 26 × 300 = 7,800, db 1 ÷ (90% × (1 − 90%) ÷ 2,000 + 10% ÷ 5,000) = 15,385): limited by app"},
 	}
 	if got := Topologies(); len(got) != len(tests) {
 		t.Fatalf("Topologies() = %q; the test covers %d", got, len(tests))
@@ -143,14 +147,40 @@ func TestCeilings(t *testing.T) {
 			t.Errorf("Ceilings step %+v differs from Ceiling = %v, %q", s, v, reason)
 		}
 	}
-	if want := []string{"single-box", "split", "cache"}; !slices.Equal(labels, want) {
+	if want := []string{"single-box", "split", "cache", "cdn"}; !slices.Equal(labels, want) {
 		t.Errorf("Ceilings(no daily volume) steps = %q; want %q", labels, want)
 	}
-	if len(p.Notes) != 6 || !strings.HasPrefix(p.Notes[0], "lb: needs daily_requests") || !strings.Contains(p.Notes[5], "check them by measurement") {
-		t.Errorf("Ceilings notes = %q; want 5 stages that need daily_requests and the reminder", p.Notes)
+	if len(p.Notes) != 7 || !strings.HasPrefix(p.Notes[0], "lb: needs daily_requests") || !strings.HasPrefix(p.Notes[5], "autoscale: needs daily_requests") || !strings.Contains(p.Notes[6], "check them by measurement") {
+		t.Errorf("Ceilings notes = %q; want 6 stages that need daily_requests and the reminder", p.Notes)
 	}
 	p = Ceilings(in, "split", "echo")
 	if len(p.Steps) != 1 || p.Steps[0].Label != "split" || len(p.Notes) != 2 || !strings.HasPrefix(p.Notes[0], "echo: no ceiling model") {
 		t.Errorf("Ceilings(split, echo) = %+v", p)
+	}
+}
+
+// The cdn's edge and the autoscaler's maximum, when given, are limits of
+// their own.
+func TestCeilingEdgeAndAutoscale(t *testing.T) {
+	in := Inputs{PerServerRPS: 300, ReadFraction: 0.9, CacheHitRate: 0.8, ReplicaReadRPS: 400, PrimaryWriteCeiling: 200}
+	// db: 1 ÷ (0.9 × 0.2 ÷ 400 + 0.1 ÷ 200) = 1,052.6; app 300.
+	in.PerServerRPS = 5000
+	in.EdgeRPS = 900
+	got, reason, ok := Ceiling("cdn", in)
+	if !ok || got != 900 || !strings.HasSuffix(reason, "limited by edge") {
+		t.Errorf("Ceiling(cdn, edge 900) = %v, %q, %v; want 900 limited by edge", got, reason, ok)
+	}
+	in.EdgeRPS = 0
+	got, reason, ok = Ceiling("cdn", in)
+	if want := 1 / (0.9*0.2/400 + 0.1/200); !ok || math.Abs(got-want) > 1e-9 || !strings.HasSuffix(reason, "limited by db") {
+		t.Errorf("Ceiling(cdn, no edge) = %v, %q, %v; want %v limited by db (the origin ÷ (1 − h))", got, reason, ok, want)
+	}
+	in.PerServerRPS, in.MaxInstances = 30, 26
+	got, reason, ok = Ceiling("autoscale", in)
+	if !ok || got != 780 || !strings.Contains(reason, "26 × 30 (max instances)") {
+		t.Errorf("Ceiling(autoscale, 26 × 30) = %v, %q, %v; want 780 at the maximum instances", got, reason, ok)
+	}
+	if err := (Inputs{EdgeRPS: -1, MaxInstances: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "edge_rps") || !strings.Contains(err.Error(), "max_instances") {
+		t.Errorf("Validate(negative edge_rps, max_instances) = %v", err)
 	}
 }

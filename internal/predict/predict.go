@@ -5,12 +5,15 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/surgeload/surge/internal/capacity"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
+	"github.com/surgeload/surge/targets/data"
 	"github.com/surgeload/surge/targets/lb"
 	"github.com/surgeload/surge/targets/resource"
 )
@@ -132,12 +135,40 @@ type predMix struct {
 	job      float64 // POST /jobs
 	other    float64 // anything else: the app's own work only
 	regional bool    // some request names its region (X-Region)
+	// zipf is the key popularity of the reads when every read path draws
+	// its key by the same {{zipf s n}}: what an analytic hit rate needs.
+	zipf *predZipf
+}
+
+// predZipf is a {{zipf s n}} key draw.
+type predZipf struct {
+	s    float64
+	n    int
+	text string
+}
+
+// predZipfRe matches a {{zipf s n}} template (n may use _ separators).
+var predZipfRe = regexp.MustCompile(`\{\{\s*zipf\s+([0-9.]+)\s+([0-9_]+)\s*\}\}`)
+
+// predZipfOf returns the zipf draw in path, if it has exactly one.
+func predZipfOf(path string) (*predZipf, bool) {
+	all := predZipfRe.FindAllStringSubmatch(path, -1)
+	if len(all) != 1 {
+		return nil, false
+	}
+	s, err1 := strconv.ParseFloat(all[0][1], 64)
+	n, err2 := strconv.Atoi(strings.ReplaceAll(all[0][2], "_", ""))
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	return &predZipf{s: s, n: n, text: all[0][0]}, true
 }
 
 // predMixOf classifies the requests by their raw Path, weighted.
 func predMixOf(reqs []scenario.Request) predMix {
 	var m predMix
 	var total float64
+	zipfOK := true
 	region := http.CanonicalHeaderKey("X-Region")
 	for _, r := range reqs {
 		w := r.Weight
@@ -153,6 +184,15 @@ func predMixOf(reqs []scenario.Request) predMix {
 		switch {
 		case method == http.MethodGet && strings.HasPrefix(path, "/items/"):
 			m.read += w
+			z, ok := predZipfOf(path)
+			switch {
+			case !ok:
+				zipfOK = false
+			case m.zipf == nil:
+				m.zipf = z
+			case *m.zipf != *z:
+				zipfOK = false
+			}
 		case method == http.MethodPost && path == "/items":
 			m.write += w
 		case method == http.MethodPost && path == "/jobs":
@@ -168,6 +208,9 @@ func predMixOf(reqs []scenario.Request) predMix {
 	}
 	if total > 0 {
 		m.read, m.write, m.job, m.other = m.read/total, m.write/total, m.job/total, m.other/total
+	}
+	if !zipfOK {
+		m.zipf = nil
 	}
 	return m
 }
@@ -352,6 +395,9 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		if !hasCache {
 			md.notes = append(md.notes, "no cache (capacity 0)")
 		}
+		if hasCache && c.Policy == data.WriteBehind {
+			md.notes = append(md.notes, "write-behind: a write answers after the cache and reaches the db later; modelled as if synchronous (the db does the same writes, the app slot is held a little less)")
+		}
 	}
 	switch c := cfg.(type) {
 	case targets.SingleBoxConfig:
@@ -419,6 +465,22 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 	case targets.MultiRegionConfig:
 		useCache(c.Cache)
 		predMultiRegion(&md, c, m, hit)
+	case targets.CDNConfig:
+		h = predEdgeHitRate(c, m, h)
+		hit, hasCache = h.value, true
+		predCDN(&md, c, m, hit)
+	case targets.AutoscaleConfig:
+		useCache(c.Cache)
+		db := predDB(m, hit, predMean(c.DB.Read), predMean(c.DB.Write), false)
+		app := predApp(predMean(c.App.Service), db)
+		apps := predNumbered("app-", c.Scaling.MaxInstances)
+		md.add(app.station(predGroup("app-", apps, true), float64(c.Scaling.MaxInstances*c.App.Slots), 1), apps...)
+		md.add(db.station("db", float64(c.DB.Pool), 1))
+		minCeiling := float64(c.Scaling.MinInstances*c.App.Slots) / app.ms * 1000
+		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is at %d, after scale-out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick) and an SLO search stepping up can break the SLO well below this ceiling",
+			c.Scaling.MinInstances, c.Scaling.MaxInstances, predPct(c.Scaling.TargetUtilisation), c.Scaling.MaxInstances,
+			c.Scaling.MinInstances, predNum(minCeiling), predNum(minCeiling*c.Scaling.TargetUtilisation),
+			time.Duration(c.Scaling.ProvisionDelay), time.Duration(c.Scaling.EvaluationPeriod)))
 	default:
 		return Prediction{}, fmt.Errorf("no prediction model for a %T", cfg)
 	}
@@ -493,6 +555,56 @@ func predMultiRegion(md *predModel, c targets.MultiRegionConfig, m predMix, hit 
 		names := predPrefixed("replica-", passive)
 		md.add(reads.station(predGroup("replica-", names, true), float64(len(passive)*c.Replica.Pool), 1), names...)
 	}
+}
+
+// predEdgeHitRate is the cdn edge's hit rate: the measured one when
+// given, else Che's approximation for LRU (targets' edge holds
+// Edge.Capacity responses) when the reads draw their keys by one
+// {{zipf s n}}, else the scenario's or the assumed one. Che's
+// approximation ignores the TTL: it holds for a TTL much longer than the
+// edge's characteristic time at the stage's rate, which the default
+// 10 minutes is.
+func predEdgeHitRate(c targets.CDNConfig, m predMix, h predHitRate) predHitRate {
+	if h.source == "measured" || m.zipf == nil {
+		return h
+	}
+	p, err := capacity.ZipfPopularity(m.zipf.s, m.zipf.n)
+	if err != nil {
+		return h
+	}
+	che, _, err := capacity.CheHitRate(p, c.Edge.Capacity)
+	if err != nil {
+		return h
+	}
+	return predHitRate{che, fmt.Sprintf("Che's approximation for keys %s and %s entries", m.zipf.text, predNum(float64(c.Edge.Capacity)))}
+}
+
+// predCDN adds the cdn's stations: the edge (every read pays a lookup,
+// a miss also a fill; a write passes through and pays a purge), the
+// origin's app (the reads that miss and every write, each holding a slot
+// for its db work too; other requests go straight to it) and its db.
+// With the writes left out this is the origin's capacity ÷ (1 − h),
+// bounded by the edge.
+func predCDN(md *predModel, c targets.CDNConfig, m predMix, hit float64) {
+	writes := m.write + m.job
+	hitMS, fill := predMean(c.Edge.Hit), predMean(c.Edge.Fill)
+	var edge predExpr
+	edge.cost(hitMS, m.read)
+	edge.cost(fill, m.read, 1-hit)
+	edge.cost(fill, writes)
+	md.add(edge.station("edge", float64(c.Edge.Slots), 1))
+
+	db := predDB(m, hit, predMean(c.DB.Read), predMean(c.DB.Write), false)
+	a := predMean(c.App.Service)
+	var app predExpr
+	app.cost(a, m.read, 1-hit)
+	app.cost(a, writes)
+	app.cost(a, m.other)
+	app.parts = append(app.parts, db.parts...)
+	app.ms += db.ms
+	md.add(app.station("app", float64(c.App.Slots), 1))
+	md.add(db.station("db", float64(c.DB.Pool), 1))
+	md.notes = append(md.notes, "reads that hit the edge never reach the origin; writes pass through it and purge its copy; past the origin's limit the edge still answers hits, so goodput keeps rising while misses are shed (503): the ceiling is where every request still succeeds")
 }
 
 // predDeref returns the config *cfg points to, or cfg itself; an error for a

@@ -3,6 +3,7 @@ package data
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
 
+	"container/heap"
 	"container/list"
 	"context"
 	"errors"
@@ -34,7 +35,59 @@ const (
 	// WriteThrough writes to the origin and then stores the new version
 	// in the cache, so the next read hits.
 	WriteThrough
+	// WriteBehind stores the new version in the cache and answers at
+	// once; a flusher writes the origin later (every
+	// CacheConfig.FlushInterval), one write per dirty key however many
+	// times it was written in between. The writes acknowledged but not
+	// yet on the origin are the loss window: a crash of the cache loses
+	// them (Cache.Unflushed, surge_target_cache_unflushed_writes).
+	WriteBehind
 )
+
+// Eviction says which entry a full Cache drops to make room.
+type Eviction int
+
+const (
+	// LRU drops the least recently used entry. It is the default.
+	LRU Eviction = iota
+	// LFU drops the least frequently used entry (fewest hits since it
+	// was stored; the least recently used among equals). It keeps a
+	// steady hot set through a scan of one-off keys that would flush an
+	// LRU, but a key that was hot once stays until it expires.
+	LFU
+)
+
+// String returns "lru" or "lfu".
+func (e Eviction) String() string {
+	switch e {
+	case LRU:
+		return "lru"
+	case LFU:
+		return "lfu"
+	}
+	return fmt.Sprintf("Eviction(%d)", int(e))
+}
+
+// MarshalText returns the String form, for YAML and JSON.
+func (e Eviction) MarshalText() ([]byte, error) {
+	if e != LRU && e != LFU {
+		return nil, fmt.Errorf("unknown eviction %d", int(e))
+	}
+	return []byte(e.String()), nil
+}
+
+// UnmarshalText parses "lru" or "lfu".
+func (e *Eviction) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "lru":
+		*e = LRU
+	case "lfu":
+		*e = LFU
+	default:
+		return fmt.Errorf("eviction must be lru or lfu (got %q)", text)
+	}
+	return nil
+}
 
 // String returns "cache-aside" or "write-through".
 func (p WritePolicy) String() string {
@@ -43,13 +96,15 @@ func (p WritePolicy) String() string {
 		return "cache-aside"
 	case WriteThrough:
 		return "write-through"
+	case WriteBehind:
+		return "write-behind"
 	}
 	return fmt.Sprintf("WritePolicy(%d)", int(p))
 }
 
 // MarshalText returns the String form, for YAML and JSON.
 func (p WritePolicy) MarshalText() ([]byte, error) {
-	if p != CacheAside && p != WriteThrough {
+	if p != CacheAside && p != WriteThrough && p != WriteBehind {
 		return nil, fmt.Errorf("unknown write policy %d", int(p))
 	}
 	return []byte(p.String()), nil
@@ -62,8 +117,10 @@ func (p *WritePolicy) UnmarshalText(text []byte) error {
 		*p = CacheAside
 	case "write-through":
 		*p = WriteThrough
+	case "write-behind":
+		*p = WriteBehind
 	default:
-		return fmt.Errorf("write policy must be cache-aside or write-through (got %q)", text)
+		return fmt.Errorf("write policy must be cache-aside, write-through or write-behind (got %q)", text)
 	}
 	return nil
 }
@@ -83,9 +140,35 @@ type CacheConfig struct {
 	TTL time.Duration
 
 	// Policy is what a write does to the cached entry: CacheAside
-	// (delete it, the default) or WriteThrough (replace it).
+	// (delete it, the default), WriteThrough (replace it) or WriteBehind
+	// (replace it and write the origin later).
 	Policy WritePolicy
+
+	// Eviction is which entry a full cache drops: LRU (the default) or
+	// LFU.
+	Eviction Eviction
+
+	// FlushInterval is how often a WriteBehind cache writes its dirty
+	// keys to the origin, from MinFlushInterval to MaxFlushInterval; 0
+	// means DefaultFlushInterval. Longer coalesces more writes of hot
+	// keys into one and widens the loss window. Other policies ignore
+	// it.
+	FlushInterval time.Duration
+
+	// MaxDirty bounds the keys a WriteBehind cache holds unflushed, from
+	// 1 to MaxCacheEntries; 0 means Capacity. A write of a new key
+	// beyond it is written through to the origin at once (counted in
+	// surge_target_cache_write_behind_total{path="through"}), so the
+	// loss window stays bounded when the origin falls behind.
+	MaxDirty int
 }
+
+// Limits and default of CacheConfig.FlushInterval.
+const (
+	MinFlushInterval     = time.Millisecond
+	MaxFlushInterval     = time.Hour
+	DefaultFlushInterval = time.Second
+)
 
 // DefaultCacheConfig returns 10,000 entries, a one-minute TTL and
 // cache-aside writes.
@@ -102,8 +185,17 @@ func (c CacheConfig) Validate() error {
 	if c.TTL < 0 || c.TTL > MaxTTL {
 		errs = append(errs, fmt.Errorf("ttl must be from 0 (never expire) to %v (got %v)", MaxTTL, c.TTL))
 	}
-	if c.Policy != CacheAside && c.Policy != WriteThrough {
-		errs = append(errs, fmt.Errorf("policy must be cache-aside (%d) or write-through (%d) (got %d)", CacheAside, WriteThrough, int(c.Policy)))
+	if c.Policy != CacheAside && c.Policy != WriteThrough && c.Policy != WriteBehind {
+		errs = append(errs, fmt.Errorf("policy must be cache-aside (%d), write-through (%d) or write-behind (%d) (got %d)", CacheAside, WriteThrough, WriteBehind, int(c.Policy)))
+	}
+	if c.Eviction != LRU && c.Eviction != LFU {
+		errs = append(errs, fmt.Errorf("eviction must be lru (%d) or lfu (%d) (got %d)", LRU, LFU, int(c.Eviction)))
+	}
+	if c.FlushInterval != 0 && (c.FlushInterval < MinFlushInterval || c.FlushInterval > MaxFlushInterval) {
+		errs = append(errs, fmt.Errorf("flush interval must be 0 (default %v) or from %v to %v (got %v)", DefaultFlushInterval, MinFlushInterval, MaxFlushInterval, c.FlushInterval))
+	}
+	if c.MaxDirty < 0 || c.MaxDirty > MaxCacheEntries {
+		errs = append(errs, fmt.Errorf("max dirty must be 0 (the capacity) or from 1 to %d keys (got %d)", MaxCacheEntries, c.MaxDirty))
 	}
 	return errors.Join(errs...)
 }
@@ -146,9 +238,14 @@ type Cache struct {
 	ttl    time.Duration
 	policy WritePolicy
 
-	mu      sync.Mutex
-	entries map[string]*list.Element // of *cacheEntry
-	lru     list.List                // front: most recently used
+	mu       sync.Mutex
+	entries  map[string]*list.Element // of *cacheEntry
+	lru      list.List                // front: most recently used
+	eviction Eviction
+	lfu      lfuHeap // LFU only: every entry, least frequently used first
+	tick     uint64  // LFU only: a use counter, the recency of its ties
+
+	wb *writeBehind // WriteBehind only
 
 	hitCount, missCount atomic.Uint64
 
@@ -163,6 +260,12 @@ type Cache struct {
 type cacheEntry struct {
 	item    Item
 	expires time.Time // zero: never
+
+	// LFU only: uses since stored, the tick of the last one, the index
+	// in Cache.lfu and the entry's element in Cache.lru.
+	freq, last uint64
+	idx        int
+	el         *list.Element
 }
 
 var _ Store = (*Cache)(nil)
@@ -187,6 +290,7 @@ func NewCache(name string, cfg CacheConfig, origin Store, server Backend, reg pr
 		ttl:       cfg.TTL,
 		policy:    cfg.Policy,
 		entries:   make(map[string]*list.Element),
+		eviction:  cfg.Eviction,
 		requests:  prometheus.NewCounter(prometheus.CounterOpts{Name: metricRequests, Help: helpRequests}),
 		hits:      prometheus.NewCounter(prometheus.CounterOpts{Name: metricCacheHits, Help: helpCacheHits}),
 		misses:    prometheus.NewCounter(prometheus.CounterOpts{Name: metricCacheMisses, Help: helpCacheMisses}),
@@ -197,8 +301,18 @@ func NewCache(name string, cfg CacheConfig, origin Store, server Backend, reg pr
 	ratio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricCacheHitRatio, Help: helpCacheHitRatio}, c.HitRatio)
 	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricCacheEntries, Help: helpCacheEntries},
 		func() float64 { return float64(c.Len()) })
-	if err := metricdef.Register(reg, name, c.requests, c.hits, c.misses, c.evictions, ratio, size); err != nil {
+	collectors := []prometheus.Collector{c.requests, c.hits, c.misses, c.evictions, ratio, size}
+	if cfg.Policy == WriteBehind {
+		c.wb = newWriteBehind(cfg)
+		collectors = append(collectors, c.wb.paths,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricCacheUnflushed, Help: helpCacheUnflushed},
+				func() float64 { return float64(c.Unflushed()) }))
+	}
+	if err := metricdef.Register(reg, name, collectors...); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if c.wb != nil {
+		c.wb.start(c)
 	}
 	return c, nil
 }
@@ -236,6 +350,9 @@ func (c *Cache) Get(ctx context.Context, key string) (Item, error) {
 // Put writes key to the origin and then deletes (CacheAside) or replaces
 // (WriteThrough) its cached entry.
 func (c *Cache) Put(ctx context.Context, key string) (Item, error) {
+	if c.wb != nil {
+		return c.putBehind(ctx, key)
+	}
 	item, err := c.origin.Put(ctx, key)
 	if err != nil {
 		return Item{}, err
@@ -265,12 +382,11 @@ func (c *Cache) lookup(key string, now time.Time) (Item, bool) {
 	}
 	e := el.Value.(*cacheEntry)
 	if !e.expires.IsZero() && !now.Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.entries, key)
+		c.dropLocked(el)
 		c.evictTTL.Inc()
 		return Item{}, false
 	}
-	c.lru.MoveToFront(el)
+	c.touchLocked(el, true)
 	return e.item, true
 }
 
@@ -290,24 +406,92 @@ func (c *Cache) store(item Item, now time.Time) {
 			return
 		}
 		e.item, e.expires = item, expires
-		c.lru.MoveToFront(el)
+		c.touchLocked(el, false)
 		return
 	}
-	c.entries[item.Key] = c.lru.PushFront(&cacheEntry{item: item, expires: expires})
-	for c.lru.Len() > c.cap {
-		el := c.lru.Back()
-		c.lru.Remove(el)
-		delete(c.entries, el.Value.(*cacheEntry).item.Key)
+	// Make room first, so that under LFU the new entry (used once) is
+	// not its own victim.
+	for c.lru.Len() >= c.cap {
+		c.dropLocked(c.victimLocked())
 		c.evictLRU.Inc()
 	}
+	e := &cacheEntry{item: item, expires: expires}
+	e.el = c.lru.PushFront(e)
+	c.entries[item.Key] = e.el
+	if c.eviction == LFU {
+		c.tick++
+		e.freq, e.last = 1, c.tick
+		heap.Push(&c.lfu, e)
+	}
+}
+
+// victimLocked is the entry a full cache drops: the least recently used
+// (LRU), or the least frequently used, the least recently used of those
+// (LFU).
+func (c *Cache) victimLocked() *list.Element {
+	if c.eviction == LFU {
+		return c.lfu[0].el
+	}
+	return c.lru.Back()
+}
+
+// touchLocked marks el most recently used; a hit (use) also counts a
+// use for LFU.
+func (c *Cache) touchLocked(el *list.Element, use bool) {
+	c.lru.MoveToFront(el)
+	if c.eviction == LFU {
+		e := el.Value.(*cacheEntry)
+		c.tick++
+		e.last = c.tick
+		if use {
+			e.freq++
+		}
+		heap.Fix(&c.lfu, e.idx)
+	}
+}
+
+// dropLocked removes el's entry.
+func (c *Cache) dropLocked(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.lru.Remove(el)
+	delete(c.entries, e.item.Key)
+	if c.eviction == LFU {
+		heap.Remove(&c.lfu, e.idx)
+	}
+}
+
+// lfuHeap orders entries by uses, then by the tick of the last use.
+type lfuHeap []*cacheEntry
+
+func (h lfuHeap) Len() int { return len(h) }
+func (h lfuHeap) Less(i, j int) bool {
+	if h[i].freq != h[j].freq {
+		return h[i].freq < h[j].freq
+	}
+	return h[i].last < h[j].last
+}
+func (h lfuHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *lfuHeap) Push(x any) {
+	e := x.(*cacheEntry)
+	e.idx = len(*h)
+	*h = append(*h, e)
+}
+func (h *lfuHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }
 
 func (c *Cache) remove(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[key]; ok {
-		c.lru.Remove(el)
-		delete(c.entries, key)
+		c.dropLocked(el)
 	}
 }
 

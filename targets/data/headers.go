@@ -30,11 +30,16 @@ type HeaderConfig struct {
 	// whose store serves it in Regions. Default "X-Region". A request
 	// without it is served by the Regions' default region.
 	Region string
+
+	// Tenant is the header naming the request's tenant, by which Shards
+	// with TenantPartitioning route it. Default "X-Tenant"; empty turns
+	// it off.
+	Tenant string
 }
 
 // DefaultHeaderConfig returns X-Client-ID and X-Region.
 func DefaultHeaderConfig() HeaderConfig {
-	return HeaderConfig{Client: "X-Client-ID", Region: "X-Region"}
+	return HeaderConfig{Client: "X-Client-ID", Region: "X-Region", Tenant: "X-Tenant"}
 }
 
 // Validate reports every field that is not a valid HTTP header name.
@@ -45,6 +50,9 @@ func (c HeaderConfig) Validate() error {
 	}
 	if !httpguts.ValidHeaderFieldName(c.Region) {
 		errs = append(errs, fmt.Errorf("region header must be a non-empty HTTP header name of letters, digits and !#$%%&'*+-.^_`|~ (got %q)", c.Region))
+	}
+	if c.Tenant != "" && !httpguts.ValidHeaderFieldName(c.Tenant) {
+		errs = append(errs, fmt.Errorf("tenant header must be empty or an HTTP header name of letters, digits and !#$%%&'*+-.^_`|~ (got %q)", c.Tenant))
 	}
 	return errors.Join(errs...)
 }
@@ -61,6 +69,7 @@ func WithHeaders(cfg HeaderConfig, next http.Handler) (http.Handler, error) {
 	}
 	client := http.CanonicalHeaderKey(cfg.Client)
 	region := http.CanonicalHeaderKey(cfg.Region)
+	tenant := http.CanonicalHeaderKey(cfg.Tenant)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		changed := false
@@ -72,6 +81,12 @@ func WithHeaders(cfg HeaderConfig, next http.Handler) (http.Handler, error) {
 			ctx = WithRegion(ctx, name)
 			changed = true
 		}
+		if tenant != "" {
+			if name := r.Header.Get(tenant); name != "" && len(name) <= MaxClientBytes {
+				ctx = WithTenant(ctx, name)
+				changed = true
+			}
+		}
 		if changed {
 			r = r.WithContext(ctx)
 		}
@@ -82,6 +97,7 @@ func WithHeaders(cfg HeaderConfig, next http.Handler) (http.Handler, error) {
 type (
 	clientKey struct{}
 	regionKey struct{}
+	tenantKey struct{}
 )
 
 // WithClient returns a copy of ctx that carries the client ID id.
@@ -104,4 +120,15 @@ func WithRegion(ctx context.Context, region string) context.Context {
 func RegionFrom(ctx context.Context) (string, bool) {
 	r, ok := ctx.Value(regionKey{}).(string)
 	return r, ok && r != ""
+}
+
+// WithTenant returns a copy of ctx that carries the request's tenant.
+func WithTenant(ctx context.Context, tenant string) context.Context {
+	return context.WithValue(ctx, tenantKey{}, tenant)
+}
+
+// TenantFrom returns the tenant ctx carries, if any.
+func TenantFrom(ctx context.Context) (string, bool) {
+	t, ok := ctx.Value(tenantKey{}).(string)
+	return t, ok && t != ""
 }

@@ -34,6 +34,11 @@ const (
 	metricCacheEvictions = "surge_target_cache_evictions_total"
 	helpCacheEvictions   = "Entries the cache removed, by reason: capacity (least recently used) or expired (TTL)."
 
+	metricCacheUnflushed   = "surge_target_cache_unflushed_writes"
+	helpCacheUnflushed     = "Writes a write-behind cache acknowledged that are not yet on the origin: the writes lost if the cache fails now."
+	metricCacheWriteBehind = "surge_target_cache_write_behind_total"
+	helpCacheWriteBehind   = "Writes of a write-behind cache, by path: cached (acknowledged before the origin), flushed (written to the origin later), through (written to the origin at once because too many keys were dirty) and retried (a flush the origin refused, kept for the next)."
+
 	metricReplicationLag = "surge_target_replication_lag_seconds"
 	helpReplicationLag   = "Delay after which a write committed on the primary becomes visible on the replicas."
 	metricReplicaReads   = "surge_target_replica_reads_total"

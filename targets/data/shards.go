@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,20 @@ const (
 	// split at ShardsConfig.Bounds in KeyLess order: range scans stay on
 	// one shard, but sequential or skewed keys make hot shards.
 	RangePartitioning
+	// RegionPartitioning (geo sharding) puts every request of a region
+	// on that region's shard: the region comes from the request's region
+	// header (X-Region, see WithHeaders and RegionFrom), and
+	// ShardsConfig.Routes places each region; a region not placed there
+	// goes by a hash of its name. Data stays near its users, and a busy
+	// region makes a hot shard. A request naming no region goes by the
+	// hash of its key.
+	RegionPartitioning
+	// TenantPartitioning puts all of a tenant's data on one shard: the
+	// tenant comes from the tenant header (X-Tenant, see TenantFrom),
+	// placed by ShardsConfig.Routes or else by a hash of its name. One
+	// large tenant makes a hot shard, and moving it is one entry of
+	// Routes. A request naming no tenant goes by the hash of its key.
+	TenantPartitioning
 )
 
 // String returns "hash" or "range".
@@ -36,13 +51,17 @@ func (p Partitioning) String() string {
 		return "hash"
 	case RangePartitioning:
 		return "range"
+	case RegionPartitioning:
+		return "region"
+	case TenantPartitioning:
+		return "tenant"
 	}
 	return fmt.Sprintf("Partitioning(%d)", int(p))
 }
 
 // MarshalText returns the String form, for YAML and JSON.
 func (p Partitioning) MarshalText() ([]byte, error) {
-	if p != HashPartitioning && p != RangePartitioning {
+	if p < HashPartitioning || p > TenantPartitioning {
 		return nil, fmt.Errorf("unknown partitioning %d", int(p))
 	}
 	return []byte(p.String()), nil
@@ -55,8 +74,12 @@ func (p *Partitioning) UnmarshalText(text []byte) error {
 		*p = HashPartitioning
 	case "range":
 		*p = RangePartitioning
+	case "region":
+		*p = RegionPartitioning
+	case "tenant":
+		*p = TenantPartitioning
 	default:
-		return fmt.Errorf("partitioning must be hash or range (got %q)", text)
+		return fmt.Errorf("partitioning must be hash, range, region or tenant (got %q)", text)
 	}
 	return nil
 }
@@ -74,6 +97,12 @@ type ShardsConfig struct {
 	// numeric keys 0..999 over four shards, Bounds ["250", "500", "750"]
 	// gives each shard 250 keys. Hash partitioning takes no bounds.
 	Bounds []string
+
+	// Routes places regions (RegionPartitioning) or tenants
+	// (TenantPartitioning) on shards by index: {"us-east": 0,
+	// "eu-west": 1}. A name not in it goes by a jump hash of the name.
+	// Other partitionings take no routes.
+	Routes map[string]int
 }
 
 // DefaultShardsConfig returns hash partitioning.
@@ -90,6 +119,15 @@ func (c ShardsConfig) Validate() error {
 		if len(c.Bounds) > 0 {
 			errs = append(errs, fmt.Errorf("bounds must be empty with hash partitioning (got %d)", len(c.Bounds)))
 		}
+	case RegionPartitioning, TenantPartitioning:
+		if len(c.Bounds) > 0 {
+			errs = append(errs, fmt.Errorf("bounds must be empty with %s partitioning (got %d)", c.Partitioning, len(c.Bounds)))
+		}
+		for name, i := range c.Routes {
+			if name == "" || len(name) > MaxClientBytes || i < 0 || i >= MaxShards {
+				errs = append(errs, fmt.Errorf("routes[%q] = %d: want a name of 1 to %d bytes on a shard from 0 to %d", name, i, MaxClientBytes, MaxShards-1))
+			}
+		}
 	case RangePartitioning:
 		for i := 1; i < len(c.Bounds); i++ {
 			if !KeyLess(c.Bounds[i-1], c.Bounds[i]) {
@@ -97,7 +135,10 @@ func (c ShardsConfig) Validate() error {
 			}
 		}
 	default:
-		errs = append(errs, fmt.Errorf("partitioning must be hash (%d) or range (%d) (got %d)", HashPartitioning, RangePartitioning, int(c.Partitioning)))
+		errs = append(errs, fmt.Errorf("partitioning must be hash (%d), range (%d), region (%d) or tenant (%d) (got %d)", HashPartitioning, RangePartitioning, RegionPartitioning, TenantPartitioning, int(c.Partitioning)))
+	}
+	if len(c.Routes) > 0 && c.Partitioning != RegionPartitioning && c.Partitioning != TenantPartitioning {
+		errs = append(errs, fmt.Errorf("routes must be empty with %s partitioning (got %d)", c.Partitioning, len(c.Routes)))
 	}
 	return errors.Join(errs...)
 }
@@ -120,6 +161,7 @@ func (c ShardsConfig) Validate() error {
 type Shards struct {
 	partitioning Partitioning
 	bounds       []string
+	routes       map[string]int
 	shards       []Store
 	requests     prometheus.Counter
 	perShard     []prometheus.Counter
@@ -142,12 +184,18 @@ func NewShards(name string, cfg ShardsConfig, shards []Store, reg prometheus.Reg
 	if cfg.Partitioning == RangePartitioning && len(shards) >= 1 && len(cfg.Bounds) != len(shards)-1 {
 		errs = append(errs, fmt.Errorf("range partitioning of %d shards needs %d bounds (got %d)", len(shards), len(shards)-1, len(cfg.Bounds)))
 	}
+	for name, i := range cfg.Routes {
+		if i >= len(shards) && len(shards) >= 1 {
+			errs = append(errs, fmt.Errorf("routes[%q] = %d: there are %d shards", name, i, len(shards)))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
 	s := &Shards{
 		partitioning: cfg.Partitioning,
 		bounds:       append([]string(nil), cfg.Bounds...),
+		routes:       maps.Clone(cfg.Routes),
 		shards:       append([]Store(nil), shards...),
 		requests:     prometheus.NewCounter(prometheus.CounterOpts{Name: metricRequests, Help: helpRequests}),
 	}
@@ -163,7 +211,7 @@ func NewShards(name string, cfg ShardsConfig, shards []Store, reg prometheus.Reg
 
 // Get reads key from its shard.
 func (s *Shards) Get(ctx context.Context, key string) (Item, error) {
-	i := s.ShardFor(key)
+	i := s.shardOf(ctx, key)
 	s.perShard[i].Inc()
 	item, err := s.shards[i].Get(ctx, key)
 	if err == nil {
@@ -174,7 +222,7 @@ func (s *Shards) Get(ctx context.Context, key string) (Item, error) {
 
 // Put writes key on its shard.
 func (s *Shards) Put(ctx context.Context, key string) (Item, error) {
-	i := s.ShardFor(key)
+	i := s.shardOf(ctx, key)
 	s.perShard[i].Inc()
 	item, err := s.shards[i].Put(ctx, key)
 	if err == nil {
@@ -183,7 +231,34 @@ func (s *Shards) Put(ctx context.Context, key string) (Item, error) {
 	return item, err
 }
 
-// ShardFor returns the index of the shard that owns key.
+// shardOf is the shard of an operation on key: by the region or tenant
+// ctx carries under those partitionings, else by the key.
+func (s *Shards) shardOf(ctx context.Context, key string) int {
+	var name string
+	var ok bool
+	switch s.partitioning {
+	case RegionPartitioning:
+		name, ok = RegionFrom(ctx)
+	case TenantPartitioning:
+		name, ok = TenantFrom(ctx)
+	}
+	if ok {
+		return s.ShardForName(name)
+	}
+	return s.ShardFor(key)
+}
+
+// ShardForName returns the shard of a region or tenant: its entry in
+// ShardsConfig.Routes, else a jump hash of the name.
+func (s *Shards) ShardForName(name string) int {
+	if i, ok := s.routes[name]; ok {
+		return i
+	}
+	return jumpHash(fnv1a(name), len(s.shards))
+}
+
+// ShardFor returns the index of the shard that owns key (under region or
+// tenant partitioning: of a request that names neither).
 func (s *Shards) ShardFor(key string) int {
 	if s.partitioning == RangePartitioning {
 		// The first bound after key is the end of key's range.

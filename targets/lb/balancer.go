@@ -78,8 +78,9 @@ type backend struct {
 	proxy     *httputil.ReverseProxy
 
 	up       atomic.Bool
-	inFlight atomic.Int64 // incremented by the picker, decremented by done
-	current  int          // smooth WRR state, guarded by picker.mu
+	inFlight atomic.Int64  // incremented by the picker, decremented by done
+	current  int           // smooth WRR state, guarded by picker.mu
+	ewmaBits atomic.Uint64 // LeastResponseTime's moving average (float64 ns bits; 0: none yet)
 
 	requests      prometheus.Counter
 	errors        prometheus.Counter
@@ -234,7 +235,9 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, ReasonUnhealthy)
 		return
 	}
+	start := time.Now()
 	defer func() {
+		be.observe(time.Since(start))
 		be.inFlight.Add(-1)
 		be.requests.Inc()
 		b.metrics.requests.Inc()

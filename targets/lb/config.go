@@ -62,6 +62,17 @@ const (
 	// when it returns.
 	IPHash Algorithm = "ip_hash"
 
+	// LeastResponseTime sends a request to the backend with the lowest
+	// expected wait: its exponentially weighted moving average of
+	// response times (EWMA, each new response time weighted
+	// ResponseTimeAlpha) times one more than its requests in flight,
+	// divided by its weight ("peak EWMA" as Finagle and Linkerd do it,
+	// without the peak). A backend that has not answered yet has no
+	// average and is tried first; ties go round robin. A backend that
+	// slows down loses its share within a few responses, and the
+	// in-flight factor keeps one fast backend from taking everything.
+	LeastResponseTime Algorithm = "least_response_time"
+
 	// Random picks a backend at random with probability proportional to
 	// its weight, from a generator seeded with BalancerConfig.Seed: the
 	// same seed and the same sequence of requests give the same choices.
@@ -70,7 +81,7 @@ const (
 
 // Algorithms returns every algorithm, in the order they are documented.
 func Algorithms() []Algorithm {
-	return []Algorithm{RoundRobin, WeightedRoundRobin, LeastConnections, IPHash, Random}
+	return []Algorithm{RoundRobin, WeightedRoundRobin, LeastConnections, IPHash, Random, LeastResponseTime}
 }
 
 // String returns the algorithm's name, like "round_robin".
@@ -101,7 +112,7 @@ func (a *Algorithm) UnmarshalText(b []byte) error {
 }
 
 func algorithmList() string {
-	names := make([]string, 0, 5)
+	names := make([]string, 0, len(Algorithms()))
 	for _, a := range Algorithms() {
 		names = append(names, string(a))
 	}

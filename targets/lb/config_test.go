@@ -30,7 +30,7 @@ func TestValidate(t *testing.T) {
 		}, []string{`backends[1].name: "h:1" is also the name of backends[0]`, `backends[3].name: "x" is also the name of backends[2]`}},
 		{"weights", func(c *BalancerConfig) { c.Backends[0].Weight = -1; c.Backends[1].Weight = MaxWeight + 1 },
 			[]string{"backends[0].weight: must be from 1 to 1000", "backends[1].weight"}},
-		{"algorithm", func(c *BalancerConfig) { c.Algorithm = "fastest" }, []string{`algorithm: must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random (got "fastest")`}},
+		{"algorithm", func(c *BalancerConfig) { c.Algorithm = "fastest" }, []string{`algorithm: must be one of round_robin, weighted_round_robin, least_connections, ip_hash, random, least_response_time (got "fastest")`}},
 		{"empty algorithm", func(c *BalancerConfig) { c.Algorithm = "" }, []string{"algorithm: must be one of"}},
 		{"header names", func(c *BalancerConfig) { c.HashHeader = "X Client"; c.BackendHeader = "a:b" },
 			[]string{`hash header: "X Client" is not a valid header name`, `backend header: "a:b"`}},

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // picker chooses a backend per request. One mutex guards its state; the
@@ -116,6 +117,23 @@ func (p *picker) pick(key string) *backend {
 			}
 		}
 
+	case LeastResponseTime:
+		// Lowest ewma × (in flight + 1) ÷ weight, compared without
+		// division: a·wb < b·wa. A backend with no average yet (0)
+		// scores 0 and is tried first. The scan rotates its start, so
+		// ties go round robin.
+		n := uint64(len(healthy))
+		start := p.next % n
+		p.next++
+		best := math.Inf(1)
+		for i := range n {
+			b := healthy[(start+i)%n]
+			score := b.responseTime() * float64(b.inFlight.Load()+1) / float64(b.weight)
+			if score < best {
+				best, chosen = score, b
+			}
+		}
+
 	case Random:
 		total := 0
 		for _, b := range healthy {
@@ -133,6 +151,35 @@ func (p *picker) pick(key string) *backend {
 	chosen.inFlight.Add(1)
 	return chosen
 }
+
+// ResponseTimeAlpha is the weight of each new response time in a
+// backend's moving average for LeastResponseTime: avg ← α·rt + (1−α)·avg.
+// 0.3 forgets a change of speed within about ten responses (0.7^10 ≈ 3 %)
+// while one slow response moves the average by less than a third.
+const ResponseTimeAlpha = 0.3
+
+// observe folds a response time d into b's moving average. The first
+// response sets it.
+func (b *backend) observe(d time.Duration) {
+	v := float64(d)
+	if v <= 0 {
+		v = 1 // a measured backend never scores 0 again
+	}
+	for {
+		old := b.ewmaBits.Load()
+		next := v
+		if old != 0 {
+			next = ResponseTimeAlpha*v + (1-ResponseTimeAlpha)*math.Float64frombits(old)
+		}
+		if b.ewmaBits.CompareAndSwap(old, math.Float64bits(next)) {
+			return
+		}
+	}
+}
+
+// responseTime is b's moving average of response times in nanoseconds,
+// 0 before its first response.
+func (b *backend) responseTime() float64 { return math.Float64frombits(b.ewmaBits.Load()) }
 
 // hashString is 64-bit FNV-1a, inlined to avoid the allocation of
 // hash/fnv's interface.

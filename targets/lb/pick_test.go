@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 // pickers builds a picker over backends of the given weights, named
@@ -162,5 +163,65 @@ func BenchmarkPick(b *testing.B) {
 				p.pick("203.0.113.7").inFlight.Add(-1)
 			}
 		})
+	}
+}
+
+func TestLeastResponseTime(t *testing.T) {
+	p := newTestPicker(LeastResponseTime, 1, 1, 1)
+	// No averages yet: every backend scores 0, so ties rotate and each
+	// is tried once before any other is tried twice.
+	if c := p.counts(3); c["b0"] != 1 || c["b1"] != 1 || c["b2"] != 1 {
+		t.Fatalf("least response time with no averages, 3 picks: %v; want one each", c)
+	}
+	// b0 answers in 10 ms, b1 in 20 ms, b2 in 40 ms.
+	for i, ms := range []time.Duration{10, 20, 40} {
+		p.backends[i].observe(ms * time.Millisecond)
+	}
+	// Idle: the fastest average wins every time.
+	if c := p.counts(10); c["b0"] != 10 {
+		t.Errorf("idle backends averaging 10, 20, 40 ms: %v; want all 10 to b0", c)
+	}
+	// Never released: b0 scores 10·(n0+1), b1 20·(n1+1), b2 40·(n2+1), so
+	// the in-flight counts race to 4:2:1 (score 10·5 = 20·(2+1)… ties at
+	// 40 when b0 has 3, b1 1, b2 0 in flight). After 70 picks: 40, 20, 10.
+	got := map[string]int{}
+	for range 70 {
+		got[p.pick("").name]++
+	}
+	if d := got["b0"] - 40; d < -1 || d > 1 || got["b1"] < 19 || got["b1"] > 21 || got["b2"] < 9 || got["b2"] > 11 {
+		t.Errorf("70 picks never released with averages 10, 20, 40 ms: %v; want about 40, 20, 10", got)
+	}
+}
+
+func TestResponseTimeEWMA(t *testing.T) {
+	b := &backend{name: "b"}
+	if got := b.responseTime(); got != 0 {
+		t.Fatalf("responseTime before any response = %v; want 0", got)
+	}
+	b.observe(100 * time.Millisecond)
+	if got := b.responseTime(); got != float64(100*time.Millisecond) {
+		t.Fatalf("after one response of 100ms: %v; want the response itself", time.Duration(got))
+	}
+	b.observe(200 * time.Millisecond)
+	want := ResponseTimeAlpha*float64(200*time.Millisecond) + (1-ResponseTimeAlpha)*float64(100*time.Millisecond)
+	if got := b.responseTime(); math.Abs(got-want) > 1 {
+		t.Errorf("after 100ms then 200ms: %v; want α·200 + (1−α)·100 = %v", time.Duration(got), time.Duration(want))
+	}
+	// A backend that slows down loses its lead within a few responses.
+	p := newTestPicker(LeastResponseTime, 1, 1)
+	p.backends[0].observe(5 * time.Millisecond)
+	p.backends[1].observe(10 * time.Millisecond)
+	n := 0
+	for p.pick("") == p.backends[0] {
+		p.backends[0].inFlight.Add(-1)
+		p.backends[0].observe(50 * time.Millisecond)
+		n++
+		if n > 20 {
+			t.Fatal("b0 kept every pick after 20 responses of 50ms; b1 averages 10ms")
+		}
+	}
+	// One slow response takes b0 from 5 to 0.3·50 + 0.7·5 = 18.5 ms, past b1's 10.
+	if n != 1 {
+		t.Errorf("b0 (5ms, then 50ms responses) kept %d picks before b1 (10ms); want 1", n)
 	}
 }
