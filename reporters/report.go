@@ -219,6 +219,19 @@ type ComponentLoad struct {
 	Breaker *BreakerTimeline `json:"breaker,omitempty"`
 }
 
+// ScalingPoint is an autoscaled tier's instance counts at a time of a
+// stage, from the target's /metrics (surge_target_instances and the
+// provisioning and wanted gauges).
+type ScalingPoint struct {
+	// AtS is when the counts were seen, in seconds into the stage.
+	AtS float64 `json:"at_s"`
+	// Instances serve; Provisioning were asked for and do not serve yet;
+	// Wanted is what the scaler last asked for.
+	Instances    int `json:"instances"`
+	Provisioning int `json:"provisioning"`
+	Wanted       int `json:"wanted"`
+}
+
 // Circuit breaker states (BreakerState.State), from the value of the
 // target's surge_target_breaker_state gauge: 0, 1 and 2.
 const (
@@ -349,6 +362,9 @@ type Stage struct {
 	// HitRate is the target's cache hit rate over the stage (hits ÷
 	// lookups of every cache it exports), when it has a cache.
 	HitRate *float64 `json:"hit_rate,omitempty"`
+	// Scaling is an autoscaled tier's instance counts over the stage (the
+	// first scrape's, then each change), when the target has one.
+	Scaling []ScalingPoint `json:"scaling,omitempty"`
 	// Ceiling is the stage's measured throughput ceiling, and for a
 	// bundled stage the planning arithmetic's prediction beside it.
 	Ceiling *Ceiling `json:"ceiling,omitempty"`

@@ -78,6 +78,16 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			fmt.Fprintf(&b, " bottleneck: %s\n", s.Bottleneck)
 		}
+		if len(s.Scaling) > 0 {
+			fmt.Fprintf(&b, "  autoscaled instances (from its /metrics):")
+			for _, pt := range s.Scaling {
+				fmt.Fprintf(&b, " %d@%.0fs", pt.Instances, pt.AtS)
+				if pt.Provisioning > 0 {
+					fmt.Fprintf(&b, "(+%d provisioning)", pt.Provisioning)
+				}
+			}
+			b.WriteString("\n")
+		}
 		if s.HitRate != nil {
 			fmt.Fprintf(&b, "  cache hit rate (from its /metrics): %.1f%%\n", 100**s.HitRate)
 		}

@@ -167,7 +167,7 @@ func (r *run) search(ctx context.Context, k int, target *url.URL) error {
 	if brokeAt != nil {
 		from = brokeAt
 	}
-	rep.Components, rep.Bottleneck, rep.HitRate = from.Components, from.Bottleneck, from.HitRate
+	rep.Components, rep.Bottleneck, rep.HitRate, rep.Scaling = from.Components, from.Bottleneck, from.HitRate, from.Scaling
 	rep.Search = res
 	rep.Ceiling = &reporters.Ceiling{
 		MeasuredRPS: res.SustainedRPS, Method: reporters.CeilingSearch,

@@ -818,4 +818,5 @@ func (r *run) targetLoad(st *reporters.Stage, sr *stageRun) {
 		st.Bottleneck = got.Loads[0].Component
 	}
 	st.HitRate = got.HitRate
+	st.Scaling = got.Scaling
 }

@@ -30,6 +30,11 @@ const (
 	// state changes by the state entered (label "to").
 	metricBreakerState       = "surge_target_breaker_state"
 	metricBreakerTransitions = "surge_target_breaker_transitions_total"
+	// An autoscaled tier's instances serving, being provisioned, and
+	// wanted by its scaler.
+	metricInstances             = "surge_target_instances"
+	metricInstancesProvisioning = "surge_target_instances_provisioning"
+	metricInstancesWanted       = "surge_target_instances_wanted"
 )
 
 // breakerStates names the values of surge_target_breaker_state.
@@ -66,6 +71,10 @@ type targetSample struct {
 	// the state entered.
 	breaker map[string]float64
 	trans   map[string]map[string]float64
+	// instances, provisioning and wanted are an autoscaled tier's counts
+	// (summed over components); scaled is whether the target exports them.
+	instances, provisioning, wanted float64
+	scaled                          bool
 	// hits and misses are summed over every cache; caches is whether the
 	// target exports any.
 	hits, misses float64
@@ -80,6 +89,9 @@ type Reading struct {
 	Loads []reporters.ComponentLoad
 	// HitRate is the caches' hit rate, 0..1; nil without one.
 	HitRate *float64
+	// Scaling is an autoscaled tier's instance counts over the stage: the
+	// first scrape's and each change after it; nil without one.
+	Scaling []reporters.ScalingPoint
 }
 
 // Start scrapes base+"/metrics" at from (the stage's T0, so that
@@ -132,7 +144,24 @@ func (p *Probe) Stop() (Reading, error) {
 	}
 	loads := componentLoads(p.samples)
 	breakerTimelines(loads, p.samples, p.from)
-	return Reading{Loads: loads, HitRate: hitRate(p.samples)}, nil
+	return Reading{Loads: loads, HitRate: hitRate(p.samples), Scaling: scaling(p.samples, p.from)}, nil
+}
+
+// scaling is the autoscaled tier's counts at the first sample and at
+// every sample where one of them changed, at seconds since from.
+func scaling(samples []targetSample, from time.Time) []reporters.ScalingPoint {
+	var out []reporters.ScalingPoint
+	for _, s := range samples {
+		if !s.scaled {
+			continue
+		}
+		pt := reporters.ScalingPoint{AtS: s.at.Sub(from).Seconds(), Instances: int(s.instances), Provisioning: int(s.provisioning), Wanted: int(s.wanted)}
+		if k := len(out); k > 0 && out[k-1].Instances == pt.Instances && out[k-1].Provisioning == pt.Provisioning && out[k-1].Wanted == pt.Wanted {
+			continue
+		}
+		out = append(out, pt)
+	}
+	return out
 }
 
 // breakerTimelines sets the Breaker of each breaker component of loads:
@@ -237,6 +266,16 @@ func parseTargetMetrics(r io.Reader) (targetSample, error) {
 	s.qlen = byComponent(fams[metricQueueDepth])
 	s.breaker = byComponent(fams[metricBreakerState])
 	s.trans = byComponentLabel(fams[metricBreakerTransitions], "to")
+	if fam := fams[metricInstances]; fam != nil {
+		s.scaled = true
+		for name, dst := range map[string]*float64{metricInstances: &s.instances, metricInstancesProvisioning: &s.provisioning, metricInstancesWanted: &s.wanted} {
+			for _, v := range byComponent(fams[name]) {
+				if v >= 0 && v <= 1e6 {
+					*dst += v
+				}
+			}
+		}
+	}
 	for _, f := range []struct {
 		name string
 		dst  *float64

@@ -99,7 +99,7 @@ func fullReport() *reporters.Report {
 					States: []reporters.BreakerState{{AtS: 0, State: reporters.BreakerClosed}, {AtS: 0.5, State: reporters.BreakerOpen},
 						{AtS: 2.5, State: reporters.BreakerHalfOpen}, {AtS: 3, State: reporters.BreakerClosed}},
 					Transitions: map[string]uint64{"open": 2, "half-open": 2, "closed": 1}}}},
-			HitRate: &hit,
+			HitRate: &hit, Scaling: []reporters.ScalingPoint{{AtS: 0, Instances: 10, Wanted: 10}, {AtS: 3.5, Instances: 10, Provisioning: 8, Wanted: 18}},
 			Ceiling: &reporters.Ceiling{MeasuredRPS: 480, Method: reporters.CeilingSearch, Reached: true,
 				PredictedRPS: 500, PredictedBottleneck: "db", PredictedWorking: "db 4 ÷ 8 ms = 500", Ratio: 0.96},
 			Search: &reporters.Search{Method: "binary", SLO: []string{"p99 < 250ms"}, HoldS: 1, WarmupS: 0.2,
