@@ -51,4 +51,3 @@ surge_target_instances_wanted{component="autoscaler"} W
 		t.Fatalf("scaling of a target without an autoscaler: %+v", s)
 	}
 }
-
