@@ -48,6 +48,8 @@ type ScalingConfig struct {
 // of a cache and a database: each instance is an app server of App's
 // slots; requests go to the serving instance with the fewest in flight.
 type AutoscaleConfig struct {
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 	Scaling ScalingConfig `json:"scaling"`
 	// App configures each instance.
 	App   AppConfig       `json:"app"`

@@ -46,6 +46,8 @@ type EdgeConfig struct {
 // edge's copy. The shop routes go to the origin, uncached. The hit rate is
 // not configured anywhere: it comes from the key popularity of the load.
 type CDNConfig struct {
+	// EdgeOptions add a gateway and db breakers (JSON "gateway", "breaker").
+	EdgeOptions
 	Edge EdgeConfig `json:"edge"`
 	// App is the origin's app server.
 	App AppConfig `json:"app"`
