@@ -355,6 +355,14 @@ steps:
 			if !r.sleepUntil(due) {
 				return
 			}
+			if r.job.Gate != nil {
+				// The lease holds for every step, not only the arrival: an
+				// agent that lost its coordinator sends nothing more.
+				if err := r.job.Gate(); err != nil {
+					r.stopPacing(err)
+					return
+				}
+			}
 			res, done := r.step(sh, t, st.c, i, it, due, jar, v)
 			bytesIn += res.BytesIn
 			bytesOut += res.BytesOut

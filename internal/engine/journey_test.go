@@ -271,3 +271,50 @@ func TestJourneyValidate(t *testing.T) {
 		t.Fatalf("a var in a plain request: %v", err)
 	}
 }
+
+// TestJourneyStepsHonourTheGate: once the job's gate (the agent's lease)
+// refuses, no journey sends another step, and the run stops with its
+// cause; the journeys cut short are in flight at the end.
+func TestJourneyStepsHonourTheGate(t *testing.T) {
+	sh := newShop()
+	srv := httptest.NewServer(sh)
+	defer srv.Close()
+	j := newJob(t, srv.URL, job{rate: 100, d: 2 * time.Second})
+	j.Limits.Timeout, j.Limits.Drain = time.Minute, 2*time.Minute
+	j.Requests = nil
+	j.Journeys = []Journey{shopJourney()}
+	var mu sync.Mutex
+	calls, refused := 0, false
+	j.Gate = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls > 30 {
+			refused = true
+			return fmt.Errorf("lease expired")
+		}
+		return nil
+	}
+	sum, total, _ := collect(t, New(DefaultConfig()), context.Background(), j)
+	if sum.Stopped == "" || !strings.Contains(sum.Stopped, "lease expired") {
+		t.Fatalf("stopped %q; want the gate's cause", sum.Stopped)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !refused {
+		t.Fatal("the gate never refused")
+	}
+	var sent uint64
+	for k := 1; k <= 3; k++ {
+		sent += total.Series[k].Issued
+	}
+	// 30 gate passes: each arrival and each request step takes one.
+	if arrivals := total.Series[0].Issued; arrivals+sent > 30 {
+		t.Fatalf("%d arrivals + %d steps issued after 30 gate passes", arrivals, sent)
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if got := uint64(sh.ok) + uint64(len(sh.sessions)); got != sent {
+		t.Fatalf("the target got %d requests; %d steps were issued", got, sent)
+	}
+}
