@@ -459,7 +459,7 @@ func TestEightWeeksStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"box-db", "box-cpu", "db", "app", "db", "replica-*", "app", "shard-*"}
+	want := []string{"box-db", "box-cpu", "db", "app", "db", "replica-0", "app", "shard-*"}
 	if len(sc.Stages) != len(want) {
 		t.Fatalf("%d stages, want %d weeks", len(sc.Stages), len(want))
 	}
