@@ -449,3 +449,32 @@ func TestVerboseGossipLog(t *testing.T) {
 		}
 	}
 }
+
+// TestEightWeeksStory: examples/eight-weeks.yaml tells seed 000's story in
+// its predictions: each week's ceiling above the week before, each stage
+// limited by what the next week's fix lifts, and week 8 past 1,000/s (the
+// story's 10,000 ÷ 10). The measured run is in the README.
+func TestEightWeeksStory(t *testing.T) {
+	sc, err := scenario.Load("../../examples/eight-weeks.yaml", scenario.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"box-db", "box-cpu", "db", "app", "db", "replica-0", "app", "shard-*"}
+	if len(sc.Stages) != len(want) {
+		t.Fatalf("%d stages, want %d weeks", len(sc.Stages), len(want))
+	}
+	last := 0.0
+	for k, st := range sc.Stages {
+		p, ok, err := predict.Stage(sc, k, -1)
+		if !ok || err != nil {
+			t.Fatalf("stage %s: %v, %v", st.Name, ok, err)
+		}
+		if p.Bottleneck != want[k] || p.CeilingRPS <= last {
+			t.Errorf("week %d (%s): %.0f req/s limited by %s; want above %.0f, limited by %s", k+1, st.Name, p.CeilingRPS, p.Bottleneck, last, want[k])
+		}
+		last = p.CeilingRPS
+	}
+	if last < 1000 {
+		t.Errorf("week 8 predicted %.0f req/s, want at least 1,000 (10,000 ÷ 10)", last)
+	}
+}

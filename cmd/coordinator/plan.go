@@ -348,7 +348,7 @@ func renderPlan(w io.Writer, sc *scenario.Scenario, scheds []*schedule.Schedule,
 }
 
 // writeStagePredictions prints, when sc has bundled stages, the predicted
-// ceiling of each from its topology's default config and the scenario's
+// ceiling of each from its topology's config (defaults and the stage's options) and the scenario's
 // request mix (predict.Stage): a row per stage with its name,
 // topology, ceiling and bottleneck, and the working below it. The cache hit
 // rate is --cache-hit-rate when given, else the scenario's, else assumed.
@@ -388,7 +388,7 @@ func writeStagePredictions(w io.Writer, sc *scenario.Scenario, in capacity.Input
 		wCeil = max(wCeil, utf8.RuneCountInString(r.ceiling))
 	}
 	var b strings.Builder
-	b.WriteString("\nPredicted ceilings of this scenario's stages (each topology's default config under this request mix;\n" +
+	b.WriteString("\nPredicted ceilings of this scenario's stages (each topology's config, its defaults with the stage's options, under this request mix;\n" +
 		"utilisation law: a component saturates at servers ÷ demand per request; check by measurement)\n")
 	line := func(r row, right bool) {
 		ceiling := r.ceiling + strings.Repeat(" ", wCeil-utf8.RuneCountInString(r.ceiling))

@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"net/http"
@@ -102,6 +103,10 @@ func Stage(sc *scenario.Scenario, k int, hitRate float64) (p Prediction, ok bool
 	}
 	h := predHitRateOf(sc, hitRate)
 	cfg, err := targets.DefaultConfig(st.Bundled)
+	if len(st.Options) > 0 && err == nil {
+		// The stage's options, merged over the defaults as the run does.
+		cfg, err = targets.DecodeConfig(st.Bundled, bytes.NewReader(st.Options))
+	}
 	if err != nil {
 		return Prediction{}, false, fmt.Errorf("predict stage %s: %w", st.Name, err)
 	}

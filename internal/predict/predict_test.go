@@ -343,3 +343,29 @@ func minOf(m map[string]float64) (float64, string) {
 	}
 	return m[best], best
 }
+
+// A bundled stage's options change its prediction as they change the
+// target: split's db with one connection instead of five saturates at a
+// fifth of the rate, and the working says so.
+func TestPredictStageOptions(t *testing.T) {
+	plain, ok, err := Stage(predictScenario(scenario.Stage{Name: "split", Bundled: "split"}), 0, 0.5)
+	if err != nil || !ok {
+		t.Fatalf("split: ok %v, %v", ok, err)
+	}
+	one, ok, err := Stage(predictScenario(scenario.Stage{Name: "one", Bundled: "split",
+		Options: scenario.TopologyOptions(`{"db": {"pool": 1}}`)}), 0, 0.5)
+	if err != nil || !ok {
+		t.Fatalf("split pool 1: ok %v, %v", ok, err)
+	}
+	if !closeTo(one.CeilingRPS*5, plain.CeilingRPS) || one.Bottleneck != "db" {
+		t.Errorf("pool 1: ceiling %v (%s), want a fifth of pool 5's %v (db)", one.CeilingRPS, one.Bottleneck, plain.CeilingRPS)
+	}
+	if !strings.Contains(one.Working, "db 1 ÷") {
+		t.Errorf("working does not use the option:\n%s", one.Working)
+	}
+	_, _, err = Stage(predictScenario(scenario.Stage{Name: "bad", Bundled: "split",
+		Options: scenario.TopologyOptions(`{"db": {"pools": 1}}`)}), 0, 0.5)
+	if !errors.Is(err, targets.ErrInvalidConfig) {
+		t.Errorf("unknown option: err %v, want ErrInvalidConfig", err)
+	}
+}
