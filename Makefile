@@ -16,10 +16,11 @@ help:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## test: lint, check generated code, then every test with the race detector
+## test: lint, check generated code, then every test with the race detector (installs xmllint for the JUnit schema tests)
 test: lint proto-check unit
 
 unit:
+	bash scripts/install-xmllint.sh
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
