@@ -13,7 +13,10 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/surgeload/surge/internal/capacity"
+	"github.com/surgeload/surge/internal/predict"
 	"github.com/surgeload/surge/scenario"
+	"github.com/surgeload/surge/targets"
 )
 
 // readmeBlock is one fenced code block of README.md.
@@ -200,5 +203,58 @@ func TestREADMEFragmentWrapping(t *testing.T) {
 	ok := readmeBlock{fragment: []string{"client"}, text: "client:\n  max_conns: 4\n"}
 	if _, err := scenario.Parse("x.yaml", []byte(wrapFragment(ok)), scenario.Options{}); err != nil {
 		t.Errorf("a valid client fragment, wrapped: %v", err)
+	}
+}
+
+// TestREADMEPredictedCeilings: the predicted column of README's table of
+// reference topologies is predict.Reference for each topology — the figure
+// `target --list` and `coordinator plan examples/staircase.yaml` print — and
+// its bottleneck column names the same component; every bundled topology
+// but echo has exactly one row.
+func TestREADMEPredictedCeilings(t *testing.T) {
+	src, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(src), "\n## Reference topologies\n")
+	if !ok {
+		t.Fatal("README.md has no section ## Reference topologies")
+	}
+	if i := strings.Index(section, "\n#"); i >= 0 {
+		section = section[:i]
+	}
+	rows := map[string]int{}
+	for line := range strings.SplitSeq(section, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 5 {
+			t.Errorf("README table row of %d cells, want 5 (topology, what, predicted, measured, bottleneck): %q", len(cells), line)
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		rows[name]++
+		p, ok, err := predict.Reference(name)
+		if err != nil || !ok {
+			t.Errorf("README table row %q: no reference prediction (%v, %v)", name, ok, err)
+			continue
+		}
+		predicted, _, _ := strings.Cut(strings.TrimSpace(cells[2]), " ")
+		if want := capacity.FormatNumber(p.CeilingRPS); predicted != want {
+			t.Errorf("README: %s predicted %q; predict.Reference (target --list, plan examples/staircase.yaml) says %s", name, cells[2], want)
+		}
+		bottleneck := strings.TrimSpace(cells[4])
+		if _, rest, ok := strings.Cut(bottleneck, "`"); ok {
+			bottleneck, _, _ = strings.Cut(rest, "`")
+		}
+		if bottleneck != p.Bottleneck {
+			t.Errorf("README: %s bottleneck %q; predict.Reference says %s", name, cells[4], p.Bottleneck)
+		}
+	}
+	for _, name := range targets.Names() {
+		if want := map[bool]int{true: 0, false: 1}[name == "echo"]; rows[name] != want {
+			t.Errorf("README's table has %d rows of %s; want %d", rows[name], name, want)
+		}
 	}
 }
