@@ -258,13 +258,27 @@ func measured(t ThresholdResult) string {
 	return strconv.FormatFloat(t.Value, 'f', -1, 64)
 }
 
-// junitTime formats seconds for a time attribute (plain decimal, 3 places).
+// junitTime formats seconds for a time attribute: a plain decimal of at
+// most 3 places, 0 for NaN and negatives, at most junitMaxTime.
 func junitTime(s float64) string {
 	if math.IsNaN(s) || math.IsInf(s, 0) || s < 0 {
 		return "0"
 	}
+	if s >= junitMaxTime {
+		return junitMaxTimeText
+	}
+	// Below 1e12 s, a value in ms has at most 15 digits: the double
+	// nearest it prints with at most 3 decimals, as Jenkins' pattern wants.
 	return strconv.FormatFloat(math.Round(s*1000)/1000, 'f', -1, 64)
 }
+
+// junitMaxTime bounds a time attribute (31,700 years: only a damaged
+// report.json has more): libxml2, and so CI tools built on it, refuse an
+// xs:decimal of more digits than it can hold.
+const (
+	junitMaxTime     = 1e12
+	junitMaxTimeText = "1000000000000"
+)
 
 // journeyCase is a journey or step testcase and its figures (written to
 // the suite's <system-out>: Ant allows none inside a testcase).

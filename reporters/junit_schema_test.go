@@ -138,7 +138,7 @@ func TestJUnitValidAgainstSchemas(t *testing.T) {
 			s := stage("a")
 			s.GeneratorLimited, s.DurationS, s.AchievedRPS = true, math.NaN(), math.Inf(1)
 			return s
-		}()}}},
+		}(), func() Stage { s := stage("huge"); s.DurationS = math.MaxFloat64; return s }()}}},
 		{"no stages", &Report{}},
 		{"hostile names", &Report{Scenario: hostile, RunID: hostile, Verdict: hostile, Started: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
 			Warnings: []string{hostile}, Reasons: []string{hostile},
@@ -203,6 +203,77 @@ func TestJUnitTimestamp(t *testing.T) {
 	} {
 		if got := junitTimestamp(tc.in); got != tc.want {
 			t.Errorf("junitTimestamp(%v) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzJUnitNames: whatever the names, messages and warnings (control
+// characters, invalid UTF-8, "]]>", markup), WriteJUnit writes well-formed
+// XML with one testsuite whose counts match its testcases, and none of its
+// text holds a character XML 1.0 cannot carry. (Validation against the
+// XSDs runs in TestJUnitValidAgainstSchemas: xmllint per input is too
+// slow for a fuzzer.)
+func FuzzJUnitNames(f *testing.F) {
+	f.Add("shop", "stage", "p99 < 1s", "warn", false)
+	f.Add("a]]>b", "<c>&\"d\"", "\x00\x01\xff\xfe", "\ufffe\U0001F600\r\n\t", true)
+	f.Fuzz(func(t *testing.T, scenarioName, stageName, expr, warning string, pass bool) {
+		r := &Report{Scenario: scenarioName, RunID: warning, Verdict: expr, Warnings: []string{warning}, Reasons: []string{expr},
+			Stages: []Stage{{Name: stageName, AbortedBy: expr, Stopped: warning, GeneratorLimited: !pass, GeneratorNotes: []string{warning},
+				Errors:     map[string]uint64{warning: 0},
+				Thresholds: []ThresholdResult{{Expr: expr, Pass: pass, Measured: warning}, {Expr: expr, NoData: true}},
+				Requests:   []Request{{Name: stageName, Kind: KindJourney}, {Name: expr, Kind: KindStep}}}},
+			Thresholds: []ThresholdResult{{Expr: expr, Pass: pass}}}
+		var b bytes.Buffer
+		if err := WriteJUnit(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		var doc junitSuites
+		if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+			t.Fatalf("junit.xml does not parse: %v\n%s", err, b.Bytes())
+		}
+		if len(doc.Suites) != 1 {
+			t.Fatalf("%d testsuites", len(doc.Suites))
+		}
+		s := doc.Suites[0]
+		failures, errs := 0, 0
+		texts := []string{s.Name, s.SystemOut, s.SystemErr}
+		for _, c := range s.Cases {
+			texts = append(texts, c.Name, c.Classname)
+			if c.Failure != nil {
+				failures++
+				texts = append(texts, c.Failure.Message, c.Failure.Text)
+			}
+			if c.Error != nil {
+				errs++
+				texts = append(texts, c.Error.Message, c.Error.Text)
+			}
+		}
+		if s.Tests != len(s.Cases) || s.Failures != failures || s.Errors != errs {
+			t.Errorf("suite says %d/%d/%d; testcases %d/%d/%d", s.Tests, s.Failures, s.Errors, len(s.Cases), failures, errs)
+		}
+		for _, text := range texts {
+			for _, r := range text {
+				if !(r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
+					t.Fatalf("a character XML 1.0 cannot carry: %U in %q", r, text)
+				}
+			}
+		}
+	})
+}
+
+// TestJUnitTime: a plain decimal of at most 3 places and 13 digits,
+// whatever the input.
+func TestJUnitTime(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{1.23456, "1.235"}, {0, "0"}, {-1, "0"}, {math.NaN(), "0"}, {math.Inf(1), "0"},
+		{123456789012.3456, "123456789012.346"}, {99999999999.9996, "100000000000"}, {99999999999.1234, "99999999999.123"},
+		{1e20, "1000000000000"}, {math.MaxFloat64, "1000000000000"},
+	} {
+		if got := junitTime(tc.in); got != tc.want {
+			t.Errorf("junitTime(%v) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
 }
