@@ -25,6 +25,7 @@ unit:
 
 ## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
 test-under-load:
+	bash scripts/install-xmllint.sh
 	GO=$(GO) bash scripts/test-under-load.sh
 
 ## test-targets-under-load: go test ./targets/... with a busy loop on every core; fails if any test fails (simulated time must hold on a loaded host)
