@@ -20,6 +20,7 @@ build:
 test: lint proto-check unit
 
 unit:
+	bash scripts/install-prometheus.sh
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
@@ -78,6 +79,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
 	$(GO) test -run='^$$' -fuzz=FuzzClockFilter -fuzztime=$(FUZZTIME) ./internal/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzDistText -fuzztime=$(FUZZTIME) ./targets/resource
+	$(GO) test -run='^$$' -fuzz=FuzzParseHeader -fuzztime=$(FUZZTIME) ./internal/push
 
 ## faults: process-level fault tests with the real binaries: SIGKILL/SIGSTOP of agents and the
 ## coordinator, and (as root) a network-namespace partition. The short ones also run in `make test`.

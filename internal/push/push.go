@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config selects where a run's metrics are pushed and how. The zero value
@@ -113,11 +114,11 @@ func ParseLabel(s string) (string, string, error) {
 // ParseHeader parses one "Name: value" header.
 func ParseHeader(s string) (string, string, error) {
 	k, v, ok := strings.Cut(s, ":")
-	k = strings.TrimSpace(k)
-	if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") || strings.ContainsAny(v, "\r\n") {
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	if !ok || !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
 		return "", "", fmt.Errorf("push header %q: want \"Name: value\"", s)
 	}
-	return http.CanonicalHeaderKey(k), strings.TrimSpace(v), nil
+	return http.CanonicalHeaderKey(k), v, nil
 }
 
 // Stats counts the pushes of a run, by sink.

@@ -20,10 +20,14 @@ type remoteWrite struct {
 }
 
 func newRemoteWrite(cfg *Config, client *http.Client) (*remoteWrite, error) {
+	retries := cfg.Retries
+	if retries == 0 {
+		retries = -1 // the client's 0 means retry forever
+	}
 	api, err := remote.NewAPI(cfg.RemoteWrite,
 		remote.WithAPIHTTPClient(client),
 		remote.WithAPIPath(""), // the URL is the whole endpoint
-		remote.WithAPIBackoff(remote.BackoffConfig{Min: 100 * time.Millisecond, Max: time.Second, MaxRetries: cfg.Retries}),
+		remote.WithAPIBackoff(remote.BackoffConfig{Min: 100 * time.Millisecond, Max: time.Second, MaxRetries: retries}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("push remote-write: %w", err)
