@@ -254,6 +254,39 @@ func TestRemoteWritePrometheus(t *testing.T) {
 	if info := q(`surge_run_info{` + sel + `}`); len(info) != 1 {
 		t.Errorf("surge_run_info of the run: %v", info)
 	}
+	dashboardHasData(t, base, rep.RunID)
+}
+
+// dashboardHasData runs every query of deploy/grafana/surge-dashboard.json
+// against Prometheus, $run_id set to the run and the other variables at
+// All: every panel has a query that answers at least one series.
+func dashboardHasData(t *testing.T, base, runID string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "surge-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			ID      int
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer("$__rate_interval", "1m", "$run_id", runID, "$stage", ".*", "$request", ".*")
+	for _, p := range d.Panels {
+		series := 0
+		for _, tg := range p.Targets {
+			series += len(query(t, base, vars.Replace(tg.Expr)))
+		}
+		if series == 0 {
+			t.Errorf("dashboard panel %d %q: no query answers any series for the pushed run", p.ID, p.Title)
+		}
+	}
+	t.Logf("%d dashboard panels answered by Prometheus for run %s", len(d.Panels), runID)
 }
 
 // startPrometheus starts bin on a free loopback port with an empty
@@ -338,8 +371,8 @@ func query(t *testing.T, base, expr string) map[string]float64 {
 			t.Fatalf("query %s: value %v", expr, s.Value[1])
 		}
 		key := s.Metric["outcome"] + s.Metric["class"]
-		if _, ok := s.Metric["run_id"]; ok && s.Metric["__name__"] == "surge_run_info" {
-			key = s.Metric["run_id"]
+		if len(r.Data.Result) > 1 && key == "" { // a series per stage, request, …: keep each
+			key = fmt.Sprint(s.Metric)
 		}
 		out[key] = v
 	}
