@@ -249,7 +249,7 @@ func TestOTLPFailure(t *testing.T) {
 	_, g := exporter(t, true)
 	var reported []error
 	cfg := DefaultConfig()
-	cfg.OTLP, cfg.Interval, cfg.Timeout, cfg.Retries = srv.URL+"/v1/metrics", time.Hour, 100*time.Millisecond, 1
+	cfg.OTLP, cfg.Interval, cfg.Timeout, cfg.Retries = srv.URL+"/v1/metrics", time.Hour, time.Second, 1
 	cfg.OnError = func(err error) { reported = append(reported, err) }
 	p, err := Start(context.Background(), cfg, g)
 	if err != nil {
