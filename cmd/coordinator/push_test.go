@@ -31,6 +31,8 @@ func TestPushFlagsInvalid(t *testing.T) {
 		{[]string{"--push-remote-write", "http://127.0.0.1:1/w", "--push-label", "novalue"}, "want name=value"},
 		{[]string{"--push-remote-write", "http://127.0.0.1:1/w", "--push-header", "Bearer x"}, `want "Name: value"`},
 		{[]string{"--push-label", "env=ci"}, "need --push-remote-write or --push-otlp"},
+		{[]string{"--push-otlp", "https://127.0.0.1:4318/v1/metrics", "--push-ca", "/nonexistent/ca.pem"}, "push CA: "},
+		{[]string{"--push-otlp", "https://127.0.0.1:4318/v1/metrics", "--push-ca", sc}, "no PEM certificate in it"},
 	} {
 		args := append([]string{"run", sc, "--gossip-listen", "127.0.0.1:0", "--out", t.TempDir(), "-q"}, c.args...)
 		code, _, stderr := runCLI(t, args...)

@@ -99,7 +99,25 @@ func (c *Config) Validate() error {
 	if c.Interval < 0 || c.Timeout < 0 {
 		return errors.New("push: negative interval or timeout")
 	}
+	if c.CAFile != "" {
+		if _, err := caPool(c.CAFile); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// caPool reads a PEM file of CA certificates.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("push CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("push CA %s: no PEM certificate in it", file)
+	}
+	return pool, nil
 }
 
 // ParseLabel parses one k=v label.
@@ -382,13 +400,9 @@ func httpClient(cfg *Config) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // an explicit option
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := caPool(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("push CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("push CA %s: no PEM certificate in it", cfg.CAFile)
+			return nil, err
 		}
 		tc.RootCAs = pool
 	}

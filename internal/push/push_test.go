@@ -2,12 +2,16 @@ package push
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -359,4 +363,45 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("label %q without =", s)
 		}
 	})
+}
+
+// TestTLS: an https receiver is trusted through CAFile or
+// InsecureSkipVerify, and refused (a counted failure) without either.
+func TestTLS(t *testing.T) {
+	rcv := &receiver{status: 204}
+	srv := httptest.NewUnstartedServer(rcv)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		ca       string
+		insecure bool
+		pushes   int
+	}{
+		{"system CAs", "", false, 0},
+		{"CA file", ca, false, 1},
+		{"skip verify", "", true, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, g := exporter(t, true)
+			cfg := DefaultConfig()
+			cfg.RemoteWrite, cfg.Interval, cfg.Retries, cfg.CAFile, cfg.InsecureSkipVerify = srv.URL+"/api/v1/write", time.Hour, -1, c.ca, c.insecure
+			p, err := Start(context.Background(), cfg, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := p.Close(context.Background())
+			if st.Pushes["remote_write"] != c.pushes || st.Failures["remote_write"] != 1-c.pushes {
+				t.Errorf("stats %+v; want %d pushes", st, c.pushes)
+			}
+			if c.pushes == 0 && !strings.Contains(st.LastError, "certificate") {
+				t.Errorf("last error %q; want a certificate error", st.LastError)
+			}
+		})
+	}
 }
