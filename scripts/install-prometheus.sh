@@ -23,10 +23,13 @@ fi
 
 echo "installing prometheus from Debian's packages..."
 $SUDO apt-get update
-# policy-rc.d 101: no service is started by the install (containers, CI).
-DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y --no-install-recommends prometheus
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends prometheus
+# The package may start its service (port 9090, where invoke-rc.d allows it): the
+# tests need only the binary, so stop the service this install started.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 	$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+elif command -v service >/dev/null 2>&1; then
+	$SUDO service prometheus stop >/dev/null 2>&1 || true
 fi
 command -v prometheus >/dev/null 2>&1 || { echo "install-prometheus: prometheus still not on PATH" >&2; exit 1; }
 echo "prometheus installed: $(command -v prometheus) ($(prometheus --version 2>&1 | head -1))"
