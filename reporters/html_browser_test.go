@@ -95,7 +95,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	}
 	want := []string{"spectrum/all"}
 	for i := range r.Stages {
-		for _, name := range []string{"throughput", "latency", "errors"} {
+		for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 			want = append(want, name+"/"+strconv.Itoa(i))
 		}
 	}

@@ -163,15 +163,15 @@ func TestWriteHTMLChartsAndSelfContained(t *testing.T) {
 		t.Errorf("spectrum chart: present %v with %d points", ok, n)
 	}
 	for i, s := range r.Stages {
-		for _, name := range []string{"throughput", "latency", "errors"} {
+		for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 			n, ok := chartPoints(charts, name, strconv.Itoa(i))
 			if !ok || n == 0 {
 				t.Errorf("stage %s: chart %s present %v with %d points", s.Name, name, ok, n)
 			}
 		}
 	}
-	if len(charts) != 1+3*len(r.Stages) {
-		t.Errorf("%d charts, want %d", len(charts), 1+3*len(r.Stages))
+	if len(charts) != 1+4*len(r.Stages) {
+		t.Errorf("%d charts, want %d", len(charts), 1+4*len(r.Stages))
 	}
 	// The throughput chart plots intended, issued and succeeded per interval.
 	if n, _ := chartPoints(charts, "throughput", "2"); n != 3*24 {
@@ -221,7 +221,7 @@ func TestWriteHTMLDamagedData(t *testing.T) {
 	}}
 	page := writeHTML(t, r)
 	charts := scanHTML(t, page)
-	for _, name := range []string{"throughput", "latency", "errors"} {
+	for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 		if n, ok := chartPoints(charts, name, "0"); !ok || n != 0 {
 			t.Errorf("stage without intervals: chart %s present %v with %d points, want 0", name, ok, n)
 		}
@@ -235,8 +235,8 @@ func TestWriteHTMLDamagedData(t *testing.T) {
 	if n, _ := chartPoints(charts, "throughput", "1"); n != 9 {
 		t.Errorf("throughput: %d points, want 9", n)
 	}
-	if got := strings.Count(page, ">no data<"); got != 4 {
-		t.Errorf("%d charts say no data, want 4", got)
+	if got := strings.Count(page, ">no data<"); got != 6 {
+		t.Errorf("%d charts say no data, want 6: the spectrum, the distributions of both stages and the first stage's three others", got)
 	}
 }
 
