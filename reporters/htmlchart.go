@@ -19,8 +19,9 @@ type chartSpec struct {
 	// XTicks, when given, replace the computed x ticks.
 	XTicks []tick
 	// LogY puts y on a log scale with a labelled tick per decade. A value
-	// ≤ 0 has no place there: it is a gap, counted in chartView.Hidden
-	// and said in a note on the chart.
+	// of 0 has no place there, nor one under logFloorMS (1 ns, below any
+	// clock's resolution, where 10^k underflows soon after): it is a gap,
+	// counted in chartView.Hidden and said in a note on the chart.
 	LogY bool
 	// Linear, with LogY, also lays the chart out on a linear y axis from
 	// 0 (chartView.Lin), which the page's "linear axes" toggle shows.
@@ -41,7 +42,7 @@ func buildChart(spec chartSpec, series []rawSeries) chartView {
 		pts := append([]point(nil), series[i].Points...)
 		for j := range pts {
 			ok := pts[j].OK && finite(pts[j].X) && finite(pts[j].Y)
-			if ok && spec.LogY && pts[j].Y <= 0 {
+			if ok && spec.LogY && pts[j].Y < logFloorMS {
 				ok = false
 				c.Hidden++
 			}
@@ -65,7 +66,7 @@ func buildChart(spec chartSpec, series []rawSeries) chartView {
 		}
 	}
 	if c.Hidden > 0 {
-		c.Note = fmt.Sprintf("%d value%s of 0 not drawn (log axis)", c.Hidden, plural(c.Hidden))
+		c.Note = fmt.Sprintf("%d value%s of 0 (under 1 ns) not drawn (log axis)", c.Hidden, plural(c.Hidden))
 	}
 	if c.Points == 0 {
 		c.NoData = true
@@ -180,11 +181,14 @@ func linearAxis(ymax float64) (func(float64) float64, []tick) {
 	return sy, ticks
 }
 
+// logFloorMS is the lowest value a log axis shows, in ms: 1 ns.
+const logFloorMS = 1e-6
+
 // maxLogTicks bounds the labelled decades of a log axis: beyond it every
 // second (third, …) decade is labelled.
 const maxLogTicks = 10
 
-// logAxis maps y in [lo, hi] (0 < lo ≤ hi, in ms) onto the plot on a log
+// logAxis maps y in [lo, hi] (logFloorMS ≤ lo ≤ hi, in ms) onto the plot on a log
 // scale from the decade at or below lo to the decade at or above hi (at
 // least one decade), with a labelled tick per decade (0.1 ms, 1 ms, 10 ms,
 // 100 ms, 1 s, …) and, over at most six decades, unlabelled grid lines
@@ -194,9 +198,10 @@ func logAxis(lo, hi float64) (sy func(float64) float64, ticks []tick, minor []fl
 	if kmax <= kmin {
 		kmax = kmin + 1
 	}
+	every := (kmax - kmin + maxLogTicks - 1) / maxLogTicks
+	kmax = kmin + (kmax-kmin+every-1)/every*every // the top is labelled too
 	l0, span := float64(kmin), float64(kmax-kmin)
 	sy = func(y float64) float64 { return plotBottom - (math.Log10(y)-l0)/span*(plotBottom-plotTop) }
-	every := (kmax - kmin + maxLogTicks - 1) / maxLogTicks
 	for k := kmin; k <= kmax; k++ {
 		if (k-kmin)%every == 0 {
 			ticks = append(ticks, tick{Pos: round1(sy(math.Pow10(k))), Label: decadeLabel(k)})
@@ -234,13 +239,13 @@ func decadeAbove(v float64) int {
 	return k
 }
 
-// decadeLabel names 10^k ms in the unit that reads best: 1 µs, 0.1 ms,
+// decadeLabel names 10^k ms in the unit that reads best: 100 ns, 1 µs, 0.1 ms,
 // 1 ms, 10 ms, 100 ms, 1 s, 10 s, ….
 func decadeLabel(k int) string {
 	f := func(e int) string { return strconv.FormatFloat(math.Pow10(e), 'f', -1, 64) }
 	switch {
-	case k >= -5 && k <= -4:
-		return f(k+3) + " µs"
+	case k >= -6 && k <= -4:
+		return f(k+6) + " ns"
 	case k == -3:
 		return "1 µs"
 	case k >= -2 && k <= 2:
