@@ -292,7 +292,7 @@ func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
 		}
 	}
 	latency = buildChart(chartSpec{Name: "latency", Stage: stage, Title: "Response time percentiles per interval",
-		XLabel: "seconds into the stage", YLabel: "response time (log)", LogY: true, Linear: true}, lat)
+		XLabel: "seconds into the stage", YLabel: "response time (log scale)", LogY: true, Linear: true, LinearYLabel: "response time, ms"}, lat)
 	return throughput, latency, errs
 }
 
@@ -316,8 +316,8 @@ func spectrumChart(series []rawSeries) chartView {
 		}
 	}
 	return buildChart(chartSpec{Name: "spectrum", Stage: "all", Title: "Latency by percentile, every stage (HDR percentile spectrum)",
-		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "response time (log)",
-		XMax: math.Ceil(xmax - 1e-9), XTicks: spectrumTicks(), LogY: true, Linear: true}, series)
+		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "response time (log scale)",
+		XMax: math.Ceil(xmax - 1e-9), XTicks: spectrumTicks(), LogY: true, Linear: true, LinearYLabel: "response time, ms"}, series)
 }
 
 // percentileText is a percentile such as 99.9 with at most three

@@ -24,8 +24,10 @@ type chartSpec struct {
 	// counted in chartView.Hidden and said in a note on the chart.
 	LogY bool
 	// Linear, with LogY, also lays the chart out on a linear y axis from
-	// 0 (chartView.Lin), which the page's "linear axes" toggle shows.
-	Linear bool
+	// 0 (chartView.Lin), which the page's "linear axes" toggle shows,
+	// labelled LinearYLabel.
+	Linear       bool
+	LinearYLabel string
 }
 
 // buildChart lays out series in the fixed frame: x linear over
@@ -144,7 +146,7 @@ func buildChart(spec chartSpec, series []rawSeries) chartView {
 	}
 	if spec.LogY && spec.Linear {
 		lin := spec
-		lin.LogY, lin.Linear = false, false
+		lin.LogY, lin.Linear, lin.YLabel = false, false, spec.LinearYLabel
 		l := buildChart(lin, series)
 		c.Lin = &l
 	}
@@ -306,8 +308,8 @@ func distributionChart(i int, s *Stage) chartView {
 	}
 	return buildChart(chartSpec{Name: "distribution", Stage: strconv.Itoa(i),
 		Title:  "Response-time distribution (HDR percentile spectrum)",
-		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "response time (log)",
-		XMax: xmax, XTicks: spectrumTicks(), LogY: true, Linear: true}, []rawSeries{rs})
+		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "response time (log scale)",
+		XMax: xmax, XTicks: spectrumTicks(), LogY: true, Linear: true, LinearYLabel: "response time, ms"}, []rawSeries{rs})
 }
 
 // spectrumTicks label HdrHistogram's percentile axis.
