@@ -74,7 +74,9 @@ type stageView struct {
 	Errors     chartView
 	// Distribution is the stage's response-time percentile spectrum.
 	Distribution chartView
-	Requests     []requestView
+	// Phases is the phase breakdown; nil when the report has none.
+	Phases   *phasesView
+	Requests []requestView
 	// Journeys is set when the stage has journeys or checks: the table
 	// then shows each entry's kind.
 	Journeys  bool
@@ -102,6 +104,7 @@ func newHTMLView(r *Report) htmlView {
 		sv := stageView{Index: i, S: s, Color: stageColor(i), Errs: counts(s.Errors), DroppedBy: counts(s.DroppedBy)}
 		sv.Throughput, sv.Latency, sv.Errors = stageCharts(i, s)
 		sv.Distribution = distributionChart(i, s)
+		sv.Phases = phasesOf(i, s)
 		for _, rq := range s.Requests {
 			sv.Requests = append(sv.Requests, requestView{R: rq, Errors: counts(rq.Errors)})
 			sv.Journeys = sv.Journeys || rq.Kind != ""

@@ -98,6 +98,9 @@ func TestHTMLInBrowser(t *testing.T) {
 		for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 			want = append(want, name+"/"+strconv.Itoa(i))
 		}
+		if r.Stages[i].Phases != (Phases{}) {
+			want = append(want, "phases/"+strconv.Itoa(i))
+		}
 	}
 	for _, k := range want {
 		if n, ok := charts[k]; !ok || n == 0 {
