@@ -45,9 +45,9 @@ type phaseChart struct {
 }
 
 type phaseBar struct {
-	Label, Full   string
-	Y, TextY      float64
-	Segs          []phaseSeg
+	Label, Full string
+	Y, TextY    float64
+	Segs        []phaseSeg
 	Total       string
 	TotalX      float64
 }
