@@ -34,6 +34,7 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"mid":    func(a, b float64) float64 { return (a + b) / 2 },
 	"deref":  func(p *float64) float64 { return *p },
 	"pctRow": func(name string, p Percentiles) pctRow { return pctRow{Name: name, P: p} },
+	"orList": orList,
 }).ParseFS(htmlFS, "html/report.html.tmpl"))
 
 // WriteHTML writes r as one self-contained HTML page: the verdict, the
@@ -49,6 +50,14 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// orList is "a", "a or b", "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 type pctRow struct {

@@ -3,6 +3,7 @@ package reporters
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -14,6 +15,8 @@ var phaseColors = [len(PhaseNames)]string{"#cc79a7", "#e69f00", "#f0e442", "#56b
 type phasesView struct {
 	Entities []phaseEntity
 	Chart    phaseChart
+	// Absent are the phases no request of the stage had.
+	Absent []string
 }
 
 // phaseEntity is the stage (all its requests merged) or one request.
@@ -88,7 +91,30 @@ func phasesOf(i int, s *Stage) *phasesView {
 	if len(ents) == 0 {
 		return nil
 	}
-	return &phasesView{Entities: ents, Chart: phaseBars(i, ents)}
+	// A phase no request had (dns for an IP literal, tls over plain
+	// http) is named once instead of a row of dashes per entity.
+	v := &phasesView{}
+	for k, ph := range PhaseNames {
+		had := false
+		for _, e := range ents {
+			had = had || e.Rows[k].Have
+		}
+		if !had {
+			v.Absent = append(v.Absent, ph)
+		}
+	}
+	for _, e := range ents {
+		rows := e.Rows[:0:0]
+		for _, r := range e.Rows {
+			if !slices.Contains(v.Absent, r.Phase) {
+				rows = append(rows, r)
+			}
+		}
+		e.Rows = rows
+		v.Entities = append(v.Entities, e)
+	}
+	v.Chart = phaseBars(i, v.Entities)
+	return v
 }
 
 func newPhaseEntity(name string, p Phases) phaseEntity {
