@@ -200,8 +200,9 @@ type chartView struct {
 	Name, Title, XLabel, YLabel, Stage string
 	W, H, Left, Right, Top, Bottom     float64
 	XTicks, YTicks                     []tick
-	// YMinor are unlabelled grid lines of a log axis (2× and 5× a decade).
-	YMinor []float64
+	// YMinor are the light grid lines of a log axis at 2× and 5× a
+	// decade, labelled when the axis spans at most two decades.
+	YMinor []tick
 	Series []chartSeries
 	Points int
 	NoData bool

@@ -194,8 +194,8 @@ const maxLogTicks = 10
 // scale from the decade at or below lo to the decade at or above hi (at
 // least one decade), with a labelled tick per decade (0.1 ms, 1 ms, 10 ms,
 // 100 ms, 1 s, …) and, over at most six decades, unlabelled grid lines
-// at 2× and 5× each decade.
-func logAxis(lo, hi float64) (sy func(float64) float64, ticks []tick, minor []float64) {
+// at 2× and 5× each decade, labelled over at most two.
+func logAxis(lo, hi float64) (sy func(float64) float64, ticks []tick, minor []tick) {
 	kmin, kmax := decadeBelow(lo), decadeAbove(hi)
 	if kmax <= kmin {
 		kmax = kmin + 1
@@ -212,7 +212,11 @@ func logAxis(lo, hi float64) (sy func(float64) float64, ticks []tick, minor []fl
 	if kmax-kmin <= 6 {
 		for k := kmin; k < kmax; k++ {
 			for _, m := range []float64{2, 5} {
-				minor = append(minor, round1(sy(m*math.Pow10(k))))
+				t := tick{Pos: round1(sy(m * math.Pow10(k)))}
+				if kmax-kmin <= 2 {
+					t.Label = msLabel(m, k)
+				}
+				minor = append(minor, t)
 			}
 		}
 	}
@@ -241,21 +245,26 @@ func decadeAbove(v float64) int {
 	return k
 }
 
-// decadeLabel names 10^k ms in the unit that reads best: 100 ns, 1 µs, 0.1 ms,
-// 1 ms, 10 ms, 100 ms, 1 s, 10 s, ….
-func decadeLabel(k int) string {
-	f := func(e int) string { return strconv.FormatFloat(math.Pow10(e), 'f', -1, 64) }
+// decadeLabel names 10^k ms in the unit that reads best: 100 ns, 1 µs,
+// 0.1 ms, 1 ms, 10 ms, 100 ms, 1 s, 10 s, ….
+func decadeLabel(k int) string { return msLabel(1, k) }
+
+// msLabel names m×10^k ms (m a small whole number) in the unit of 10^k:
+// ns below 1 µs, µs, ms from 0.01 to 100, s from 1 to 1000, and
+// otherwise ms in exponent form.
+func msLabel(m float64, k int) string {
+	f := func(e int) string { return strconv.FormatFloat(m*math.Pow10(e), 'f', -1, 64) }
 	switch {
 	case k >= -6 && k <= -4:
 		return f(k+6) + " ns"
 	case k == -3:
-		return "1 µs"
+		return f(0) + " µs"
 	case k >= -2 && k <= 2:
 		return f(k) + " ms"
 	case k >= 3 && k <= 6:
 		return f(k-3) + " s"
 	}
-	return "1e" + strconv.Itoa(k) + " ms"
+	return strconv.FormatFloat(m, 'f', -1, 64) + "e" + strconv.Itoa(k) + " ms"
 }
 
 // keyPercentiles are marked on a percentile spectrum: report.json's own

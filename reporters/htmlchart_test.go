@@ -415,15 +415,30 @@ func TestDecades(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
+		m    float64
+		k    int
+		want string
+	}{{2, -5, "20 ns"}, {5, -3, "5 µs"}, {2, -2, "0.02 ms"}, {5, -1, "0.5 ms"}, {2, 0, "2 ms"}, {5, 2, "500 ms"}, {2, 3, "2 s"}, {5, 6, "5000 s"}, {2, 8, "2e8 ms"}} {
+		if got := msLabel(tc.m, tc.k); got != tc.want {
+			t.Errorf("msLabel(%g, %d) = %q, want %q", tc.m, tc.k, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
 		lo, hi       float64
 		ticks, minor int
 	}{
 		{1, 1, 2, 2},        // one value: one decade, 1 ms to 10 ms
+		{0.02, 0.3, 3, 4},   // two decades: 2× and 5× labelled too
 		{0.35, 1004, 6, 10}, // 0.1 ms .. 10 s
 		{1e-3, 1e6, 10, 0},  // nine decades: no minor lines
 		{1e-300, 1e14, 11, 0},
 	} {
 		sy, ticks, minor := logAxis(tc.lo, tc.hi)
+		for _, m := range minor {
+			if labelled := m.Label != ""; labelled != (len(ticks) <= 3) {
+				t.Errorf("logAxis(%g, %g): minor tick %+v labelled %v over %d decades", tc.lo, tc.hi, m, labelled, len(ticks)-1)
+			}
+		}
 		if len(ticks) != tc.ticks || len(minor) != tc.minor {
 			t.Errorf("logAxis(%g, %g): %d ticks, %d minor; want %d, %d", tc.lo, tc.hi, len(ticks), len(minor), tc.ticks, tc.minor)
 		}
