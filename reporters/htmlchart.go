@@ -186,6 +186,10 @@ func linearAxis(ymax float64) (func(float64) float64, []tick) {
 // logFloorMS is the lowest value a log axis shows, in ms: 1 ns.
 const logFloorMS = 1e-6
 
+// logSlack is how far (relative) a value may lie beyond a log axis's
+// end decade and be drawn on it.
+const logSlack = 0.01
+
 // maxLogTicks bounds the labelled decades of a log axis: beyond it every
 // second (third, …) decade is labelled.
 const maxLogTicks = 10
@@ -196,14 +200,19 @@ const maxLogTicks = 10
 // 100 ms, 1 s, …) and, over at most six decades, unlabelled grid lines
 // at 2× and 5× each decade, labelled over at most two.
 func logAxis(lo, hi float64) (sy func(float64) float64, ticks []tick, minor []tick) {
-	kmin, kmax := decadeBelow(lo), decadeAbove(hi)
+	// A value within 1% of a decade (an HDR bucket's lowest equivalent
+	// value of 1 ms is 0.9994 ms) does not open a decade of its own: it
+	// is drawn on that decade's line.
+	kmin, kmax := decadeBelow(lo*(1+logSlack)), decadeAbove(hi/(1+logSlack))
 	if kmax <= kmin {
 		kmax = kmin + 1
 	}
 	every := (kmax - kmin + maxLogTicks - 1) / maxLogTicks
 	kmax = kmin + (kmax-kmin+every-1)/every*every // the top is labelled too
 	l0, span := float64(kmin), float64(kmax-kmin)
-	sy = func(y float64) float64 { return plotBottom - (math.Log10(y)-l0)/span*(plotBottom-plotTop) }
+	sy = func(y float64) float64 {
+		return math.Min(plotBottom, math.Max(plotTop, plotBottom-(math.Log10(y)-l0)/span*(plotBottom-plotTop)))
+	}
 	for k := kmin; k <= kmax; k++ {
 		if (k-kmin)%every == 0 {
 			ticks = append(ticks, tick{Pos: round1(sy(math.Pow10(k))), Label: decadeLabel(k)})
