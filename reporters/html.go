@@ -38,11 +38,14 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 }).ParseFS(htmlFS, "html/report.html.tmpl"))
 
 // WriteHTML writes r as one self-contained HTML page: the verdict, the
-// stages compared, and per stage its throughput, latency and error charts
-// (inline SVG, no script or network needed to view them), the latency
-// percentile spectrum of every stage overlaid, and the request,
-// threshold, search and component tables. Histograms that do not decode
-// are shown as missing data, never as an error.
+// stages compared, the latency percentile spectrum of every stage
+// overlaid, and per stage its throughput, latency, response-time
+// distribution (the percentile spectrum of its merged histogram, marked
+// at report.json's own percentiles) and error charts (inline SVG, no
+// script or network needed to view them), the phase breakdown and the
+// request, threshold, search and component tables. Latency axes are
+// logarithmic, with a CSS-only toggle to linear ones. Histograms that do
+// not decode are shown as missing data, never as an error.
 func WriteHTML(w io.Writer, r *Report) error {
 	var b bytes.Buffer
 	if err := htmlTemplate.Execute(&b, newHTMLView(r)); err != nil {
