@@ -36,9 +36,10 @@ type (
 		file       string            // where it was read, for messages
 	}
 	objectMeta struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
 	}
 	service struct {
 		Spec struct {
@@ -86,6 +87,12 @@ type (
 			RunAsUser    *int  `yaml:"runAsUser"`
 		} `yaml:"securityContext"`
 		Affinity struct {
+			PodAffinity struct {
+				Required []struct {
+					TopologyKey   string        `yaml:"topologyKey"`
+					LabelSelector labelSelector `yaml:"labelSelector"`
+				} `yaml:"requiredDuringSchedulingIgnoredDuringExecution"`
+			} `yaml:"podAffinity"`
 			PodAntiAffinity struct {
 				Preferred []struct {
 					Weight          int `yaml:"weight"`
@@ -148,6 +155,7 @@ type (
 		} `yaml:"configMap"`
 		PersistentVolumeClaim *struct {
 			ClaimName string `yaml:"claimName"`
+			ReadOnly  bool   `yaml:"readOnly"`
 		} `yaml:"persistentVolumeClaim"`
 		EmptyDir any `yaml:"emptyDir"`
 	}
@@ -171,9 +179,11 @@ var apiVersions = map[string]string{
 	"Deployment":            "apps/v1",
 	"Job":                   "batch/v1",
 	"NetworkPolicy":         "networking.k8s.io/v1",
+	"PodDisruptionBudget":   "policy/v1",
+	"ServiceMonitor":        "monitoring.coreos.com/v1",
 }
 
-// manifests is every document of k8s/*.yaml, parsed.
+// manifests is every document of one kustomize rendering of k8s/, parsed.
 type manifests struct {
 	objs []object
 	raw  [][]byte // raw[i] is objs[i]'s document
@@ -181,30 +191,24 @@ type manifests struct {
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
-func loadManifests(t *testing.T) *manifests {
+// parseManifests parses the documents of src, the rendering name.
+func parseManifests(t *testing.T, name string, src []byte) *manifests {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("k8s", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in k8s/: %v", err)
-	}
 	m := &manifests{}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for i, doc := range docSeparator.Split(string(src), -1) {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
 		}
-		for i, doc := range docSeparator.Split(string(src), -1) {
-			if strings.TrimSpace(stripComments(doc)) == "" {
-				continue
-			}
-			var o object
-			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
-				t.Fatalf("%s document %d: %v", f, i+1, err)
-			}
-			o.file = fmt.Sprintf("%s#%d", f, i+1)
-			m.objs = append(m.objs, o)
-			m.raw = append(m.raw, []byte(doc))
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("%s document %d: %v", name, i+1, err)
 		}
+		o.file = fmt.Sprintf("%s#%d", name, i+1)
+		m.objs = append(m.objs, o)
+		m.raw = append(m.raw, []byte(doc))
+	}
+	if len(m.objs) == 0 {
+		t.Fatalf("%s: no objects", name)
 	}
 	return m
 }
@@ -456,8 +460,10 @@ var built struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, dir := range append([]string{built.dir, tools.dir}, rendered.tempDirs...) {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -520,8 +526,9 @@ var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
 // TestManifests parses every document and checks kinds, names and the pod
 // hygiene every workload shares.
-func TestManifests(t *testing.T) {
-	m := loadManifests(t)
+func TestManifests(t *testing.T) { forEachRendering(t, testManifests) }
+
+func testManifests(t *testing.T, m *manifests) {
 	seen := map[string]string{}
 	for _, o := range m.objs {
 		want, ok := apiVersions[o.Kind]
@@ -724,8 +731,9 @@ func scriptSecrets(t *testing.T) map[string][]string {
 // TestFlagsExist checks every flag of every Surge container against the
 // --help of the binary it runs, and that the files the Secret holds are the
 // ones `coordinator certs init` writes.
-func TestFlagsExist(t *testing.T) {
-	m := loadManifests(t)
+func TestFlagsExist(t *testing.T) { forEachRendering(t, testFlagsExist) }
+
+func testFlagsExist(t *testing.T, m *manifests) {
 	bins := binaries(t)
 	installed := dockerfileBinaries(t, parseDockerfile(t))
 	help := map[string]map[string]bool{}
@@ -782,8 +790,9 @@ func TestFlagsExist(t *testing.T) {
 
 // TestFleetWiring checks discovery, ports and limits between the agents,
 // their Services and the coordinator Job.
-func TestFleetWiring(t *testing.T) {
-	m := loadManifests(t)
+func TestFleetWiring(t *testing.T) { forEachRendering(t, testFleetWiring) }
+
+func testFleetWiring(t *testing.T, m *manifests) {
 	agents := m.component(t, "StatefulSet", "agent")
 	job := m.component(t, "Job", "coordinator")
 	ag, co := agents.spec.Containers[0], job.spec.Containers[0]
@@ -852,8 +861,8 @@ func TestFleetWiring(t *testing.T) {
 	}
 
 	// The Job waits for exactly the fleet, once, and is bounded.
-	if r := agents.w.Spec.Replicas; r == nil || flagValue(t, co, "expect") != strconv.Itoa(*r) {
-		t.Errorf("coordinator --expect=%s differs from the StatefulSet's replicas", flagValue(t, co, "expect"))
+	if r, expect := agents.w.Spec.Replicas, expand(t, co, flagValue(t, co, "expect")); r == nil || expect != strconv.Itoa(*r) {
+		t.Errorf("coordinator --expect=%s (%s) differs from the StatefulSet's replicas", flagValue(t, co, "expect"), expect)
 	}
 	if job.spec.RestartPolicy != "Never" || job.w.Spec.BackoffLimit == nil || *job.w.Spec.BackoffLimit != 0 {
 		t.Error("Job: want restartPolicy Never and backoffLimit 0 (a load test is never re-run by itself)")
@@ -872,16 +881,14 @@ func TestFleetWiring(t *testing.T) {
 	if path.Base(flagValue(t, ag, "tls-cert")) != "agent.crt" || path.Base(flagValue(t, co, "tls-cert")) != "coordinator.crt" {
 		t.Error("agents must present agent.crt and the coordinator coordinator.crt (the role is in the certificate)")
 	}
+	// --insecure-allow-remote only ever opens the plaintext metrics
+	// listener (checkMetrics): the control plane above keeps mTLS.
+	metricsRemote := checkMetrics(t, m, job)
 	for _, c := range []container{ag, co} {
 		for _, a := range c.Args {
-			if strings.HasPrefix(a, "--insecure") {
+			if strings.HasPrefix(a, "--insecure") && (a != "--insecure-allow-remote=true" || c.Name != co.Name || !metricsRemote) {
 				t.Errorf("container %s: %s: the control plane off loopback must use mTLS", c.Name, a)
 			}
-		}
-	}
-	if v := flagValues(co.Args, "metrics-listen"); len(v) == 1 {
-		if ap, err := netip.ParseAddrPort(v[0]); err != nil || !ap.Addr().IsLoopback() {
-			t.Errorf("coordinator --metrics-listen=%s: keep it on loopback (kubectl port-forward reaches it)", v[0])
 		}
 	}
 
@@ -899,8 +906,9 @@ func TestFleetWiring(t *testing.T) {
 
 // TestScenario checks the ConfigMap's scenario with `coordinator validate`
 // and that the agents' --allow-target lets them reach its targets.
-func TestScenario(t *testing.T) {
-	m := loadManifests(t)
+func TestScenario(t *testing.T) { forEachRendering(t, testScenario) }
+
+func testScenario(t *testing.T, m *manifests) {
 	job := m.component(t, "Job", "coordinator")
 	co := job.spec.Containers[0]
 	agents := m.component(t, "StatefulSet", "agent")
@@ -1202,13 +1210,14 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("ENTRYPOINT %s: want the exec form [\"/usr/local/bin/BINARY\"] of a copied binary", entry)
 	}
 
-	// Every Surge container in k8s/ runs this image.
-	m := loadManifests(t)
+	// Every Surge container in every rendering runs this image.
 	images := map[string]bool{}
-	for _, p := range m.pods(t) {
-		for _, c := range p.spec.Containers {
-			if len(c.Command) > 0 && strings.HasPrefix(c.Command[0], "/usr/local/bin/") {
-				images[c.Image] = true
+	for _, r := range renderings(t) {
+		for _, p := range r.m.pods(t) {
+			for _, c := range p.spec.Containers {
+				if len(c.Command) > 0 && strings.HasPrefix(c.Command[0], "/usr/local/bin/") {
+					images[c.Image] = true
+				}
 			}
 		}
 	}
@@ -1217,7 +1226,7 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestSecretsScript runs shellcheck on scripts/k8s-secrets.sh when it is
+// TestSecretsScript runs shellcheck on scripts/k8s-*.sh when it is
 // installed.
 func TestSecretsScript(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
@@ -1226,8 +1235,10 @@ func TestSecretsScript(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, sc, filepath.Join(moduleRoot(t), "scripts", "k8s-secrets.sh")).CombinedOutput()
-	if err != nil {
-		t.Errorf("shellcheck scripts/k8s-secrets.sh: %v\n%s", err, bytes.TrimSpace(out))
+	for _, script := range []string{"k8s-secrets.sh", "k8s-schemas.sh"} {
+		out, err := exec.CommandContext(ctx, sc, filepath.Join(moduleRoot(t), "scripts", script)).CombinedOutput()
+		if err != nil {
+			t.Errorf("shellcheck scripts/%s: %v\n%s", script, err, bytes.TrimSpace(out))
+		}
 	}
 }
