@@ -572,8 +572,8 @@ func testManifests(t *testing.T, m *manifests) {
 		}
 		for _, c := range p.spec.Containers {
 			where := name + " container " + c.Name
-			if c.Image == "" {
-				t.Errorf("%s: no image", where)
+			if !fullyQualified(c.Image) {
+				t.Errorf("%s: image %q: want REGISTRY/REPOSITORY:TAG or @sha256:DIGEST (set it with the overlay's images:)", where, c.Image)
 			}
 			for _, res := range []string{"cpu", "memory"} {
 				if c.Resources.Requests[res] == nil || c.Resources.Limits[res] == nil {
@@ -1082,6 +1082,30 @@ func parseDockerfile(t *testing.T) *dockerfile {
 	return d
 }
 
+// expand substitutes the global ARGs' defaults in s, as often as they
+// refer to each other.
+func (d *dockerfile) expand(s string) string {
+	for range 8 {
+		next := os.Expand(s, func(k string) string { return d.args[k] })
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+// imageRef is REGISTRY/PATH[:TAG][@sha256:DIGEST] with a registry host
+// (it has a dot or a port, or is localhost).
+var imageRef = regexp.MustCompile(`^([a-z0-9.-]+\.[a-z]+|[a-z0-9.-]+:\d+|localhost)(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$`)
+
+// fullyQualified reports whether ref names its registry and a tag or
+// digest.
+func fullyQualified(ref string) bool {
+	m := imageRef.FindStringSubmatch(ref)
+	return m != nil && (m[3] != "" || m[4] != "")
+}
+
 // dockerfileBinaries is the names of the binaries the final stage copies
 // into /usr/local/bin.
 func dockerfileBinaries(t *testing.T, d *dockerfile) []string {
@@ -1119,9 +1143,20 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
-	from := os.Expand(build.from, func(k string) string { return d.args[k] })
-	if goLine == nil || !strings.HasPrefix(from, "golang:"+string(goLine[1])) {
-		t.Errorf("build stage FROM %s (%s): want golang:%s, the go.mod version", build.from, from, goLine[1])
+	from := d.expand(build.from)
+	if goLine == nil || !strings.HasPrefix(from, "docker.io/library/golang:"+string(goLine[1])) {
+		t.Errorf("build stage FROM %s (%s): want docker.io/library/golang:%s, the go.mod version", build.from, from, goLine[1])
+	}
+	// Every base image by fully qualified name (buildah and podman refuse
+	// short names), and a digest, if any, well formed.
+	for _, st := range d.stages {
+		ref := d.expand(st.from)
+		if ref == "scratch" {
+			continue
+		}
+		if !fullyQualified(ref) {
+			t.Errorf("FROM %s (%s): want REGISTRY/REPOSITORY:TAG, like docker.io/library/golang:1.26", st.from, ref)
+		}
 	}
 
 	// The build stage copies go.mod, go.sum and every in-module package
@@ -1188,8 +1223,8 @@ func TestDockerfile(t *testing.T) {
 
 	// A minimal final image, non-root, with an exec-form entrypoint that
 	// is one of the binaries.
-	if !strings.Contains(final.from, "distroless/static") && final.from != "scratch" {
-		t.Errorf("final stage FROM %s: want distroless/static or scratch", final.from)
+	if f := d.expand(final.from); !strings.Contains(f, "distroless/static") && f != "scratch" {
+		t.Errorf("final stage FROM %s (%s): want distroless/static or scratch", final.from, f)
 	}
 	var user, entry string
 	for _, in := range final.instrs {

@@ -667,3 +667,26 @@ func TestRunAccepts(t *testing.T) {
 		}
 	})
 }
+
+func TestFullyQualified(t *testing.T) {
+	digest := "@sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		ref  string
+		want bool
+	}{
+		{"docker.io/library/golang:1.26-bookworm", true},
+		{"gcr.io/distroless/static-debian12:nonroot", true},
+		{"gcr.io/distroless/static-debian12:nonroot" + digest, true},
+		{"ghcr.io/surgeload/surge" + digest, true},
+		{"localhost:5000/surge:dev", true},
+		{"golang:1.26", false},
+		{"library/golang:1.26", false},
+		{"busybox", false},
+		{"ghcr.io/surgeload/surge", false},
+		{"ghcr.io/surgeload/surge@sha256:abc", false},
+	} {
+		if got := fullyQualified(tt.ref); got != tt.want {
+			t.Errorf("fullyQualified(%q) = %v, want %v", tt.ref, got, tt.want)
+		}
+	}
+}
