@@ -75,6 +75,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/probe
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reporters
 	$(GO) test -run='^$$' -fuzz='^FuzzReport$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./cmd/coordinator
+	$(GO) test -run='^$$' -fuzz=FuzzResultsPath -fuzztime=$(FUZZTIME) ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
 	$(GO) test -run='^$$' -fuzz=FuzzClockFilter -fuzztime=$(FUZZTIME) ./internal/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzDistText -fuzztime=$(FUZZTIME) ./targets/resource

@@ -269,3 +269,65 @@ func TestServeResultsCommand(t *testing.T) {
 		t.Fatalf("exit %d after cancel, want 0; stderr %q", c, stderr.String())
 	}
 }
+
+// FuzzResultsPath sends any URL path to the results handler: it must
+// answer (never panic) and never serve what lies outside --dir or a dot
+// file.
+func FuzzResultsPath(f *testing.F) {
+	for _, s := range []string{"/", "/run-a/", "/run-a/report.json", "/run-a.tar.gz", "/../secret.txt", "/run-a/escape.txt",
+		"/escape-dir/secret.txt", "//run-a//report.json", "/run-a/./report.json", "/.hidden/report.json", "/run-b/absolute.txt"} {
+		f.Add(s)
+	}
+	base := f.TempDir()
+	dir := filepath.Join(base, "results")
+	secret := "OUTSIDE-SECRET-" + strings.Repeat("x", 8)
+	hidden := "HIDDEN-" + strings.Repeat("y", 8)
+	for name, body := range map[string]string{"run-a/report.json": `{"run":"a"}`, "run-a/.dot": hidden, ".hidden/report.json": hidden} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			f.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(base, "secret.txt"), []byte(secret), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(base, "secret.txt"), filepath.Join(dir, "run-a", "escape.txt")); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.Symlink(base, filepath.Join(dir, "escape-dir")); err != nil {
+		f.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { root.Close() })
+	h := resultsHandler(root.FS())
+	f.Fuzz(func(t *testing.T, p string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = p
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		body := rec.Body.Bytes()
+		if rec.Header().Get("Content-Type") == "application/gzip" && rec.Code == 200 {
+			gz, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("%q: bad gzip: %v", p, err)
+			}
+			if body, err = io.ReadAll(gz); err != nil {
+				t.Fatalf("%q: bad gzip: %v", p, err)
+			}
+		}
+		if bytes.Contains(body, []byte(secret)) || bytes.Contains(body, []byte(hidden)) {
+			t.Fatalf("%q served a file outside --dir or a dot file: %q", p, body)
+		}
+		switch rec.Code {
+		case 200, 301, 404:
+		default:
+			t.Fatalf("%q: status %d", p, rec.Code)
+		}
+	})
+}
