@@ -18,7 +18,7 @@
 // the gossip and gRPC ports agree between Services, container ports, listen
 // flags and --join; that PodDisruptionBudgets and safe-to-evict protect the
 // agents and the coordinator; that every report format goes to the results
-// claim, which serve-results serves on loopback; that metrics leave loopback
+// claim, which `coordinator results` serves on loopback; that metrics leave loopback
 // only behind a NetworkPolicy; that the scenario in the ConfigMap is valid
 // and its targets are in the agents' --allow-target; and that the Dockerfile
 // names fully qualified base images, copies every package the binaries

@@ -376,7 +376,7 @@ func TestDisruption(t *testing.T) {
 }
 
 // TestResults checks that every report format lands on the results claim,
-// one directory per run, and that a serve-results pod serves that claim
+// one directory per run, and that a results pod serves that claim
 // read-only on loopback from a node the Job can share the volume on.
 func TestResults(t *testing.T) {
 	formats := runFormats(t)
@@ -411,17 +411,17 @@ func TestResults(t *testing.T) {
 		jobClaim, jobMount := claimAt(job, co, false)
 		srvClaim, srvMount := claimAt(server, sv, true)
 		if jobClaim != srvClaim {
-			t.Errorf("the Job writes claim %s, serve-results reads %s", jobClaim, srvClaim)
+			t.Errorf("the Job writes claim %s, results reads %s", jobClaim, srvClaim)
 		}
 		out := flagValue(t, co, "out")
 		if filepath.Dir(out) != jobMount || !strings.Contains(out, "$(POD_NAME)") || expand(t, co, out) != jobMount+"/field-metadata.name" {
 			t.Errorf("Job --out=%s: want %s/$(POD_NAME) (each run its own directory, POD_NAME from metadata.name)", out, jobMount)
 		}
-		if sv.Args[0] != "serve-results" || flagValue(t, sv, "dir") != srvMount {
-			t.Errorf("results server args %v: want serve-results --dir=%s", sv.Args, srvMount)
+		if sv.Args[0] != "results" || flagValue(t, sv, "dir") != srvMount {
+			t.Errorf("results server args %v: want `coordinator results --dir=%s`", sv.Args, srvMount)
 		}
 		if ap, err := netip.ParseAddrPort(flagValue(t, sv, "listen")); err != nil || !ap.Addr().IsLoopback() {
-			t.Errorf("serve-results --listen=%s: want a loopback ip:port (kubectl port-forward reaches it)", flagValue(t, sv, "listen"))
+			t.Errorf("coordinator results --listen=%s: want a loopback ip:port (kubectl port-forward reaches it)", flagValue(t, sv, "listen"))
 		}
 		// ReadWriteOnce: the Job must land on the server's node.
 		together := false

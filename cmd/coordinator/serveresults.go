@@ -23,7 +23,7 @@ import (
 	"github.com/surgeload/surge/internal/exitcode"
 )
 
-// ServeResultsConfig is what `coordinator serve-results` needs.
+// ServeResultsConfig is what `coordinator results` needs.
 type ServeResultsConfig struct {
 	// Dir is the directory of report directories (--dir), one per run,
 	// as `run --out=DIR/NAME` writes them. It is only ever read.
@@ -37,7 +37,7 @@ type ServeResultsConfig struct {
 	ReadHeaderTimeout time.Duration
 }
 
-// DefaultServeResultsConfig is serve-results' defaults.
+// DefaultServeResultsConfig is the results command's defaults.
 func DefaultServeResultsConfig() ServeResultsConfig {
 	return ServeResultsConfig{Dir: "results", Listen: "127.0.0.1:8080", ReadHeaderTimeout: 10 * time.Second}
 }
@@ -48,7 +48,7 @@ func (c ServeResultsConfig) check() error {
 	if ap, err := netip.ParseAddrPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q must be ip:port", c.Listen))
 	} else if !ap.Addr().IsLoopback() {
-		errs = append(errs, fmt.Errorf("--listen %s is not loopback: serve-results serves the reports without authentication; listen on 127.0.0.1 and reach it with kubectl port-forward (or ssh -L)", c.Listen))
+		errs = append(errs, fmt.Errorf("--listen %s is not loopback: coordinator results serves the reports without authentication; listen on 127.0.0.1 and reach it with kubectl port-forward (or ssh -L)", c.Listen))
 	}
 	if st, err := os.Stat(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("--dir: %w", err))
@@ -61,9 +61,9 @@ func (c ServeResultsConfig) check() error {
 func newServeResults(ctx context.Context, stderr io.Writer) *cobra.Command {
 	cfg := DefaultServeResultsConfig()
 	cmd := &cobra.Command{
-		Use:   "serve-results",
-		Short: "Serve a directory of run reports read-only over HTTP on loopback (for kubectl port-forward)",
-		Long: `serve-results serves --dir, a directory of report directories (one per
+		Use:   "results",
+		Short: "Serve the run reports in a directory, read-only, on loopback (for kubectl port-forward)",
+		Long: `results serves --dir, a directory of report directories (one per
 run, as run --out=DIR/NAME writes them), read-only:
 
   GET /              the runs, newest first, one per line: NAME/ and its time
@@ -111,19 +111,19 @@ func serveResults(ctx context.Context, cfg ServeResultsConfig, listening func(ad
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
-		return fail(exitcode.CannotRun, fmt.Errorf("serve-results: %w", err))
+		return fail(exitcode.CannotRun, fmt.Errorf("coordinator results: %w", err))
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return fail(exitcode.CannotRun, fmt.Errorf("serve-results: shutdown: %w", err))
+		return fail(exitcode.CannotRun, fmt.Errorf("coordinator results: shutdown: %w", err))
 	}
 	return nil
 }
 
 // resultsHandler serves fsys (an os.Root's FS, which refuses any path a
-// symbolic link would take outside it) read-only, as serve-results'
+// symbolic link would take outside it) read-only, as the results command's
 // help describes.
 func resultsHandler(fsys fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -202,7 +202,7 @@ func TestServeResultsFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(t.Context(), append([]string{"serve-results"}, tt.args...), &stdout, &stderr)
+			code := run(t.Context(), append([]string{"results"}, tt.args...), &stdout, &stderr)
 			if code != 2 {
 				t.Fatalf("exit %d, want 2; stderr %q", code, stderr.String())
 			}
@@ -241,14 +241,14 @@ func TestServeResultsCommand(t *testing.T) {
 	stderr := &lockedBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"serve-results", "--dir", dir, "--listen", "127.0.0.1:0"}, &stdout, stderr)
+		code <- run(ctx, []string{"results", "--dir", dir, "--listen", "127.0.0.1:0"}, &stdout, stderr)
 	}()
 	addr := regexp.MustCompile(`read-only at http://(127\.0\.0\.1:\d+)/`)
 	var m []string
 	for deadline := time.Now().Add(time.Minute); m == nil; {
 		select {
 		case c := <-code:
-			t.Fatalf("serve-results exited %d before serving: %s", c, stderr.String())
+			t.Fatalf("results exited %d before serving: %s", c, stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if m = addr.FindStringSubmatch(stderr.String()); m == nil && time.Now().After(deadline) {
