@@ -690,3 +690,55 @@ func TestFullyQualified(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemasUpToDate regenerates the schemas with scripts/k8s-schemas.sh
+// (from the pinned modules, through the Go module proxy) into a temporary
+// directory: the vendored ones must be exactly what it writes, never edited
+// by hand.
+func TestSchemasUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("the go command is not on PATH: %v", err)
+	}
+	root := moduleRoot(t)
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", filepath.Join(root, "scripts", "k8s-schemas.sh"))
+	cmd.Env = append(os.Environ(), "SCHEMAS_OUT="+tmp)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/k8s-schemas.sh: %v\n%s", err, out)
+	}
+	dir := "v" + KubernetesVersion + "-standalone-strict"
+	fresh, err := filepath.Glob(filepath.Join(tmp, dir, "*.json"))
+	if err != nil || len(fresh) == 0 {
+		t.Fatalf("the script wrote no schemas: %v", err)
+	}
+	vendored, err := filepath.Glob(filepath.Join(root, "deploy", "schemas", dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func(ps []string) []string {
+		var bs []string
+		for _, p := range ps {
+			bs = append(bs, filepath.Base(p))
+		}
+		slices.Sort(bs)
+		return bs
+	}
+	if !slices.Equal(base(fresh), base(vendored)) {
+		t.Fatalf("deploy/schemas/%s holds %v, the script writes %v: run scripts/k8s-schemas.sh", dir, base(vendored), base(fresh))
+	}
+	for _, f := range fresh {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(root, "deploy", "schemas", dir, filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("deploy/schemas/%s/%s differs from what scripts/k8s-schemas.sh writes: run it", dir, filepath.Base(f))
+		}
+	}
+}

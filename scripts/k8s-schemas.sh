@@ -7,7 +7,12 @@
 # k8s.io/kubernetes module for built-in kinds, and the Prometheus Operator's
 # CustomResourceDefinition for ServiceMonitor. Only the kinds deploy/k8s uses
 # are written, to keep the repository small. To move to another Kubernetes
-# release, change K8S_VERSION here and KubernetesVersion in deploy_test.go.
+# release, change K8S_VERSION here and KubernetesVersion in
+# deploy/render_test.go.
+#
+# Environment:
+#   SCHEMAS_OUT  directory to write into instead of deploy/schemas (the
+#                tests regenerate into a temporary one and compare)
 set -eu
 
 K8S_VERSION=v1.34.4
@@ -26,7 +31,7 @@ if [ -z "$k8s" ] || [ -z "$po" ]; then
 	echo "k8s-schemas.sh: could not download the modules" >&2
 	exit 1
 fi
-out="deploy/schemas/$K8S_VERSION-standalone-strict"
+out="${SCHEMAS_OUT:-deploy/schemas}/$K8S_VERSION-standalone-strict"
 rm -rf "$out"
 # shellcheck disable=SC2086 # KINDS is a list of words
 go run ./deploy/internal/schemagen -spec "$k8s/api/openapi-spec/v3" -out "$out" \
