@@ -83,10 +83,16 @@ type (
 		RestartPolicy                 string `yaml:"restartPolicy"`
 		TerminationGracePeriodSeconds *int   `yaml:"terminationGracePeriodSeconds"`
 		SecurityContext               struct {
-			RunAsNonRoot *bool `yaml:"runAsNonRoot"`
-			RunAsUser    *int  `yaml:"runAsUser"`
+			RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
+			RunAsUser      *int  `yaml:"runAsUser"`
+			SeccompProfile struct {
+				Type string `yaml:"type"`
+			} `yaml:"seccompProfile"`
 		} `yaml:"securityContext"`
-		Affinity struct {
+		HostNetwork bool `yaml:"hostNetwork"`
+		HostPID     bool `yaml:"hostPID"`
+		HostIPC     bool `yaml:"hostIPC"`
+		Affinity    struct {
 			PodAffinity struct {
 				Required []struct {
 					TopologyKey   string        `yaml:"topologyKey"`
@@ -132,8 +138,10 @@ type (
 		SecurityContext struct {
 			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 			ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+			Privileged               *bool `yaml:"privileged"`
 			Capabilities             struct {
 				Drop []string `yaml:"drop"`
+				Add  []string `yaml:"add"`
 			} `yaml:"capabilities"`
 		} `yaml:"securityContext"`
 		VolumeMounts []struct {
@@ -158,6 +166,7 @@ type (
 			ReadOnly  bool   `yaml:"readOnly"`
 		} `yaml:"persistentVolumeClaim"`
 		EmptyDir any `yaml:"emptyDir"`
+		HostPath any `yaml:"hostPath"`
 	}
 	keyToPath struct {
 		Key  string `yaml:"key"`
@@ -564,6 +573,18 @@ func testManifests(t *testing.T, m *manifests) {
 		if p.spec.TerminationGracePeriodSeconds == nil {
 			t.Errorf("%s: no terminationGracePeriodSeconds", name)
 		}
+		// The restricted Pod Security Standard (the namespace enforces it).
+		if sp := p.spec.SecurityContext.SeccompProfile.Type; sp != "RuntimeDefault" && sp != "Localhost" {
+			t.Errorf("%s: pod securityContext.seccompProfile.type %q: want RuntimeDefault", name, sp)
+		}
+		if p.spec.HostNetwork || p.spec.HostPID || p.spec.HostIPC {
+			t.Errorf("%s: no host namespaces under the restricted Pod Security Standard", name)
+		}
+		for _, v := range p.spec.Volumes {
+			if v.HostPath != nil {
+				t.Errorf("%s: volume %s is a hostPath", name, v.Name)
+			}
+		}
 		if sc := p.spec.SecurityContext; sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
 			t.Errorf("%s: pod securityContext must set runAsNonRoot: true and a non-zero runAsUser", name)
 		}
@@ -584,6 +605,9 @@ func testManifests(t *testing.T, m *manifests) {
 			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 				!slices.Contains(sc.Capabilities.Drop, "ALL") {
 				t.Errorf("%s: securityContext must set allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities.drop: [ALL]", where)
+			}
+			if (sc.Privileged != nil && *sc.Privileged) || slices.ContainsFunc(sc.Capabilities.Add, func(c string) bool { return c != "NET_BIND_SERVICE" }) {
+				t.Errorf("%s: privileged, or capabilities beyond NET_BIND_SERVICE added: the restricted Pod Security Standard refuses them", where)
 			}
 			checkEnvRefs(t, where, c)
 			checkVolumes(t, m, where, c, p.spec.Volumes)
