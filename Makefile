@@ -80,6 +80,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reporters
 	$(GO) test -run='^$$' -fuzz=FuzzJUnitNames -fuzztime=$(FUZZTIME) ./reporters
 	$(GO) test -run='^$$' -fuzz='^FuzzReport$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./cmd/coordinator
+	$(GO) test -run='^$$' -fuzz=FuzzResultsPath -fuzztime=$(FUZZTIME) ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
 	$(GO) test -run='^$$' -fuzz=FuzzClockFilter -fuzztime=$(FUZZTIME) ./internal/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzDistText -fuzztime=$(FUZZTIME) ./targets/resource

@@ -36,9 +36,10 @@ type (
 		file       string            // where it was read, for messages
 	}
 	objectMeta struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
 	}
 	service struct {
 		Spec struct {
@@ -82,10 +83,22 @@ type (
 		RestartPolicy                 string `yaml:"restartPolicy"`
 		TerminationGracePeriodSeconds *int   `yaml:"terminationGracePeriodSeconds"`
 		SecurityContext               struct {
-			RunAsNonRoot *bool `yaml:"runAsNonRoot"`
-			RunAsUser    *int  `yaml:"runAsUser"`
+			RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
+			RunAsUser      *int  `yaml:"runAsUser"`
+			SeccompProfile struct {
+				Type string `yaml:"type"`
+			} `yaml:"seccompProfile"`
 		} `yaml:"securityContext"`
-		Affinity struct {
+		HostNetwork bool `yaml:"hostNetwork"`
+		HostPID     bool `yaml:"hostPID"`
+		HostIPC     bool `yaml:"hostIPC"`
+		Affinity    struct {
+			PodAffinity struct {
+				Required []struct {
+					TopologyKey   string        `yaml:"topologyKey"`
+					LabelSelector labelSelector `yaml:"labelSelector"`
+				} `yaml:"requiredDuringSchedulingIgnoredDuringExecution"`
+			} `yaml:"podAffinity"`
 			PodAntiAffinity struct {
 				Preferred []struct {
 					Weight          int `yaml:"weight"`
@@ -125,8 +138,10 @@ type (
 		SecurityContext struct {
 			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 			ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+			Privileged               *bool `yaml:"privileged"`
 			Capabilities             struct {
 				Drop []string `yaml:"drop"`
+				Add  []string `yaml:"add"`
 			} `yaml:"capabilities"`
 		} `yaml:"securityContext"`
 		VolumeMounts []struct {
@@ -148,8 +163,10 @@ type (
 		} `yaml:"configMap"`
 		PersistentVolumeClaim *struct {
 			ClaimName string `yaml:"claimName"`
+			ReadOnly  bool   `yaml:"readOnly"`
 		} `yaml:"persistentVolumeClaim"`
 		EmptyDir any `yaml:"emptyDir"`
+		HostPath any `yaml:"hostPath"`
 	}
 	keyToPath struct {
 		Key  string `yaml:"key"`
@@ -171,9 +188,11 @@ var apiVersions = map[string]string{
 	"Deployment":            "apps/v1",
 	"Job":                   "batch/v1",
 	"NetworkPolicy":         "networking.k8s.io/v1",
+	"PodDisruptionBudget":   "policy/v1",
+	"ServiceMonitor":        "monitoring.coreos.com/v1",
 }
 
-// manifests is every document of k8s/*.yaml, parsed.
+// manifests is every document of one kustomize rendering of k8s/, parsed.
 type manifests struct {
 	objs []object
 	raw  [][]byte // raw[i] is objs[i]'s document
@@ -181,30 +200,24 @@ type manifests struct {
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
-func loadManifests(t *testing.T) *manifests {
+// parseManifests parses the documents of src, the rendering name.
+func parseManifests(t *testing.T, name string, src []byte) *manifests {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("k8s", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in k8s/: %v", err)
-	}
 	m := &manifests{}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for i, doc := range docSeparator.Split(string(src), -1) {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
 		}
-		for i, doc := range docSeparator.Split(string(src), -1) {
-			if strings.TrimSpace(stripComments(doc)) == "" {
-				continue
-			}
-			var o object
-			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
-				t.Fatalf("%s document %d: %v", f, i+1, err)
-			}
-			o.file = fmt.Sprintf("%s#%d", f, i+1)
-			m.objs = append(m.objs, o)
-			m.raw = append(m.raw, []byte(doc))
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("%s document %d: %v", name, i+1, err)
 		}
+		o.file = fmt.Sprintf("%s#%d", name, i+1)
+		m.objs = append(m.objs, o)
+		m.raw = append(m.raw, []byte(doc))
+	}
+	if len(m.objs) == 0 {
+		t.Fatalf("%s: no objects", name)
 	}
 	return m
 }
@@ -456,8 +469,10 @@ var built struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, dir := range append([]string{built.dir, tools.dir}, rendered.tempDirs...) {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -520,8 +535,9 @@ var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
 // TestManifests parses every document and checks kinds, names and the pod
 // hygiene every workload shares.
-func TestManifests(t *testing.T) {
-	m := loadManifests(t)
+func TestManifests(t *testing.T) { forEachRendering(t, testManifests) }
+
+func testManifests(t *testing.T, m *manifests) {
 	seen := map[string]string{}
 	for _, o := range m.objs {
 		want, ok := apiVersions[o.Kind]
@@ -557,6 +573,18 @@ func TestManifests(t *testing.T) {
 		if p.spec.TerminationGracePeriodSeconds == nil {
 			t.Errorf("%s: no terminationGracePeriodSeconds", name)
 		}
+		// The restricted Pod Security Standard (the namespace enforces it).
+		if sp := p.spec.SecurityContext.SeccompProfile.Type; sp != "RuntimeDefault" && sp != "Localhost" {
+			t.Errorf("%s: pod securityContext.seccompProfile.type %q: want RuntimeDefault", name, sp)
+		}
+		if p.spec.HostNetwork || p.spec.HostPID || p.spec.HostIPC {
+			t.Errorf("%s: no host namespaces under the restricted Pod Security Standard", name)
+		}
+		for _, v := range p.spec.Volumes {
+			if v.HostPath != nil {
+				t.Errorf("%s: volume %s is a hostPath", name, v.Name)
+			}
+		}
 		if sc := p.spec.SecurityContext; sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
 			t.Errorf("%s: pod securityContext must set runAsNonRoot: true and a non-zero runAsUser", name)
 		}
@@ -565,8 +593,8 @@ func TestManifests(t *testing.T) {
 		}
 		for _, c := range p.spec.Containers {
 			where := name + " container " + c.Name
-			if c.Image == "" {
-				t.Errorf("%s: no image", where)
+			if !fullyQualified(c.Image) {
+				t.Errorf("%s: image %q: want REGISTRY/REPOSITORY:TAG or @sha256:DIGEST (set it with the overlay's images:)", where, c.Image)
 			}
 			for _, res := range []string{"cpu", "memory"} {
 				if c.Resources.Requests[res] == nil || c.Resources.Limits[res] == nil {
@@ -577,6 +605,9 @@ func TestManifests(t *testing.T) {
 			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 				!slices.Contains(sc.Capabilities.Drop, "ALL") {
 				t.Errorf("%s: securityContext must set allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities.drop: [ALL]", where)
+			}
+			if (sc.Privileged != nil && *sc.Privileged) || slices.ContainsFunc(sc.Capabilities.Add, func(c string) bool { return c != "NET_BIND_SERVICE" }) {
+				t.Errorf("%s: privileged, or capabilities beyond NET_BIND_SERVICE added: the restricted Pod Security Standard refuses them", where)
 			}
 			checkEnvRefs(t, where, c)
 			checkVolumes(t, m, where, c, p.spec.Volumes)
@@ -724,8 +755,9 @@ func scriptSecrets(t *testing.T) map[string][]string {
 // TestFlagsExist checks every flag of every Surge container against the
 // --help of the binary it runs, and that the files the Secret holds are the
 // ones `coordinator certs init` writes.
-func TestFlagsExist(t *testing.T) {
-	m := loadManifests(t)
+func TestFlagsExist(t *testing.T) { forEachRendering(t, testFlagsExist) }
+
+func testFlagsExist(t *testing.T, m *manifests) {
 	bins := binaries(t)
 	installed := dockerfileBinaries(t, parseDockerfile(t))
 	help := map[string]map[string]bool{}
@@ -782,8 +814,9 @@ func TestFlagsExist(t *testing.T) {
 
 // TestFleetWiring checks discovery, ports and limits between the agents,
 // their Services and the coordinator Job.
-func TestFleetWiring(t *testing.T) {
-	m := loadManifests(t)
+func TestFleetWiring(t *testing.T) { forEachRendering(t, testFleetWiring) }
+
+func testFleetWiring(t *testing.T, m *manifests) {
 	agents := m.component(t, "StatefulSet", "agent")
 	job := m.component(t, "Job", "coordinator")
 	ag, co := agents.spec.Containers[0], job.spec.Containers[0]
@@ -852,8 +885,8 @@ func TestFleetWiring(t *testing.T) {
 	}
 
 	// The Job waits for exactly the fleet, once, and is bounded.
-	if r := agents.w.Spec.Replicas; r == nil || flagValue(t, co, "expect") != strconv.Itoa(*r) {
-		t.Errorf("coordinator --expect=%s differs from the StatefulSet's replicas", flagValue(t, co, "expect"))
+	if r, expect := agents.w.Spec.Replicas, expand(t, co, flagValue(t, co, "expect")); r == nil || expect != strconv.Itoa(*r) {
+		t.Errorf("coordinator --expect=%s (%s) differs from the StatefulSet's replicas", flagValue(t, co, "expect"), expect)
 	}
 	if job.spec.RestartPolicy != "Never" || job.w.Spec.BackoffLimit == nil || *job.w.Spec.BackoffLimit != 0 {
 		t.Error("Job: want restartPolicy Never and backoffLimit 0 (a load test is never re-run by itself)")
@@ -872,16 +905,14 @@ func TestFleetWiring(t *testing.T) {
 	if path.Base(flagValue(t, ag, "tls-cert")) != "agent.crt" || path.Base(flagValue(t, co, "tls-cert")) != "coordinator.crt" {
 		t.Error("agents must present agent.crt and the coordinator coordinator.crt (the role is in the certificate)")
 	}
+	// --insecure-allow-remote only ever opens the plaintext metrics
+	// listener (checkMetrics): the control plane above keeps mTLS.
+	metricsRemote := checkMetrics(t, m, job)
 	for _, c := range []container{ag, co} {
 		for _, a := range c.Args {
-			if strings.HasPrefix(a, "--insecure") {
+			if strings.HasPrefix(a, "--insecure") && (a != "--insecure-allow-remote=true" || c.Name != co.Name || !metricsRemote) {
 				t.Errorf("container %s: %s: the control plane off loopback must use mTLS", c.Name, a)
 			}
-		}
-	}
-	if v := flagValues(co.Args, "metrics-listen"); len(v) == 1 {
-		if ap, err := netip.ParseAddrPort(v[0]); err != nil || !ap.Addr().IsLoopback() {
-			t.Errorf("coordinator --metrics-listen=%s: keep it on loopback (kubectl port-forward reaches it)", v[0])
 		}
 	}
 
@@ -899,8 +930,9 @@ func TestFleetWiring(t *testing.T) {
 
 // TestScenario checks the ConfigMap's scenario with `coordinator validate`
 // and that the agents' --allow-target lets them reach its targets.
-func TestScenario(t *testing.T) {
-	m := loadManifests(t)
+func TestScenario(t *testing.T) { forEachRendering(t, testScenario) }
+
+func testScenario(t *testing.T, m *manifests) {
 	job := m.component(t, "Job", "coordinator")
 	co := job.spec.Containers[0]
 	agents := m.component(t, "StatefulSet", "agent")
@@ -1074,6 +1106,30 @@ func parseDockerfile(t *testing.T) *dockerfile {
 	return d
 }
 
+// expand substitutes the global ARGs' defaults in s, as often as they
+// refer to each other.
+func (d *dockerfile) expand(s string) string {
+	for range 8 {
+		next := os.Expand(s, func(k string) string { return d.args[k] })
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+// imageRef is REGISTRY/PATH[:TAG][@sha256:DIGEST] with a registry host
+// (it has a dot or a port, or is localhost).
+var imageRef = regexp.MustCompile(`^([a-z0-9.-]+\.[a-z]+|[a-z0-9.-]+:\d+|localhost)(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$`)
+
+// fullyQualified reports whether ref names its registry and a tag or
+// digest.
+func fullyQualified(ref string) bool {
+	m := imageRef.FindStringSubmatch(ref)
+	return m != nil && (m[3] != "" || m[4] != "")
+}
+
 // dockerfileBinaries is the names of the binaries the final stage copies
 // into /usr/local/bin.
 func dockerfileBinaries(t *testing.T, d *dockerfile) []string {
@@ -1111,9 +1167,20 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
-	from := os.Expand(build.from, func(k string) string { return d.args[k] })
-	if goLine == nil || !strings.HasPrefix(from, "golang:"+string(goLine[1])) {
-		t.Errorf("build stage FROM %s (%s): want golang:%s, the go.mod version", build.from, from, goLine[1])
+	from := d.expand(build.from)
+	if goLine == nil || !strings.HasPrefix(from, "docker.io/library/golang:"+string(goLine[1])) {
+		t.Errorf("build stage FROM %s (%s): want docker.io/library/golang:%s, the go.mod version", build.from, from, goLine[1])
+	}
+	// Every base image by fully qualified name (buildah and podman refuse
+	// short names), and a digest, if any, well formed.
+	for _, st := range d.stages {
+		ref := d.expand(st.from)
+		if ref == "scratch" {
+			continue
+		}
+		if !fullyQualified(ref) {
+			t.Errorf("FROM %s (%s): want REGISTRY/REPOSITORY:TAG, like docker.io/library/golang:1.26", st.from, ref)
+		}
 	}
 
 	// The build stage copies go.mod, go.sum and every in-module package
@@ -1180,8 +1247,8 @@ func TestDockerfile(t *testing.T) {
 
 	// A minimal final image, non-root, with an exec-form entrypoint that
 	// is one of the binaries.
-	if !strings.Contains(final.from, "distroless/static") && final.from != "scratch" {
-		t.Errorf("final stage FROM %s: want distroless/static or scratch", final.from)
+	if f := d.expand(final.from); !strings.Contains(f, "distroless/static") && f != "scratch" {
+		t.Errorf("final stage FROM %s (%s): want distroless/static or scratch", final.from, f)
 	}
 	var user, entry string
 	for _, in := range final.instrs {
@@ -1202,13 +1269,14 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("ENTRYPOINT %s: want the exec form [\"/usr/local/bin/BINARY\"] of a copied binary", entry)
 	}
 
-	// Every Surge container in k8s/ runs this image.
-	m := loadManifests(t)
+	// Every Surge container in every rendering runs this image.
 	images := map[string]bool{}
-	for _, p := range m.pods(t) {
-		for _, c := range p.spec.Containers {
-			if len(c.Command) > 0 && strings.HasPrefix(c.Command[0], "/usr/local/bin/") {
-				images[c.Image] = true
+	for _, r := range renderings(t) {
+		for _, p := range r.m.pods(t) {
+			for _, c := range p.spec.Containers {
+				if len(c.Command) > 0 && strings.HasPrefix(c.Command[0], "/usr/local/bin/") {
+					images[c.Image] = true
+				}
 			}
 		}
 	}
@@ -1217,7 +1285,7 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestSecretsScript runs shellcheck on scripts/k8s-secrets.sh when it is
+// TestSecretsScript runs shellcheck on scripts/k8s-*.sh when it is
 // installed.
 func TestSecretsScript(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
@@ -1226,8 +1294,10 @@ func TestSecretsScript(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, sc, filepath.Join(moduleRoot(t), "scripts", "k8s-secrets.sh")).CombinedOutput()
-	if err != nil {
-		t.Errorf("shellcheck scripts/k8s-secrets.sh: %v\n%s", err, bytes.TrimSpace(out))
+	for _, script := range []string{"k8s-secrets.sh", "k8s-schemas.sh"} {
+		out, err := exec.CommandContext(ctx, sc, filepath.Join(moduleRoot(t), "scripts", script)).CombinedOutput()
+		if err != nil {
+			t.Errorf("shellcheck scripts/%s: %v\n%s", script, err, bytes.TrimSpace(out))
+		}
 	}
 }

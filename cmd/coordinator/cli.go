@@ -40,6 +40,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
 	root.AddCommand(newCompare(stdout, stderr), newReport(stdout, stderr))
 	root.AddCommand(newCerts(stdout), newImport(stdout, stderr))
+	root.AddCommand(newServeResults(ctx, stderr))
 	return root
 }
 
