@@ -44,6 +44,13 @@ func testConfig(agents int) Config {
 
 func mustScenario(t *testing.T, target string, rate string, duration string) *scenario.Scenario {
 	t.Helper()
+	return mustScenarioWith(t, target, rate, duration, "")
+}
+
+// mustScenarioWith is mustScenario with extra top-level YAML (a client:
+// section, say).
+func mustScenarioWith(t *testing.T, target, rate, duration, extra string) *scenario.Scenario {
+	t.Helper()
 	src := fmt.Sprintf(`name: test
 stages:
   - name: target
@@ -53,7 +60,7 @@ requests:
   - {name: b, method: POST, path: /b, body: "xyz"}
 load:
   constant: {rate: %s, duration: %s}
-`, target, rate, duration)
+%s`, target, rate, duration, extra)
 	sc, err := scenario.Parse("test.yaml", []byte(src), scenario.Options{})
 	if err != nil {
 		t.Fatalf("scenario: %v", err)
@@ -118,7 +125,9 @@ func TestEndToEnd(t *testing.T) {
 	obs := &observer{h: metrics.DefaultGeometry().New()}
 	cfg := testConfig(3)
 	cfg.Agent.Engine.Observe = obs.observe
-	sc := mustScenario(t, srv.URL, "600", "2s")
+	// Exact counts below: timeouts a loaded machine cannot reach (a busy
+	// shared machine delayed connects and first bytes past the defaults).
+	sc := mustScenarioWith(t, srv.URL, "600", "2s", "client: {connect_timeout: 30s, first_byte_timeout: 60s, timeout: 60s}\n")
 	rep, err := Run(context.Background(), cfg, sc)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
