@@ -14,7 +14,7 @@ help:
 
 ## build: compile the three binaries into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -buildvcs=auto -o bin/ ./cmd/...
 
 ## test: lint, check generated code, then every test with the race detector
 test: lint proto-check unit

@@ -20,6 +20,7 @@ import (
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/internal/stages"
+	"github.com/surgeload/surge/internal/version"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
@@ -39,7 +40,8 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
 	root.AddCommand(newCompare(stdout, stderr), newReport(stdout, stderr))
-	root.AddCommand(newCerts(stdout), newImport(stdout, stderr))
+	root.AddCommand(newCerts(stdout), newImport(stdout, stderr), version.Command("coordinator"))
+	version.AddFlag(root, "coordinator")
 	return root
 }
 
