@@ -109,8 +109,8 @@ func TestClientTLSProblems(t *testing.T) {
 }
 
 // TestClientTLSBuiltInCode: a Scenario built in code carries the contents
-// itself; Validate checks them, and reads a named file it lacks to check
-// it (it changes nothing).
+// itself; Validate checks them, and refuses a named file without them
+// (it would be played without: a missing CA would mean the system's).
 func TestClientTLSBuiltInCode(t *testing.T) {
 	pki := testtls.New(t, "code")
 	other := testtls.New(t, "other")
@@ -118,6 +118,11 @@ func TestClientTLSBuiltInCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Client.CAFile = ptr("ca.pem")
+	if err := s.Validate(Options{}); err == nil || !strings.Contains(err.Error(), `client.ca_file: ca_file "ca.pem": its contents are not set`) {
+		t.Errorf("Validate with a CA file but no contents = %v", err)
+	}
+	s.Client.CAPEM = pki.CA
 	s.Client.CertFile, s.Client.KeyFile = ptr("c.pem"), ptr("k.pem")
 	s.Client.CertPEM, s.Client.KeyPEM = pki.ClientCert, other.ClientKey
 	if err := s.Validate(Options{}); err == nil || !strings.Contains(err.Error(), "client.key_file") || !strings.Contains(err.Error(), "does not go with") {

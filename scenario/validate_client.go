@@ -74,8 +74,8 @@ func (c *checker) clientBlock(path string, cl *Client) {
 type tlsContents struct{ ca, cert, key []byte }
 
 // tlsFiles checks the TLS fields of the client block at path: the files
-// it names are read (when the block does not hold their contents yet) and
-// must hold what they are for: CA certificates, a certificate and the
+// it names are read by Parse (Validate needs their contents in the block)
+// and must hold what they are for: CA certificates, a certificate and the
 // private key that matches it. cert_file and key_file come together. What
 // was read is kept for apply.
 func (c *checker) tlsFiles(path string, cl *Client) {
@@ -99,6 +99,10 @@ func (c *checker) tlsFiles(path string, cl *Client) {
 		}
 		if have != nil {
 			return have
+		}
+		if c.src == nil { // Validate: what it read could not be kept
+			c.add(field(name), "%s %q: its contents are not set: a Scenario built in code carries them itself (%s); Parse and Load read the file", name, *file, pemField[name])
+			return nil
 		}
 		b, err := c.readTLSFile(*file)
 		if err != nil {
@@ -130,6 +134,9 @@ func (c *checker) tlsFiles(path string, cl *Client) {
 		c.tlsRead[path] = got
 	}
 }
+
+// pemField names the field that holds the contents of each file field.
+var pemField = map[string]string{"ca_file": "CAPEM", "cert_file": "CertPEM", "key_file": "KeyPEM"}
 
 // hasPEM reports whether b holds a PEM block whose type ends with kind
 // ("CERTIFICATE"; "PRIVATE KEY" matches RSA, EC and PKCS #8 keys).
