@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSessionRequest -fuzztime=$(FUZZTIME) ./internal/wire
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeMeta -fuzztime=$(FUZZTIME) ./internal/cluster
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scenario
+	$(GO) test -run='^$$' -fuzz=FuzzAdhocScenario -fuzztime=$(FUZZTIME) ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseThreshold -fuzztime=$(FUZZTIME) ./scenario
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadCSV -fuzztime=$(FUZZTIME) ./internal/template

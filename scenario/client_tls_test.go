@@ -78,6 +78,7 @@ func TestClientTLSProblems(t *testing.T) {
 		{"not pem", "{ca_file: junk.pem}", []string{`s.yaml:6:19: ca_file "junk.pem" holds no PEM certificate`}},
 		{"empty", "{ca_file: empty.pem}", []string{`s.yaml:6:19: ca_file "empty.pem": the file is empty`}},
 		{"too big", "{ca_file: big.pem}", []string{`s.yaml:6:19: ca_file "big.pem": larger than the 1 MiB limit`}},
+		{"device", "{ca_file: /dev/null}", []string{`s.yaml:6:19: ca_file "/dev/null": cannot read it: not a regular file`}},
 		{"outside", "{ca_file: ../ca.pem}", []string{`s.yaml:6:19: ca_file "../ca.pem": must be an absolute path, or a relative path inside the scenario's directory`}},
 		{"cert without key", "{cert_file: client.pem}", []string{"s.yaml:6:21: cert_file needs key_file in the same block"}},
 		{"key without cert", "{key_file: client-key.pem}", []string{"s.yaml:6:20: key_file needs cert_file in the same block"}},

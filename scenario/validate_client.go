@@ -187,8 +187,14 @@ func (c *checker) readTLSFile(name string) ([]byte, error) {
 	return b, nil
 }
 
-// readAtMost reads up to n bytes of the file at path.
+// readAtMost reads up to n bytes of the regular file at path (a FIFO or
+// a device could block the check, or never end).
 func readAtMost(path string, n int64) ([]byte, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
