@@ -278,5 +278,5 @@ func adhocInvalid(err error, stderr io.Writer) error {
 	for _, l := range lines {
 		fmt.Fprintln(stderr, l)
 	}
-	return fail(exitcode.Invalid, fmt.Errorf("%d problem(s) with the ad-hoc flags: %s", len(lines), strings.Join(lines, "; ")))
+	return fail(exitcode.Invalid, fmt.Errorf("%d problem(s) with the ad-hoc flags", len(lines)))
 }

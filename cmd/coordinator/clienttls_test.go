@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log"
@@ -24,6 +25,10 @@ func TestRunClientTLS(t *testing.T) {
 	pki, other := testtls.New(t, "target"), testtls.New(t, "other")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	srv.TLS = pki.ServerConfig(t)
+	// TLS 1.2: the target refuses a missing client certificate inside the
+	// handshake, so every such request is tls_error; under TLS 1.3 some may
+	// meet the closed connection first (see engine.TestClientTLS).
+	srv.TLS.MaxVersion = tls.VersionTLS12
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
 	srv.StartTLS()
 	defer srv.Close()
