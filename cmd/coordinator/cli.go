@@ -177,6 +177,10 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 			if err := checkRunFlags(&opts, limits, maxClockOffset, &sec); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
+			if len(allowTargets) > 0 && !quiet {
+				allow, _ := engine.ParseAllowlist(allowTargets) // checkRunFlags parsed it
+				fmt.Fprintf(stderr, "embedded agents may load loopback and %s (--allow-target)\n", allow)
+			}
 			pinLimits(&opts, limits, pinnedLimits(cmd))
 			if maxClockOffset == 0 {
 				opts.MaxClockOffset = -1 // no limit

@@ -156,3 +156,17 @@ func TestTargetsAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowTargetKeepsLoopback: --allow-target widens what the embedded
+// agents may load; loopback stays allowed, and the run says what is.
+func TestAllowTargetKeepsLoopback(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", writeFile(t, "q.yaml", quick), "--allow-target", "192.0.2.0/24,*.example.com",
+		"--gossip-listen", "127.0.0.1:0", "--out", out, "--max-send-lag", "1s")
+	if code != 0 || !strings.Contains(stderr, "embedded agents may load loopback and 192.0.2.0/24,*.example.com (--allow-target)") {
+		t.Fatalf("exit %d; want 0 and the allowlist named\n%s", code, stderr)
+	}
+	if c := stageCounts(t, out); c["intended"] != 200 || c["succeeded"] != 200 {
+		t.Errorf("counts %v; want 200 intended and succeeded\n%s", c, stdout)
+	}
+}
