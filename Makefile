@@ -14,7 +14,7 @@ help:
 
 ## build: compile the three binaries into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -buildvcs=auto -o bin/ ./cmd/...
 
 ## test: lint, check generated code, then every test with the race detector (installs xmllint for the JUnit schema tests)
 test: lint proto-check unit
@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSessionRequest -fuzztime=$(FUZZTIME) ./internal/wire
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeMeta -fuzztime=$(FUZZTIME) ./internal/cluster
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scenario
+	$(GO) test -run='^$$' -fuzz=FuzzAdhocScenario -fuzztime=$(FUZZTIME) ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseThreshold -fuzztime=$(FUZZTIME) ./scenario
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/template
 	$(GO) test -run='^$$' -fuzz=FuzzLoadCSV -fuzztime=$(FUZZTIME) ./internal/template

@@ -121,6 +121,11 @@ type Options struct {
 	// it holds it in the Session handshake or it is refused, and the
 	// coordinator proves it back (AgentOptions.Token); it is never sent.
 	Token []byte
+	// AllowTargets are the targets the embedded agents may load besides
+	// loopback: CIDRs, IPs and host patterns, with the syntax of the agent
+	// command's --allow-target (engine.ParseAllowlist). Empty means
+	// loopback only. External agents (Expect) keep their own allowlists.
+	AllowTargets []string
 	// StartTarget starts a bundled topology and returns its base URL and a
 	// stop function; nil starts it from package targets on loopback.
 	StartTarget func(name string) (url string, stop func() error, err error)
@@ -240,6 +245,9 @@ const DefaultMetricsLinger = 20 * time.Second
 func Compile(sc *scenario.Scenario, opts Options) (*Plan, error) {
 	if sc == nil {
 		return nil, fmt.Errorf("%w: no scenario", scenario.ErrInvalid)
+	}
+	if _, err := engine.ParseAllowlist(opts.AllowTargets); err != nil {
+		return nil, fmt.Errorf("allow targets: %w", err)
 	}
 	p, err := stages.Compile(sc, overrides(opts))
 	if err != nil {
@@ -398,9 +406,13 @@ func overrides(o Options) stages.Overrides {
 	return ov
 }
 
-// config is the coordinator's configuration for the options.
+// config is the coordinator's configuration for the options. Compile has
+// checked AllowTargets.
 func config(o Options) coordinator.Config {
 	c := coordinator.DefaultConfig()
+	if len(o.AllowTargets) > 0 {
+		c.Agent.Engine.Allow, _ = engine.ParseAllowlist(o.AllowTargets)
+	}
 	c.Overrides = overrides(o)
 	c.Expect, c.Capacity, c.MinAgents = o.Expect, o.Capacity, o.MinAgents
 	if o.Agents > 0 {

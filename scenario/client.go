@@ -117,7 +117,33 @@ type Client struct {
 	// MaxBody is how much of each response body is read; the rest is
 	// discarded unread and the response counted as truncated. 0 to 1GiB.
 	MaxBody *Size `yaml:"max_body" json:"max_body,omitempty"`
+	// CAFile names a PEM file of CA certificates: https targets are then
+	// verified against these CAs only, not the system's (as curl's
+	// --cacert). Relative to the scenario's directory and inside it (the
+	// working directory for a scenario on stdin), or absolute.
+	CAFile *string `yaml:"ca_file" json:"ca_file,omitempty"`
+	// CertFile and KeyFile name the PEM files of a client certificate and
+	// its private key, presented to https targets that ask for one
+	// (mutual TLS). Both or neither, in the same block; paths as CAFile.
+	CertFile *string `yaml:"cert_file" json:"cert_file,omitempty"`
+	KeyFile  *string `yaml:"key_file" json:"key_file,omitempty"`
+	// ServerName, when set, is the name sent in TLS's SNI and verified
+	// in the target's certificate, instead of the URL's host (a target
+	// reached by IP address, say).
+	ServerName *string `yaml:"server_name" json:"server_name,omitempty"`
+
+	// CAPEM, CertPEM and KeyPEM are the contents of CAFile, CertFile and
+	// KeyFile: read and checked by Parse and Load (and by Validate, for a
+	// Scenario built in code that names files but sets no contents), and
+	// sent to the agents, which may run on other machines. They never go
+	// into JSON or String.
+	CAPEM   []byte `yaml:"-" json:"-"`
+	CertPEM []byte `yaml:"-" json:"-"`
+	KeyPEM  []byte `yaml:"-" json:"-"`
 }
+
+// MaxTLSFileSize bounds each of client.ca_file, cert_file and key_file.
+const MaxTLSFileSize = 1 << 20
 
 // clientFields is the table of the client block's fields, in the order of
 // the struct: their YAML names and whether a block sets them. It drives
@@ -175,6 +201,36 @@ var clientFields = []struct {
 		func(c *Client) string { return strconv.Itoa(*c.MaxInFlight) }},
 	{"max_body", func(c *Client) bool { return c.MaxBody != nil },
 		func(d, s *Client) { d.MaxBody = cloneIf(d.MaxBody, s.MaxBody) }, func(c *Client) string { return c.MaxBody.String() }},
+	// A file's contents travel with its name: a block that names a file
+	// brings what was read from it.
+	{"ca_file", func(c *Client) bool { return c.CAFile != nil },
+		func(d, s *Client) {
+			if s.CAFile != nil {
+				d.CAFile, d.CAPEM = cloneIf(nil, s.CAFile), cloneBytes(s.CAPEM)
+			}
+		}, func(c *Client) string { return strconv.Quote(*c.CAFile) }},
+	{"cert_file", func(c *Client) bool { return c.CertFile != nil },
+		func(d, s *Client) {
+			if s.CertFile != nil {
+				d.CertFile, d.CertPEM = cloneIf(nil, s.CertFile), cloneBytes(s.CertPEM)
+			}
+		}, func(c *Client) string { return strconv.Quote(*c.CertFile) }},
+	{"key_file", func(c *Client) bool { return c.KeyFile != nil },
+		func(d, s *Client) {
+			if s.KeyFile != nil {
+				d.KeyFile, d.KeyPEM = cloneIf(nil, s.KeyFile), cloneBytes(s.KeyPEM)
+			}
+		}, func(c *Client) string { return strconv.Quote(*c.KeyFile) }},
+	{"server_name", func(c *Client) bool { return c.ServerName != nil },
+		func(d, s *Client) { d.ServerName = cloneIf(d.ServerName, s.ServerName) }, func(c *Client) string { return strconv.Quote(*c.ServerName) }},
+}
+
+// cloneBytes copies b (nil stays nil).
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }
 
 // cloneIf returns a copy of src when it is set, else dst: the merged

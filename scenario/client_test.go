@@ -143,7 +143,7 @@ func TestClientProblems(t *testing.T) {
 				"x.yaml:10:13: invalid size \"1.5\": not a whole number of bytes",
 				"x.yaml:11:3: unknown field \"tiemout\" (did you mean \"timeout\"?)",
 				"x.yaml:12:3: unknown field \"pool\" (known fields: connections, max_conns, protocol, implementation, timing, " +
-					"insecure_skip_verify, source_addresses, follow_redirects, timeout, connect_timeout, first_byte_timeout, max_in_flight, max_body)",
+					"insecure_skip_verify, source_addresses, follow_redirects, timeout, connect_timeout, first_byte_timeout, max_in_flight, max_body, ca_file, cert_file, key_file, server_name)",
 			},
 		},
 		{

@@ -43,6 +43,7 @@ type checker struct {
 	tried        map[string]bool // data files already loaded or reported
 	dataSize     int
 	parsed       []ThresholdExpr
+	tlsRead      map[string]tlsContents // client TLS files read, by client block path
 }
 
 func newChecker(src *decoder, opts Options) *checker {
@@ -209,6 +210,7 @@ func (c *checker) apply(s *Scenario) {
 	if len(c.data) > 0 {
 		s.Data = c.data
 	}
+	c.applyTLS(s)
 }
 
 func (c *checker) stage(s *Scenario, i int, names map[string]string) {

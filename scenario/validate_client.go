@@ -1,8 +1,16 @@
 package scenario
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -59,6 +67,164 @@ func (c *checker) clientBlock(path string, cl *Client) {
 		c.warn(field("insecure_skip_verify"), "insecure_skip_verify: the TLS certificates of https targets are not checked, so anyone on the path can pose as the target; use it only against test systems")
 	}
 	c.sourceAddresses(field("source_addresses"), cl.SourceAddresses)
+	c.tlsFiles(path, cl)
+}
+
+// tlsContents are the client TLS files of one block, as read.
+type tlsContents struct{ ca, cert, key []byte }
+
+// tlsFiles checks the TLS fields of the client block at path: the files
+// it names are read by Parse (Validate needs their contents in the block)
+// and must hold what they are for: CA certificates, a certificate and the
+// private key that matches it. cert_file and key_file come together. What
+// was read is kept for apply.
+func (c *checker) tlsFiles(path string, cl *Client) {
+	field := func(name string) string { return joinPath(path, name) }
+	if (cl.CertFile == nil) != (cl.KeyFile == nil) {
+		if cl.CertFile != nil {
+			c.add(field("cert_file"), "cert_file needs key_file in the same block: a client certificate and its private key, both or neither")
+		} else {
+			c.add(field("key_file"), "key_file needs cert_file in the same block: a client certificate and its private key, both or neither")
+		}
+	}
+	if sn := cl.ServerName; sn != nil {
+		if *sn == "" || len(*sn) > 253 || strings.ContainsAny(*sn, " /:@\t\n") {
+			c.add(field("server_name"), "server_name %q must be a host name (what the target's certificate names)", *sn)
+		}
+	}
+	var got tlsContents
+	read := func(name string, file *string, have []byte) []byte {
+		if file == nil {
+			return nil
+		}
+		if have != nil {
+			return have
+		}
+		if c.src == nil { // Validate: what it read could not be kept
+			c.add(field(name), "%s %q: its contents are not set: a Scenario built in code carries them itself (%s); Parse and Load read the file", name, *file, pemField[name])
+			return nil
+		}
+		b, err := c.readTLSFile(*file)
+		if err != nil {
+			c.add(field(name), "%s %q: %v", name, *file, err)
+			return nil
+		}
+		return b
+	}
+	got.ca = read("ca_file", cl.CAFile, cl.CAPEM)
+	got.cert = read("cert_file", cl.CertFile, cl.CertPEM)
+	got.key = read("key_file", cl.KeyFile, cl.KeyPEM)
+	if got.ca != nil && !x509.NewCertPool().AppendCertsFromPEM(got.ca) {
+		c.add(field("ca_file"), "ca_file %q holds no PEM certificate (want one or more -----BEGIN CERTIFICATE----- blocks)", *cl.CAFile)
+	}
+	if got.cert != nil && got.key != nil {
+		switch _, err := tls.X509KeyPair(got.cert, got.key); {
+		case !hasPEM(got.cert, "CERTIFICATE"):
+			c.add(field("cert_file"), "cert_file %q holds no PEM certificate", *cl.CertFile)
+		case !hasPEM(got.key, "PRIVATE KEY"):
+			c.add(field("key_file"), "key_file %q holds no PEM private key", *cl.KeyFile)
+		case err != nil:
+			c.add(field("key_file"), "key_file %q does not go with cert_file %q: %v", *cl.KeyFile, *cl.CertFile, err)
+		}
+	}
+	if got.ca != nil || got.cert != nil || got.key != nil {
+		if c.tlsRead == nil {
+			c.tlsRead = map[string]tlsContents{}
+		}
+		c.tlsRead[path] = got
+	}
+}
+
+// pemField names the field that holds the contents of each file field.
+var pemField = map[string]string{"ca_file": "CAPEM", "cert_file": "CertPEM", "key_file": "KeyPEM"}
+
+// hasPEM reports whether b holds a PEM block whose type ends with kind
+// ("CERTIFICATE"; "PRIVATE KEY" matches RSA, EC and PKCS #8 keys).
+func hasPEM(b []byte, kind string) bool {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		if strings.HasSuffix(blk.Type, kind) {
+			return true
+		}
+	}
+}
+
+// readTLSFile reads a client TLS file: an absolute path as it is, a
+// relative one with Options.ReadFile (inside the scenario's directory),
+// at most MaxTLSFileSize bytes.
+func (c *checker) readTLSFile(name string) ([]byte, error) {
+	var b []byte
+	var err error
+	switch {
+	case name == "":
+		return nil, errors.New("empty file name")
+	case filepath.IsAbs(name):
+		b, err = readAtMost(name, MaxTLSFileSize+1)
+	case !filepath.IsLocal(name):
+		return nil, errors.New("must be an absolute path, or a relative path inside the scenario's directory")
+	case c.opts.ReadFile == nil:
+		return nil, errors.New("cannot be read: a relative path needs Load (or Options.ReadFile)")
+	default:
+		b, err = c.opts.ReadFile(name)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // its text repeats the name
+		}
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	if len(b) > MaxTLSFileSize {
+		return nil, fmt.Errorf("larger than the %d MiB limit", MaxTLSFileSize>>20)
+	}
+	if len(b) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	return b, nil
+}
+
+// readAtMost reads up to n bytes of the regular file at path (a FIFO or
+// a device could block the check, or never end).
+func readAtMost(path string, n int64) ([]byte, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// applyTLS stores the TLS files read into the client blocks they belong
+// to (Parse; Validate changes nothing).
+func (c *checker) applyTLS(s *Scenario) {
+	set := func(cl *Client, got tlsContents) {
+		if cl.CAFile != nil && cl.CAPEM == nil {
+			cl.CAPEM = got.ca
+		}
+		if cl.CertFile != nil && cl.CertPEM == nil {
+			cl.CertPEM = got.cert
+		}
+		if cl.KeyFile != nil && cl.KeyPEM == nil {
+			cl.KeyPEM = got.key
+		}
+	}
+	if got, ok := c.tlsRead["client"]; ok {
+		set(&s.Client, got)
+	}
+	for i := range s.Stages {
+		if got, ok := c.tlsRead[joinPath(indexPath("stages", i), "client")]; ok && s.Stages[i].Client != nil {
+			set(s.Stages[i].Client, got)
+		}
+	}
 }
 
 // enum checks the value of an enumeration, if set.

@@ -16,6 +16,7 @@ import (
 	"github.com/surgeload/surge/internal/auth"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/version"
 	"github.com/surgeload/surge/scenario"
 )
 
@@ -119,6 +120,7 @@ coordinator certificate of that CA may drive this agent) and
 		"Loopback is always allowed; with none, only loopback. Link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254) are refused even for an allowed name unless a CIDR names them")
 	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "also log gossip detail: every line of memberlist's own log, prefixed gossip: (without it, only a summary of members of other clusters knocking)")
 	sec.Register(f, auth.RoleAgent)
+	version.AddFlag(cmd, "agent")
 	return exitcode.Execute(cmd, args, stdout, stderr)
 }
 

@@ -1,5 +1,5 @@
 // Command agent is a Surge agent: it joins a coordinator's gossip cluster
-// and fires the load it is assigned.
+// and fires the load it is assigned. --version prints its build.
 //
 // main only turns SIGINT and SIGTERM into a cancelled context and exits
 // with the code run returns; run(ctx, args, stdout, stderr) starts the

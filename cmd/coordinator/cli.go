@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/internal/stages"
+	"github.com/surgeload/surge/internal/version"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
@@ -39,26 +41,10 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.AddCommand(newRun(ctx, stdout, stderr), newValidate(stdout, stderr), newPlan(stdout, stderr))
 	root.AddCommand(newCompare(stdout, stderr), newReport(stdout, stderr))
-	root.AddCommand(newCerts(stdout), newImport(stdout, stderr))
+	root.AddCommand(newCerts(stdout), newImport(stdout, stderr), version.Command("coordinator"))
 	root.AddCommand(newServeResults(ctx, stderr))
+	version.AddFlag(root, "coordinator")
 	return root
-}
-
-func loadScenario(path string, stderr io.Writer) (*scenario.Scenario, error) {
-	sc, err := scenario.Load(path, scenario.Options{
-		IsBundled: func(name string) bool {
-			_, ok := targets.Describe(name)
-			return ok
-		},
-		Warn: func(e *scenario.Error) { fmt.Fprintf(stderr, "warning: %v\n", e) },
-	})
-	if err != nil {
-		if errors.Is(err, scenario.ErrInvalid) {
-			return nil, invalidScenario(path, err, stderr)
-		}
-		return nil, fail(exitcode.Invalid, err)
-	}
-	return sc, nil
 }
 
 // invalidScenario prints every problem, one per line with its position,
@@ -73,22 +59,64 @@ func invalidScenario(path string, err error, stderr io.Writer) error {
 }
 
 func newValidate(stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate SCENARIO",
-		Short: "Check a scenario file and list every problem with its line and column",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			sc, scheds, err := loadScheduled(args[0], stderr)
+	var (
+		ad           adhocFlags
+		print        bool
+		allowTargets []string
+	)
+	cmd := &cobra.Command{
+		Use:   "validate SCENARIO | validate - | validate --url URL [ad-hoc flags]",
+		Short: "Check a scenario file (- reads stdin) and list every problem with its line and column",
+		Long: `Validate checks a scenario file, or with - the scenario on stdin (its data
+and client TLS files are then relative to the working directory), or the
+scenario that run's ad-hoc flags (--url …) make; --print-scenario prints
+that scenario as a file, to save and edit.
+
+Stages whose URL is not loopback are warned about: run's embedded agents
+load them only with --allow-target; give the same --allow-target here to
+check it.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ad.check(args); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
+			if print && !ad.active() {
+				return fail(exitcode.Invalid, errors.New("--print-scenario prints the scenario of the ad-hoc flags: give --url"))
+			}
+			allow, err := engine.ParseAllowlist(allowTargets)
+			if err != nil {
+				return fail(exitcode.Invalid, fmt.Errorf("--allow-target: %w", err))
+			}
+			src := source{stdin: cmd.InOrStdin(), adhoc: &ad, timeout: ad.timeout}
+			if len(args) == 1 {
+				src.path = args[0]
+			}
+			sc, scheds, err := loadScheduled(src, stderr)
 			if err != nil {
 				return err
 			}
-			summary(stdout, args[0], sc, scheds)
+			if print {
+				y, err := ad.yaml(ad.timeout)
+				if err != nil {
+					return adhocInvalid(err, stderr)
+				}
+				_, err = stdout.Write(y)
+				return err
+			}
+			summary(stdout, src.name(), sc, scheds)
 			if line := clientSummary(sc); line != "" {
 				fmt.Fprintln(stdout, line)
+			}
+			for _, p := range targetsAllowed(cmd.Context(), sc, allow, net.DefaultResolver) {
+				fmt.Fprintf(stderr, "warning: %s (for run's embedded agents; external agents allow targets with their own --allow-target)\n", p)
 			}
 			return nil
 		},
 	}
+	ad.register(cmd.Flags(), true)
+	cmd.Flags().BoolVar(&print, "print-scenario", false, "with --url: print the scenario file the ad-hoc flags stand for")
+	cmd.Flags().StringSliceVar(&allowTargets, "allow-target", nil, "check the stages against this allowlist of run's embedded agents (as run --allow-target)")
+	return cmd
 }
 
 func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
@@ -103,12 +131,22 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		maxClockOffset = opts.MaxClockOffset
 		memLimit       byteSize
 		pf             pushFlags
+		ad             adhocFlags
+		allowTargets   []string
 	)
 	_ = memLimit.Set(defaultMemoryLimit)
 	cmd := &cobra.Command{
-		Use:   "run SCENARIO",
+		Use:   "run SCENARIO | run - | run --url URL [ad-hoc flags]",
 		Short: "Run a scenario (embedded agents by default) and write report.json",
-		Long: `Run plays the scenario's schedule against each stage in order.
+		Long: `Run plays the scenario's schedule against each stage in order. The scenario
+is a file, or - for stdin (its data and client TLS files are then relative to
+the working directory), or made from the ad-hoc flags: --url with --rate,
+--duration, --method, --header, --body, --threshold and --timeout, checked as
+a file is (validate --url … --print-scenario prints it as a file).
+
+The embedded agents load only loopback targets unless --allow-target allows
+more (the agent command's syntax); a stage outside it is refused before the
+run.
 
 By default it starts --agents agents inside this process; they join by gossip
 and are driven over gRPC on loopback, exactly like a fleet. With --expect N it
@@ -122,13 +160,28 @@ whatever address gossip gave them) and --gossip-key-file, all written by
 ` + "`coordinator certs init`" + `; or --insecure-allow-remote to accept a
 plaintext, unauthenticated control plane. The TLS and token flags secure the
 connections to external agents (--expect); embedded agents talk over loopback.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ad.check(args); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
+			src := source{stdin: cmd.InOrStdin(), adhoc: &ad}
+			if len(args) == 1 {
+				src.path = args[0]
+			}
+			if cmd.Flags().Changed("timeout") {
+				src.timeout = limits.Timeout.String()
+			}
 			// Callbacks (gossip's log, the listening notices) write from
 			// several goroutines: one lock for every write to stderr.
 			stderr := &syncWriter{w: stderr}
+			opts.AllowTargets = allowTargets
 			if err := checkRunFlags(&opts, limits, maxClockOffset, &sec); err != nil {
 				return fail(exitcode.Invalid, err)
+			}
+			if len(allowTargets) > 0 && !quiet {
+				allow, _ := engine.ParseAllowlist(allowTargets) // checkRunFlags parsed it
+				fmt.Fprintf(stderr, "embedded agents may load loopback and %s (--allow-target)\n", allow)
 			}
 			pinLimits(&opts, limits, pinnedLimits(cmd))
 			if maxClockOffset == 0 {
@@ -174,7 +227,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				defer os.Remove(f.Name()) // when it was not renamed into place
 				opts.Hlog, streamed["hlog"] = f, f.Name()
 			}
-			plan, err := compileRun(args[0], opts, stderr)
+			plan, err := compileRun(ctx, src, opts, stderr)
 			if err != nil {
 				return err
 			}
@@ -239,15 +292,19 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.StringArrayVar(&opts.Search.SLO, "slo", nil, `capacity search: an SLO expression every step must meet, like "p99 < 250ms" (repeatable; default p99 < 250ms and error_rate < 1%)`)
 	f.DurationVar(&opts.AgentTimeout, "agent-timeout", opts.AgentTimeout, "take an agent's stream for broken when nothing (snapshot, heartbeat ack) came from it for this long, and resume its session on a new one; it is lost (its share taken over) only if not back within its own lease")
 	f.DurationVar(&maxClockOffset, "max-clock-offset", maxClockOffset, "refuse an agent whose clock differs from this one's by more than this (estimated offset plus error bound); 0 = no limit")
+	f.StringSliceVar(&allowTargets, "allow-target", nil, "targets the embedded agents may load besides loopback, as the agent's --allow-target: a CIDR or IP (10.0.0.0/8, 192.0.2.7), a host name or a wildcard (*.example.com); repeat or comma-separate. A stage outside it is refused before the run")
+	ad.register(f, false)
 	sec.Register(f, auth.RoleCoordinator)
 	return cmd
 }
 
 // compileRun loads the scenario and compiles it with opts, once: every
 // problem is found before any load is sent (exit code 2). Problems of the
-// schedules are printed one per line with their position.
-func compileRun(path string, opts surge.Options, stderr io.Writer) (*surge.Plan, error) {
-	sc, err := loadScenario(path, stderr)
+// schedules are printed one per line with their position (or, for an
+// ad-hoc scenario, the flag). With embedded agents, a stage they may not
+// load (not loopback, not in --allow-target) is refused here.
+func compileRun(ctx context.Context, src source, opts surge.Options, stderr io.Writer) (*surge.Plan, error) {
+	sc, err := src.load(stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +314,23 @@ func compileRun(path string, opts surge.Options, stderr io.Writer) (*surge.Plan,
 				st.Name, st.Bundled, strings.Join(targets.Names(), ", ")))
 		}
 	}
+	if opts.Expect == 0 {
+		allow, err := engine.ParseAllowlist(opts.AllowTargets)
+		if err != nil {
+			return nil, fail(exitcode.Invalid, fmt.Errorf("--allow-target: %w", err))
+		}
+		if problems := targetsAllowed(ctx, sc, allow, net.DefaultResolver); len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(stderr, p)
+			}
+			return nil, fail(exitcode.Invalid, fmt.Errorf("%s: %d stage(s) the embedded agents may not load (see --allow-target): %s",
+				src.name(), len(problems), strings.Join(problems, "; ")))
+		}
+	}
 	plan, err := surge.Compile(sc, opts)
 	if err != nil {
 		if _, positioned := errors.AsType[*scenario.Error](err); positioned {
-			return nil, invalidScenario(path, err, stderr)
+			return nil, src.invalid(err, stderr)
 		}
 		return nil, fail(exitcode.Invalid, err)
 	}
@@ -377,6 +447,12 @@ func checkRunFlags(cfg *surge.Options, limits engine.Limits, maxClockOffset time
 	var errs []error
 	if cfg.Expect < 0 {
 		errs = append(errs, fmt.Errorf("--expect %d must be >= 0", cfg.Expect))
+	}
+	if _, err := engine.ParseAllowlist(cfg.AllowTargets); err != nil {
+		errs = append(errs, fmt.Errorf("--allow-target: %w", err))
+	}
+	if cfg.Expect > 0 && len(cfg.AllowTargets) > 0 {
+		errs = append(errs, errors.New("--allow-target is the embedded agents' allowlist: external agents (--expect) allow targets with their own agent --allow-target"))
 	}
 	if cfg.Expect == 0 && (cfg.Agents < 1 || cfg.Agents > 256) {
 		errs = append(errs, fmt.Errorf("--agents %d must be in 1..256", cfg.Agents))

@@ -112,7 +112,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"missing file", []string{"run", "/nonexistent/s.yaml"}, 2, "no such file or directory"},
 		{"malformed", []string{"run", writeFile(t, "bad.yaml", "name: x\nstages: [{url: ftp://h}]\nrequests: []\nload: {}\n")}, 2, "problem(s) in the scenario"},
-		{"no args", []string{"run"}, 2, "accepts 1 arg"},
+		{"no args", []string{"run"}, 2, "give a scenario file, - to read it from stdin, or --url"},
 		{"unknown flag", []string{"run", "x.yaml", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"unknown command", []string{"rnu"}, 2, `unknown command "rnu"`},
 		{"bad agents", []string{"run", writeFile(t, "q.yaml", quick), "--agents", "0"}, 2, "--agents 0 must be in 1..256"},

@@ -110,7 +110,7 @@ each agent's share of its arrivals for --agents agents.`,
 			var scheds []*schedule.Schedule
 			if len(args) == 1 {
 				var err error
-				if sc, scheds, err = loadScheduled(args[0], stderr); err != nil {
+				if sc, scheds, err = loadScheduled(source{path: args[0], stdin: cmd.InOrStdin()}, stderr); err != nil {
 					return err
 				}
 			}
@@ -449,14 +449,14 @@ func wrapWords(s string, width int) []string {
 
 // loadScheduled loads a scenario and builds every stage's exact schedule;
 // problems are printed one per line and mapped to exit code 2.
-func loadScheduled(path string, stderr io.Writer) (*scenario.Scenario, []*schedule.Schedule, error) {
-	sc, err := loadScenario(path, stderr)
+func loadScheduled(src source, stderr io.Writer) (*scenario.Scenario, []*schedule.Schedule, error) {
+	sc, err := src.load(stderr)
 	if err != nil {
 		return nil, nil, err
 	}
 	scheds, err := stages.Schedules(sc)
 	if err != nil {
-		return nil, nil, invalidScenario(path, err, stderr)
+		return nil, nil, src.invalid(err, stderr)
 	}
 	return sc, scheds, nil
 }

@@ -7,6 +7,7 @@
 //	target --topology cache                  # stage 3 of the staircase, default capacities
 //	target --topology lb --print-config      # its default config as JSON, to copy
 //	target --topology lb --config lb.json    # overrides from a JSON file
+//	target --version                         # module version, commit, Go version
 //
 // The eight staircase topologies (single-box, split, cache, lb, replicas,
 // sharding, queue, multi-region) serve GET /items/{id}, POST /items,

@@ -18,6 +18,7 @@ import (
 	"github.com/surgeload/surge/internal/capacity"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/internal/predict"
+	"github.com/surgeload/surge/internal/version"
 	"github.com/surgeload/surge/targets"
 )
 
@@ -78,6 +79,7 @@ func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	version.AddFlag(cmd, "target")
 	f := cmd.Flags()
 	f.StringVar(&opts.topology, "topology", "echo", "bundled topology to serve (see --list)")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "TCP address to listen on, host:port (port 0 picks a free one)")

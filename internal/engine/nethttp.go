@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -102,13 +103,27 @@ func (e *Engine) newNetHTTP(r *runner) (*netHTTP, error) {
 }
 
 // tlsConfig is the TLS client configuration of a job: verification on
-// unless asked otherwise, sessions resumed.
+// unless asked otherwise, sessions resumed; the job's own root CAs
+// (instead of the system's), client certificate and server name when it
+// has them. The job's options were validated, so its TLS material parses;
+// if it did not, the handshakes fail (no CA pool given is never taken to
+// mean the system's roots: an empty pool verifies nothing).
 func tlsConfig(o ClientOptions) *tls.Config {
-	return &tls.Config{
+	c := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // only when the scenario asks, with a warning
 		ClientSessionCache: tls.NewLRUClientSessionCache(1024),
+		ServerName:         o.ServerName,
 	}
+	pool, cert, err := o.tlsMaterial()
+	if err != nil && len(o.RootCAs) > 0 {
+		pool = x509.NewCertPool()
+	}
+	c.RootCAs = pool
+	if cert != nil {
+		c.Certificates = []tls.Certificate{*cert}
+	}
+	return c
 }
 
 // connectTimeout bounds getting a connection for one request.
@@ -190,7 +205,10 @@ func (p *phases) timeoutClass() metrics.Outcome {
 	}
 }
 
-// isTLSError reports a failed TLS handshake.
+// isTLSError reports a failed TLS handshake, ours or the peer's: an alert
+// the target sent (crypto/tls returns it as a *net.OpError "remote
+// error"), such as "certificate required" when it asks for a client
+// certificate that was not given (in TLS 1.3, on the first read).
 func isTLSError(err error) bool {
 	var (
 		rec      tls.RecordHeaderError
@@ -199,18 +217,22 @@ func isTLSError(err error) bool {
 		unknown  x509.UnknownAuthorityError
 		hostname x509.HostnameError
 		invalid  x509.CertificateInvalidError
+		op       *net.OpError
 	)
 	return errors.As(err, &rec) || errors.As(err, &alert) || errors.As(err, &verify) ||
-		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
+		errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		(errors.As(err, &op) && op.Op == "remote error")
 }
 
 // newTransport picks the job's transport: Surge's own HTTP/1.1 client
-// unless the job asks for HTTP/2 or for net/http.
+// unless the job asks for HTTP/2, for net/http or for a TLS server name.
 //
 // Journeys and checks read response bodies and keep cookies: they always
 // use net/http.
 func (e *Engine) newTransport(r *runner) (transport, error) {
-	if r.job.Client.Protocol == HTTP1 && r.job.Client.Impl == ImplNative && !r.job.needsBodies() {
+	// A TLS server name of the job's own is set on net/http's TLS config;
+	// Surge's client names each target by its host.
+	if r.job.Client.Protocol == HTTP1 && r.job.Client.Impl == ImplNative && !r.job.needsBodies() && r.job.Client.ServerName == "" {
 		return e.newNative(r), nil
 	}
 	return e.newNetHTTP(r)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -89,6 +91,77 @@ type ClientOptions struct {
 	// FirstByteTimeout bounds the time from the actual send to the first
 	// byte of the response (0 = only the total timeout applies).
 	FirstByteTimeout time.Duration
+	// RootCAs, when set, is a PEM bundle of CA certificates: https targets
+	// are verified against these only, not the system's roots.
+	RootCAs []byte
+	// ClientCert and ClientKey, when set (both), are the PEM certificate
+	// and private key presented to https targets that ask for one.
+	ClientCert []byte
+	ClientKey  Secret
+	// ServerName, when set, is the TLS server name (SNI, and the name
+	// verified in the target's certificate) instead of the URL's host.
+	ServerName string
+}
+
+// MaxPEMBytes bounds each of RootCAs, ClientCert and ClientKey.
+const MaxPEMBytes = 1 << 20
+
+// Secret holds bytes that must not be printed (a private key): its
+// String, GoString and Format say only whether it is set.
+type Secret []byte
+
+func (s Secret) String() string {
+	if len(s) == 0 {
+		return "Secret(none)"
+	}
+	return "Secret(redacted)"
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// Format prints String for every verb, so %x or %s cannot leak it.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// tlsMaterial parses the options' TLS material: the pool of RootCAs (nil
+// when none: the system's roots) and the client certificate (nil when
+// none).
+func (o ClientOptions) tlsMaterial() (*x509.CertPool, *tls.Certificate, error) {
+	var errs []error
+	var pool *x509.CertPool
+	var cert *tls.Certificate
+	for _, b := range []struct {
+		what string
+		n    int
+	}{{"root CAs", len(o.RootCAs)}, {"client certificate", len(o.ClientCert)}, {"client key", len(o.ClientKey)}} {
+		if b.n > MaxPEMBytes {
+			errs = append(errs, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrInvalidJob, b.what, b.n, MaxPEMBytes))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	if len(o.RootCAs) > 0 {
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(o.RootCAs) {
+			errs = append(errs, fmt.Errorf("%w: root CAs hold no PEM certificate", ErrInvalidJob))
+		}
+	}
+	switch {
+	case len(o.ClientCert) > 0 && len(o.ClientKey) > 0:
+		c, err := tls.X509KeyPair(o.ClientCert, o.ClientKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: client certificate: %w", ErrInvalidJob, err))
+		} else {
+			cert = &c
+		}
+	case len(o.ClientCert) > 0 || len(o.ClientKey) > 0:
+		errs = append(errs, fmt.Errorf("%w: a client certificate needs its key, and a key its certificate", ErrInvalidJob))
+	}
+	if len(o.ServerName) > 253 {
+		errs = append(errs, fmt.Errorf("%w: server name longer than 253 bytes", ErrInvalidJob))
+	}
+	return pool, cert, errors.Join(errs...)
 }
 
 // Bounds on client options.
@@ -132,6 +205,9 @@ func (o ClientOptions) Validate() error {
 	}
 	if o.FirstByteTimeout < 0 || o.FirstByteTimeout > time.Hour {
 		errs = append(errs, fmt.Errorf("%w: first-byte timeout %v must be in [0, 1h]", ErrInvalidJob, o.FirstByteTimeout))
+	}
+	if _, _, err := o.tlsMaterial(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

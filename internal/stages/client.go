@@ -50,6 +50,12 @@ func Client(o Overrides, sc *scenario.Scenario, k int) (engine.ClientOptions, en
 	if c.FirstByteTimeout != nil {
 		opts.FirstByteTimeout = c.FirstByteTimeout.Std()
 	}
+	// TLS files travel as their contents (agents may run elsewhere); the
+	// scenario's checks read them.
+	opts.RootCAs, opts.ClientCert, opts.ClientKey = c.CAPEM, c.CertPEM, engine.Secret(c.KeyPEM)
+	if c.ServerName != nil {
+		opts.ServerName = *c.ServerName
+	}
 
 	l, pin := o.Limits, o.Pinned
 	if c.MaxInFlight != nil && !pin.MaxInFlight {

@@ -43,7 +43,12 @@ import (
 // Counters.new_conns): a coordinator of version 5 would drop them, and
 // one of version 6 would report a version 5 agent's requests as having
 // no phases.
-const ProtocolVersion uint32 = 6
+//
+// Version 7 adds client TLS (Client fields 50-53: root CAs, client
+// certificate and key, server name): an agent of version 6 would ignore
+// them and verify targets against the system's roots without presenting
+// a certificate.
+const ProtocolVersion uint32 = 7
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.
@@ -61,6 +66,9 @@ const (
 	// engine.MaxSourceAddrs), and MaxAddrLen the text of each.
 	MaxSourceAddrs = engine.MaxSourceAddrs
 	MaxAddrLen     = 64
+	// MaxServerNameLen bounds Client.server_name (a DNS name); the PEM
+	// fields are bounded by engine.MaxPEMBytes (ClientOptions.Validate).
+	MaxServerNameLen = 253
 )
 
 // Assignment is the domain view of an Assign message.
@@ -243,6 +251,10 @@ func ClientToProto(o engine.ClientOptions) *surgev1.Client {
 		FollowRedirects:       uint32(max(o.FollowRedirects, 0)),
 		ConnectTimeoutNanos:   int64(o.ConnectTimeout),
 		FirstByteTimeoutNanos: int64(o.FirstByteTimeout),
+		RootCasPem:            o.RootCAs,
+		ClientCertPem:         o.ClientCert,
+		ClientKeyPem:          o.ClientKey,
+		ServerName:            o.ServerName,
 	}
 	for _, a := range o.SourceAddrs {
 		m.SourceAddresses = append(m.SourceAddresses, a.String())
@@ -288,6 +300,10 @@ func ClientFromProto(m *surgev1.Client) (engine.ClientOptions, error) {
 	o.FollowRedirects = int(min(m.GetFollowRedirects(), engine.MaxFollowRedirects+1))
 	o.ConnectTimeout = time.Duration(m.GetConnectTimeoutNanos())
 	o.FirstByteTimeout = time.Duration(m.GetFirstByteTimeoutNanos())
+	if len(m.GetServerName()) > MaxServerNameLen {
+		return o, fmt.Errorf("%w: server name longer than %d bytes", ErrMalformed, MaxServerNameLen)
+	}
+	o.RootCAs, o.ClientCert, o.ClientKey, o.ServerName = m.GetRootCasPem(), m.GetClientCertPem(), m.GetClientKeyPem(), m.GetServerName()
 	if err := o.Validate(); err != nil {
 		return o, fmt.Errorf("%w: client: %w", ErrMalformed, err)
 	}

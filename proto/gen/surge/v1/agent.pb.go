@@ -1577,8 +1577,21 @@ type Client struct {
 	// first_byte_timeout_nanos bounds the time from the actual send to the
 	// first response byte; 0 means only the total timeout applies.
 	FirstByteTimeoutNanos int64 `protobuf:"varint,9,opt,name=first_byte_timeout_nanos,json=firstByteTimeoutNanos,proto3" json:"first_byte_timeout_nanos,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Client TLS (protocol v7; numbers from 50 keep clear of other fields).
+	// The coordinator read and checked the scenario's files; their contents
+	// travel because agents may run on other machines. Each at most 1 MiB.
+	// root_cas_pem, when set, is a PEM bundle: https targets are verified
+	// against these CAs only, not the system's roots.
+	RootCasPem []byte `protobuf:"bytes,50,opt,name=root_cas_pem,json=rootCasPem,proto3" json:"root_cas_pem,omitempty"`
+	// client_cert_pem and client_key_pem (both or neither) are the client
+	// certificate and private key presented to targets that ask for one.
+	ClientCertPem []byte `protobuf:"bytes,51,opt,name=client_cert_pem,json=clientCertPem,proto3" json:"client_cert_pem,omitempty"`
+	ClientKeyPem  []byte `protobuf:"bytes,52,opt,name=client_key_pem,json=clientKeyPem,proto3" json:"client_key_pem,omitempty"`
+	// server_name, when set, is the TLS server name (SNI and the name
+	// verified) instead of the URL's host.
+	ServerName    string `protobuf:"bytes,53,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Client) Reset() {
@@ -1672,6 +1685,34 @@ func (x *Client) GetFirstByteTimeoutNanos() int64 {
 		return x.FirstByteTimeoutNanos
 	}
 	return 0
+}
+
+func (x *Client) GetRootCasPem() []byte {
+	if x != nil {
+		return x.RootCasPem
+	}
+	return nil
+}
+
+func (x *Client) GetClientCertPem() []byte {
+	if x != nil {
+		return x.ClientCertPem
+	}
+	return nil
+}
+
+func (x *Client) GetClientKeyPem() []byte {
+	if x != nil {
+		return x.ClientKeyPem
+	}
+	return nil
+}
+
+func (x *Client) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
 }
 
 // DataTable is one data file as the scenario read it; every agent parses
@@ -3705,7 +3746,7 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"has_equals\x18\x06 \x01(\bR\thasEquals\x12\x16\n" +
 	"\x06equals\x18\a \x01(\tR\x06equals\x12\x18\n" +
-	"\amatches\x18\b \x01(\tR\amatches\"\xdc\x03\n" +
+	"\amatches\x18\b \x01(\tR\amatches\"\xed\x04\n" +
 	"\x06Client\x12A\n" +
 	"\x0fconnection_mode\x18\x01 \x01(\x0e2\x18.surge.v1.ConnectionModeR\x0econnectionMode\x12.\n" +
 	"\bprotocol\x18\x02 \x01(\x0e2\x12.surge.v1.ProtocolR\bprotocol\x12(\n" +
@@ -3715,7 +3756,13 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\x10source_addresses\x18\x06 \x03(\tR\x0fsourceAddresses\x12)\n" +
 	"\x10follow_redirects\x18\a \x01(\rR\x0ffollowRedirects\x122\n" +
 	"\x15connect_timeout_nanos\x18\b \x01(\x03R\x13connectTimeoutNanos\x127\n" +
-	"\x18first_byte_timeout_nanos\x18\t \x01(\x03R\x15firstByteTimeoutNanos\"M\n" +
+	"\x18first_byte_timeout_nanos\x18\t \x01(\x03R\x15firstByteTimeoutNanos\x12 \n" +
+	"\froot_cas_pem\x182 \x01(\fR\n" +
+	"rootCasPem\x12&\n" +
+	"\x0fclient_cert_pem\x183 \x01(\fR\rclientCertPem\x12$\n" +
+	"\x0eclient_key_pem\x184 \x01(\fR\fclientKeyPem\x12\x1f\n" +
+	"\vserver_name\x185 \x01(\tR\n" +
+	"serverName\"M\n" +
 	"\tDataTable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
