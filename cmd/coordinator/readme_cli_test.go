@@ -43,7 +43,7 @@ func readmeCommandLines(t *testing.T) (lines []int, args [][]string) {
 			continue
 		}
 		line, pending = pending+line, ""
-		fields := strings.Fields(strings.TrimPrefix(line, "$ "))
+		fields := shellFields(strings.TrimPrefix(line, "$ "))
 		switch {
 		case len(fields) > 0 && (fields[0] == "bin/coordinator" || fields[0] == "coordinator"):
 			fields = fields[1:]
@@ -52,12 +52,73 @@ func readmeCommandLines(t *testing.T) (lines []int, args [][]string) {
 		default:
 			continue
 		}
-		for i, a := range fields { // quoted values carry no spaces in the README
-			fields[i] = strings.Trim(a, `"'`)
-		}
 		lines, args = append(lines, start), append(args, fields)
 	}
 	return lines, args
+}
+
+// shellFields splits a command line into words as a POSIX shell would
+// without expansions: blanks separate words, single quotes keep
+// everything, double quotes keep everything but a backslash before " \ $
+// or `, and a backslash outside quotes keeps the next character.
+func shellFields(line string) []string {
+	var (
+		words []string
+		word  strings.Builder
+		in    bool // a word is open (an empty quoted word counts)
+		quote byte
+	)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			} else {
+				word.WriteByte(c)
+			}
+		case quote == '"':
+			if c == '"' {
+				quote = 0
+			} else if c == '\\' && i+1 < len(line) && strings.IndexByte("\"\\$`", line[i+1]) >= 0 {
+				i++
+				word.WriteByte(line[i])
+			} else {
+				word.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			quote, in = c, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			word.WriteByte(line[i])
+			in = true
+		case c == ' ' || c == '\t':
+			if in {
+				words, in = append(words, word.String()), false
+				word.Reset()
+			}
+		default:
+			word.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+func TestShellFields(t *testing.T) {
+	for in, want := range map[string][]string{
+		`run a.yaml --push-header "Authorization: Bearer $TOKEN"`: {"run", "a.yaml", "--push-header", "Authorization: Bearer $TOKEN"},
+		`run --threshold 'p99 < 250ms' x`:                         {"run", "--threshold", "p99 < 250ms", "x"},
+		`a "" b\ c "d\"e"`:                                        {"a", "", "b c", `d"e`},
+		"  a\tb  ":                                                {"a", "b"},
+	} {
+		if got := shellFields(in); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("shellFields(%q) = %q; want %q", in, got, want)
+		}
+	}
 }
 
 // TestREADMECommandLines: every coordinator command line in README.md's
