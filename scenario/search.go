@@ -160,6 +160,13 @@ func (sr Search) withDefaults(safety Safety) Search {
 
 // searchMetrics are the metrics an SLO may use: every threshold metric
 // but lost, which a step cannot judge (a lost agent fails the run).
+// isPhaseMetric reports a phase's metric (ttfb.p99): a step is judged on
+// its intervals after the warmup, which keep no phases.
+func isPhaseMetric(e ThresholdExpr) bool {
+	_, _, ok := e.PhaseStat()
+	return ok
+}
+
 func searchMetric(m string) bool {
 	return m != "lost"
 }
@@ -297,6 +304,9 @@ func (c *checker) search(sr *Search, path string, safety Safety, safetyOK bool) 
 		switch {
 		case e.Window > 0:
 			c.add(ep, "an SLO expression takes no window: each step is judged as a whole (after warmup)")
+			continue
+		case isPhaseMetric(e):
+			c.add(ep, "%s cannot be judged per step: phases are kept for a whole stage, not per interval", e.Metric)
 			continue
 		case !searchMetric(e.Metric):
 			c.add(ep, "%s cannot be judged per step (a lost agent fails the run)", e.Metric)

@@ -72,6 +72,8 @@ func TestSearchParseBad(t *testing.T) {
 			"x.yaml:8:82: an SLO expression takes no stage selector: it is the search's own stage",
 			`x.yaml:8:105: unknown request "zz" in SLO expression (requests: "a")`,
 			"x.yaml:8:116: SLO expression must not be empty (want e.g. p99 < 250ms)"}},
+		{"phase SLO", "stages:\n  - url: http://127.0.0.1:1\n    mode: capacity\n    search: {start: 10/s, slo: [\"ttfb p99 < 1s\"]}\n", []string{
+			"x.yaml:8:33: ttfb.p99 cannot be judged per step: phases are kept for a whole stage, not per interval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,7 +43,10 @@ type ThresholdExpr struct {
 	// Metric is the canonical metric name: "p99", "p99.9", "max", "mean",
 	// "error_rate", "achieved_rate", "dropped", "lost", "failed" or "rps";
 	// in a journey scenario also "journey_duration.STAT" (STAT is p99,
-	// p99.9, max, mean…: see JourneyStat) and "journey_error_rate".
+	// p99.9, max, mean…: see JourneyStat) and "journey_error_rate"; and
+	// "PHASE.STAT" for a phase of the requests' time on the wire (PHASE is
+	// dns, connect, tls, write, ttfb or read: see PhaseStat), written
+	// "ttfb.p99" or "ttfb p99".
 	Metric string
 	// Selectors restrict the metric to one request ("request"), one stage
 	// ("stage"), one journey ("journey") and/or one journey step ("step")
@@ -84,9 +87,16 @@ var metrics = map[string]metricUnit{
 // journey_duration.p99, journey_duration.max, journey_duration.mean.
 const journeyDuration = "journey_duration"
 
+// PhaseNames are the phases of a request's time on the wire a threshold
+// can judge, as PHASE.STAT (ttfb.p99, connect.max): the host name's
+// lookup, the TCP dial, the TLS handshake, the request's write, the time
+// to first byte and the response's read. dns, connect and tls have values
+// only for the requests that opened a connection.
+var PhaseNames = []string{"dns", "connect", "tls", "write", "ttfb", "read"}
+
 // metricList is shown when a metric is unknown.
 const metricList = "p50, p90, p95, p99, p99.9, p99.99 (any pN), max, mean, error_rate, achieved_rate, dropped, lost, failed, rps, " +
-	"journey_duration.p99 (.pN, .max, .mean) or journey_error_rate"
+	"journey_duration.p99 (.pN, .max, .mean), journey_error_rate, or a phase's ttfb.p99 (dns, connect, tls, write, ttfb, read; .pN, .max, .mean)"
 
 // thresholdOps in the order they are tried: longest first.
 var thresholdOps = []string{"<=", ">=", "==", "!=", "<", ">"}
@@ -123,6 +133,16 @@ func (e *ThresholdError) Error() string {
 // a duration; and journey_error_rate (failed journeys ÷ finished ones),
 // compared with a percentage.
 //
+// The phases of the requests' time on the wire are metrics too, written
+// PHASE.STAT or PHASE STAT: PHASE is dns (the host name's lookup),
+// connect (the TCP dial), tls (the handshake), write (the request's
+// write), ttfb (time to first byte) or read (the response's read from its
+// first byte), STAT a latency statistic as above, compared with a
+// duration. dns, connect and tls have values only for the requests that
+// opened a connection (none at all for an IP literal, for dns, or plain
+// http, for tls: the threshold then has no data, and fails). A phase
+// takes no window.
+//
 // KEY is request, stage, journey or step, and NAME the name of one, bare
 // (up to the next "," or "}", spaces around it trimmed) or double-quoted
 // with \" and \\ escapes. A step is named JOURNEY/STEP, or just STEP
@@ -139,6 +159,8 @@ func (e *ThresholdError) Error() string {
 //	error_rate{journey=shop, step=checkout} < 0.1%
 //	journey_duration.p99{journey=shop} < 5s
 //	journey_error_rate < 1%
+//	ttfb p99 < 100ms
+//	connect.p99{request=read-item} < 10ms
 //
 // An error is a *ThresholdError giving the byte offset of the problem.
 // Whether the named requests, stages, journeys and steps exist, and
@@ -182,8 +204,30 @@ func (p *thresholdParser) parse() (ThresholdExpr, bool) {
 		p.i++
 	}
 	name := p.s[start:p.i]
+	statOff := -1 // where a phase's statistic starts
+	if slices.Contains(PhaseNames, name) {
+		// "ttfb p99": the phase, spaces, its statistic.
+		at := p.i
+		p.space()
+		statAt := p.i
+		for p.i < len(p.s) && isMetricChar(p.s[p.i]) {
+			p.i++
+		}
+		stat := p.s[statAt:p.i]
+		if stat == "" || statAt == at {
+			return e, p.fail(at, "%s needs a statistic: %s p99 or %s.p99 (any pN), %s.max or %s.mean", name, name, name, name, name)
+		}
+		name += "." + stat
+		statOff = statAt
+	}
 	metric, unit, ok := canonicalMetric(name)
 	if !ok {
+		if phase, stat, isPhase := strings.Cut(name, "."); isPhase && slices.Contains(PhaseNames, phase) {
+			if statOff < 0 {
+				statOff = start + len(phase) + 1
+			}
+			return e, p.fail(statOff, "unknown statistic %q of %s (want %s.p99 (any pN), %s.max or %s.mean)", stat, phase, phase, phase, phase)
+		}
 		if stat, isJourney := strings.CutPrefix(name, journeyDuration); isJourney && (stat == "" || stat == ".") {
 			return e, p.fail(start+len(name), "%s needs a statistic: %s.p99 (any pN), %s.max or %s.mean",
 				journeyDuration, journeyDuration, journeyDuration, journeyDuration)
@@ -214,6 +258,10 @@ func (p *thresholdParser) parse() (ThresholdExpr, bool) {
 		d, err := ParseDuration(text)
 		if err != nil || d <= 0 {
 			return e, p.fail(open+1, "window must be a duration > 0 like 30s (got %q)", text)
+		}
+		if _, _, ok := e.PhaseStat(); ok {
+			// Phases are kept in a stage's totals, not per interval.
+			return e, p.fail(open, "%s is judged over a whole stage: a phase takes no window", e.Metric)
 		}
 		e.Window = d.Std()
 		p.i = open + end + 1
@@ -344,6 +392,15 @@ func canonicalMetric(name string) (string, metricUnit, bool) {
 	if u, ok := metrics[name]; ok {
 		return name, u, true
 	}
+	if phase, stat, ok := strings.Cut(name, "."); ok && slices.Contains(PhaseNames, phase) {
+		if stat == "max" || stat == "mean" {
+			return name, unitDuration, true
+		}
+		if q, ok := percentile(stat); ok {
+			return phase + ".p" + formatNumber(q), unitDuration, true
+		}
+		return "", 0, false
+	}
 	if stat, ok := strings.CutPrefix(name, journeyDuration+"."); ok {
 		if stat == "max" || stat == "mean" {
 			return name, unitDuration, true
@@ -425,6 +482,17 @@ func (e ThresholdExpr) JourneyStat() (string, bool) {
 		return "", false
 	}
 	return stat, true
+}
+
+// PhaseStat returns the phase and statistic of a phase metric ("ttfb",
+// "p99" for ttfb.p99; the statistic as JourneyStat's), and false for the
+// other metrics.
+func (e ThresholdExpr) PhaseStat() (phase, stat string, ok bool) {
+	phase, stat, ok = strings.Cut(e.Metric, ".")
+	if !ok || !slices.Contains(PhaseNames, phase) {
+		return "", "", false
+	}
+	return phase, stat, true
 }
 
 // JourneyMetric reports whether e's metric is of whole journeys

@@ -15,6 +15,7 @@ func FuzzParseThreshold(f *testing.F) {
 		"p99 < 250ms", "p99.9{request=read-item} < 1s", "p99[30s] < 300ms", "error_rate < 1%",
 		"achieved_rate >= 99%", "dropped == 0", "rps > 1k", "max{stage=a,request=b}[1m] <= 2s",
 		"p", "p99 <", "p99{", "p99[", "journey_duration.p99{journey=a, step=b/c} < 1s", "journey_error_rate < 1%", "journey_duration.max[1m] > 0s", "error_rate < 200%", "p0 < 1s", "p100.1 < 1s", "mean != 1ms",
+		"ttfb p99 < 100ms", "connect.p99{request=a} < 10ms", "dns max", "tls.p99[1s] < 1s", "read mean >= 1us",
 	} {
 		f.Add(s)
 	}

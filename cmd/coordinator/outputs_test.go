@@ -399,6 +399,24 @@ func checkHlog(t *testing.T, out string, rep *reporters.Report) {
 				t.Errorf("stage %s %s: tagged lines hold %d values, p99 %v ms; report.json %d, p99 %v ms", s.Name, k.kind, n, pct(h), k.n, k.p99)
 			}
 		}
+		// A line per phase (TAG#PHASE), of the stage and of each request:
+		// merged, the report's phases (connect times number new_conns).
+		phases := func(tag string, ph reporters.Phases) {
+			for _, name := range reporters.PhaseNames {
+				h, n := sum(tag + "#" + name)
+				want := ph.Of(name)
+				if (n == 0) != (want == reporters.Percentiles{}) || (n > 0 && pct(h) != want.P99) {
+					t.Errorf("%s %s: tagged lines hold %d values, p99 %v ms; report.json phases %+v", tag, name, n, pct(h), want)
+				}
+				if name == "connect" && n != ph.NewConns {
+					t.Errorf("%s: %d connect times in tagged lines; report.json new_conns %d", tag, n, ph.NewConns)
+				}
+			}
+		}
+		phases(s.Name, s.Phases)
+		for _, rq := range s.Requests {
+			phases(s.Name+"/"+rq.Name, rq.Phases)
+		}
 	}
 	for tag := range tagged {
 		if !want[tag] {

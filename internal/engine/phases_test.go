@@ -24,7 +24,7 @@ type phaseTarget struct {
 	accepted, used atomic.Int64
 }
 
-func newPhaseTarget(t *testing.T, tls bool, ttfb, read time.Duration) *phaseTarget {
+func newPhaseTarget(t *testing.T, tls, h2 bool, ttfb, read time.Duration) *phaseTarget {
 	t.Helper()
 	pt := &phaseTarget{}
 	pt.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -50,6 +50,7 @@ func newPhaseTarget(t *testing.T, tls bool, ttfb, read time.Duration) *phaseTarg
 		}
 	}
 	if tls {
+		pt.srv.EnableHTTP2 = h2
 		pt.srv.StartTLS()
 	} else {
 		pt.srv.Start()
@@ -91,16 +92,21 @@ func TestPhases(t *testing.T) {
 		tls      bool
 		hostname bool
 		mode     ConnMode
+		h2       bool // net/http only
 	}{
-		{"ip", false, false, KeepAlive},
-		{"localhost", false, true, KeepAlive},
-		{"per-request", false, false, PerRequest},
-		{"https", true, false, KeepAlive},
-		{"https-localhost-per-request", true, true, PerRequest},
+		{"ip", false, false, KeepAlive, false},
+		{"localhost", false, true, KeepAlive, false},
+		{"per-request", false, false, PerRequest, false},
+		{"https", true, false, KeepAlive, false},
+		{"https-localhost-per-request", true, true, PerRequest, false},
+		{"h2", true, false, KeepAlive, true},
 	} {
 		for _, impl := range impls {
+			if tt.h2 && impl != ImplNetHTTP {
+				continue
+			}
 			t.Run(tt.name+"/"+impl.String(), func(t *testing.T) {
-				pt := newPhaseTarget(t, tt.tls, ttfbDelay, readDelay)
+				pt := newPhaseTarget(t, tt.tls, tt.h2, ttfbDelay, readDelay)
 				u, _ := url.Parse(pt.srv.URL)
 				if tt.hostname {
 					_, port, _ := net.SplitHostPort(u.Host)
@@ -109,6 +115,9 @@ func TestPhases(t *testing.T) {
 				j := newJob(t, u.String(), job{rate: 200, d: n * 5 * time.Millisecond, limits: runLimits(),
 					requests: []Request{{Name: "get", Method: "GET", Path: "/"}}})
 				j.Client = ClientOptions{Impl: impl, Mode: tt.mode, InsecureSkipVerify: tt.tls}
+				if tt.h2 {
+					j.Client.Protocol = HTTP2
+				}
 				cfg := DefaultConfig()
 				var mu sync.Mutex
 				var results []metrics.Result

@@ -2,6 +2,8 @@ package judge
 
 import (
 	"fmt"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"strconv"
 	"strings"
 	"time"
@@ -136,25 +138,28 @@ func Measure(e scenario.ThresholdExpr, judged *metrics.Interval, lay Layout, spa
 	if stat, ok := e.JourneyStat(); ok {
 		e.Metric = stat
 	}
+	if phase, stat, ok := e.PhaseStat(); ok {
+		e.Metric = stat
+		h := s.TTFB
+		if p, ok := metrics.ParsePhase(phase); ok {
+			h = s.Phases[p]
+		}
+		if h == nil || h.TotalCount() == 0 {
+			return 0, phase + " times", false, nil
+		}
+		v := latency(e, h)
+		return v, formatMS(v), true, nil
+	}
 	if e.Metric == "journey_error_rate" {
 		e.Metric = "error_rate"
 	}
 	done := s.Succeeded + s.Failed
-	if pct, ok := e.Percentile(); ok || e.Metric == "max" || e.Metric == "mean" {
+	if _, ok := e.Percentile(); ok || e.Metric == "max" || e.Metric == "mean" {
 		if s.Response.TotalCount() == 0 {
 			return 0, "responses", false, nil
 		}
-		switch {
-		case ok:
-			// Nearest rank, as every reported percentile (so a threshold
-			// is judged on the value the report shows).
-			v = float64(metrics.ValueAtPercentile(s.Response, pct))
-		case e.Metric == "max":
-			v = float64(s.Response.Max())
-		default:
-			v = s.Response.Mean()
-		}
-		return v, strconv.FormatFloat(v/float64(time.Millisecond), 'g', 5, 64) + "ms", true, nil
+		v = latency(e, s.Response)
+		return v, formatMS(v), true, nil
 	}
 	switch m := e.Metric; {
 	case m == "error_rate":
@@ -183,6 +188,24 @@ func Measure(e scenario.ThresholdExpr, judged *metrics.Interval, lay Layout, spa
 		return float64(lost), fmt.Sprint(lost), true, nil
 	}
 	return 0, "", false, fmt.Errorf("%s cannot be judged here", e.Metric)
+}
+
+// latency is e's statistic (pN, max or mean) of h, not empty, in ns.
+func latency(e scenario.ThresholdExpr, h *hdrhistogram.Histogram) float64 {
+	if pct, ok := e.Percentile(); ok {
+		// Nearest rank, as every reported percentile (so a threshold is
+		// judged on the value the report shows).
+		return float64(metrics.ValueAtPercentile(h, pct))
+	}
+	if e.Metric == "max" {
+		return float64(h.Max())
+	}
+	return h.Mean()
+}
+
+// formatMS shows a latency of v ns in milliseconds.
+func formatMS(v float64) string {
+	return strconv.FormatFloat(v/float64(time.Millisecond), 'g', 5, 64) + "ms"
 }
 
 // Compare applies a threshold's operator: v op want.

@@ -29,6 +29,11 @@ func NewSeries(g Geometry) Series {
 
 // Merge adds o into s.
 func (s *Series) Merge(o Series) error {
+	return s.merge(o, true)
+}
+
+// merge adds o into s, its phases only if phases.
+func (s *Series) merge(o Series, phases bool) error {
 	s.Counters.Add(o.Counters)
 	if err := Merge(s.Response, o.Response); err != nil {
 		return fmt.Errorf("response time: %w", err)
@@ -38,6 +43,9 @@ func (s *Series) Merge(o Series) error {
 	}
 	if err := Merge(s.TTFB, o.TTFB); err != nil {
 		return fmt.Errorf("time to first byte: %w", err)
+	}
+	if !phases {
+		return nil
 	}
 	return s.Phases.Merge(&o.Phases)
 }
@@ -108,11 +116,16 @@ func (iv *Interval) TotalsN(n int) Counters {
 
 // Merge adds o (same number of series) into iv.
 func (iv *Interval) Merge(o *Interval) error {
+	return iv.merge(o, true)
+}
+
+// merge adds o into iv, the phases of its series only if phases.
+func (iv *Interval) merge(o *Interval, phases bool) error {
 	if len(o.Series) != len(iv.Series) {
 		return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(o.Series), len(iv.Series))
 	}
 	for i := range iv.Series {
-		if err := iv.Series[i].Merge(o.Series[i]); err != nil {
+		if err := iv.Series[i].merge(o.Series[i], phases); err != nil {
 			return err
 		}
 	}

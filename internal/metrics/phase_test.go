@@ -141,3 +141,54 @@ func TestRecorderPhasesNoAlloc(t *testing.T) {
 		t.Errorf("Finished with phases: %v allocations per request; want 0", n)
 	}
 }
+
+// TestTimelinePhasesInTotal: a timeline keeps phases in its total, and in
+// its intervals only when it emits them (Emit set).
+func TestTimelinePhasesInTotal(t *testing.T) {
+	g := DefaultGeometry()
+	r := NewRecorder(g, 1)
+	r.Issued(0, 0, 0)
+	r.Finished(0, phaseResult(0, Timed(0).With(PhaseConnect).With(PhaseRead), true))
+	iv := r.Rotate()
+	var d SparseInterval
+	if err := d.Set(iv); err != nil {
+		t.Fatal(err)
+	}
+	for _, emit := range []bool{false, true} {
+		for _, sparse := range []bool{false, true} {
+			tl := NewTimeline(g, []string{"a"}, time.Second)
+			var emitted int64
+			if emit {
+				tl.Emit = func(iv *Interval, _ bool) error {
+					if h := iv.Series[0].Phases.Get(PhaseConnect); h != nil {
+						emitted += h.TotalCount()
+					}
+					return nil
+				}
+			}
+			var err error
+			if sparse {
+				err = tl.AddSparse(&d)
+			} else {
+				err = tl.Add(iv)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			live, _ := tl.At(0)
+			inLive := live.Series[0].Phases[PhaseConnect] != nil
+			if inLive != emit {
+				t.Errorf("emit %v sparse %v: interval has phases %v; want %v", emit, sparse, inLive, emit)
+			}
+			if h := tl.Total.Series[0].Phases.Get(PhaseConnect); h == nil || h.TotalCount() != 1 || tl.Total.Series[0].NewConns != 1 {
+				t.Errorf("emit %v sparse %v: total has no connect time, or NewConns %d", emit, sparse, tl.Total.Series[0].NewConns)
+			}
+			if err := tl.Pack(1); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int64{false: 0, true: 1}[emit]; emitted != want {
+				t.Errorf("emit %v sparse %v: %d connect times emitted; want %d", emit, sparse, emitted, want)
+			}
+		}
+	}
+}

@@ -498,12 +498,13 @@ func (d *SparseInterval) Interval(g Geometry) (*Interval, error) {
 // AddSparse adds d (same number of series) into iv, as iv.Merge of d's
 // Interval would.
 func (iv *Interval) AddSparse(d *SparseInterval) error {
-	return addSparse(d, iv, nil)
+	return addSparse(d, iv, nil, true)
 }
 
 // addSparse adds d into iv and, unless nil, into iv2, in one pass over
-// each of d's histograms.
-func addSparse(d *SparseInterval, iv, iv2 *Interval) error {
+// each of d's histograms; d's phases go into iv2, and into iv only if
+// phases (into iv when iv2 is nil).
+func addSparse(d *SparseInterval, iv, iv2 *Interval, phases bool) error {
 	for _, dst := range [2]*Interval{iv, iv2} {
 		if dst != nil && len(d.Series) != len(dst.Series) {
 			return fmt.Errorf("%w: %d series merged into %d", ErrHistogram, len(d.Series), len(dst.Series))
@@ -534,9 +535,16 @@ func addSparse(d *SparseInterval, iv, iv2 *Interval) error {
 			}
 			// Allocated only now: most series of most intervals have no
 			// value of the rarer phases.
-			if err := sp.addTo(both(func(v *Interval) *hdrhistogram.Histogram {
+			of := func(v *Interval) *hdrhistogram.Histogram {
 				return v.Series[i].Phases.ensure(sp.lay.geom, Phase(p))
-			})); err != nil {
+			}
+			var h, h2 *hdrhistogram.Histogram
+			if phases || iv2 == nil {
+				h, h2 = both(of)
+			} else {
+				h = of(iv2) // the total only
+			}
+			if err := sp.addTo(h, h2); err != nil {
 				return fmt.Errorf("%s phase: %w", Phase(p), err)
 			}
 		}

@@ -28,9 +28,11 @@ const MaxIntervalIndex = 1 << 20
 // KB each instead of about 197 KB), and decoded again only when read (At,
 // Range). A packed interval keeps its counters, response times (per
 // request, and all merged: ResponseEncoding), send lag and on-wire lag;
-// its service times, times to first byte and phases (Series.Phases) go
-// only to Emit (and Total): phases are reported per stage and request,
-// not per interval.
+// its service times and times to first byte go only to Emit (and Total).
+// Phases (Series.Phases) are reported per stage and request, not per
+// interval: they go into Total, and into each interval only for Emit
+// (when it is set: the hlog stream writes them per interval), so that
+// without it an interval costs no memory for them.
 // An interval is unpacked if a late snapshot still arrives for it.
 type Timeline struct {
 	// Geometry is the histograms' geometry, the same on every agent.
@@ -147,7 +149,7 @@ func (t *Timeline) Add(iv *Interval) error {
 		dst.Index = iv.Index
 		t.live[iv.Index] = dst
 	}
-	if err := dst.Merge(iv); err != nil {
+	if err := dst.merge(iv, t.Emit != nil); err != nil {
 		return err
 	}
 	if err := t.Total.Merge(iv); err != nil {
@@ -184,7 +186,7 @@ func (t *Timeline) AddSparse(d *SparseInterval) error {
 		dst.Index = d.Index
 		t.live[d.Index] = dst
 	}
-	if err := addSparse(d, dst, t.Total); err != nil {
+	if err := addSparse(d, dst, t.Total, t.Emit != nil); err != nil {
 		return err
 	}
 	return emitErr
