@@ -15,6 +15,7 @@ import (
 
 	"github.com/surgeload/surge/internal/capacity"
 	"github.com/surgeload/surge/internal/predict"
+	"github.com/surgeload/surge/internal/testtls"
 	"github.com/surgeload/surge/scenario"
 	"github.com/surgeload/surge/targets"
 )
@@ -107,11 +108,18 @@ func wrapFragment(b readmeBlock) string {
 // `<!-- fragment: KEYS -->` wrapped into a minimal scenario (its top-level
 // keys must be exactly the marked ones). No block is skipped: the count of
 // blocks checked is the count of yaml blocks. Templates' data files are
-// read from examples/ (users.csv, items.jsonl live there).
+// read from examples/ (users.csv, items.jsonl live there); the client
+// TLS files the reference names under certs/ (ca.pem, client.pem,
+// client-key.pem) are made for the test by internal/testtls, so the block
+// is validated with real PEM (a key matching its certificate), not skipped.
 func TestREADMEScenarios(t *testing.T) {
+	certs := testtls.New(t, "readme").WriteFiles(t, t.TempDir())
 	readFile := func(name string) ([]byte, error) {
 		if !fs.ValidPath(name) {
 			return nil, fmt.Errorf("data file %q: not a plain relative path", name)
+		}
+		if rest, ok := strings.CutPrefix(name, "certs/"); ok {
+			return fs.ReadFile(os.DirFS(certs), rest)
 		}
 		return fs.ReadFile(os.DirFS("examples"), name)
 	}
