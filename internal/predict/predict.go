@@ -482,7 +482,7 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		md.add(app.station(predGroup("app-", apps, true), float64(c.Scaling.MaxInstances*c.App.Slots), 1), apps...)
 		md.add(db.station("db", float64(c.DB.Pool), 1))
 		minCeiling := float64(c.Scaling.MinInstances*c.App.Slots) / app.ms * 1000
-		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is at %d, after scale-out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick) and an SLO search stepping up can break the SLO well below this ceiling",
+		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is the one sustained at %d, once scaled out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick): a capacity search measures this ceiling only if each step's warm-up covers the scale-out and the drain of that queue (bench/staircase.sh: hold 45s, warmup 30s)",
 			c.Scaling.MinInstances, c.Scaling.MaxInstances, predPct(c.Scaling.TargetUtilisation), c.Scaling.MaxInstances,
 			c.Scaling.MinInstances, predNum(minCeiling), predNum(minCeiling*c.Scaling.TargetUtilisation),
 			time.Duration(c.Scaling.ProvisionDelay), time.Duration(c.Scaling.EvaluationPeriod)))
@@ -498,13 +498,53 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		head = append(head, fmt.Sprintf("cache hit rate %s (%s)", predPct(hit), h.source))
 	}
 	head = append(head, md.notes...)
-	return Prediction{
+	p := Prediction{
 		CeilingRPS: ceiling,
 		Bottleneck: lim.Name,
 		Components: md.components[lim.Name],
 		Working:    strings.Join(head, "; ") + "; " + reason,
 		HitRate:    hit,
-	}, nil
+	}
+	if e, ok := cfg.(interface{ Edge() targets.EdgeOptions }); ok {
+		predEdge(&p, e.Edge())
+	}
+	return p, nil
+}
+
+// predEdge bounds p by the stage's gateway, when it has one: a global
+// quota (or one per address: the load comes from the generator's one
+// loopback address) of rate req/s caps the ceiling at min(rate, the
+// stations' ceiling); a quota per header value depends on how many
+// clients the load names, which the mix does not say, so it is only
+// noted. The circuit breaker is noted and not modelled: closed it changes
+// no capacity; open, it refuses what the db would have shed.
+func predEdge(p *Prediction, o targets.EdgeOptions) {
+	var notes []string
+	if g := o.Gateway; g != nil {
+		switch {
+		case g.Key.Header != "":
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s per %s value, not modelled (the ceiling assumes enough clients)", predNum(g.Rate), g.Key))
+		case g.Rate < p.CeilingRPS:
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s %s caps the %s req/s of %s", predNum(g.Rate), predGatewayScope(g), predNum(p.CeilingRPS), p.Bottleneck))
+			p.CeilingRPS, p.Bottleneck, p.Components = g.Rate, "gateway", []string{"gateway"}
+		default:
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s %s, above the stations' ceiling", predNum(g.Rate), predGatewayScope(g)))
+		}
+	}
+	if o.Breaker != nil {
+		notes = append(notes, "the db breakers are not modelled")
+	}
+	if len(notes) > 0 {
+		p.Working += "; " + strings.Join(notes, "; ")
+	}
+}
+
+// predGatewayScope says whose quota a global or per-address rate is.
+func predGatewayScope(g *targets.GatewayConfig) string {
+	if g.Key.IP {
+		return "per address (the load comes from one loopback address)"
+	}
+	return "for all clients"
 }
 
 // predMultiRegion adds the stations of the multi-region topology: each
