@@ -14,6 +14,10 @@
 # STAIRCASE_SEARCH=0 the search. STAIRCASE_OUT writes elsewhere than
 # bench/STAIRCASE.md. Under HOG=1 the runs go with scripts/cpu-hog.sh
 # keeping every core busy beside them (the "with a CPU hog" figures).
+# STAIRCASE_ARGS adds coordinator flags to every run, like
+# STAIRCASE_ARGS="--max-send-lag 50ms" on a machine others keep busy (the
+# generator's send lag then passes the default 5 ms bound and every step
+# would be judged generator-limited); the file says what was added.
 set -euo pipefail
 LOG_TAG=staircase
 # shellcheck source=bench/lib.sh
@@ -59,7 +63,8 @@ run() { # run NAME TIMEOUT_S SCENARIO ARGS...: one coordinator run; its summary 
 	if [ "${HOG:-0}" = 1 ]; then
 		hog=(bash "$ROOT/scripts/cpu-hog.sh")
 	fi
-	(cd "$WORK" && "${hog[@]}" timeout "$limit" "$BIN/coordinator" run "$scen" --out "$WORK/$name" -q "$@") >"$WORK/$name.txt" 2>"$WORK/$name.err" || rc=$?
+	# shellcheck disable=SC2086 # STAIRCASE_ARGS is split into flags on purpose
+	(cd "$WORK" && "${hog[@]}" timeout "$limit" "$BIN/coordinator" run "$scen" --out "$WORK/$name" -q ${STAIRCASE_ARGS:-} "$@") >"$WORK/$name.txt" 2>"$WORK/$name.err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		log "$name: exit $rc"
 		tail -5 "$WORK/$name.err" >&2
@@ -83,6 +88,9 @@ fi
 	echo "Stages: $STAGES (examples/staircase.yaml's day and mix). 1-minute load average $LOAD_START at the start, $(load1) at the end."
 	if [ "${HOG:-0}" = 1 ]; then
 		echo "HOG=1: every run went with scripts/cpu-hog.sh keeping all $(nproc) cores busy beside it."
+	fi
+	if [ -n "${STAIRCASE_ARGS:-}" ]; then
+		echo "Extra coordinator flags (STAIRCASE_ARGS): \`${STAIRCASE_ARGS}\`."
 	fi
 	echo
 	if [ "$PLAY" = 1 ]; then
