@@ -16,14 +16,18 @@ help:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## test: lint, check generated code, then every test with the race detector
+## test: lint, check generated code, then every test with the race detector (installs xmllint for the JUnit schema tests)
 test: lint proto-check unit
 
 unit:
+	bash scripts/install-xmllint.sh
+	bash scripts/install-prometheus.sh
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## test-under-load: the unit step with a CPU hog on every core, to catch tests that trust the wall clock (CI runs plain `make test`)
 test-under-load:
+	bash scripts/install-xmllint.sh
+	bash scripts/install-prometheus.sh
 	GO=$(GO) bash scripts/test-under-load.sh
 
 ## test-targets-under-load: go test ./targets/... with a busy loop on every core; fails if any test fails (simulated time must hold on a loaded host)
@@ -74,10 +78,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoopParse -fuzztime=$(FUZZTIME) ./internal/h1
 	$(GO) test -run='^$$' -fuzz=FuzzParseTargetMetrics -fuzztime=$(FUZZTIME) ./internal/probe
 	$(GO) test -run='^$$' -fuzz=FuzzReadReport -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./reporters
+	$(GO) test -run='^$$' -fuzz=FuzzJUnitNames -fuzztime=$(FUZZTIME) ./reporters
 	$(GO) test -run='^$$' -fuzz='^FuzzReport$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./cmd/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzParseAllowlist -fuzztime=$(FUZZTIME) ./internal/engine
 	$(GO) test -run='^$$' -fuzz=FuzzClockFilter -fuzztime=$(FUZZTIME) ./internal/coordinator
 	$(GO) test -run='^$$' -fuzz=FuzzDistText -fuzztime=$(FUZZTIME) ./targets/resource
+	$(GO) test -run='^$$' -fuzz=FuzzParseHeader -fuzztime=$(FUZZTIME) ./internal/push
 
 ## faults: process-level fault tests with the real binaries: SIGKILL/SIGSTOP of agents and the
 ## coordinator, and (as root) a network-namespace partition. The short ones also run in `make test`.

@@ -9,12 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/surgeload/surge/internal/coordinator"
 	"github.com/surgeload/surge/internal/engine"
 	"github.com/surgeload/surge/internal/exitcode"
 	"github.com/surgeload/surge/internal/livemetrics"
+	"github.com/surgeload/surge/internal/push"
 	"github.com/surgeload/surge/internal/stages"
 	"github.com/surgeload/surge/reporters"
 	"github.com/surgeload/surge/scenario"
@@ -103,6 +105,10 @@ type Options struct {
 	MetricsListen    string
 	MetricsListening func(addr string)
 	MetricsLinger    time.Duration
+	// Push, when it names a receiver (remote-write, OTLP), pushes the same
+	// live metrics there every Push.Interval (default Interval) and once
+	// at the end with the final totals, each series labelled run_id.
+	Push PushConfig
 	// GossipKey (16, 24 or 32 bytes) encrypts gossip. Embedded mode uses
 	// a random key when none is set.
 	GossipKey []byte
@@ -196,6 +202,8 @@ func Build(sc *scenario.Scenario) (*scenario.Scenario, error) {
 type Plan struct {
 	opts Options
 	plan *stages.Plan
+	// pushStats counts the last Run's pushes (Options.Push).
+	pushStats PushStats
 	// lingering is closed once the live metrics endpoint is down (nil:
 	// none was served); closing ends the linger early.
 	lingering chan struct{}
@@ -261,8 +269,51 @@ func (p *Plan) Run(ctx context.Context) (*reporters.Report, error) {
 		cfg.Metrics = exp
 		defer p.linger(stop)
 	}
-	return coordinator.Play(ctx, cfg, p.plan)
+	if !p.opts.Push.Enabled() {
+		return coordinator.Play(ctx, cfg, p.plan)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = livemetrics.New()
+	}
+	pc := p.opts.Push
+	if pc.Interval == 0 {
+		pc.Interval = cfg.Interval
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	pusher, err := push.Start(ctx, pc, reg)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := coordinator.Play(ctx, cfg, p.plan)
+	// The final totals are pushed even when ctx ended (Ctrl-C): the
+	// pusher's own timeout and retries bound it.
+	p.pushStats = pusher.Close(context.WithoutCancel(ctx))
+	return rep, err
 }
+
+// PushConfig selects the receivers a run's metrics are pushed to (see
+// Options.Push): Prometheus remote-write 1.0 and OTLP/HTTP URLs, extra
+// labels, headers (like Authorization), TLS and the interval.
+type PushConfig = push.Config
+
+// PushStats counts the pushes of a run by receiver, succeeded and failed.
+type PushStats = push.Stats
+
+// DefaultPushConfig pushes nowhere, with the default timeout and retries.
+func DefaultPushConfig() PushConfig { return push.DefaultConfig() }
+
+// ParsePushLabel parses a name=value push label.
+func ParsePushLabel(s string) (string, string, error) { return push.ParseLabel(s) }
+
+// ParsePushHeader parses a "Name: value" push header.
+func ParsePushHeader(s string) (string, string, error) { return push.ParseHeader(s) }
+
+// PushStats returns the counts of the last Run's pushes (zero without
+// Options.Push).
+func (p *Plan) PushStats() PushStats { return p.pushStats }
 
 // linger keeps the metrics endpoint up for the linger, then stops it; its
 // goroutine ends then, or at Close.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // MaxReportBytes is the largest report.json ReadReport accepts.
@@ -67,24 +68,52 @@ func where(data []byte, off int64) string {
 }
 
 // CompareOptions are the tolerances beyond which a change is a
-// regression. Each is a fraction: 0.10 is 10%.
+// regression. Latency and Throughput are fractions (0.10 is 10%), each
+// with an absolute noise floor: a change is a regression only when it
+// exceeds both its relative tolerance and its floor, so that a p99 of a
+// few milliseconds that moves by a scheduler slice does not fail a gate.
 type CompareOptions struct {
 	// Latency is the largest relative rise of a response-time percentile
 	// (p50, p99, p99.9, max) that is not a regression.
 	Latency float64
+	// MinLatencyDelta is the latency noise floor: a rise of a percentile
+	// of at most this much is not a regression, whatever its relative
+	// size (4.0 → 5.8 ms is +45% but only 1.8 ms). 0 turns the floor off.
+	MinLatencyDelta time.Duration
 	// Throughput is the largest relative fall of the achieved rate or
 	// the measured ceiling that is not a regression.
 	Throughput float64
+	// MinThroughputDelta is the throughput noise floor in req/s: a fall
+	// of at most this much is not a regression (at 10 req/s, −6% is 0.6
+	// req/s: fewer than one request a second). 0 turns the floor off.
+	MinThroughputDelta float64
 	// ErrorRate is the largest absolute rise of the error rate
 	// (failed ÷ finished) that is not a regression: 0.001 is 0.1
-	// percentage point.
+	// percentage point. This rule is absolute already: it is the error
+	// rate's noise floor, and there is no relative rule beside it.
 	ErrorRate float64
 }
 
-// DefaultCompareOptions: latency up to +10%, throughput down to −5%,
-// error rate up to +0.1 percentage point.
+// DefaultMinLatencyDelta is the default latency noise floor, 5 ms. Why 5:
+// on a shared CI runner a percentile moves from run to run by a scheduling
+// delay of the generator or the target (Linux's CFS gives a runnable task
+// a slice of a few milliseconds when the cores are busy; a Go GC cycle or
+// a timer wake-up adds its share), which is not a change of the code under
+// test. A p99 of 4 ms that becomes 5.8 ms (+45%) is that kind of noise; one
+// of 40 ms that becomes 58 ms (+18 ms) is not. Sub-millisecond services
+// compared on a quiet machine can lower it (--min-latency-delta 0.5ms).
+const DefaultMinLatencyDelta = 5 * time.Millisecond
+
+// DefaultMinThroughputDelta is the default throughput noise floor: 1 req/s
+// (one request a second more or less is within counting noise of a short
+// stage).
+const DefaultMinThroughputDelta = 1.0
+
+// DefaultCompareOptions: latency up to +10% or up to +5 ms, throughput
+// down to −5% or down to −1 req/s, error rate up to +0.1 percentage point.
 func DefaultCompareOptions() CompareOptions {
-	return CompareOptions{Latency: 0.10, Throughput: 0.05, ErrorRate: 0.001}
+	return CompareOptions{Latency: 0.10, MinLatencyDelta: DefaultMinLatencyDelta,
+		Throughput: 0.05, MinThroughputDelta: DefaultMinThroughputDelta, ErrorRate: 0.001}
 }
 
 // Comparison is a head report compared with a base report, stage by
@@ -131,8 +160,11 @@ type CompareRow struct {
 	// LowerBound marks a ceiling row whose head or base is only a lower
 	// bound (not reached).
 	BaseLowerBound, HeadLowerBound bool
-	// Regression is set when the change is beyond its tolerance.
-	Regression bool
+	// Regression is set when the change is beyond its tolerance and its
+	// noise floor; WithinFloor when it is beyond the (relative) tolerance
+	// but not beyond the (absolute) floor, so it is not a regression.
+	Regression  bool
+	WithinFloor bool
 }
 
 // regressionSlack absorbs floating-point error, so that a change exactly
@@ -189,9 +221,13 @@ func (o CompareOptions) compareStage(b, h *Stage) StageComparison {
 		}
 		switch kind {
 		case RowRate:
-			r.Regression = r.HasRelative && -r.Relative > o.Throughput+regressionSlack
+			beyond := r.HasRelative && -r.Relative > o.Throughput+regressionSlack
+			r.Regression = beyond && -r.Delta > o.MinThroughputDelta+regressionSlack
+			r.WithinFloor = beyond && !r.Regression
 		case RowLatency:
-			r.Regression = r.HasRelative && r.Relative > o.Latency+regressionSlack
+			beyond := r.HasRelative && r.Relative > o.Latency+regressionSlack
+			r.Regression = beyond && r.Delta > durationMS(o.MinLatencyDelta)+regressionSlack
+			r.WithinFloor = beyond && !r.Regression
 		case RowErrorRate:
 			r.Regression = r.Delta > o.ErrorRate+regressionSlack
 		}
@@ -203,7 +239,9 @@ func (o CompareOptions) compareStage(b, h *Stage) StageComparison {
 	add("p99", RowLatency, b.ResponseTimeMS.P99, h.ResponseTimeMS.P99)
 	add("p99.9", RowLatency, b.ResponseTimeMS.P999, h.ResponseTimeMS.P999)
 	// max is one sample: shown, never judged, so noise cannot fail a gate.
-	add("max", RowLatency, b.ResponseTimeMS.Max, h.ResponseTimeMS.Max).Regression = false
+	if r := add("max", RowLatency, b.ResponseTimeMS.Max, h.ResponseTimeMS.Max); true {
+		r.Regression, r.WithinFloor = false, false
+	}
 	ber, bok := errorRate(b)
 	her, hok := errorRate(h)
 	if r := add("error rate", RowErrorRate, ber, her); !bok || !hok {
@@ -216,6 +254,7 @@ func (o CompareOptions) compareStage(b, h *Stage) StageComparison {
 		// A head ceiling that was not reached is only a lower bound: a
 		// lower number does not show that the ceiling fell.
 		r.Regression = r.Regression && h.Ceiling.Reached
+		r.WithinFloor = r.WithinFloor && h.Ceiling.Reached
 	}
 	for _, side := range []struct {
 		name string
@@ -241,17 +280,34 @@ func errorRate(s *Stage) (float64, bool) {
 	return float64(s.Failed) / n, true
 }
 
+// durationMS is d in milliseconds.
+func durationMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // tolerance is the rule of a row kind, as shown.
 func (o CompareOptions) tolerance(kind string) string {
 	switch kind {
 	case RowRate:
+		if o.MinThroughputDelta > 0 {
+			return "−" + pct(o.Throughput) + " and " + o.floor(kind)
+		}
 		return "−" + pct(o.Throughput)
 	case RowLatency:
+		if o.MinLatencyDelta > 0 {
+			return "+" + pct(o.Latency) + " and " + o.floor(kind)
+		}
 		return "+" + pct(o.Latency)
 	case RowErrorRate:
 		return fmt.Sprintf("+%spp", trimFloat(100*o.ErrorRate))
 	}
 	return ""
+}
+
+// floor is the noise floor of a row kind, as shown.
+func (o CompareOptions) floor(kind string) string {
+	if kind == RowRate {
+		return "−" + trimFloat(o.MinThroughputDelta) + "/s"
+	}
+	return "+" + trimFloat(durationMS(o.MinLatencyDelta)) + "ms"
 }
 
 func pct(f float64) string { return trimFloat(100*f) + "%" }
@@ -338,8 +394,11 @@ func WriteCompare(w io.Writer, c Comparison) error {
 		fmt.Fprintf(tw, "  %-10s\tbase\thead\tdelta\tchange\t\n", "metric")
 		for _, r := range s.Rows {
 			mark := ""
-			if r.Regression {
+			switch {
+			case r.Regression:
 				mark = "  REGRESSION (" + c.Options.tolerance(r.Kind) + ")"
+			case r.WithinFloor:
+				mark = "  within noise floor (" + c.Options.floor(r.Kind) + ")"
 			}
 			metric := r.Metric
 			if r.Kind == RowLatency {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // compareReports are a base and a head that differ in every way the
@@ -26,8 +27,8 @@ func compareReports() (base, head *Report) {
 	h := &head.Stages[0]
 	h.AchievedRPS = 930             // −6.1%: regression
 	h.ResponseTimeMS.P50 = 0.65     // +6.2%: within
-	h.ResponseTimeMS.P99 = 15       // +20%: regression
-	h.ResponseTimeMS.P999 = 250     // unchanged
+	h.ResponseTimeMS.P99 = 15       // +20% but +2.5ms: within the noise floor
+	h.ResponseTimeMS.P999 = 300     // +20% and +50ms: regression
 	h.ResponseTimeMS.Max = 900      // better
 	h.Succeeded, h.Failed = 960, 25 // 1.52% → 2.54%: regression
 	h.Errors = map[string]uint64{"http_5xx": 20, "timeout": 5}
@@ -57,6 +58,9 @@ func TestCompareGolden(t *testing.T) {
 	if len(c.Regressions) != 4 || len(c.Added) != 1 || len(c.Removed) != 1 {
 		t.Errorf("regressions %q, added %q, removed %q; want 4, [new], [gone]", c.Regressions, c.Added, c.Removed)
 	}
+	if r := c.Stages[0].Rows[2]; r.Metric != "p99" || !r.WithinFloor || r.Regression {
+		t.Errorf("p99 12.5 → 15 ms: %+v; want within the noise floor", r)
+	}
 	if self := Compare(base, base); len(self.Regressions) != 0 || len(self.Added)+len(self.Removed) != 0 {
 		t.Errorf("a report compared with itself: %+v", self)
 	}
@@ -74,6 +78,10 @@ func TestCompareRegressions(t *testing.T) {
 		}
 		return &Report{Schema: Schema, Stages: []Stage{s}}
 	}
+	// relOnly are the default tolerances without noise floors, to test
+	// the relative rules alone.
+	relOnly := DefaultCompareOptions()
+	relOnly.MinLatencyDelta, relOnly.MinThroughputDelta = 0, 0
 	tests := []struct {
 		name   string
 		opts   CompareOptions
@@ -81,8 +89,11 @@ func TestCompareRegressions(t *testing.T) {
 		want   string // the regression's start after "stage s: ", or "" for none
 	}{
 		{"unchanged", DefaultCompareOptions(), nil, ""},
-		{"p50 at +10%", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P50 = 11 }, ""},
-		{"p50 past +10%", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P50 = 11.01 }, "p50 10.0ms → 11.0ms (+10.1%, tolerance +10%)"},
+		{"p50 at +10%", relOnly, func(s *Stage) { s.ResponseTimeMS.P50 = 11 }, ""},
+		{"p50 past +10%", relOnly, func(s *Stage) { s.ResponseTimeMS.P50 = 11.01 }, "p50 10.0ms → 11.0ms (+10.1%, tolerance +10%)"},
+		{"p50 past +10% within the 5ms floor", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P50 = 14.9 }, ""},
+		{"p50 past +10% at the 5ms floor", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P50 = 15 }, ""},
+		{"p50 past +10% and the 5ms floor", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P50 = 15.01 }, "p50 10.0ms → 15.0ms (+50.1%, tolerance +10% and +5ms)"},
 		{"p99 at +10%", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P99 = 110 }, ""},
 		{"p99 past +10%", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P99 = 110.5 }, "p99 100ms → 110ms (+10.5%"},
 		{"p99.9 at +10%", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P999 = 220 }, ""},
@@ -92,7 +103,7 @@ func TestCompareRegressions(t *testing.T) {
 		{"latency down", DefaultCompareOptions(), func(s *Stage) { s.ResponseTimeMS.P99 = 50 }, ""},
 		{"latency from zero", DefaultCompareOptions(), func(s *Stage) {}, ""},
 		{"throughput at −5%", DefaultCompareOptions(), func(s *Stage) { s.AchievedRPS = 950 }, ""},
-		{"throughput past −5%", DefaultCompareOptions(), func(s *Stage) { s.AchievedRPS = 949 }, "achieved/s 1000.0 → 949.0 (−5.1%, tolerance −5%)"},
+		{"throughput past −5%", DefaultCompareOptions(), func(s *Stage) { s.AchievedRPS = 949 }, "achieved/s 1000.0 → 949.0 (−5.1%, tolerance −5% and −1/s)"},
 		{"throughput up", DefaultCompareOptions(), func(s *Stage) { s.AchievedRPS = 2000 }, ""},
 		{"ceiling at −5%", DefaultCompareOptions(), func(s *Stage) { s.Ceiling.MeasuredRPS = 1900 }, ""},
 		{"ceiling past −5%", DefaultCompareOptions(), func(s *Stage) { s.Ceiling.MeasuredRPS = 1899 }, "ceiling/s 2000.0 → 1899.0 (−5.1%"},
@@ -122,6 +133,69 @@ func TestCompareRegressions(t *testing.T) {
 				t.Errorf("regressions %q; want none", c.Regressions)
 			case tt.want != "" && (len(c.Regressions) != 1 || !strings.HasPrefix(c.Regressions[0], "stage s: "+tt.want)):
 				t.Errorf("regressions %q; want one starting %q", c.Regressions, "stage s: "+tt.want)
+			}
+		})
+	}
+}
+
+// TestCompareNoiseFloor: the example — a p99 of 4.0 ms that
+// becomes 5.8 ms (+45%, +1.8 ms) is within the default 5 ms floor and
+// shown as such; 40 → 58 ms (+45%, +18 ms) is a regression. Each floor
+// is a strict bound and 0 turns it off; the error rate keeps its
+// absolute rule.
+func TestCompareNoiseFloor(t *testing.T) {
+	report := func(p99, rps float64, failed uint64) *Report {
+		return &Report{Schema: Schema, Stages: []Stage{{Name: "s", Intended: 1000, Issued: 1000, Succeeded: 1000 - failed, Failed: failed,
+			Errors: map[string]uint64{"x": failed}, AchievedRPS: rps, ResponseTimeMS: Percentiles{P50: 1, P99: p99, P999: 100, Max: 200}}}}
+	}
+	noFloor := DefaultCompareOptions()
+	noFloor.MinLatencyDelta, noFloor.MinThroughputDelta = 0, 0
+	wide := DefaultCompareOptions()
+	wide.MinLatencyDelta, wide.MinThroughputDelta = 20*time.Millisecond, 100
+	tests := []struct {
+		name              string
+		opts              CompareOptions
+		base, head        *Report
+		metric            string
+		regression, noise bool
+	}{
+		{"p99 4.0 → 5.8 ms, default floor", DefaultCompareOptions(), report(4, 1000, 0), report(5.8, 1000, 0), "p99", false, true},
+		{"p99 40 → 58 ms, default floor", DefaultCompareOptions(), report(40, 1000, 0), report(58, 1000, 0), "p99", true, false},
+		{"p99 40 → 58 ms, 20ms floor", wide, report(40, 1000, 0), report(58, 1000, 0), "p99", false, true},
+		{"p99 4.0 → 5.8 ms, no floor", noFloor, report(4, 1000, 0), report(5.8, 1000, 0), "p99", true, false},
+		{"p99 4.0 → 4.3 ms: within +10%, not noise", DefaultCompareOptions(), report(4, 1000, 0), report(4.3, 1000, 0), "p99", false, false},
+		{"p99 4 → 9 ms: exactly the floor", DefaultCompareOptions(), report(4, 1000, 0), report(9, 1000, 0), "p99", false, true},
+		{"p99 4 → 9.1 ms: past the floor", DefaultCompareOptions(), report(4, 1000, 0), report(9.1, 1000, 0), "p99", true, false},
+		{"10 → 9.4 req/s, default floor", DefaultCompareOptions(), report(4, 10, 0), report(4, 9.4, 0), "achieved/s", false, true},
+		{"10 → 8.9 req/s, default floor", DefaultCompareOptions(), report(4, 10, 0), report(4, 8.9, 0), "achieved/s", true, false},
+		{"1000 → 940 req/s, 100/s floor", wide, report(4, 1000, 0), report(4, 940, 0), "achieved/s", false, true},
+		{"1000 → 940 req/s, default floor", DefaultCompareOptions(), report(4, 1000, 0), report(4, 940, 0), "achieved/s", true, false},
+		{"errors 0 → 0.2%: absolute rule only", wide, report(4, 1000, 0), report(4, 1000, 2), "error rate", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.opts.Compare(tt.base, tt.head)
+			var row *CompareRow
+			for i := range c.Stages[0].Rows {
+				if r := &c.Stages[0].Rows[i]; r.Metric == tt.metric {
+					row = r
+				}
+			}
+			if row == nil {
+				t.Fatalf("no row %q", tt.metric)
+			}
+			if row.Regression != tt.regression || row.WithinFloor != tt.noise {
+				t.Errorf("%s %v → %v: regression %v, within floor %v; want %v, %v", tt.metric, row.Base, row.Head, row.Regression, row.WithinFloor, tt.regression, tt.noise)
+			}
+			if n := len(c.Regressions); (n == 1) != tt.regression || n > 1 {
+				t.Errorf("regressions %q", c.Regressions)
+			}
+			var b bytes.Buffer
+			if err := WriteCompare(&b, c); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(b.String(), "within noise floor"); got != tt.noise {
+				t.Errorf("output says within noise floor: %v; want %v\n%s", got, tt.noise, b.String())
 			}
 		})
 	}

@@ -38,6 +38,8 @@ const (
 //	Tag=STAGE:service_time,...                    service time, all requests
 //	Tag=STAGE:send_lag,...                        send lag
 //	Tag=STAGE:on_wire_lag,...                     on-wire lag
+//	Tag=STAGE#PHASE,...                           one phase, all requests (PHASE: dns, connect, tls, write, ttfb, read)
+//	Tag=STAGE/REQUEST#PHASE,...                   one phase of one request name (stages with 2+ names)
 //
 // Names are made valid tags as in WriteHlog (a comma, space or line break
 // becomes "_"). Lines come in time order, except the rare late part of an
@@ -88,6 +90,12 @@ func (h *HlogWriter) Interval(stage string, started time.Time, step time.Duratio
 	}
 	lines = append(lines, hlogLine{tag + ":" + HlogService, all.Service},
 		hlogLine{tag + ":" + HlogSendLag, iv.SendLag}, hlogLine{tag + ":" + HlogOnWireLag, iv.OnWireLag})
+	lines = appendPhaseLines(lines, tag, &all)
+	if len(iv.Series) > 1 {
+		for i := range iv.Series {
+			lines = appendPhaseLines(lines, tag+"/"+hlogTag(names[i]), &iv.Series[i])
+		}
+	}
 	for _, l := range lines {
 		if l.h == nil || l.h.TotalCount() == 0 {
 			continue
@@ -97,6 +105,19 @@ func (h *HlogWriter) Interval(stage string, started time.Time, step time.Duratio
 		}
 	}
 	return nil
+}
+
+// appendPhaseLines appends a line per phase of s, tagged TAG#PHASE, in
+// PhaseNames order (empty ones are left out when written).
+func appendPhaseLines(lines []hlogLine, tag string, s *metrics.Series) []hlogLine {
+	for _, name := range PhaseNames {
+		h := s.TTFB
+		if p, ok := metrics.ParsePhase(name); ok {
+			h = s.Phases[p]
+		}
+		lines = append(lines, hlogLine{tag + "#" + name, h})
+	}
+	return lines
 }
 
 // hlogLine is one line to write: its tag ("" for none) and histogram.

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -35,14 +34,18 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"mid":    func(a, b float64) float64 { return (a + b) / 2 },
 	"deref":  func(p *float64) float64 { return *p },
 	"pctRow": func(name string, p Percentiles) pctRow { return pctRow{Name: name, P: p} },
+	"orList": orList,
 }).ParseFS(htmlFS, "html/report.html.tmpl"))
 
 // WriteHTML writes r as one self-contained HTML page: the verdict, the
-// stages compared, and per stage its throughput, latency and error charts
-// (inline SVG, no script or network needed to view them), the latency
-// percentile spectrum of every stage overlaid, and the request,
-// threshold, search and component tables. Histograms that do not decode
-// are shown as missing data, never as an error.
+// stages compared, the latency percentile spectrum of every stage
+// overlaid, and per stage its throughput, latency, response-time
+// distribution (the percentile spectrum of its merged histogram, marked
+// at report.json's own percentiles) and error charts (inline SVG, no
+// script or network needed to view them), the phase breakdown and the
+// request, threshold, search and component tables. Latency axes are
+// logarithmic, with a CSS-only toggle to linear ones. Histograms that do
+// not decode are shown as missing data, never as an error.
 func WriteHTML(w io.Writer, r *Report) error {
 	var b bytes.Buffer
 	if err := htmlTemplate.Execute(&b, newHTMLView(r)); err != nil {
@@ -50,6 +53,14 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// orList is "a", "a or b", "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 type pctRow struct {
@@ -73,7 +84,11 @@ type stageView struct {
 	Throughput chartView
 	Latency    chartView
 	Errors     chartView
-	Requests   []requestView
+	// Distribution is the stage's response-time percentile spectrum.
+	Distribution chartView
+	// Phases is the phase breakdown; nil when the report has none.
+	Phases   *phasesView
+	Requests []requestView
 	// Journeys is set when the stage has journeys or checks: the table
 	// then shows each entry's kind.
 	Journeys  bool
@@ -100,6 +115,8 @@ func newHTMLView(r *Report) htmlView {
 		s := &r.Stages[i]
 		sv := stageView{Index: i, S: s, Color: stageColor(i), Errs: counts(s.Errors), DroppedBy: counts(s.DroppedBy)}
 		sv.Throughput, sv.Latency, sv.Errors = stageCharts(i, s)
+		sv.Distribution = distributionChart(i, s)
+		sv.Phases = phasesOf(i, s)
 		for _, rq := range s.Requests {
 			sv.Requests = append(sv.Requests, requestView{R: rq, Errors: counts(rq.Errors)})
 			sv.Journeys = sv.Journeys || rq.Kind != ""
@@ -140,17 +157,22 @@ const (
 	spectrumMinX, spectrumMaxX, spectrumAxisDefault = 1.0, 5.0, 4.0
 )
 
-// point is one value of a series; a point with !OK is a gap.
+// point is one value of a series; a point with !OK is a gap. A Key
+// point of a percentile spectrum is percentile Q, marked with a dot.
 type point struct {
 	X, Y float64
 	OK   bool
 	Tip  string
+	Key  bool
+	Q    float64
 }
 
 type rawSeries struct {
 	Name, Color string
 	Dash        bool
-	Points      []point
+	// KeyDots: a dot only at the Key points, not at every point.
+	KeyDots bool
+	Points  []point
 }
 
 type tick struct {
@@ -161,6 +183,9 @@ type tick struct {
 type chartDot struct {
 	X, Y float64
 	Tip  string
+	// Q and MS are a key point's percentile and value (ms, shortest
+	// round-trip form), as data attributes for readers and tests.
+	Q, MS string
 }
 
 type chartSeries struct {
@@ -169,6 +194,8 @@ type chartSeries struct {
 	Segments    []string
 	Dots        []chartDot
 	LegendX     float64
+	// Empty: no value to draw; the legend says "no samples".
+	Empty bool
 }
 
 // chartView is an inline SVG chart.
@@ -176,111 +203,19 @@ type chartView struct {
 	Name, Title, XLabel, YLabel, Stage string
 	W, H, Left, Right, Top, Bottom     float64
 	XTicks, YTicks                     []tick
-	Series                             []chartSeries
-	Points                             int
-	NoData                             bool
-}
-
-// buildChart lays out series on linear axes: x over [xmin, xmax] (the
-// data's own range when xmin == xmax), y from 0 to a round number above
-// the highest value. xTicks, when given, replace the computed x ticks.
-func buildChart(name, stage, title, xLabel, yLabel string, series []rawSeries, xmin, xmax float64, xTicks []tick) chartView {
-	c := chartView{Name: name, Stage: stage, Title: title, XLabel: xLabel, YLabel: yLabel,
-		W: chartW, H: chartH, Left: plotLeft, Right: plotRight, Top: plotTop, Bottom: plotBottom}
-	dataXMin, dataXMax, ymax := math.Inf(1), math.Inf(-1), 0.0
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) < 1e15 }
-	for i := range series {
-		// A value that cannot be drawn (from a damaged report) is a gap.
-		pts := append([]point(nil), series[i].Points...)
-		for j := range pts {
-			pts[j].OK = pts[j].OK && finite(pts[j].X) && finite(pts[j].Y)
-		}
-		series[i].Points = pts
-	}
-	for _, s := range series {
-		for _, p := range s.Points {
-			if !p.OK {
-				continue
-			}
-			c.Points++
-			dataXMin, dataXMax, ymax = math.Min(dataXMin, p.X), math.Max(dataXMax, p.X), math.Max(ymax, p.Y)
-		}
-	}
-	if c.Points == 0 {
-		c.NoData = true
-		return c
-	}
-	if xmin == xmax {
-		xmin, xmax = dataXMin, dataXMax
-	}
-	if xmax <= xmin {
-		xmax = xmin + 1
-	}
-	if xTicks == nil {
-		step := niceStep((xmax - xmin) / 8)
-		first := math.Ceil(xmin / step)
-		for k := 0.0; k <= 20; k++ {
-			x := (first + k) * step
-			if x > xmax+step*1e-9 {
-				break
-			}
-			xTicks = append(xTicks, tick{Pos: x, Label: tickLabel(x, step)})
-		}
-	}
-	ystep := niceStep(ymax / 5)
-	if ymax <= 0 {
-		ystep = 0.2
-	}
-	ytop := math.Ceil(ymax/ystep) * ystep
-	if ytop <= 0 {
-		ytop = 1
-	}
-	sx := func(x float64) float64 { return plotLeft + (x-xmin)/(xmax-xmin)*(plotRight-plotLeft) }
-	sy := func(y float64) float64 { return plotBottom - y/ytop*(plotBottom-plotTop) }
-	for _, t := range xTicks {
-		if t.Pos >= xmin-1e-9 && t.Pos <= xmax+1e-9 {
-			c.XTicks = append(c.XTicks, tick{Pos: round1(sx(t.Pos)), Label: t.Label})
-		}
-	}
-	for k := 0.0; k <= 20; k++ {
-		y := k * ystep
-		if y > ytop+ystep*1e-9 {
-			break
-		}
-		c.YTicks = append(c.YTicks, tick{Pos: round1(sy(y)), Label: tickLabel(y, ystep)})
-	}
-	legendX := plotLeft
-	for _, s := range series {
-		cs := chartSeries{Name: s.Name, Color: s.Color, Dash: s.Dash, LegendX: legendX}
-		legendX += 24 + 7*float64(len([]rune(s.Name))) + 18
-		var seg []string
-		n := 0
-		for _, p := range s.Points {
-			if p.OK {
-				n++
-			}
-		}
-		flush := func() {
-			if len(seg) > 0 {
-				cs.Segments = append(cs.Segments, strings.Join(seg, " "))
-			}
-			seg = nil
-		}
-		for _, p := range s.Points {
-			if !p.OK {
-				flush()
-				continue
-			}
-			x, y := round1(sx(p.X)), round1(sy(p.Y))
-			seg = append(seg, strconv.FormatFloat(x, 'f', -1, 64)+","+strconv.FormatFloat(y, 'f', -1, 64))
-			if n <= maxDots {
-				cs.Dots = append(cs.Dots, chartDot{X: x, Y: y, Tip: p.Tip})
-			}
-		}
-		flush()
-		c.Series = append(c.Series, cs)
-	}
-	return c
+	// YMinor are the light grid lines of a log axis at 2× and 5× a
+	// decade, labelled when the axis spans at most two decades.
+	YMinor []tick
+	Series []chartSeries
+	Points int
+	NoData bool
+	// Log: y is on a log scale. Hidden counts the values ≤ 0 it cannot
+	// show, which Note says.
+	Log    bool
+	Hidden int
+	Note   string
+	// Lin is the same chart on a linear y axis, for the page's toggle.
+	Lin *chartView
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
@@ -336,17 +271,18 @@ func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
 		}
 		return rs
 	}
-	throughput = buildChart("throughput", stage, "Throughput: intended (the schedule) vs achieved", "seconds into the stage", "requests/s",
+	throughput = buildChart(chartSpec{Name: "throughput", Stage: stage, Title: "Throughput: intended (the schedule) vs achieved",
+		XLabel: "seconds into the stage", YLabel: "requests/s"},
 		[]rawSeries{
 			rate("intended/s", "#555555", true, func(iv Interval) uint64 { return iv.Intended }),
 			rate("issued/s", "#0072b2", false, func(iv Interval) uint64 { return iv.Issued }),
 			rate("succeeded/s", "#009e73", false, func(iv Interval) uint64 { return iv.Succeeded }),
-		}, 0, 0, nil)
-	errs = buildChart("errors", stage, "Errors and drops", "seconds into the stage", "per second",
+		})
+	errs = buildChart(chartSpec{Name: "errors", Stage: stage, Title: "Errors and drops", XLabel: "seconds into the stage", YLabel: "per second"},
 		[]rawSeries{
 			rate("failed/s", "#d55e00", false, func(iv Interval) uint64 { return iv.Failed }),
 			rate("dropped/s", "#cc79a7", false, func(iv Interval) uint64 { return iv.Dropped }),
-		}, 0, 0, nil)
+		})
 
 	names := []string{"p50", "p90", "p99", "max"}
 	colors := []string{"#009e73", "#56b4e9", "#e69f00", "#d55e00"}
@@ -371,7 +307,8 @@ func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
 				Tip: fmt.Sprintf("%s at %gs: %s ms", names[k], iv.TS, ms(vals[k]))})
 		}
 	}
-	latency = buildChart("latency", stage, "Response time percentiles per interval", "seconds into the stage", "ms", lat, 0, 0, nil)
+	latency = buildChart(chartSpec{Name: "latency", Stage: stage, Title: "Response time percentiles per interval",
+		XLabel: "seconds into the stage", YLabel: "response time (log scale)", LogY: true, Linear: true, LinearYLabel: "response time, ms"}, lat)
 	return throughput, latency, errs
 }
 
@@ -379,22 +316,14 @@ func stageCharts(i int, s *Stage) (throughput, latency, errs chartView) {
 // up to the percentile its count can resolve.
 func spectrumSeries(i int, s *Stage) rawSeries {
 	rs := rawSeries{Name: s.Name, Color: stageColor(i)}
-	h, ok := decodeHTMLHistogram(s.Histogram)
-	if !ok {
-		return rs
-	}
-	end := math.Min(spectrumMaxX, math.Max(spectrumMinX, math.Log10(float64(h.TotalCount()))))
-	steps := int(math.Round(end / spectrumStep))
-	for k := 0; k <= steps; k++ {
-		x := float64(k) * spectrumStep
-		q := 100 * (1 - math.Pow(10, -x))
-		v := float64(metrics.ValueAtPercentile(h, q)) / 1e6
-		rs.Points = append(rs.Points, point{X: x, Y: v, OK: true,
-			Tip: fmt.Sprintf("%s p%s: %s ms", s.Name, percentileText(q), ms(v))})
+	if h, ok := decodeHTMLHistogram(s.Histogram); ok {
+		rs.Points = spectrumPoints(h, s.Name+" ", spectrumMinX)
 	}
 	return rs
 }
 
+// spectrumChart overlays the stages' spectra: the stage comparison, on a
+// log latency axis so that one slow stage does not flatten the others.
 func spectrumChart(series []rawSeries) chartView {
 	xmax := spectrumAxisDefault
 	for _, s := range series {
@@ -402,17 +331,9 @@ func spectrumChart(series []rawSeries) chartView {
 			xmax = math.Max(xmax, p.X)
 		}
 	}
-	xmax = math.Ceil(xmax)
-	var ticks []tick
-	for _, t := range []struct {
-		q     float64
-		label string
-	}{{0.5, "50%"}, {0.9, "90%"}, {0.99, "99%"}, {0.999, "99.9%"}, {0.9999, "99.99%"}, {0.99999, "99.999%"}} {
-		ticks = append(ticks, tick{Pos: math.Log10(1 / (1 - t.q)), Label: t.label})
-	}
-	sort.Slice(ticks, func(a, b int) bool { return ticks[a].Pos < ticks[b].Pos })
-	return buildChart("spectrum", "all", "Latency by percentile, every stage (HDR percentile spectrum)", "percentile (log scale of 1/(1−q))", "ms",
-		series, 0, xmax, ticks)
+	return buildChart(chartSpec{Name: "spectrum", Stage: "all", Title: "Latency by percentile, every stage (HDR percentile spectrum)",
+		XLabel: "percentile (log scale of 1/(1−q))", YLabel: "response time (log scale)",
+		XMax: math.Ceil(xmax - 1e-9), XTicks: spectrumTicks(), LogY: true, Linear: true, LinearYLabel: "response time, ms"}, series)
 }
 
 // percentileText is a percentile such as 99.9 with at most three

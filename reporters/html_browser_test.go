@@ -95,8 +95,11 @@ func TestHTMLInBrowser(t *testing.T) {
 	}
 	want := []string{"spectrum/all"}
 	for i := range r.Stages {
-		for _, name := range []string{"throughput", "latency", "errors"} {
+		for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 			want = append(want, name+"/"+strconv.Itoa(i))
+		}
+		if r.Stages[i].Phases != (Phases{}) {
+			want = append(want, "phases/"+strconv.Itoa(i))
 		}
 	}
 	for _, k := range want {
@@ -107,6 +110,8 @@ func TestHTMLInBrowser(t *testing.T) {
 	if len(charts) != len(want) {
 		t.Errorf("%d charts in the rendered DOM, want %d: %v", len(charts), len(want), charts)
 	}
+
+	checkLinearToggle(t, b.String())
 
 	shot := filepath.Join(browserDir, "report.png")
 	_ = os.Remove(shot)
@@ -120,4 +125,45 @@ func TestHTMLInBrowser(t *testing.T) {
 	t.Logf("report: %s", page)
 	t.Logf("screenshot: %s", shot)
 	t.Logf("%d charts rendered with data: %v", len(charts), charts)
+}
+
+// toggleProbe, added to a copy of the page, reads which layout of each
+// log chart the browser shows before and after the "linear latency axes"
+// box is ticked, and writes what it saw on the <html> element.
+const toggleProbe = `<script>
+(function () {
+  function shown() {
+    var out = [];
+    document.querySelectorAll('svg[data-scale="log"]').forEach(function (svg) {
+      var lg = svg.querySelector("g.ylog"), ln = svg.querySelector("g.ylin");
+      if (!lg || !ln) { out.push("single"); return; }
+      var a = getComputedStyle(lg).display !== "none", b = getComputedStyle(ln).display !== "none";
+      out.push(a && !b ? "log" : b && !a ? "linear" : "both:" + a + "," + b);
+    });
+    return out.join(" ");
+  }
+  var before = shown();
+  document.getElementById("linear-y").checked = true;
+  document.documentElement.setAttribute("data-toggle", before + " | " + shown());
+})();
+</script>`
+
+// checkLinearToggle: every log chart shows its log layout alone, and its
+// linear one alone once the toggle is ticked (CSS only, no script).
+func checkLinearToggle(t *testing.T, page string) {
+	t.Helper()
+	probe := filepath.Join(browserDir, "toggle.html")
+	if err := os.WriteFile(probe, []byte(strings.Replace(page, "</body>", toggleProbe+"</body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := chromium(t, probe, "--dump-dom")
+	m := regexp.MustCompile(`data-toggle="([^"]*)"`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatal("the toggle probe did not run")
+	}
+	before, after, _ := strings.Cut(m[1], " | ")
+	n := len(regexp.MustCompile(`<svg [^>]*data-scale="log"`).FindAllString(dom, -1))
+	if n == 0 || before != strings.TrimSpace(strings.Repeat("log ", n)) || after != strings.TrimSpace(strings.Repeat("linear ", n)) {
+		t.Errorf("%d log charts; shown before the toggle %q, after %q", n, before, after)
+	}
 }

@@ -34,6 +34,22 @@ func htmlReport(t *testing.T) *Report {
 		{Name: "home", Issued: 150, Succeeded: 150, ResponseTimeMS: Percentiles{P50: 2.1, P99: 3.5, P999: 3.9}},
 		{Name: "search <q>", Issued: 50, Succeeded: 50, Errors: map[string]uint64{}, ResponseTimeMS: Percentiles{P50: 2.6, P99: 3.9, P999: 4}},
 	}
+	// Phases on a loopback IP literal over plain http: no dns, no tls.
+	two.Phases = Phases{NewConns: 8,
+		ConnectMS: Percentiles{P50: 0.125, P90: 0.2, P99: 0.4, Max: 0.5},
+		WriteMS:   Percentiles{P50: 0.0125, P90: 0.02, P99: 0.05, Max: 0.1},
+		TTFBMS:    Percentiles{P50: 1.75, P90: 2.5, P99: 3.25, Max: 3.9},
+		ReadMS:    Percentiles{P50: 0.2, P90: 0.3, P99: 0.45, Max: 0.6}}
+	two.Requests[0].Phases = Phases{NewConns: 6,
+		ConnectMS: Percentiles{P50: 0.1, P90: 0.2, P99: 0.4, Max: 0.4},
+		WriteMS:   Percentiles{P50: 0.011, P90: 0.02, P99: 0.04, Max: 0.05},
+		TTFBMS:    Percentiles{P50: 1.6, P90: 2.4, P99: 3.1, Max: 3.5},
+		ReadMS:    Percentiles{P50: 0.15, P90: 0.25, P99: 0.4, Max: 0.5}}
+	two.Requests[1].Phases = Phases{NewConns: 2,
+		ConnectMS: Percentiles{P50: 0.3, P90: 0.5, P99: 0.5, Max: 0.5},
+		WriteMS:   Percentiles{P50: 0.02, P90: 0.03, P99: 0.05, Max: 0.1},
+		TTFBMS:    Percentiles{P50: 2.1, P90: 2.9, P99: 3.3, Max: 3.9},
+		ReadMS:    Percentiles{P50: 0.35, P90: 0.45, P99: 0.55, Max: 0.6}}
 
 	three := Stage{Name: "capacity", Target: "bundled:cache-db", DurationS: 24, Errors: map[string]uint64{}, Bottleneck: "db",
 		Components: []ComponentLoad{{Component: "db", Utilisation: 0.98, QueueDepthMean: 12.25, QueueDepthMax: 64}}}
@@ -163,15 +179,15 @@ func TestWriteHTMLChartsAndSelfContained(t *testing.T) {
 		t.Errorf("spectrum chart: present %v with %d points", ok, n)
 	}
 	for i, s := range r.Stages {
-		for _, name := range []string{"throughput", "latency", "errors"} {
+		for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 			n, ok := chartPoints(charts, name, strconv.Itoa(i))
 			if !ok || n == 0 {
 				t.Errorf("stage %s: chart %s present %v with %d points", s.Name, name, ok, n)
 			}
 		}
 	}
-	if len(charts) != 1+3*len(r.Stages) {
-		t.Errorf("%d charts, want %d", len(charts), 1+3*len(r.Stages))
+	if len(charts) != 1+4*len(r.Stages)+1 {
+		t.Errorf("%d charts, want %d (the spectrum, 4 per stage, the phases of stage peak)", len(charts), 1+4*len(r.Stages)+1)
 	}
 	// The throughput chart plots intended, issued and succeeded per interval.
 	if n, _ := chartPoints(charts, "throughput", "2"); n != 3*24 {
@@ -221,7 +237,7 @@ func TestWriteHTMLDamagedData(t *testing.T) {
 	}}
 	page := writeHTML(t, r)
 	charts := scanHTML(t, page)
-	for _, name := range []string{"throughput", "latency", "errors"} {
+	for _, name := range []string{"throughput", "latency", "distribution", "errors"} {
 		if n, ok := chartPoints(charts, name, "0"); !ok || n != 0 {
 			t.Errorf("stage without intervals: chart %s present %v with %d points, want 0", name, ok, n)
 		}
@@ -235,8 +251,8 @@ func TestWriteHTMLDamagedData(t *testing.T) {
 	if n, _ := chartPoints(charts, "throughput", "1"); n != 9 {
 		t.Errorf("throughput: %d points, want 9", n)
 	}
-	if got := strings.Count(page, ">no data<"); got != 4 {
-		t.Errorf("%d charts say no data, want 4", got)
+	if got := strings.Count(page, ">no data<"); got != 6 {
+		t.Errorf("%d charts say no data, want 6: the spectrum, the distributions of both stages and the first stage's three others", got)
 	}
 }
 

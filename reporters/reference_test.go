@@ -124,6 +124,19 @@ func TestHlogStreamReadByReference(t *testing.T) {
 		_ = s.Service.RecordValue(i * 700_000)
 		_ = iv.SendLag.RecordValue(i * 1_000)
 		_ = iv.OnWireLag.RecordValue(i * 3_000)
+		// Phases: ttfb and read for every request, connect for one in
+		// ten of request 0's (its new connections); no dns, tls, write.
+		_ = s.TTFB.RecordValue(i * 400_000)
+		if s.Phases[metrics.PhaseRead] == nil {
+			s.Phases[metrics.PhaseRead] = g.New()
+		}
+		_ = s.Phases[metrics.PhaseRead].RecordValue(i * 250_000)
+		if i%20 == 0 {
+			if s.Phases[metrics.PhaseConnect] == nil {
+				s.Phases[metrics.PhaseConnect] = g.New()
+			}
+			_ = s.Phases[metrics.PhaseConnect].RecordValue(i * 10_000)
+		}
 	}
 	started := hlogStart.Add(1500 * time.Millisecond)
 	var b bytes.Buffer
@@ -149,6 +162,31 @@ func TestHlogStreamReadByReference(t *testing.T) {
 		{"stage_a:service_time", all.Service, func(p float64) int64 { return metrics.ValueAtPercentile(all.Service, p) }},
 		{"stage_a:send_lag", iv.SendLag, func(p float64) int64 { return metrics.ValueAtPercentile(iv.SendLag, p) }},
 		{"stage_a:on_wire_lag", iv.OnWireLag, func(p float64) int64 { return metrics.ValueAtPercentile(iv.OnWireLag, p) }},
+	}
+	// Then the phases with values, all requests, then each.
+	for _, ph := range []struct {
+		tag string
+		s   *metrics.Series
+	}{{"stage_a", &all}, {"stage_a/get", &iv.Series[0]}, {"stage_a/post_/x", &iv.Series[1]}} {
+		for _, name := range PhaseNames {
+			h := ph.s.TTFB
+			if p, ok := metrics.ParsePhase(name); ok {
+				h = ph.s.Phases[p]
+			}
+			if h == nil || h.TotalCount() == 0 {
+				continue
+			}
+			want = append(want, struct {
+				tag string
+				h   interface {
+					TotalCount() int64
+				}
+				q func(float64) int64
+			}{ph.tag + "#" + name, h, func(p float64) int64 { return metrics.ValueAtPercentile(h, p) }})
+		}
+	}
+	if n := len(want); n != 7+3+3+2 {
+		t.Fatalf("%d lines expected; the test's data should give 15", n)
 	}
 	got := readWithJS(t, b.Bytes(), "50,99,99.9,100")
 	if len(got) != len(want) {

@@ -310,7 +310,11 @@ type Stage struct {
 	OnWireLagMS Percentiles `json:"on_wire_lag_ms,omitzero"`
 	// TTFBMS is the time to first byte: first response byte − on the
 	// wire, of the requests that got a response.
-	TTFBMS    Percentiles       `json:"ttfb_ms,omitzero"`
+	TTFBMS Percentiles `json:"ttfb_ms,omitzero"`
+	// Phases break the requests' time on the wire down (DNS, connect,
+	// TLS, write, time to first byte, read), over every request merged;
+	// left out when no request had any.
+	Phases    Phases            `json:"phases,omitzero"`
 	Errors    map[string]uint64 `json:"errors"`
 	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
 	// BytesIn is response body bytes read; BodyTruncated counts responses
@@ -534,6 +538,8 @@ type Request struct {
 	// request's instants (intended, on the wire, first byte, done).
 	ServiceTimeMS Percentiles `json:"service_time_ms,omitzero"`
 	TTFBMS        Percentiles `json:"ttfb_ms,omitzero"`
+	// Phases break its time on the wire down (see Stage.Phases).
+	Phases Phases `json:"phases,omitzero"`
 }
 
 // Percentiles summarise a latency histogram, in milliseconds. Each is by

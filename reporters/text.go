@@ -39,7 +39,16 @@ func WriteText(w io.Writer, r *Report) error {
 		if s.TTFBMS != (Percentiles{}) {
 			row("time to first byte", s.TTFBMS)
 		}
+		// The other phases, those with values (ttfb is above).
+		for _, name := range PhaseNames {
+			if p := s.Phases.Of(name); name != "ttfb" && p != (Percentiles{}) {
+				row(name, p)
+			}
+		}
 		tw.Flush()
+		if s.Phases != (Phases{}) {
+			fmt.Fprintf(&b, "  new connections: %d (dns, connect and tls are theirs; the other requests reused one)\n", s.Phases.NewConns)
+		}
 		if len(s.Errors) > 0 {
 			fmt.Fprintf(&b, "  errors: %s\n", counts(s.Errors))
 		}

@@ -126,12 +126,12 @@ func TestWriteJUnitGolden(t *testing.T) {
 	// them (8 of 493 failed: passes); generator and played fully fail.
 	// Stage peak: 4 thresholds (1 pass, 2 failures, 1 error), generator
 	// and played fully pass. The run: 1 threshold, failing.
-	if doc.Tests != 3+6+1 || doc.Failures != 2+2+1 || doc.Errors != 1 {
-		t.Errorf("tests %d failures %d errors %d, want 10 5 1", doc.Tests, doc.Failures, doc.Errors)
-	}
 	s := doc.Suites[0]
-	if s.Name != "surge: golden" || s.Tests != doc.Tests || s.Failures != doc.Failures || s.Errors != doc.Errors || s.Time != "3" {
-		t.Errorf("suite %q tests %d failures %d errors %d time %s", s.Name, s.Tests, s.Failures, s.Errors, s.Time)
+	if s.Tests != 3+6+1 || s.Failures != 2+2+1 || s.Errors != 1 {
+		t.Errorf("tests %d failures %d errors %d, want 10 5 1", s.Tests, s.Failures, s.Errors)
+	}
+	if s.Name != "surge: golden" || s.Time != "3" || s.Timestamp != "2026-11-23T04:00:00" || s.Hostname != "localhost" || s.Package != "surge" {
+		t.Errorf("suite %q time %s timestamp %s hostname %s package %s", s.Name, s.Time, s.Timestamp, s.Hostname, s.Package)
 	}
 	if c := s.Cases[0]; c.Name != "errors (default limit)" || c.Failure != nil {
 		t.Errorf("default error limit case read back as %+v", c)
@@ -161,7 +161,7 @@ func TestWriteJUnitPass(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Tests != 4 || doc.Failures != 0 || doc.Errors != 0 || doc.Suites[0].Cases[0].Time != "1.235" {
+	if s := doc.Suites[0]; s.Tests != 4 || s.Failures != 0 || s.Errors != 0 || s.Cases[0].Time != "1.235" {
 		t.Errorf("got %+v", doc)
 	}
 	// Every request failed: the default limit fails the stage.
@@ -174,8 +174,8 @@ func TestWriteJUnitPass(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if c := doc.Suites[0].Cases[1]; doc.Failures != 1 || c.Failure == nil || !strings.Contains(c.Failure.Message, "no request succeeded") {
-		t.Errorf("all failed: %d failures, case %+v", doc.Failures, c)
+	if c := doc.Suites[0].Cases[1]; doc.Suites[0].Failures != 1 || c.Failure == nil || !strings.Contains(c.Failure.Message, "no request succeeded") {
+		t.Errorf("all failed: %d failures, case %+v", doc.Suites[0].Failures, c)
 	}
 }
 

@@ -95,28 +95,30 @@ var echoEntry = topology{
 }
 
 // topologies is the table of bundled targets, the one place that lists
-// them. Keep it sorted by name.
+// them. Keep it sorted by name. Descriptions quote no predicted ceiling:
+// `target --list` computes it (internal/predict.Reference), so that it is
+// the figure `coordinator plan` and the README give.
 var topologies = []topology{
-	entry("autoscale", "10–26 app instances scaling out on 60 % utilisation after 3 s, in after a 15 s cool-down, over cache and db; instance count on /metrics (~3,060 req/s at 26, app-bound)",
+	entry("autoscale", "10–26 app instances scaling out on 60 % utilisation after 3 s, in after a 15 s cool-down, over cache and db; instance count on /metrics",
 		DefaultAutoscaleConfig, buildAutoscale),
-	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity (~890 req/s, db-bound)",
+	entry("cache", "stage 3: app + cache-aside LRU cache + db; the hit rate comes from the load's key popularity",
 		DefaultCacheConfig, buildCache),
-	entry("cdn", "edge cache of 10,000 responses (8 slots) in front of app + db; the hit rate comes from the load's key popularity (~1,310 req/s, db-bound)",
+	entry("cdn", "edge cache of 10,000 responses (8 slots) in front of app + db; the hit rate comes from the load's key popularity",
 		DefaultCDNConfig, buildCDN),
 	echoEntry,
-	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db (~1,110 req/s, db-bound)",
+	entry("lb", "stage 4: reverse-proxy load balancer over 2 app servers on loopback, shared cache and db",
 		DefaultLBConfig, buildLB),
-	entry("multi-region", "stage 8: 3 regions by X-Region header, 80 ms apart, active-passive writes to us-east (~2,910 req/s, passive apps wait out the RTT)",
+	entry("multi-region", "stage 8: 3 regions by X-Region header, 80 ms apart, active-passive writes to us-east (passive apps wait out the RTT)",
 		DefaultMultiRegionConfig, buildMultiRegion),
-	entry("queue", "stage 7: POST /jobs answers 202 and 16 workers write to 5 shards later; GET /items still served (~2,220 req/s, shard-bound)",
+	entry("queue", "stage 7: POST /jobs answers 202 and 16 workers write to 5 shards later; GET /items still served",
 		DefaultQueueConfig, buildQueue),
-	entry("replicas", "stage 5: reads to 2 replicas 100 ms behind, writes to the primary (~1,480 req/s, replica-bound by reads)",
+	entry("replicas", "stage 5: reads to 2 replicas 100 ms behind, writes to the primary",
 		DefaultReplicasConfig, buildReplicas),
-	entry("sharding", "stage 6: 4 primaries, each item on one by hash of its id (~1,780 req/s, shard-bound)",
+	entry("sharding", "stage 6: 4 primaries, each item on one by hash of its id",
 		DefaultShardingConfig, buildSharding),
-	entry("single-box", "stage 1: app and db sharing one box of 4 CPUs (~290 req/s, CPU-bound)",
+	entry("single-box", "stage 1: app and db sharing one box of 4 CPUs",
 		DefaultSingleBoxConfig, buildSingleBox),
-	entry("split", "stage 2: app server and a db on its own machine (~505 req/s, db-bound)",
+	entry("split", "stage 2: app server and a db on its own machine",
 		DefaultSplitConfig, buildSplit),
 }
 

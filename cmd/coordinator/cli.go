@@ -101,6 +101,7 @@ func newRun(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		formats        []string
 		maxClockOffset = opts.MaxClockOffset
 		memLimit       byteSize
+		pf             pushFlags
 	)
 	_ = memLimit.Set(defaultMemoryLimit)
 	cmd := &cobra.Command{
@@ -143,6 +144,9 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 			if err := checkFormats(formats); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
+			if err := pf.apply(&opts, stderr); err != nil {
+				return fail(exitcode.Invalid, err)
+			}
 			applyMemoryLimit(int64(memLimit))
 			if !quiet {
 				view := newLiveView(stderr)
@@ -178,6 +182,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 				return fail(exitcode.CannotRun, err)
 			}
 			rep, runErr := plan.Run(ctx)
+			reportPush(stderr, plan.PushStats())
 			if rep != nil {
 				if err := reporters.WriteText(stdout, rep); err != nil {
 					return fail(exitcode.CannotRun, err)
@@ -223,6 +228,7 @@ connections to external agents (--expect); embedded agents talk over loopback.`,
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "also show the gossip library's own log lines (prefixed gossip:)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the run's live Prometheus metrics at /metrics on this ip:port, as plain HTTP without authentication (off loopback only with --insecure-allow-remote)")
 	f.DurationVar(&opts.MetricsLinger, "metrics-linger", surge.DefaultMetricsLinger, "keep --metrics-listen's /metrics up this long after the run, so the last scrape sees the end (negative: not at all)")
+	pf.register(f)
 	f.BoolVar(&opts.Capacity, "capacity", false, "search every stage's capacity (as if each had mode: capacity): the highest rate that meets the SLO")
 	f.StringVar(&sf.method, "search-method", "", "capacity search method: binary or step (default: the scenario's search block, else binary)")
 	f.StringVar(&sf.start, "search-start", "", "capacity search: first rate tried, like 100/s")

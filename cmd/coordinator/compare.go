@@ -19,6 +19,7 @@ import (
 func newCompare(stdout, _ io.Writer) *cobra.Command {
 	def := reporters.DefaultCompareOptions()
 	var latency, throughput, errRate string
+	minLatency, minThroughput := def.MinLatencyDelta, def.MinThroughputDelta
 	cmd := &cobra.Command{
 		Use:   "compare BASE HEAD",
 		Short: "Compare two runs' report.json stage by stage and flag regressions",
@@ -28,10 +29,15 @@ response-time p50, p99, p99.9 and max, error rate, dropped arrivals and the
 measured ceiling, with HEAD's change from BASE.
 
 A change beyond a tolerance is a regression: a latency up by more than
---max-regression-latency, the achieved rate or a (reached) ceiling down by
-more than --max-regression-throughput, the error rate up by more than
---max-regression-errors percentage points. The exit code is 1 when there is
-any regression, 0 when there is none, 2 when a report cannot be read.`,
+--max-regression-latency and by more than --min-latency-delta, the
+achieved rate or a (reached) ceiling down by more than
+--max-regression-throughput and by more than --min-throughput-delta req/s,
+the error rate up by more than --max-regression-errors percentage points.
+A change past the relative tolerance but not past its absolute floor is
+shown as "within noise floor": a p99 of 4.0 ms that becomes 5.8 ms (+45%,
++1.8 ms) is scheduling noise on a shared CI runner, one of 40 ms that
+becomes 58 ms is a regression. The exit code is 1 when there is any
+regression, 0 when there is none, 2 when a report cannot be read.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var opts reporters.CompareOptions
@@ -47,6 +53,13 @@ any regression, 0 when there is none, 2 when a report cannot be read.`,
 				}
 				*f.dst = v
 			}
+			if minLatency < 0 {
+				errs = append(errs, fmt.Errorf("--min-latency-delta %v must be >= 0", minLatency))
+			}
+			if math.IsNaN(minThroughput) || math.IsInf(minThroughput, 0) || minThroughput < 0 {
+				errs = append(errs, fmt.Errorf("--min-throughput-delta %v must be a rate >= 0 in req/s", minThroughput))
+			}
+			opts.MinLatencyDelta, opts.MinThroughputDelta = minLatency, minThroughput
 			if err := errors.Join(errs...); err != nil {
 				return fail(exitcode.Invalid, err)
 			}
@@ -71,7 +84,9 @@ any regression, 0 when there is none, 2 when a report cannot be read.`,
 	f := cmd.Flags()
 	f.StringVar(&latency, "max-regression-latency", percentText(def.Latency), "largest rise of a latency percentile that is not a regression")
 	f.StringVar(&throughput, "max-regression-throughput", percentText(def.Throughput), "largest fall of the achieved rate or ceiling that is not a regression")
-	f.StringVar(&errRate, "max-regression-errors", percentText(def.ErrorRate), "largest rise of the error rate, in percentage points, that is not a regression")
+	f.StringVar(&errRate, "max-regression-errors", percentText(def.ErrorRate), "largest rise of the error rate, in percentage points, that is not a regression (an absolute rule: the error rate's noise floor)")
+	f.DurationVar(&minLatency, "min-latency-delta", def.MinLatencyDelta, "latency noise floor: a rise of at most this much is not a regression, whatever its relative size (0 = none)")
+	f.Float64Var(&minThroughput, "min-throughput-delta", def.MinThroughputDelta, "throughput noise floor in req/s: a fall of at most this much is not a regression (0 = none)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,9 @@ func TestCompare(t *testing.T) {
 	base := writeFile(t, "report.json", reportJSON(t, nil))
 	same := writeFile(t, "same.json", reportJSON(t, nil))
 	slower := writeFile(t, "slower.json", reportJSON(t, func(s *reporters.Stage) { s.ResponseTimeMS.P99 = 12 }))
+	p99 := func(ms float64) string {
+		return writeFile(t, fmt.Sprintf("p99-%g.json", ms), reportJSON(t, func(s *reporters.Stage) { s.ResponseTimeMS.P99 = ms }))
+	}
 	dir := filepath.Dir(base)
 	empty := t.TempDir()
 	unbalanced := writeFile(t, "u.json", strings.Replace(reportJSON(t, nil), `"succeeded": 990`, `"succeeded": 991`, 1))
@@ -40,8 +44,15 @@ func TestCompare(t *testing.T) {
 	}{
 		{"same", []string{"compare", base, same}, 0, "no regressions beyond the tolerances"},
 		{"directory", []string{"compare", dir, same}, 0, "no regressions beyond the tolerances"},
-		{"regression", []string{"compare", base, slower}, 1, "1 regression(s) beyond the tolerances: stage echo: p99 10.0ms → 12.0ms (+20.0%, tolerance +10%)"},
-		{"looser tolerance", []string{"compare", base, slower, "--max-regression-latency", "25%"}, 0, "p99 ms"},
+		{"within the noise floor", []string{"compare", base, slower}, 0, "within noise floor (+5ms)"},
+		{"regression without a floor", []string{"compare", base, slower, "--min-latency-delta", "0"}, 1, "1 regression(s) beyond the tolerances: stage echo: p99 10.0ms → 12.0ms (+20.0%, tolerance +10%)"},
+		{"regression past a 1ms floor", []string{"compare", base, slower, "--min-latency-delta", "1ms"}, 1, "stage echo: p99 10.0ms → 12.0ms (+20.0%, tolerance +10% and +1ms)"},
+		{"issue: 4.0 → 5.8 ms", []string{"compare", p99(4), p99(5.8)}, 0, "within noise floor"},
+		{"issue: 40 → 58 ms", []string{"compare", p99(40), p99(58)}, 1, "stage echo: p99 40.0ms → 58.0ms (+45.0%, tolerance +10% and +5ms)"},
+		{"looser tolerance", []string{"compare", base, slower, "--max-regression-latency", "25%", "--min-latency-delta", "0"}, 0, "p99 ms"},
+		{"bad latency floor", []string{"compare", base, same, "--min-latency-delta", "5"}, 2, `invalid argument "5" for "--min-latency-delta"`},
+		{"negative latency floor", []string{"compare", base, same, "--min-latency-delta", "-1ms"}, 2, "--min-latency-delta -1ms must be >= 0"},
+		{"negative throughput floor", []string{"compare", base, same, "--min-throughput-delta", "-1"}, 2, "--min-throughput-delta -1 must be a rate >= 0"},
 		{"improvement", []string{"compare", slower, base}, 0, "−16.7%"},
 		{"missing file", []string{"compare", "/nonexistent/report.json", base}, 2, "open /nonexistent/report.json: no such file or directory"},
 		{"directory without a report", []string{"compare", base, empty}, 2, filepath.Join(empty, "report.json") + ": no such file or directory"},
@@ -68,7 +79,7 @@ func TestCompare(t *testing.T) {
 			if !strings.HasPrefix(last, "error: ") || !strings.Contains(last, tt.want) {
 				t.Errorf("last line %q; want a one-line error containing %q\nstderr:\n%s", last, tt.want, stderr)
 			}
-			if tt.code == 1 && !strings.Contains(stdout, "REGRESSION (+10%)") {
+			if tt.code == 1 && !strings.Contains(stdout, "REGRESSION (+10%") {
 				t.Errorf("the table does not mark the regression:\n%s", stdout)
 			}
 		})

@@ -15,7 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgeload/surge/internal/capacity"
 	"github.com/surgeload/surge/internal/exitcode"
+	"github.com/surgeload/surge/internal/predict"
 	"github.com/surgeload/surge/targets"
 )
 
@@ -88,12 +90,21 @@ func newCommand(ctx context.Context, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// list prints each topology and its description, then a line on the
-// shop flow they serve.
+// list prints each topology and its description with its predicted
+// ceiling (predict.Reference: the default config under the staircase mix,
+// the figure `coordinator plan examples/staircase.yaml` and the README
+// give), then a line on the shop flow they serve.
 func list(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, name := range targets.Names() {
 		desc, _ := targets.Describe(name)
+		p, ok, err := predict.Reference(name)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", name, err)
+		}
+		if ok {
+			desc += fmt.Sprintf("; predicted %s req/s (%s)", capacity.FormatNumber(p.CeilingRPS), p.Bottleneck)
+		}
 		fmt.Fprintf(tw, "%s\t%s\n", name, desc)
 	}
 	if err := tw.Flush(); err != nil {

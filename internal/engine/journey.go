@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -477,7 +476,7 @@ func (t *netHTTP) doJourney(c *compiled, i, seed uint64, v vars, jar http.Cookie
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
 	var ph phases
-	hreq, err := t.buildVars(httptrace.WithClientTrace(ctx, ph.trace()), c, i, seed, v)
+	hreq, err := t.buildVars(ph.context(ctx), c, i, seed, v)
 	if err != nil {
 		res.Outcome = metrics.Other
 		return instants{}

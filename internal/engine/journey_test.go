@@ -29,9 +29,44 @@ type shop struct {
 	tokens   map[string]string   // token → session id
 	bad      map[string]int      // reason → requests refused
 	ok       int
-	// stallFrom/stallTo: requests arriving in this window are held until
-	// stallTo.
-	stallFrom, stallTo time.Time
+	// stall, when set, holds requests for stall.hold: once every route has
+	// been seen stall.after times, the next stall.each requests of every
+	// route are held. Counted, not timed, so a busy machine cannot make a
+	// route miss the stall.
+	stall *stall
+}
+
+type stall struct {
+	after, each int
+	hold        time.Duration
+	seen, held  map[string]int // by route
+}
+
+// route is the first segment of a request's path.
+func route(p string) string {
+	p = strings.TrimPrefix(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// holdFor reports how long the request to route r is held.
+func (st *stall) holdFor(r string, routes int) time.Duration {
+	st.seen[r]++
+	if len(st.seen) < routes {
+		return 0
+	}
+	for _, n := range st.seen {
+		if n <= st.after {
+			return 0
+		}
+	}
+	if st.held[r] >= st.each {
+		return 0
+	}
+	st.held[r]++
+	return st.hold
 }
 
 type session struct {
@@ -52,12 +87,13 @@ func randomID() string {
 
 func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
+	var hold time.Duration
 	s.mu.Lock()
-	from, to := s.stallFrom, s.stallTo
-	s.mu.Unlock()
-	if !from.IsZero() && !now.Before(from) && now.Before(to) {
-		time.Sleep(time.Until(to))
+	if s.stall != nil {
+		hold = s.stall.holdFor(route(r.URL.Path), 3)
 	}
+	s.mu.Unlock()
+	time.Sleep(hold)
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,9 +219,9 @@ func TestJourneyStallShowsInEverySteps(t *testing.T) {
 	j.Requests = nil
 	j.Journeys = []Journey{shopJourney()}
 	start := time.Now().Add(20 * time.Millisecond)
-	sh.mu.Lock()
-	sh.stallFrom, sh.stallTo = start.Add(500*time.Millisecond), start.Add(800*time.Millisecond)
-	sh.mu.Unlock()
+	// Once login, items and checkout have each been seen 20 times, the
+	// next 3 requests of each are held 300 ms.
+	sh.stall = &stall{after: 20, each: 3, hold: 300 * time.Millisecond, seen: map[string]int{}, held: map[string]int{}}
 	total := metrics.NewInterval(j.Geometry, j.seriesCount())
 	if _, err := New(DefaultConfig()).Run(context.Background(), j, start, func(iv *metrics.Interval) error { return total.Merge(iv) }); err != nil {
 		t.Fatal(err)
@@ -195,7 +231,7 @@ func TestJourneyStallShowsInEverySteps(t *testing.T) {
 		if s.Failed != 0 {
 			t.Errorf("series %d: %d failed %v", k, s.Failed, s.Errors)
 		}
-		if max := time.Duration(s.Response.Max()); max < 200*time.Millisecond {
+		if max := time.Duration(s.Response.Max()); max < 300*time.Millisecond {
 			t.Errorf("series %d: max response %v; the 300 ms stall must show", k, max)
 		}
 	}

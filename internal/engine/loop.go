@@ -391,7 +391,7 @@ func (s *sender) done(tag any, hr *h1.Result, err error) {
 	} else {
 		res.Outcome = c.classifyResponse(hr.Status, hr.BreakerOpen)
 	}
-	times(&res, cl.intended, cl.start, end, instants{onWire: hr.ConnAt, firstByte: hr.FirstByte})
+	times(&res, cl.intended, cl.start, end, instants{onWire: hr.ConnAt, wrote: hr.WroteAt, firstByte: hr.FirstByte, conn: hr.Conn})
 	s.free = append(s.free, cl)
 	s.r.finished(s.sh, end, res)
 }

@@ -146,10 +146,13 @@ func (t *native) do(c *compiled, i uint64, timeout time.Duration, res *metrics.R
 	for hop := 0; ; hop++ {
 		r, err := t.c.Do(nr.target, &nr.req, opt)
 		if hop == 0 {
-			at = instants{onWire: r.ConnAt, firstByte: r.FirstByte}
+			at = instants{onWire: r.ConnAt, wrote: r.WroteAt, firstByte: r.FirstByte, conn: r.Conn}
 		}
 		if t.hop(c, nr, &r, err, res) {
 			return at
+		}
+		if hop == 0 {
+			at.readDone = time.Now() // its phases are the first hop's
 		}
 		if hop == t.follow {
 			res.Outcome = c.classifyResponse(r.Status, r.BreakerOpen)

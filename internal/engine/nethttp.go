@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
-	"sync/atomic"
 	"time"
 
 	"github.com/surgeload/surge/internal/h1"
@@ -28,9 +26,14 @@ type transport interface {
 	close()
 }
 
-// instants are the points a request reached after it was dispatched.
+// instants are the points a request reached after it was dispatched,
+// and how its connection was opened if it was opened for it.
 type instants struct {
-	onWire, firstByte time.Time
+	onWire, wrote, firstByte time.Time
+	// readDone, if set, is when the body was read, before done (a
+	// redirect followed after it).
+	readDone time.Time
+	conn     h1.ConnTimes
 }
 
 // netHTTP is the transport built on Go's net/http: HTTP/2, and HTTP/1.1
@@ -48,7 +51,7 @@ func (e *Engine) newNetHTTP(r *runner) (*netHTTP, error) {
 	o := j.Client
 	connect := connectTimeout(j)
 	tr := &http.Transport{
-		DialContext:           e.dialer(connect, o.SourceAddrs).DialContext,
+		DialContext:           timedDial(e.dialer(connect, o.SourceAddrs).DialContext),
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   e.cfg.MaxIdleConnsPerHost,
 		MaxConnsPerHost:       j.Limits.MaxConns,
@@ -129,7 +132,7 @@ func (t *netHTTP) do(c *compiled, i uint64, timeout time.Duration, res *metrics.
 	// shows in response time only) and when the first response byte came
 	// (which phase a timeout hit).
 	var ph phases
-	hreq, err := t.build(httptrace.WithClientTrace(ctx, ph.trace()), c, i)
+	hreq, err := t.build(ph.context(ctx), c, i)
 	if err != nil {
 		res.Outcome = metrics.Other
 		return instants{}
@@ -163,26 +166,6 @@ func readBody(body io.Reader, limit int64) (n int64, truncated bool, err error) 
 		return limit, true, nil
 	}
 	return n, false, err
-}
-
-// phases records, from httptrace callbacks (which may run on transport
-// goroutines), how far a request got.
-type phases struct {
-	conn      atomic.Int64 // unix ns when the connection was ready; 0 = not yet
-	firstByte atomic.Int64 // unix ns when the first response byte came; 0 = not yet
-}
-
-func (p *phases) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GotConn:              func(httptrace.GotConnInfo) { p.conn.Store(time.Now().UnixNano()) },
-		GotFirstResponseByte: func() { p.firstByte.Store(time.Now().UnixNano()) },
-	}
-}
-
-// instants are when the request got its connection and its first response
-// byte, with monotonic readings relative to now, or zero.
-func (p *phases) instants() instants {
-	return instants{onWire: monotonic(p.conn.Load()), firstByte: monotonic(p.firstByte.Load())}
 }
 
 // monotonic turns unix ns (0: never) into a time with a monotonic

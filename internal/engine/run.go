@@ -492,6 +492,39 @@ func times(res *metrics.Result, intended, start, done time.Time, at instants) {
 	if !at.firstByte.IsZero() && !at.onWire.IsZero() {
 		res.TTFB, res.HasTTFB = at.firstByte.Sub(at.onWire), true
 	}
+	phaseTimes(res, done, &at)
+}
+
+// phaseTimes sets res's phases from a request's instants (see
+// metrics.Phase): write from on the wire to written, read from the first
+// byte to the body read (done, or at.readDone when a redirect followed),
+// and the connection's opening when the request opened it.
+func phaseTimes(res *metrics.Result, done time.Time, at *instants) {
+	if !at.wrote.IsZero() && !at.onWire.IsZero() {
+		res.Phase[metrics.PhaseWrite] = at.wrote.Sub(at.onWire)
+		res.Timed = res.Timed.With(metrics.PhaseWrite)
+	}
+	if !at.firstByte.IsZero() {
+		end := done
+		if !at.readDone.IsZero() {
+			end = at.readDone
+		}
+		res.Phase[metrics.PhaseRead] = end.Sub(at.firstByte)
+		res.Timed = res.Timed.With(metrics.PhaseRead)
+	}
+	if ct := &at.conn; ct.Dialed {
+		res.NewConn = true
+		res.Phase[metrics.PhaseConnect] = ct.Connect
+		res.Timed = res.Timed.With(metrics.PhaseConnect)
+		if ct.Looked {
+			res.Phase[metrics.PhaseDNS] = ct.DNS
+			res.Timed = res.Timed.With(metrics.PhaseDNS)
+		}
+		if ct.Handshook {
+			res.Phase[metrics.PhaseTLS] = ct.TLS
+			res.Timed = res.Timed.With(metrics.PhaseTLS)
+		}
+	}
 }
 
 // classifyStatus maps a response status to an outcome class for c. A 429

@@ -173,11 +173,15 @@ type Result struct {
 	Truncated bool      // the body was longer than MaxBody
 	BytesOut  int64     // request bytes written
 	ConnAt    time.Time // when a connection was in hand (write start); zero if never
+	WroteAt   time.Time // when the last byte of the request was written; zero if never
 	FirstByte time.Time // when the first response byte was read; zero if never
-	Phase     Phase     // PhaseDone on success; where it failed otherwise
-	NewConn   bool      // the connection was dialled for this request
-	Waited    bool      // the request waited at MaxConnsPerHost or MaxDialsPerHost
-	Location  string    // only with WantLocation and a 3xx
+	// Conn are the connection's opening times when this request was the
+	// first on a connection dialled for it (Conn.Dialed).
+	Conn     ConnTimes
+	Phase    Phase  // PhaseDone on success; where it failed otherwise
+	NewConn  bool   // the connection was dialled for this request
+	Waited   bool   // the request waited at MaxConnsPerHost or MaxDialsPerHost
+	Location string // only with WantLocation and a 3xx
 	// BreakerOpen reports that the response carried "X-Surge-Breaker:
 	// open": a circuit breaker of Surge's reference targets refused the
 	// request (found while the head is parsed, at no allocation).
@@ -322,6 +326,9 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 		return res, err
 	}
 	res.NewConn = fresh
+	if cn.opened.Dialed {
+		res.Conn, cn.opened.Dialed = cn.opened, false
+	}
 	now := time.Now()
 	res.ConnAt = now
 	res.Phase = PhaseWrite
@@ -358,6 +365,7 @@ func (c *Client) Do(t Target, req *Request, opt Options) (res Result, err error)
 		c.release(cn, false)
 		return res, c.ioErr("write request", err)
 	}
+	res.WroteAt = time.Now()
 
 	res.Phase = PhaseFirstByte
 	if _, err := cn.br.Peek(1); err != nil {

@@ -22,6 +22,9 @@ type conn struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	hp  *hostPool
+	// opened are the times of the connection's opening, Dialed until the
+	// first request on it takes them.
+	opened ConnTimes
 
 	// The deadlines currently set on the socket, so that an unchanged one
 	// is not set again.

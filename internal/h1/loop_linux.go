@@ -140,6 +140,9 @@ type lconn struct {
 	req    *lreq // the request on it; nil = idle
 	idleAt int64
 	out    bool // waiting for the socket to take the rest of a write
+	// opened are the times of the connection's dial, Dialed until the
+	// first request on it takes them.
+	opened ConnTimes
 	rb     recvBuf
 	p      lparse
 }
@@ -179,6 +182,7 @@ type dialResult struct {
 	seq uint32
 	fd  int
 	err error
+	ct  ConnTimes
 }
 
 const (
@@ -434,9 +438,10 @@ func (l *Loop) dial(lr *lreq) {
 	l.dialWG.Add(1)
 	go func() { // exits when the dial ends (bounded by its deadline, or the Client's Close)
 		defer l.dialWG.Done()
-		fd, err := l.c.dialFD(hp.t, dl)
+		var ct ConnTimes
+		fd, err := l.c.dialFD(hp.t, dl, &ct)
 		l.dmu.Lock()
-		l.dialed = append(l.dialed, dialResult{hp: hp, id: id, seq: seq, fd: fd, err: err})
+		l.dialed = append(l.dialed, dialResult{hp: hp, id: id, seq: seq, fd: fd, err: err, ct: ct})
 		l.dmu.Unlock()
 		l.Wake()
 	}()
@@ -446,7 +451,8 @@ func (l *Loop) dial(lr *lreq) {
 // descriptor, out of Go's netpoller: a duplicate of the dialled
 // connection's, which is then closed (the socket stays open, non-blocking,
 // with TCP_NODELAY set).
-func (c *Client) dialFD(t Target, deadline time.Time) (int, error) {
+// Its opening times go into ct.
+func (c *Client) dialFD(t Target, deadline time.Time, ct *ConnTimes) (int, error) {
 	d := c.dialers[0]
 	if len(c.dialers) > 1 {
 		d = c.dialers[(c.next.Add(1)-1)%uint64(len(c.dialers))]
@@ -456,7 +462,7 @@ func (c *Client) dialFD(t Target, deadline time.Time) (int, error) {
 	if c.dialTarget {
 		ctx = context.WithValue(ctx, dialTargetKey{}, t)
 	}
-	nc, err := d.DialContext(ctx, "tcp", t.Addr)
+	nc, err := dialTimed(ctx, &d, t.Addr, ct)
 	if err != nil {
 		c.stats.dialErrors.Add(1)
 		return -1, c.connectErr(err)
@@ -511,6 +517,10 @@ func (l *Loop) dialDone(r dialResult, now int64) {
 		return
 	}
 	cn := l.addConn(hp, r.fd)
+	if cn != nil {
+		cn.opened = r.ct
+		cn.opened.Dialed = true
+	}
 	if cn == nil { // epoll refused it: count it as a failed dial
 		hp.open--
 		if mine {
@@ -563,6 +573,9 @@ func (l *Loop) grantDials(hp *loopHost, now int64) {
 func (l *Loop) start(cn *lconn, lr *lreq, now int64) {
 	cn.req = lr
 	lr.cn = cn
+	if cn.opened.Dialed {
+		lr.res.Conn, cn.opened.Dialed = cn.opened, false
+	}
 	l.timers.clear(lr) // a queued request's connect deadline is met
 	lr.res.ConnAt = l.base.Add(time.Duration(now))
 	lr.res.Phase = PhaseWrite
@@ -613,6 +626,8 @@ func (l *Loop) write(cn *lconn, lr *lreq) {
 	}
 	lr.res.BytesOut = int64(lr.off)
 	lr.res.Phase = PhaseFirstByte
+	// One clock read per request: the write's end, for its phase.
+	lr.res.WroteAt = l.base.Add(time.Duration(l.now()))
 	if cn.out {
 		cn.out = false
 		l.watch(cn, syscall.EPOLLIN|epollRDHUP)

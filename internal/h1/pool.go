@@ -374,7 +374,8 @@ func (c *Client) dial(hp *hostPool, deadline time.Time) (*conn, error) {
 	if c.dialTarget {
 		ctx = context.WithValue(ctx, dialTargetKey{}, t)
 	}
-	nc, err := d.DialContext(ctx, "tcp", t.Addr)
+	var ct ConnTimes
+	nc, err := dialTimed(ctx, &d, t.Addr, &ct)
 	if err != nil {
 		c.closeSlot(hp)
 		c.stats.dialErrors.Add(1)
@@ -408,16 +409,20 @@ func (c *Client) dial(hp *hostPool, deadline time.Time) (*conn, error) {
 				return nil, c.connectErr(err)
 			}
 		}
+		hs := time.Now()
 		if err := tc.Handshake(); err != nil {
 			c.closeConn(cn)
 			c.stats.dialErrors.Add(1)
 			return nil, c.connectErr(fmt.Errorf("h1: TLS handshake with %s: %w", t.Addr, err))
 		}
+		ct.Handshook, ct.TLS = true, time.Since(hs)
 		if tc.ConnectionState().DidResume {
 			c.stats.resumed.Add(1)
 		}
 		cn.useTLS(tc)
 	}
+	ct.Dialed = true
+	cn.opened = ct
 	return cn, nil
 }
 

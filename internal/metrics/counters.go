@@ -127,6 +127,9 @@ type Counters struct {
 	// for a connection: their send was held back by the client, and the
 	// wait is in their response time.
 	ConnWaits uint64
+	// NewConns counts requests that were the first on a connection opened
+	// for them: the requests with DNS, connect and TLS phases (Phases).
+	NewConns uint64
 }
 
 // Add adds o into c.
@@ -147,6 +150,7 @@ func (c *Counters) Add(o Counters) {
 	c.OverRange += o.OverRange
 	c.BodyTruncated += o.BodyTruncated
 	c.ConnWaits += o.ConnWaits
+	c.NewConns += o.NewConns
 }
 
 // Check verifies the identities that hold for any span recorded by one

@@ -17,6 +17,9 @@ type Series struct {
 	// TTFB is first response byte − on the wire (ns): the wait for the
 	// target's answer, of the requests that got one.
 	TTFB *hdrhistogram.Histogram
+	// Phases are the other parts of a request's time on the wire (DNS,
+	// connect, TLS, write, read), allocated when first recorded.
+	Phases Phases
 }
 
 // NewSeries returns an empty series of geometry g.
@@ -36,7 +39,7 @@ func (s *Series) Merge(o Series) error {
 	if err := Merge(s.TTFB, o.TTFB); err != nil {
 		return fmt.Errorf("time to first byte: %w", err)
 	}
-	return nil
+	return s.Phases.Merge(&o.Phases)
 }
 
 // Reset empties s, keeping its histograms' memory.
@@ -45,6 +48,7 @@ func (s *Series) Reset() {
 	s.Response.Reset()
 	s.Service.Reset()
 	s.TTFB.Reset()
+	s.Phases.Reset()
 }
 
 // Interval is everything one agent recorded during one reporting interval.
@@ -141,8 +145,16 @@ type Result struct {
 	OnWire    time.Duration
 	HasOnWire bool
 	// TTFB is first byte − on the wire, when HasTTFB.
-	TTFB     time.Duration
-	HasTTFB  bool
+	TTFB    time.Duration
+	HasTTFB bool
+	// Phase holds the duration of each phase Timed says was timed (see
+	// Phase): DNS, connect and TLS only for the request that opened its
+	// connection.
+	Phase [NumPhases]time.Duration
+	Timed Timed
+	// NewConn is set when the request was the first on a connection
+	// opened for it (counted in Counters.NewConns).
+	NewConn  bool
 	BytesIn  int64
 	BytesOut int64
 	// Truncated is set when the body was longer than the read limit.
@@ -304,6 +316,16 @@ func (r *Recorder) Finished(index uint32, res Result) bool {
 	}
 	if res.HasOnWire {
 		r.geom.record(iv.OnWireLag, res.OnWire)
+	}
+	if res.Timed != 0 {
+		for p := range NumPhases {
+			if res.Timed.Has(p) {
+				s.Phases.record(r.geom, p, res.Phase[p])
+			}
+		}
+	}
+	if res.NewConn {
+		s.NewConns++
 	}
 	if res.BytesIn > 0 {
 		s.BytesIn += uint64(res.BytesIn)

@@ -391,6 +391,9 @@ func (s *Sparse) Histogram(g Geometry) (*hdrhistogram.Histogram, error) {
 type SparseSeries struct {
 	Counters
 	Response, Service, TTFB Sparse
+	// Phases are the phase histograms (Series.Phases); an empty one was
+	// never sent or held nothing.
+	Phases [NumPhases]Sparse
 }
 
 // SparseInterval is an Interval whose histograms are sparse: one agent's
@@ -418,6 +421,9 @@ func (d *SparseInterval) Reset(n int) {
 		s.Response.Reset()
 		s.Service.Reset()
 		s.TTFB.Reset()
+		for p := range s.Phases {
+			s.Phases[p].Reset()
+		}
 	}
 	d.SendLag.Reset()
 	d.OnWireLag.Reset()
@@ -442,6 +448,14 @@ func (d *SparseInterval) Set(iv *Interval) error {
 			src *hdrhistogram.Histogram
 		}{{&s.Response, o.Response}, {&s.Service, o.Service}, {&s.TTFB, o.TTFB}} {
 			if err := p.dst.Set(p.src); err != nil {
+				return err
+			}
+		}
+		for p, h := range o.Phases {
+			if h == nil {
+				continue
+			}
+			if err := s.Phases[p].Set(h); err != nil {
 				return err
 			}
 		}
@@ -512,6 +526,19 @@ func addSparse(d *SparseInterval, iv, iv2 *Interval) error {
 		}
 		if err := o.TTFB.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.Series[i].TTFB })); err != nil {
 			return fmt.Errorf("time to first byte: %w", err)
+		}
+		for p := range o.Phases {
+			sp := &o.Phases[p]
+			if sp.Total == 0 {
+				continue
+			}
+			// Allocated only now: most series of most intervals have no
+			// value of the rarer phases.
+			if err := sp.addTo(both(func(v *Interval) *hdrhistogram.Histogram {
+				return v.Series[i].Phases.ensure(sp.lay.geom, Phase(p))
+			})); err != nil {
+				return fmt.Errorf("%s phase: %w", Phase(p), err)
+			}
 		}
 	}
 	if err := d.SendLag.addTo(both(func(v *Interval) *hdrhistogram.Histogram { return v.SendLag })); err != nil {

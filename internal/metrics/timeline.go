@@ -28,7 +28,9 @@ const MaxIntervalIndex = 1 << 20
 // KB each instead of about 197 KB), and decoded again only when read (At,
 // Range). A packed interval keeps its counters, response times (per
 // request, and all merged: ResponseEncoding), send lag and on-wire lag;
-// its service times and times to first byte go only to Emit (and Total).
+// its service times, times to first byte and phases (Series.Phases) go
+// only to Emit (and Total): phases are reported per stage and request,
+// not per interval.
 // An interval is unpacked if a late snapshot still arrives for it.
 type Timeline struct {
 	// Geometry is the histograms' geometry, the same on every agent.

@@ -37,6 +37,7 @@ type Played struct {
 func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 	t := tl.Total.TotalsN(tl.Arrivals)
 	resp, svc, ttfb := tl.Geometry.New(), tl.Geometry.New(), tl.Geometry.New()
+	var all metrics.Series // the requests' phases merged
 	for k, s := range tl.Total.Series {
 		if !isRequest(tl, k) {
 			continue
@@ -50,7 +51,12 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 		if err := metrics.Merge(ttfb, s.TTFB); err != nil {
 			return reporters.Stage{}, err
 		}
+		if err := all.Phases.Merge(&s.Phases); err != nil {
+			return reporters.Stage{}, err
+		}
+		all.NewConns += s.NewConns
 	}
+	all.TTFB = ttfb
 	enc, err := metrics.EncodeHistogram(resp)
 	if err != nil {
 		return reporters.Stage{}, err
@@ -68,6 +74,7 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 		SendLagMS:      Percentiles(tl.Total.SendLag),
 		OnWireLagMS:    Percentiles(tl.Total.OnWireLag),
 		TTFBMS:         Percentiles(ttfb),
+		Phases:         PhasesOf(&all),
 		Errors:         Errors(t),
 		BytesIn:        t.BytesIn,
 		BodyTruncated:  t.BodyTruncated,
@@ -89,17 +96,20 @@ func Stage(tl *metrics.Timeline, p Played) (reporters.Stage, error) {
 			Name: tl.Names[k], Issued: s.Issued, Succeeded: s.Succeeded, Failed: s.Failed, Dropped: s.Dropped,
 			Errors: Errors(s.Counters), ResponseTimeMS: Percentiles(s.Response),
 			ServiceTimeMS: Percentiles(s.Service), TTFBMS: Percentiles(s.TTFB),
+			Phases: PhasesOf(&s),
 		}
 		if kind := kindOf(tl, k); kind != metrics.KindRequest {
 			rq.Kind = kind.String()
 			rq.InFlightAtEnd = s.Issued - min(s.Issued, s.Succeeded+s.Failed)
 			if kind == metrics.KindCheck {
 				rq.ResponseTimeMS, rq.ServiceTimeMS, rq.TTFBMS = reporters.Percentiles{}, reporters.Percentiles{}, reporters.Percentiles{}
+				rq.Phases = reporters.Phases{}
 			}
 			if kind == metrics.KindJourney {
 				// A journey's time is its duration, from the arrival's
 				// intended instant to its last step's end.
 				rq.ServiceTimeMS, rq.TTFBMS = reporters.Percentiles{}, reporters.Percentiles{}
+				rq.Phases = reporters.Phases{} // its steps have them
 			}
 		}
 		st.Requests = append(st.Requests, rq)
@@ -187,6 +197,29 @@ func fillInterval(iv *reporters.Interval, tl *metrics.Timeline, m *metrics.Inter
 }
 
 // Percentiles summarises a merged histogram in milliseconds.
+// PhasesOf summarises s's phases, its time to first byte among them; the
+// zero Phases (left out of the report) when s has none (a check's series,
+// or data from an agent that did not time them).
+func PhasesOf(s *metrics.Series) reporters.Phases {
+	var p reporters.Phases
+	any := s.NewConns > 0
+	for ph := range metrics.NumPhases {
+		if h := s.Phases.Get(ph); h != nil {
+			p.Set(ph.String(), Percentiles(h))
+			any = true
+		}
+	}
+	if !any {
+		return reporters.Phases{}
+	}
+	if s.TTFB != nil {
+		p.TTFBMS = Percentiles(s.TTFB)
+	}
+	p.NewConns = s.NewConns
+	return p
+}
+
+// Percentiles summarises h in the report's form (zero when h is empty).
 func Percentiles(h *hdrhistogram.Histogram) reporters.Percentiles {
 	if h.TotalCount() == 0 {
 		return reporters.Percentiles{}

@@ -67,6 +67,7 @@ func TestCheckedInReportsValidate(t *testing.T) {
 func fullReport() *reporters.Report {
 	at, hit := 2.0, 0.875
 	pct := reporters.Percentiles{P50: 0.6, P75: 0.9, P90: 1.2, P95: 2.5, P99: 12.5, P999: 250, Max: 1003.5, Mean: 1.7}
+	phases := reporters.Phases{DNSMS: pct, ConnectMS: pct, TLSMS: pct, WriteMS: pct, TTFBMS: pct, ReadMS: pct, NewConns: 12}
 	return &reporters.Report{
 		Schema: reporters.Schema, Scenario: "full", RunID: "0123456789abcdef",
 		Started: time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC),
@@ -74,12 +75,12 @@ func fullReport() *reporters.Report {
 			Name: "cache", Target: "http://127.0.0.1:8080",
 			Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4, Lost: 6, SentUnreported: 4, InFlightAtEnd: 5,
 			DurationS: 1, IntendedRPS: 1000, AchievedRPS: 990,
-			ResponseTimeMS: pct, ServiceTimeMS: pct, SendLagMS: pct, OnWireLagMS: pct, TTFBMS: pct,
+			ResponseTimeMS: pct, ServiceTimeMS: pct, SendLagMS: pct, OnWireLagMS: pct, TTFBMS: pct, Phases: phases,
 			Errors:    map[string]uint64{"http_5xx": 10, "timeout": 5},
 			DroppedBy: map[string]uint64{"in_flight_cap": 4},
 			BytesIn:   62080, BodyTruncated: 1, OverRange: 2, ConnWaits: 12,
 			Requests: []reporters.Request{{Name: "get", Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
-				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: pct, ServiceTimeMS: pct, TTFBMS: pct},
+				Errors: map[string]uint64{"http_5xx": 10, "timeout": 5}, ResponseTimeMS: pct, ServiceTimeMS: pct, TTFBMS: pct, Phases: phases},
 				{Name: "shop", Kind: reporters.KindJourney, InFlightAtEnd: 1, Issued: 10, Succeeded: 8, Failed: 1,
 					Errors: map[string]uint64{"check_failed": 1}, ResponseTimeMS: pct}},
 			Intervals: []reporters.Interval{{TS: 1, Intended: 1000, Issued: 990, Succeeded: 970, Failed: 15, Dropped: 4,
@@ -208,6 +209,10 @@ func TestValidateRejects(t *testing.T) {
 		{"fractional count", func(r map[string]any) { stage(r)["issued"] = 1.5 }, []string{"at '/stages/0/issued': got number, want integer"}},
 		{"count as a string", func(r map[string]any) { r["agents"].([]any)[1].(map[string]any)["lost"] = "3" }, []string{"at '/agents/1/lost': got string, want integer"}},
 		{"negative percentile", func(r map[string]any) { stage(r)["response_time_ms"].(map[string]any)["p99"] = -0.5 }, []string{"at '/stages/0/response_time_ms/p99': minimum: got -0.5, want 0"}},
+		{"unknown phase", func(r map[string]any) { stage(r)["phases"].(map[string]any)["waiting_ms"] = map[string]any{} }, []string{"at '/stages/0/phases': additional properties 'waiting_ms' not allowed"}},
+		{"phases without new_conns", func(r map[string]any) {
+			delete(stage(r)["requests"].([]any)[0].(map[string]any)["phases"].(map[string]any), "new_conns")
+		}, []string{"at '/stages/0/requests/0/phases': missing property 'new_conns'"}},
 		{"missing required field", func(r map[string]any) { delete(stage(r), "histogram") }, []string{"at '/stages/0': missing property 'histogram'"}},
 		{"other schema", func(r map[string]any) { r["schema"] = "surge.report/v2" }, []string{"at '/schema': value must be 'surge.report/v1'"}},
 		{"bad time", func(r map[string]any) { r["started"] = "yesterday" }, []string{"at '/started': 'yesterday' is not valid date-time"}},

@@ -38,7 +38,12 @@ import (
 //
 // Version 5 adds journeys (Assign.journeys) and checks on requests: an
 // agent of version 4 would ignore them and play no load, or skip checks.
-const ProtocolVersion uint32 = 5
+//
+// Version 6 adds the phases of requests (Series.dns … read, and
+// Counters.new_conns): a coordinator of version 5 would drop them, and
+// one of version 6 would report a version 5 agent's requests as having
+// no phases.
+const ProtocolVersion uint32 = 6
 
 // ErrMalformed is wrapped by every error about a message that cannot be
 // accepted.
@@ -294,6 +299,7 @@ func CountersToProto(c metrics.Counters) *surgev1.Counters {
 	m := &surgev1.Counters{
 		Intended: c.Intended, Issued: c.Issued, Dropped: c.Dropped, Succeeded: c.Succeeded, Failed: c.Failed,
 		BytesIn: c.BytesIn, BytesOut: c.BytesOut, OverRange: c.OverRange, BodyTruncated: c.BodyTruncated, ConnWaits: c.ConnWaits,
+		NewConns: c.NewConns,
 	}
 	for o, n := range c.Errors {
 		if n > 0 {
@@ -324,6 +330,7 @@ func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
 	c.Succeeded, c.Failed = m.GetSucceeded(), m.GetFailed()
 	c.BytesIn, c.BytesOut = m.GetBytesIn(), m.GetBytesOut()
 	c.OverRange, c.BodyTruncated, c.ConnWaits = m.GetOverRange(), m.GetBodyTruncated(), m.GetConnWaits()
+	c.NewConns = m.GetNewConns()
 	for name, n := range m.GetErrors() {
 		o, ok := metrics.ParseOutcome(name)
 		if !ok || o == metrics.OK {
@@ -348,19 +355,25 @@ func CountersFromProto(m *surgev1.Counters) (metrics.Counters, error) {
 // in the sparse encoding (metrics.AppendSparse), all in one buffer.
 func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1.Snapshot, error) {
 	m := &surgev1.Snapshot{Epoch: epoch, StageIndex: stage, Interval: iv.Index, InFlight: iv.InFlight, CpuNanos: int64(iv.CPU)}
-	hs := make([]*hdrhistogram.Histogram, 0, 2+3*len(iv.Series))
+	// Per series: response, service, ttfb, then each phase (a nil phase
+	// histogram is sent empty).
+	const per = 3 + int(metrics.NumPhases)
+	hs := make([]*hdrhistogram.Histogram, 0, 2+per*len(iv.Series))
 	hs = append(hs, iv.SendLag, iv.OnWireLag)
 	for _, s := range iv.Series {
 		hs = append(hs, s.Response, s.Service, s.TTFB)
+		hs = append(hs, s.Phases[:]...)
 	}
 	// One buffer for every histogram, cut after: offsets, not slices, while
 	// appending may still move it.
 	var buf []byte
 	ends := make([]int, len(hs))
 	for k, h := range hs {
-		var err error
-		if buf, err = metrics.AppendSparse(buf, h); err != nil {
-			return nil, err
+		if h != nil {
+			var err error
+			if buf, err = metrics.AppendSparse(buf, h); err != nil {
+				return nil, err
+			}
 		}
 		ends[k] = len(buf)
 	}
@@ -374,8 +387,12 @@ func SnapshotToProto(epoch uint64, stage uint32, iv *metrics.Interval) (*surgev1
 	m.SendLag, m.OnWireLag = enc(0), enc(1)
 	m.Series = make([]*surgev1.Series, len(iv.Series))
 	for k, s := range iv.Series {
+		b := 2 + per*k
 		m.Series[k] = &surgev1.Series{RequestIndex: uint32(k), Counters: CountersToProto(s.Counters),
-			ResponseTime: enc(2 + 3*k), ServiceTime: enc(3 + 3*k), Ttfb: enc(4 + 3*k)}
+			ResponseTime: enc(b), ServiceTime: enc(b + 1), Ttfb: enc(b + 2),
+			Dns: enc(b + 3 + int(metrics.PhaseDNS)), Connect: enc(b + 3 + int(metrics.PhaseConnect)),
+			Tls: enc(b + 3 + int(metrics.PhaseTLS)), Write: enc(b + 3 + int(metrics.PhaseWrite)),
+			Read: enc(b + 3 + int(metrics.PhaseRead))}
 	}
 	return m, nil
 }
@@ -441,6 +458,20 @@ func SparseFromProto(m *surgev1.Snapshot, g metrics.Geometry, nRequests int, d *
 		}
 		if err := metrics.DecodeSparse(ps.GetTtfb(), g, &s.TTFB); err != nil {
 			return fmt.Errorf("%w: request %d time to first byte: %w", ErrMalformed, k, err)
+		}
+		for p, b := range [metrics.NumPhases][]byte{
+			metrics.PhaseDNS: ps.GetDns(), metrics.PhaseConnect: ps.GetConnect(), metrics.PhaseTLS: ps.GetTls(),
+			metrics.PhaseWrite: ps.GetWrite(), metrics.PhaseRead: ps.GetRead(),
+		} {
+			if len(b) == 0 {
+				continue // no request had the phase
+			}
+			if err := metrics.DecodeSparse(b, g, &s.Phases[p]); err != nil {
+				return fmt.Errorf("%w: request %d %s phase: %w", ErrMalformed, k, metrics.Phase(p), err)
+			}
+		}
+		if n := uint64(s.Phases[metrics.PhaseConnect].Total); n > s.NewConns {
+			return fmt.Errorf("%w: request %d: %d connect times for %d new connections", ErrMalformed, k, n, s.NewConns)
 		}
 		if n := uint64(s.Response.Total); n != s.Completed() {
 			return fmt.Errorf("%w: request %d: %d response times for %d completions", ErrMalformed, k, n, s.Completed())

@@ -193,8 +193,22 @@ func sampleInterval() *metrics.Interval {
 		if k == 3 {
 			o = metrics.Timeout
 		}
-		r.Finished(0, metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10,
-			OnWire: time.Duration(k) * time.Millisecond, HasOnWire: true, TTFB: 700 * time.Microsecond, HasTTFB: k%3 != 0})
+		res := metrics.Result{Request: k % 2, Outcome: o, Response: time.Duration(k+1) * time.Millisecond, Service: time.Millisecond, BytesIn: 10,
+			OnWire: time.Duration(k) * time.Millisecond, HasOnWire: true, TTFB: 700 * time.Microsecond, HasTTFB: k%3 != 0}
+		// Phases: every request written and read, the first two on
+		// fresh connections (request 0 with a DNS lookup); no TLS.
+		res.Timed = metrics.Timed(0).With(metrics.PhaseWrite).With(metrics.PhaseRead)
+		res.Phase[metrics.PhaseWrite], res.Phase[metrics.PhaseRead] = 20*time.Microsecond, time.Duration(k+1)*100*time.Microsecond
+		if k < 2 {
+			res.NewConn = true
+			res.Timed = res.Timed.With(metrics.PhaseConnect)
+			res.Phase[metrics.PhaseConnect] = 150 * time.Microsecond
+			if k == 0 {
+				res.Timed = res.Timed.With(metrics.PhaseDNS)
+				res.Phase[metrics.PhaseDNS] = 3 * time.Millisecond
+			}
+		}
+		r.Finished(0, res)
 	}
 	iv := r.Rotate()
 	iv.Index = 4
@@ -219,6 +233,27 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			!got.Series[k].TTFB.Equals(iv.Series[k].TTFB) || iv.Series[k].TTFB.TotalCount() == 0 {
 			t.Errorf("series %d histograms differ after the round trip", k)
 		}
+	}
+	for k := range iv.Series {
+		for p := range metrics.NumPhases {
+			want, have := iv.Series[k].Phases.Get(p), got.Series[k].Phases.Get(p)
+			switch {
+			case want == nil && have != nil:
+				t.Errorf("series %d %v: %d values after the round trip; want none", k, p, have.TotalCount())
+			case want != nil && (have == nil || !have.Equals(want)):
+				t.Errorf("series %d %v differs after the round trip", k, p)
+			}
+		}
+		if got.Series[k].NewConns != 1 {
+			t.Errorf("series %d NewConns = %d; want 1", k, got.Series[k].NewConns)
+		}
+	}
+	if got.Series[0].Phases.Get(metrics.PhaseDNS) == nil || got.Series[1].Phases.Get(metrics.PhaseDNS) != nil ||
+		got.Series[0].Phases.Get(metrics.PhaseTLS) != nil {
+		t.Error("DNS should be in series 0 only, TLS nowhere")
+	}
+	if len(m.Series[1].GetDns()) != 0 || len(m.Series[0].GetTls()) != 0 {
+		t.Error("an empty phase should cost no bytes on the wire")
 	}
 	if !got.SendLag.Equals(iv.SendLag) {
 		t.Error("send lag differs after the round trip")
@@ -245,6 +280,10 @@ func TestSnapshotFromProtoRejects(t *testing.T) {
 		"garbage ttfb":    {func(m *surgev1.Snapshot) { m.Series[0].Ttfb = []byte("zz") }, "time to first byte"},
 		"no on-wire lag":  {func(m *surgev1.Snapshot) { m.OnWireLag = nil }, "on-wire lag"},
 		"no ttfb":         {func(m *surgev1.Snapshot) { m.Series[1].Ttfb = nil }, "request 1 time to first byte"},
+		"garbage dns":     {func(m *surgev1.Snapshot) { m.Series[0].Dns = []byte("zz") }, "request 0 dns phase"},
+		"garbage read":    {func(m *surgev1.Snapshot) { m.Series[1].Read = []byte{1} }, "request 1 read phase"},
+		"connects beyond new conns": {func(m *surgev1.Snapshot) { m.Series[0].Counters.NewConns = 0 },
+			"1 connect times for 0 new connections"},
 		"protocol 3 histogram": {func(m *surgev1.Snapshot) {
 			m.Series[0].ResponseTime, _ = metrics.EncodeHistogram(metrics.DefaultGeometry().New())
 		}, "request 0 response time: bad histogram: not a sparse histogram"},

@@ -3191,7 +3191,18 @@ type Series struct {
 	ServiceTime  []byte `protobuf:"bytes,4,opt,name=service_time,json=serviceTime,proto3" json:"service_time,omitempty"`
 	// ttfb is the HDR histogram of (first response byte - on the wire) in
 	// ns.
-	Ttfb          []byte `protobuf:"bytes,5,opt,name=ttfb,proto3" json:"ttfb,omitempty"`
+	Ttfb []byte `protobuf:"bytes,5,opt,name=ttfb,proto3" json:"ttfb,omitempty"`
+	// The phases of the requests' time on the wire (protocol version 6),
+	// HDR histograms in ns in the sparse encoding, empty when no request had
+	// the phase: dns (a name was looked up), connect (the TCP dial) and tls
+	// (the handshake) only for requests that opened their connection
+	// (Counters.new_conns); write (write start to last byte written) and
+	// read (first response byte to body read).
+	Dns           []byte `protobuf:"bytes,6,opt,name=dns,proto3" json:"dns,omitempty"`
+	Connect       []byte `protobuf:"bytes,7,opt,name=connect,proto3" json:"connect,omitempty"`
+	Tls           []byte `protobuf:"bytes,8,opt,name=tls,proto3" json:"tls,omitempty"`
+	Write         []byte `protobuf:"bytes,9,opt,name=write,proto3" json:"write,omitempty"`
+	Read          []byte `protobuf:"bytes,10,opt,name=read,proto3" json:"read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3261,6 +3272,41 @@ func (x *Series) GetTtfb() []byte {
 	return nil
 }
 
+func (x *Series) GetDns() []byte {
+	if x != nil {
+		return x.Dns
+	}
+	return nil
+}
+
+func (x *Series) GetConnect() []byte {
+	if x != nil {
+		return x.Connect
+	}
+	return nil
+}
+
+func (x *Series) GetTls() []byte {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+func (x *Series) GetWrite() []byte {
+	if x != nil {
+		return x.Write
+	}
+	return nil
+}
+
+func (x *Series) GetRead() []byte {
+	if x != nil {
+		return x.Read
+	}
+	return nil
+}
+
 // Counters are the exact counts of one series in one interval.
 type Counters struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -3281,7 +3327,10 @@ type Counters struct {
 	BodyTruncated uint64 `protobuf:"varint,11,opt,name=body_truncated,json=bodyTruncated,proto3" json:"body_truncated,omitempty"`
 	// conn_waits counts requests that waited for a pooled connection at the
 	// pool's bound.
-	ConnWaits     uint64 `protobuf:"varint,12,opt,name=conn_waits,json=connWaits,proto3" json:"conn_waits,omitempty"`
+	ConnWaits uint64 `protobuf:"varint,12,opt,name=conn_waits,json=connWaits,proto3" json:"conn_waits,omitempty"`
+	// new_conns counts requests that were the first on a connection opened
+	// for them: those with dns, connect and tls phases.
+	NewConns      uint64 `protobuf:"varint,13,opt,name=new_conns,json=newConns,proto3" json:"new_conns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3396,6 +3445,13 @@ func (x *Counters) GetBodyTruncated() uint64 {
 func (x *Counters) GetConnWaits() uint64 {
 	if x != nil {
 		return x.ConnWaits
+	}
+	return 0
+}
+
+func (x *Counters) GetNewConns() uint64 {
+	if x != nil {
+		return x.NewConns
 	}
 	return 0
 }
@@ -3777,13 +3833,19 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	"\bsend_lag\x18\x05 \x01(\fR\asendLag\x12\x1b\n" +
 	"\tin_flight\x18\x06 \x01(\x04R\binFlight\x12\x1b\n" +
 	"\tcpu_nanos\x18\a \x01(\x03R\bcpuNanos\x12\x1e\n" +
-	"\von_wire_lag\x18\b \x01(\fR\tonWireLag\"\xb9\x01\n" +
+	"\von_wire_lag\x18\b \x01(\fR\tonWireLag\"\xa1\x02\n" +
 	"\x06Series\x12#\n" +
 	"\rrequest_index\x18\x01 \x01(\rR\frequestIndex\x12.\n" +
 	"\bcounters\x18\x02 \x01(\v2\x12.surge.v1.CountersR\bcounters\x12#\n" +
 	"\rresponse_time\x18\x03 \x01(\fR\fresponseTime\x12!\n" +
 	"\fservice_time\x18\x04 \x01(\fR\vserviceTime\x12\x12\n" +
-	"\x04ttfb\x18\x05 \x01(\fR\x04ttfb\"\x9e\x04\n" +
+	"\x04ttfb\x18\x05 \x01(\fR\x04ttfb\x12\x10\n" +
+	"\x03dns\x18\x06 \x01(\fR\x03dns\x12\x18\n" +
+	"\aconnect\x18\a \x01(\fR\aconnect\x12\x10\n" +
+	"\x03tls\x18\b \x01(\fR\x03tls\x12\x14\n" +
+	"\x05write\x18\t \x01(\fR\x05write\x12\x12\n" +
+	"\x04read\x18\n" +
+	" \x01(\fR\x04read\"\xbb\x04\n" +
 	"\bCounters\x12\x1a\n" +
 	"\bintended\x18\x01 \x01(\x04R\bintended\x12\x16\n" +
 	"\x06issued\x18\x02 \x01(\x04R\x06issued\x12\x18\n" +
@@ -3800,7 +3862,8 @@ const file_surge_v1_agent_proto_rawDesc = "" +
 	" \x01(\x04R\toverRange\x12%\n" +
 	"\x0ebody_truncated\x18\v \x01(\x04R\rbodyTruncated\x12\x1d\n" +
 	"\n" +
-	"conn_waits\x18\f \x01(\x04R\tconnWaits\x1a9\n" +
+	"conn_waits\x18\f \x01(\x04R\tconnWaits\x12\x1b\n" +
+	"\tnew_conns\x18\r \x01(\x04R\bnewConns\x1a9\n" +
 	"\vErrorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a<\n" +
