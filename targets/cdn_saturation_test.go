@@ -28,7 +28,14 @@ import (
 // the result, only how long it takes to compute.
 func saturate(t *testing.T, name string, workers int, from, to time.Duration, hitSource string) (rps, hitRate float64) {
 	t.Helper()
-	h, stop, err := targets.BuildTopology(name, nil)
+	return saturateConfig(t, name, nil, workers, from, to, hitSource)
+}
+
+// saturateConfig is saturate for the topology configured by cfg (nil:
+// the defaults).
+func saturateConfig(t *testing.T, name string, cfg any, workers int, from, to time.Duration, hitSource string) (rps, hitRate float64) {
+	t.Helper()
+	h, stop, err := targets.BuildTopology(name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +106,16 @@ func saturate(t *testing.T, name string, workers int, from, to time.Duration, hi
 // for the mix saturate plays, at the hit rate measured.
 func predicted(t *testing.T, name string, hit float64) predict.Prediction {
 	t.Helper()
+	return predictedWith(t, name, "", hit)
+}
+
+// predictedWith is predicted for the topology with options (JSON; ""
+// for none) merged over its defaults.
+func predictedWith(t *testing.T, name, options string, hit float64) predict.Prediction {
+	t.Helper()
 	sc := &scenario.Scenario{
 		Name:   "saturate",
-		Stages: []scenario.Stage{{Name: name, Bundled: name}},
+		Stages: []scenario.Stage{{Name: name, Bundled: name, Options: scenario.TopologyOptions(options)}},
 		Requests: []scenario.Request{
 			{Name: "read", Method: "GET", Path: "/items/{{zipf 1.1 100000}}", Weight: 90},
 			{Name: "write", Method: "POST", Path: "/items", Weight: 10},

@@ -107,8 +107,9 @@
 //	split           ~505 req/s  db pool              5 conns ÷ 9.9 ms (app 16 ÷ 13.9 ms = 1,151)
 //	cache           ~890 req/s  db pool              4 ÷ 4.5 ms (app 16 ÷ 8.5 ms = 1,882)
 //	lb            ~1,110 req/s  db pool              5 ÷ 4.5 ms (apps 2 × 12 ÷ 8.5 ms = 2,824)
-//	replicas      ~1,480 req/s  replicas (reads)     2 × 2 ÷ (0.9 × ⅓ × 9) ms = 4 ÷ 2.7 ms (primary 4 ÷ 1.8 ms = 2,222; app 24 ÷ 8.5 ms = 2,824)
-//	sharding      ~1,780 req/s  shards               4 × 2 ÷ 4.5 ms (app 64 ÷ 8.5 ms = 7,529)
+//	replicas      ~1,390 req/s  replicas (reads)     2 × 2 ÷ (0.9 × ⅓ × 9) ms = 4 ÷ 2.7 ms = 1,480, less the app's 24 slots' waits (below)
+//	                                                 (primary 4 ÷ 1.8 ms = 2,222; app 24 ÷ 8.5 ms = 2,824)
+//	sharding      ~1,700 req/s  shards               4 × 2 ÷ 4.5 ms = 1,780, less the app's 64 slots' waits (below) (app 64 ÷ 8.5 ms = 7,529)
 //	queue         ~2,220 req/s  shards               5 × 2 ÷ 4.5 ms, with POST /items or POST /jobs alike (app 64 ÷ 8.5 ms = 7,529,
 //	                                                 or 64 ÷ 6.7 ms = 9,552 with POST /jobs; 16 workers ÷ 18 ms ÷ 10 % = 8,889)
 //	multi-region  ~2,910 req/s  passive-region apps  3 × 16 ÷ (4 + 2.7 + 0.1 × (18 + 80)) ms with the load spread evenly over
@@ -140,7 +141,11 @@
 // first at ~2,870 req/s.) Where a db is the bottleneck the app has slots
 // to spare (sharding's 64): an app slot waits in the db's queue, and with
 // too few slots the app saturates first (30 slots measured ~1,580 req/s
-// for sharding).
+// for sharding). The planning arithmetic (internal/predict) counts that
+// wait: it solves the app tier and the components it calls as a closed
+// network of the app's slots (exact mean value analysis) and takes that
+// throughput when it is more than 5% below servers ÷ demand — replicas
+// and sharding above.
 //
 // examples/staircase.yaml plays all eight in one run (a compressed launch
 // day with 5x spikes to ~4,150 req/s); in the run recorded in the README

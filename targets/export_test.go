@@ -1,6 +1,10 @@
 package targets
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/surgeload/surge/targets/resource"
+)
 
 // BuildTopology gives the external tests the registry's build step: the
 // handler of the named topology configured by cfg (as for StartTopology)
@@ -13,4 +17,12 @@ func BuildTopology(name string, cfg any) (http.Handler, func() error, error) {
 		return nil, nil, unknown(name)
 	}
 	return t.build(cfg)
+}
+
+// SetSimClock makes c the Clock of the apps, dbs and CPUs of the
+// topologies built until the returned function restores the system
+// clock. Not for parallel tests.
+func SetSimClock(c resource.Clock) (restore func()) {
+	simClock = c
+	return func() { simClock = nil }
 }

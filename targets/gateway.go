@@ -33,6 +33,10 @@ type EdgeOptions struct {
 // edge returns the options, through the embedding, for any config type.
 func (o EdgeOptions) edge() EdgeOptions { return o }
 
+// Edge returns the options, through the embedding, for any config type:
+// what the planning arithmetic reads to bound a stage by its gateway.
+func (o EdgeOptions) Edge() EdgeOptions { return o }
+
 // Limiter kinds of a GatewayConfig.
 const (
 	TokenBucket   = "token_bucket"

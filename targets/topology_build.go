@@ -24,10 +24,16 @@ import (
 type assembly struct {
 	reg     *prometheus.Registry
 	closers []func() error
-	edge    edgeParts // the gateway and breakers (gateway.go)
+	edge    edgeParts      // the gateway and breakers (gateway.go)
+	clock   resource.Clock // of the apps, dbs and CPUs; nil: the system clock
 }
 
-func newAssembly() *assembly { return &assembly{reg: prometheus.NewRegistry()} }
+// simClock, nil outside tests, is the Clock of the simulated components
+// of every topology built: the tests set one whose timers fire late, to
+// play a loaded machine on fake time (export_test.go).
+var simClock resource.Clock
+
+func newAssembly() *assembly { return &assembly{reg: prometheus.NewRegistry(), clock: simClock} }
 
 func (a *assembly) onClose(f func() error) { a.closers = append(a.closers, f) }
 
@@ -44,13 +50,13 @@ func (a *assembly) close() error {
 func (a *assembly) app(name string, cfg AppConfig, next http.Handler, budget *resource.Resource) (*resource.AppServer, error) {
 	return resource.NewAppServer(name, resource.AppServerConfig{
 		Slots: cfg.Slots, QueueLimit: cfg.QueueLimit, Service: cfg.Service, Seed: 1,
-		Budget: budget, Next: next,
+		Budget: budget, Next: next, Clock: a.clock,
 	}, a.reg)
 }
 
 func (a *assembly) db(name string, cfg DBConfig, budget *resource.Resource) (*resource.DB, error) {
 	return resource.NewDB(name, resource.DBConfig{
-		Pool: cfg.Pool, QueueLimit: cfg.QueueLimit, Read: cfg.Read, Write: cfg.Write, Seed: 1, Budget: budget,
+		Pool: cfg.Pool, QueueLimit: cfg.QueueLimit, Read: cfg.Read, Write: cfg.Write, Seed: 1, Budget: budget, Clock: a.clock,
 	}, a.reg)
 }
 
@@ -146,7 +152,7 @@ func withHeaders(h http.Handler) http.Handler {
 }
 
 func buildSingleBox(c SingleBoxConfig, a *assembly) (http.Handler, error) {
-	cpu, err := resource.NewResource("box-cpu", resource.ResourceConfig{Slots: c.CPUs, QueueLimit: c.CPUQueueLimit}, a.reg)
+	cpu, err := resource.NewResource("box-cpu", resource.ResourceConfig{Slots: c.CPUs, QueueLimit: c.CPUQueueLimit, Clock: a.clock}, a.reg)
 	if err != nil {
 		return nil, err
 	}

@@ -394,6 +394,7 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		hit      float64
 		hasCache bool
 		queued   bool
+		held     predHeld // the app tier's closed loop, where its slots wait on its calls
 	)
 	useCache := func(c targets.CacheTierConfig) {
 		hit, hasCache = predCacheHit(c, h), c.Capacity > 0
@@ -415,11 +416,13 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		db := predDB(m, 0, predMean(c.DB.Read), predMean(c.DB.Write), false)
 		md.add(predApp(predMean(c.App.Service), db).station("app", float64(c.App.Slots), 1))
 		md.add(db.station("db", float64(c.DB.Pool), 1))
+		held = predHeld{app: "app", slots: c.App.Slots, own: predMean(c.App.Service), down: []predSub{{name: "db", servers: c.DB.Pool, copies: 1, demand: db.ms}}}
 	case targets.CacheConfig:
 		useCache(c.Cache)
 		db := predDB(m, hit, predMean(c.DB.Read), predMean(c.DB.Write), false)
 		md.add(predApp(predMean(c.App.Service), db).station("app", float64(c.App.Slots), 1))
 		md.add(db.station("db", float64(c.DB.Pool), 1))
+		held = predHeld{app: "app", slots: c.App.Slots, own: predMean(c.App.Service), down: []predSub{{name: "db", servers: c.DB.Pool, copies: 1, demand: db.ms}}}
 	case targets.LBConfig:
 		useCache(c.Cache)
 		db := predDB(m, hit, predMean(c.DB.Read), predMean(c.DB.Write), false)
@@ -433,6 +436,7 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		}
 		md.add(predApp(predMean(c.App.Service), db).station(predGroup("app-", apps, true), servers, 1), apps...)
 		md.add(db.station("db", float64(c.DB.Pool), 1))
+		held = predHeld{app: predGroup("app-", apps, true), slots: int(servers), own: predMean(c.App.Service), down: []predSub{{name: "db", servers: c.DB.Pool, copies: 1, demand: db.ms}}}
 	case targets.ReplicasConfig:
 		useCache(c.Cache)
 		var reads, writes predExpr
@@ -443,6 +447,10 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		md.add(writes.station("primary", float64(c.Primary.Pool), 1))
 		reps := predNumbered("replica-", c.Replicas)
 		md.add(reads.station(predGroup("replica-", reps, true), float64(c.Replicas*c.Replica.Pool), 1), reps...)
+		held = predHeld{app: "app", slots: c.App.Slots, own: predMean(c.App.Service), down: []predSub{
+			{name: predGroup("replica-", reps, true), servers: c.Replica.Pool, copies: c.Replicas, demand: reads.ms / float64(c.Replicas)},
+			{name: "primary", servers: c.Primary.Pool, copies: 1, demand: writes.ms},
+		}}
 		if c.ReadYourWrites {
 			md.notes = append(md.notes, "read-your-writes reads sent to the primary are not modelled")
 		}
@@ -453,6 +461,9 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		shards := predNumbered("shard-", c.Shards)
 		md.add(db.station(predGroup("shard-", shards, true), float64(c.Shards*c.Shard.Pool), 1), shards...)
 		md.notes = append(md.notes, "hash partitioning spreads the keys evenly over the shards")
+		held = predHeld{app: "app", slots: c.App.Slots, own: predMean(c.App.Service), down: []predSub{
+			{name: predGroup("shard-", shards, true), servers: c.Shard.Pool, copies: c.Shards, demand: db.ms / float64(c.Shards)},
+		}}
 	case targets.QueueConfig:
 		useCache(c.Cache)
 		queued = true
@@ -463,6 +474,9 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		var jobs predExpr
 		jobs.cost(predMean(c.Shard.Write), m.job)
 		md.add(jobs.station("jobs", float64(c.Workers), 1))
+		held = predHeld{app: "app", slots: c.App.Slots, own: predMean(c.App.Service), down: []predSub{
+			{name: predGroup("shard-", shards, true), servers: c.Shard.Pool, copies: c.Shards, demand: atOnce.ms / float64(c.Shards), background: jobs.ms / float64(c.Shards)},
+		}}
 		md.notes = append(md.notes, "POST /items writes at once, holding its app slot; POST /jobs answers 202 and a worker does the write")
 		if m.job == 0 && m.write > 0 {
 			md.notes = append(md.notes, "no POST /jobs in the mix: the workers stay idle")
@@ -481,8 +495,9 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 		apps := predNumbered("app-", c.Scaling.MaxInstances)
 		md.add(app.station(predGroup("app-", apps, true), float64(c.Scaling.MaxInstances*c.App.Slots), 1), apps...)
 		md.add(db.station("db", float64(c.DB.Pool), 1))
+		held = predHeld{app: predGroup("app-", apps, true), slots: c.Scaling.MaxInstances * c.App.Slots, own: predMean(c.App.Service), down: []predSub{{name: "db", servers: c.DB.Pool, copies: 1, demand: db.ms}}}
 		minCeiling := float64(c.Scaling.MinInstances*c.App.Slots) / app.ms * 1000
-		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is at %d, after scale-out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick) and an SLO search stepping up can break the SLO well below this ceiling",
+		md.notes = append(md.notes, fmt.Sprintf("autoscaled from %d to %d instances at %s busy: the ceiling is the one sustained at %d, once scaled out (%d instances carry %s req/s, the load above %s req/s asks for more); a rise waits %v + up to %v, so a sudden step above what the serving instances carry queues meanwhile (the hockey-stick): a capacity search measures this ceiling only if each step's warm-up covers the scale-out and the drain of that queue (bench/staircase.sh: hold 45s, warmup 30s)",
 			c.Scaling.MinInstances, c.Scaling.MaxInstances, predPct(c.Scaling.TargetUtilisation), c.Scaling.MaxInstances,
 			c.Scaling.MinInstances, predNum(minCeiling), predNum(minCeiling*c.Scaling.TargetUtilisation),
 			time.Duration(c.Scaling.ProvisionDelay), time.Duration(c.Scaling.EvaluationPeriod)))
@@ -493,18 +508,60 @@ func predictConfig(cfg any, m predMix, h predHitRate) (Prediction, error) {
 	if err != nil {
 		return Prediction{}, err
 	}
+	name := lim.Name
+	ceiling, name, reason = held.apply(ceiling, name, reason)
 	head := []string{m.describe(queued)}
 	if hasCache {
 		head = append(head, fmt.Sprintf("cache hit rate %s (%s)", predPct(hit), h.source))
 	}
 	head = append(head, md.notes...)
-	return Prediction{
+	p := Prediction{
 		CeilingRPS: ceiling,
-		Bottleneck: lim.Name,
-		Components: md.components[lim.Name],
+		Bottleneck: name,
+		Components: md.components[name],
 		Working:    strings.Join(head, "; ") + "; " + reason,
 		HitRate:    hit,
-	}, nil
+	}
+	if e, ok := cfg.(interface{ Edge() targets.EdgeOptions }); ok {
+		predEdge(&p, e.Edge())
+	}
+	return p, nil
+}
+
+// predEdge bounds p by the stage's gateway, when it has one: a global
+// quota (or one per address: the load comes from the generator's one
+// loopback address) of rate req/s caps the ceiling at min(rate, the
+// stations' ceiling); a quota per header value depends on how many
+// clients the load names, which the mix does not say, so it is only
+// noted. The circuit breaker is noted and not modelled: closed it changes
+// no capacity; open, it refuses what the db would have shed.
+func predEdge(p *Prediction, o targets.EdgeOptions) {
+	var notes []string
+	if g := o.Gateway; g != nil {
+		switch {
+		case g.Key.Header != "":
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s per %s value, not modelled (the ceiling assumes enough clients)", predNum(g.Rate), g.Key))
+		case g.Rate < p.CeilingRPS:
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s %s caps the %s req/s of %s", predNum(g.Rate), predGatewayScope(g), predNum(p.CeilingRPS), p.Bottleneck))
+			p.CeilingRPS, p.Bottleneck, p.Components = g.Rate, "gateway", []string{"gateway"}
+		default:
+			notes = append(notes, fmt.Sprintf("gateway: %s req/s %s, above the stations' ceiling", predNum(g.Rate), predGatewayScope(g)))
+		}
+	}
+	if o.Breaker != nil {
+		notes = append(notes, "the db breakers are not modelled")
+	}
+	if len(notes) > 0 {
+		p.Working += "; " + strings.Join(notes, "; ")
+	}
+}
+
+// predGatewayScope says whose quota a global or per-address rate is.
+func predGatewayScope(g *targets.GatewayConfig) string {
+	if g.Key.IP {
+		return "per address (the load comes from one loopback address)"
+	}
+	return "for all clients"
 }
 
 // predMultiRegion adds the stations of the multi-region topology: each

@@ -1,6 +1,9 @@
 package predict
 
 import (
+	"time"
+
+	"github.com/surgeload/surge/targets/edge"
 	"strings"
 	"testing"
 
@@ -83,5 +86,47 @@ func TestPredictAutoscale(t *testing.T) {
 		if name == "app-*" && len(got.Components) != c.Scaling.MaxInstances {
 			t.Errorf("autoscale components %v; want the %d instances", got.Components, c.Scaling.MaxInstances)
 		}
+	}
+}
+
+// A gateway caps the ceiling at its rate when its quota is global or per
+// address (the load comes from one loopback address) and lower than the
+// stations' ceiling; a quota per header value, and the breaker, are only
+// noted.
+func TestPredictGateway(t *testing.T) {
+	base := *must(targets.DefaultConfig("split")).(*targets.SplitConfig)
+	sc := predictScenario(scenario.Stage{Name: "split", Bundled: "split"})
+	plain, err := predictConfig(base, predMixOf(sc.Requests), predHitRate{0, "measured"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		gateway *targets.GatewayConfig
+		breaker bool
+		want    float64
+		neck    string
+		note    string
+	}{
+		{"global below", &targets.GatewayConfig{Rate: 200}, false, 200, "gateway", "200 req/s for all clients caps"},
+		{"per address below", &targets.GatewayConfig{Rate: 300, Key: edge.KeyIP()}, false, 300, "gateway", "per address"},
+		{"global above", &targets.GatewayConfig{Rate: 1e6}, false, plain.CeilingRPS, plain.Bottleneck, "above the stations' ceiling"},
+		{"per header", &targets.GatewayConfig{Rate: 10, Key: edge.KeyHeader("X-Client-Id")}, false, plain.CeilingRPS, plain.Bottleneck, "not modelled"},
+		{"breaker", nil, true, plain.CeilingRPS, plain.Bottleneck, "breakers are not modelled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			c.Gateway = tc.gateway
+			if tc.breaker {
+				c.Breaker = &targets.BreakerOptions{OpenFor: targets.Duration(time.Second), HalfOpenProbes: 1}
+			}
+			got, err := predictConfig(c, predMixOf(sc.Requests), predHitRate{0, "measured"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !closeTo(got.CeilingRPS, tc.want) || got.Bottleneck != tc.neck || !strings.Contains(got.Working, tc.note) {
+				t.Errorf("= %v (%s) %q; want %v (%s) noting %q", got.CeilingRPS, got.Bottleneck, got.Working, tc.want, tc.neck, tc.note)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package data
 
 import (
 	"github.com/surgeload/surge/targets/internal/metricdef"
+	"github.com/surgeload/surge/targets/resource"
 
 	"context"
 	"errors"
@@ -256,18 +257,11 @@ func (r *Regions) clientRegion(ctx context.Context) (string, error) {
 	return region, nil
 }
 
-// sleep waits d on a timer, or less if ctx ends first, and returns
-// ctx.Err() in that case.
+// sleep waits d, or less if ctx ends first, and returns ctx.Err() in
+// that case. The request's virtual time moves d on (see Virtual time
+// across components on resource.Resource): the simulated components after
+// the hop start their work d after those before it ended, however late
+// this goroutine wakes up.
 func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return resource.Delay(ctx, nil, d)
 }

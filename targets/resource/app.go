@@ -54,7 +54,10 @@ type AppServerConfig struct {
 
 	// Next, when set, handles each request after the server's own work,
 	// still holding the request's slot: the calls a real server makes to
-	// its cache or database. Nil: the server answers 200 "ok".
+	// its cache or database. The request's context carries its virtual
+	// time (see Virtual time across components on Resource), so the slot
+	// is busy until the simulated work in Next ends in the model. Nil:
+	// the server answers 200 "ok".
 	Next http.Handler
 
 	// Clock is the time the service times run on (see Simulated time on
@@ -132,6 +135,12 @@ func (a *AppServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if a.next != nil {
+		if _, ok := VirtualNow(ctx); !ok {
+			ctx = WithVirtualTime(ctx, a.res.clock.Now())
+			r = r.WithContext(ctx)
+		}
+	}
 	g, err := a.res.acquire(ctx)
 	if err != nil {
 		WriteError(w, err, a.res.RetryAfter())
@@ -166,10 +175,15 @@ func (a *AppServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	served = true
 	if a.next != nil {
-		// Time in Next is real: the slot is busy until it returns.
-		end = time.Time{}
+		// The slot is busy until the work in Next ends in virtual time
+		// (see Virtual time across components on Resource), or, for a
+		// request whose client left, until now.
 		a.res.keep(g.slot)
 		a.next.ServeHTTP(w, r)
+		end = time.Time{}
+		if ctx.Err() == nil {
+			end, _ = VirtualNow(ctx)
+		}
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {

@@ -146,9 +146,24 @@ func (c ResourceConfig) Validate() error {
 // the service time. Keep service times at a millisecond or more, so that
 // timer lateness stays small beside them.
 //
-// Time a caller spends holding a slot itself (Acquire … Release, an
-// AppServer's Next) is the caller's real time: the slot is busy until it
-// is given back.
+// # Virtual time across components
+//
+// A request carries its virtual time from component to component in its
+// context (WithVirtualTime; an AppServer starts one for each request that
+// has none). An operation arrives, in the model, at the request's virtual
+// now rather than at the instant its goroutine got to run: it starts at
+// the later of that and its slot's busy-until, and when it is served the
+// request's virtual now moves to its deadline. So an AppServer slot that
+// waits on a DB is busy, in the model, exactly until the DB operation's
+// deadline, however late the goroutine wakes up to see it: the slot is
+// handed to the next request as busy until then, not until it was given
+// back. Along a chain of components each stage therefore still completes
+// at most its modelled capacity over any span, and lateness on a busy
+// host delays responses without adding to any stage's service time. A
+// request's virtual now never runs ahead of the Clock.
+//
+// Time a caller spends holding a slot through Acquire … Release is the
+// caller's real time: the slot is busy until it is given back.
 //
 // Utilisation and the busy-time integral are in the same virtual time: an
 // operation is busy from its start to its deadline, so a slot's busy
@@ -345,13 +360,14 @@ func (r *Resource) acquire(ctx context.Context) (grant, error) {
 		return grant{}, err
 	}
 	now := r.clock.Now()
+	arrived := arrival(ctx, now)
 	r.mu.Lock()
 	if n := len(r.free); n > 0 && r.waiters.Len() == 0 {
-		i := r.free[n-1]
-		r.free = r.free[:n-1]
+		i := r.takeFreeLocked(arrived)
 		r.busy++
-		g := r.takeLocked(i, now)
+		g := r.takeLocked(i, arrived)
 		r.mu.Unlock()
+		AdvanceVirtual(ctx, g.start)
 		return g, nil
 	}
 	// The queue bound is on the queue in virtual time: waiters for whom
@@ -362,13 +378,14 @@ func (r *Resource) acquire(ctx context.Context) (grant, error) {
 		r.mu.Unlock()
 		return grant{}, r.errFull
 	}
-	w := &waiter{ready: make(chan struct{}), arrived: now}
+	w := &waiter{ready: make(chan struct{}), arrived: arrived}
 	elem := r.waiters.PushBack(w)
 	r.waits++
 	r.mu.Unlock()
 
 	select {
 	case <-w.ready:
+		AdvanceVirtual(ctx, w.g.start)
 		return w.g, nil
 	case <-ctx.Done():
 		r.mu.Lock()
@@ -384,6 +401,27 @@ func (r *Resource) acquire(ctx context.Context) (grant, error) {
 		}
 		return grant{}, ctx.Err()
 	}
+}
+
+// takeFreeLocked removes from the free pool, and returns, the slot that
+// can start an operation arriving at arrived the soonest: the one on top
+// if it is idle by then (always so without virtual time), else the one
+// busy until the earliest instant. An operation arriving in the past of
+// the Clock (its request's virtual now) must not take a slot freed after
+// its arrival while another has been idle since before it.
+func (r *Resource) takeFreeLocked(arrived time.Time) int {
+	n := len(r.free)
+	best := n - 1
+	if r.slot[r.free[best]].until.After(arrived) {
+		for k := n - 2; k >= 0; k-- {
+			if r.slot[r.free[k]].until.Before(r.slot[r.free[best]].until) {
+				best = k
+			}
+		}
+	}
+	i := r.free[best]
+	r.free = slices.Delete(r.free, best, best+1)
+	return i
 }
 
 // takeLocked gives slot i to an operation that arrived at arrived.
@@ -483,7 +521,11 @@ func (r *Resource) hold(ctx context.Context, g grant, cost time.Duration) (time.
 	for {
 		now := r.clock.Now()
 		if !now.Before(deadline) {
-			return deadline, ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return deadline, err
+			}
+			AdvanceVirtual(ctx, deadline)
+			return deadline, nil
 		}
 		c, stop := r.clock.Timer(deadline.Sub(now))
 		select {
