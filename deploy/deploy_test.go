@@ -461,11 +461,8 @@ func moduleRoot(t *testing.T) string {
 
 // built is the directory the binaries were built into, once per test
 // binary; TestMain removes it.
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+// built holds agent, coordinator and target, built once per test binary.
+var built goBuild
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -477,6 +474,43 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// goBuild is a directory that `go build` fills once per test binary;
+// TestMain removes it.
+type goBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// get builds args (go build's flags and packages, in the module's root)
+// into a temporary directory the first time, and returns the directory.
+// Without the go command the test is skipped with why (what to set).
+func (b *goBuild) get(t *testing.T, why string, timeout time.Duration, args ...string) string {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go command is not on PATH (%s): %v", why, err)
+	}
+	root := moduleRoot(t)
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "surge-deploy-")
+		if b.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goCmd, append([]string{"build", "-o", b.dir + string(filepath.Separator)}, args...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.dir
+}
+
 // binaries returns a directory holding agent, coordinator and target:
 // $SURGE_BIN, or a temporary one they are built into once.
 func binaries(t *testing.T) string {
@@ -484,28 +518,7 @@ func binaries(t *testing.T) string {
 	if dir := os.Getenv("SURGE_BIN"); dir != "" {
 		return dir
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go command is not on PATH (set SURGE_BIN to prebuilt binaries): %v", err)
-	}
-	root := moduleRoot(t)
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "surge-deploy-test-")
-		if built.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goCmd, "build", "-o", built.dir+string(filepath.Separator), "./cmd/agent", "./cmd/coordinator", "./cmd/target")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.dir
+	return built.get(t, "set SURGE_BIN to prebuilt binaries", 5*time.Minute, "./cmd/agent", "./cmd/coordinator", "./cmd/target")
 }
 
 // helpFlags runs BIN SUBCOMMAND... --help and returns the long flag names

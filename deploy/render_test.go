@@ -34,37 +34,13 @@ type rendering struct {
 
 // tools holds kustomize and kubeconform, built once per test binary at
 // the versions tools/go.mod pins.
-var tools struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var tools goBuild
 
 func toolPath(t *testing.T, name string) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go command is not on PATH (it builds kustomize and kubeconform from tools/go.mod): %v", err)
-	}
-	root := moduleRoot(t)
-	tools.once.Do(func() {
-		tools.dir, tools.err = os.MkdirTemp("", "surge-deploy-tools-")
-		if tools.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goCmd, "build", "-modfile=tools/go.mod", "-o", tools.dir+string(filepath.Separator),
-			"sigs.k8s.io/kustomize/kustomize/v5", "github.com/yannh/kubeconform/cmd/kubeconform")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tools.err = fmt.Errorf("go build kustomize kubeconform: %w\n%s", err, out)
-		}
-	})
-	if tools.err != nil {
-		t.Fatal(tools.err)
-	}
-	return filepath.Join(tools.dir, name)
+	dir := tools.get(t, "it builds kustomize and kubeconform from tools/go.mod", 10*time.Minute,
+		"-modfile=tools/go.mod", "sigs.k8s.io/kustomize/kustomize/v5", "github.com/yannh/kubeconform/cmd/kubeconform")
+	return filepath.Join(dir, name)
 }
 
 var rendered struct {
