@@ -3,51 +3,25 @@ package queue
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/surgeload/surge/targets/internal/skewclock"
 )
 
-// skewClock is a Clock for synctest bubbles: the bubble's fake time, with
-// timers that fire off their time by skew(d): late, as on a loaded
-// machine, or early. In a bubble the skew is exact, so a test plays a
-// given lateness deterministically, with no real load.
-type skewClock struct {
-	mu   sync.Mutex
-	skew func(d time.Duration) time.Duration
-}
+// The skewed clocks of targets/internal/skewclock (fake time in a
+// synctest bubble, timers late, jittery or early).
+type skewClock = skewclock.Clock
 
-var _ Clock = (*skewClock)(nil)
-
-func (c *skewClock) Now() time.Time { return time.Now() }
-
-func (c *skewClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
-	c.mu.Lock()
-	d = max(0, d+c.skew(d))
-	c.mu.Unlock()
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
-
-// late returns a skewClock whose timers fire l late.
-func late(l time.Duration) *skewClock {
-	return &skewClock{skew: func(time.Duration) time.Duration { return l }}
-}
-
-// jittery returns a skewClock whose timers fire late by a random amount
-// up to most, drawn from seed.
-func jittery(most time.Duration, seed uint64) *skewClock {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	return &skewClock{skew: func(time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(most) + 1)) }}
-}
-
-// early returns a skewClock whose timers fire after half their time.
-func early() *skewClock {
-	return &skewClock{skew: func(d time.Duration) time.Duration { return -d / 2 }}
-}
+var (
+	_       Clock = (*skewClock)(nil)
+	late          = skewclock.Late
+	jittery       = skewclock.Jittery
+	early         = skewclock.Early
+)
 
 // attemptLog records a queue's timed attempts, per virtual worker.
 type attemptLog struct {
@@ -147,9 +121,7 @@ func TestOverdueWorkerIsFree(t *testing.T) {
 			t.Fatalf("Submit with B running and C queued = %v; want ErrQueueFull", err)
 		}
 		clock := cfg.Clock.(*skewClock)
-		clock.mu.Lock()
-		clock.skew = func(time.Duration) time.Duration { return 0 }
-		clock.mu.Unlock()
+		clock.OnTime()
 		time.Sleep(2 * time.Hour) // A's timer fires, an hour late
 		if st := q.Stats(); st.Done != 3 || st.BusyTime != 3*s {
 			t.Errorf("stats %+v; want 3 done, busy time exactly %v", st, 3*s)

@@ -4,52 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/surgeload/surge/targets/internal/skewclock"
 )
 
-// skewClock is a Clock for synctest bubbles: the bubble's fake time, with
-// timers that fire off their time by skew(d) — late, as a loaded
-// machine's do, or early. In a bubble the skew is exact, so a test plays
-// a given amount of lateness deterministically, with no real load.
-type skewClock struct {
-	mu   sync.Mutex
-	skew func(d time.Duration) time.Duration
-}
+// The skewed clocks of targets/internal/skewclock (fake time in a
+// synctest bubble, timers late, jittery or early).
+type skewClock = skewclock.Clock
 
-var _ Clock = (*skewClock)(nil)
-
-func (c *skewClock) Now() time.Time { return time.Now() }
-
-func (c *skewClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
-	c.mu.Lock()
-	d = max(0, d+c.skew(d))
-	c.mu.Unlock()
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
-
-// late returns a skewClock whose timers fire l late.
-func late(l time.Duration) *skewClock {
-	return &skewClock{skew: func(time.Duration) time.Duration { return l }}
-}
-
-// jittery returns a skewClock whose timers fire late by a random amount
-// up to most (drawn from seed), as timers on a busy machine do.
-func jittery(most time.Duration, seed uint64) *skewClock {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	return &skewClock{skew: func(time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(most) + 1)) }}
-}
-
-// early returns a skewClock whose timers fire after half their time: a
-// hold must still not return before its deadline.
-func early() *skewClock {
-	return &skewClock{skew: func(d time.Duration) time.Duration { return -d / 2 }}
-}
+var (
+	_       Clock = (*skewClock)(nil)
+	late          = skewclock.Late
+	jittery       = skewclock.Jittery
+	early         = skewclock.Early
+)
 
 // holdLog records a Resource's holds through its trace hook.
 type holdLog struct {
@@ -295,9 +268,7 @@ func TestOverdueSlotIsFree(t *testing.T) {
 		// Let everyone wake: B starts at A's deadline and C at B's, not
 		// when the late timers fired.
 		clock := r.clock.(*skewClock)
-		clock.mu.Lock()
-		clock.skew = func(time.Duration) time.Duration { return 0 }
-		clock.mu.Unlock()
+		clock.OnTime()
 		time.Sleep(2 * time.Hour)
 		for range 3 {
 			if err := <-errs; err != nil {
